@@ -1,0 +1,67 @@
+/* main.c: the cgihost command.
+ *
+ *   cgihost SCRIPT [ARG...]   run SCRIPT as `python3 SCRIPT ARG...` would
+ *   cgihost --version | --help
+ *
+ * When run as a CGI program (GATEWAY_INTERFACE is set) no argument is read as
+ * an option, so nothing from a URL can become one.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pyrun.h"
+
+#ifndef CGIH_VERSION
+#define CGIH_VERSION "unknown"
+#endif
+
+static void usage(FILE *f)
+{
+    fputs("usage: cgihost SCRIPT [ARG...]\n"
+          "       cgihost --version | --help\n"
+          "Runs a Python CGI script with built-in C cgi/cgitb modules.\n",
+          f);
+}
+
+int main(int argc, char **argv)
+{
+    const char *gateway = getenv("GATEWAY_INTERFACE");
+    int as_cgi = gateway && *gateway;
+
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!as_cgi && argv[1][0] == '-') {
+        if (strcmp(argv[1], "--version") == 0) {
+            printf("cgihost %s\n", CGIH_VERSION);
+            return 0;
+        }
+        if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(argv[1], "--") == 0) {
+            argv++;
+            argc--;
+            if (argc < 2) {
+                usage(stderr);
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "cgihost: unknown option %s\n", argv[1]);
+            usage(stderr);
+            return 2;
+        }
+    }
+
+    int status = cgih_py_init();
+    if (status != 0)
+        return status;
+    if (cgih_py_set_argv(argc - 1, argv + 1) < 0)
+        _exit(cgih_py_finalize(1));
+    status = cgih_py_run_file(argv[1]);
+    _exit(cgih_py_finalize(status));
+}

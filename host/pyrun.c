@@ -1,0 +1,458 @@
+/* pyrun.c: see pyrun.h. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../shim/pycompat.h"
+#include "../shim/shim.h"
+#include "nbsp.h"
+#include "pyrun.h"
+
+#ifndef CGIH_PYTHON_EXE
+#error "CGIH_PYTHON_EXE must name the python3 that matches libpython"
+#endif
+#ifndef CGIH_SITE_DIRS
+#define CGIH_SITE_DIRS ""
+#endif
+
+/* The one place that reports a failed PyStatus. */
+static int report_status(PyStatus st)
+{
+    if (st.func)
+        fprintf(stderr, "cgihost: %s: %s\n", st.func, st.err_msg ? st.err_msg : "error");
+    else
+        fprintf(stderr, "cgihost: %s\n", st.err_msg ? st.err_msg : "cannot start Python");
+    return PyStatus_IsExit(st) ? st.exitcode : 1;
+}
+
+/* Appends dir to sys.path if it is a directory, then the plain path lines of its
+ * .pth files. Lines that import code are skipped: they cost every request, and
+ * a CGI script does not need them (see README). */
+static int add_site_dir(PyObject *path, const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return 0;
+    PyObject *d = PyUnicode_DecodeFSDefault(dir);
+    if (!d)
+        return -1;
+    int have = PySequence_Contains(path, d);
+    int rc = have < 0 ? -1 : have ? 0 : PyList_Append(path, d);
+    Py_DECREF(d);
+    if (rc < 0)
+        return -1;
+
+    DIR *dp = opendir(dir);
+    if (!dp)
+        return 0;
+    struct dirent *de;
+    while ((de = readdir(dp)) != NULL) {
+        size_t n = strlen(de->d_name);
+        if (n < 5 || strcmp(de->d_name + n - 4, ".pth") != 0 || de->d_name[0] == '.')
+            continue;
+        char file[PATH_MAX];
+        if (snprintf(file, sizeof file, "%s/%s", dir, de->d_name) >= (int)sizeof file)
+            continue;
+        FILE *f = fopen(file, "re");
+        if (!f)
+            continue;
+        char line[PATH_MAX];
+        while (fgets(line, sizeof line, f)) {
+            line[strcspn(line, "\r\n")] = '\0';
+            if (line[0] == '\0' || line[0] == '#' || strncmp(line, "import ", 7) == 0 ||
+                strncmp(line, "import\t", 7) == 0)
+                continue;
+            char full[PATH_MAX];
+            if (line[0] == '/')
+                snprintf(full, sizeof full, "%s", line);
+            else if (snprintf(full, sizeof full, "%s/%s", dir, line) >= (int)sizeof full)
+                continue;
+            if (stat(full, &st) != 0)
+                continue;
+            PyObject *e = PyUnicode_DecodeFSDefault(full);
+            if (!e) {
+                rc = -1;
+                break;
+            }
+            have = PySequence_Contains(path, e);
+            rc = have < 0 ? -1 : have ? 0 : PyList_Append(path, e);
+            Py_DECREF(e);
+            if (rc < 0)
+                break;
+        }
+        fclose(f);
+        if (rc < 0)
+            break;
+    }
+    closedir(dp);
+    return rc;
+}
+
+/* What site.py would add that scripts rely on: user and system site
+ * directories, and the exit/quit/help builtins. (copyright and credits are
+ * left out: their _sitebuiltins._Printer imports os.) */
+static int lean_site(void)
+{
+    PyObject *path = PySys_GetObject("path"); /* borrowed */
+    if (!path || !PyList_Check(path)) {
+        PyErr_SetString(PyExc_RuntimeError, "sys.path is not a list");
+        return -1;
+    }
+    const char *home = getenv("HOME");
+    const char *nouser = getenv("PYTHONNOUSERSITE");
+    if (home && *home && !(nouser && *nouser) && getuid() == geteuid() && getgid() == getegid()) {
+        char user[PATH_MAX];
+        if (snprintf(user, sizeof user, "%s/.local/lib/python%d.%d/site-packages", home,
+                     PY_MAJOR_VERSION, PY_MINOR_VERSION) < (int)sizeof user &&
+            add_site_dir(path, user) < 0)
+            return -1;
+    }
+    char dirs[] = CGIH_SITE_DIRS;
+    for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save))
+        if (add_site_dir(path, d) < 0)
+            return -1;
+
+    PyObject *sb = PyImport_ImportModule("_sitebuiltins");
+    if (!sb)
+        return -1;
+    PyObject *builtins = PyEval_GetBuiltins(); /* borrowed */
+    int rc = -1;
+    PyObject *o = NULL;
+    static const char eof[] = "Ctrl-D (i.e. EOF)";
+    o = PyObject_CallMethod(sb, "Quitter", "ss", "exit", eof);
+    if (!o || PyDict_SetItemString(builtins, "exit", o) < 0)
+        goto done;
+    Py_CLEAR(o);
+    o = PyObject_CallMethod(sb, "Quitter", "ss", "quit", eof);
+    if (!o || PyDict_SetItemString(builtins, "quit", o) < 0)
+        goto done;
+    Py_CLEAR(o);
+    o = PyObject_CallMethod(sb, "_Helper", NULL);
+    if (!o || PyDict_SetItemString(builtins, "help", o) < 0)
+        goto done;
+    Py_CLEAR(o);
+    rc = 0;
+done:
+    Py_XDECREF(o);
+    Py_DECREF(sb);
+    return rc;
+}
+
+int cgih_py_init(void)
+{
+    PyStatus st;
+    PyPreConfig pre;
+    PyPreConfig_InitPythonConfig(&pre);
+    st = Py_PreInitialize(&pre);
+    if (PyStatus_Exception(st))
+        return report_status(st);
+
+    if (cgih_shim_register() < 0) {
+        fprintf(stderr, "cgihost: cannot register the built-in modules\n");
+        return 1;
+    }
+
+    PyConfig cfg;
+    PyConfig_InitPythonConfig(&cfg);
+    cfg.parse_argv = 0;
+    cfg.site_import = 0;
+    st = PyConfig_SetBytesString(&cfg, &cfg.program_name, CGIH_PYTHON_EXE);
+    if (PyStatus_Exception(st))
+        goto fail;
+    st = PyConfig_SetBytesString(&cfg, &cfg.executable, CGIH_PYTHON_EXE);
+    if (PyStatus_Exception(st))
+        goto fail;
+    st = Py_InitializeFromConfig(&cfg);
+    if (PyStatus_Exception(st))
+        goto fail;
+    PyConfig_Clear(&cfg);
+
+    if (lean_site() < 0) {
+        PyErr_Print();
+        return 1;
+    }
+    return 0;
+fail:
+    PyConfig_Clear(&cfg);
+    return report_status(st);
+}
+
+/* sys.path[0] as python3 computes it for a script: the directory of its real
+ * path, or of the name as given when that cannot be resolved. */
+static PyObject *script_dir(const char *script)
+{
+    char real[PATH_MAX];
+    const char *p = realpath(script, real) ? real : script;
+    const char *slash = strrchr(p, '/');
+    if (!slash)
+        return PyUnicode_FromString("");
+    size_t n = (size_t)(slash - p);
+    return PyUnicode_DecodeFSDefaultAndSize(p, n ? (Py_ssize_t)n : 1);
+}
+
+int cgih_py_set_argv(int argc, char **argv)
+{
+    PyObject *list = PyList_New(argc);
+    if (!list)
+        goto fail;
+    for (int i = 0; i < argc; i++) {
+        PyObject *a = PyUnicode_DecodeFSDefault(argv[i]);
+        if (!a) {
+            Py_DECREF(list);
+            goto fail;
+        }
+        PyList_SET_ITEM(list, i, a);
+    }
+    int rc = PySys_SetObject("argv", list);
+    Py_DECREF(list);
+    if (rc < 0)
+        goto fail;
+    if (argc > 0) {
+        PyObject *path = PySys_GetObject("path");
+        PyObject *dir = script_dir(argv[0]);
+        if (!dir)
+            goto fail;
+        rc = path ? PyList_Insert(path, 0, dir) : -1;
+        Py_DECREF(dir);
+        if (rc < 0)
+            goto fail;
+    }
+    return 0;
+fail:
+    PyErr_Print();
+    return -1;
+}
+
+/* Reads the whole file; NULL with errno set on failure. */
+static char *slurp(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    char *buf = NULL;
+    if (fstat(fd, &st) != 0)
+        goto fail;
+    if (S_ISDIR(st.st_mode)) {
+        errno = EISDIR;
+        goto fail;
+    }
+    size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096, n = 0;
+    buf = malloc(cap + 1);
+    if (!buf)
+        goto fail;
+    for (;;) {
+        if (n == cap) {
+            char *nb = realloc(buf, cap * 2 + 1);
+            if (!nb)
+                goto fail;
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            goto fail;
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+fail: {
+    int e = errno;
+    free(buf);
+    close(fd);
+    errno = e;
+    return NULL;
+}
+}
+
+/* Compiles the script; when CPython refuses it and it holds no-break spaces,
+ * compiles the rewritten source instead. The original error stands when the
+ * rewrite does not compile either. */
+static PyObject *compile_script(char *src, size_t len, PyObject *filename)
+{
+    PyCompilerFlags cf = _PyCompilerFlags_INIT;
+    PyObject *code = Py_CompileStringObject(src, filename, Py_file_input, &cf, -1);
+    if (code || !PyErr_ExceptionMatches(PyExc_SyntaxError) || !memmem(src, len, "\xc2\xa0", 2))
+        return code;
+    PyObject *exc = PyErr_GetRaisedException_compat();
+    if (cgih_nbsp_fix(src, len) > 0)
+        code = Py_CompileStringObject(src, filename, Py_file_input, &cf, -1);
+    if (code) {
+        Py_XDECREF(exc);
+        return code;
+    }
+    PyErr_Clear();
+    PyErr_SetRaisedException_compat(exc);
+    return NULL;
+}
+
+/* The exit status for a pending exception, printing as python3 does. */
+static int exit_status_from_error(void)
+{
+    if (!PyErr_ExceptionMatches(PyExc_SystemExit)) {
+        PyErr_Print();
+        return 1;
+    }
+    PyObject *exc = PyErr_GetRaisedException_compat();
+    PyObject *code = exc ? PyObject_GetAttrString(exc, "code") : NULL;
+    int status = 0;
+    if (!code) {
+        PyErr_Clear();
+    } else if (code == Py_None) {
+        status = 0;
+    } else if (PyLong_Check(code)) {
+        int overflow = 0;
+        long v = PyLong_AsLongAndOverflow(code, &overflow);
+        status = (overflow || (v == -1 && PyErr_Occurred())) ? -1 : (int)v;
+        PyErr_Clear();
+    } else {
+        /* sys.exit("msg"): the message goes to stderr and the status is 1. */
+        PyObject *ferr = PySys_GetObject("stderr");
+        if (ferr && ferr != Py_None) {
+            if (PyFile_WriteObject(code, ferr, Py_PRINT_RAW) < 0 ||
+                PyFile_WriteString("\n", ferr) < 0)
+                PyErr_Clear();
+        } else {
+            PyObject_Print(code, stderr, Py_PRINT_RAW);
+            fputc('\n', stderr);
+        }
+        status = 1;
+    }
+    Py_XDECREF(code);
+    Py_XDECREF(exc);
+    return status;
+}
+
+/* The path made absolute against the cwd (not resolved), as a str. */
+static PyObject *abspath_object(const char *path)
+{
+    char cwd[PATH_MAX];
+    if (path[0] == '/' || !getcwd(cwd, sizeof cwd))
+        return PyUnicode_DecodeFSDefault(path);
+    PyObject *d = PyUnicode_DecodeFSDefault(cwd), *p = d ? PyUnicode_DecodeFSDefault(path) : NULL;
+    PyObject *r = p ? PyUnicode_FromFormat("%U/%U", d, p) : NULL;
+    Py_XDECREF(d);
+    Py_XDECREF(p);
+    return r;
+}
+
+int cgih_py_run_file(const char *path)
+{
+    size_t len = 0;
+    int status = 1;
+    PyObject *filename = NULL, *code = NULL, *res = NULL, *loader = NULL;
+    char *src = slurp(path, &len);
+    if (!src) {
+        int e = errno;
+        PyObject *s = abspath_object(path);
+        PyObject *r = s ? PyObject_Repr(s) : NULL;
+        const char *rs = r ? PyUnicode_AsUTF8(r) : NULL;
+        PyErr_Clear();
+        fflush(stdout);
+        fprintf(stderr, "cgihost: can't open file %s: [Errno %d] %s\n", rs ? rs : path, e,
+                strerror(e));
+        Py_XDECREF(r);
+        Py_XDECREF(s);
+        return 2;
+    }
+
+    /* __file__ and tracebacks name the absolute path, as in python3 >= 3.9. */
+    if (!(filename = abspath_object(path)))
+        goto error;
+
+    PyObject *main = PyImport_AddModule("__main__"); /* borrowed */
+    if (!main)
+        goto error;
+    PyObject *d = PyModule_GetDict(main); /* borrowed */
+    if (PyDict_SetItemString(d, "__file__", filename) < 0 ||
+        PyDict_SetItemString(d, "__cached__", Py_None) < 0)
+        goto error;
+    PyObject *ext = PyImport_ImportModule("_frozen_importlib_external");
+    if (ext) {
+        loader = PyObject_CallMethod(ext, "SourceFileLoader", "sO", "__main__", filename);
+        Py_DECREF(ext);
+    }
+    if (!loader || PyDict_SetItemString(d, "__loader__", loader) < 0)
+        goto error;
+
+    code = compile_script(src, len, filename);
+    if (!code)
+        goto error;
+    res = PyEval_EvalCode(code, d, d);
+    if (!res)
+        goto error;
+    status = 0;
+    goto done;
+error:
+    status = exit_status_from_error();
+done:
+    Py_XDECREF(res);
+    Py_XDECREF(code);
+    Py_XDECREF(loader);
+    Py_XDECREF(filename);
+    free(src);
+    return status;
+}
+
+/* Calls module.func() if module is loaded; errors are reported as unraisable. */
+static void call_if_loaded(const char *module, const char *func)
+{
+    PyObject *m = PyDict_GetItemString(PyImport_GetModuleDict(), module); /* borrowed */
+    if (!m)
+        return;
+    PyObject *r = PyObject_CallMethod(m, func, NULL);
+    if (!r)
+        PyErr_WriteUnraisable(m);
+    Py_XDECREF(r);
+}
+
+/* file.flush() for sys.<name>; -1 when it failed (reported as python3 does). */
+static int flush_std(const char *name)
+{
+    PyObject *f = PySys_GetObject(name); /* borrowed */
+    if (!f || f == Py_None)
+        return 0;
+    PyObject *r = PyObject_CallMethod(f, "flush", NULL);
+    if (r) {
+        Py_DECREF(r);
+        return 0;
+    }
+    PyErr_WriteUnraisable(f);
+    return -1;
+}
+
+int cgih_py_finalize(int status)
+{
+    /* What Py_FinalizeEx() does that a script can observe, in its order: wait
+     * for non-daemon threads, run atexit handlers, drop the script's globals (so
+     * unclosed files are flushed and closed, and __del__ methods run), collect
+     * cycles and flush stdout and stderr. Tearing down the rest of the heap
+     * would only cost time: the process is about to end. */
+    call_if_loaded("threading", "_shutdown");
+    call_if_loaded("atexit", "_run_exitfuncs");
+    PyObject *main = PyDict_GetItemString(PyImport_GetModuleDict(), "__main__");
+    if (main && PyModule_Check(main))
+        PyDict_Clear(PyModule_GetDict(main));
+    PyGC_Collect();
+    if (flush_std("stdout") < 0)
+        status = 120;
+    if (flush_std("stderr") < 0)
+        status = 120;
+    fflush(NULL);
+    return status;
+}

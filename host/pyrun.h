@@ -1,0 +1,31 @@
+/* pyrun.h: the embedded interpreter, started lean, running one script the way
+ * `python3 SCRIPT ARG...` does.
+ *
+ * Sequence: cgih_py_init() once; cgih_py_set_argv() and cgih_py_run_file() for
+ * the request; cgih_py_finalize() to leave with the script's status. The split
+ * lets a resident server initialize once and run requests in forked children.
+ */
+#ifndef CGIH_PYRUN_H
+#define CGIH_PYRUN_H
+
+/* Starts CPython with the built-in cgi/cgitb modules, the system's site and
+ * dist-packages on sys.path, and without importing site. Returns 0, or prints
+ * the reason and returns the exit status to use. */
+int cgih_py_init(void);
+
+/* sys.argv = argv[0..argc) and sys.path[0] = the script's real directory.
+ * Returns 0, or -1 with the error already printed. */
+int cgih_py_set_argv(int argc, char **argv);
+
+/* Runs a script file as __main__. Returns its exit status: 0, sys.exit()'s
+ * code, 1 after an uncaught exception (traceback printed), 2 when the file
+ * cannot be read. */
+int cgih_py_run_file(const char *path);
+
+/* Waits for threads, runs atexit handlers, releases the script's globals and
+ * flushes stdout and stderr; returns status, or 120 when flushing failed, as
+ * python3 does. The caller then leaves with _exit(): the rest of the heap is
+ * not torn down. */
+int cgih_py_finalize(int status);
+
+#endif

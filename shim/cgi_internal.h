@@ -1,0 +1,40 @@
+/* cgi_internal.h: what the files of the built-in cgi module share. Not part of
+ * any public interface. */
+#ifndef CGIH_CGI_INTERNAL_H
+#define CGIH_CGI_INTERNAL_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "pycompat.h"
+
+typedef struct {
+    PyTypeObject *FieldStorage;
+    PyTypeObject *MiniFieldStorage;
+    PyObject *tempdir; /* str, the directory make_file() uses once found */
+} cgi_state;
+
+extern PyModuleDef cgih_cgi_module;
+
+/* The cgi module (borrowed) for an object of one of its types or subtypes;
+ * NULL with an exception set when there is none. */
+PyObject *cgih_cgi_module_of(PyTypeObject *tp);
+cgi_state *cgih_cgi_state(PyObject *module);
+
+/* Types, created in the module's exec slot. */
+int cgih_fieldstorage_add_types(PyObject *module, cgi_state *st);
+
+/* urllib.parse.parse_qsl(qs, ...) for a str qs, in C. New reference. */
+PyObject *cgih_parse_qsl(PyObject *qs, int keep_blank_values, int strict_parsing,
+                         PyObject *encoding, PyObject *errors, PyObject *max_num_fields,
+                         PyObject *separator);
+
+/* cgi.parse_header(line) as (key, pdict). New reference. */
+PyObject *cgih_parse_header(PyObject *line);
+
+/* An unlinked temporary file opened with io.open(fd, mode, **kw), the way
+ * tempfile.TemporaryFile() makes it, without importing tempfile. */
+PyObject *cgih_temporary_file(cgi_state *st, const char *mode, PyObject *encoding,
+                              PyObject *newline);
+
+#endif

@@ -1,0 +1,375 @@
+/* cgimodule.c: the built-in `cgi` module: module state, module-level
+ * functions and globals, and registration of the built-ins.
+ *
+ * It imports nothing heavy: no email, urllib, tempfile, re or locale. The
+ * stdlib's DeprecationWarning is not raised.
+ */
+#include "cgi_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+cgi_state *cgih_cgi_state(PyObject *module)
+{
+    return (cgi_state *)PyModule_GetState(module);
+}
+
+PyObject *cgih_cgi_module_of(PyTypeObject *tp)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    return PyType_GetModuleByDef(tp, &cgih_cgi_module);
+#else
+    PyObject *mro = tp->tp_mro;
+    for (Py_ssize_t i = 0; mro && i < PyTuple_GET_SIZE(mro); i++) {
+        PyTypeObject *t = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
+        if (!(t->tp_flags & Py_TPFLAGS_HEAPTYPE))
+            continue;
+        PyObject *m = PyType_GetModule(t);
+        if (m && PyModule_GetDef(m) == &cgih_cgi_module)
+            return m;
+        PyErr_Clear();
+    }
+    PyErr_SetString(PyExc_TypeError, "not a cgi module type");
+    return NULL;
+#endif
+}
+
+/* ---- parse_header --------------------------------------------------------- */
+
+static PyObject *meth(PyObject *o, const char *name)
+{
+    return PyObject_CallMethod(o, name, NULL);
+}
+
+PyObject *cgih_parse_header(PyObject *line)
+{
+    /* A direct port of cgi.py's _parseparam()/parse_header(). */
+    PyObject *s = NULL, *semi = NULL, *quote = NULL, *esc = NULL, *key = NULL, *pdict = NULL;
+    PyObject *res = NULL;
+    if (!PyUnicode_Check(line)) {
+        PyErr_Format(PyExc_TypeError, "can only concatenate str (not \"%.200s\") to str",
+                     Py_TYPE(line)->tp_name);
+        return NULL;
+    }
+    if (!(semi = PyUnicode_FromString(";")) || !(quote = PyUnicode_FromString("\"")) ||
+        !(esc = PyUnicode_FromString("\\\"")) || !(pdict = PyDict_New()))
+        goto done;
+    if (!(s = PyUnicode_Concat(semi, line)))
+        goto done;
+    while (PyUnicode_GET_LENGTH(s) > 0 && PyUnicode_READ_CHAR(s, 0) == ';') {
+        Py_SETREF(s, PyUnicode_Substring(s, 1, PyUnicode_GET_LENGTH(s)));
+        if (!s)
+            goto done;
+        Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+        Py_ssize_t end = PyUnicode_Find(s, semi, 0, n, 1);
+        if (end == -2)
+            goto done;
+        while (end > 0) {
+            Py_ssize_t q = PyUnicode_Count(s, quote, 0, end);
+            Py_ssize_t e = PyUnicode_Count(s, esc, 0, end);
+            if (q < 0 || e < 0)
+                goto done;
+            if ((q - e) % 2 == 0)
+                break;
+            end = PyUnicode_Find(s, semi, end + 1, n, 1);
+            if (end == -2)
+                goto done;
+        }
+        if (end < 0)
+            end = n;
+        PyObject *f = PyUnicode_Substring(s, 0, end);
+        PyObject *piece = f ? meth(f, "strip") : NULL;
+        Py_XDECREF(f);
+        if (!piece)
+            goto done;
+        Py_SETREF(s, PyUnicode_Substring(s, end, n));
+        if (!s) {
+            Py_DECREF(piece);
+            goto done;
+        }
+        if (!key) {
+            key = piece;
+            continue;
+        }
+        Py_ssize_t plen = PyUnicode_GET_LENGTH(piece);
+        Py_ssize_t i = PyUnicode_FindChar(piece, '=', 0, plen, 1);
+        if (i >= 0) {
+            PyObject *a = PyUnicode_Substring(piece, 0, i), *b = NULL, *name = NULL, *value = NULL;
+            if (a && (b = meth(a, "strip")))
+                name = meth(b, "lower");
+            Py_XDECREF(a);
+            Py_XDECREF(b);
+            a = name ? PyUnicode_Substring(piece, i + 1, plen) : NULL;
+            value = a ? meth(a, "strip") : NULL;
+            Py_XDECREF(a);
+            if (value) {
+                Py_ssize_t vl = PyUnicode_GET_LENGTH(value);
+                if (vl >= 2 && PyUnicode_READ_CHAR(value, 0) == '"' &&
+                    PyUnicode_READ_CHAR(value, vl - 1) == '"') {
+                    Py_SETREF(value, PyUnicode_Substring(value, 1, vl - 1));
+                    if (value)
+                        Py_SETREF(value, PyObject_CallMethod(value, "replace", "ss", "\\\\", "\\"));
+                    if (value)
+                        Py_SETREF(value, PyObject_CallMethod(value, "replace", "ss", "\\\"", "\""));
+                }
+            }
+            int rc = value ? PyDict_SetItem(pdict, name, value) : -1;
+            Py_XDECREF(name);
+            Py_XDECREF(value);
+            if (rc < 0) {
+                Py_DECREF(piece);
+                goto done;
+            }
+        }
+        Py_DECREF(piece);
+    }
+    if (!key)
+        key = PyUnicode_FromString("");
+    if (key)
+        res = PyTuple_Pack(2, key, pdict);
+done:
+    Py_XDECREF(s);
+    Py_XDECREF(semi);
+    Py_XDECREF(quote);
+    Py_XDECREF(esc);
+    Py_XDECREF(key);
+    Py_XDECREF(pdict);
+    return res;
+}
+
+static PyObject *cgi_parse_header(PyObject *module, PyObject *line)
+{
+    (void)module;
+    return cgih_parse_header(line);
+}
+
+/* ---- temporary files ------------------------------------------------------ */
+
+/* tempfile.gettempdir()'s candidates, in its order. */
+static int open_tmp_in(const char *dir)
+{
+#ifdef O_TMPFILE
+    int fd = open(dir, O_RDWR | O_EXCL | O_NOFOLLOW | O_TMPFILE | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        return fd;
+#endif
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/tmpcgihXXXXXX", dir) >= (int)sizeof path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int f = mkostemp(path, O_CLOEXEC);
+    if (f < 0)
+        return -1;
+    if (unlink(path) != 0) {
+        int e = errno;
+        close(f);
+        errno = e;
+        return -1;
+    }
+    return f;
+}
+
+static int open_tmp(cgi_state *st)
+{
+    /* tempfile.tempdir, when a script has set it, wins as it does in tempfile. */
+    PyObject *mods = PyImport_GetModuleDict();
+    PyObject *tf = PyDict_GetItemString(mods, "tempfile");
+    if (tf) {
+        PyObject *td = PyObject_GetAttrString(tf, "tempdir");
+        if (!td)
+            PyErr_Clear();
+        else if (PyUnicode_Check(td))
+            Py_XSETREF(st->tempdir, td);
+        else
+            Py_DECREF(td);
+    }
+    if (st->tempdir) {
+        const char *d = PyUnicode_AsUTF8(st->tempdir);
+        if (!d)
+            return -1;
+        int fd = open_tmp_in(d);
+        if (fd < 0)
+            PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, st->tempdir);
+        return fd;
+    }
+    const char *cands[7] = {getenv("TMPDIR"), getenv("TEMP"), getenv("TMP"), "/tmp", "/var/tmp",
+                            "/usr/tmp", NULL};
+    char cwd[4096];
+    if (getcwd(cwd, sizeof cwd))
+        cands[6] = cwd;
+    for (size_t i = 0; i < 7; i++) {
+        if (!cands[i] || !*cands[i])
+            continue;
+        int fd = open_tmp_in(cands[i]);
+        if (fd >= 0) {
+            st->tempdir = PyUnicode_DecodeFSDefault(cands[i]);
+            if (!st->tempdir) {
+                close(fd);
+                return -1;
+            }
+            return fd;
+        }
+    }
+    PyErr_SetString(PyExc_FileNotFoundError, "No usable temporary directory found");
+    return -1;
+}
+
+PyObject *cgih_temporary_file(cgi_state *st, const char *mode, PyObject *encoding,
+                              PyObject *newline)
+{
+    int fd = open_tmp(st);
+    if (fd < 0)
+        return NULL;
+    PyObject *io = PyImport_ImportModule("_io"), *open_ = NULL, *args = NULL, *kw = NULL;
+    PyObject *f = NULL;
+    if (!io || !(open_ = PyObject_GetAttrString(io, "open")))
+        goto done;
+    if (!(args = Py_BuildValue("(is)", fd, mode)))
+        goto done;
+    if (!(kw = Py_BuildValue("{sisOsOsO}", "buffering", -1, "newline", newline, "encoding",
+                             encoding, "errors", Py_None)))
+        goto done;
+    f = PyObject_Call(open_, args, kw);
+done:
+    if (!f)
+        close(fd);
+    Py_XDECREF(io);
+    Py_XDECREF(open_);
+    Py_XDECREF(args);
+    Py_XDECREF(kw);
+    return f;
+}
+
+/* ---- valid_boundary ------------------------------------------------------- */
+
+/* re.match("^[ -~]{0,200}[!-~]$", s): 1..201 printable ASCII characters, the
+ * last not a space; '$' also matches before one final '\n'. */
+static int boundary_ok(const unsigned char *s, Py_ssize_t n, int kind_bytes)
+{
+    (void)kind_bytes;
+    if (n >= 1 && s[n - 1] == '\n')
+        n--; /* '$' matches before a trailing newline */
+    if (n < 1 || n > 201)
+        return 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (s[i] < 0x20 || s[i] > 0x7e)
+            return 0;
+    return s[n - 1] != ' ';
+}
+
+static PyObject *cgi_valid_boundary(PyObject *module, PyObject *s)
+{
+    (void)module;
+    int ok;
+    if (PyBytes_Check(s)) {
+        ok = boundary_ok((const unsigned char *)PyBytes_AS_STRING(s), PyBytes_GET_SIZE(s), 1);
+    } else if (PyUnicode_Check(s)) {
+        Py_ssize_t n;
+        const char *u = PyUnicode_AsUTF8AndSize(s, &n);
+        if (!u)
+            return NULL;
+        ok = boundary_ok((const unsigned char *)u, n, 0);
+    } else {
+        PyErr_Format(PyExc_TypeError, "expected string or bytes-like object, got '%.200s'",
+                     Py_TYPE(s)->tp_name);
+        return NULL;
+    }
+    /* cgi.py returns a re.Match or None; True stands in for the match. */
+    if (ok)
+        Py_RETURN_TRUE;
+    Py_RETURN_NONE;
+}
+
+/* ---- the module ----------------------------------------------------------- */
+
+static PyMethodDef cgi_methods[] = {
+    {"parse_header", cgi_parse_header, METH_O,
+     "Parse a Content-type like header.\n\nReturn the main content-type and a dictionary of "
+     "options."},
+    {"valid_boundary", cgi_valid_boundary, METH_O, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static int cgi_exec(PyObject *m)
+{
+    cgi_state *st = cgih_cgi_state(m);
+    if (cgih_fieldstorage_add_types(m, st) < 0)
+        return -1;
+    if (PyModule_AddStringConstant(m, "__version__", "2.6") < 0 ||
+        PyModule_AddIntConstant(m, "maxlen", 0) < 0 ||
+        PyModule_AddStringConstant(m, "logfile", "") < 0 ||
+        PyModule_AddObjectRef(m, "logfp", Py_None) < 0)
+        return -1;
+    PyObject *all = Py_BuildValue("[ssssssssssss]", "MiniFieldStorage", "FieldStorage", "parse",
+                                  "parse_multipart", "parse_header", "test", "print_exception",
+                                  "print_environ", "print_form", "print_directory",
+                                  "print_arguments", "print_environ_usage");
+    if (!all || PyModule_AddObject(m, "__all__", all) < 0) {
+        Py_XDECREF(all);
+        return -1;
+    }
+    return 0;
+}
+
+static int cgi_traverse(PyObject *m, visitproc visit, void *arg)
+{
+    cgi_state *st = cgih_cgi_state(m);
+    Py_VISIT(st->FieldStorage);
+    Py_VISIT(st->MiniFieldStorage);
+    Py_VISIT(st->tempdir);
+    return 0;
+}
+
+static int cgi_clear(PyObject *m)
+{
+    cgi_state *st = cgih_cgi_state(m);
+    Py_CLEAR(st->FieldStorage);
+    Py_CLEAR(st->MiniFieldStorage);
+    Py_CLEAR(st->tempdir);
+    return 0;
+}
+
+static void cgi_free(void *m)
+{
+    cgi_clear((PyObject *)m);
+}
+
+static PyModuleDef_Slot cgi_slots[] = {
+    {Py_mod_exec, cgi_exec},
+#if PY_VERSION_HEX >= 0x030C0000
+    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+#endif
+#if PY_VERSION_HEX >= 0x030D0000
+    {Py_mod_gil, Py_MOD_GIL_NOT_USED},
+#endif
+    {0, NULL},
+};
+
+PyModuleDef cgih_cgi_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "cgi",
+    .m_doc = "Support module for CGI (Common Gateway Interface) scripts, in C (cgihost).",
+    .m_size = sizeof(cgi_state),
+    .m_methods = cgi_methods,
+    .m_slots = cgi_slots,
+    .m_traverse = cgi_traverse,
+    .m_clear = cgi_clear,
+    .m_free = cgi_free,
+};
+
+PyMODINIT_FUNC PyInit_cgi(void)
+{
+    return PyModuleDef_Init(&cgih_cgi_module);
+}
+
+int cgih_shim_register(void)
+{
+    return PyImport_AppendInittab("cgi", PyInit_cgi);
+}

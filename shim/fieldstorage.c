@@ -1,0 +1,1568 @@
+/* fieldstorage.c: cgi.FieldStorage and cgi.MiniFieldStorage as C heap types.
+ *
+ * Instances keep their state in an instance __dict__ under the same attribute
+ * names as cgi.py (name, filename, list, file, headers, _FieldStorage__file, ...),
+ * and every internal step is dispatched through attribute lookup, so Python
+ * subclasses that override make_file(), read_*() or FieldStorageClass behave as
+ * they do with the stdlib.
+ */
+#include "cgi_internal.h"
+
+#include <stddef.h>
+#include <string.h>
+#include <unistd.h>
+
+#if PY_VERSION_HEX < 0x030C0000
+#include <structmember.h>
+#endif
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *dict;
+    PyObject *weakreflist;
+} fs_object;
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static int set(PyObject *self, const char *name, PyObject *v)
+{
+    return PyObject_SetAttrString(self, name, v);
+}
+
+static int set_steal(PyObject *self, const char *name, PyObject *v)
+{
+    if (!v)
+        return -1;
+    int rc = PyObject_SetAttrString(self, name, v);
+    Py_DECREF(v);
+    return rc;
+}
+
+static PyObject *get(PyObject *self, const char *name)
+{
+    return PyObject_GetAttrString(self, name);
+}
+
+/* key in mapping, for a C string key. */
+static int has_key(PyObject *mapping, const char *key)
+{
+    PyObject *k = PyUnicode_FromString(key);
+    if (!k)
+        return -1;
+    int rc = PySequence_Contains(mapping, k);
+    Py_DECREF(k);
+    return rc;
+}
+
+static PyObject *get_key(PyObject *mapping, const char *key)
+{
+    PyObject *k = PyUnicode_FromString(key);
+    if (!k)
+        return NULL;
+    PyObject *v = PyObject_GetItem(mapping, k);
+    Py_DECREF(k);
+    return v;
+}
+
+static PyObject *call_method0(PyObject *self, const char *name)
+{
+    return PyObject_CallMethod(self, name, NULL);
+}
+
+static int call_method0_void(PyObject *self, const char *name)
+{
+    PyObject *r = call_method0(self, name);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
+/* The module global `name` of the cgi module (new reference). */
+static PyObject *module_global(PyTypeObject *tp, const char *name)
+{
+    PyObject *m = cgih_cgi_module_of(tp);
+    if (!m)
+        return NULL;
+    return PyObject_GetAttrString(m, name);
+}
+
+static PyObject *import_attr(const char *module, const char *attr)
+{
+    PyObject *m = PyImport_ImportModule(module);
+    if (!m)
+        return NULL;
+    PyObject *a = PyObject_GetAttrString(m, attr);
+    Py_DECREF(m);
+    return a;
+}
+
+/* ValueError("%s should return bytes, got %s" % (fp, type(x).__name__)) */
+static void not_bytes(PyObject *fp, PyObject *x)
+{
+    PyErr_Format(PyExc_ValueError, "%S should return bytes, got %s", fp, Py_TYPE(x)->tp_name);
+}
+
+/* ---- GC and lifetime, shared by both types -------------------------------- */
+
+static int fs_traverse(fs_object *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->dict);
+#if PY_VERSION_HEX >= 0x03090000
+    Py_VISIT(Py_TYPE(self));
+#endif
+    return 0;
+}
+
+static int fs_clear(fs_object *self)
+{
+    Py_CLEAR(self->dict);
+    return 0;
+}
+
+static void fs_dealloc(fs_object *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    if (tp->tp_finalize && PyObject_CallFinalizerFromDealloc((PyObject *)self) < 0)
+        return; /* resurrected */
+    PyObject_GC_UnTrack(self);
+    if (self->weakreflist)
+        PyObject_ClearWeakRefs((PyObject *)self);
+    fs_clear(self);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyMemberDef fs_members[] = {
+    {"__dictoffset__", T_PYSSIZET, offsetof(fs_object, dict), READONLY, NULL},
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(fs_object, weakreflist), READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+/* ---- MiniFieldStorage ----------------------------------------------------- */
+
+static int mini_init(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"name", "value", NULL};
+    PyObject *name, *value;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO:MiniFieldStorage", kwlist, &name, &value))
+        return -1;
+    if (set(self, "name", name) < 0 || set(self, "value", value) < 0)
+        return -1;
+    return 0;
+}
+
+static PyObject *mini_repr(PyObject *self)
+{
+    PyObject *name = get(self, "name"), *value = name ? get(self, "value") : NULL, *r = NULL;
+    if (value)
+        r = PyUnicode_FromFormat("MiniFieldStorage(%R, %R)", name, value);
+    Py_XDECREF(name);
+    Py_XDECREF(value);
+    return r;
+}
+
+static PyType_Slot mini_slots[] = {
+    {Py_tp_doc, "Like FieldStorage, for use when no file uploads are possible."},
+    {Py_tp_init, mini_init},
+    {Py_tp_repr, mini_repr},
+    {Py_tp_members, fs_members},
+    {Py_tp_traverse, fs_traverse},
+    {Py_tp_clear, fs_clear},
+    {Py_tp_dealloc, fs_dealloc},
+    {0, NULL},
+};
+
+static PyType_Spec mini_spec = {
+    .name = "cgi.MiniFieldStorage",
+    .basicsize = sizeof(fs_object),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .slots = mini_slots,
+};
+
+/* ---- FieldStorage: construction ------------------------------------------- */
+
+/* qs.encode(locale.getpreferredencoding(), 'surrogateescape') */
+static PyObject *encode_locale(PyObject *qs)
+{
+    if (PyUnicode_Check(qs))
+        return PyUnicode_EncodeLocale(qs, "surrogateescape");
+    return PyObject_CallMethod(qs, "encode", "ss", "utf-8", "surrogateescape");
+}
+
+static int headers_type_ok(PyObject *headers)
+{
+    if (PyDict_Check(headers))
+        return 1;
+    /* collections.abc.Mapping is _collections_abc.Mapping, which is frozen and
+     * loaded at start-up; collections.abc would import all of collections. */
+    PyObject *mapping = import_attr("_collections_abc", "Mapping");
+    if (!mapping)
+        return -1;
+    int ok = PyObject_IsInstance(headers, mapping);
+    Py_DECREF(mapping);
+    if (ok != 0)
+        return ok;
+    /* An email.message.Message can only exist once email.message is loaded. */
+    PyObject *mods = PyImport_GetModuleDict();
+    PyObject *em = PyDict_GetItemString(mods, "email.message");
+    if (!em)
+        return 0;
+    PyObject *msg = PyObject_GetAttrString(em, "Message");
+    if (!msg)
+        return -1;
+    ok = PyObject_IsInstance(headers, msg);
+    Py_DECREF(msg);
+    return ok;
+}
+
+/* (key, pdict) = parse_header(headers[name]) if name in headers, else NULL
+ * with no error (*found = 0). */
+static PyObject *header_params(PyObject *headers, const char *name, int *found)
+{
+    *found = has_key(headers, name);
+    if (*found <= 0)
+        return NULL;
+    PyObject *v = get_key(headers, name);
+    if (!v)
+        return NULL;
+    PyObject *r = cgih_parse_header(v);
+    Py_DECREF(v);
+    return r;
+}
+
+/* The default environ=os.environ. Until a script imports os, nothing can have
+ * changed os.environ, so a snapshot of the C environment decoded as os.environ
+ * decodes it is the same mapping, without paying for importing os. */
+static PyObject *default_environ(void)
+{
+    PyObject *os = PyDict_GetItemString(PyImport_GetModuleDict(), "os"); /* borrowed */
+    if (os)
+        return PyObject_GetAttrString(os, "environ");
+    PyObject *d = PyDict_New();
+    if (!d)
+        return NULL;
+    for (char **e = environ; *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (!eq || eq == *e)
+            continue;
+        PyObject *k = PyUnicode_DecodeFSDefaultAndSize(*e, eq - *e);
+        PyObject *v = k ? PyUnicode_DecodeFSDefault(eq + 1) : NULL;
+        int rc = v ? PyDict_SetItem(d, k, v) : -1;
+        Py_XDECREF(k);
+        Py_XDECREF(v);
+        if (rc < 0) {
+            Py_DECREF(d);
+            return NULL;
+        }
+    }
+    return d;
+}
+
+static int fs_init(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"fp",     "headers",  "outerboundary",  "environ",
+                             "keep_blank_values", "strict_parsing", "limit",
+                             "encoding", "errors", "max_num_fields", "separator", NULL};
+    PyObject *fp = Py_None, *headers = Py_None, *outerboundary = NULL, *environ_ = NULL;
+    PyObject *keep_blank_values = NULL, *strict_parsing = NULL, *limit = Py_None;
+    PyObject *encoding = NULL, *errors = NULL, *max_num_fields = Py_None, *separator = NULL;
+    PyObject *method = NULL, *owned_fp = NULL, *owned_headers = NULL, *owned_environ = NULL;
+    PyObject *tmp = NULL, *pd = NULL, *ctype = NULL, *cdisp = NULL;
+    int rc = -1, found;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OOOOOOOOOOO:FieldStorage", kwlist, &fp,
+                                     &headers, &outerboundary, &environ_, &keep_blank_values,
+                                     &strict_parsing, &limit, &encoding, &errors,
+                                     &max_num_fields, &separator))
+        return -1;
+
+    PyObject *zero = PyLong_FromLong(0); /* the 0 defaults, kept as ints */
+    if (!zero)
+        return -1;
+    if (!keep_blank_values)
+        keep_blank_values = zero;
+    if (!strict_parsing)
+        strict_parsing = zero;
+    PyObject *s_utf8 = NULL, *s_replace = NULL, *s_amp = NULL, *empty_bytes = NULL;
+    if (!encoding && !(encoding = s_utf8 = PyUnicode_FromString("utf-8")))
+        goto done;
+    if (!errors && !(errors = s_replace = PyUnicode_FromString("replace")))
+        goto done;
+    if (!separator && !(separator = s_amp = PyUnicode_FromString("&")))
+        goto done;
+    if (!outerboundary && !(outerboundary = empty_bytes = PyBytes_FromStringAndSize("", 0)))
+        goto done;
+    if (!environ_) {
+        if (!(owned_environ = default_environ()))
+            goto done;
+        environ_ = owned_environ;
+    }
+
+    if (set(self, "keep_blank_values", keep_blank_values) < 0 ||
+        set(self, "strict_parsing", strict_parsing) < 0 ||
+        set(self, "max_num_fields", max_num_fields) < 0 ||
+        set(self, "separator", separator) < 0)
+        goto done;
+
+    if ((found = has_key(environ_, "REQUEST_METHOD")) < 0)
+        goto done;
+    if (found) {
+        if (!(tmp = get_key(environ_, "REQUEST_METHOD")))
+            goto done;
+        method = PyObject_CallMethod(tmp, "upper", NULL);
+        Py_CLEAR(tmp);
+    } else {
+        method = PyUnicode_FromString("GET");
+    }
+    if (!method)
+        goto done;
+    if (set(self, "qs_on_post", Py_None) < 0)
+        goto done;
+
+    int is_get = PyUnicode_Check(method) && (PyUnicode_CompareWithASCIIString(method, "GET") == 0 ||
+                                             PyUnicode_CompareWithASCIIString(method, "HEAD") == 0);
+    int is_post = PyUnicode_Check(method) && PyUnicode_CompareWithASCIIString(method, "POST") == 0;
+    if (is_get) {
+        PyObject *qs;
+        if ((found = has_key(environ_, "QUERY_STRING")) < 0)
+            goto done;
+        if (found) {
+            qs = get_key(environ_, "QUERY_STRING");
+        } else {
+            PyObject *argv = PySys_GetObject("argv"); /* borrowed */
+            if (argv && PySequence_Check(argv) && PySequence_Size(argv) > 1)
+                qs = PySequence_GetItem(argv, 1);
+            else
+                qs = PyUnicode_FromString("");
+        }
+        if (!qs)
+            goto done;
+        tmp = encode_locale(qs);
+        Py_DECREF(qs);
+        if (!tmp)
+            goto done;
+        owned_fp = import_attr("_io", "BytesIO");
+        if (owned_fp) {
+            PyObject *bio = PyObject_CallOneArg(owned_fp, tmp);
+            Py_DECREF(owned_fp);
+            owned_fp = bio;
+        }
+        Py_CLEAR(tmp);
+        if (!owned_fp)
+            goto done;
+        fp = owned_fp;
+        if (headers == Py_None) {
+            if (!(owned_headers = Py_BuildValue("{ss}", "content-type",
+                                                "application/x-www-form-urlencoded")))
+                goto done;
+            headers = owned_headers;
+        }
+    }
+    if (headers == Py_None) {
+        if (!(owned_headers = PyDict_New()))
+            goto done;
+        headers = owned_headers;
+        if (is_post && PyDict_SetItemString(headers, "content-type",
+                                            tmp = PyUnicode_FromString(
+                                                "application/x-www-form-urlencoded")) < 0)
+            goto done;
+        Py_CLEAR(tmp);
+        static const char *const copy[][2] = {{"CONTENT_TYPE", "content-type"},
+                                              {"QUERY_STRING", NULL},
+                                              {"CONTENT_LENGTH", "content-length"}};
+        for (size_t i = 0; i < sizeof copy / sizeof copy[0]; i++) {
+            if ((found = has_key(environ_, copy[i][0])) < 0)
+                goto done;
+            if (!found)
+                continue;
+            if (!(tmp = get_key(environ_, copy[i][0])))
+                goto done;
+            if (copy[i][1] ? PyDict_SetItemString(headers, copy[i][1], tmp) < 0
+                           : set(self, "qs_on_post", tmp) < 0)
+                goto done;
+            Py_CLEAR(tmp);
+        }
+    } else {
+        int ok = headers_type_ok(headers);
+        if (ok < 0)
+            goto done;
+        if (!ok) {
+            PyErr_SetString(PyExc_TypeError,
+                            "headers must be mapping or an instance of email.message.Message");
+            goto done;
+        }
+    }
+    if (set(self, "headers", headers) < 0)
+        goto done;
+
+    if (fp == Py_None) {
+        PyObject *in = PySys_GetObject("stdin"); /* borrowed */
+        if (!in) {
+            PyErr_SetString(PyExc_RuntimeError, "lost sys.stdin");
+            goto done;
+        }
+        if (set_steal(self, "fp", get(in, "buffer")) < 0)
+            goto done;
+    } else {
+        PyObject *tiow = import_attr("_io", "TextIOWrapper");
+        int is_text = tiow ? PyObject_IsInstance(fp, tiow) : -1;
+        Py_XDECREF(tiow);
+        if (is_text < 0)
+            goto done;
+        if (is_text) {
+            if (set_steal(self, "fp", get(fp, "buffer")) < 0)
+                goto done;
+        } else {
+            if (!PyObject_HasAttrString(fp, "read") || !PyObject_HasAttrString(fp, "readline")) {
+                PyErr_SetString(PyExc_TypeError, "fp must be file pointer");
+                goto done;
+            }
+            if (set(self, "fp", fp) < 0)
+                goto done;
+        }
+    }
+    if (set(self, "encoding", encoding) < 0 || set(self, "errors", errors) < 0)
+        goto done;
+    if (!PyBytes_Check(outerboundary)) {
+        PyErr_Format(PyExc_TypeError, "outerboundary must be bytes, not %s",
+                     Py_TYPE(outerboundary)->tp_name);
+        goto done;
+    }
+    if (set(self, "outerboundary", outerboundary) < 0 || set(self, "bytes_read", zero) < 0 ||
+        set(self, "limit", limit) < 0)
+        goto done;
+
+    PyObject *self_headers = get(self, "headers");
+    if (!self_headers)
+        goto done;
+    pd = header_params(self_headers, "content-disposition", &found);
+    if (found < 0 || (found && !pd)) {
+        Py_DECREF(self_headers);
+        goto done;
+    }
+    PyObject *pdict;
+    if (pd) {
+        cdisp = PyTuple_GET_ITEM(pd, 0);
+        pdict = PyTuple_GET_ITEM(pd, 1);
+        Py_INCREF(cdisp);
+        Py_INCREF(pdict);
+    } else {
+        cdisp = PyUnicode_FromString("");
+        pdict = PyDict_New();
+    }
+    Py_CLEAR(pd);
+    if (!cdisp || !pdict || set(self, "disposition", cdisp) < 0 ||
+        set(self, "disposition_options", pdict) < 0) {
+        Py_XDECREF(pdict);
+        Py_DECREF(self_headers);
+        goto done;
+    }
+    PyObject *pname = PyDict_Check(pdict) ? PyDict_GetItemString(pdict, "name") : NULL;
+    PyObject *pfile = PyDict_Check(pdict) ? PyDict_GetItemString(pdict, "filename") : NULL;
+    rc = set(self, "name", pname ? pname : Py_None) < 0 ||
+                 set(self, "filename", pfile ? pfile : Py_None) < 0 ||
+                 set(self, "_binary_file", pfile ? Py_True : Py_False) < 0
+             ? -1
+             : 0;
+    Py_DECREF(pdict);
+    if (rc < 0) {
+        Py_DECREF(self_headers);
+        goto done;
+    }
+    rc = -1;
+
+    pd = header_params(self_headers, "content-type", &found);
+    if (found < 0 || (found && !pd)) {
+        Py_DECREF(self_headers);
+        goto done;
+    }
+    if (pd) {
+        ctype = PyTuple_GET_ITEM(pd, 0);
+        pdict = PyTuple_GET_ITEM(pd, 1);
+        Py_INCREF(ctype);
+        Py_INCREF(pdict);
+    } else {
+        int outer = PyObject_IsTrue(outerboundary);
+        ctype = PyUnicode_FromString((outer || !is_post) ? "text/plain"
+                                                         : "application/x-www-form-urlencoded");
+        pdict = PyDict_New();
+    }
+    Py_CLEAR(pd);
+    if (!ctype || !pdict || set(self, "type", ctype) < 0 || set(self, "type_options", pdict) < 0) {
+        Py_XDECREF(pdict);
+        Py_DECREF(self_headers);
+        goto done;
+    }
+    PyObject *boundary = PyDict_GetItemString(pdict, "boundary");
+    if (boundary) {
+        PyObject *enc = get(self, "encoding"), *err = enc ? get(self, "errors") : NULL;
+        tmp = err ? PyObject_CallMethod(boundary, "encode", "OO", enc, err) : NULL;
+        Py_XDECREF(enc);
+        Py_XDECREF(err);
+    } else {
+        tmp = PyBytes_FromStringAndSize("", 0);
+    }
+    Py_DECREF(pdict);
+    if (!tmp || set(self, "innerboundary", tmp) < 0) {
+        Py_DECREF(self_headers);
+        goto done;
+    }
+    Py_CLEAR(tmp);
+
+    long long clen = -1;
+    found = has_key(self_headers, "content-length");
+    if (found > 0) {
+        PyObject *v = get_key(self_headers, "content-length");
+        PyObject *n = v ? PyNumber_Long(v) : NULL;
+        Py_XDECREF(v);
+        if (n) {
+            int overflow;
+            clen = PyLong_AsLongLongAndOverflow(n, &overflow);
+            if (overflow)
+                clen = overflow > 0 ? LLONG_MAX : LLONG_MIN;
+            Py_DECREF(n);
+        } else if (PyErr_ExceptionMatches(PyExc_ValueError)) {
+            PyErr_Clear();
+        } else {
+            Py_DECREF(self_headers);
+            goto done;
+        }
+        PyObject *maxlen = module_global(Py_TYPE(self), "maxlen");
+        if (!maxlen) {
+            Py_DECREF(self_headers);
+            goto done;
+        }
+        int t = PyObject_IsTrue(maxlen);
+        int over = 0;
+        if (t > 0) {
+            PyObject *c = PyLong_FromLongLong(clen);
+            over = c ? PyObject_RichCompareBool(c, maxlen, Py_GT) : -1;
+            Py_XDECREF(c);
+        }
+        Py_DECREF(maxlen);
+        if (t < 0 || over < 0) {
+            Py_DECREF(self_headers);
+            goto done;
+        }
+        if (over) {
+            PyErr_SetString(PyExc_ValueError, "Maximum content length exceeded");
+            Py_DECREF(self_headers);
+            goto done;
+        }
+    }
+    Py_DECREF(self_headers);
+    if (found < 0)
+        goto done;
+    if (set_steal(self, "length", PyLong_FromLongLong(clen)) < 0)
+        goto done;
+    PyObject *cur_limit = get(self, "limit");
+    if (!cur_limit)
+        goto done;
+    int lim_none = (cur_limit == Py_None);
+    Py_DECREF(cur_limit);
+    if (lim_none && clen >= 0 && set_steal(self, "limit", PyLong_FromLongLong(clen)) < 0)
+        goto done;
+    if (set(self, "list", Py_None) < 0 || set(self, "file", Py_None) < 0 ||
+        set(self, "done", zero) < 0)
+        goto done;
+
+    if (PyUnicode_Check(ctype) &&
+        PyUnicode_CompareWithASCIIString(ctype, "application/x-www-form-urlencoded") == 0) {
+        rc = call_method0_void(self, "read_urlencoded");
+    } else if (PyUnicode_Check(ctype) && PyUnicode_GET_LENGTH(ctype) >= 10 &&
+               PyUnicode_Tailmatch(ctype, tmp = PyUnicode_FromString("multipart/"), 0, 10, -1) ==
+                   1) {
+        Py_CLEAR(tmp);
+        PyObject *r = PyObject_CallMethod(self, "read_multi", "OOO", environ_, keep_blank_values,
+                                          strict_parsing);
+        Py_XDECREF(r);
+        rc = r ? 0 : -1;
+    } else {
+        if (PyErr_Occurred())
+            goto done;
+        rc = call_method0_void(self, "read_single");
+    }
+done:
+    Py_XDECREF(tmp);
+    Py_XDECREF(ctype);
+    Py_XDECREF(cdisp);
+    Py_XDECREF(pd);
+    Py_XDECREF(method);
+    Py_XDECREF(owned_fp);
+    Py_XDECREF(owned_headers);
+    Py_XDECREF(owned_environ);
+    Py_XDECREF(s_utf8);
+    Py_XDECREF(s_replace);
+    Py_XDECREF(s_amp);
+    Py_XDECREF(empty_bytes);
+    Py_DECREF(zero);
+    return rc;
+}
+
+/* ---- FieldStorage: the mapping interface ---------------------------------- */
+
+/* self.list, raising TypeError(msg) when it is None. */
+static PyObject *indexable_list(PyObject *self, const char *msg)
+{
+    PyObject *list = get(self, "list");
+    if (list == Py_None) {
+        Py_DECREF(list);
+        PyErr_SetString(PyExc_TypeError, msg);
+        return NULL;
+    }
+    return list;
+}
+
+static PyObject *fs_getitem(PyObject *self, PyObject *key)
+{
+    PyObject *list = indexable_list(self, "not indexable");
+    if (!list)
+        return NULL;
+    PyObject *found = PyList_New(0), *it = found ? PyObject_GetIter(list) : NULL, *item;
+    Py_DECREF(list);
+    if (!it)
+        goto fail;
+    while ((item = PyIter_Next(it))) {
+        PyObject *name = get(item, "name");
+        PyObject *eq = name ? PyObject_RichCompare(name, key, Py_EQ) : NULL;
+        Py_XDECREF(name);
+        int t = eq ? PyObject_IsTrue(eq) : -1;
+        Py_XDECREF(eq);
+        if (t < 0 || (t && PyList_Append(found, item) < 0)) {
+            Py_DECREF(item);
+            goto fail;
+        }
+        Py_DECREF(item);
+    }
+    if (PyErr_Occurred())
+        goto fail;
+    Py_DECREF(it);
+    Py_ssize_t n = PyList_GET_SIZE(found);
+    if (n == 0) {
+        PyErr_SetObject(PyExc_KeyError, key);
+        Py_DECREF(found);
+        return NULL;
+    }
+    if (n == 1) {
+        PyObject *one = PyList_GET_ITEM(found, 0);
+        Py_INCREF(one);
+        Py_DECREF(found);
+        return one;
+    }
+    return found;
+fail:
+    Py_XDECREF(it);
+    Py_XDECREF(found);
+    return NULL;
+}
+
+static int fs_contains(PyObject *self, PyObject *key)
+{
+    PyObject *list = indexable_list(self, "not indexable");
+    if (!list)
+        return -1;
+    PyObject *it = PyObject_GetIter(list), *item;
+    Py_DECREF(list);
+    if (!it)
+        return -1;
+    int res = 0;
+    while ((item = PyIter_Next(it))) {
+        PyObject *name = get(item, "name");
+        PyObject *eq = name ? PyObject_RichCompare(name, key, Py_EQ) : NULL;
+        Py_XDECREF(name);
+        Py_DECREF(item);
+        res = eq ? PyObject_IsTrue(eq) : -1;
+        Py_XDECREF(eq);
+        if (res != 0)
+            break;
+    }
+    Py_DECREF(it);
+    if (res == 0 && PyErr_Occurred())
+        res = -1;
+    return res;
+}
+
+static PyObject *fs_keys(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *list = indexable_list(self, "not indexable");
+    if (!list)
+        return NULL;
+    PyObject *set_ = PySet_New(NULL), *it = set_ ? PyObject_GetIter(list) : NULL, *item;
+    Py_DECREF(list);
+    if (!it) {
+        Py_XDECREF(set_);
+        return NULL;
+    }
+    while ((item = PyIter_Next(it))) {
+        PyObject *name = get(item, "name");
+        Py_DECREF(item);
+        if (!name || PySet_Add(set_, name) < 0) {
+            Py_XDECREF(name);
+            Py_DECREF(it);
+            Py_DECREF(set_);
+            return NULL;
+        }
+        Py_DECREF(name);
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred()) {
+        Py_DECREF(set_);
+        return NULL;
+    }
+    PyObject *res = PySequence_List(set_);
+    Py_DECREF(set_);
+    return res;
+}
+
+static Py_ssize_t fs_len(PyObject *self)
+{
+    PyObject *keys = call_method0(self, "keys");
+    if (!keys)
+        return -1;
+    Py_ssize_t n = PyObject_Size(keys);
+    Py_DECREF(keys);
+    return n;
+}
+
+static int fs_bool(PyObject *self)
+{
+    PyObject *list = indexable_list(self, "Cannot be converted to bool.");
+    if (!list)
+        return -1;
+    int t = PyObject_IsTrue(list);
+    Py_DECREF(list);
+    return t;
+}
+
+static PyObject *fs_iter(PyObject *self)
+{
+    PyObject *keys = call_method0(self, "keys");
+    if (!keys)
+        return NULL;
+    PyObject *it = PyObject_GetIter(keys);
+    Py_DECREF(keys);
+    return it;
+}
+
+/* kind: 0 getvalue, 1 getfirst, 2 getlist */
+static PyObject *lookup_values(PyObject *self, PyObject *key, PyObject *deflt, int kind)
+{
+    int in = PySequence_Contains(self, key);
+    if (in < 0)
+        return NULL;
+    if (!in) {
+        if (kind == 2)
+            return PyList_New(0);
+        Py_INCREF(deflt);
+        return deflt;
+    }
+    PyObject *value = PyObject_GetItem(self, key);
+    if (!value)
+        return NULL;
+    PyObject *res = NULL;
+    if (PyList_Check(value)) {
+        if (kind == 1) {
+            res = PyList_GET_SIZE(value) ? get(PyList_GET_ITEM(value, 0), "value") : NULL;
+            if (!PyList_GET_SIZE(value))
+                PyErr_SetString(PyExc_IndexError, "list index out of range");
+        } else {
+            Py_ssize_t n = PyList_GET_SIZE(value);
+            res = PyList_New(n);
+            for (Py_ssize_t i = 0; res && i < n; i++) {
+                PyObject *v = get(PyList_GET_ITEM(value, i), "value");
+                if (!v) {
+                    Py_CLEAR(res);
+                    break;
+                }
+                PyList_SET_ITEM(res, i, v);
+            }
+        }
+    } else {
+        PyObject *v = get(value, "value");
+        if (v && kind == 2) {
+            res = PyList_New(1);
+            if (res)
+                PyList_SET_ITEM(res, 0, v);
+            else
+                Py_DECREF(v);
+        } else {
+            res = v;
+        }
+    }
+    Py_DECREF(value);
+    return res;
+}
+
+static PyObject *fs_getvalue(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"key", "default", NULL};
+    PyObject *key, *deflt = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O:getvalue", kwlist, &key, &deflt))
+        return NULL;
+    return lookup_values(self, key, deflt, 0);
+}
+
+static PyObject *fs_getfirst(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"key", "default", NULL};
+    PyObject *key, *deflt = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O:getfirst", kwlist, &key, &deflt))
+        return NULL;
+    return lookup_values(self, key, deflt, 1);
+}
+
+static PyObject *fs_getlist(PyObject *self, PyObject *key)
+{
+    return lookup_values(self, key, Py_None, 2);
+}
+
+/* ---- FieldStorage: value, repr, context manager, __del__ ------------------ */
+
+static PyObject *computed_value(PyObject *self)
+{
+    PyObject *file = get(self, "file");
+    if (!file)
+        return NULL;
+    int t = PyObject_IsTrue(file);
+    if (t < 0) {
+        Py_DECREF(file);
+        return NULL;
+    }
+    if (t) {
+        PyObject *r = PyObject_CallMethod(file, "seek", "i", 0), *value = NULL;
+        if (r) {
+            Py_DECREF(r);
+            value = call_method0(file, "read");
+            if (value) {
+                r = PyObject_CallMethod(file, "seek", "i", 0);
+                if (!r)
+                    Py_CLEAR(value);
+                Py_XDECREF(r);
+            }
+        }
+        Py_DECREF(file);
+        return value;
+    }
+    Py_DECREF(file);
+    PyObject *list = get(self, "list");
+    if (!list)
+        return NULL;
+    if (list != Py_None)
+        return list;
+    Py_DECREF(list);
+    Py_RETURN_NONE;
+}
+
+static PyObject *fs_getattro(PyObject *self, PyObject *name)
+{
+    PyObject *r = PyObject_GenericGetAttr(self, name);
+    if (r || !PyErr_ExceptionMatches(PyExc_AttributeError) || !PyUnicode_Check(name) ||
+        PyUnicode_CompareWithASCIIString(name, "value") != 0)
+        return r;
+    PyErr_Clear();
+    return computed_value(self);
+}
+
+static PyObject *fs_getattr_method(PyObject *self, PyObject *name)
+{
+    if (!PyUnicode_Check(name) || PyUnicode_CompareWithASCIIString(name, "value") != 0) {
+        PyErr_SetObject(PyExc_AttributeError, name);
+        return NULL;
+    }
+    return computed_value(self);
+}
+
+static PyObject *fs_repr(PyObject *self)
+{
+    PyObject *name = get(self, "name"), *filename = name ? get(self, "filename") : NULL;
+    PyObject *value = filename ? get(self, "value") : NULL, *r = NULL;
+    if (value)
+        r = PyUnicode_FromFormat("FieldStorage(%R, %R, %R)", name, filename, value);
+    Py_XDECREF(name);
+    Py_XDECREF(filename);
+    Py_XDECREF(value);
+    return r;
+}
+
+static PyObject *fs_enter(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    Py_INCREF(self);
+    return self;
+}
+
+static PyObject *fs_exit(PyObject *self, PyObject *Py_UNUSED(args))
+{
+    PyObject *file = get(self, "file");
+    if (!file)
+        return NULL;
+    PyObject *r = call_method0(file, "close");
+    Py_DECREF(file);
+    if (!r)
+        return NULL;
+    Py_DECREF(r);
+    Py_RETURN_NONE;
+}
+
+/* __del__: self.file.close(), ignoring AttributeError as cgi.py does. */
+static void fs_finalize(PyObject *self)
+{
+    PyObject *exc = PyErr_GetRaisedException_compat();
+    PyObject *file = get(self, "file");
+    PyObject *r = file ? call_method0(file, "close") : NULL;
+    Py_XDECREF(file);
+    if (r)
+        Py_DECREF(r);
+    else if (PyErr_ExceptionMatches(PyExc_AttributeError))
+        PyErr_Clear();
+    else
+        PyErr_WriteUnraisable(self);
+    PyErr_SetRaisedException_compat(exc);
+}
+
+/* ---- FieldStorage: reading ------------------------------------------------- */
+
+static PyObject *fs_read_urlencoded(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *fp = get(self, "fp"), *length = fp ? get(self, "length") : NULL;
+    PyObject *qs = NULL, *text = NULL, *query = NULL, *list = NULL, *mini = NULL;
+    PyObject *enc = NULL, *err = NULL, *qop = NULL, *res = NULL;
+    PyObject *kbv = NULL, *strict = NULL, *mnf = NULL, *sep = NULL;
+    if (!length)
+        goto done;
+    qs = PyObject_CallMethod(fp, "read", "O", length);
+    if (!qs)
+        goto done;
+    if (!PyBytes_Check(qs)) {
+        not_bytes(fp, qs);
+        goto done;
+    }
+    if (!(enc = get(self, "encoding")) || !(err = get(self, "errors")))
+        goto done;
+    if (!(text = PyObject_CallMethod(qs, "decode", "OO", enc, err)))
+        goto done;
+    if (!(qop = get(self, "qs_on_post")))
+        goto done;
+    int t = PyObject_IsTrue(qop);
+    if (t < 0)
+        goto done;
+    if (t) {
+        PyObject *amp = PyUnicode_FromString("&");
+        PyObject *a = amp ? PyNumber_Add(text, amp) : NULL;
+        Py_XDECREF(amp);
+        PyObject *b = a ? PyNumber_Add(a, qop) : NULL;
+        Py_XDECREF(a);
+        if (!b)
+            goto done;
+        Py_SETREF(text, b);
+    }
+    if (!(kbv = get(self, "keep_blank_values")) || !(strict = get(self, "strict_parsing")) ||
+        !(mnf = get(self, "max_num_fields")) || !(sep = get(self, "separator")))
+        goto done;
+    int k = PyObject_IsTrue(kbv), s = PyObject_IsTrue(strict);
+    if (k < 0 || s < 0)
+        goto done;
+    if (!(query = cgih_parse_qsl(text, k, s, enc, err, mnf, sep)))
+        goto done;
+    if (!(mini = module_global(Py_TYPE(self), "MiniFieldStorage")))
+        goto done;
+    Py_ssize_t n = PyList_GET_SIZE(query);
+    if (!(list = PyList_New(n)))
+        goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *pair = PyList_GET_ITEM(query, i);
+        PyObject *m = PyObject_CallFunctionObjArgs(mini, PyTuple_GET_ITEM(pair, 0),
+                                                   PyTuple_GET_ITEM(pair, 1), NULL);
+        if (!m)
+            goto done;
+        PyList_SET_ITEM(list, i, m);
+    }
+    if (set(self, "list", list) < 0 || call_method0_void(self, "skip_lines") < 0)
+        goto done;
+    res = Py_None;
+    Py_INCREF(res);
+done:
+    Py_XDECREF(fp);
+    Py_XDECREF(length);
+    Py_XDECREF(qs);
+    Py_XDECREF(text);
+    Py_XDECREF(query);
+    Py_XDECREF(list);
+    Py_XDECREF(mini);
+    Py_XDECREF(enc);
+    Py_XDECREF(err);
+    Py_XDECREF(qop);
+    Py_XDECREF(kbv);
+    Py_XDECREF(strict);
+    Py_XDECREF(mnf);
+    Py_XDECREF(sep);
+    return res;
+}
+
+/* self.<name> += n for an int attribute. */
+static int add_to(PyObject *self, const char *name, Py_ssize_t n)
+{
+    PyObject *v = get(self, name);
+    if (!v)
+        return -1;
+    PyObject *d = PyLong_FromSsize_t(n);
+    PyObject *s = d ? PyNumber_Add(v, d) : NULL;
+    Py_DECREF(v);
+    Py_XDECREF(d);
+    return set_steal(self, name, s);
+}
+
+static int set_int(PyObject *self, const char *name, long v)
+{
+    return set_steal(self, name, PyLong_FromLong(v));
+}
+
+/* fp.readline(1 << 16), checked to be bytes. */
+static PyObject *read_line(PyObject *self, PyObject *fp)
+{
+    PyObject *line = PyObject_CallMethod(fp, "readline", "i", 1 << 16);
+    if (line && !PyBytes_Check(line)) {
+        not_bytes(fp, line);
+        Py_CLEAR(line);
+    }
+    (void)self;
+    return line;
+}
+
+/* The boundary lines b"--" + outerboundary and that + b"--". */
+static int boundaries(PyObject *self, PyObject **next, PyObject **last)
+{
+    PyObject *ob = get(self, "outerboundary");
+    if (!ob)
+        return -1;
+    *next = PyBytes_FromString("--");
+    if (*next)
+        PyBytes_Concat(next, ob);
+    Py_DECREF(ob);
+    if (!*next)
+        return -1;
+    *last = PyBytes_FromStringAndSize(PyBytes_AS_STRING(*next), PyBytes_GET_SIZE(*next));
+    if (*last)
+        PyBytes_ConcatAndDel(last, PyBytes_FromString("--"));
+    if (!*last) {
+        Py_CLEAR(*next);
+        return -1;
+    }
+    return 0;
+}
+
+static int bytes_eq(PyObject *a, PyObject *b)
+{
+    return PyBytes_GET_SIZE(a) == PyBytes_GET_SIZE(b) &&
+           memcmp(PyBytes_AS_STRING(a), PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(a)) == 0;
+}
+
+static PyObject *fs_skip_lines(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *ob = get(self, "outerboundary"), *done = ob ? get(self, "done") : NULL;
+    if (!done) {
+        Py_XDECREF(ob);
+        return NULL;
+    }
+    int t1 = PyObject_IsTrue(ob), t2 = PyObject_IsTrue(done);
+    Py_DECREF(ob);
+    Py_DECREF(done);
+    if (t1 < 0 || t2 < 0)
+        return NULL;
+    if (!t1 || t2)
+        Py_RETURN_NONE;
+    PyObject *next, *last, *fp = get(self, "fp");
+    if (!fp)
+        return NULL;
+    if (boundaries(self, &next, &last) < 0) {
+        Py_DECREF(fp);
+        return NULL;
+    }
+    int last_lfend = 1, rc = 0;
+    for (;;) {
+        PyObject *line = read_line(self, fp);
+        if (!line || add_to(self, "bytes_read", PyBytes_GET_SIZE(line)) < 0) {
+            Py_XDECREF(line);
+            rc = -1;
+            break;
+        }
+        Py_ssize_t n = PyBytes_GET_SIZE(line);
+        const char *s = PyBytes_AS_STRING(line);
+        if (n == 0) {
+            Py_DECREF(line);
+            rc = set_int(self, "done", -1);
+            break;
+        }
+        if (n >= 2 && s[n - 2] == '-' && s[n - 1] == '-' && last_lfend) {
+            PyObject *stripped = PyObject_CallMethod(line, "strip", NULL);
+            if (!stripped) {
+                Py_DECREF(line);
+                rc = -1;
+                break;
+            }
+            int is_next = bytes_eq(stripped, next), is_last = bytes_eq(stripped, last);
+            Py_DECREF(stripped);
+            if (is_next) {
+                Py_DECREF(line);
+                break;
+            }
+            if (is_last) {
+                Py_DECREF(line);
+                rc = set_int(self, "done", 1);
+                break;
+            }
+        }
+        last_lfend = s[n - 1] == '\n';
+        Py_DECREF(line);
+    }
+    Py_DECREF(fp);
+    Py_DECREF(next);
+    Py_DECREF(last);
+    if (rc < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *fs_read_single(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *length = get(self, "length");
+    if (!length)
+        return NULL;
+    long long len = PyLong_AsLongLong(length);
+    Py_DECREF(length);
+    if (len == -1 && PyErr_Occurred())
+        return NULL;
+    if (len >= 0) {
+        if (call_method0_void(self, "read_binary") < 0 ||
+            call_method0_void(self, "skip_lines") < 0)
+            return NULL;
+    } else if (call_method0_void(self, "read_lines") < 0) {
+        return NULL;
+    }
+    PyObject *file = get(self, "file");
+    if (!file)
+        return NULL;
+    PyObject *r = PyObject_CallMethod(file, "seek", "i", 0);
+    Py_DECREF(file);
+    if (!r)
+        return NULL;
+    Py_DECREF(r);
+    Py_RETURN_NONE;
+}
+
+static PyObject *fs_read_binary(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *file = call_method0(self, "make_file");
+    if (!file || set(self, "file", file) < 0) {
+        Py_XDECREF(file);
+        return NULL;
+    }
+    Py_DECREF(file);
+    PyObject *length = get(self, "length"), *bufsize = length ? get(self, "bufsize") : NULL;
+    PyObject *fp = bufsize ? get(self, "fp") : NULL;
+    if (!fp) {
+        Py_XDECREF(length);
+        Py_XDECREF(bufsize);
+        return NULL;
+    }
+    long long todo = PyLong_AsLongLong(length), bs = PyLong_AsLongLong(bufsize);
+    Py_DECREF(length);
+    Py_DECREF(bufsize);
+    PyObject *res = NULL;
+    if (PyErr_Occurred())
+        goto done;
+    while (todo > 0) {
+        PyObject *data = PyObject_CallMethod(fp, "read", "L", todo < bs ? todo : bs);
+        if (!data)
+            goto done;
+        if (!PyBytes_Check(data)) {
+            not_bytes(fp, data);
+            Py_DECREF(data);
+            goto done;
+        }
+        Py_ssize_t n = PyBytes_GET_SIZE(data);
+        if (add_to(self, "bytes_read", n) < 0) {
+            Py_DECREF(data);
+            goto done;
+        }
+        if (n == 0) {
+            Py_DECREF(data);
+            if (set_int(self, "done", -1) < 0)
+                goto done;
+            break;
+        }
+        PyObject *f = get(self, "file");
+        PyObject *r = f ? PyObject_CallMethod(f, "write", "O", data) : NULL;
+        Py_XDECREF(f);
+        Py_DECREF(data);
+        if (!r)
+            goto done;
+        Py_DECREF(r);
+        todo -= n;
+    }
+    res = Py_None;
+    Py_INCREF(res);
+done:
+    Py_DECREF(fp);
+    return res;
+}
+
+static PyObject *fs_read_lines(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *bin = get(self, "_binary_file");
+    if (!bin)
+        return NULL;
+    int b = PyObject_IsTrue(bin);
+    Py_DECREF(bin);
+    if (b < 0)
+        return NULL;
+    PyObject *f = import_attr("_io", b ? "BytesIO" : "StringIO"), *file;
+    if (!f)
+        return NULL;
+    file = PyObject_CallNoArgs(f);
+    Py_DECREF(f);
+    if (!file)
+        return NULL;
+    int rc = set(self, "file", file) < 0 || set(self, "_FieldStorage__file", file) < 0;
+    Py_DECREF(file);
+    if (rc)
+        return NULL;
+    PyObject *ob = get(self, "outerboundary");
+    if (!ob)
+        return NULL;
+    int t = PyObject_IsTrue(ob);
+    Py_DECREF(ob);
+    if (t < 0)
+        return NULL;
+    return call_method0(self, t ? "read_lines_to_outerboundary" : "read_lines_to_eof");
+}
+
+/* __write(line): spills the in-memory buffer to make_file() past 1000 bytes. */
+static PyObject *fs_write(PyObject *self, PyObject *line)
+{
+    if (!PyBytes_Check(line)) {
+        PyErr_SetString(PyExc_TypeError, "line must be bytes");
+        return NULL;
+    }
+    PyObject *mem = get(self, "_FieldStorage__file");
+    if (!mem)
+        return NULL;
+    if (mem != Py_None) {
+        PyObject *pos = call_method0(mem, "tell");
+        long long p = pos ? PyLong_AsLongLong(pos) : -1;
+        Py_XDECREF(pos);
+        if (p == -1 && PyErr_Occurred()) {
+            Py_DECREF(mem);
+            return NULL;
+        }
+        if (p + PyBytes_GET_SIZE(line) > 1000) {
+            PyObject *file = call_method0(self, "make_file");
+            PyObject *data = file ? call_method0(mem, "getvalue") : NULL;
+            PyObject *r = data ? PyObject_CallMethod(file, "write", "O", data) : NULL;
+            int rc = (!r || set(self, "file", file) < 0 ||
+                      set(self, "_FieldStorage__file", Py_None) < 0);
+            Py_XDECREF(r);
+            Py_XDECREF(data);
+            Py_XDECREF(file);
+            if (rc) {
+                Py_DECREF(mem);
+                return NULL;
+            }
+        }
+    }
+    Py_DECREF(mem);
+    PyObject *bin = get(self, "_binary_file"), *file = bin ? get(self, "file") : NULL;
+    if (!file) {
+        Py_XDECREF(bin);
+        return NULL;
+    }
+    int b = PyObject_IsTrue(bin);
+    Py_DECREF(bin);
+    PyObject *data = NULL, *r = NULL;
+    if (b > 0) {
+        data = line;
+        Py_INCREF(data);
+    } else if (b == 0) {
+        PyObject *enc = get(self, "encoding"), *err = enc ? get(self, "errors") : NULL;
+        data = err ? PyObject_CallMethod(line, "decode", "OO", enc, err) : NULL;
+        Py_XDECREF(enc);
+        Py_XDECREF(err);
+    }
+    if (data)
+        r = PyObject_CallMethod(file, "write", "O", data);
+    Py_XDECREF(data);
+    Py_DECREF(file);
+    if (!r)
+        return NULL;
+    Py_DECREF(r);
+    Py_RETURN_NONE;
+}
+
+static int write_line(PyObject *self, PyObject *line)
+{
+    PyObject *r = PyObject_CallMethod(self, "_FieldStorage__write", "O", line);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
+static PyObject *fs_read_lines_to_eof(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *fp = get(self, "fp");
+    if (!fp)
+        return NULL;
+    int rc = 0;
+    for (;;) {
+        PyObject *line = read_line(self, fp);
+        if (!line || add_to(self, "bytes_read", PyBytes_GET_SIZE(line)) < 0) {
+            Py_XDECREF(line);
+            rc = -1;
+            break;
+        }
+        if (PyBytes_GET_SIZE(line) == 0) {
+            Py_DECREF(line);
+            rc = set_int(self, "done", -1);
+            break;
+        }
+        rc = write_line(self, line);
+        Py_DECREF(line);
+        if (rc < 0)
+            break;
+    }
+    Py_DECREF(fp);
+    if (rc < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *fs_read_lines_to_outerboundary(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *next, *last, *fp = get(self, "fp"), *delim = NULL;
+    if (!fp)
+        return NULL;
+    if (boundaries(self, &next, &last) < 0) {
+        Py_DECREF(fp);
+        return NULL;
+    }
+    delim = PyBytes_FromStringAndSize("", 0);
+    int last_lfend = 1, rc = delim ? 0 : -1;
+    long long nread = 0;
+    while (rc == 0) {
+        PyObject *limit = get(self, "limit");
+        if (!limit) {
+            rc = -1;
+            break;
+        }
+        if (limit != Py_None) {
+            long long l = PyLong_AsLongLong(limit);
+            Py_DECREF(limit);
+            if (l == -1 && PyErr_Occurred()) {
+                rc = -1;
+                break;
+            }
+            if (0 <= l && l <= nread)
+                break;
+        } else {
+            Py_DECREF(limit);
+        }
+        PyObject *line = read_line(self, fp);
+        if (!line || add_to(self, "bytes_read", PyBytes_GET_SIZE(line)) < 0) {
+            Py_XDECREF(line);
+            rc = -1;
+            break;
+        }
+        nread += PyBytes_GET_SIZE(line);
+        if (PyBytes_GET_SIZE(line) == 0) {
+            Py_DECREF(line);
+            rc = set_int(self, "done", -1);
+            break;
+        }
+        if (PyBytes_GET_SIZE(delim) == 1) { /* b"\r" */
+            PyObject *joined = PyBytes_FromStringAndSize("\r", 1);
+            PyBytes_Concat(&joined, line);
+            Py_DECREF(line);
+            if (!joined) {
+                rc = -1;
+                break;
+            }
+            line = joined;
+            Py_SETREF(delim, PyBytes_FromStringAndSize("", 0));
+        }
+        Py_ssize_t n = PyBytes_GET_SIZE(line);
+        const char *s = PyBytes_AS_STRING(line);
+        if (n >= 2 && s[0] == '-' && s[1] == '-' && last_lfend) {
+            PyObject *stripped = PyObject_CallMethod(line, "rstrip", NULL);
+            if (!stripped) {
+                Py_DECREF(line);
+                rc = -1;
+                break;
+            }
+            int is_next = bytes_eq(stripped, next), is_last = bytes_eq(stripped, last);
+            Py_DECREF(stripped);
+            if (is_next || is_last) {
+                Py_DECREF(line);
+                if (is_last)
+                    rc = set_int(self, "done", 1);
+                break;
+            }
+        }
+        PyObject *odelim = delim;
+        const char *d;
+        Py_ssize_t keep;
+        if (n >= 2 && s[n - 2] == '\r' && s[n - 1] == '\n') {
+            d = "\r\n", keep = n - 2, last_lfend = 1;
+        } else if (n >= 1 && s[n - 1] == '\n') {
+            d = "\n", keep = n - 1, last_lfend = 1;
+        } else if (n >= 1 && s[n - 1] == '\r') {
+            d = "\r", keep = n - 1, last_lfend = 0;
+        } else {
+            d = "", keep = n, last_lfend = 0;
+        }
+        delim = PyBytes_FromString(d);
+        PyObject *out = PyBytes_FromStringAndSize(PyBytes_AS_STRING(odelim),
+                                                  PyBytes_GET_SIZE(odelim));
+        if (out)
+            PyBytes_ConcatAndDel(&out, PyBytes_FromStringAndSize(s, keep));
+        Py_DECREF(odelim);
+        Py_DECREF(line);
+        if (!delim || !out) {
+            Py_XDECREF(out);
+            rc = -1;
+            break;
+        }
+        rc = write_line(self, out);
+        Py_DECREF(out);
+    }
+    Py_XDECREF(delim);
+    Py_DECREF(fp);
+    Py_DECREF(next);
+    Py_DECREF(last);
+    if (rc < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *fs_read_multi(PyObject *self, PyObject *args)
+{
+    (void)self;
+    (void)args;
+    PyErr_SetString(PyExc_NotImplementedError,
+                    "cgihost: multipart/* bodies are not supported by this build yet");
+    return NULL;
+}
+
+static PyObject *fs_make_file(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *m = cgih_cgi_module_of(Py_TYPE(self));
+    if (!m)
+        return NULL;
+    cgi_state *st = cgih_cgi_state(m);
+    PyObject *bin = get(self, "_binary_file");
+    if (!bin)
+        return NULL;
+    int b = PyObject_IsTrue(bin);
+    Py_DECREF(bin);
+    if (b < 0)
+        return NULL;
+    if (b)
+        return cgih_temporary_file(st, "wb+", Py_None, Py_None);
+    PyObject *enc = get(self, "encoding");
+    if (!enc)
+        return NULL;
+    PyObject *nl = PyUnicode_FromString("\n");
+    PyObject *f = nl ? cgih_temporary_file(st, "w+", enc, nl) : NULL;
+    Py_XDECREF(nl);
+    Py_DECREF(enc);
+    return f;
+}
+
+static PyMethodDef fs_methods[] = {
+    {"__enter__", fs_enter, METH_NOARGS, NULL},
+    {"__exit__", fs_exit, METH_VARARGS, NULL},
+    {"__getattr__", fs_getattr_method, METH_O, NULL},
+    {"getvalue", (PyCFunction)(void (*)(void))fs_getvalue, METH_VARARGS | METH_KEYWORDS,
+     "Dictionary style get() method, including 'value' lookup."},
+    {"getfirst", (PyCFunction)(void (*)(void))fs_getfirst, METH_VARARGS | METH_KEYWORDS,
+     "Return the first value received."},
+    {"getlist", fs_getlist, METH_O, "Return list of received values."},
+    {"keys", fs_keys, METH_NOARGS, "Dictionary style keys() method."},
+    {"read_urlencoded", fs_read_urlencoded, METH_NOARGS, "Internal: read data in query string format."},
+    {"read_multi", fs_read_multi, METH_VARARGS, "Internal: read a part that is itself multipart."},
+    {"read_single", fs_read_single, METH_NOARGS, "Internal: read an atomic part."},
+    {"read_binary", fs_read_binary, METH_NOARGS, "Internal: read binary data."},
+    {"read_lines", fs_read_lines, METH_NOARGS, "Internal: read lines until EOF or outerboundary."},
+    {"_FieldStorage__write", fs_write, METH_O, "line is always bytes, not string"},
+    {"read_lines_to_eof", fs_read_lines_to_eof, METH_NOARGS, "Internal: read lines until EOF."},
+    {"read_lines_to_outerboundary", fs_read_lines_to_outerboundary, METH_NOARGS,
+     "Internal: read lines until outerboundary."},
+    {"skip_lines", fs_skip_lines, METH_NOARGS, "Internal: skip lines until outer boundary if defined."},
+    {"make_file", fs_make_file, METH_NOARGS, "Overridable: return a readable & writable file."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot fs_slots[] = {
+    {Py_tp_doc, "Store a sequence of fields, reading multipart/form-data."},
+    {Py_tp_init, fs_init},
+    {Py_tp_repr, fs_repr},
+    {Py_tp_iter, fs_iter},
+    {Py_tp_getattro, fs_getattro},
+    {Py_tp_finalize, fs_finalize},
+    {Py_tp_methods, fs_methods},
+    {Py_tp_members, fs_members},
+    {Py_tp_traverse, fs_traverse},
+    {Py_tp_clear, fs_clear},
+    {Py_tp_dealloc, fs_dealloc},
+    {Py_mp_subscript, fs_getitem},
+    {Py_mp_length, fs_len},
+    {Py_sq_contains, fs_contains},
+    {Py_nb_bool, fs_bool},
+    {0, NULL},
+};
+
+static PyType_Spec fs_spec = {
+    .name = "cgi.FieldStorage",
+    .basicsize = sizeof(fs_object),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .slots = fs_slots,
+};
+
+/* Sets the class attributes of a heap type from name/value pairs. */
+static int set_class_attrs(PyTypeObject *tp, const char *const *names, PyObject **values, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (!values[i] || PyObject_SetAttrString((PyObject *)tp, names[i], values[i]) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int cgih_fieldstorage_add_types(PyObject *module, cgi_state *st)
+{
+    st->MiniFieldStorage =
+        (PyTypeObject *)PyType_FromModuleAndSpec(module, &mini_spec, NULL);
+    if (!st->MiniFieldStorage)
+        return -1;
+    st->FieldStorage = (PyTypeObject *)PyType_FromModuleAndSpec(module, &fs_spec, NULL);
+    if (!st->FieldStorage)
+        return -1;
+
+    static const char *const mini_names[] = {"filename", "list", "type", "file",
+                                             "type_options", "disposition",
+                                             "disposition_options", "headers"};
+    PyObject *mini_values[] = {Py_None, Py_None, Py_None, Py_None,
+                               PyDict_New(), Py_None, PyDict_New(), PyDict_New()};
+    int rc = set_class_attrs(st->MiniFieldStorage, mini_names, mini_values, 8);
+    Py_XDECREF(mini_values[4]);
+    Py_XDECREF(mini_values[6]);
+    Py_XDECREF(mini_values[7]);
+    if (rc < 0)
+        return -1;
+
+    static const char *const fs_names[] = {"FieldStorageClass", "bufsize"};
+    PyObject *fs_values[] = {Py_None, PyLong_FromLong(8 * 1024)};
+    rc = set_class_attrs(st->FieldStorage, fs_names, fs_values, 2);
+    Py_XDECREF(fs_values[1]);
+    if (rc < 0)
+        return -1;
+    if (PyModule_AddObjectRef(module, "MiniFieldStorage", (PyObject *)st->MiniFieldStorage) < 0 ||
+        PyModule_AddObjectRef(module, "FieldStorage", (PyObject *)st->FieldStorage) < 0)
+        return -1;
+    return 0;
+}

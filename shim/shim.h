@@ -1,0 +1,13 @@
+/* shim.h: the built-in modules that stand in for the stdlib's cgi and cgitb. */
+#ifndef CGIH_SHIM_H
+#define CGIH_SHIM_H
+
+#include <Python.h>
+
+PyMODINIT_FUNC PyInit_cgi(void);
+
+/* Registers the modules with PyImport_AppendInittab; call before
+ * Py_Initialize. Returns 0 or -1. */
+int cgih_shim_register(void);
+
+#endif
