@@ -266,8 +266,8 @@ static int fs_init(PyObject *self, PyObject *args, PyObject *kw)
     PyObject *keep_blank_values = NULL, *strict_parsing = NULL, *limit = Py_None;
     PyObject *encoding = NULL, *errors = NULL, *max_num_fields = Py_None, *separator = NULL;
     PyObject *method = NULL, *owned_fp = NULL, *owned_headers = NULL, *owned_environ = NULL;
-    PyObject *tmp = NULL, *pd = NULL, *ctype = NULL, *cdisp = NULL;
-    int rc = -1, found;
+    PyObject *tmp = NULL, *pd = NULL, *ctype = NULL, *cdisp = NULL, *clen = NULL;
+    int rc = -1, found, clen_nonneg;
 
     if (!PyArg_ParseTupleAndKeywords(args, kw, "|OOOOOOOOOOO:FieldStorage", kwlist, &fp,
                                      &headers, &outerboundary, &environ_, &keep_blank_values,
@@ -508,18 +508,14 @@ static int fs_init(PyObject *self, PyObject *args, PyObject *kw)
     }
     Py_CLEAR(tmp);
 
-    long long clen = -1;
+    /* clen is kept as the int itself: a huge one must fail where cgi.py's does. */
     found = has_key(self_headers, "content-length");
     if (found > 0) {
         PyObject *v = get_key(self_headers, "content-length");
         PyObject *n = v ? PyNumber_Long(v) : NULL;
         Py_XDECREF(v);
         if (n) {
-            int overflow;
-            clen = PyLong_AsLongLongAndOverflow(n, &overflow);
-            if (overflow)
-                clen = overflow > 0 ? LLONG_MAX : LLONG_MIN;
-            Py_DECREF(n);
+            clen = n;
         } else if (PyErr_ExceptionMatches(PyExc_ValueError)) {
             PyErr_Clear();
         } else {
@@ -534,9 +530,10 @@ static int fs_init(PyObject *self, PyObject *args, PyObject *kw)
         int t = PyObject_IsTrue(maxlen);
         int over = 0;
         if (t > 0) {
-            PyObject *c = PyLong_FromLongLong(clen);
+            PyObject *c = clen ? clen : PyLong_FromLong(-1);
             over = c ? PyObject_RichCompareBool(c, maxlen, Py_GT) : -1;
-            Py_XDECREF(c);
+            if (c != clen)
+                Py_XDECREF(c);
         }
         Py_DECREF(maxlen);
         if (t < 0 || over < 0) {
@@ -552,14 +549,18 @@ static int fs_init(PyObject *self, PyObject *args, PyObject *kw)
     Py_DECREF(self_headers);
     if (found < 0)
         goto done;
-    if (set_steal(self, "length", PyLong_FromLongLong(clen)) < 0)
+    if (!clen && !(clen = PyLong_FromLong(-1)))
+        goto done;
+    if ((clen_nonneg = PyObject_RichCompareBool(clen, zero, Py_GE)) < 0)
+        goto done;
+    if (set(self, "length", clen) < 0)
         goto done;
     PyObject *cur_limit = get(self, "limit");
     if (!cur_limit)
         goto done;
     int lim_none = (cur_limit == Py_None);
     Py_DECREF(cur_limit);
-    if (lim_none && clen >= 0 && set_steal(self, "limit", PyLong_FromLongLong(clen)) < 0)
+    if (lim_none && clen_nonneg && set(self, "limit", clen) < 0)
         goto done;
     if (set(self, "list", Py_None) < 0 || set(self, "file", Py_None) < 0 ||
         set(self, "done", zero) < 0)
@@ -582,6 +583,7 @@ static int fs_init(PyObject *self, PyObject *args, PyObject *kw)
         rc = call_method0_void(self, "read_single");
     }
 done:
+    Py_XDECREF(clen);
     Py_XDECREF(tmp);
     Py_XDECREF(ctype);
     Py_XDECREF(cdisp);

@@ -72,11 +72,13 @@ static int field_data(cgih_qs_parser *p, const char *at, size_t n)
     return 0;
 }
 
-static int field_end(cgih_qs_parser *p)
+/* at_sep: a separator ended the field, so one more field will follow; the
+ * limit trips as soon as that is certain. */
+static int field_end(cgih_qs_parser *p, int at_sep)
 {
     const cgih_qs_settings *s = p->settings;
     p->nfields++;
-    if (s->max_fields && p->nfields > s->max_fields) {
+    if (s->max_fields && p->nfields + (at_sep ? 1 : 0) > s->max_fields) {
         fail(p, "too many fields");
         return -1;
     }
@@ -116,7 +118,7 @@ static int scan(cgih_qs_parser *p, const char *buf, size_t len, int input)
                     p->offset++;
                 if (++p->matched == p->sep_len) {
                     p->matched = 0;
-                    if (field_end(p))
+                    if (field_end(p, 1))
                         return -1;
                 }
             } else if (unmatch(p)) {
@@ -137,7 +139,7 @@ static int scan(cgih_qs_parser *p, const char *buf, size_t len, int input)
         if (input)
             p->offset++;
         if (p->sep_len == 1) {
-            if (field_end(p))
+            if (field_end(p, 1))
                 return -1;
         } else {
             p->matched = 1;
@@ -160,7 +162,7 @@ cgih_qs_status cgih_qs_finish(cgih_qs_parser *p)
     while (p->matched) /* a replay can leave a shorter partial match */
         if (unmatch(p))
             return CGIH_QS_ERROR;
-    if (p->offset > 0 && field_end(p))
+    if (p->offset > 0 && field_end(p, 0))
         return CGIH_QS_ERROR;
     return CGIH_QS_OK;
 }

@@ -10,7 +10,7 @@ static int tap_count;
 static int tap_failed;
 
 /* Records one test result; prints the description on failure context. */
-static void tap_ok(int cond, const char *fmt, ...)
+static inline void tap_ok(int cond, const char *fmt, ...)
 {
     va_list ap;
     tap_count++;
@@ -23,7 +23,7 @@ static void tap_ok(int cond, const char *fmt, ...)
     putchar('\n');
 }
 
-static void tap_diag(const char *fmt, ...)
+static inline void tap_diag(const char *fmt, ...)
 {
     va_list ap;
     fputs("# ", stdout);
@@ -34,7 +34,7 @@ static void tap_diag(const char *fmt, ...)
 }
 
 /* Prints the plan and returns the process exit status. */
-static int tap_done(void)
+static inline int tap_done(void)
 {
     printf("1..%d\n", tap_count);
     return tap_failed ? 1 : 0;

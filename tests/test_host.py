@@ -1,0 +1,157 @@
+"""cgihost as a python3 stand-in: the acceptance script, no-break spaces,
+the interpreter it names, and what `import cgi` costs in modules."""
+import subprocess
+
+from conftest import PYTHON, ROOT, fixed_copy, run
+
+NB = "\u00a0"
+
+
+def test_hello_is_the_fixture_byte_for_byte():
+    fixture = ROOT.parent / "shared" / "fixtures" / "hello.py"
+    hello = ROOT / "scripts" / "hello.py"
+    assert hello.read_bytes() == fixture.read_bytes()
+    assert NB.encode() in hello.read_bytes()
+
+
+def test_hello2_serves_the_same_script():
+    assert (ROOT / "scripts" / "hello2.py").read_bytes() == (ROOT / "scripts" / "hello.py").read_bytes()
+
+
+def test_nbsp_in_literals_and_comments_keeps_its_value(cgihost, tmp_path):
+    script = tmp_path / "lit.py"
+    script.write_text(
+        "if True:\n"
+        f"{NB}{NB}s = '{NB}'  # comment{NB}\n"
+        f"{NB}{NB}b = b'\\xc2\\xa0' +{NB}b'x'\n"
+        f"{NB}{NB}print(repr(s), len(s), ord(s))\n"
+        f"t = '''{NB}\n{NB}'''\n"
+        "print(repr(t))\n", encoding="utf-8")
+    r = run([cgihost, script])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"'\\xa0' 1 160\n'\\xa0\\n\\xa0'\n"
+
+
+def test_traceback_lines_and_columns_stay_right(cgihost, tmp_path):
+    orig = tmp_path / "orig"
+    ref = tmp_path / "ref"
+    orig.mkdir()
+    ref.mkdir()
+    script = orig / "crash.py"
+    script.write_text(
+        "def f(x):\n"
+        f"{NB} {NB} return{NB}{NB}x[0] +{NB}1 / x[1]\n"
+        "if True:\n"
+        f"{NB}{NB}{NB}{NB}f([1, 0])\n", encoding="utf-8")
+    fixed = fixed_copy(script, ref)
+    ours = run([cgihost, script])
+    theirs = run([PYTHON, fixed])
+    assert ours.returncode == theirs.returncode == 1
+    a = ours.stderr.decode().replace(str(script), "S").splitlines()
+    b = theirs.stderr.decode().replace(str(fixed), "S").splitlines()
+    # The same frames at the same line numbers, and the same exception.
+    assert [x for x in a if x.startswith("  File")] == [x for x in b if x.startswith("  File")]
+    assert a[-1] == b[-1] == "ZeroDivisionError: division by zero"
+    # The source line is shown as it is in the file, and the markers sit under
+    # the failing expression '1 / x[1]', counted in characters.
+    i = a.index('  File "S", line 2, in f')
+    shown, marks = a[i + 1], a[i + 2]
+    assert NB in shown
+    assert marks.strip() == "~~^~~~~~"
+    assert marks.index("~") == shown.index("1 / x[1]")
+
+
+def test_a_script_that_compiles_is_not_rewritten(cgihost, tmp_path):
+    script = tmp_path / "ok.py"
+    script.write_text(f"x = '{NB}'\nprint(ascii(x))\n", encoding="utf-8")
+    r = run([cgihost, script])
+    assert r.stdout == b"'\\xa0'\n"
+
+
+def test_other_syntax_errors_are_reported_as_python3_does(cgihost, tmp_path):
+    script = tmp_path / "bad.py"
+    script.write_text(f"if True:\n{NB}{NB}x = (\n", encoding="utf-8")
+    r = run([cgihost, script])
+    assert r.returncode == 1
+    assert b"SyntaxError" in r.stderr
+    assert r.stdout == b""
+
+
+def test_sys_executable_is_the_matching_python(cgihost, tmp_path):
+    script = tmp_path / "exe.py"
+    script.write_text(
+        "import subprocess, sys\n"
+        "out = subprocess.run([sys.executable, '-c', 'import sys; print(sys.version_info[:2])'],"
+        " capture_output=True, text=True).stdout.strip()\n"
+        "print(out == str(sys.version_info[:2]), sys.executable)\n")
+    r = run([cgihost, script])
+    assert r.stdout.startswith(b"True /"), r.stderr
+
+
+def test_import_cgi_is_built_in_and_light(cgihost, tmp_path):
+    script = tmp_path / "mods.py"
+    script.write_text(
+        "import sys\n"
+        "before = set(sys.modules)\n"
+        "import cgi, cgi\n"
+        "new = sorted(set(sys.modules) - before)\n"
+        "print(new, cgi.__spec__.origin)\n"
+        "cgi.FieldStorage()\n"
+        "heavy = {'email', 'urllib', 'urllib.parse', 'tempfile', 're', 'locale', 'warnings',\n"
+        "         'collections', 'os'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n")
+    env = {"REQUEST_METHOD": "GET", "QUERY_STRING": "a=1"}
+    r = run([cgihost, script], env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"['cgi'] built-in\n[]\n"
+    # With every warning shown (which imports warnings), still no DeprecationWarning.
+    r = run([cgihost, script], dict(env, PYTHONWARNINGS="always"))
+    assert r.returncode == 0 and r.stderr == b""
+
+
+def test_missing_script_is_one_line_and_status_2(cgihost, tmp_path):
+    r = run([cgihost, tmp_path / "nope.py"])
+    assert r.returncode == 2
+    assert r.stderr.count(b"\n") == 1
+    assert b"can't open file" in r.stderr and b"[Errno 2]" in r.stderr
+
+
+def test_unreadable_script(cgihost, tmp_path):
+    r = run([cgihost, tmp_path])
+    assert r.returncode == 2
+    assert b"[Errno 21]" in r.stderr
+
+
+def test_version_and_usage(cgihost):
+    v = subprocess.run([cgihost, "--version"], capture_output=True)
+    assert v.returncode == 0
+    assert v.stdout.decode().strip() == "cgihost " + (ROOT / "VERSION").read_text().strip()
+    u = subprocess.run([cgihost], capture_output=True)
+    assert u.returncode == 2 and b"usage" in u.stderr
+
+
+def test_unclosed_files_are_flushed_at_exit(cgihost, tmp_path):
+    out = tmp_path / "out.txt"
+    script = tmp_path / "w.py"
+    script.write_text(
+        "import atexit\n"
+        f"f = open({str(out)!r}, 'w')\n"
+        "f.write('data')\n"
+        "atexit.register(lambda: print('atexit ran'))\n")
+    r = run([cgihost, script])
+    assert r.returncode == 0
+    assert r.stdout == b"atexit ran\n"
+    assert out.read_text() == "data"
+
+
+def test_broken_stdout_exits_120(cgihost, tmp_path):
+    script = tmp_path / "big.py"
+    script.write_text("print('x' * 100000)\n")
+    p = subprocess.Popen([str(cgihost), str(script)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    p.stdout.close()
+    p.wait(timeout=30)
+    q = subprocess.Popen([PYTHON, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    q.stdout.close()
+    q.wait(timeout=30)
+    assert p.returncode == q.returncode
