@@ -131,26 +131,11 @@ build/fuzz/%: fuzz/%.c $(PARSER_SRCS) shim/parsers/*.h
 	@mkdir -p $(@D)
 	clang -std=c11 -D_GNU_SOURCE $(FUZZ_FLAGS) -Ishim/parsers $< $(PARSER_SRCS) -o $@
 
-# Each target runs on a scratch copy of its seed corpus, with its dictionary.
-define run_fuzzer
-	@name=$(notdir $(1)); name=$${name#fuzz_}; work=build/fuzz/corpus-$$name; \
-	mkdir -p $$work && cp fuzz/corpus/$$name/* $$work/ 2>/dev/null; \
-	dict=; [ -f fuzz/$$name.dict ] && dict=-dict=fuzz/$$name.dict; \
-	echo "fuzz: $$name for $(2)s"; \
-	$(1) $$dict -max_total_time=$(2) -print_final_stats=1 -artifact_prefix=build/fuzz/ $$work 2>&1 \
-	    | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY|Done' ; \
-	test $${PIPESTATUS[0]} -eq 0
-endef
-
-test-fuzz: SHELL := /bin/bash
 test-fuzz: $(FUZZERS)
-	$(foreach f,$(FUZZERS),$(call run_fuzzer,$(f),5)
-	)
+	./fuzz/run 5 $(FUZZERS)
 
-fuzz: SHELL := /bin/bash
 fuzz: $(FUZZERS)
-	$(foreach f,$(FUZZERS),$(call run_fuzzer,$(f),$(FUZZ_SECONDS))
-	)
+	./fuzz/run $(FUZZ_SECONDS) $(FUZZERS)
 
 # ---- the main job and the figures ---------------------------------------------
 

@@ -174,7 +174,7 @@ struct cgih_mp_parser {
     uint64_t lim_stop;  /* data stops at the first line start >= this (limit), or never */
     uint64_t part_bytes;
     size_t k;           /* boundary bytes matched on the current line */
-    int ws, lfend;      /* in trailing whitespace; previous line ended with '\n' */
+    int m, lfend;       /* matcher phase; previous line ended with '\n' */
     size_t ds, ts;      /* in-chunk starts: pending data, tentative bytes */
 
     /* header block state */
