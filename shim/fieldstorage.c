@@ -12,10 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#if PY_VERSION_HEX < 0x030C0000
-#include <structmember.h>
-#endif
-
 typedef struct {
     PyObject_HEAD
     PyObject *dict;
@@ -132,8 +128,8 @@ static void fs_dealloc(fs_object *self)
 }
 
 static PyMemberDef fs_members[] = {
-    {"__dictoffset__", T_PYSSIZET, offsetof(fs_object, dict), READONLY, NULL},
-    {"__weaklistoffset__", T_PYSSIZET, offsetof(fs_object, weakreflist), READONLY, NULL},
+    {"__dictoffset__", Py_T_PYSSIZET, offsetof(fs_object, dict), Py_READONLY, NULL},
+    {"__weaklistoffset__", Py_T_PYSSIZET, offsetof(fs_object, weakreflist), Py_READONLY, NULL},
     {NULL, 0, 0, 0, NULL},
 };
 

@@ -5,6 +5,13 @@
 
 #include <Python.h>
 
+/* Member-definition names: Python.h has them from 3.12 on. */
+#if PY_VERSION_HEX < 0x030C0000
+#include <structmember.h>
+#define Py_T_PYSSIZET T_PYSSIZET
+#define Py_READONLY READONLY
+#endif
+
 /* The raised exception as one object (3.12 API), for older versions too. */
 static inline PyObject *PyErr_GetRaisedException_compat(void)
 {
