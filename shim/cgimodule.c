@@ -371,5 +371,7 @@ PyMODINIT_FUNC PyInit_cgi(void)
 
 int cgih_shim_register(void)
 {
+    if (PyImport_AppendInittab("cgitb", PyInit_cgitb) < 0)
+        return -1;
     return PyImport_AppendInittab("cgi", PyInit_cgi);
 }

@@ -5,6 +5,7 @@
 #include <Python.h>
 
 PyMODINIT_FUNC PyInit_cgi(void);
+PyMODINIT_FUNC PyInit_cgitb(void);
 
 /* Registers the modules with PyImport_AppendInittab; call before
  * Py_Initialize. Returns 0 or -1. */
