@@ -1,18 +1,1580 @@
-/* cgitbmodule.c: the built-in `cgitb` module (work in progress). */
+/* cgitbmodule.c: the built-in `cgitb` module, a port of CPython 3.11's
+ * Lib/cgitb.py to C.
+ *
+ * The reports (html(), text(), Hook.handle()) produce the same text as
+ * cgitb.py for the same exception, and call the same helpers to do it
+ * (inspect, linecache, pydoc, tokenize, keyword, traceback, time, tempfile).
+ * Those are imported only when a report is made: importing cgitb and calling
+ * enable() import nothing. No DeprecationWarning is raised.
+ *
+ * One deliberate difference, in reset(): see the comment above RESET_TEXT.
+ *
+ * Hook.handle() looks up reset, html and text in the module at call time, as
+ * cgitb.py's globals are, so a script that replaces cgitb.reset is honoured;
+ * enable() likewise calls the module's current Hook.
+ */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <stddef.h>
+
+#include "pycompat.h"
 #include "shim.h"
 
-static PyModuleDef_Slot cgitb_slots[] = {
+typedef struct {
+    PyTypeObject *Hook;
+    PyObject *undef; /* __UNDEF__, the list cgitb.py uses as a sentinel */
+} cgitb_state;
+
+static PyModuleDef cgitb_module;
+
+static cgitb_state *get_state(PyObject *module)
+{
+    return (cgitb_state *)PyModule_GetState(module);
+}
+
+/* ---- small helpers ---------------------------------------------------------- */
+
+/* `fmt % args`, with Python's semantics (args a tuple or one object). */
+static PyObject *pyfmt(const char *fmt, PyObject *args)
+{
+    PyObject *f = PyUnicode_FromString(fmt);
+    if (!f)
+        return NULL;
+    PyObject *r = PyUnicode_Format(f, args);
+    Py_DECREF(f);
+    return r;
+}
+
+/* `fmt % (a, b)`. */
+static PyObject *pyfmt2(const char *fmt, PyObject *a, PyObject *b)
+{
+    PyObject *t = PyTuple_Pack(2, a, b);
+    if (!t)
+        return NULL;
+    PyObject *r = pyfmt(fmt, t);
+    Py_DECREF(t);
+    return r;
+}
+
+/* `a + b` for a C string a and an object b, or the reverse (`+` semantics). */
+static PyObject *cat_sl(const char *a, PyObject *b)
+{
+    PyObject *s = PyUnicode_FromString(a);
+    if (!s)
+        return NULL;
+    PyObject *r = PyNumber_Add(s, b);
+    Py_DECREF(s);
+    return r;
+}
+
+static PyObject *cat_sr(PyObject *a, const char *b)
+{
+    PyObject *s = PyUnicode_FromString(b);
+    if (!s)
+        return NULL;
+    PyObject *r = PyNumber_Add(a, s);
+    Py_DECREF(s);
+    return r;
+}
+
+/* `sep.join(items)`. */
+static PyObject *join(const char *sep, PyObject *items)
+{
+    PyObject *s = PyUnicode_FromString(sep);
+    if (!s)
+        return NULL;
+    PyObject *r = PyUnicode_Join(s, items);
+    Py_DECREF(s);
+    return r;
+}
+
+/* `a == b` (op Py_EQ) or `a != b` for a C string b: 1, 0, or -1 on error. */
+static int cmp_str(PyObject *a, const char *b, int op)
+{
+    PyObject *s = PyUnicode_FromString(b);
+    if (!s)
+        return -1;
+    int r = PyObject_RichCompareBool(a, s, op);
+    Py_DECREF(s);
+    return r;
+}
+
+/* getattr(import module, name). */
+static PyObject *import_attr(const char *module, const char *name)
+{
+    PyObject *m = PyImport_ImportModule(module);
+    if (!m)
+        return NULL;
+    PyObject *a = PyObject_GetAttrString(m, name);
+    Py_DECREF(m);
+    return a;
+}
+
+/* getattr(getattr(import module, obj), name): pydoc.html.repr and the like. */
+static PyObject *import_attr2(const char *module, const char *obj, const char *name)
+{
+    PyObject *o = import_attr(module, obj);
+    if (!o)
+        return NULL;
+    PyObject *a = PyObject_GetAttrString(o, name);
+    Py_DECREF(o);
+    return a;
+}
+
+/* `a, b, ... = seq` into out[0..n-1] (new references), with Python's errors. */
+static int unpack(PyObject *seq, Py_ssize_t n, PyObject **out)
+{
+    PyObject *it = PyObject_GetIter(seq);
+    if (!it) {
+        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "cannot unpack non-iterable %.200s object",
+                         Py_TYPE(seq)->tp_name);
+        }
+        return -1;
+    }
+    Py_ssize_t got = 0;
+    for (; got < n; got++) {
+        out[got] = PyIter_Next(it);
+        if (!out[got])
+            break;
+    }
+    if (got == n) {
+        PyObject *extra = PyIter_Next(it);
+        if (!extra && !PyErr_Occurred()) {
+            Py_DECREF(it);
+            return 0;
+        }
+        if (extra) {
+            Py_DECREF(extra);
+            PyErr_Format(PyExc_ValueError, "too many values to unpack (expected %zd)", n);
+        }
+    } else if (!PyErr_Occurred()) {
+        PyErr_Format(PyExc_ValueError, "not enough values to unpack (expected %zd, got %zd)", n,
+                     got);
+    }
+    for (Py_ssize_t i = 0; i < got; i++)
+        Py_CLEAR(out[i]);
+    Py_DECREF(it);
+    return -1;
+}
+
+/* ---- reset, small, strong, grey ------------------------------------------- */
+
+/* reset(): the stdlib's first line is "<!--: spam", which Apache 2.4 rejects as
+ * a header whose name has invalid characters (AH02429): a script that crashes
+ * before printing its headers then gets a 500, not the report. Ours is valid in
+ * every state the output can be in when the report starts:
+ *
+ *  1. Nothing sent yet: "X-Cgitb: <!--" is a legal header (token name, any
+ *     value), "Content-Type: text/html" follows and the blank line ends the
+ *     headers. The body starts like the stdlib's; its "-->" leftovers are drawn
+ *     in the background colour at size -5, as in the stdlib.
+ *  2. In the middle of the headers (some header lines sent, no blank line):
+ *     the same two lines simply extend the header block; a Content-Type the
+ *     script already sent is overridden (Apache keeps the last one). If the
+ *     crash came in the middle of a header line, "X-Cgitb: <!--" is appended
+ *     to it, and "Content-Ty" + "X-Cgitb: <!--" is still a "Name: value" line.
+ *  3. Headers and some body sent: the report lands in the HTML body. "<!--" at
+ *     the end of the first line opens a comment that hides the header lines up
+ *     to the "-->" on the first <body> line, exactly the stdlib's trick, so the
+ *     only difference from the stdlib there is the text "X-Cgitb:" at the top
+ *     of the report. (A token cannot start with "<", so no header name can be
+ *     an HTML comment opener; that word is the price of a valid header.)
+ */
+static const char RESET_TEXT[] =
+    "X-Cgitb: <!--\n"
+    "Content-Type: text/html\n"
+    "\n"
+    "<body bgcolor=\"#f0f0f8\"><font color=\"#f0f0f8\" size=\"-5\"> -->\n"
+    "<body bgcolor=\"#f0f0f8\"><font color=\"#f0f0f8\" size=\"-5\"> --> -->\n"
+    "</font> </font> </font> </script> </object> </blockquote> </pre>\n"
+    "</table> </table> </table> </table> </table> </font> </font> </font>";
+
+static PyObject *cgitb_reset(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    return PyUnicode_FromStringAndSize(RESET_TEXT, sizeof RESET_TEXT - 1);
+}
+
+/* `open + text + close if text else ''`, as small()/strong()/grey() do. */
+static PyObject *wrap(PyObject *text, const char *open, const char *close)
+{
+    int t = PyObject_IsTrue(text);
+    if (t < 0)
+        return NULL;
+    if (!t)
+        return PyUnicode_FromString("");
+    PyObject *a = cat_sl(open, text);
+    if (!a)
+        return NULL;
+    PyObject *r = cat_sr(a, close);
+    Py_DECREF(a);
+    return r;
+}
+
+static PyObject *small(PyObject *text)
+{
+    return wrap(text, "<small>", "</small>");
+}
+
+static PyObject *strong(PyObject *text)
+{
+    return wrap(text, "<strong>", "</strong>");
+}
+
+static PyObject *grey(PyObject *text)
+{
+    return wrap(text, "<font color=\"#909090\">", "</font>");
+}
+
+static PyObject *cgitb_small(PyObject *module, PyObject *text)
+{
+    (void)module;
+    return small(text);
+}
+
+static PyObject *cgitb_strong(PyObject *module, PyObject *text)
+{
+    (void)module;
+    return strong(text);
+}
+
+static PyObject *cgitb_grey(PyObject *module, PyObject *text)
+{
+    (void)module;
+    return grey(text);
+}
+
+/* ---- lookup, scanvars ------------------------------------------------------- */
+
+/* (where, value) for `where` a C string or NULL for None. */
+static PyObject *where_value(const char *where, PyObject *value)
+{
+    if (!value)
+        return NULL;
+    PyObject *r = where ? Py_BuildValue("(sO)", where, value) : PyTuple_Pack(2, Py_None, value);
+    Py_DECREF(value);
+    return r;
+}
+
+static PyObject *lookup(cgitb_state *st, PyObject *name, PyObject *frame, PyObject *locals)
+{
+    int has = PySequence_Contains(locals, name);
+    if (has < 0)
+        return NULL;
+    if (has)
+        return where_value("local", PyObject_GetItem(locals, name));
+
+    PyObject *globals = PyObject_GetAttrString(frame, "f_globals");
+    if (!globals)
+        return NULL;
+    PyObject *res = NULL, *builtins = NULL;
+    if ((has = PySequence_Contains(globals, name)) < 0)
+        goto done;
+    if (has) {
+        res = where_value("global", PyObject_GetItem(globals, name));
+        goto done;
+    }
+    PyObject *key = PyUnicode_FromString("__builtins__");
+    if (!key)
+        goto done;
+    has = PySequence_Contains(globals, key);
+    if (has > 0)
+        builtins = PyObject_GetItem(globals, key);
+    Py_DECREF(key);
+    if (has < 0 || (has && !builtins))
+        goto done;
+    if (builtins && PyDict_CheckExact(builtins)) {
+        if ((has = PySequence_Contains(builtins, name)) < 0)
+            goto done;
+        if (has) {
+            res = where_value("builtin", PyObject_GetItem(builtins, name));
+            goto done;
+        }
+    } else if (builtins) {
+        /* hasattr() then getattr(): one lookup, AttributeError meaning no. */
+        PyObject *v = PyObject_GetAttr(builtins, name);
+        if (v) {
+            res = where_value("builtin", v);
+            goto done;
+        }
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+            goto done;
+        PyErr_Clear();
+    }
+    Py_INCREF(st->undef);
+    res = where_value(NULL, st->undef);
+done:
+    Py_XDECREF(builtins);
+    Py_DECREF(globals);
+    return res;
+}
+
+static PyObject *cgitb_lookup(PyObject *module, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"name", "frame", "locals", NULL};
+    PyObject *name, *frame, *locals;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO:lookup", kwlist, &name, &frame, &locals))
+        return NULL;
+    return lookup(get_state(module), name, frame, locals);
+}
+
+/* A port of scanvars(): the names of one logical line, tokenized from
+ * reader(), with what lookup() (or getattr() after a '.') finds for them. */
+static PyObject *scanvars(cgitb_state *st, PyObject *reader, PyObject *frame, PyObject *locals)
+{
+    PyObject *vars = NULL, *lasttoken = Py_NewRef(Py_None), *parent = Py_NewRef(Py_None);
+    PyObject *prefix = NULL, *value = Py_NewRef(st->undef);
+    PyObject *tokenize = NULL, *kwlist = NULL, *NEWLINE = NULL, *NAME = NULL, *tokens = NULL;
+    PyObject *it = NULL, *tok = NULL, *res = NULL;
+    PyObject *f[5] = {NULL, NULL, NULL, NULL, NULL};
+
+    if (!(prefix = PyUnicode_FromString("")) || !(vars = PyList_New(0)))
+        goto done;
+    if (!(tokenize = PyImport_ImportModule("tokenize")) ||
+        !(kwlist = import_attr("keyword", "kwlist")) ||
+        !(NEWLINE = PyObject_GetAttrString(tokenize, "NEWLINE")) ||
+        !(NAME = PyObject_GetAttrString(tokenize, "NAME")))
+        goto done;
+    if (!(tokens = PyObject_CallMethod(tokenize, "generate_tokens", "O", reader)) ||
+        !(it = PyObject_GetIter(tokens)))
+        goto done;
+    while ((tok = PyIter_Next(it))) {
+        if (unpack(tok, 5, f) < 0)
+            goto done;
+        PyObject *ttype = f[0], *token = f[1];
+        int r = PyObject_RichCompareBool(ttype, NEWLINE, Py_EQ);
+        if (r < 0)
+            goto done;
+        if (r)
+            break;
+        int is_name = PyObject_RichCompareBool(ttype, NAME, Py_EQ);
+        if (is_name < 0)
+            goto done;
+        if (is_name) {
+            int kw = PySequence_Contains(kwlist, token);
+            if (kw < 0)
+                goto done;
+            is_name = !kw;
+        }
+        if (is_name) {
+            int after_dot = cmp_str(lasttoken, ".", Py_EQ);
+            if (after_dot < 0)
+                goto done;
+            PyObject *item = NULL;
+            if (after_dot) {
+                if (parent != st->undef) {
+                    PyObject *v = PyObject_GetAttr(parent, token);
+                    if (!v) {
+                        if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+                            goto done;
+                        PyErr_Clear();
+                        v = Py_NewRef(st->undef);
+                    }
+                    Py_SETREF(value, v);
+                    PyObject *full = PyNumber_Add(prefix, token);
+                    if (!full)
+                        goto done;
+                    item = PyTuple_Pack(3, full, prefix, value);
+                    Py_DECREF(full);
+                    if (!item)
+                        goto done;
+                }
+            } else {
+                PyObject *wv = lookup(st, token, frame, locals);
+                if (!wv)
+                    goto done;
+                /* lookup() returns an exact 2-tuple. */
+                Py_SETREF(value, Py_NewRef(PyTuple_GET_ITEM(wv, 1)));
+                item = PyTuple_Pack(3, token, PyTuple_GET_ITEM(wv, 0), value);
+                Py_DECREF(wv);
+                if (!item)
+                    goto done;
+            }
+            if (item) {
+                int rc = PyList_Append(vars, item);
+                Py_DECREF(item);
+                if (rc < 0)
+                    goto done;
+            }
+        } else {
+            int dot = cmp_str(token, ".", Py_EQ);
+            if (dot < 0)
+                goto done;
+            if (dot) {
+                PyObject *p = cat_sr(lasttoken, ".");
+                if (!p)
+                    goto done;
+                Py_SETREF(prefix, PyNumber_InPlaceAdd(prefix, p));
+                Py_DECREF(p);
+                if (!prefix)
+                    goto done;
+                Py_SETREF(parent, Py_NewRef(value));
+            } else {
+                Py_SETREF(parent, Py_NewRef(Py_None));
+                Py_SETREF(prefix, PyUnicode_FromString(""));
+                if (!prefix)
+                    goto done;
+            }
+        }
+        Py_SETREF(lasttoken, Py_NewRef(token));
+        for (int i = 0; i < 5; i++)
+            Py_CLEAR(f[i]);
+        Py_CLEAR(tok);
+    }
+    if (!PyErr_Occurred())
+        res = Py_NewRef(vars);
+done:
+    for (int i = 0; i < 5; i++)
+        Py_XDECREF(f[i]);
+    Py_XDECREF(tok);
+    Py_XDECREF(it);
+    Py_XDECREF(tokens);
+    Py_XDECREF(NAME);
+    Py_XDECREF(NEWLINE);
+    Py_XDECREF(kwlist);
+    Py_XDECREF(tokenize);
+    Py_XDECREF(value);
+    Py_XDECREF(prefix);
+    Py_XDECREF(parent);
+    Py_XDECREF(lasttoken);
+    Py_XDECREF(vars);
+    return res;
+}
+
+static PyObject *cgitb_scanvars(PyObject *module, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"reader", "frame", "locals", NULL};
+    PyObject *reader, *frame, *locals;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO:scanvars", kwlist, &reader, &frame, &locals))
+        return NULL;
+    return scanvars(get_state(module), reader, frame, locals);
+}
+
+/* ---- the reports: html() and text() ----------------------------------------- */
+
+/* The reader() closure of html()/text(): self is the list
+ * [highlight, lnum, file, getline]; each call marks lnum, returns
+ * linecache.getline(file, lnum) and moves lnum on, even on error. */
+static PyObject *reader_call(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    PyObject *highlight = PyList_GET_ITEM(self, 0), *file = PyList_GET_ITEM(self, 2);
+    PyObject *getline = PyList_GET_ITEM(self, 3);
+    PyObject *lnum = Py_NewRef(PyList_GET_ITEM(self, 1)), *one = PyLong_FromLong(1);
+    PyObject *line = NULL;
+    if (one && PyObject_SetItem(highlight, lnum, one) == 0)
+        line = PyObject_CallFunctionObjArgs(getline, file, lnum, NULL);
+    PyObject *next = one ? PyNumber_Add(lnum, one) : NULL;
+    if (!next || PyList_SetItem(self, 1, next) < 0) /* steals next */
+        Py_CLEAR(line);
+    Py_DECREF(lnum);
+    Py_XDECREF(one);
+    return line;
+}
+
+static PyMethodDef reader_def = {"reader", reader_call, METH_NOARGS, NULL};
+
+/* The formatvalue lambda: '=' + repr(value), self being pydoc's repr. */
+static PyObject *formatvalue_call(PyObject *repr, PyObject *value)
+{
+    PyObject *r = PyObject_CallOneArg(repr, value);
+    if (!r)
+        return NULL;
+    PyObject *s = cat_sl("=", r);
+    Py_DECREF(r);
+    return s;
+}
+
+static PyMethodDef formatvalue_def = {"<lambda>", formatvalue_call, METH_O, NULL};
+
+/* What a report needs from the lazily imported modules. */
+typedef struct {
+    int html;
+    cgitb_state *st;
+    PyObject *inspect, *getline, *abspath;
+    PyObject *repr;      /* pydoc.html.repr or pydoc.text.repr */
+    PyObject *escape;    /* pydoc.html.escape (html only) */
+    PyObject *preformat; /* pydoc.html.preformat (html only) */
+    PyObject *formatvalue;
+    PyObject *one;
+} report;
+
+static void report_clear(report *r)
+{
+    Py_CLEAR(r->inspect);
+    Py_CLEAR(r->getline);
+    Py_CLEAR(r->abspath);
+    Py_CLEAR(r->repr);
+    Py_CLEAR(r->escape);
+    Py_CLEAR(r->preformat);
+    Py_CLEAR(r->formatvalue);
+    Py_CLEAR(r->one);
+}
+
+static int report_init(report *r, cgitb_state *st, int html)
+{
+    const char *doc = html ? "html" : "text";
+    r->html = html;
+    r->st = st;
+    if (!(r->inspect = PyImport_ImportModule("inspect")) ||
+        !(r->getline = import_attr("linecache", "getline")) ||
+        !(r->abspath = import_attr2("os", "path", "abspath")) ||
+        !(r->repr = import_attr2("pydoc", doc, "repr")) ||
+        !(r->formatvalue = PyCFunction_New(&formatvalue_def, r->repr)) ||
+        !(r->one = PyLong_FromLong(1)))
+        goto fail;
+    if (html && (!(r->escape = import_attr2("pydoc", "html", "escape")) ||
+                 !(r->preformat = import_attr2("pydoc", "html", "preformat"))))
+        goto fail;
+    return 0;
+fail:
+    report_clear(r);
+    return -1;
+}
+
+/* 'Python X.Y.Z: ' + sys.executable + the time.ctime() date, as the head of
+ * both reports shows them. */
+static int version_and_date(PyObject **pyver, PyObject **date)
+{
+    *pyver = *date = NULL;
+    PyObject *version = PySys_GetObject("version"); /* borrowed */
+    PyObject *executable = PySys_GetObject("executable");
+    if (!version || !executable) {
+        PyErr_SetString(PyExc_RuntimeError, "lost sys.version or sys.executable");
+        return -1;
+    }
+    PyObject *parts = PyObject_CallMethod(version, "split", NULL), *v = NULL, *a = NULL;
+    if (parts)
+        v = PySequence_GetItem(parts, 0);
+    Py_XDECREF(parts);
+    if (v)
+        a = cat_sl("Python ", v);
+    Py_XDECREF(v);
+    if (!a)
+        return -1;
+    PyObject *b = cat_sr(a, ": ");
+    Py_DECREF(a);
+    if (!b)
+        return -1;
+    *pyver = PyNumber_Add(b, executable);
+    Py_DECREF(b);
+    if (!*pyver)
+        return -1;
+    PyObject *time = PyImport_ImportModule("time"), *now = NULL;
+    if (time && (now = PyObject_CallMethod(time, "time", NULL)))
+        *date = PyObject_CallMethod(time, "ctime", "O", now);
+    Py_XDECREF(now);
+    Py_XDECREF(time);
+    if (!*date) {
+        Py_CLEAR(*pyver);
+        return -1;
+    }
+    return 0;
+}
+
+/* The line "in func(args)" of one frame. */
+static PyObject *frame_call(report *r, PyObject *func, PyObject *argvalues)
+{
+    int ne = cmp_str(func, "?", Py_NE);
+    if (ne <= 0)
+        return ne < 0 ? NULL : PyUnicode_FromString("");
+    PyObject *call = NULL;
+    if (r->html) {
+        PyObject *e = PyObject_CallOneArg(r->escape, func), *s = NULL;
+        if (e && (s = strong(e)))
+            call = cat_sl("in ", s);
+        Py_XDECREF(e);
+        Py_XDECREF(s);
+    } else {
+        call = cat_sl("in ", func);
+    }
+    if (!call)
+        return NULL;
+    int notmod = cmp_str(func, "<module>", Py_NE);
+    if (notmod <= 0)
+        return notmod < 0 ? (Py_DECREF(call), NULL) : call;
+    PyObject *fav = PyObject_GetAttrString(r->inspect, "formatargvalues"), *a = NULL, *kw = NULL;
+    PyObject *s = NULL;
+    if (fav && (a = PySequence_Tuple(argvalues)) &&
+        (kw = Py_BuildValue("{sO}", "formatvalue", r->formatvalue)))
+        s = PyObject_Call(fav, a, kw);
+    Py_XDECREF(fav);
+    Py_XDECREF(a);
+    Py_XDECREF(kw);
+    if (!s) {
+        Py_DECREF(call);
+        return NULL;
+    }
+    Py_SETREF(call, PyNumber_InPlaceAdd(call, s));
+    Py_DECREF(s);
+    return call;
+}
+
+/* One source line of a frame's context, appended to rows. */
+static int context_row(report *r, PyObject *rows, PyObject *i, PyObject *line, PyObject *highlight)
+{
+    PyObject *row = NULL;
+    if (r->html) {
+        /* small('&nbsp;' * (5-len(str(i))) + str(i)) + '&nbsp;' */
+        PyObject *si = PyObject_Str(i), *pad = NULL, *padded = NULL, *sm = NULL, *num = NULL;
+        PyObject *pre = NULL, *tt = NULL;
+        if (!si)
+            return -1;
+        Py_ssize_t n = 5 - PyUnicode_GET_LENGTH(si);
+        PyObject *nb = PyUnicode_FromString("&nbsp;");
+        if (nb)
+            pad = PySequence_Repeat(nb, n > 0 ? n : 0);
+        Py_XDECREF(nb);
+        if (pad && (padded = PyNumber_Add(pad, si)) && (sm = small(padded)))
+            num = cat_sr(sm, "&nbsp;");
+        Py_DECREF(si);
+        Py_XDECREF(pad);
+        Py_XDECREF(padded);
+        Py_XDECREF(sm);
+        if (!num)
+            return -1;
+        int hl = PySequence_Contains(highlight, i);
+        if (hl >= 0 && (pre = PyObject_CallOneArg(r->preformat, line))) {
+            tt = pyfmt2(hl ? "<tt>=&gt;%s%s</tt>" : "<tt>&nbsp;&nbsp;%s%s</tt>", num, pre);
+            if (tt && hl) {
+                row = pyfmt("<tr><td bgcolor=\"#ffccee\">%s</td></tr>", tt);
+            } else if (tt) {
+                PyObject *g = grey(tt);
+                if (g)
+                    row = pyfmt("<tr><td>%s</td></tr>", g);
+                Py_XDECREF(g);
+            }
+        }
+        Py_DECREF(num);
+        Py_XDECREF(pre);
+        Py_XDECREF(tt);
+    } else {
+        PyObject *num = pyfmt("%5d ", i), *stripped = NULL;
+        if (num && (stripped = PyObject_CallMethod(line, "rstrip", NULL)))
+            row = PyNumber_Add(num, stripped);
+        Py_XDECREF(num);
+        Py_XDECREF(stripped);
+    }
+    if (!row)
+        return -1;
+    int rc = PyList_Append(rows, row);
+    Py_DECREF(row);
+    return rc;
+}
+
+/* One entry of the variable dump: the name decorated by where it was found. */
+static PyObject *dump_entry(report *r, PyObject *name, PyObject *where, PyObject *value)
+{
+    if (value == r->st->undef)
+        return cat_sr(name, r->html ? " <em>undefined</em>" : " undefined");
+    PyObject *label = NULL;
+    int is_global = cmp_str(where, "global", Py_EQ);
+    int is_builtin = is_global == 0 ? cmp_str(where, "builtin", Py_EQ) : 0;
+    int is_local = (is_global == 0 && is_builtin == 0) ? cmp_str(where, "local", Py_EQ) : 0;
+    if (is_global < 0 || is_builtin < 0 || is_local < 0)
+        return NULL;
+    if (r->html) {
+        if (is_global || is_builtin) {
+            PyObject *em = pyfmt("<em>%s</em> ", where), *s = strong(name);
+            if (em && s)
+                label = PyNumber_Add(em, s);
+            Py_XDECREF(em);
+            Py_XDECREF(s);
+        } else if (is_local) {
+            label = strong(name);
+        } else {
+            PyObject *last = NULL, *s = NULL;
+            PyObject *parts = PyObject_CallMethod(name, "split", "s", ".");
+            if (parts && (last = PySequence_GetItem(parts, -1)) && (s = strong(last)))
+                label = PyNumber_Add(where, s);
+            Py_XDECREF(parts);
+            Py_XDECREF(last);
+            Py_XDECREF(s);
+        }
+    } else {
+        if (is_global) {
+            label = cat_sl("global ", name);
+        } else if (!is_local) {
+            PyObject *last = NULL;
+            PyObject *parts = PyObject_CallMethod(name, "split", "s", ".");
+            if (parts && (last = PySequence_GetItem(parts, -1)))
+                label = PyNumber_Add(where, last);
+            Py_XDECREF(parts);
+            Py_XDECREF(last);
+        } else {
+            label = Py_NewRef(name);
+        }
+    }
+    if (!label)
+        return NULL;
+    PyObject *rv = PyObject_CallOneArg(r->repr, value), *res = NULL;
+    if (rv)
+        res = pyfmt2(r->html ? "%s&nbsp;= %s" : "%s = %s", label, rv);
+    Py_DECREF(label);
+    Py_XDECREF(rv);
+    return res;
+}
+
+/* The variable dump row of one frame, appended to rows. */
+static int dump_row(report *r, PyObject *rows, PyObject *vars)
+{
+    PyObject *done = PyDict_New(), *dump = PyList_New(0), *it = NULL, *v = NULL;
+    PyObject *joined = NULL, *row = NULL;
+    PyObject *f[3] = {NULL, NULL, NULL};
+    int rc = -1;
+    if (!done || !dump || !(it = PyObject_GetIter(vars)))
+        goto done;
+    while ((v = PyIter_Next(it))) {
+        if (unpack(v, 3, f) < 0)
+            goto done;
+        int seen = PySequence_Contains(done, f[0]);
+        if (seen < 0)
+            goto done;
+        if (!seen) {
+            if (PyObject_SetItem(done, f[0], r->one) < 0)
+                goto done;
+            PyObject *e = dump_entry(r, f[0], f[1], f[2]);
+            if (!e)
+                goto done;
+            int a = PyList_Append(dump, e);
+            Py_DECREF(e);
+            if (a < 0)
+                goto done;
+        }
+        for (int i = 0; i < 3; i++)
+            Py_CLEAR(f[i]);
+        Py_CLEAR(v);
+    }
+    if (PyErr_Occurred() || !(joined = join(r->html ? ", " : "\n", dump)))
+        goto done;
+    if (r->html) {
+        PyObject *g = grey(joined), *s = NULL;
+        if (g && (s = small(g)))
+            row = pyfmt("<tr><td>%s</td></tr>", s);
+        Py_XDECREF(g);
+        Py_XDECREF(s);
+    } else {
+        row = Py_NewRef(joined);
+    }
+    if (row)
+        rc = PyList_Append(rows, row);
+done:
+    for (int i = 0; i < 3; i++)
+        Py_XDECREF(f[i]);
+    Py_XDECREF(v);
+    Py_XDECREF(it);
+    Py_XDECREF(row);
+    Py_XDECREF(joined);
+    Py_XDECREF(dump);
+    Py_XDECREF(done);
+    return rc;
+}
+
+/* The section of one record of inspect.getinnerframes(). */
+static PyObject *frame_section(report *r, PyObject *record)
+{
+    PyObject *rec[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
+    PyObject *file = NULL, *link = NULL, *argvalues = NULL, *locals = NULL, *call = NULL;
+    PyObject *highlight = NULL, *state = NULL, *reader = NULL, *vars = NULL, *rows = NULL;
+    PyObject *row = NULL, *i = NULL, *it = NULL, *line = NULL, *joined = NULL, *res = NULL;
+    if (unpack(record, 6, rec) < 0)
+        return NULL;
+    PyObject *frame = rec[0], *lnum = rec[2], *func = rec[3], *lines = rec[4], *index = rec[5];
+
+    int has_file = PyObject_IsTrue(rec[1]);
+    if (has_file < 0)
+        goto done;
+    if (has_file) {
+        if (!(file = PyObject_CallOneArg(r->abspath, rec[1])))
+            goto done;
+        if (r->html) {
+            PyObject *e = PyObject_CallOneArg(r->escape, file);
+            if (!e)
+                goto done;
+            link = pyfmt2("<a href=\"file://%s\">%s</a>", file, e);
+            Py_DECREF(e);
+            if (!link)
+                goto done;
+        } else {
+            /* file and abspath(file) or '?' */
+            int t = PyObject_IsTrue(file);
+            if (t < 0)
+                goto done;
+            if (!t)
+                Py_SETREF(file, PyUnicode_FromString("?"));
+        }
+    } else {
+        file = PyUnicode_FromString("?");
+        link = Py_XNewRef(file);
+    }
+    if (!file)
+        goto done;
+
+    PyObject *av[4] = {NULL, NULL, NULL, NULL};
+    if (!(argvalues = PyObject_CallMethod(r->inspect, "getargvalues", "O", frame)) ||
+        unpack(argvalues, 4, av) < 0)
+        goto done;
+    locals = Py_NewRef(av[3]);
+    for (int k = 0; k < 4; k++)
+        Py_DECREF(av[k]);
+    if (!(call = frame_call(r, func, argvalues)))
+        goto done;
+
+    if (!(highlight = PyDict_New()) ||
+        !(state = PyList_New(4)))
+        goto done;
+    PyList_SET_ITEM(state, 0, Py_NewRef(highlight));
+    PyList_SET_ITEM(state, 1, Py_NewRef(lnum));
+    PyList_SET_ITEM(state, 2, Py_NewRef(file));
+    PyList_SET_ITEM(state, 3, Py_NewRef(r->getline));
+    if (!(reader = PyCFunction_New(&reader_def, state)) ||
+        !(vars = scanvars(r->st, reader, frame, locals)))
+        goto done;
+
+    if (r->html)
+        row = PyUnicode_FromFormat("<tr><td bgcolor=\"#d8bbff\"><big>&nbsp;</big>%S %S</td></tr>",
+                                   link, call);
+    else
+        row = pyfmt2(" %s %s", file, call);
+    if (!row || !(rows = PyList_New(0)) || PyList_Append(rows, row) < 0)
+        goto done;
+    if (index != Py_None) {
+        if (!(i = PyNumber_Subtract(lnum, index)) || !(it = PyObject_GetIter(lines)))
+            goto done;
+        while ((line = PyIter_Next(it))) {
+            if (context_row(r, rows, i, line, highlight) < 0)
+                goto done;
+            Py_SETREF(i, PyNumber_InPlaceAdd(i, r->one));
+            if (!i)
+                goto done;
+            Py_CLEAR(line);
+        }
+        if (PyErr_Occurred())
+            goto done;
+    }
+    if (dump_row(r, rows, vars) < 0 || !(joined = join("\n", rows)))
+        goto done;
+    if (r->html)
+        res = pyfmt("\n<table width=\"100%%\" cellspacing=0 cellpadding=0 border=0>\n%s</table>",
+                    joined);
+    else
+        res = pyfmt("\n%s\n", joined);
+done:
+    Py_XDECREF(joined);
+    Py_XDECREF(line);
+    Py_XDECREF(it);
+    Py_XDECREF(i);
+    Py_XDECREF(row);
+    Py_XDECREF(rows);
+    Py_XDECREF(vars);
+    Py_XDECREF(reader);
+    Py_XDECREF(state);
+    Py_XDECREF(highlight);
+    Py_XDECREF(call);
+    Py_XDECREF(locals);
+    Py_XDECREF(argvalues);
+    Py_XDECREF(link);
+    Py_XDECREF(file);
+    for (int k = 0; k < 6; k++)
+        Py_XDECREF(rec[k]);
+    return res;
+}
+
+/* The "ExcType: message" paragraph and the exception's attributes. */
+static PyObject *exception_section(report *r, PyObject *etype, PyObject *evalue)
+{
+    PyObject *parts = PyList_New(0), *first = NULL, *names = NULL, *it = NULL, *name = NULL;
+    PyObject *res = NULL;
+    if (!parts)
+        return NULL;
+    PyObject *ts = PyObject_Str(etype), *vs = PyObject_Str(evalue);
+    if (ts && vs) {
+        if (r->html) {
+            PyObject *te = PyObject_CallOneArg(r->escape, ts), *s = NULL, *ve = NULL;
+            if (te && (s = strong(te)) && (ve = PyObject_CallOneArg(r->escape, vs)))
+                first = pyfmt2("<p>%s: %s", s, ve);
+            Py_XDECREF(te);
+            Py_XDECREF(s);
+            Py_XDECREF(ve);
+        } else {
+            first = pyfmt2("%s: %s", ts, vs);
+        }
+    }
+    Py_XDECREF(ts);
+    Py_XDECREF(vs);
+    if (!first || PyList_Append(parts, first) < 0)
+        goto done;
+    if (!(names = PyObject_Dir(evalue)) || !(it = PyObject_GetIter(names)))
+        goto done;
+    while ((name = PyIter_Next(it))) {
+        if (r->html) {
+            PyObject *head = PySequence_GetSlice(name, 0, 1);
+            int under = head ? cmp_str(head, "_", Py_EQ) : -1;
+            Py_XDECREF(head);
+            if (under < 0)
+                goto done;
+            if (under) {
+                Py_CLEAR(name);
+                continue;
+            }
+        }
+        PyObject *attr = PyObject_GetAttr(evalue, name), *value = NULL, *entry = NULL;
+        if (attr)
+            value = PyObject_CallOneArg(r->repr, attr);
+        Py_XDECREF(attr);
+        if (!value)
+            goto done;
+        if (r->html) {
+            PyObject *t = Py_BuildValue(
+                "(sOO)", "<tt><small>&nbsp;&nbsp;&nbsp;&nbsp;&nbsp;</small>&nbsp;</tt>", name,
+                value);
+            if (t)
+                entry = pyfmt("\n<br>%s%s&nbsp;=\n%s", t);
+            Py_XDECREF(t);
+        } else {
+            PyObject *t = Py_BuildValue("(sOO)", "    ", name, value);
+            if (t)
+                entry = pyfmt("\n%s%s = %s", t);
+            Py_XDECREF(t);
+        }
+        Py_DECREF(value);
+        if (!entry)
+            goto done;
+        int a = PyList_Append(parts, entry);
+        Py_DECREF(entry);
+        if (a < 0)
+            goto done;
+        Py_CLEAR(name);
+    }
+    if (!PyErr_Occurred())
+        res = join("", parts);
+done:
+    Py_XDECREF(name);
+    Py_XDECREF(it);
+    Py_XDECREF(names);
+    Py_XDECREF(first);
+    Py_DECREF(parts);
+    return res;
+}
+
+/* ''.join(traceback.format_exception(etype, evalue, etb)) */
+static PyObject *format_exception(PyObject *etype, PyObject *evalue, PyObject *etb)
+{
+    PyObject *fe = import_attr("traceback", "format_exception"), *lines = NULL, *res = NULL;
+    if (fe && (lines = PyObject_CallFunctionObjArgs(fe, etype, evalue, etb, NULL)))
+        res = join("", lines);
+    Py_XDECREF(fe);
+    Py_XDECREF(lines);
+    return res;
+}
+
+static PyObject *head_section(report *r, PyObject *etype)
+{
+    PyObject *pyver, *date, *res = NULL;
+    if (version_and_date(&pyver, &date) < 0)
+        return NULL;
+    PyObject *ts = PyObject_Str(etype);
+    if (!ts)
+        goto done;
+    if (r->html) {
+        PyObject *esc = import_attr("html", "escape"), *e = NULL, *t = NULL;
+        if (esc && (e = PyObject_CallOneArg(esc, ts)) &&
+            (t = PyTuple_Pack(3, e, pyver, date)))
+            res = pyfmt(
+                "\n<body bgcolor=\"#f0f0f8\">\n"
+                "<table width=\"100%%\" cellspacing=0 cellpadding=2 border=0 summary=\"heading\">\n"
+                "<tr bgcolor=\"#6622aa\">\n"
+                "<td valign=bottom>&nbsp;<br>\n"
+                "<font color=\"#ffffff\" face=\"helvetica, arial\">&nbsp;<br>\n"
+                "<big><big><strong>%s</strong></big></big></font></td>\n"
+                "<td align=right valign=bottom>\n"
+                "<font color=\"#ffffff\" face=\"helvetica, arial\">%s<br>%s</font></td>\n"
+                "</tr></table>\n"
+                "<p>A problem occurred in a Python script.  Here is the sequence of\n"
+                "function calls leading up to the error, in the order they occurred.</p>",
+                t);
+        Py_XDECREF(esc);
+        Py_XDECREF(e);
+        Py_XDECREF(t);
+    } else {
+        PyObject *t = PyTuple_Pack(3, ts, pyver, date);
+        if (t)
+            res = pyfmt("%s\n%s\n%s\n\n"
+                        "A problem occurred in a Python script.  Here is the sequence of\n"
+                        "function calls leading up to the error, in the order they occurred.\n",
+                        t);
+        Py_XDECREF(t);
+    }
+    Py_DECREF(ts);
+done:
+    Py_DECREF(pyver);
+    Py_DECREF(date);
+    return res;
+}
+
+/* html(einfo, context) or text(einfo, context). */
+static PyObject *make_report(cgitb_state *st, PyObject *einfo, PyObject *context, int html)
+{
+    PyObject *ei[3] = {NULL, NULL, NULL};
+    PyObject *etype = NULL, *head = NULL, *frames = NULL, *records = NULL, *it = NULL;
+    PyObject *rec = NULL, *exc = NULL, *tb = NULL, *res = NULL;
+    report r = {0};
+    if (unpack(einfo, 3, ei) < 0)
+        return NULL;
+    if (PyType_Check(ei[0]))
+        etype = PyObject_GetAttrString(ei[0], "__name__");
+    else
+        etype = Py_NewRef(ei[0]);
+    if (!etype || report_init(&r, st, html) < 0)
+        goto done;
+    if (!(head = head_section(&r, etype)) || !(frames = PyList_New(0)))
+        goto done;
+    if (!(records = PyObject_CallMethod(r.inspect, "getinnerframes", "OO", ei[2], context)) ||
+        !(it = PyObject_GetIter(records)))
+        goto done;
+    while ((rec = PyIter_Next(it))) {
+        PyObject *section = frame_section(&r, rec);
+        if (!section)
+            goto done;
+        int a = PyList_Append(frames, section);
+        Py_DECREF(section);
+        if (a < 0)
+            goto done;
+        Py_CLEAR(rec);
+    }
+    if (PyErr_Occurred() || !(exc = exception_section(&r, etype, ei[1])))
+        goto done;
+    if (!(tb = format_exception(etype, ei[1], ei[2])))
+        goto done;
+    if (html) {
+        Py_SETREF(tb, PyObject_CallOneArg(r.escape, tb));
+        if (!tb)
+            goto done;
+    }
+    PyObject *fr = join("", frames), *tail = NULL;
+    if (fr)
+        tail = pyfmt(html ? "\n\n\n<!-- The above is a description of an error in a Python "
+                            "program, formatted\n"
+                            "     for a web browser because the 'cgitb' module was enabled.  In "
+                            "case you\n"
+                            "     are not reading this in a web browser, here is the original "
+                            "traceback:\n\n%s\n-->\n"
+                          : "\n\nThe above is a description of an error in a Python program.  "
+                            "Here is\nthe original traceback:\n\n%s\n",
+                     tb);
+    if (tail) {
+        PyObject *all = PyTuple_Pack(4, head, fr, exc, tail);
+        if (all)
+            res = join("", all);
+        Py_XDECREF(all);
+    }
+    Py_XDECREF(fr);
+    Py_XDECREF(tail);
+done:
+    report_clear(&r);
+    Py_XDECREF(tb);
+    Py_XDECREF(exc);
+    Py_XDECREF(rec);
+    Py_XDECREF(it);
+    Py_XDECREF(records);
+    Py_XDECREF(frames);
+    Py_XDECREF(head);
+    Py_XDECREF(etype);
+    for (int k = 0; k < 3; k++)
+        Py_XDECREF(ei[k]);
+    return res;
+}
+
+static PyObject *report_func(PyObject *module, PyObject *args, PyObject *kwds, int html)
+{
+    static char *kwlist[] = {"einfo", "context", NULL};
+    PyObject *einfo, *context = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, html ? "O|O:html" : "O|O:text", kwlist, &einfo,
+                                     &context))
+        return NULL;
+    PyObject *five = context ? NULL : PyLong_FromLong(5);
+    if (!context && !five)
+        return NULL;
+    PyObject *r = make_report(get_state(module), einfo, context ? context : five, html);
+    Py_XDECREF(five);
+    return r;
+}
+
+static PyObject *cgitb_html(PyObject *module, PyObject *args, PyObject *kwds)
+{
+    return report_func(module, args, kwds, 1);
+}
+
+static PyObject *cgitb_text(PyObject *module, PyObject *args, PyObject *kwds)
+{
+    return report_func(module, args, kwds, 0);
+}
+
+/* ---- Hook ------------------------------------------------------------------- */
+
+/* Hook keeps its settings in its __dict__, as the Python class does, so that
+ * scripts can read, change and add attributes and subclass it. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *dict;
+    PyObject *weakreflist;
+} hook_object;
+
+static int hook_init(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"display", "logdir", "context", "file", "format", NULL};
+    PyObject *display = NULL, *logdir = Py_None, *context = NULL, *file = Py_None;
+    PyObject *format = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOOOO:Hook", kwlist, &display, &logdir,
+                                     &context, &file, &format))
+        return -1;
+    int t = PyObject_IsTrue(file);
+    if (t < 0)
+        return -1;
+    if (!t) {
+        file = PySys_GetObject("stdout"); /* borrowed */
+        if (!file) {
+            PyErr_SetString(PyExc_AttributeError, "module 'sys' has no attribute 'stdout'");
+            return -1;
+        }
+    }
+    PyObject *one = display ? NULL : PyLong_FromLong(1);
+    PyObject *five = context ? NULL : PyLong_FromLong(5);
+    PyObject *html = format ? NULL : PyUnicode_FromString("html");
+    int rc = -1;
+    if ((display || one) && (context || five) && (format || html) &&
+        PyObject_SetAttrString(self, "display", display ? display : one) == 0 &&
+        PyObject_SetAttrString(self, "logdir", logdir) == 0 &&
+        PyObject_SetAttrString(self, "context", context ? context : five) == 0 &&
+        PyObject_SetAttrString(self, "file", file) == 0 &&
+        PyObject_SetAttrString(self, "format", format ? format : html) == 0)
+        rc = 0;
+    Py_XDECREF(one);
+    Py_XDECREF(five);
+    Py_XDECREF(html);
+    return rc;
+}
+
+static PyObject *hook_call(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"etype", "evalue", "etb", NULL};
+    PyObject *etype, *evalue, *etb;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO:__call__", kwlist, &etype, &evalue, &etb))
+        return NULL;
+    PyObject *info = PyTuple_Pack(3, etype, evalue, etb);
+    if (!info)
+        return NULL;
+    PyObject *r = PyObject_CallMethod(self, "handle", "(O)", info);
+    Py_DECREF(info);
+    return r;
+}
+
+/* self.file.write(s) for a C string or an object; 0 or -1. */
+static int write_obj(PyObject *file, PyObject *s)
+{
+    if (!s)
+        return -1;
+    PyObject *r = PyObject_CallMethod(file, "write", "O", s);
+    Py_DECREF(s);
+    if (!r)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* The report as cgitb.py's handle() makes it: formatter(info, context), or on
+ * any failure the plain traceback (*plain set). */
+static PyObject *handle_doc(PyObject *module, PyObject *self, PyObject *info, int html,
+                            int *plain)
+{
+    *plain = 0;
+    PyObject *formatter = PyObject_GetAttrString(module, html ? "html" : "text");
+    PyObject *context = PyObject_GetAttrString(self, "context"), *doc = NULL;
+    if (formatter && context)
+        doc = PyObject_CallFunctionObjArgs(formatter, info, context, NULL);
+    Py_XDECREF(formatter);
+    Py_XDECREF(context);
+    if (doc)
+        return doc;
+    /* except: (bare, as in cgitb.py) */
+    PyErr_Clear();
+    *plain = 1;
+    PyObject *t = PySequence_Tuple(info);
+    if (!t)
+        return NULL;
+    if (PyTuple_GET_SIZE(t) == 3)
+        doc = format_exception(PyTuple_GET_ITEM(t, 0), PyTuple_GET_ITEM(t, 1),
+                               PyTuple_GET_ITEM(t, 2));
+    else
+        PyErr_Format(PyExc_TypeError, "format_exception() takes 3 arguments here, got %zd",
+                     PyTuple_GET_SIZE(t));
+    Py_DECREF(t);
+    return doc;
+}
+
+/* The logdir part of handle(): the report to a mkstemp() file, and the message
+ * saying where it is. */
+static PyObject *log_report(PyObject *logdir, PyObject *doc, int html)
+{
+    PyObject *mkstemp = import_attr("tempfile", "mkstemp"), *args = NULL, *kw = NULL;
+    PyObject *fdpath = NULL, *fdopen = NULL, *f = NULL, *msg = NULL;
+    PyObject *fp[2] = {NULL, NULL};
+    if (!mkstemp || !(args = PyTuple_New(0)) ||
+        !(kw = Py_BuildValue("{sssO}", "suffix", html ? ".html" : ".txt", "dir", logdir)) ||
+        !(fdpath = PyObject_Call(mkstemp, args, kw)) || unpack(fdpath, 2, fp) < 0)
+        goto done;
+    /* with os.fdopen(fd, 'w') as file: file.write(doc) -- any failure, bare except */
+    int ok = 0;
+    if ((fdopen = import_attr("os", "fdopen")) &&
+        (f = PyObject_CallFunction(fdopen, "Os", fp[0], "w"))) {
+        PyObject *w = PyObject_CallMethod(f, "write", "O", doc);
+        PyObject *exc = PyErr_GetRaisedException_compat();
+        PyObject *c = PyObject_CallMethod(f, "close", NULL);
+        ok = w && c;
+        Py_XDECREF(w);
+        Py_XDECREF(c);
+        Py_XDECREF(exc);
+    } else if (fdopen) {
+        /* fdopen() refused the descriptor: do not leak it. */
+        PyObject *exc = PyErr_GetRaisedException_compat();
+        PyObject *c = PyObject_CallMethod(PyImport_AddModule("os"), "close", "O", fp[0]);
+        Py_XDECREF(c);
+        Py_XDECREF(exc);
+    }
+    PyErr_Clear();
+    msg = pyfmt(ok ? "%s contains the description of this error."
+                   : "Tried to save traceback to %s, but failed.",
+                fp[1]);
+done:
+    Py_XDECREF(fp[0]);
+    Py_XDECREF(fp[1]);
+    Py_XDECREF(f);
+    Py_XDECREF(fdopen);
+    Py_XDECREF(fdpath);
+    Py_XDECREF(kw);
+    Py_XDECREF(args);
+    Py_XDECREF(mkstemp);
+    return msg;
+}
+
+static PyObject *hook_handle(PyObject *self, PyTypeObject *cls, PyObject *const *args,
+                             Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *info = Py_None;
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    if (nargs + nkw > 1) {
+        PyErr_Format(PyExc_TypeError, "Hook.handle() takes from 1 to 2 positional arguments "
+                                      "but %zd were given",
+                     nargs + nkw + 1);
+        return NULL;
+    }
+    if (nargs == 1) {
+        info = args[0];
+    } else if (nkw == 1) {
+        if (cmp_str(PyTuple_GET_ITEM(kwnames, 0), "info", Py_EQ) != 1) {
+            PyErr_Format(PyExc_TypeError, "Hook.handle() got an unexpected keyword argument '%S'",
+                         PyTuple_GET_ITEM(kwnames, 0));
+            return NULL;
+        }
+        info = args[0];
+    }
+    PyObject *module = PyType_GetModule(cls); /* borrowed */
+    if (!module)
+        return NULL;
+
+    PyObject *file = NULL, *format = NULL, *doc = NULL, *display = NULL, *logdir = NULL;
+    PyObject *res = NULL;
+    int t = PyObject_IsTrue(info);
+    if (t < 0)
+        return NULL;
+    if (t) {
+        info = Py_NewRef(info);
+    } else {
+        PyObject *exc_info = import_attr("sys", "exc_info");
+        info = exc_info ? PyObject_CallNoArgs(exc_info) : NULL;
+        Py_XDECREF(exc_info);
+        if (!info)
+            return NULL;
+    }
+
+    if (!(format = PyObject_GetAttrString(self, "format")))
+        goto done;
+    int html = cmp_str(format, "html", Py_EQ);
+    if (html < 0)
+        goto done;
+    if (html) {
+        PyObject *reset = PyObject_GetAttrString(module, "reset"), *s = NULL;
+        if (reset)
+            s = PyObject_CallNoArgs(reset);
+        Py_XDECREF(reset);
+        if (!(file = PyObject_GetAttrString(self, "file")) || write_obj(file, s) < 0)
+            goto done;
+        Py_CLEAR(file);
+    }
+    int plain;
+    if (!(doc = handle_doc(module, self, info, html, &plain)) ||
+        !(display = PyObject_GetAttrString(self, "display")))
+        goto done;
+    int shown = PyObject_IsTrue(display);
+    if (shown < 0)
+        goto done;
+    PyObject *out;
+    if (shown && plain) {
+        PyObject *e = import_attr2("pydoc", "html", "escape");
+        Py_XSETREF(doc, e ? PyObject_CallOneArg(e, doc) : NULL);
+        Py_XDECREF(e);
+        PyObject *a = doc ? cat_sl("<pre>", doc) : NULL;
+        out = a ? cat_sr(a, "</pre>\n") : NULL;
+        Py_XDECREF(a);
+    } else if (shown) {
+        out = cat_sr(doc, "\n");
+    } else {
+        out = PyUnicode_FromString("<p>A problem occurred in a Python script.\n");
+    }
+    if (!(file = PyObject_GetAttrString(self, "file")) || write_obj(file, out) < 0)
+        goto done;
+    Py_CLEAR(file);
+
+    if (!(logdir = PyObject_GetAttrString(self, "logdir")))
+        goto done;
+    if (logdir != Py_None) {
+        PyObject *msg = log_report(logdir, doc, html);
+        if (!msg)
+            goto done;
+        /* cgitb.py compares self.format again here. */
+        int h = cmp_str(format, "html", Py_EQ);
+        PyObject *line = h > 0 ? pyfmt("<p>%s</p>\n", msg) : h == 0 ? cat_sr(msg, "\n") : NULL;
+        Py_DECREF(msg);
+        if (!(file = PyObject_GetAttrString(self, "file")) || write_obj(file, line) < 0)
+            goto done;
+        Py_CLEAR(file);
+    }
+    /* try: self.file.flush() except: pass */
+    if ((file = PyObject_GetAttrString(self, "file"))) {
+        PyObject *r = PyObject_CallMethod(file, "flush", NULL);
+        Py_XDECREF(r);
+    }
+    PyErr_Clear();
+    res = Py_NewRef(Py_None);
+done:
+    Py_XDECREF(file);
+    Py_XDECREF(logdir);
+    Py_XDECREF(display);
+    Py_XDECREF(doc);
+    Py_XDECREF(format);
+    Py_DECREF(info);
+    return res;
+}
+
+static int hook_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(((hook_object *)self)->dict);
+    return 0;
+}
+
+static int hook_clear(PyObject *self)
+{
+    Py_CLEAR(((hook_object *)self)->dict);
+    return 0;
+}
+
+static void hook_dealloc(PyObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    if (((hook_object *)self)->weakreflist)
+        PyObject_ClearWeakRefs(self);
+    (void)hook_clear(self);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyMethodDef hook_methods[] = {
+    {"handle", (PyCFunction)(void (*)(void))hook_handle, METH_METHOD | METH_FASTCALL | METH_KEYWORDS,
+     NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef hook_members[] = {
+    {"__dictoffset__", Py_T_PYSSIZET, offsetof(hook_object, dict), Py_READONLY, NULL},
+    {"__weaklistoffset__", Py_T_PYSSIZET, offsetof(hook_object, weakreflist), Py_READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyGetSetDef hook_getset[] = {
+    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot hook_slots[] = {
+    {Py_tp_doc, "A hook to replace sys.excepthook that shows tracebacks in HTML."},
+    {Py_tp_init, hook_init},
+    {Py_tp_new, PyType_GenericNew},
+    {Py_tp_call, hook_call},
+    {Py_tp_traverse, hook_traverse},
+    {Py_tp_clear, hook_clear},
+    {Py_tp_dealloc, hook_dealloc},
+    {Py_tp_methods, hook_methods},
+    {Py_tp_members, hook_members},
+    {Py_tp_getset, hook_getset},
     {0, NULL},
 };
+
+static PyType_Spec hook_spec = {
+    .name = "cgitb.Hook",
+    .basicsize = sizeof(hook_object),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .slots = hook_slots,
+};
+
+/* ---- module functions ------------------------------------------------------- */
+
+static PyObject *cgitb_enable(PyObject *module, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"display", "logdir", "context", "format", NULL};
+    PyObject *display = NULL, *logdir = Py_None, *context = NULL, *format = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOOO:enable", kwlist, &display, &logdir,
+                                     &context, &format))
+        return NULL;
+    PyObject *hook_type = PyObject_GetAttrString(module, "Hook"), *hook = NULL;
+    PyObject *one = display ? NULL : PyLong_FromLong(1);
+    PyObject *five = context ? NULL : PyLong_FromLong(5);
+    PyObject *html = format ? NULL : PyUnicode_FromString("html");
+    PyObject *kw = NULL;
+    if (hook_type && (display || one) && (context || five) && (format || html) &&
+        (kw = Py_BuildValue("{sOsOsOsO}", "display", display ? display : one, "logdir", logdir,
+                            "context", context ? context : five, "format",
+                            format ? format : html))) {
+        PyObject *noargs = PyTuple_New(0);
+        if (noargs)
+            hook = PyObject_Call(hook_type, noargs, kw);
+        Py_XDECREF(noargs);
+    }
+    int rc = hook ? PySys_SetObject("excepthook", hook) : -1;
+    Py_XDECREF(kw);
+    Py_XDECREF(one);
+    Py_XDECREF(five);
+    Py_XDECREF(html);
+    Py_XDECREF(hook);
+    Py_XDECREF(hook_type);
+    if (rc < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(enable_doc,
+             "enable($module, /, display=1, logdir=None, context=5, format='html')\n--\n\n"
+             "Install an exception handler that formats tracebacks as HTML.\n\n"
+             "The optional argument 'display' can be set to 0 to suppress sending the\n"
+             "traceback to the browser, and 'logdir' can be set to a directory to cause\n"
+             "tracebacks to be written to files there.");
+
+static PyMethodDef cgitb_methods[] = {
+    {"reset", cgitb_reset, METH_NOARGS,
+     "Return a string that resets the CGI and browser to a known state."},
+    {"small", cgitb_small, METH_O, NULL},
+    {"strong", cgitb_strong, METH_O, NULL},
+    {"grey", cgitb_grey, METH_O, NULL},
+    {"lookup", (PyCFunction)(void (*)(void))cgitb_lookup, METH_VARARGS | METH_KEYWORDS,
+     "Find the value for a given name in the given environment."},
+    {"scanvars", (PyCFunction)(void (*)(void))cgitb_scanvars, METH_VARARGS | METH_KEYWORDS,
+     "Scan one logical line of Python and look up values of variables used."},
+    {"html", (PyCFunction)(void (*)(void))cgitb_html, METH_VARARGS | METH_KEYWORDS,
+     "Return a nice HTML document describing a given traceback."},
+    {"text", (PyCFunction)(void (*)(void))cgitb_text, METH_VARARGS | METH_KEYWORDS,
+     "Return a plain text document describing a given traceback."},
+    {"enable", (PyCFunction)(void (*)(void))cgitb_enable, METH_VARARGS | METH_KEYWORDS,
+     enable_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+/* ---- the module ------------------------------------------------------------- */
+
+static int cgitb_exec(PyObject *m)
+{
+    cgitb_state *st = get_state(m);
+    st->Hook = (PyTypeObject *)PyType_FromModuleAndSpec(m, &hook_spec, NULL);
+    if (!st->Hook || PyModule_AddObjectRef(m, "Hook", (PyObject *)st->Hook) < 0)
+        return -1;
+    if (!(st->undef = PyList_New(0)) || PyModule_AddObjectRef(m, "__UNDEF__", st->undef) < 0)
+        return -1;
+    /* handler = Hook().handle, made now as cgitb.py makes it on import. */
+    PyObject *hook = PyObject_CallNoArgs((PyObject *)st->Hook), *handle = NULL;
+    if (hook)
+        handle = PyObject_GetAttrString(hook, "handle");
+    Py_XDECREF(hook);
+    if (!handle)
+        return -1;
+    int rc = PyModule_AddObjectRef(m, "handler", handle);
+    Py_DECREF(handle);
+    return rc;
+}
+
+static int cgitb_traverse(PyObject *m, visitproc visit, void *arg)
+{
+    cgitb_state *st = get_state(m);
+    Py_VISIT(st->Hook);
+    Py_VISIT(st->undef);
+    return 0;
+}
+
+static int cgitb_clear(PyObject *m)
+{
+    cgitb_state *st = get_state(m);
+    Py_CLEAR(st->Hook);
+    Py_CLEAR(st->undef);
+    return 0;
+}
+
+static void cgitb_free(void *m)
+{
+    (void)cgitb_clear((PyObject *)m);
+}
+
+static PyModuleDef_Slot cgitb_slots[] = {
+    {Py_mod_exec, cgitb_exec},
+#if PY_VERSION_HEX >= 0x030C0000
+    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+#endif
+#if PY_VERSION_HEX >= 0x030D0000
+    {Py_mod_gil, Py_MOD_GIL_NOT_USED},
+#endif
+    {0, NULL},
+};
+
+PyDoc_STRVAR(cgitb_doc,
+             "More comprehensive traceback formatting for Python scripts.\n\n"
+             "To enable this module, do:\n\n"
+             "    import cgitb; cgitb.enable()\n\n"
+             "at the top of your script.  The optional arguments to enable() are:\n\n"
+             "    display     - if true, tracebacks are displayed in the web browser\n"
+             "    logdir      - if set, tracebacks are written to files in this directory\n"
+             "    context     - number of lines of source code to show for each stack frame\n"
+             "    format      - 'text' or 'html' controls the output format\n\n"
+             "By default, tracebacks are displayed but not saved, the context is 5 lines\n"
+             "and the output format is 'html' (for backwards compatibility with the\n"
+             "original use of this module)\n\n"
+             "Alternatively, if you have caught an exception and want cgitb to display it\n"
+             "for you, call cgitb.handler().  The optional argument to handler() is a\n"
+             "3-item tuple (etype, evalue, etb) just like the value of sys.exc_info().\n"
+             "The default handler displays output as HTML.\n\n"
+             "(cgihost: built in, in C.)");
 
 static PyModuleDef cgitb_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "cgitb",
-    .m_size = 0,
+    .m_doc = cgitb_doc,
+    .m_size = sizeof(cgitb_state),
+    .m_methods = cgitb_methods,
     .m_slots = cgitb_slots,
+    .m_traverse = cgitb_traverse,
+    .m_clear = cgitb_clear,
+    .m_free = cgitb_free,
 };
 
 PyMODINIT_FUNC PyInit_cgitb(void)
