@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cgienv.h"
 #include "pyrun.h"
 
 #ifndef CGIH_VERSION
@@ -30,6 +31,12 @@ int main(int argc, char **argv)
     const char *gateway = getenv("GATEWAY_INTERFACE");
     int as_cgi = gateway && *gateway;
 
+    /* As a CGI program: which script, its environment, or an error response. */
+    if (as_cgi) {
+        int refused = cgih_cgi_resolve(&argc, &argv);
+        if (refused >= 0)
+            return refused;
+    }
     if (argc < 2) {
         usage(stderr);
         return 2;

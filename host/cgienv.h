@@ -1,0 +1,81 @@
+/* cgienv.h: what cgihost does before running anything when it runs as a CGI
+ * program (GATEWAY_INTERFACE is set): decide which script to run, refuse
+ * requests that did not come the way the configuration intended, and give the
+ * script the environment mod_cgi would have given it had it run directly.
+ *
+ * Two ways in, both Apache's (see host/apache/cgihost.conf):
+ *
+ *   shebang  The script starts with "#!/usr/local/bin/cgihost" and Apache runs
+ *            it under ScriptAlias or ExecCGI. The kernel calls
+ *            `cgihost SCRIPT [WORD...]`, where the WORDs are the query string's
+ *            (mod_cgi passes a query string without '=' as argv, RFC 3875 4.4).
+ *            The environment is already right; cgihost runs SCRIPT.
+ *
+ *   handler  `Action cgihost-script /cgihost-bin/cgihost` sends a request for
+ *            /dir/x.py/extra through an internal redirect to
+ *            /cgihost-bin/cgihost/dir/x.py/extra. cgihost is called as
+ *            `cgihost [WORD...]` with SCRIPT_NAME and SCRIPT_FILENAME naming
+ *            itself, PATH_INFO=/dir/x.py/extra, PATH_TRANSLATED=/docroot/dir/
+ *            x.py/extra, REDIRECT_STATUS, REDIRECT_URL, and the first request's
+ *            own variables renamed REDIRECT_NAME. cgihost requires
+ *            REDIRECT_STATUS (the request came through the Action, as PHP's
+ *            cgi.force_redirect does since CVE-2012-1823) and REDIRECT_URL equal
+ *            to PATH_INFO, finds the regular file Apache resolved at the start
+ *            of PATH_TRANSLATED, and rewrites the environment (below).
+ *
+ * Which one: argv words beyond those the query string can account for. WORDs
+ * from the query string come last and are never read as options or as a
+ * script, so `/cgihost-bin/cgihost?/etc/passwd` or `/x.py?-s` run nothing
+ * they name.
+ */
+#ifndef CGIH_CGIENV_H
+#define CGIH_CGIENV_H
+
+#include <stddef.h>
+
+/* Called once, first thing, when GATEWAY_INTERFACE is set. On success returns
+ * -1 with *argc and *argv such that (*argv)[1] is the script to run and
+ * (*argv)[1..*argc) its sys.argv, the environment rewritten and the working
+ * directory set to the script's directory, as mod_cgi does. Otherwise it has
+ * written a complete CGI error response (Status 403, 404 or 500) to stdout and
+ * one line to stderr (Apache's error log), and returns the exit status. */
+int cgih_cgi_resolve(int *argc, char ***argv);
+
+/* ---- pure parts, exposed for the unit tests ---------------------------------- */
+
+/* How many argv words the server made of this query string: none when it is
+ * unset, empty or contains '='; otherwise one per '+'-separated word. An
+ * overestimate only makes cgihost refuse, never run argv as a script. */
+size_t cgih_cgi_query_words(const char *query_string);
+
+/* What becomes of one environment entry "NAME=value" of the handler's request
+ * when the script gets what a directly run script would have had. */
+enum cgih_env_fate {
+    CGIH_ENV_KEEP,    /* as it is */
+    CGIH_ENV_DROP,    /* made by the Action's redirect: REDIRECT_STATUS, _URL,
+                         _QUERY_STRING, _HANDLER */
+    CGIH_ENV_UNWRAP,  /* REDIRECT_NAME: the first request's NAME; entry+9 is
+                         the entry to keep, and it wins over the handler's NAME */
+    CGIH_ENV_REPLACE  /* recomputed for the script: SCRIPT_NAME, SCRIPT_FILENAME,
+                         PATH_INFO, PATH_TRANSLATED, CONTEXT_PREFIX,
+                         CONTEXT_DOCUMENT_ROOT */
+};
+enum cgih_env_fate cgih_cgi_env_fate(const char *entry);
+
+/* PATH_INFO is the script's URL path followed by the extra path, and the extra
+ * path is what follows the script's file name in PATH_TRANSLATED. Returns the
+ * length of the script's URL path (the new SCRIPT_NAME) within path_info, or
+ * (size_t)-1 when extra is not a suffix of path_info at a '/' or leaves an
+ * empty or non-absolute script path. */
+size_t cgih_cgi_script_name_len(const char *path_info, const char *extra);
+
+/* CONTEXT_PREFIX and CONTEXT_DOCUMENT_ROOT of a directly run script, from its
+ * URL path and file: "" and DOCUMENT_ROOT when the file is DOCUMENT_ROOT
+ * followed by the URL path; otherwise the URL and the file with their longest
+ * common tail of whole '/' components removed (an Alias), without a trailing
+ * slash. Sets *prefix_len within script_name and *root_len within filename;
+ * *root_len == (size_t)-1 means "use document_root". */
+void cgih_cgi_context(const char *document_root, const char *script_name,
+                      const char *filename, size_t *prefix_len, size_t *root_len);
+
+#endif
