@@ -1,0 +1,184 @@
+# Differential driver for cgitb: run under /usr/bin/python3 (stdlib cgitb.py)
+# and under cgihost (built-in cgitb) with the same case name; the test
+# compares the two outputs. Usage: cgitb_report.py CASE
+import io
+import os
+import sys
+import tempfile
+
+import cgitb
+
+CONST = 42
+
+
+class Thing:
+    def __init__(self):
+        self.attr = {"k": [1, 2, 3]}
+        self.name = "<b>&amp;</b>"
+
+
+class Odd(Exception):
+    """An exception with public attributes, one of them a property that fails."""
+
+    def __init__(self, msg):
+        super().__init__(msg)
+        self.code = 7
+        self.html = "<i>x</i>"
+
+    def __str__(self):
+        return "odd <&> " + self.args[0]
+
+
+class Broken(Exception):
+    @property
+    def explode(self):
+        raise RuntimeError("no")
+
+
+def inner(a, b=2, *args, **kw):
+    t = Thing()
+    x = t.attr["k"][0] + len(args) + CONST + len(t.name)
+    return a / (b - 2) + x
+
+
+def outer(n):
+    return inner(n, 2, "extra", key="v<&>")
+
+
+def multiline(d):
+    return (d["a"] +
+            d["b"] +
+            d["missing"])
+
+
+def chained():
+    try:
+        {}["k"]
+    except KeyError as e:
+        raise ValueError("while handling") from e
+
+
+def raiser(exc):
+    local_value = [1, 2]
+    raise exc
+
+
+def no_source():
+    code = compile("def g(q):\n    return q.nothing\n", "<generated>", "exec")
+    ns = {}
+    exec(code, ns)
+    ns["g"](5)
+
+
+CRASHES = {
+    "zero": lambda: outer(10),
+    "multiline": lambda: multiline({"a": 1, "b": 2}),
+    "chained": chained,
+    "oserror": lambda: open("/nonexistent/dir/file"),
+    "odd": lambda: raiser(Odd("message")),
+    "nosource": no_source,
+    "lambda": lambda: (lambda y: y.upper())(3),
+    "keyerror": lambda: {}["<key>"],
+}
+
+
+def info_of(name):
+    try:
+        CRASHES[name]()
+    except BaseException:
+        return sys.exc_info()
+    raise AssertionError("no exception")
+
+
+def main():
+    case = sys.argv[1]
+    out = sys.stdout
+    kind, _, name = case.partition(":")
+    if kind in ("text", "html"):
+        for ctx in (5, 0, 1, 3):
+            try:
+                out.write(getattr(cgitb, kind)(info_of(name), ctx))
+            except Exception as e:  # the stdlib's own failures, e.g. OSError
+                out.write("raised %s: %s\n" % (type(e).__name__, e))
+    elif kind == "default":
+        out.write(cgitb.text(info_of(name)))
+        out.write(cgitb.html(info_of(name)))
+    elif kind == "hook":
+        # hook:FORMAT:DISPLAY:LOG:CASE -- Hook.handle into a StringIO
+        fmt, display, log, name = name.split(":")
+        buf = io.StringIO()
+        logdir = tempfile.mkdtemp() if log == "1" else None
+        h = cgitb.Hook(display=int(display), logdir=logdir, context=2, file=buf, format=fmt)
+        h(*info_of(name))
+        text = buf.getvalue()
+        if fmt == "html":
+            assert text.startswith(cgitb.reset())
+            text = text[len(cgitb.reset()):]
+        if logdir:
+            files = os.listdir(logdir)
+            assert len(files) == 1, files
+            path = os.path.join(logdir, files[0])
+            with open(path) as f:
+                logged = f.read()
+            text = text.replace(path, "LOGFILE")
+            out.write("suffix=%s\n" % os.path.splitext(path)[1])
+            out.write(logged)
+            os.unlink(path)
+            os.rmdir(logdir)
+        out.write(text)
+    elif kind == "broken":
+        # html() fails on the property; handle() falls back to <pre>.
+        buf = io.StringIO()
+        cgitb.Hook(file=buf, format=name)(*info_of_broken())
+        text = buf.getvalue()
+        if text.startswith(cgitb.reset()):
+            text = text[len(cgitb.reset()):]
+        out.write(text)
+    elif kind == "handler":
+        try:
+            outer(1)
+        except ZeroDivisionError:
+            cgitb.handler()
+    elif kind == "uncaught":
+        cgitb.enable(format=name, context=1)
+        outer(3)
+    elif kind == "lookup":
+        frame = sys._getframe()
+        local = 1
+        for n in ("local", "CONST", "len", "nothing", "sys"):
+            w, v = cgitb.lookup(n, frame, {"local": local})
+            out.write("%s %r %r\n" % (n, w, v is cgitb.__UNDEF__ or v))
+        lines = iter(["x = t.attr.get(CONST) + len(zz.q) + Thing.__init__.__name__\n"])
+        t = Thing()
+        for name_, where, value in cgitb.scanvars(lambda: next(lines), frame, {"t": t}):
+            out.write("%r %r %r\n" % (name_, where,
+                                       "UNDEF" if value is cgitb.__UNDEF__ else repr(value)[:40]))
+    elif kind == "helpers":
+        for f in (cgitb.small, cgitb.strong, cgitb.grey):
+            for arg in ("", "x<y", 0, None, "0"):
+                try:
+                    out.write("%r\n" % f(arg))
+                except Exception as e:
+                    out.write("%s: %s\n" % (type(e).__name__, e))
+            try:
+                f(5)
+            except Exception as e:
+                out.write("%s: %s\n" % (type(e).__name__, e))
+        for bad in (None, (1, 2), (1, 2, 3, 4), 5):
+            for f in (cgitb.text, cgitb.html):
+                try:
+                    f(bad)
+                except Exception as e:
+                    out.write("%s: %s\n" % (type(e).__name__, e))
+    else:
+        raise SystemExit("unknown case " + case)
+
+
+def info_of_broken():
+    try:
+        raise Broken("broken <attr>")
+    except Broken:
+        return sys.exc_info()
+
+
+main()

@@ -1,0 +1,272 @@
+"""The built-in cgitb: the same reports as CPython 3.11's cgitb.py, nothing
+heavy imported until a report is made, and a reset() that gives a valid CGI
+response whether the script crashed before, during or after its headers."""
+import re
+
+import pytest
+
+from conftest import PYTHON, ROOT, run
+
+SCRIPTS = ROOT / "tests" / "scripts"
+REPORT = SCRIPTS / "cgitb_report.py"
+DATE = re.compile(r"[A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} [0-9]{4}")
+STDLIB_RESET_LINE = "<!--: spam"
+OUR_RESET_LINE = "X-Cgitb: <!--"
+
+
+def normalize(text):
+    """What legitimately differs between two runs: addresses, the clock, the
+    interpreter's path (cgihost names /usr/bin/python3.11), and the first line
+    of reset() (ours is a valid header, on purpose)."""
+    text = re.sub(r"0x[0-9a-f]+", "0xADDR", text)
+    text = DATE.sub("DATE", text)
+    text = re.sub(r"Python (\d+\.\d+\.\d+\S*): \S+", r"Python \1: EXE", text)
+    return text.replace(STDLIB_RESET_LINE, OUR_RESET_LINE)
+
+
+def both(case, **kw):
+    ours = run([pytest.cgihost, REPORT, case], **kw)
+    theirs = run([PYTHON, REPORT, case], **kw)
+    return ours, theirs
+
+
+@pytest.fixture(autouse=True)
+def _cgihost(cgihost):
+    pytest.cgihost = cgihost
+
+
+CRASHES = ["zero", "multiline", "chained", "oserror", "odd", "nosource", "lambda", "keyerror"]
+CASES = (
+    [f"text:{c}" for c in CRASHES]
+    + [f"html:{c}" for c in CRASHES]
+    + [f"default:{c}" for c in ("zero", "chained")]
+    + [f"hook:{fmt}:{disp}:{log}:{c}"
+       for fmt in ("html", "text") for disp in ("0", "1") for log in ("0", "1")
+       for c in ("zero", "odd")]
+    + ["broken:html", "broken:text", "handler", "uncaught:html", "uncaught:text", "lookup",
+       "helpers"]
+)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_report_matches_stdlib(case):
+    ours, theirs = both(case)
+    assert theirs.stdout, theirs.stderr  # the oracle ran
+    assert ours.returncode == theirs.returncode, ours.stderr
+    assert normalize(ours.stdout.decode()) == normalize(theirs.stdout.decode())
+
+
+def test_normalize_does_not_hide_real_differences():
+    ours, theirs = both("text:zero")
+    a = normalize(ours.stdout.decode())
+    assert a != normalize(theirs.stdout.decode().replace("in inner(", "in Inner("))
+    assert "Python 3." in a and "DATE" in a and "division by zero" in a
+
+
+def test_uncaught_exception_goes_through_the_hook(cgihost):
+    r = run([cgihost, REPORT, "uncaught:text"])
+    out = r.stdout.decode()
+    assert r.returncode == 1
+    assert out.startswith("ZeroDivisionError\nPython ")
+    assert "A problem occurred in a Python script." in out
+    assert r.stderr == b""
+
+
+LAZY = ["inspect", "linecache", "pydoc", "tokenize", "keyword", "tempfile", "time"]
+
+
+def test_import_and_enable_import_nothing_heavy(cgihost, tmp_path):
+    script = tmp_path / "lazy.py"
+    script.write_text(
+        "import sys\n"
+        f"heavy = {LAZY!r}\n"
+        "before = set(sys.modules)\n"
+        "import cgitb\n"
+        "cgitb.enable()\n"
+        "cgitb.enable(display=0, logdir='/tmp', context=3, format='text')\n"
+        "print(sorted(set(sys.modules) - before))\n"
+        "print(sorted(m for m in heavy if m in sys.modules and m not in before))\n"
+        "print(cgitb.__spec__.origin)\n"
+        "try:\n"
+        "    1/0\n"
+        "except ZeroDivisionError:\n"
+        "    cgitb.text(sys.exc_info())\n"
+        "print(sorted(m for m in heavy if m in sys.modules and m not in before))\n"
+        "import io\n"
+        f"h = cgitb.Hook(file=io.StringIO(), logdir={str(tmp_path)!r})\n"
+        "h.handle((KeyError, KeyError(), None))\n"
+        "print(sorted(m for m in heavy if m in sys.modules and m not in before))\n")
+    r = run([cgihost, script])
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.decode().splitlines()
+    assert lines[0] == "['cgitb']"
+    assert lines[1] == "[]"
+    assert lines[2] == "built-in"
+    # ...and the check can fail: a report does import them (time may have
+    # been imported by the host before the script started).
+    reported = set(LAZY) - {"tempfile"}
+    assert lines[3] in (repr(sorted(reported)), repr(sorted(reported - {"time"})))
+    # tempfile only when a report is logged to a file.
+    assert lines[4] in (repr(sorted(LAZY)), repr(sorted(set(LAZY) - {"time"})))
+
+
+def test_api_surface(cgihost, tmp_path):
+    script = tmp_path / "api.py"
+    script.write_text(
+        "import inspect, io, sys, cgitb\n"
+        "print(sorted(n for n in ('enable', 'handler', 'Hook', 'html', 'text', 'reset', 'small',\n"
+        "      'strong', 'grey', 'lookup', 'scanvars', '__UNDEF__') if hasattr(cgitb, n)))\n"
+        "print(type(cgitb.__UNDEF__).__name__, cgitb.__UNDEF__)\n"
+        "print(hasattr(cgitb, '__all__'))\n"
+        "h = cgitb.handler.__self__\n"
+        "print(type(h) is cgitb.Hook, h.file is sys.stdout, vars(h)['format'], h.display,\n"
+        "      h.logdir, h.context)\n"
+        "cgitb.enable(0, '/x', 2, 'text')\n"
+        "e = sys.excepthook\n"
+        "print(type(e).__name__, e.display, e.logdir, e.context, e.format, e.file is sys.stdout)\n"
+        "buf = io.StringIO()\n"
+        "class Mine(cgitb.Hook):\n"
+        "    def handle(self, info=None):\n"
+        "        self.file.write('mine %s' % info[0].__name__)\n"
+        "m = Mine(file=buf, format='text')\n"
+        "m(KeyError, KeyError('k'), None)\n"
+        "print(buf.getvalue(), m.format, m.file is buf)\n"
+        "cgitb.Hook = Mine\n"
+        "cgitb.enable()\n"
+        "print(type(sys.excepthook).__name__)\n"
+        "h2 = cgitb.Hook.__mro__[1](file=io.StringIO(), format='text')\n"
+        "h2.extra = 1\n"
+        "print(sorted(vars(h2)))\n")
+    ours = run([cgihost, script])
+    theirs = run([PYTHON, script])
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout == theirs.stdout
+    assert b"mine KeyError" in ours.stdout
+
+
+def test_handle_honours_a_replaced_reset(cgihost, tmp_path):
+    script = tmp_path / "r.py"
+    script.write_text(
+        "import io, sys, cgitb\n"
+        "cgitb.reset = lambda: 'RESET\\n'\n"
+        "cgitb.text = lambda info, context=5: 'TEXT %s' % context\n"
+        "buf = io.StringIO()\n"
+        "cgitb.Hook(file=buf, format='html', context=9).handle((None, None, None))\n"
+        "h = cgitb.Hook(file=buf, format='text', context=4)\n"
+        "h.handle((KeyError, KeyError(), None))\n"
+        "print(repr(buf.getvalue()[:6]), 'TEXT 4' in buf.getvalue())\n")
+    ours = run([cgihost, script])
+    theirs = run([PYTHON, script])
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout == theirs.stdout == b"'RESET\\n' True\n"
+
+
+# ---- the AH02429 flaw: the report must be a valid CGI response ----------------
+
+TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+class BadCGI(Exception):
+    pass
+
+
+def parse_cgi(raw):
+    """Split a CGI response the way Apache's mod_cgi does
+    (ap_scan_script_header_err_core): header lines up to the first empty
+    line, each 'Name: value' with a token name, else AH02429 and a 500."""
+    headers = []
+    pos = 0
+    while True:
+        nl = raw.find(b"\n", pos)
+        if nl < 0:
+            raise BadCGI("premature end of script headers")
+        line = raw[pos:nl].rstrip(b"\r").decode("latin-1")
+        pos = nl + 1
+        if line == "":
+            break
+        name, colon, value = line.partition(":")
+        if not colon:
+            raise BadCGI(f"malformed header line {line!r}")
+        if not TOKEN.fullmatch(name):
+            raise BadCGI(f"AH02429: response header name {name!r} contains invalid characters")
+        headers.append((name.lower(), value.strip()))
+    return headers, raw[pos:]
+
+
+def content_type(headers):
+    types = [v for n, v in headers if n == "content-type"]
+    return types[-1] if types else None  # mod_cgi keeps the last one
+
+
+@pytest.mark.parametrize("bad", [
+    b"<!--: spam\nContent-Type: text/html\n\nx",
+    b"Content-Type: text/html\nno colon\n\nx",
+    b"Content-Type: text/html\n",
+    b"Bad Name: v\n\nx",
+])
+def test_the_strict_parser_rejects_what_apache_rejects(bad):
+    with pytest.raises(BadCGI):
+        parse_cgi(bad)
+
+
+def test_stdlib_cgitb_fails_the_parser_when_nothing_was_sent():
+    r = run([PYTHON, SCRIPTS / "cgitb_before.py"])
+    with pytest.raises(BadCGI, match="AH02429"):
+        parse_cgi(r.stdout)
+
+
+def check_report(body, exc_line):
+    text = body.decode()
+    # The visible report and the original traceback in the HTML comment.
+    assert "A problem occurred in a Python script." in text
+    assert "Traceback (most recent call last):" in text
+    assert exc_line in text
+    assert text.rstrip().endswith("-->")
+
+
+def test_crash_before_any_output(cgihost):
+    r = run([cgihost, SCRIPTS / "cgitb_before.py"], env={"REQUEST_METHOD": "GET"})
+    headers, body = parse_cgi(r.stdout)
+    assert headers == [("x-cgitb", "<!--"), ("content-type", "text/html")]
+    check_report(body, "KeyError: 'size'")
+    assert b"never reached" not in body
+
+
+def test_crash_in_the_headers(cgihost):
+    r = run([cgihost, SCRIPTS / "cgitb_headers.py"], env={"REQUEST_METHOD": "GET"})
+    headers, body = parse_cgi(r.stdout)
+    assert headers[:2] == [("status", "200 OK"), ("content-type", "text/plain")]
+    assert content_type(headers) == "text/html"
+    check_report(body, "ZeroDivisionError: division by zero")
+
+
+def test_crash_in_the_middle_of_a_header_line(cgihost):
+    r = run([cgihost, SCRIPTS / "cgitb_headers.py"],
+            env={"REQUEST_METHOD": "GET", "QUERY_STRING": "partial"})
+    headers, body = parse_cgi(r.stdout)
+    assert ("x-half-writx-cgitb", "<!--") in headers
+    assert content_type(headers) == "text/html"
+    check_report(body, "ZeroDivisionError: division by zero")
+
+
+def test_crash_after_output(cgihost):
+    r = run([cgihost, SCRIPTS / "cgitb_after.py"], env={"REQUEST_METHOD": "GET"})
+    headers, body = parse_cgi(r.stdout)
+    assert headers == [("content-type", "text/html")]
+    text = body.decode()
+    assert text.startswith("<html><head><title>after</title>")
+    # The report follows the page; its header lines sit inside an HTML comment
+    # that the first <body> line closes.
+    i = text.index("X-Cgitb: <!--\nContent-Type: text/html\n\n<body")
+    assert text.index("-->", i) < text.index("A problem occurred")
+    check_report(body[len(text[:i].encode()):],
+                 "TypeError: unsupported operand type(s) for +: 'int' and 'str'")
+
+
+@pytest.mark.parametrize("script", ["cgitb_before.py", "cgitb_headers.py", "cgitb_after.py"])
+def test_report_body_matches_stdlib(cgihost, script):
+    """Apart from the reset line, the crash output is the stdlib's."""
+    ours = run([cgihost, SCRIPTS / script])
+    theirs = run([PYTHON, SCRIPTS / script])
+    assert ours.returncode == theirs.returncode == 1
+    assert normalize(ours.stdout.decode()) == normalize(theirs.stdout.decode())
