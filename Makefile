@@ -7,7 +7,7 @@
 #
 # make            build build/cgihost against Debian's python3 (or PYTHON_CONFIG=...)
 # make test       install missing Debian packages (as root), build, run every test
-# make demo       the main job: run scripts/hello.py through cgihost
+# make demo       the main job: a private Apache serving scripts/ through cgihost (PORT=8080)
 # make bench      side-by-side timings against /usr/bin/python3
 # make asan       the same test suite on an ASan+UBSan build
 # make fuzz       libFuzzer targets, FUZZ_SECONDS each (default 60)
@@ -61,7 +61,8 @@ CTESTS      := $(CTEST_SRCS:tests/c/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS   := $(wildcard fuzz/fuzz_*.c)
 FUZZERS     := $(FUZZ_SRCS:fuzz/%.c=build/fuzz/%)
 
-.PHONY: all deps test test-c test-py test-fuzz asan valgrind fuzz bench demo clean
+.PHONY: all deps test test-c test-py test-fuzz asan valgrind fuzz bench demo demo-stop \
+        install uninstall clean
 
 all: $(BUILD)/cgihost
 
@@ -87,8 +88,10 @@ $(BUILD)/cgihost: $(HOST_OBJS) $(MODULE_OBJS) $(PARSER_OBJS)
 
 # Debian packages, by name. Installed when missing and we are root; otherwise
 # we say what to install.
-TEST_DEPS  := python3-dev python3-pytest clang libclang-rt-14-dev valgrind
-BENCH_DEPS := hyperfine
+TEST_DEPS  := python3-dev python3-pytest clang libclang-rt-14-dev valgrind \
+              apache2 apache2-utils chromium chromium-driver python3-selenium
+BENCH_DEPS := hyperfine apache2 apache2-utils
+DEMO_DEPS  := python3-dev apache2
 deps:
 	@./tests/install-deps $(TEST_DEPS) $(BENCH_DEPS)
 
@@ -139,12 +142,51 @@ fuzz: $(FUZZERS)
 
 # ---- the main job and the figures ---------------------------------------------
 
-demo: all
-	@./host/demo $(BUILD)/cgihost
+# A private Apache on 127.0.0.1:$(PORT) serving scripts/ through cgihost, in
+# the foreground until Ctrl-C (host/demo; DEMO_ONESHOT=1 fetches hello.py once).
+PORT ?= 8080
+demo:
+	@./tests/install-deps $(DEMO_DEPS)
+	@$(MAKE) --no-print-directory all
+	@$(TEST_PYTHON) host/demo --cgihost $(BUILD)/cgihost --port $(PORT) --run-dir $(BUILD)/demo-$(PORT)
+
+demo-stop:
+	@$(TEST_PYTHON) host/demo --stop --port $(PORT) --run-dir $(BUILD)/demo-$(PORT)
 
 bench: all
 	@./tests/install-deps $(BENCH_DEPS)
 	$(TEST_PYTHON) bench/bench.py --cgihost $(BUILD)/cgihost
+
+# ---- install ------------------------------------------------------------------
+
+# The program, the Apache snippet (a2enconf cgihost), the systemd units and the
+# man page. Paths inside the snippet and the units follow BINDIR.
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+APACHE_CONFDIR ?= /etc/apache2/conf-available
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+UNITS      := $(wildcard host/cgihost.service host/cgihost.socket)
+MANPAGE    := $(wildcard host/cgihost.1)
+INSTALLED_BIN := $(BINDIR)/cgihost
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(APACHE_CONFDIR)
+	install -m 755 $(BUILD)/cgihost $(DESTDIR)$(INSTALLED_BIN)
+	sed 's|/usr/local/bin/cgihost|$(INSTALLED_BIN)|g' host/apache/cgihost.conf > $(BUILD)/cgihost.conf
+	install -m 644 $(BUILD)/cgihost.conf $(DESTDIR)$(APACHE_CONFDIR)/cgihost.conf
+	@set -e; for u in $(UNITS); do \
+	    install -d $(DESTDIR)$(UNITDIR); \
+	    sed 's|/usr/local/bin/cgihost|$(INSTALLED_BIN)|g' $$u > $(BUILD)/$${u##*/}; \
+	    echo install -m 644 $$u $(DESTDIR)$(UNITDIR)/; \
+	    install -m 644 $(BUILD)/$${u##*/} $(DESTDIR)$(UNITDIR)/; done
+	@set -e; for m in $(MANPAGE); do \
+	    install -d $(DESTDIR)$(MANDIR)/man1; \
+	    echo install -m 644 $$m $(DESTDIR)$(MANDIR)/man1/; \
+	    install -m 644 $$m $(DESTDIR)$(MANDIR)/man1/; done
+
+uninstall:
+	rm -f $(DESTDIR)$(INSTALLED_BIN) $(DESTDIR)$(APACHE_CONFDIR)/cgihost.conf \
+	    $(DESTDIR)$(UNITDIR)/cgihost.service $(DESTDIR)$(UNITDIR)/cgihost.socket \
+	    $(DESTDIR)$(MANDIR)/man1/cgihost.1
 
 clean:
 	rm -rf build

@@ -1,0 +1,194 @@
+"""A private Apache serving a directory through cgihost: used by host/demo,
+tests/test_apache.py and bench/bench.py.
+
+Everything it writes is under its run directory; it reads no system
+configuration but /etc/mime.types and Debian's module files. Started as root,
+Apache runs its children as www-data, as Debian does, so the files they need
+(cgihost, the scripts, the run directory with mod_cgid's socket) must be
+reachable by www-data: when they are not (a checkout under /root), they are
+copied to a fresh world-readable directory under /tmp first.
+"""
+import grp
+import os
+import pathlib
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+TEMPLATE = HERE / "private.conf.in"
+SNIPPET = HERE / "cgihost.conf"
+APACHE = "/usr/sbin/apache2"
+USER = "www-data"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def reachable_by(user, paths):
+    """True when `user` can read (and traverse to) every path, checked in a
+    child that becomes that user."""
+    if os.geteuid() != 0:
+        return True
+    pw = pwd.getpwnam(user)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups([])
+            os.setgid(pw.pw_gid)
+            os.setuid(pw.pw_uid)
+            ok = all(os.access(p, os.R_OK | os.X_OK) for p in paths)
+            os._exit(0 if ok else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
+def cgi_module(mpm):
+    """Debian pairs mod_cgid with the threaded MPMs and mod_cgi with prefork."""
+    return "cgi" if mpm == "prefork" else "cgid"
+
+
+class PrivateApache:
+    """Apache on 127.0.0.1:port serving docroot's .py files through cgihost.
+
+    extra: more configuration, written to run/extra.conf (the template
+    includes it last). Call start(), then stop(); or use it as a context
+    manager.
+    """
+
+    def __init__(self, run_dir, cgihost, docroot, port=None, extra="", mpm="event",
+                 user=USER, stage=None):
+        self.run = pathlib.Path(run_dir).resolve()
+        self.cgihost = pathlib.Path(cgihost).resolve()
+        self.docroot = pathlib.Path(docroot).absolute()
+        self.port = port or free_port()
+        self.extra = extra
+        self.mpm = mpm
+        self.cgimod = cgi_module(mpm)
+        self.user = user if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
+        self.group = "www-data" if os.geteuid() == 0 else grp.getgrgid(os.getegid()).gr_name
+        self.stage = stage
+        self.proc = None
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pidfile(self):
+        return self.run / "httpd.pid"
+
+    def _prepare(self):
+        self.run.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.run, 0o755)
+        for log in ("error.log", "access.log"):
+            (self.run / log).touch()
+        need = [self.cgihost, self.docroot, self.run]
+        if os.geteuid() == 0 and not reachable_by(self.user, need):
+            # Copy what www-data needs to a directory it can reach.
+            stage = pathlib.Path(self.stage or tempfile.mkdtemp(prefix="cgihost-apache-"))
+            stage.mkdir(parents=True, exist_ok=True)
+            os.chmod(stage, 0o755)
+            shutil.copy2(self.cgihost, stage / "cgihost")
+            if (stage / "docroot").exists():
+                shutil.rmtree(stage / "docroot")
+            shutil.copytree(self.docroot, stage / "docroot", symlinks=True)
+            os.chmod(stage / "docroot", 0o755)
+            self.cgihost, self.docroot = stage / "cgihost", stage / "docroot"
+            self.sock_dir = stage
+        else:
+            self.sock_dir = self.run
+        conf = TEMPLATE.read_text()
+        for k, v in {"RUN": self.run, "PORT": self.port, "DOCROOT": self.docroot,
+                     "MPM": self.mpm, "CGIMOD": self.cgimod, "USER": self.user,
+                     "GROUP": self.group, "CGIHOST": self.cgihost, "SNIPPET": SNIPPET,
+                     "SOCK": self.sock_dir / "cgid.sock"}.items():
+            conf = conf.replace(f"@{k}@", str(v))
+        (self.run / "httpd.conf").write_text(conf)
+        (self.run / "extra.conf").write_text(self.extra)
+
+    def configtest(self):
+        return subprocess.run([APACHE, "-t", "-f", str(self.run / "httpd.conf")],
+                              capture_output=True, text=True)
+
+    def start(self, timeout=15):
+        self._prepare()
+        t = self.configtest()
+        if t.returncode != 0:
+            raise RuntimeError(f"apache2 -t: {t.stderr}")
+        # Apache's own environment: empty but PATH, as under systemd.
+        env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+               "LANG": "C"}
+        self.proc = subprocess.Popen(
+            [APACHE, "-f", str(self.run / "httpd.conf"), "-DFOREGROUND"],
+            env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"apache2 exited with {self.proc.returncode}: "
+                                   + self.error_log())
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("apache2 did not start listening: " + self.error_log())
+
+    def stop(self, timeout=15):
+        """Stops Apache and waits until its whole process group is gone."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.proc = None
+
+    def error_log(self):
+        try:
+            return (self.run / "error.log").read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def stop_pidfile(pidfile, timeout=15):
+    """Stops the Apache whose parent wrote pidfile. Returns False if none ran."""
+    try:
+        pid = int(pathlib.Path(pidfile).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
