@@ -37,4 +37,12 @@ PyObject *cgih_parse_header(PyObject *line);
 PyObject *cgih_temporary_file(cgi_state *st, const char *mode, PyObject *encoding,
                               PyObject *newline);
 
+/* The module-level functions of cgifuncs.c, added in the exec slot. */
+extern PyMethodDef cgih_cgi_funcs[];
+
+/* The default environ=os.environ, for reading: os.environ once os is loaded,
+ * else a snapshot of the C environment decoded as os.environ does. New
+ * reference. */
+PyObject *cgih_default_environ(void);
+
 #endif

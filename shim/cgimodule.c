@@ -307,6 +307,15 @@ static int cgi_exec(PyObject *m)
         PyModule_AddStringConstant(m, "logfile", "") < 0 ||
         PyModule_AddObjectRef(m, "logfp", Py_None) < 0)
         return -1;
+    /* parse, parse_multipart, the logging family and the print_* helpers
+     * (cgifuncs.c); log starts as initlog, as in cgi.py. */
+    if (PyModule_AddFunctions(m, cgih_cgi_funcs) < 0)
+        return -1;
+    PyObject *initlog = PyObject_GetAttrString(m, "initlog");
+    int rc = initlog ? PyModule_AddObjectRef(m, "log", initlog) : -1;
+    Py_XDECREF(initlog);
+    if (rc < 0)
+        return -1;
     PyObject *all = Py_BuildValue("[ssssssssssss]", "MiniFieldStorage", "FieldStorage", "parse",
                                   "parse_multipart", "parse_header", "test", "print_exception",
                                   "print_environ", "print_form", "print_directory",

@@ -133,6 +133,12 @@ static PyMemberDef fs_members[] = {
     {NULL, 0, 0, 0, NULL},
 };
 
+/* __dict__, as instances of a Python class have it (vars(fs), fs.__dict__). */
+static PyGetSetDef fs_getset[] = {
+    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
 /* ---- MiniFieldStorage ----------------------------------------------------- */
 
 static int mini_init(PyObject *self, PyObject *args, PyObject *kw)
@@ -161,6 +167,7 @@ static PyType_Slot mini_slots[] = {
     {Py_tp_init, mini_init},
     {Py_tp_repr, mini_repr},
     {Py_tp_members, fs_members},
+    {Py_tp_getset, fs_getset},
     {Py_tp_traverse, fs_traverse},
     {Py_tp_clear, fs_clear},
     {Py_tp_dealloc, fs_dealloc},
@@ -1013,16 +1020,39 @@ static int set_int(PyObject *self, const char *name, long v)
     return set_steal(self, name, PyLong_FromLong(v));
 }
 
-/* fp.readline(1 << 16), checked to be bytes. */
-static PyObject *read_line(PyObject *self, PyObject *fp)
+static PyObject *fs_write(PyObject *self, PyObject *line);
+
+enum line_use { FOR_SKIP, FOR_EOF, FOR_OUTER };
+
+/* fp.readline(1 << 16) as bytes, for skip_lines, read_lines_to_eof or
+ * read_lines_to_outerboundary (use). cgi.py does not check that the line is
+ * bytes: it adds len(line) to bytes_read and fails at its next bytes-only
+ * step. For a line that is not bytes, the same steps run here so that the
+ * same exception comes out; an empty one stands for end of file. */
+static PyObject *read_line(PyObject *self, PyObject *fp, enum line_use use)
 {
     PyObject *line = PyObject_CallMethod(fp, "readline", "i", 1 << 16);
-    if (line && !PyBytes_Check(line)) {
-        not_bytes(fp, line);
-        Py_CLEAR(line);
+    if (!line || PyBytes_Check(line))
+        return line;
+    Py_ssize_t n = PyObject_Size(line);
+    int t = n < 0 ? -1 : add_to(self, "bytes_read", n);
+    if (t == 0)
+        t = PyObject_IsTrue(line);
+    if (t == 0) {
+        Py_DECREF(line);
+        return PyBytes_FromStringAndSize("", 0);
     }
-    (void)self;
-    return line;
+    if (t > 0) {
+        PyObject *r = use == FOR_EOF     ? fs_write(self, line)
+                      : use == FOR_SKIP ? PyObject_CallMethod(line, "endswith", "y", "--")
+                                        : PyObject_CallMethod(line, "startswith", "y", "--");
+        if (r) {
+            Py_DECREF(r);
+            not_bytes(fp, line); /* bytes-like but not bytes: not followed further */
+        }
+    }
+    Py_DECREF(line);
+    return NULL;
 }
 
 /* The boundary lines b"--" + outerboundary and that + b"--". */
@@ -1076,7 +1106,7 @@ static PyObject *fs_skip_lines(PyObject *self, PyObject *Py_UNUSED(ignored))
     }
     int last_lfend = 1, rc = 0;
     for (;;) {
-        PyObject *line = read_line(self, fp);
+        PyObject *line = read_line(self, fp, FOR_SKIP);
         if (!line || add_to(self, "bytes_read", PyBytes_GET_SIZE(line)) < 0) {
             Py_XDECREF(line);
             rc = -1;
@@ -1236,10 +1266,9 @@ static PyObject *fs_read_lines(PyObject *self, PyObject *Py_UNUSED(ignored))
 /* __write(line): spills the in-memory buffer to make_file() past 1000 bytes. */
 static PyObject *fs_write(PyObject *self, PyObject *line)
 {
-    if (!PyBytes_Check(line)) {
-        PyErr_SetString(PyExc_TypeError, "line must be bytes");
+    Py_ssize_t len = PyObject_Size(line);
+    if (len < 0)
         return NULL;
-    }
     PyObject *mem = get(self, "_FieldStorage__file");
     if (!mem)
         return NULL;
@@ -1251,7 +1280,7 @@ static PyObject *fs_write(PyObject *self, PyObject *line)
             Py_DECREF(mem);
             return NULL;
         }
-        if (p + PyBytes_GET_SIZE(line) > 1000) {
+        if (p + len > 1000) {
             PyObject *file = call_method0(self, "make_file");
             PyObject *data = file ? call_method0(mem, "getvalue") : NULL;
             PyObject *r = data ? PyObject_CallMethod(file, "write", "O", data) : NULL;
@@ -1308,7 +1337,7 @@ static PyObject *fs_read_lines_to_eof(PyObject *self, PyObject *Py_UNUSED(ignore
         return NULL;
     int rc = 0;
     for (;;) {
-        PyObject *line = read_line(self, fp);
+        PyObject *line = read_line(self, fp, FOR_EOF);
         if (!line || add_to(self, "bytes_read", PyBytes_GET_SIZE(line)) < 0) {
             Py_XDECREF(line);
             rc = -1;
@@ -1360,7 +1389,7 @@ static PyObject *fs_read_lines_to_outerboundary(PyObject *self, PyObject *Py_UNU
         } else {
             Py_DECREF(limit);
         }
-        PyObject *line = read_line(self, fp);
+        PyObject *line = read_line(self, fp, FOR_OUTER);
         if (!line || add_to(self, "bytes_read", PyBytes_GET_SIZE(line)) < 0) {
             Py_XDECREF(line);
             rc = -1;
@@ -1372,7 +1401,7 @@ static PyObject *fs_read_lines_to_outerboundary(PyObject *self, PyObject *Py_UNU
             rc = set_int(self, "done", -1);
             break;
         }
-        if (PyBytes_GET_SIZE(delim) == 1) { /* b"\r" */
+        if (PyBytes_GET_SIZE(delim) == 1 && PyBytes_AS_STRING(delim)[0] == '\r') {
             PyObject *joined = PyBytes_FromStringAndSize("\r", 1);
             PyBytes_Concat(&joined, line);
             Py_DECREF(line);
@@ -1504,6 +1533,7 @@ static PyType_Slot fs_slots[] = {
     {Py_tp_finalize, fs_finalize},
     {Py_tp_methods, fs_methods},
     {Py_tp_members, fs_members},
+    {Py_tp_getset, fs_getset},
     {Py_tp_traverse, fs_traverse},
     {Py_tp_clear, fs_clear},
     {Py_tp_dealloc, fs_dealloc},

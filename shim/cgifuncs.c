@@ -1,0 +1,1131 @@
+/* cgifuncs.c: the module-level functions of the built-in `cgi` module other
+ * than parse_header and valid_boundary: parse, parse_multipart, the logging
+ * family (log, initlog, dolog, nolog, closelog) and the debugging helpers
+ * (test, print_exception, print_environ, print_form, print_directory,
+ * print_arguments, print_environ_usage).
+ *
+ * Each is a port of CPython 3.11's Lib/cgi.py. Where cgi.py names a module
+ * global (log, logfile, logfp, maxlen, FieldStorage, print, ...), the C code
+ * looks the name up at call time in the module's dict and then in builtins,
+ * as LOAD_GLOBAL does, and assigns through the module's dict where cgi.py says
+ * `global`: scripts reassign these (`cgi.logfp = StringIO()`,
+ * `cgi.log = cgi.dolog`, `cgi.maxlen = 1000`).
+ *
+ * Nothing heavy is imported: html.escape is reproduced here; traceback is
+ * imported only by print_exception, os only by parse() when it must mutate
+ * the default environ (os.environ), urllib.parse only by parse() for a query
+ * that is not a str.
+ */
+#include "cgi_internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* ---- module globals, as LOAD_GLOBAL / STORE_GLOBAL see them -------------- */
+
+/* The value of the global `name` of the cgi module, else the builtin, else
+ * NameError. New reference. */
+static PyObject *load_global(PyObject *module, const char *name)
+{
+    PyObject *d = PyModule_GetDict(module); /* borrowed */
+    PyObject *key = PyUnicode_FromString(name);
+    if (!key)
+        return NULL;
+    PyObject *v = PyDict_GetItemWithError(d, key);
+    if (!v && !PyErr_Occurred()) {
+        PyObject *b = PyEval_GetBuiltins(); /* borrowed */
+        v = b ? PyDict_GetItemWithError(b, key) : NULL;
+        if (!v && !PyErr_Occurred())
+            PyErr_Format(PyExc_NameError, "name '%s' is not defined", name);
+    }
+    Py_DECREF(key);
+    Py_XINCREF(v);
+    return v;
+}
+
+static int store_global(PyObject *module, const char *name, PyObject *v)
+{
+    return PyDict_SetItemString(PyModule_GetDict(module), name, v);
+}
+
+/* print(*args, end=end) through the `print` that cgi.py would find. */
+static int print_objs(PyObject *module, PyObject *args, const char *end)
+{
+    PyObject *print = load_global(module, "print");
+    if (!print)
+        return -1;
+    PyObject *kw = NULL, *r = NULL;
+    if (end && !(kw = Py_BuildValue("{ss}", "end", end)))
+        goto done;
+    r = PyObject_Call(print, args, kw);
+done:
+    Py_DECREF(print);
+    Py_XDECREF(kw);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
+/* print(s) for a C string; print() when s is NULL. */
+static int print_str(PyObject *module, const char *s)
+{
+    PyObject *args = s ? Py_BuildValue("(s)", s) : PyTuple_New(0);
+    if (!args)
+        return -1;
+    int rc = print_objs(module, args, NULL);
+    Py_DECREF(args);
+    return rc;
+}
+
+/* print(o), stealing o. */
+static int print_steal(PyObject *module, PyObject *o, const char *end)
+{
+    if (!o)
+        return -1;
+    PyObject *args = PyTuple_Pack(1, o);
+    Py_DECREF(o);
+    if (!args)
+        return -1;
+    int rc = print_objs(module, args, end);
+    Py_DECREF(args);
+    return rc;
+}
+
+/* html.escape(s): the same chain of s.replace() calls, so the same result and
+ * the same exception for anything that is not a str. New reference. */
+static PyObject *html_escape(PyObject *s)
+{
+    static const char *const pairs[5][2] = {
+        {"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}, {"\"", "&quot;"}, {"'", "&#x27;"}};
+    Py_INCREF(s);
+    for (size_t i = 0; i < 5 && s; i++)
+        Py_SETREF(s, PyObject_CallMethod(s, "replace", "ss", pairs[i][0], pairs[i][1]));
+    return s;
+}
+
+/* a + b for objects, stealing neither. */
+static PyObject *concat3(const char *a, PyObject *b, const char *c)
+{
+    PyObject *sa = PyUnicode_FromString(a), *r = NULL;
+    if (!sa)
+        return NULL;
+    PyObject *ab = PyNumber_Add(sa, b);
+    Py_DECREF(sa);
+    if (!ab)
+        return NULL;
+    PyObject *sc = PyUnicode_FromString(c);
+    if (sc)
+        r = PyNumber_Add(ab, sc);
+    Py_XDECREF(sc);
+    Py_DECREF(ab);
+    return r;
+}
+
+/* `key in mapping` for a C string key. */
+static int contains_str(PyObject *mapping, const char *key)
+{
+    PyObject *k = PyUnicode_FromString(key);
+    if (!k)
+        return -1;
+    int rc = PySequence_Contains(mapping, k);
+    Py_DECREF(k);
+    return rc;
+}
+
+static PyObject *getitem_str(PyObject *mapping, const char *key)
+{
+    PyObject *k = PyUnicode_FromString(key);
+    if (!k)
+        return NULL;
+    PyObject *v = PyObject_GetItem(mapping, k);
+    Py_DECREF(k);
+    return v;
+}
+
+static int setitem_str(PyObject *mapping, const char *key, PyObject *v)
+{
+    PyObject *k = PyUnicode_FromString(key);
+    if (!k)
+        return -1;
+    int rc = PyObject_SetItem(mapping, k, v);
+    Py_DECREF(k);
+    return rc;
+}
+
+/* sys.<name>, as the attribute lookup `sys.name` does. New reference. */
+static PyObject *sys_attr(const char *name)
+{
+    PyObject *v = PySys_GetObject(name); /* borrowed */
+    if (!v) {
+        PyErr_Format(PyExc_AttributeError, "module 'sys' has no attribute '%s'", name);
+        return NULL;
+    }
+    Py_INCREF(v);
+    return v;
+}
+
+/* sys.argv[1] when sys.argv[1:] is non-empty, else NULL with no error. */
+static PyObject *argv1(int *err)
+{
+    *err = 0;
+    PyObject *argv = sys_attr("argv");
+    if (!argv) {
+        *err = 1;
+        return NULL;
+    }
+    PyObject *tail = PySequence_GetSlice(argv, 1, PY_SSIZE_T_MAX), *v = NULL;
+    int t = tail ? PyObject_IsTrue(tail) : -1;
+    Py_XDECREF(tail);
+    if (t > 0)
+        v = PySequence_GetItem(argv, 1);
+    Py_DECREF(argv);
+    if (t < 0 || (t > 0 && !v))
+        *err = 1;
+    return v;
+}
+
+/* The default `environ=os.environ`, for reading: os.environ once os is
+ * loaded, else a snapshot of the C environment decoded as os.environ decodes
+ * it (nothing can have changed os.environ before os is imported). */
+PyObject *cgih_default_environ(void)
+{
+    PyObject *os = PyDict_GetItemString(PyImport_GetModuleDict(), "os"); /* borrowed */
+    if (os)
+        return PyObject_GetAttrString(os, "environ");
+    PyObject *d = PyDict_New();
+    if (!d)
+        return NULL;
+    for (char **e = environ; *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (!eq || eq == *e)
+            continue;
+        PyObject *k = PyUnicode_DecodeFSDefaultAndSize(*e, eq - *e);
+        PyObject *v = k ? PyUnicode_DecodeFSDefault(eq + 1) : NULL;
+        int rc = v ? PyDict_SetItem(d, k, v) : -1;
+        Py_XDECREF(k);
+        Py_XDECREF(v);
+        if (rc < 0) {
+            Py_DECREF(d);
+            return NULL;
+        }
+    }
+    return d;
+}
+
+/* Error messages for the pure-Python signatures these functions imitate. */
+static int no_kwargs(const char *fname, PyObject *kw)
+{
+    if (!kw || PyDict_GET_SIZE(kw) == 0)
+        return 0;
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    if (PyDict_Next(kw, &pos, &k, &v))
+        PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%S'", fname, k);
+    return -1;
+}
+
+/* ---- logging ---------------------------------------------------------------- */
+
+static PyObject *call_global_args(PyObject *module, const char *name, PyObject *args)
+{
+    PyObject *f = load_global(module, name);
+    if (!f)
+        return NULL;
+    PyObject *r = PyObject_Call(f, args, NULL);
+    Py_DECREF(f);
+    return r;
+}
+
+/* initlog(*allargs) */
+static PyObject *cgi_initlog(PyObject *module, PyObject *args, PyObject *kw)
+{
+    if (no_kwargs("initlog", kw) < 0)
+        return NULL;
+    /* stack level 1 from C is the Python caller, as stacklevel=2 is in cgi.py. */
+    if (PyErr_WarnEx(PyExc_DeprecationWarning,
+                     "cgi.log() is deprecated as of 3.10. Use logging instead", 1) < 0)
+        return NULL;
+    PyObject *logfile = load_global(module, "logfile");
+    if (!logfile)
+        return NULL;
+    int t = PyObject_IsTrue(logfile);
+    if (t > 0) {
+        PyObject *logfp = load_global(module, "logfp");
+        if (!logfp) {
+            Py_DECREF(logfile);
+            return NULL;
+        }
+        int has = PyObject_IsTrue(logfp);
+        Py_DECREF(logfp);
+        t = has < 0 ? -1 : !has;
+    }
+    if (t > 0) {
+        PyObject *open = load_global(module, "open");
+        PyObject *fp = NULL;
+        if (open) {
+            /* open(logfile, "a", encoding="locale") */
+            PyObject *a = Py_BuildValue("(Os)", logfile, "a");
+            PyObject *k = a ? Py_BuildValue("{ss}", "encoding", "locale") : NULL;
+            fp = k ? PyObject_Call(open, a, k) : NULL;
+            Py_XDECREF(a);
+            Py_XDECREF(k);
+            Py_DECREF(open);
+        }
+        if (fp) {
+            t = store_global(module, "logfp", fp);
+            Py_DECREF(fp);
+        } else if (PyErr_ExceptionMatches(PyExc_OSError)) {
+            PyErr_Clear();
+            t = 0;
+        } else {
+            t = -1;
+        }
+    }
+    Py_DECREF(logfile);
+    if (t < 0)
+        return NULL;
+    PyObject *logfp = load_global(module, "logfp");
+    if (!logfp)
+        return NULL;
+    int has = PyObject_IsTrue(logfp);
+    Py_DECREF(logfp);
+    if (has < 0)
+        return NULL;
+    PyObject *f = load_global(module, has ? "dolog" : "nolog");
+    if (!f)
+        return NULL;
+    int rc = store_global(module, "log", f);
+    Py_DECREF(f);
+    if (rc < 0)
+        return NULL;
+    return call_global_args(module, "log", args);
+}
+
+/* dolog(fmt, *args): logfp.write(fmt % args + "\n") */
+static PyObject *cgi_dolog(PyObject *module, PyObject *args, PyObject *kw)
+{
+    PyObject *fmt = NULL, *rest = NULL, *res = NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(args);
+    if (kw && PyDict_GET_SIZE(kw)) {
+        PyObject *kfmt = PyDict_GetItemString(kw, "fmt"); /* borrowed */
+        Py_ssize_t extra = PyDict_GET_SIZE(kw) - (kfmt ? 1 : 0);
+        if (kfmt && n > 0) {
+            PyErr_SetString(PyExc_TypeError, "dolog() got multiple values for argument 'fmt'");
+            return NULL;
+        }
+        if (extra) {
+            Py_ssize_t pos = 0;
+            PyObject *k, *v;
+            while (PyDict_Next(kw, &pos, &k, &v)) {
+                if (!PyUnicode_Check(k) || PyUnicode_CompareWithASCIIString(k, "fmt") != 0) {
+                    PyErr_Format(PyExc_TypeError,
+                                 "dolog() got an unexpected keyword argument '%S'", k);
+                    return NULL;
+                }
+            }
+        }
+        fmt = kfmt;
+    }
+    if (!fmt) {
+        if (n == 0) {
+            PyErr_SetString(PyExc_TypeError,
+                            "dolog() missing 1 required positional argument: 'fmt'");
+            return NULL;
+        }
+        fmt = PyTuple_GET_ITEM(args, 0);
+        rest = PyTuple_GetSlice(args, 1, n);
+    } else {
+        rest = PyTuple_New(0);
+    }
+    if (!rest)
+        return NULL;
+    PyObject *logfp = load_global(module, "logfp");
+    PyObject *line = logfp ? PyNumber_Remainder(fmt, rest) : NULL;
+    PyObject *nl = line ? PyUnicode_FromString("\n") : NULL;
+    PyObject *full = nl ? PyNumber_Add(line, nl) : NULL;
+    if (full)
+        res = PyObject_CallMethod(logfp, "write", "O", full);
+    Py_XDECREF(full);
+    Py_XDECREF(nl);
+    Py_XDECREF(line);
+    Py_XDECREF(logfp);
+    Py_DECREF(rest);
+    if (!res)
+        return NULL;
+    Py_DECREF(res);
+    Py_RETURN_NONE;
+}
+
+/* nolog(*allargs) */
+static PyObject *cgi_nolog(PyObject *module, PyObject *args, PyObject *kw)
+{
+    (void)module;
+    (void)args;
+    if (no_kwargs("nolog", kw) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* closelog() */
+static PyObject *cgi_closelog(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *empty = PyUnicode_FromString("");
+    int rc = empty ? store_global(module, "logfile", empty) : -1;
+    Py_XDECREF(empty);
+    if (rc < 0)
+        return NULL;
+    PyObject *logfp = load_global(module, "logfp");
+    if (!logfp)
+        return NULL;
+    int t = PyObject_IsTrue(logfp);
+    if (t > 0) {
+        PyObject *r = PyObject_CallMethod(logfp, "close", NULL);
+        Py_XDECREF(r);
+        t = r ? store_global(module, "logfp", Py_None) : -1;
+    }
+    Py_DECREF(logfp);
+    if (t < 0)
+        return NULL;
+    PyObject *f = load_global(module, "initlog");
+    if (!f)
+        return NULL;
+    rc = store_global(module, "log", f);
+    Py_DECREF(f);
+    if (rc < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* ---- parse and parse_multipart ---------------------------------------------- */
+
+/* a, b = seq */
+static int unpack2(PyObject *seq, PyObject **a, PyObject **b)
+{
+    PyObject *t = PySequence_Tuple(seq);
+    if (!t) {
+        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Format(PyExc_TypeError, "cannot unpack non-iterable %.200s object",
+                         Py_TYPE(seq)->tp_name);
+        }
+        return -1;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(t);
+    if (n != 2) {
+        if (n > 2)
+            PyErr_SetString(PyExc_ValueError, "too many values to unpack (expected 2)");
+        else
+            PyErr_Format(PyExc_ValueError, "not enough values to unpack (expected 2, got %zd)",
+                         n);
+        Py_DECREF(t);
+        return -1;
+    }
+    *a = PyTuple_GET_ITEM(t, 0);
+    *b = PyTuple_GET_ITEM(t, 1);
+    Py_INCREF(*a);
+    Py_INCREF(*b);
+    Py_DECREF(t);
+    return 0;
+}
+
+/* urllib.parse.parse_qs(qs, keep_blank_values, strict_parsing,
+ * encoding=encoding, separator=separator) */
+static PyObject *parse_qs(PyObject *qs, PyObject *keep_blank, PyObject *strict,
+                          PyObject *encoding, PyObject *separator)
+{
+    if (!PyUnicode_Check(qs)) {
+        /* bytes and stranger things: the real one, which is rare enough. */
+        PyObject *m = PyImport_ImportModule("urllib.parse"), *f = NULL, *r = NULL;
+        PyObject *a = NULL, *k = NULL;
+        if (m && (f = PyObject_GetAttrString(m, "parse_qs")) &&
+            (a = PyTuple_Pack(3, qs, keep_blank, strict)) &&
+            (k = Py_BuildValue("{sOsO}", "encoding", encoding, "separator", separator)))
+            r = PyObject_Call(f, a, k);
+        Py_XDECREF(m);
+        Py_XDECREF(f);
+        Py_XDECREF(a);
+        Py_XDECREF(k);
+        return r;
+    }
+    int kb = PyObject_IsTrue(keep_blank), st = kb < 0 ? -1 : PyObject_IsTrue(strict);
+    if (st < 0)
+        return NULL;
+    PyObject *errors = PyUnicode_FromString("replace");
+    if (!errors)
+        return NULL;
+    PyObject *pairs = cgih_parse_qsl(qs, kb, st, encoding, errors, Py_None, separator);
+    Py_DECREF(errors);
+    if (!pairs)
+        return NULL;
+    PyObject *d = PyDict_New();
+    for (Py_ssize_t i = 0; d && i < PyList_GET_SIZE(pairs); i++) {
+        PyObject *pair = PyList_GET_ITEM(pairs, i);
+        PyObject *name = PyTuple_GET_ITEM(pair, 0), *value = PyTuple_GET_ITEM(pair, 1);
+        PyObject *lst = PyDict_GetItemWithError(d, name); /* borrowed */
+        int rc;
+        if (lst) {
+            rc = PyList_Append(lst, value);
+        } else if (PyErr_Occurred()) {
+            rc = -1;
+        } else {
+            PyObject *nl = PyList_New(1);
+            if (nl) {
+                Py_INCREF(value);
+                PyList_SET_ITEM(nl, 0, value);
+            }
+            rc = nl ? PyDict_SetItem(d, name, nl) : -1;
+            Py_XDECREF(nl);
+        }
+        if (rc < 0)
+            Py_CLEAR(d);
+    }
+    Py_DECREF(pairs);
+    return d;
+}
+
+/* qs = qs + '&' if qs, then + more. Steals qs; new reference. */
+static PyObject *join_qs(PyObject *qs, PyObject *more)
+{
+    int t = PyObject_IsTrue(qs);
+    if (t < 0) {
+        Py_DECREF(qs);
+        return NULL;
+    }
+    if (t) {
+        PyObject *amp = PyUnicode_FromString("&");
+        PyObject *a = amp ? PyNumber_Add(qs, amp) : NULL;
+        Py_XDECREF(amp);
+        Py_SETREF(qs, a);
+        if (!qs)
+            return NULL;
+    }
+    PyObject *r = PyNumber_Add(qs, more);
+    Py_DECREF(qs);
+    return r;
+}
+
+static PyObject *cgi_parse(PyObject *module, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"fp", "environ", "keep_blank_values", "strict_parsing",
+                             "separator", NULL};
+    PyObject *fp = Py_None, *environ_ = NULL, *keep_blank = NULL, *strict = NULL;
+    PyObject *separator = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OOOOO:parse", kwlist, &fp, &environ_,
+                                     &keep_blank, &strict, &separator))
+        return NULL;
+    PyObject *zero = NULL, *amp = NULL, *os = NULL, *encoding = NULL, *qs = NULL;
+    PyObject *method = NULL, *ctype = NULL, *pdict = NULL, *res = NULL, *tmp = NULL;
+    int t;
+    Py_INCREF(fp);
+    if (!(zero = PyLong_FromLong(0)) || !(amp = PyUnicode_FromString("&")))
+        goto done;
+    if (!keep_blank)
+        keep_blank = zero;
+    if (!strict)
+        strict = zero;
+    if (!separator)
+        separator = amp;
+    if (!environ_) {
+        /* cgi.py mutates os.environ itself: that needs os. */
+        if (!(os = PyImport_ImportModule("os")) ||
+            !(environ_ = tmp = PyObject_GetAttrString(os, "environ")))
+            goto done;
+        tmp = NULL;
+    } else {
+        Py_INCREF(environ_);
+    }
+
+    if (fp == Py_None) {
+        Py_SETREF(fp, sys_attr("stdin"));
+        if (!fp)
+            goto done;
+    }
+    encoding = PyObject_GetAttrString(fp, "encoding");
+    if (!encoding) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+            goto done;
+        PyErr_Clear();
+        if (!(encoding = PyUnicode_FromString("latin-1")))
+            goto done;
+    }
+    PyObject *tiow = PyImport_ImportModule("_io");
+    if (tiow)
+        Py_SETREF(tiow, PyObject_GetAttrString(tiow, "TextIOWrapper"));
+    t = tiow ? PyObject_IsInstance(fp, tiow) : -1;
+    Py_XDECREF(tiow);
+    if (t < 0)
+        goto done;
+    if (t) {
+        Py_SETREF(fp, PyObject_GetAttrString(fp, "buffer"));
+        if (!fp)
+            goto done;
+    }
+
+    if ((t = contains_str(environ_, "REQUEST_METHOD")) < 0)
+        goto done;
+    if (!t) {
+        if (!(tmp = PyUnicode_FromString("GET")) ||
+            setitem_str(environ_, "REQUEST_METHOD", tmp) < 0)
+            goto done;
+        Py_CLEAR(tmp);
+    }
+    if (!(method = getitem_str(environ_, "REQUEST_METHOD")))
+        goto done;
+    if (!(tmp = PyUnicode_FromString("POST")))
+        goto done;
+    t = PyObject_RichCompareBool(method, tmp, Py_EQ);
+    Py_CLEAR(tmp);
+    if (t < 0)
+        goto done;
+    if (t) {
+        PyObject *ph = load_global(module, "parse_header");
+        PyObject *ct = ph ? getitem_str(environ_, "CONTENT_TYPE") : NULL;
+        PyObject *parsed = ct ? PyObject_CallOneArg(ph, ct) : NULL;
+        Py_XDECREF(ph);
+        Py_XDECREF(ct);
+        t = parsed ? unpack2(parsed, &ctype, &pdict) : -1;
+        Py_XDECREF(parsed);
+        if (t < 0)
+            goto done;
+        if ((t = PyUnicode_Check(ctype) &&
+                 PyUnicode_CompareWithASCIIString(ctype, "multipart/form-data") == 0)) {
+            PyObject *pm = load_global(module, "parse_multipart");
+            PyObject *a = pm ? PyTuple_Pack(2, fp, pdict) : NULL;
+            PyObject *k = a ? Py_BuildValue("{sO}", "separator", separator) : NULL;
+            if (k)
+                res = PyObject_Call(pm, a, k);
+            Py_XDECREF(pm);
+            Py_XDECREF(a);
+            Py_XDECREF(k);
+            goto done;
+        }
+        if (PyUnicode_Check(ctype) &&
+            PyUnicode_CompareWithASCIIString(ctype, "application/x-www-form-urlencoded") == 0) {
+            PyObject *cl = getitem_str(environ_, "CONTENT_LENGTH");
+            PyObject *clength = cl ? PyNumber_Long(cl) : NULL;
+            Py_XDECREF(cl);
+            if (!clength)
+                goto done;
+            PyObject *maxlen = load_global(module, "maxlen");
+            t = maxlen ? PyObject_IsTrue(maxlen) : -1;
+            if (t > 0)
+                t = PyObject_RichCompareBool(clength, maxlen, Py_GT);
+            Py_XDECREF(maxlen);
+            if (t > 0)
+                PyErr_SetString(PyExc_ValueError, "Maximum content length exceeded");
+            PyObject *data = t == 0 ? PyObject_CallMethod(fp, "read", "O", clength) : NULL;
+            Py_DECREF(clength);
+            if (data)
+                qs = PyObject_CallMethod(data, "decode", "O", encoding);
+            Py_XDECREF(data);
+        } else {
+            qs = PyUnicode_FromString("");
+        }
+        if (!qs || (t = contains_str(environ_, "QUERY_STRING")) < 0)
+            goto done;
+        if (t) {
+            if (!(tmp = getitem_str(environ_, "QUERY_STRING")))
+                goto done;
+            qs = join_qs(qs, tmp);
+            Py_CLEAR(tmp);
+        } else {
+            int err;
+            tmp = argv1(&err);
+            if (err)
+                goto done;
+            if (tmp)
+                qs = join_qs(qs, tmp);
+            Py_CLEAR(tmp);
+        }
+        if (!qs || setitem_str(environ_, "QUERY_STRING", qs) < 0)
+            goto done;
+    } else {
+        if ((t = contains_str(environ_, "QUERY_STRING")) < 0)
+            goto done;
+        if (t) {
+            if (!(qs = getitem_str(environ_, "QUERY_STRING")))
+                goto done;
+        } else {
+            int err;
+            qs = argv1(&err);
+            if (err)
+                goto done;
+            if (!qs && !(qs = PyUnicode_FromString("")))
+                goto done;
+            if (setitem_str(environ_, "QUERY_STRING", qs) < 0)
+                goto done;
+        }
+    }
+    res = parse_qs(qs, keep_blank, strict, encoding, separator);
+done:
+    Py_XDECREF(zero);
+    Py_XDECREF(amp);
+    Py_XDECREF(os);
+    Py_XDECREF(environ_);
+    Py_XDECREF(fp);
+    Py_XDECREF(encoding);
+    Py_XDECREF(qs);
+    Py_XDECREF(method);
+    Py_XDECREF(ctype);
+    Py_XDECREF(pdict);
+    Py_XDECREF(tmp);
+    return res;
+}
+
+/* parse_multipart(fp, pdict, encoding="utf-8", errors="replace", separator='&')
+ *
+ * cgi.py passes FieldStorage an email.message.Message made with
+ * set_type(ctype); a dict with the lowercase keys FieldStorage looks up is the
+ * same to it and costs no import of email. */
+static PyObject *cgi_parse_multipart(PyObject *module, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"fp", "pdict", "encoding", "errors", "separator", NULL};
+    PyObject *fp, *pdict, *encoding = NULL, *errors = NULL, *separator = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|OOO:parse_multipart", kwlist, &fp, &pdict,
+                                     &encoding, &errors, &separator))
+        return NULL;
+    PyObject *owned[3] = {NULL, NULL, NULL};
+    PyObject *b = NULL, *boundary = NULL, *ctype = NULL, *headers = NULL, *environ_ = NULL;
+    PyObject *fs = NULL, *res = NULL, *it = NULL, *k;
+    if (!encoding && !(encoding = owned[0] = PyUnicode_FromString("utf-8")))
+        goto done;
+    if (!errors && !(errors = owned[1] = PyUnicode_FromString("replace")))
+        goto done;
+    if (!separator && !(separator = owned[2] = PyUnicode_FromString("&")))
+        goto done;
+    if (!(b = getitem_str(pdict, "boundary")) ||
+        !(boundary = PyObject_CallMethod(b, "decode", "s", "ascii")))
+        goto done;
+    PyObject *fmt = PyUnicode_FromString("multipart/form-data; boundary={}");
+    if (!fmt)
+        goto done;
+    ctype = PyObject_CallMethod(fmt, "format", "O", boundary);
+    Py_DECREF(fmt);
+    if (!ctype)
+        goto done;
+    /* Message.set_type(): "if not type.count('/') == 1: raise ValueError" */
+    Py_ssize_t len = PyUnicode_GET_LENGTH(ctype), slashes = 0;
+    for (Py_ssize_t i = 0; i < len; i++)
+        slashes += PyUnicode_READ_CHAR(ctype, i) == '/';
+    if (slashes != 1) {
+        PyErr_SetNone(PyExc_ValueError);
+        goto done;
+    }
+    if (!(headers = PyDict_New()) || PyDict_SetItemString(headers, "content-type", ctype) < 0)
+        goto done;
+    PyObject *cl = getitem_str(pdict, "CONTENT-LENGTH");
+    if (cl) {
+        int rc = PyDict_SetItemString(headers, "content-length", cl);
+        Py_DECREF(cl);
+        if (rc < 0)
+            goto done;
+    } else if (PyErr_ExceptionMatches(PyExc_KeyError)) {
+        PyErr_Clear();
+    } else {
+        goto done;
+    }
+    if (!(environ_ = Py_BuildValue("{ss}", "REQUEST_METHOD", "POST")))
+        goto done;
+    PyObject *cls = load_global(module, "FieldStorage");
+    if (!cls)
+        goto done;
+    PyObject *a = PyTuple_Pack(1, fp);
+    PyObject *kwargs = a ? Py_BuildValue("{sOsOsOsOsO}", "headers", headers, "encoding",
+                                         encoding, "errors", errors, "environ", environ_,
+                                         "separator", separator)
+                         : NULL;
+    if (kwargs)
+        fs = PyObject_Call(cls, a, kwargs);
+    Py_DECREF(cls);
+    Py_XDECREF(a);
+    Py_XDECREF(kwargs);
+    if (!fs || !(res = PyDict_New()) || !(it = PyObject_GetIter(fs)))
+        goto fail;
+    while ((k = PyIter_Next(it))) {
+        PyObject *v = PyObject_CallMethod(fs, "getlist", "O", k);
+        int rc = v ? PyDict_SetItem(res, k, v) : -1;
+        Py_XDECREF(v);
+        Py_DECREF(k);
+        if (rc < 0)
+            goto fail;
+    }
+    if (PyErr_Occurred())
+        goto fail;
+    goto done;
+fail:
+    Py_CLEAR(res);
+done:
+    for (int i = 0; i < 3; i++)
+        Py_XDECREF(owned[i]);
+    Py_XDECREF(b);
+    Py_XDECREF(boundary);
+    Py_XDECREF(ctype);
+    Py_XDECREF(headers);
+    Py_XDECREF(environ_);
+    Py_XDECREF(fs);
+    Py_XDECREF(it);
+    return res;
+}
+
+/* ---- test/debug helpers ----------------------------------------------------- */
+
+static PyObject *cgi_print_exception(PyObject *module, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"type", "value", "tb", "limit", NULL};
+    PyObject *type = Py_None, *value = Py_None, *tb = Py_None, *limit = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OOOO:print_exception", kwlist, &type, &value,
+                                     &tb, &limit))
+        return NULL;
+    PyObject *et = NULL, *ev = NULL, *etb = NULL;
+    PyObject *traceback = NULL, *l1 = NULL, *l2 = NULL, *lst = NULL, *res = NULL;
+    if (type == Py_None) {
+        PyErr_GetExcInfo(&et, &ev, &etb);
+        type = et ? et : Py_None;
+        value = ev ? ev : Py_None;
+        tb = etb ? etb : Py_None;
+    }
+    if (!(traceback = PyImport_ImportModule("traceback")))
+        goto done;
+    if (!(l1 = PyObject_CallMethod(traceback, "format_tb", "OO", tb, limit)) ||
+        !(l2 = PyObject_CallMethod(traceback, "format_exception_only", "OO", type, value)) ||
+        !(lst = PyNumber_Add(l1, l2)))
+        goto done;
+    if (print_str(module, NULL) < 0 ||
+        print_str(module, "<H3>Traceback (most recent call last):</H3>") < 0)
+        goto done;
+    Py_ssize_t n = PyObject_Size(lst);
+    if (n < 0)
+        goto done;
+    PyObject *head = PySequence_GetSlice(lst, 0, n - 1 < 0 ? 0 : n - 1);
+    PyObject *last = PySequence_GetItem(lst, n - 1);
+    PyObject *empty = PyUnicode_FromString("");
+    PyObject *joined = head && empty ? PyUnicode_Join(empty, head) : NULL;
+    PyObject *e1 = joined && last ? html_escape(joined) : NULL;
+    PyObject *e2 = e1 ? html_escape(last) : NULL;
+    PyObject *out = NULL;
+    if (e2) {
+        PyObject *fmt = PyUnicode_FromString("<PRE>%s<B>%s</B></PRE>");
+        PyObject *pair = fmt ? PyTuple_Pack(2, e1, e2) : NULL;
+        out = pair ? PyNumber_Remainder(fmt, pair) : NULL;
+        Py_XDECREF(fmt);
+        Py_XDECREF(pair);
+    }
+    Py_XDECREF(head);
+    Py_XDECREF(last);
+    Py_XDECREF(empty);
+    Py_XDECREF(joined);
+    Py_XDECREF(e1);
+    Py_XDECREF(e2);
+    if (print_steal(module, out, NULL) < 0)
+        goto done;
+    res = Py_None;
+    Py_INCREF(res);
+done:
+    Py_XDECREF(et);
+    Py_XDECREF(ev);
+    Py_XDECREF(etb);
+    Py_XDECREF(traceback);
+    Py_XDECREF(l1);
+    Py_XDECREF(l2);
+    Py_XDECREF(lst);
+    return res;
+}
+
+static int print_environ_impl(PyObject *module, PyObject *environ_)
+{
+    PyObject *keys = PyObject_CallMethod(environ_, "keys", NULL);
+    PyObject *sorted = keys ? PySequence_List(keys) : NULL;
+    Py_XDECREF(keys);
+    if (!sorted || PyList_Sort(sorted) < 0 || print_str(module, NULL) < 0 ||
+        print_str(module, "<H3>Shell Environment:</H3>") < 0 || print_str(module, "<DL>") < 0)
+        goto fail;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(sorted); i++) {
+        PyObject *key = PyList_GET_ITEM(sorted, i);
+        PyObject *ek = html_escape(key);
+        PyObject *v = ek ? PyObject_GetItem(environ_, key) : NULL;
+        PyObject *ev = v ? html_escape(v) : NULL;
+        PyObject *a = ev ? Py_BuildValue("(sOsO)", "<DT>", ek, "<DD>", ev) : NULL;
+        Py_XDECREF(ek);
+        Py_XDECREF(v);
+        Py_XDECREF(ev);
+        int rc = a ? print_objs(module, a, NULL) : -1;
+        Py_XDECREF(a);
+        if (rc < 0)
+            goto fail;
+    }
+    Py_DECREF(sorted);
+    if (print_str(module, "</DL>") < 0 || print_str(module, NULL) < 0)
+        return -1;
+    return 0;
+fail:
+    Py_XDECREF(sorted);
+    return -1;
+}
+
+static PyObject *cgi_print_environ(PyObject *module, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"environ", NULL};
+    PyObject *environ_ = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|O:print_environ", kwlist, &environ_))
+        return NULL;
+    if (environ_)
+        Py_INCREF(environ_);
+    else if (!(environ_ = cgih_default_environ()))
+        return NULL;
+    int rc = print_environ_impl(module, environ_);
+    Py_DECREF(environ_);
+    if (rc < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *cgi_print_form(PyObject *module, PyObject *form)
+{
+    PyObject *keys = PyObject_CallMethod(form, "keys", NULL);
+    PyObject *sorted = keys ? PySequence_List(keys) : NULL;
+    Py_XDECREF(keys);
+    if (!sorted || PyList_Sort(sorted) < 0 || print_str(module, NULL) < 0 ||
+        print_str(module, "<H3>Form Contents:</H3>") < 0)
+        goto fail;
+    if (PyList_GET_SIZE(sorted) == 0 && print_str(module, "<P>No form fields.") < 0)
+        goto fail;
+    if (print_str(module, "<DL>") < 0)
+        goto fail;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(sorted); i++) {
+        PyObject *key = PyList_GET_ITEM(sorted, i), *value = NULL, *s = NULL, *e = NULL;
+        int ok = 0;
+        if (!(e = html_escape(key)) || print_steal(module, concat3("<DT>", e, ":"), " ") < 0)
+            goto item_done;
+        Py_CLEAR(e);
+        if (!(value = PyObject_GetItem(form, key)))
+            goto item_done;
+        if (!(s = PyObject_Repr((PyObject *)Py_TYPE(value))) || !(e = html_escape(s)) ||
+            print_steal(module, concat3("<i>", e, "</i>"), NULL) < 0)
+            goto item_done;
+        Py_CLEAR(s);
+        Py_CLEAR(e);
+        if (!(s = PyObject_Repr(value)) || !(e = html_escape(s)) ||
+            print_steal(module, concat3("<DD>", e, ""), NULL) < 0)
+            goto item_done;
+        ok = 1;
+    item_done:
+        Py_XDECREF(value);
+        Py_XDECREF(s);
+        Py_XDECREF(e);
+        if (!ok)
+            goto fail;
+    }
+    Py_DECREF(sorted);
+    if (print_str(module, "</DL>") < 0 || print_str(module, NULL) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+fail:
+    Py_XDECREF(sorted);
+    return NULL;
+}
+
+static PyObject *cgi_print_directory(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    if (print_str(module, NULL) < 0 ||
+        print_str(module, "<H3>Current Working Directory:</H3>") < 0)
+        return NULL;
+    /* os.getcwd is posix.getcwd; posix is always loaded. */
+    PyObject *posix = PyImport_ImportModule("posix");
+    PyObject *pwd = posix ? PyObject_CallMethod(posix, "getcwd", NULL) : NULL;
+    Py_XDECREF(posix);
+    int rc;
+    if (pwd) {
+        rc = print_steal(module, html_escape(pwd), NULL);
+        Py_DECREF(pwd);
+    } else if (PyErr_ExceptionMatches(PyExc_OSError)) {
+        PyObject *exc = PyErr_GetRaisedException_compat();
+        PyObject *s = PyObject_Str(exc);
+        PyObject *e = s ? html_escape(s) : NULL;
+        PyObject *a = e ? Py_BuildValue("(sO)", "OSError:", e) : NULL;
+        rc = a ? print_objs(module, a, NULL) : -1;
+        Py_XDECREF(a);
+        Py_XDECREF(e);
+        Py_XDECREF(s);
+        Py_DECREF(exc);
+    } else {
+        return NULL;
+    }
+    if (rc < 0 || print_str(module, NULL) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *cgi_print_arguments(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    if (print_str(module, NULL) < 0 ||
+        print_str(module, "<H3>Command Line Arguments:</H3>") < 0 ||
+        print_str(module, NULL) < 0 || print_steal(module, sys_attr("argv"), NULL) < 0 ||
+        print_str(module, NULL) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static const char environ_usage[] = "\n"
+                                    "<H3>These environment variables could have been set:</H3>\n"
+                                    "<UL>\n"
+                                    "<LI>AUTH_TYPE\n"
+                                    "<LI>CONTENT_LENGTH\n"
+                                    "<LI>CONTENT_TYPE\n"
+                                    "<LI>DATE_GMT\n"
+                                    "<LI>DATE_LOCAL\n"
+                                    "<LI>DOCUMENT_NAME\n"
+                                    "<LI>DOCUMENT_ROOT\n"
+                                    "<LI>DOCUMENT_URI\n"
+                                    "<LI>GATEWAY_INTERFACE\n"
+                                    "<LI>LAST_MODIFIED\n"
+                                    "<LI>PATH\n"
+                                    "<LI>PATH_INFO\n"
+                                    "<LI>PATH_TRANSLATED\n"
+                                    "<LI>QUERY_STRING\n"
+                                    "<LI>REMOTE_ADDR\n"
+                                    "<LI>REMOTE_HOST\n"
+                                    "<LI>REMOTE_IDENT\n"
+                                    "<LI>REMOTE_USER\n"
+                                    "<LI>REQUEST_METHOD\n"
+                                    "<LI>SCRIPT_NAME\n"
+                                    "<LI>SERVER_NAME\n"
+                                    "<LI>SERVER_PORT\n"
+                                    "<LI>SERVER_PROTOCOL\n"
+                                    "<LI>SERVER_ROOT\n"
+                                    "<LI>SERVER_SOFTWARE\n"
+                                    "</UL>\n"
+                                    "In addition, HTTP headers sent by the server may be passed in the\n"
+                                    "environment as well.  Here are some common variable names:\n"
+                                    "<UL>\n"
+                                    "<LI>HTTP_ACCEPT\n"
+                                    "<LI>HTTP_CONNECTION\n"
+                                    "<LI>HTTP_HOST\n"
+                                    "<LI>HTTP_PRAGMA\n"
+                                    "<LI>HTTP_REFERER\n"
+                                    "<LI>HTTP_USER_AGENT\n"
+                                    "</UL>\n";
+
+static PyObject *cgi_print_environ_usage(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    if (print_str(module, environ_usage) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* Calls the global `name` with args (NULL: none); 0 or -1. */
+static int call_global_void(PyObject *module, const char *name, PyObject *arg)
+{
+    PyObject *f = load_global(module, name);
+    if (!f)
+        return -1;
+    PyObject *r = arg ? PyObject_CallOneArg(f, arg) : PyObject_CallNoArgs(f);
+    Py_DECREF(f);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
+static PyObject *cgi_test(PyObject *module, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"environ", NULL};
+    PyObject *environ_ = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|O:test", kwlist, &environ_))
+        return NULL;
+    if (environ_)
+        Py_INCREF(environ_);
+    else if (!(environ_ = cgih_default_environ()))
+        return NULL;
+    PyObject *res = NULL;
+    if (print_str(module, "Content-type: text/html") < 0 || print_str(module, NULL) < 0)
+        goto done;
+    PyObject *out = sys_attr("stdout");
+    int rc = out ? PySys_SetObject("stderr", out) : -1;
+    Py_XDECREF(out);
+    if (rc < 0)
+        goto done;
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            if (print_str(module, "<H1>Second try with a small maxlen...</H1>") < 0)
+                goto done;
+            PyObject *fifty = PyLong_FromLong(50);
+            rc = fifty ? store_global(module, "maxlen", fifty) : -1;
+            Py_XDECREF(fifty);
+            if (rc < 0)
+                goto done;
+        }
+        /* try: */
+        PyObject *fsc = load_global(module, "FieldStorage");
+        PyObject *form = fsc ? PyObject_CallNoArgs(fsc) : NULL;
+        Py_XDECREF(fsc);
+        rc = form ? 0 : -1;
+        if (rc == 0)
+            rc = call_global_void(module, "print_directory", NULL);
+        if (rc == 0)
+            rc = call_global_void(module, "print_arguments", NULL);
+        if (rc == 0)
+            rc = call_global_void(module, "print_form", form);
+        if (rc == 0)
+            rc = call_global_void(module, "print_environ", environ_);
+        Py_XDECREF(form);
+        if (pass == 0) {
+            if (rc == 0)
+                rc = call_global_void(module, "print_environ_usage", NULL);
+            if (rc == 0)
+                rc = print_str(module,
+                               "<H3>What follows is a test, not an actual exception:</H3>");
+            if (rc == 0) {
+                /* g() -> f() -> exec("testing print_exception() -- <I>italics?</I>") */
+                PyObject *ex = load_global(module, "exec");
+                PyObject *r = ex ? PyObject_CallFunction(
+                                       ex, "sO", "testing print_exception() -- <I>italics?</I>",
+                                       PyModule_GetDict(module))
+                                 : NULL;
+                Py_XDECREF(ex);
+                Py_XDECREF(r);
+                rc = r ? 0 : -1;
+            }
+        }
+        if (rc < 0) {
+            /* except: print_exception() */
+            PyObject *exc = PyErr_GetRaisedException_compat();
+            PyObject *ot, *ov, *otb;
+            PyErr_GetExcInfo(&ot, &ov, &otb);
+            PyObject *tb = exc ? PyException_GetTraceback(exc) : NULL;
+            if (exc)
+                Py_INCREF(Py_TYPE(exc));
+            PyErr_SetExcInfo(exc ? (PyObject *)Py_TYPE(exc) : NULL, exc, tb);
+            rc = call_global_void(module, "print_exception", NULL);
+            PyErr_SetExcInfo(ot, ov, otb);
+            if (rc < 0)
+                goto done;
+        }
+    }
+    res = Py_None;
+    Py_INCREF(res);
+done:
+    Py_DECREF(environ_);
+    return res;
+}
+
+PyMethodDef cgih_cgi_funcs[] = {
+    {"parse", (PyCFunction)(void (*)(void))cgi_parse, METH_VARARGS | METH_KEYWORDS,
+     "Parse a query in the environment or from a file (default stdin)"},
+    {"parse_multipart", (PyCFunction)(void (*)(void))cgi_parse_multipart,
+     METH_VARARGS | METH_KEYWORDS, "Parse multipart input."},
+    {"initlog", (PyCFunction)(void (*)(void))cgi_initlog, METH_VARARGS | METH_KEYWORDS,
+     "Write a log message, if there is a log file."},
+    {"dolog", (PyCFunction)(void (*)(void))cgi_dolog, METH_VARARGS | METH_KEYWORDS,
+     "Write a log message to the log file.  See initlog() for docs."},
+    {"nolog", (PyCFunction)(void (*)(void))cgi_nolog, METH_VARARGS | METH_KEYWORDS,
+     "Dummy function, assigned to log when logging is disabled."},
+    {"closelog", cgi_closelog, METH_NOARGS, "Close the log file."},
+    {"test", (PyCFunction)(void (*)(void))cgi_test, METH_VARARGS | METH_KEYWORDS,
+     "Robust test CGI script, usable as main program."},
+    {"print_exception", (PyCFunction)(void (*)(void))cgi_print_exception,
+     METH_VARARGS | METH_KEYWORDS, NULL},
+    {"print_environ", (PyCFunction)(void (*)(void))cgi_print_environ,
+     METH_VARARGS | METH_KEYWORDS, "Dump the shell environment as HTML."},
+    {"print_form", cgi_print_form, METH_O, "Dump the contents of a form as HTML."},
+    {"print_directory", cgi_print_directory, METH_NOARGS, "Dump the current directory as HTML."},
+    {"print_arguments", cgi_print_arguments, METH_NOARGS, NULL},
+    {"print_environ_usage", cgi_print_environ_usage, METH_NOARGS,
+     "Dump a list of environment variables used by CGI as HTML."},
+    {NULL, NULL, 0, NULL},
+};

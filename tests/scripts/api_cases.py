@@ -1,0 +1,1104 @@
+#!/usr/bin/python3
+# Differential cases for the cgi module API outside multipart bodies. Run as
+#   API_CASE=<name> python3 api_cases.py     (stdlib cgi.py, the oracle)
+#   API_CASE=<name> cgihost api_cases.py     (cgihost's C cgi)
+# Each case prints a canonical dump (values, types, exception type and
+# message) to stdout; tests/test_cgi_api.py compares the two outputs.
+import io
+import os
+import sys
+import warnings
+
+warnings.simplefilter("ignore", DeprecationWarning)  # the stdlib's import warning
+import cgi  # noqa: E402
+
+warnings.resetwarnings()
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+# ---- canonical dumps -----------------------------------------------------------
+
+def canon(x, depth=0):
+    if depth > 6:
+        return "..."
+    if isinstance(x, cgi.FieldStorage):
+        return fsdump(x, depth + 1)
+    if isinstance(x, cgi.MiniFieldStorage):
+        return ("Mini", type(x).__name__, canon(x.name), canon(x.value))
+    if isinstance(x, io.IOBase):
+        return ("file", type(x).__name__, getattr(x, "mode", None),
+                getattr(x, "encoding", None), x.closed)
+    if isinstance(x, list):
+        return [canon(i, depth + 1) for i in x]
+    if isinstance(x, tuple):
+        return tuple(canon(i, depth + 1) for i in x)
+    if isinstance(x, dict):
+        return {repr(k): canon(v, depth + 1) for k, v in x.items()}
+    return (type(x).__name__, repr(x))
+
+
+ATTRS = ["name", "filename", "type", "type_options", "disposition",
+         "disposition_options", "headers", "list", "file", "length", "limit",
+         "done", "bytes_read", "innerboundary", "outerboundary", "qs_on_post",
+         "keep_blank_values", "strict_parsing", "max_num_fields", "separator",
+         "encoding", "errors", "_binary_file", "FieldStorageClass", "bufsize"]
+
+
+def fsdump(fs, depth=0):
+    d = {}
+    for a in ATTRS + ["value"]:
+        try:
+            d[a] = canon(getattr(fs, a), depth)
+        except BaseException as e:  # noqa: BLE001
+            d[a] = ("EXC", type(e).__name__, str(e))
+    d["vars"] = sorted(vars(fs))
+    return ("FS", type(fs).__name__, d)
+
+
+def out(label, value):
+    print(label, "=", canon(value))
+
+
+def show(label, fn, *args, **kw):
+    try:
+        r = fn(*args, **kw)
+    except BaseException as e:  # noqa: BLE001
+        print(label, "EXC", type(e).__name__, str(e))
+        return None
+    out(label, r)
+    return r
+
+
+def post_env(body, ctype="application/x-www-form-urlencoded", **extra):
+    e = {"REQUEST_METHOD": "POST", "CONTENT_TYPE": ctype, "CONTENT_LENGTH": str(len(body))}
+    e.update(extra)
+    return e
+
+
+class Reads:
+    """A file-like object that records the sizes asked of read()/readline()."""
+
+    def __init__(self, data, text=False):
+        self.f = io.BytesIO(data)
+        self.text = text
+        self.calls = []
+
+    def read(self, n=-1):
+        self.calls.append(("read", n))
+        r = self.f.read(n)
+        return r.decode("latin-1") if self.text else r
+
+    def readline(self, n=-1):
+        self.calls.append(("readline", n))
+        r = self.f.readline(n)
+        return r.decode("latin-1") if self.text else r
+
+    def __repr__(self):
+        return "<Reads>"
+
+
+CASES = {}
+
+
+def case(fn):
+    CASES[fn.__name__[5:]] = fn
+    return fn
+
+
+# ---- module attributes ------------------------------------------------------------
+
+@case
+def case_module_attrs():
+    out("__all__", cgi.__all__)
+    out("__version__", cgi.__version__)
+    out("maxlen", cgi.maxlen)
+    out("logfile", cgi.logfile)
+    out("logfp", cgi.logfp)
+    out("log is initlog", cgi.log is cgi.initlog)
+    for n in cgi.__all__ + ["log", "initlog", "dolog", "nolog", "closelog", "valid_boundary"]:
+        out(n, (hasattr(cgi, n), callable(getattr(cgi, n, None))))
+    out("star", sorted(n for n in cgi.__all__))
+
+
+# ---- parse() ----------------------------------------------------------------------
+
+@case
+def case_parse_get():
+    env = {"REQUEST_METHOD": "GET", "QUERY_STRING": "a=1&b=2&a=3&c=&d"}
+    show("parse", cgi.parse, None, env)
+    out("environ", env)
+
+
+@case
+def case_parse_no_method():
+    env = {"QUERY_STRING": "x=%41+b"}
+    show("parse", cgi.parse, environ=env)
+    out("environ", env)
+
+
+@case
+def case_parse_argv():
+    sys.argv[1:] = ["q=1&r=2"]
+    env = {}
+    show("parse", cgi.parse, environ=env)
+    out("environ", env)
+
+
+@case
+def case_parse_no_qs_no_argv():
+    del sys.argv[1:]
+    env = {"REQUEST_METHOD": "HEAD"}
+    show("parse", cgi.parse, environ=env)
+    out("environ", env)
+
+
+@case
+def case_parse_post():
+    body = b"a=1&b=%C3%A9&a=2"
+    env = post_env(body)
+    show("parse", cgi.parse, io.BytesIO(body), env)
+    out("environ", env)
+
+
+@case
+def case_parse_post_qs():
+    body = b"a=1"
+    env = post_env(body, QUERY_STRING="z=9&a=0")
+    show("parse", cgi.parse, io.BytesIO(body), env)
+    out("environ", env)
+
+
+@case
+def case_parse_post_empty_body_qs():
+    env = post_env(b"", QUERY_STRING="z=9")
+    show("parse", cgi.parse, io.BytesIO(b""), env)
+    out("environ", env)
+
+
+@case
+def case_parse_post_argv():
+    sys.argv[1:] = ["argv=1"]
+    body = b"a=1"
+    env = post_env(body)
+    show("parse", cgi.parse, io.BytesIO(body), env)
+    out("environ", env)
+
+
+@case
+def case_parse_post_unknown_ctype():
+    env = post_env(b"a=1", ctype="text/plain", QUERY_STRING="q=1")
+    show("parse", cgi.parse, io.BytesIO(b"a=1"), env)
+    out("environ", env)
+
+
+@case
+def case_parse_post_errors():
+    show("no ctype", cgi.parse, io.BytesIO(b""), {"REQUEST_METHOD": "POST"})
+    show("no clen", cgi.parse, io.BytesIO(b""),
+         {"REQUEST_METHOD": "POST", "CONTENT_TYPE": "application/x-www-form-urlencoded"})
+    show("bad clen", cgi.parse, io.BytesIO(b""),
+         {"REQUEST_METHOD": "POST", "CONTENT_TYPE": "application/x-www-form-urlencoded",
+          "CONTENT_LENGTH": "ten"})
+    show("str read", cgi.parse, Reads(b"a=1", text=True), post_env(b"a=1"))
+    show("lowercase post", cgi.parse, io.BytesIO(b"a=1"),
+         {"REQUEST_METHOD": "post", "QUERY_STRING": "g=1", "CONTENT_LENGTH": "3"})
+
+
+@case
+def case_parse_maxlen():
+    cgi.maxlen = 5
+    body = b"a=1&b=2"
+    show("over", cgi.parse, io.BytesIO(body), post_env(body))
+    show("under", cgi.parse, io.BytesIO(b"a=1"), post_env(b"a=1"))
+    cgi.maxlen = 0
+    show("unlimited", cgi.parse, io.BytesIO(body), post_env(body))
+
+
+@case
+def case_parse_flags():
+    env = {"REQUEST_METHOD": "GET", "QUERY_STRING": "a=&b=1&&c"}
+    show("blank", cgi.parse, None, dict(env), 1)
+    show("blank kw", cgi.parse, environ=dict(env), keep_blank_values=True)
+    show("strict", cgi.parse, None, dict(env), 0, 1)
+    show("strict ok", cgi.parse, None, {"QUERY_STRING": "a=1&b=2"}, strict_parsing=1)
+    show("sep", cgi.parse, None, {"QUERY_STRING": "a=1;b=2&c=3"}, separator=";")
+    show("bad sep", cgi.parse, None, {"QUERY_STRING": "a=1"}, separator="")
+    show("bytes qs", cgi.parse, None, {"QUERY_STRING": b"a=1&b=%41"})
+
+
+@case
+def case_parse_encodings():
+    body = b"a=%E9&b=\xe9"
+    tw = io.TextIOWrapper(io.BytesIO(body), encoding="latin-1")
+    show("textio latin-1", cgi.parse, tw, post_env(body))
+    show("bytesio", cgi.parse, io.BytesIO(body), post_env(body))
+
+    class Enc(Reads):
+        encoding = "utf-8"
+    show("encoding attr", cgi.parse, Enc(b"a=%C3%A9"), post_env(b"a=%C3%A9"))
+    show("bad utf-8", cgi.parse, Enc(b"a=\xff"), post_env(b"a=\xff"))
+
+
+@case
+def case_parse_default_environ():
+    # environ defaults to os.environ, which parse() mutates
+    os.environ.pop("REQUEST_METHOD", None)
+    os.environ["QUERY_STRING"] = "e=1&e=2"
+    show("parse", cgi.parse)
+    out("REQUEST_METHOD", os.environ.get("REQUEST_METHOD"))
+    out("posix env", os.getenv("REQUEST_METHOD"))
+
+
+@case
+def case_parse_default_environ_argv():
+    sys.argv[1:] = ["from=argv"]
+    show("parse", cgi.parse)
+    out("QUERY_STRING", os.environ.get("QUERY_STRING"))
+    out("REQUEST_METHOD", os.environ.get("REQUEST_METHOD"))
+
+
+@case
+def case_parse_stdin_post():
+    # driven by the test: REQUEST_METHOD=POST, body on stdin
+    show("parse", cgi.parse)
+    out("QUERY_STRING", os.environ.get("QUERY_STRING"))
+
+
+@case
+def case_parse_multipart_dispatch():
+    seen = []
+
+    def fake(fp, pdict, **kw):
+        seen.append((type(fp).__name__, pdict, kw))
+        return "fake"
+    cgi.parse_multipart = fake
+    env = post_env(b"", ctype='multipart/form-data; boundary="b1"; charset=x')
+    show("parse", cgi.parse, io.BytesIO(b""), env, separator=";")
+    out("seen", seen)
+    out("environ", env)
+    tw = io.TextIOWrapper(io.BytesIO(b""))
+    show("parse textio", cgi.parse, tw, post_env(b"", ctype="multipart/form-data; boundary=x"))
+    out("seen", seen)
+
+
+# ---- parse_multipart() -------------------------------------------------------------
+
+class Spy:
+    """Stands in for cgi.FieldStorage to see what parse_multipart passes."""
+    calls = []
+
+    def __init__(self, fp, headers=None, **kw):
+        Spy.calls.append((fp, headers["content-type"], "content-length" in headers,
+                          headers.get("content-length"), sorted(kw.items())))
+
+    def __iter__(self):
+        return iter(["b", "a"])
+
+    def getlist(self, k):
+        return [k * 2]
+
+
+@case
+def case_parse_multipart_spy():
+    cgi.FieldStorage = Spy
+    fp = io.BytesIO(b"")
+    show("plain", cgi.parse_multipart, fp, {"boundary": b"AaB03x"})
+    show("clen", cgi.parse_multipart, fp, {"boundary": b"x", "CONTENT-LENGTH": "123"})
+    show("clen int", cgi.parse_multipart, fp, {"boundary": b"x", "CONTENT-LENGTH": 7},
+         encoding="latin-1", errors="strict", separator=";")
+    out("calls", [(c[0] is fp,) + c[1:] for c in Spy.calls])
+
+
+@case
+def case_parse_multipart_errors():
+    fp = io.BytesIO(b"")
+    show("no boundary", cgi.parse_multipart, fp, {})
+    show("str boundary", cgi.parse_multipart, fp, {"boundary": "x"})
+    show("slash", cgi.parse_multipart, fp, {"boundary": b"a/b"})
+    show("non-ascii", cgi.parse_multipart, fp, {"boundary": b"\xe9"})
+    show("no args", cgi.parse_multipart)
+    show("one arg", cgi.parse_multipart, fp)
+    show("bad kw", cgi.parse_multipart, fp, {}, bogus=1)
+
+
+@case
+def case_parse_multipart_body():
+    body = (b"--AaB03x\r\n"
+            b'Content-Disposition: form-data; name="field1"\r\n\r\n'
+            b"Joe Blow\r\n"
+            b"--AaB03x\r\n"
+            b'Content-Disposition: form-data; name="f"; filename="a.txt"\r\n'
+            b"Content-Type: text/plain\r\n\r\n"
+            b"file\r\ndata\r\n"
+            b"--AaB03x--\r\n")
+    show("pm", cgi.parse_multipart, io.BytesIO(body), {"boundary": b"AaB03x"})
+    show("pm clen", cgi.parse_multipart, io.BytesIO(body),
+         {"boundary": b"AaB03x", "CONTENT-LENGTH": str(len(body))})
+
+
+# ---- the logging family -------------------------------------------------------------
+
+def record(fn, *args, **kw):
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        r = show("call", fn, *args, **kw)
+    out("warnings", [(x.category.__name__, str(x.message), os.path.basename(x.filename),
+                      x.lineno) for x in w])
+    return r
+
+
+@case
+def case_log_nolog():
+    record(cgi.log, "hello %s", "x")
+    out("log is nolog", cgi.log is cgi.nolog)
+    record(cgi.log, "again")
+    out("logfp", cgi.logfp)
+
+
+@case
+def case_log_stringio():
+    cgi.logfp = io.StringIO()
+    record(cgi.log, "%s: %s", "a", "b")
+    out("log is dolog", cgi.log is cgi.dolog)
+    record(cgi.log, "n=%d", 5)
+    record(cgi.log, "no args")
+    out("logged", cgi.logfp.getvalue())
+
+
+@case
+def case_log_logfile(tmp=None):
+    import tempfile
+    d = tempfile.mkdtemp()
+    path = os.path.join(d, "cgi.log")
+    cgi.logfile = path
+    record(cgi.log, "first %r", [1])
+    out("log is dolog", cgi.log is cgi.dolog)
+    out("logfp", cgi.logfp)
+    cgi.log("second")
+    cgi.closelog()
+    with open(path) as f:
+        out("file", f.read())
+    out("after close", (cgi.logfile, cgi.logfp, cgi.log is cgi.initlog))
+    os.unlink(path)
+    os.rmdir(d)
+
+
+@case
+def case_log_logfile_unopenable():
+    cgi.logfile = "/nonexistent-dir-cgihost/x.log"
+    record(cgi.log, "lost")
+    out("state", (cgi.logfile, cgi.logfp, cgi.log is cgi.nolog))
+
+
+@case
+def case_log_logfile_with_logfp():
+    cgi.logfile = "/nonexistent-dir-cgihost/x.log"
+    cgi.logfp = io.StringIO()
+    record(cgi.initlog, "to fp %d", 1)
+    out("logged", cgi.logfp.getvalue())
+
+
+@case
+def case_closelog():
+    fp = io.StringIO()
+    cgi.logfp = fp
+    cgi.logfile = "something"
+    cgi.log = cgi.dolog
+    show("closelog", cgi.closelog)
+    out("state", (cgi.logfile, cgi.logfp, fp.closed, cgi.log is cgi.initlog))
+    show("closelog again", cgi.closelog)
+    show("closelog arg", cgi.closelog, 1)
+
+
+@case
+def case_dolog_direct():
+    cgi.logfp = io.StringIO()
+    show("fmt args", cgi.dolog, "%d-%s", 1, "a")
+    show("fmt kw", cgi.dolog, fmt="kw %%")
+    show("no fmt", cgi.dolog)
+    show("too few", cgi.dolog, "%s %s", 1)
+    show("bytes fmt", cgi.dolog, b"x")
+    show("dict fmt", cgi.dolog, "%(a)s", {"a": 1})
+    show("double fmt", cgi.dolog, "x", fmt="y")
+    show("bad kw", cgi.dolog, "x", other=1)
+    out("logged", cgi.logfp.getvalue())
+    cgi.logfp = None
+    show("no logfp", cgi.dolog, "x")
+    del cgi.logfp
+    show("deleted logfp", cgi.dolog, "x")
+
+
+@case
+def case_nolog_initlog_args():
+    show("nolog", cgi.nolog, 1, 2, 3)
+    show("nolog kw", cgi.nolog, x=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        show("initlog kw", cgi.initlog, x=1)
+        cgi.logfp = io.StringIO()
+        show("initlog none", cgi.initlog)
+
+
+@case
+def case_log_reassigned():
+    cgi.logfp = io.StringIO()
+    cgi.log = cgi.dolog
+    record(cgi.log, "direct %s", "dolog")
+    seen = []
+    cgi.dolog = lambda *a: seen.append(a)
+    cgi.log = cgi.initlog
+    record(cgi.log, "patched", 1)
+    out("seen", seen)
+    out("logged", cgi.logfp.getvalue())
+
+
+@case
+def case_log_deleted_globals():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        del cgi.logfile
+        show("no logfile", cgi.initlog, "x")
+        cgi.logfile = ""
+        del cgi.nolog
+        show("no nolog", cgi.initlog, "x")
+
+
+@case
+def case_log_warning_error():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        show("as error", cgi.log, "x")
+    out("log is initlog", cgi.log is cgi.initlog)
+
+
+# ---- print_* and test() --------------------------------------------------------------
+
+@case
+def case_print_environ_usage():
+    show("ret", cgi.print_environ_usage)
+
+
+@case
+def case_print_environ():
+    show("ret", cgi.print_environ, {"B": "<b>&\"'", "A": "x y", "Z": ""})
+    show("empty", cgi.print_environ, {})
+    show("non-str", cgi.print_environ, {"A": 1})
+    show("kw", cgi.print_environ, environ={"K": "v"})
+    show("not mapping", cgi.print_environ, [1])
+
+
+@case
+def case_print_environ_default():
+    show("default", cgi.print_environ)
+
+
+@case
+def case_print_form():
+    form = cgi.FieldStorage(environ={"QUERY_STRING": "b=<x>&a=1&a=2&c='\"&"})
+    show("ret", cgi.print_form, form)
+    empty = cgi.FieldStorage(environ={"QUERY_STRING": ""})
+    show("empty", cgi.print_form, empty)
+    show("dict", cgi.print_form, {"k&": [1], "j": "<v>"})
+    show("non-str key", cgi.print_form, {1: 2})
+    show("list", cgi.print_form, [])
+
+
+@case
+def case_print_directory():
+    show("ret", cgi.print_directory)
+
+
+@case
+def case_print_directory_gone():
+    import tempfile
+    old = os.getcwd()
+    d = tempfile.mkdtemp()
+    os.chdir(d)
+    os.rmdir(d)
+    show("ret", cgi.print_directory)
+    os.chdir(old)
+
+
+@case
+def case_print_arguments():
+    sys.argv[1:] = ["a<b", "c&d"]
+    show("ret", cgi.print_arguments)
+
+
+def raiser(msg):
+    raise ValueError(msg)
+
+
+@case
+def case_print_exception_handled():
+    try:
+        raiser("<bad> & \"worse\"")
+    except ValueError:
+        show("ret", cgi.print_exception)
+
+
+@case
+def case_print_exception_args():
+    try:
+        raiser("x")
+    except ValueError as e:
+        exc = e
+    show("explicit", cgi.print_exception, type(exc), exc, exc.__traceback__)
+    show("limit", cgi.print_exception, type(exc), exc, exc.__traceback__, 1)
+    show("kw", cgi.print_exception, value=exc, type=ValueError, tb=None)
+    show("no exc", cgi.print_exception)
+    show("syntax", cgi.print_exception, SyntaxError,
+         SyntaxError("bad <tag>", ("f.py", 1, 5, "x = <y>\n")), None)
+
+
+@case
+def case_print_exception_nested():
+    try:
+        try:
+            raiser("inner")
+        except ValueError:
+            raise KeyError("outer")
+    except KeyError:
+        show("ret", cgi.print_exception)
+
+
+def normalize_test_output(s):
+    # The stdlib's frames inside cgi.py's test() cannot exist in C: drop the
+    # frame lines between <PRE> and <B>, keep the exception itself.
+    import re
+    return re.sub(r"<PRE>.*?<B>", "<PRE><B>", s, flags=re.S)
+
+
+def run_test(environ=None):
+    import contextlib
+    buf = io.StringIO()
+    old_err = sys.stderr
+    with contextlib.redirect_stdout(buf):
+        try:
+            r = cgi.test() if environ is None else cgi.test(environ)
+        except BaseException as e:  # noqa: BLE001
+            r = ("EXC", type(e).__name__, str(e))
+    stderr_is_stdout = sys.stderr is buf
+    sys.stderr = old_err
+    print(normalize_test_output(buf.getvalue()))
+    out("ret", r)
+    out("stderr was redirected", stderr_is_stdout)
+    out("maxlen", cgi.maxlen)
+
+
+@case
+def case_test_get():
+    run_test({"REQUEST_METHOD": "GET", "QUERY_STRING": "a=1&b=<2>", "X": "&"})
+
+
+@case
+def case_test_default_environ():
+    run_test()
+
+
+@case
+def case_test_post_maxlen():
+    # test() reads FieldStorage() from os.environ and stdin (set by the test)
+    run_test({"K": "V"})
+
+
+# ---- FieldStorage -------------------------------------------------------------------
+
+@case
+def case_fs_get():
+    fs = show("fs", cgi.FieldStorage, environ={"REQUEST_METHOD": "GET",
+                                               "QUERY_STRING": "a=1&b=2&a=3"})
+    out("repr", repr(fs))
+    out("keys", sorted(fs.keys()))
+    out("len", len(fs))
+    out("bool", bool(fs))
+    out("in", ("a" in fs, "zz" in fs))
+    out("iter", sorted(fs))
+    out("getvalue", (fs.getvalue("a"), fs.getvalue("b"), fs.getvalue("z"), fs.getvalue("z", 7)))
+    out("getfirst", (fs.getfirst("a"), fs.getfirst("b"), fs.getfirst("z", "d")))
+    out("getlist", (fs.getlist("a"), fs.getlist("b"), fs.getlist("z")))
+    out("item a", fs["a"])
+    show("missing", lambda: fs["zz"])
+
+
+@case
+def case_fs_head_and_methods():
+    for m in ["HEAD", "head", "get", "PUT", "DELETE", ""]:
+        show(m, cgi.FieldStorage, fp=io.BytesIO(b"x=1"),
+             environ={"REQUEST_METHOD": m, "QUERY_STRING": "q=1"})
+
+
+@case
+def case_fs_get_argv():
+    sys.argv[1:] = ["from=argv&x"]
+    show("argv", cgi.FieldStorage, environ={"REQUEST_METHOD": "GET"}, keep_blank_values=1)
+    del sys.argv[1:]
+    show("none", cgi.FieldStorage, environ={})
+
+
+@case
+def case_fs_get_nonascii():
+    show("fs", cgi.FieldStorage, environ={"QUERY_STRING": "n=Jos\u00e9&e=%E2%82%AC&s=\udcff"})
+
+
+@case
+def case_fs_post_urlencoded():
+    body = b"a=1&b=%41&c="
+    show("fs", cgi.FieldStorage, fp=io.BytesIO(body),
+         environ=post_env(body, QUERY_STRING="q=z&a=0"))
+    show("blank", cgi.FieldStorage, fp=io.BytesIO(body), environ=post_env(body),
+         keep_blank_values=True)
+    show("no clen", cgi.FieldStorage, fp=io.BytesIO(body),
+         environ={"REQUEST_METHOD": "POST"})
+    show("bad clen", cgi.FieldStorage, fp=io.BytesIO(body),
+         environ={"REQUEST_METHOD": "POST", "CONTENT_LENGTH": "x"})
+    show("short clen", cgi.FieldStorage, fp=io.BytesIO(body),
+         environ={"REQUEST_METHOD": "POST", "CONTENT_LENGTH": "3"})
+
+
+@case
+def case_fs_params_stored():
+    fs = show("fs", cgi.FieldStorage, environ={"QUERY_STRING": "a=1;b=2"},
+              keep_blank_values=True, strict_parsing=False, max_num_fields=5,
+              separator=";", encoding="latin-1", errors="strict", limit=99)
+    show("max fields", cgi.FieldStorage, environ={"QUERY_STRING": "a=1&b=2&c=3"},
+         max_num_fields=2)
+    show("strict", cgi.FieldStorage, environ={"QUERY_STRING": "a=1&&b"}, strict_parsing=1)
+    show("bad sep", cgi.FieldStorage, environ={"QUERY_STRING": "a"}, separator=None)
+    show("bad arg", cgi.FieldStorage, bogus=1)
+    show("too many", cgi.FieldStorage, *range(12))
+
+
+@case
+def case_fs_post_text_plain_clen():
+    # read_binary() writes bytes to make_file()'s text file: a TypeError in cgi.py
+    body = b"hello\nworld\n"
+    show("fs", cgi.FieldStorage, fp=io.BytesIO(body),
+         environ=post_env(body, ctype="text/plain"))
+
+
+@case
+def case_fs_post_text_plain_noclen():
+    body = b"line one\r\nline two\nthree"
+    fs = show("fs", cgi.FieldStorage, fp=io.BytesIO(body),
+              environ={"REQUEST_METHOD": "POST", "CONTENT_TYPE": "text/plain"})
+    out("repr", repr(fs))
+    out("value", fs.value)
+
+
+@case
+def case_fs_put_unknown():
+    body = b"abc"
+    show("put clen", cgi.FieldStorage, fp=io.BytesIO(body),
+         environ={"REQUEST_METHOD": "PUT", "CONTENT_LENGTH": "3"})
+    show("put", cgi.FieldStorage, fp=io.BytesIO(body), environ={"REQUEST_METHOD": "PUT"})
+
+
+@case
+def case_fs_spill():
+    # Without a Content-Length, lines go to memory and then past 1000 bytes to
+    # make_file().
+    class Sub(cgi.FieldStorage):
+        made = []
+
+        def make_file(self):
+            f = super().make_file()
+            Sub.made.append(("made", self._binary_file, type(f).__name__))
+            return f
+    for n in [999, 1000, 1001, 5000]:
+        body = b"x" * (n - 1) + b"\n"
+        fs = show("n%d" % n, Sub, fp=io.BytesIO(body),
+                  environ={"REQUEST_METHOD": "POST", "CONTENT_TYPE": "text/plain"})
+        out("len", len(fs.value))
+    lines = b"".join(b"line %d\n" % i for i in range(200))
+    fs = show("lines", Sub, fp=io.BytesIO(lines),
+              environ={"REQUEST_METHOD": "POST", "CONTENT_TYPE": "text/plain"})
+    out("same", fs.value == lines.decode())
+    out("made", Sub.made)
+
+
+@case
+def case_fs_binary_part():
+    # A part with a filename, as read_multi makes it: bytes, BytesIO, then a file.
+    hdr = {"content-disposition": 'form-data; name="up"; filename="a.bin"',
+           "content-type": "application/octet-stream"}
+    body = b"\x00\x01\r\n\xff" * 3 + b"\r\n--BND--\r\n"
+    fs = show("fs", cgi.FieldStorage, fp=io.BytesIO(body), headers=hdr,
+              outerboundary=b"BND", environ={"REQUEST_METHOD": "POST"})
+    out("repr", repr(fs))
+    big = b"\x00" * 3000 + b"\r\n--BND\r\nrest"
+    fp = io.BytesIO(big)
+    fs = show("big", cgi.FieldStorage, fp=fp, headers=hdr, outerboundary=b"BND",
+              environ={"REQUEST_METHOD": "POST"})
+    out("rest", fp.read())
+
+
+@case
+def case_fs_binary_clen():
+    hdr = {"content-disposition": 'form-data; name="up"; filename="a.bin"',
+           "content-length": "5", "content-type": "text/plain"}
+    fp = io.BytesIO(b"12345\r\n--B\r\nnext")
+    fs = show("fs", cgi.FieldStorage, fp=fp, headers=hdr, outerboundary=b"B",
+              environ={"REQUEST_METHOD": "POST"})
+    out("rest", fp.read())
+    out("value", fs.value)
+    fp = io.BytesIO(b"123")
+    show("short", cgi.FieldStorage, fp=fp, headers=hdr, environ={"REQUEST_METHOD": "POST"})
+
+
+@case
+def case_fs_value_rereads():
+    hdr = {"content-disposition": 'form-data; name="f"; filename="x"', "content-length": "3",
+           "content-type": "application/octet-stream"}
+    fs = cgi.FieldStorage(fp=io.BytesIO(b"abc"), headers=hdr, environ={"REQUEST_METHOD": "POST"})
+    out("v1", fs.value)
+    fs.file.seek(0, 2)
+    fs.file.write(b"def")
+    out("v2", fs.value)
+    fs.file.seek(1)
+    out("v3", fs.value)
+    out("pos", fs.file.tell())
+    fs.file = None
+    out("v4", fs.value)
+    fs.list = [1]
+    out("v5", fs.value)
+
+
+@case
+def case_fs_text_part_outerboundary():
+    hdr = {"content-disposition": 'form-data; name="t"'}
+    for body in [b"hello\r\n--XYZ\r\nrest", b"hello\r\n--XYZ--\r\n", b"a\nb\n--XYZ\nc",
+                 b"no end", b"x\r", b"--XYZ\r\n", b"a\r\n--XYZ-- \r\n", b"a\r\r\n--XYZ\r\n",
+                 b"  --XYZ\r\n--XYZ\r\n", b"a\r\n--XYZZ\r\n--XYZ\r\n"]:
+        fp = io.BytesIO(body)
+        show(repr(body), cgi.FieldStorage, fp=fp, headers=hdr, outerboundary=b"XYZ",
+             environ={"REQUEST_METHOD": "POST"})
+        out("rest", fp.read())
+
+
+@case
+def case_fs_limit():
+    hdr = {"content-disposition": 'form-data; name="t"'}
+    body = b"aaaa\nbbbb\ncccc\n--B--\n"
+    for limit in [None, 0, 3, 5, 10, 100, -1]:
+        fp = io.BytesIO(body)
+        show("limit %r" % limit, cgi.FieldStorage, fp=fp, headers=hdr, outerboundary=b"B",
+             environ={"REQUEST_METHOD": "POST"}, limit=limit)
+        out("rest", fp.read())
+
+
+@case
+def case_fs_skip_lines():
+    # read_binary() then skip_lines() up to the outer boundary
+    hdr = {"content-disposition": 'form-data; name="t"', "content-length": "2",
+           "content-type": "application/x-www-form-urlencoded"}
+    fp = io.BytesIO(b"a=1\r\njunk\r\n--B\r\nafter")
+    show("urlencoded part", cgi.FieldStorage, fp=fp, headers=hdr, outerboundary=b"B",
+         environ={"REQUEST_METHOD": "POST"})
+    out("rest", fp.read())
+    hdr = {"content-disposition": 'form-data; name="t"; filename="f"', "content-length": "2"}
+    for body in [b"xyjunk\r\n--B--\r\nafter", b"xy\r\n--B-- \r\n", b"xy", b"xy\rno --B\r\n--B\r\n"]:
+        fp = io.BytesIO(body)
+        show(repr(body), cgi.FieldStorage, fp=fp, headers=hdr, outerboundary=b"B",
+             environ={"REQUEST_METHOD": "POST"})
+        out("rest", fp.read())
+
+
+@case
+def case_fs_bufsize():
+    class Small(cgi.FieldStorage):
+        bufsize = 4
+    r = Reads(b"0123456789")
+    hdr = {"content-disposition": 'form-data; name="f"; filename="x"', "content-length": "10",
+           "content-type": "text/plain"}
+    fs = show("fs", Small, fp=r, headers=hdr, environ={"REQUEST_METHOD": "POST"})
+    out("calls", r.calls)
+    out("class attrs", (cgi.FieldStorage.bufsize, cgi.FieldStorage.FieldStorageClass,
+                        Small.bufsize, fs.bufsize))
+
+
+@case
+def case_fs_readline_sizes():
+    r = Reads(b"a" * 70000 + b"\nend")
+    fs = show("fs", cgi.FieldStorage, fp=r,
+              environ={"REQUEST_METHOD": "POST", "CONTENT_TYPE": "text/plain"})
+    out("calls", r.calls)
+    out("len", len(fs.value))
+
+
+@case
+def case_fs_headers_types():
+    import collections.abc
+
+    class M(collections.abc.Mapping):
+        def __init__(self, d):
+            self.d = d
+
+        def __getitem__(self, k):
+            return self.d[k]
+
+        def __iter__(self):
+            return iter(self.d)
+
+        def __len__(self):
+            return len(self.d)
+
+        def __repr__(self):
+            return "M(%r)" % self.d
+    env = {"REQUEST_METHOD": "POST"}
+    m = M({"content-type": "application/x-www-form-urlencoded", "content-length": "3"})
+    fs = show("mapping", cgi.FieldStorage, fp=io.BytesIO(b"a=1"), headers=m, environ=env)
+    out("same headers", fs.headers is m)
+    show("list", cgi.FieldStorage, fp=io.BytesIO(b""), headers=[("a", "b")], environ=env)
+    show("str", cgi.FieldStorage, fp=io.BytesIO(b""), headers="x", environ=env)
+    show("empty dict", cgi.FieldStorage, fp=io.BytesIO(b"z"), headers={}, environ=env)
+    show("get+headers", cgi.FieldStorage, headers={"content-type": "text/plain"},
+         environ={"QUERY_STRING": "a=1"})
+
+
+@case
+def case_fs_headers_message():
+    from email.message import Message
+    h = Message()
+    h["Content-Type"] = "application/x-www-form-urlencoded"
+    h["Content-Length"] = "7"
+    h["Content-Disposition"] = 'form-data; name="m"'
+    fs = cgi.FieldStorage(fp=io.BytesIO(b"a=1&b=2"), headers=h, environ={"REQUEST_METHOD": "POST"})
+    out("fs", {a: canon(getattr(fs, a)) for a in ATTRS if a != "headers"})
+    out("headers", fs.headers is h)
+    out("list", fs.list)
+
+
+@case
+def case_fs_fp_types():
+    env = {"REQUEST_METHOD": "POST", "CONTENT_TYPE": "text/plain"}
+    tw = io.TextIOWrapper(io.BytesIO(b"text body"), encoding="utf-8")
+    fs = show("textio", cgi.FieldStorage, fp=tw, environ=env)
+    out("fp is buffer", fs.fp is tw.buffer)
+
+    class OnlyRead:
+        def read(self, n=-1):
+            return b""
+    show("no readline", cgi.FieldStorage, fp=OnlyRead(), environ=env)
+    show("int fp", cgi.FieldStorage, fp=3, environ=env)
+    show("str lines", cgi.FieldStorage, fp=Reads(b"abc\n", text=True), environ=env)
+    show("str read", cgi.FieldStorage, fp=Reads(b"a=1", text=True),
+         environ=post_env(b"a=1"))
+    show("str read binary", cgi.FieldStorage, fp=Reads(b"abc", text=True),
+         headers={"content-length": "3", "content-disposition": "x; filename=f",
+                  "content-type": "text/plain"},
+         environ={"REQUEST_METHOD": "POST"})
+    fs = cgi.FieldStorage(fp=Reads(b"z=1"), environ=post_env(b"z=1"))
+    out("custom fp kept", type(fs.fp).__name__)
+
+
+@case
+def case_fs_stdin_default():
+    # fp=None reads sys.stdin.buffer (the body comes from the test)
+    fs = show("fs", cgi.FieldStorage)
+    out("fp is stdin.buffer", fs.fp is sys.stdin.buffer)
+
+
+@case
+def case_fs_outerboundary_type():
+    show("str", cgi.FieldStorage, fp=io.BytesIO(b""), outerboundary="x",
+         environ={"REQUEST_METHOD": "POST"})
+    show("bytearray", cgi.FieldStorage, fp=io.BytesIO(b""), outerboundary=bytearray(b"x"),
+         environ={"REQUEST_METHOD": "POST"})
+    show("none", cgi.FieldStorage, fp=io.BytesIO(b""), outerboundary=None,
+         environ={"REQUEST_METHOD": "POST"})
+
+
+@case
+def case_fs_maxlen():
+    body = b"a=1&b=2&c=3"
+    cgi.maxlen = 5
+    show("over", cgi.FieldStorage, fp=io.BytesIO(body), environ=post_env(body))
+    show("equal", cgi.FieldStorage, fp=io.BytesIO(b"a=1&b"), environ=post_env(b"a=1&b"))
+    show("bad clen", cgi.FieldStorage, fp=io.BytesIO(body),
+         environ={"REQUEST_METHOD": "POST", "CONTENT_LENGTH": "many"})
+    show("get ignores", cgi.FieldStorage, environ={"QUERY_STRING": "a=1&b=2&c=3&d=4"})
+    cgi.maxlen = 0
+    show("off", cgi.FieldStorage, fp=io.BytesIO(body), environ=post_env(body))
+
+
+@case
+def case_fs_content_headers():
+    env = {"REQUEST_METHOD": "POST"}
+    for ct in ["text/plain; charset=utf-8", "TEXT/PLAIN", 'application/x-www-form-urlencoded; a="b;c"',
+               "application/x-www-form-urlencoded ; x=1", "foo", ""]:
+        show(ct, cgi.FieldStorage, fp=io.BytesIO(b"k=v"),
+             headers={"content-type": ct, "content-length": "3"}, environ=env)
+    for cd in ['form-data; name="n"', 'attachment; filename="f\\"q.txt"', "inline",
+               'form-data; name=""; filename=""']:
+        show(cd, cgi.FieldStorage, fp=io.BytesIO(b"k=v"),
+             headers={"content-disposition": cd, "content-type": "application/x-www-form-urlencoded",
+                      "content-length": "3"}, environ=env)
+
+
+@case
+def case_fs_innerboundary():
+    # the boundary is kept as encoded bytes even when reading is not multipart
+    for enc, b in [("utf-8", "abc"), ("latin-1", "\u00e9t\u00e9"), ("ascii", "\u00e9")]:
+        show(enc, cgi.FieldStorage, fp=io.BytesIO(b"x"),
+             headers={"content-type": "text/x; boundary=%s" % b}, encoding=enc,
+             environ={"REQUEST_METHOD": "POST"})
+
+
+@case
+def case_fs_context_manager():
+    hdr = {"content-disposition": 'form-data; name="f"; filename="x"', "content-length": "3",
+           "content-type": "application/octet-stream"}
+    with cgi.FieldStorage(fp=io.BytesIO(b"abc"), headers=hdr,
+                          environ={"REQUEST_METHOD": "POST"}) as fs:
+        out("inside", (fs.file.closed, fs.value))
+    out("after", fs.file.closed)
+    show("value after close", lambda: fs.value)
+    g = cgi.FieldStorage(environ={"QUERY_STRING": "a=1"})
+    show("enter", g.__enter__)
+    show("exit no file", g.__exit__, None, None, None)
+
+
+@case
+def case_fs_del_closes():
+    hdr = {"content-disposition": 'form-data; name="f"; filename="x"', "content-length": "3",
+           "content-type": "application/octet-stream"}
+    fs = cgi.FieldStorage(fp=io.BytesIO(b"abc"), headers=hdr, environ={"REQUEST_METHOD": "POST"})
+    f = fs.file
+    del fs
+    out("closed", f.closed)
+    g = cgi.FieldStorage(environ={"QUERY_STRING": "a=1"})
+    del g.file
+    del g
+    out("no file ok", True)
+
+
+@case
+def case_fs_repr():
+    out("get", repr(cgi.FieldStorage(environ={"QUERY_STRING": "a=1&b=%3C"})))
+    hdr = {"content-disposition": 'form-data; name="f"; filename="x.txt"', "content-length": "3",
+           "content-type": "text/plain"}
+    out("file", repr(cgi.FieldStorage(fp=io.BytesIO(b"a'b"), headers=hdr,
+                                      environ={"REQUEST_METHOD": "POST"})))
+    out("text", repr(cgi.FieldStorage(fp=io.BytesIO(b"t"), headers={"content-disposition": "x; name=n"},
+                                      environ={"REQUEST_METHOD": "POST"})))
+    out("mini", repr(cgi.MiniFieldStorage("k", "v'")))
+
+
+@case
+def case_fs_getattr():
+    fs = cgi.FieldStorage(environ={"QUERY_STRING": "a=1"})
+    show("missing attr", lambda: fs.nonexistent)
+    show("__getattr__", fs.__getattr__, "other")
+    show("__getattr__ value", fs.__getattr__, "value")
+    out("hasattr", (hasattr(fs, "value"), hasattr(fs, "nope"), hasattr(fs, "innerboundary")))
+    fs.value = "set"
+    out("set value", fs.value)
+    fs.list = None
+    del fs.value
+    out("none value", fs.value)
+    show("keys none", fs.keys)
+    show("contains none", lambda: "a" in fs)
+    show("len none", len, fs)
+    show("bool none", bool, fs)
+    show("getitem none", lambda: fs["a"])
+    show("iter none", iter, fs)
+    show("getvalue none", fs.getvalue, "a")
+    fs.list = []
+    out("empty", (bool(fs), len(fs), fs.keys(), "a" in fs))
+
+
+@case
+def case_fs_mapping_methods():
+    fs = cgi.FieldStorage(environ={"QUERY_STRING": "a=1&a=2&b=3&c=4&c=5&c=6"})
+    out("getvalue", [fs.getvalue(k) for k in "abcz"])
+    out("getfirst", [fs.getfirst(k) for k in "abcz"])
+    out("getlist", [fs.getlist(k) for k in "abcz"])
+    out("kw", (fs.getvalue(key="a"), fs.getfirst("z", default=0)))
+    show("getvalue noarg", fs.getvalue)
+    show("getlist noarg", fs.getlist)
+    show("unhashable", fs.__contains__, [])
+    fs.list.append(cgi.MiniFieldStorage(None, "anon"))
+    out("None key", (None in fs, fs.getvalue(None), sorted(map(repr, fs.keys()))))
+    fs.list = [cgi.MiniFieldStorage("x", "1"), cgi.MiniFieldStorage("x", "2")]
+    fs.list[0].value = "changed"
+    out("getfirst changed", fs.getfirst("x"))
+
+
+@case
+def case_minifieldstorage():
+    m = cgi.MiniFieldStorage("n", "v")
+    out("attrs", [(a, canon(getattr(m, a))) for a in
+                  ["name", "value", "filename", "list", "type", "file", "type_options",
+                   "disposition", "disposition_options", "headers"]])
+    out("vars", vars(m))
+    out("class", (cgi.MiniFieldStorage.filename, cgi.MiniFieldStorage.headers))
+    out("kw", cgi.MiniFieldStorage(value=1, name=2))
+    show("missing", cgi.MiniFieldStorage, "n")
+    out("shared dict", cgi.MiniFieldStorage("a", "b").headers is m.headers)
+
+
+@case
+def case_fs_subclass():
+    class Sub(cgi.FieldStorage):
+        def __init__(self, *a, **kw):
+            self.extra = "x"
+            super().__init__(*a, **kw)
+
+        def read_urlencoded(self):
+            self.list = [cgi.MiniFieldStorage("sub", "yes")]
+
+    fs = show("sub", Sub, environ={"QUERY_STRING": "a=1"})
+    out("isinstance", isinstance(fs, cgi.FieldStorage))
+    out("mro", [c.__name__ for c in Sub.__mro__])
+
+    class Files(cgi.FieldStorage):
+        def make_file(self):
+            return io.BytesIO() if self._binary_file else io.StringIO()
+    hdr = {"content-disposition": 'form-data; name="f"; filename="x"', "content-length": "4",
+           "content-type": "text/plain"}
+    show("make_file override", Files, fp=io.BytesIO(b"data"), headers=hdr,
+         environ={"REQUEST_METHOD": "POST"})
+    out("FieldStorageClass", (Files.FieldStorageClass, Sub.FieldStorageClass))
+
+
+@case
+def case_fs_encoding_errors():
+    body = b"caf\xc3\xa9 \xff\n"
+    env = {"REQUEST_METHOD": "POST", "CONTENT_TYPE": "text/plain"}
+    show("replace", cgi.FieldStorage, fp=io.BytesIO(body), environ=env)
+    show("strict", cgi.FieldStorage, fp=io.BytesIO(body), environ=env, errors="strict")
+    show("latin-1", cgi.FieldStorage, fp=io.BytesIO(body), environ=env, encoding="latin-1")
+    show("bad enc", cgi.FieldStorage, fp=io.BytesIO(body), environ=env, encoding="nope")
+    show("urlenc strict", cgi.FieldStorage, fp=io.BytesIO(b"a=\xff"), environ=post_env(b"a=\xff"),
+         errors="strict")
+
+
+@case
+def case_fs_environ_mapping():
+    class Env(dict):
+        pass
+    show("dict subclass", cgi.FieldStorage, environ=Env(QUERY_STRING="a=1"))
+    show("non-str method", cgi.FieldStorage, environ={"REQUEST_METHOD": 1})
+    show("non-mapping", cgi.FieldStorage, environ=[])
+
+
+@case
+def case_fs_default_environ():
+    # environ defaults to os.environ (set by the test)
+    show("fs", cgi.FieldStorage)
+
+
+def main():
+    name = os.environ.get("API_CASE", "")
+    if name == "--list":
+        print("\n".join(CASES))
+        return
+    sys.stdout.flush()
+    CASES[name]()
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
