@@ -97,9 +97,9 @@ deps:
 
 # ---- tests ------------------------------------------------------------------
 
-$(BUILD)/tests/%: tests/c/%.c tests/c/tap.h $(PARSER_SRCS) host/nbsp.c
+$(BUILD)/tests/%: tests/c/%.c tests/c/tap.h $(PARSER_SRCS) host/nbsp.c host/cgienv.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Ishim/parsers -Ihost -Itests/c $< $(PARSER_SRCS) host/nbsp.c -o $@ $(ALL_LDFLAGS)
+	$(CC) $(ALL_CFLAGS) -Ishim/parsers -Ihost -Itests/c $< $(PARSER_SRCS) host/nbsp.c host/cgienv.c -o $@ $(ALL_LDFLAGS)
 
 test: deps
 	$(MAKE) all test-c
