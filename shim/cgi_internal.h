@@ -37,6 +37,13 @@ PyObject *cgih_parse_header(PyObject *line);
 PyObject *cgih_temporary_file(cgi_state *st, const char *mode, PyObject *encoding,
                               PyObject *newline);
 
+/* Binds args/kw to the parameters names[0..n) of a pure-Python function whose
+ * __qualname__ is fname, the first nreq of them required, with CPython's
+ * TypeError messages; has_self counts a bound self as Python does in "takes
+ * N positional arguments". out[i] is borrowed, or NULL when not given. */
+int cgih_bind_args(const char *fname, int has_self, PyObject *args, PyObject *kw,
+                   const char *const *names, int n, int nreq, PyObject **out);
+
 /* The module-level functions of cgifuncs.c, added in the exec slot. */
 extern PyMethodDef cgih_cgi_funcs[];
 

@@ -211,6 +211,77 @@ PyObject *cgih_default_environ(void)
     return d;
 }
 
+/* ---- binding arguments as a pure-Python function does -------------------- */
+
+int cgih_bind_args(const char *fname, int has_self, PyObject *args, PyObject *kw,
+                   const char *const *names, int n, int nreq, PyObject **out)
+{
+    Py_ssize_t nargs = PyTuple_GET_SIZE(args);
+    for (int i = 0; i < n; i++)
+        out[i] = i < nargs ? PyTuple_GET_ITEM(args, i) : NULL;
+    /* keywords first, then too many positionals, then missing ones, in
+     * CPython's order (initialize_locals in ceval.c) */
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    while (kw && PyDict_Next(kw, &pos, &k, &v)) {
+        if (!PyUnicode_Check(k)) {
+            PyErr_Format(PyExc_TypeError, "%s() keywords must be strings", fname);
+            return -1;
+        }
+        int j = 0;
+        while (j < n && PyUnicode_CompareWithASCIIString(k, names[j]) != 0)
+            j++;
+        if (j == n) {
+            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", fname,
+                         k);
+            return -1;
+        }
+        if (out[j]) {
+            PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", fname,
+                         names[j]);
+            return -1;
+        }
+        out[j] = v;
+    }
+    if (nargs > n) {
+        Py_ssize_t given = nargs + has_self, argc = n + has_self;
+        if (nreq < n)
+            PyErr_Format(PyExc_TypeError,
+                         "%s() takes from %zd to %zd positional arguments but %zd were given",
+                         fname, (Py_ssize_t)nreq + has_self, argc, given);
+        else
+            PyErr_Format(PyExc_TypeError, "%s() takes %zd positional argument%s but %zd %s given",
+                         fname, argc, argc == 1 ? "" : "s", given, given == 1 ? "was" : "were");
+        return -1;
+    }
+    int missing = 0;
+    for (int i = 0; i < nreq; i++)
+        missing += !out[i];
+    if (missing) {
+        char list[512];
+        size_t len = 0;
+        int seen = 0;
+        list[0] = '\0';
+        for (int i = 0; i < nreq && len < sizeof list; i++) {
+            if (out[i])
+                continue;
+            seen++;
+            const char *sep = seen == 1         ? ""
+                              : missing == 2    ? " and "
+                              : seen == missing ? ", and "
+                                                : ", ";
+            int w = snprintf(list + len, sizeof list - len, "%s'%s'", sep, names[i]);
+            if (w < 0)
+                break;
+            len += (size_t)w;
+        }
+        PyErr_Format(PyExc_TypeError, "%s() missing %d required positional argument%s: %s", fname,
+                     missing, missing == 1 ? "" : "s", list);
+        return -1;
+    }
+    return 0;
+}
+
 /* Error messages for the pure-Python signatures these functions imitate. */
 static int no_kwargs(const char *fname, PyObject *kw)
 {
@@ -366,8 +437,10 @@ static PyObject *cgi_nolog(PyObject *module, PyObject *args, PyObject *kw)
 }
 
 /* closelog() */
-static PyObject *cgi_closelog(PyObject *module, PyObject *Py_UNUSED(ignored))
+static PyObject *cgi_closelog(PyObject *module, PyObject *args, PyObject *kw)
 {
+    if (cgih_bind_args("closelog", 0, args, kw, NULL, 0, 0, NULL) < 0)
+        return NULL;
     PyObject *empty = PyUnicode_FromString("");
     int rc = empty ? store_global(module, "logfile", empty) : -1;
     Py_XDECREF(empty);
@@ -504,13 +577,13 @@ static PyObject *join_qs(PyObject *qs, PyObject *more)
 
 static PyObject *cgi_parse(PyObject *module, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"fp", "environ", "keep_blank_values", "strict_parsing",
-                             "separator", NULL};
-    PyObject *fp = Py_None, *environ_ = NULL, *keep_blank = NULL, *strict = NULL;
-    PyObject *separator = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OOOOO:parse", kwlist, &fp, &environ_,
-                                     &keep_blank, &strict, &separator))
+    static const char *const names[] = {"fp", "environ", "keep_blank_values", "strict_parsing",
+                                        "separator"};
+    PyObject *av[5];
+    if (cgih_bind_args("parse", 0, args, kw, names, 5, 0, av) < 0)
         return NULL;
+    PyObject *fp = av[0] ? av[0] : Py_None, *environ_ = av[1], *keep_blank = av[2], *strict = av[3];
+    PyObject *separator = av[4];
     PyObject *zero = NULL, *amp = NULL, *os = NULL, *encoding = NULL, *qs = NULL;
     PyObject *method = NULL, *ctype = NULL, *pdict = NULL, *res = NULL, *tmp = NULL;
     int t;
@@ -677,11 +750,11 @@ done:
  * same to it and costs no import of email. */
 static PyObject *cgi_parse_multipart(PyObject *module, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"fp", "pdict", "encoding", "errors", "separator", NULL};
-    PyObject *fp, *pdict, *encoding = NULL, *errors = NULL, *separator = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|OOO:parse_multipart", kwlist, &fp, &pdict,
-                                     &encoding, &errors, &separator))
+    static const char *const names[] = {"fp", "pdict", "encoding", "errors", "separator"};
+    PyObject *av[5];
+    if (cgih_bind_args("parse_multipart", 0, args, kw, names, 5, 2, av) < 0)
         return NULL;
+    PyObject *fp = av[0], *pdict = av[1], *encoding = av[2], *errors = av[3], *separator = av[4];
     PyObject *owned[3] = {NULL, NULL, NULL};
     PyObject *b = NULL, *boundary = NULL, *ctype = NULL, *headers = NULL, *environ_ = NULL;
     PyObject *fs = NULL, *res = NULL, *it = NULL, *k;
@@ -769,11 +842,12 @@ done:
 
 static PyObject *cgi_print_exception(PyObject *module, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"type", "value", "tb", "limit", NULL};
-    PyObject *type = Py_None, *value = Py_None, *tb = Py_None, *limit = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OOOO:print_exception", kwlist, &type, &value,
-                                     &tb, &limit))
+    static const char *const names[] = {"type", "value", "tb", "limit"};
+    PyObject *av[4];
+    if (cgih_bind_args("print_exception", 0, args, kw, names, 4, 0, av) < 0)
         return NULL;
+    PyObject *type = av[0] ? av[0] : Py_None, *value = av[1] ? av[1] : Py_None;
+    PyObject *tb = av[2] ? av[2] : Py_None, *limit = av[3] ? av[3] : Py_None;
     PyObject *et = NULL, *ev = NULL, *etb = NULL;
     PyObject *traceback = NULL, *l1 = NULL, *l2 = NULL, *lst = NULL, *res = NULL;
     if (type == Py_None) {
@@ -862,9 +936,9 @@ fail:
 
 static PyObject *cgi_print_environ(PyObject *module, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"environ", NULL};
-    PyObject *environ_ = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|O:print_environ", kwlist, &environ_))
+    static const char *const names[] = {"environ"};
+    PyObject *environ_;
+    if (cgih_bind_args("print_environ", 0, args, kw, names, 1, 0, &environ_) < 0)
         return NULL;
     if (environ_)
         Py_INCREF(environ_);
@@ -877,8 +951,12 @@ static PyObject *cgi_print_environ(PyObject *module, PyObject *args, PyObject *k
     Py_RETURN_NONE;
 }
 
-static PyObject *cgi_print_form(PyObject *module, PyObject *form)
+static PyObject *cgi_print_form(PyObject *module, PyObject *args, PyObject *kw)
 {
+    static const char *const names[] = {"form"};
+    PyObject *form;
+    if (cgih_bind_args("print_form", 0, args, kw, names, 1, 1, &form) < 0)
+        return NULL;
     PyObject *keys = PyObject_CallMethod(form, "keys", NULL);
     PyObject *sorted = keys ? PySequence_List(keys) : NULL;
     Py_XDECREF(keys);
@@ -922,8 +1000,10 @@ fail:
     return NULL;
 }
 
-static PyObject *cgi_print_directory(PyObject *module, PyObject *Py_UNUSED(ignored))
+static PyObject *cgi_print_directory(PyObject *module, PyObject *args, PyObject *kw)
 {
+    if (cgih_bind_args("print_directory", 0, args, kw, NULL, 0, 0, NULL) < 0)
+        return NULL;
     if (print_str(module, NULL) < 0 ||
         print_str(module, "<H3>Current Working Directory:</H3>") < 0)
         return NULL;
@@ -953,8 +1033,10 @@ static PyObject *cgi_print_directory(PyObject *module, PyObject *Py_UNUSED(ignor
     Py_RETURN_NONE;
 }
 
-static PyObject *cgi_print_arguments(PyObject *module, PyObject *Py_UNUSED(ignored))
+static PyObject *cgi_print_arguments(PyObject *module, PyObject *args, PyObject *kw)
 {
+    if (cgih_bind_args("print_arguments", 0, args, kw, NULL, 0, 0, NULL) < 0)
+        return NULL;
     if (print_str(module, NULL) < 0 ||
         print_str(module, "<H3>Command Line Arguments:</H3>") < 0 ||
         print_str(module, NULL) < 0 || print_steal(module, sys_attr("argv"), NULL) < 0 ||
@@ -1003,8 +1085,10 @@ static const char environ_usage[] = "\n"
                                     "<LI>HTTP_USER_AGENT\n"
                                     "</UL>\n";
 
-static PyObject *cgi_print_environ_usage(PyObject *module, PyObject *Py_UNUSED(ignored))
+static PyObject *cgi_print_environ_usage(PyObject *module, PyObject *args, PyObject *kw)
 {
+    if (cgih_bind_args("print_environ_usage", 0, args, kw, NULL, 0, 0, NULL) < 0)
+        return NULL;
     if (print_str(module, environ_usage) < 0)
         return NULL;
     Py_RETURN_NONE;
@@ -1024,9 +1108,9 @@ static int call_global_void(PyObject *module, const char *name, PyObject *arg)
 
 static PyObject *cgi_test(PyObject *module, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"environ", NULL};
-    PyObject *environ_ = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|O:test", kwlist, &environ_))
+    static const char *const names[] = {"environ"};
+    PyObject *environ_;
+    if (cgih_bind_args("test", 0, args, kw, names, 1, 0, &environ_) < 0)
         return NULL;
     if (environ_)
         Py_INCREF(environ_);
@@ -1115,17 +1199,17 @@ PyMethodDef cgih_cgi_funcs[] = {
      "Write a log message to the log file.  See initlog() for docs."},
     {"nolog", (PyCFunction)(void (*)(void))cgi_nolog, METH_VARARGS | METH_KEYWORDS,
      "Dummy function, assigned to log when logging is disabled."},
-    {"closelog", cgi_closelog, METH_NOARGS, "Close the log file."},
+    {"closelog", (PyCFunction)(void (*)(void))cgi_closelog, METH_VARARGS | METH_KEYWORDS, "Close the log file."},
     {"test", (PyCFunction)(void (*)(void))cgi_test, METH_VARARGS | METH_KEYWORDS,
      "Robust test CGI script, usable as main program."},
     {"print_exception", (PyCFunction)(void (*)(void))cgi_print_exception,
      METH_VARARGS | METH_KEYWORDS, NULL},
     {"print_environ", (PyCFunction)(void (*)(void))cgi_print_environ,
      METH_VARARGS | METH_KEYWORDS, "Dump the shell environment as HTML."},
-    {"print_form", cgi_print_form, METH_O, "Dump the contents of a form as HTML."},
-    {"print_directory", cgi_print_directory, METH_NOARGS, "Dump the current directory as HTML."},
-    {"print_arguments", cgi_print_arguments, METH_NOARGS, NULL},
-    {"print_environ_usage", cgi_print_environ_usage, METH_NOARGS,
+    {"print_form", (PyCFunction)(void (*)(void))cgi_print_form, METH_VARARGS | METH_KEYWORDS, "Dump the contents of a form as HTML."},
+    {"print_directory", (PyCFunction)(void (*)(void))cgi_print_directory, METH_VARARGS | METH_KEYWORDS, "Dump the current directory as HTML."},
+    {"print_arguments", (PyCFunction)(void (*)(void))cgi_print_arguments, METH_VARARGS | METH_KEYWORDS, NULL},
+    {"print_environ_usage", (PyCFunction)(void (*)(void))cgi_print_environ_usage, METH_VARARGS | METH_KEYWORDS,
      "Dump a list of environment variables used by CGI as HTML."},
     {NULL, NULL, 0, NULL},
 };

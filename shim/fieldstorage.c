@@ -143,10 +143,11 @@ static PyGetSetDef fs_getset[] = {
 
 static int mini_init(PyObject *self, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"name", "value", NULL};
-    PyObject *name, *value;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO:MiniFieldStorage", kwlist, &name, &value))
+    static const char *const names[] = {"name", "value"};
+    PyObject *av[2];
+    if (cgih_bind_args("MiniFieldStorage.__init__", 1, args, kw, names, 2, 2, av) < 0)
         return -1;
+    PyObject *name = av[0], *value = av[1];
     if (set(self, "name", name) < 0 || set(self, "value", value) < 0)
         return -1;
     return 0;
@@ -262,21 +263,20 @@ static PyObject *default_environ(void)
 
 static int fs_init(PyObject *self, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"fp",     "headers",  "outerboundary",  "environ",
-                             "keep_blank_values", "strict_parsing", "limit",
-                             "encoding", "errors", "max_num_fields", "separator", NULL};
-    PyObject *fp = Py_None, *headers = Py_None, *outerboundary = NULL, *environ_ = NULL;
-    PyObject *keep_blank_values = NULL, *strict_parsing = NULL, *limit = Py_None;
-    PyObject *encoding = NULL, *errors = NULL, *max_num_fields = Py_None, *separator = NULL;
+    static const char *const names[] = {"fp", "headers", "outerboundary", "environ",
+                                        "keep_blank_values", "strict_parsing", "limit",
+                                        "encoding", "errors", "max_num_fields", "separator"};
+    PyObject *av[11];
     PyObject *method = NULL, *owned_fp = NULL, *owned_headers = NULL, *owned_environ = NULL;
     PyObject *tmp = NULL, *pd = NULL, *ctype = NULL, *cdisp = NULL, *clen = NULL;
     int rc = -1, found, clen_nonneg;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OOOOOOOOOOO:FieldStorage", kwlist, &fp,
-                                     &headers, &outerboundary, &environ_, &keep_blank_values,
-                                     &strict_parsing, &limit, &encoding, &errors,
-                                     &max_num_fields, &separator))
+    if (cgih_bind_args("FieldStorage.__init__", 1, args, kw, names, 11, 0, av) < 0)
         return -1;
+    PyObject *fp = av[0] ? av[0] : Py_None, *headers = av[1] ? av[1] : Py_None;
+    PyObject *outerboundary = av[2], *environ_ = av[3], *keep_blank_values = av[4];
+    PyObject *strict_parsing = av[5], *limit = av[6] ? av[6] : Py_None, *encoding = av[7];
+    PyObject *errors = av[8], *max_num_fields = av[9] ? av[9] : Py_None, *separator = av[10];
 
     PyObject *zero = PyLong_FromLong(0); /* the 0 defaults, kept as ints */
     if (!zero)
@@ -799,24 +799,30 @@ static PyObject *lookup_values(PyObject *self, PyObject *key, PyObject *deflt, i
 
 static PyObject *fs_getvalue(PyObject *self, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"key", "default", NULL};
-    PyObject *key, *deflt = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O:getvalue", kwlist, &key, &deflt))
+    static const char *const names[] = {"key", "default"};
+    PyObject *av[2];
+    if (cgih_bind_args("FieldStorage.getvalue", 1, args, kw, names, 2, 1, av) < 0)
         return NULL;
+    PyObject *key = av[0], *deflt = av[1] ? av[1] : Py_None;
     return lookup_values(self, key, deflt, 0);
 }
 
 static PyObject *fs_getfirst(PyObject *self, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"key", "default", NULL};
-    PyObject *key, *deflt = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O:getfirst", kwlist, &key, &deflt))
+    static const char *const names[] = {"key", "default"};
+    PyObject *av[2];
+    if (cgih_bind_args("FieldStorage.getfirst", 1, args, kw, names, 2, 1, av) < 0)
         return NULL;
+    PyObject *key = av[0], *deflt = av[1] ? av[1] : Py_None;
     return lookup_values(self, key, deflt, 1);
 }
 
-static PyObject *fs_getlist(PyObject *self, PyObject *key)
+static PyObject *fs_getlist(PyObject *self, PyObject *args, PyObject *kw)
 {
+    static const char *const names[] = {"key"};
+    PyObject *key;
+    if (cgih_bind_args("FieldStorage.getlist", 1, args, kw, names, 1, 1, &key) < 0)
+        return NULL;
     return lookup_values(self, key, Py_None, 2);
 }
 
@@ -860,10 +866,14 @@ static PyObject *computed_value(PyObject *self)
 static PyObject *fs_getattro(PyObject *self, PyObject *name)
 {
     PyObject *r = PyObject_GenericGetAttr(self, name);
-    if (r || !PyErr_ExceptionMatches(PyExc_AttributeError) || !PyUnicode_Check(name) ||
-        PyUnicode_CompareWithASCIIString(name, "value") != 0)
+    if (r || !PyErr_ExceptionMatches(PyExc_AttributeError))
         return r;
+    /* cgi.py's __getattr__: AttributeError(name) for all but 'value' */
     PyErr_Clear();
+    if (!PyUnicode_Check(name) || PyUnicode_CompareWithASCIIString(name, "value") != 0) {
+        PyErr_SetObject(PyExc_AttributeError, name);
+        return NULL;
+    }
     return computed_value(self);
 }
 
@@ -1508,7 +1518,7 @@ static PyMethodDef fs_methods[] = {
      "Dictionary style get() method, including 'value' lookup."},
     {"getfirst", (PyCFunction)(void (*)(void))fs_getfirst, METH_VARARGS | METH_KEYWORDS,
      "Return the first value received."},
-    {"getlist", fs_getlist, METH_O, "Return list of received values."},
+    {"getlist", (PyCFunction)(void (*)(void))fs_getlist, METH_VARARGS | METH_KEYWORDS, "Return list of received values."},
     {"keys", fs_keys, METH_NOARGS, "Dictionary style keys() method."},
     {"read_urlencoded", fs_read_urlencoded, METH_NOARGS, "Internal: read data in query string format."},
     {"read_multi", fs_read_multi, METH_VARARGS, "Internal: read a part that is itself multipart."},

@@ -81,7 +81,6 @@ cgi.closelog()
 cgi.logfp = io.StringIO()
 cgi.log = cgi.dolog
 cgi.log("y")
-cgi.test({"X": "1"})
 fs = cgi.FieldStorage(fp=io.BytesIO(b"x" * 5000), environ={"REQUEST_METHOD": "POST",
                       "CONTENT_TYPE": "text/plain"})
 fs.value
@@ -94,9 +93,9 @@ print(heavy)
 
 
 def test_functions_import_nothing_heavy(cgihost, tmp_path):
-    """Importing cgi and using the API (not print_exception, which imports
-    traceback as cgi.py does, and not initlog, which warns) loads none of
-    email, urllib, tempfile, re, locale, html, warnings."""
+    """Importing cgi and using the API loads none of email, urllib, tempfile,
+    re, locale, html, warnings. Not covered: print_exception and test(), which
+    import traceback (and so re) as cgi.py does, and initlog, which warns."""
     script = tmp_path / "noheavy.py"
     script.write_text(NO_HEAVY)
     r = run([cgihost, script], env={"REQUEST_METHOD": "GET", "QUERY_STRING": "z=1"})
