@@ -242,7 +242,7 @@ def test_crash_in_the_headers(cgihost):
 
 def test_crash_in_the_middle_of_a_header_line(cgihost):
     r = run([cgihost, SCRIPTS / "cgitb_headers.py"],
-            env={"REQUEST_METHOD": "GET", "QUERY_STRING": "partial"})
+            env={"REQUEST_METHOD": "GET", "QUERY_STRING": "crash=partial"})
     headers, body = parse_cgi(r.stdout)
     assert ("x-half-writx-cgitb", "<!--") in headers
     assert content_type(headers) == "text/html"
