@@ -18,7 +18,7 @@
  */
 #include "cgi_internal.h"
 
-#include <errno.h>
+#include <unistd.h> /* environ */
 #include <string.h>
 
 /* ---- module globals, as LOAD_GLOBAL / STORE_GLOBAL see them -------------- */

@@ -233,34 +233,6 @@ static PyObject *header_params(PyObject *headers, const char *name, int *found)
     return r;
 }
 
-/* The default environ=os.environ. Until a script imports os, nothing can have
- * changed os.environ, so a snapshot of the C environment decoded as os.environ
- * decodes it is the same mapping, without paying for importing os. */
-static PyObject *default_environ(void)
-{
-    PyObject *os = PyDict_GetItemString(PyImport_GetModuleDict(), "os"); /* borrowed */
-    if (os)
-        return PyObject_GetAttrString(os, "environ");
-    PyObject *d = PyDict_New();
-    if (!d)
-        return NULL;
-    for (char **e = environ; *e; e++) {
-        const char *eq = strchr(*e, '=');
-        if (!eq || eq == *e)
-            continue;
-        PyObject *k = PyUnicode_DecodeFSDefaultAndSize(*e, eq - *e);
-        PyObject *v = k ? PyUnicode_DecodeFSDefault(eq + 1) : NULL;
-        int rc = v ? PyDict_SetItem(d, k, v) : -1;
-        Py_XDECREF(k);
-        Py_XDECREF(v);
-        if (rc < 0) {
-            Py_DECREF(d);
-            return NULL;
-        }
-    }
-    return d;
-}
-
 static int fs_init(PyObject *self, PyObject *args, PyObject *kw)
 {
     static const char *const names[] = {"fp", "headers", "outerboundary", "environ",
@@ -295,7 +267,7 @@ static int fs_init(PyObject *self, PyObject *args, PyObject *kw)
     if (!outerboundary && !(outerboundary = empty_bytes = PyBytes_FromStringAndSize("", 0)))
         goto done;
     if (!environ_) {
-        if (!(owned_environ = default_environ()))
+        if (!(owned_environ = cgih_default_environ()))
             goto done;
         environ_ = owned_environ;
     }

@@ -22,7 +22,7 @@ CASE_ENV = {
     "parse_stdin_post": (dict(POST_ENV, QUERY_STRING="g=0"), POST_BODY),
     "parse_default_environ": ({"REQUEST_METHOD": "GET"}, b""),
     "test_default_environ": ({"REQUEST_METHOD": "GET", "QUERY_STRING": "t=1&u=<&>"}, b""),
-    "test_post_maxlen": (POST_ENV, POST_BODY),
+    "test_post_maxlen": (dict(POST_ENV, CONTENT_LENGTH="62"), b"x=" + b"y" * 60),
     "fs_stdin_default": (dict(POST_ENV, QUERY_STRING="g=0"), POST_BODY),
     "fs_default_environ": ({"REQUEST_METHOD": "GET", "QUERY_STRING": "d=1&d=2"}, b""),
     "print_environ_default": ({"ZZ": "<&>", "AA": "x"}, b""),
