@@ -95,6 +95,12 @@ void cgih_cgi_context(const char *document_root, const char *script_name,
         i--;
         j--;
     }
+    /* Not under DOCUMENT_ROOT, so an Alias claimed at least the first
+     * component: "/py/x.py" at "/srv/py/x.py" is Alias /py /srv/py. */
+    if (i == 0 && script_name[0] == '/') {
+        i++;
+        j++;
+    }
     while (script_name[i] != '\0' && script_name[i] != '/') {
         i++;
         j++;

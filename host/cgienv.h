@@ -71,9 +71,10 @@ size_t cgih_cgi_script_name_len(const char *path_info, const char *extra);
 
 /* CONTEXT_PREFIX and CONTEXT_DOCUMENT_ROOT of a directly run script, from its
  * URL path and file: "" and DOCUMENT_ROOT when the file is DOCUMENT_ROOT
- * followed by the URL path; otherwise the URL and the file with their longest
- * common tail of whole '/' components removed (an Alias), without a trailing
- * slash. Sets *prefix_len within script_name and *root_len within filename;
+ * followed by the URL path; otherwise (an Alias) the URL and the file with
+ * their longest common tail of whole '/' components removed, leaving at least
+ * the URL's first component as the prefix, without a trailing slash. A guess:
+ * Apache does not pass the first request's context to the Action. Sets *prefix_len within script_name and *root_len within filename;
  * *root_len == (size_t)-1 means "use document_root". */
 void cgih_cgi_context(const char *document_root, const char *script_name,
                       const char *filename, size_t *prefix_len, size_t *root_len);

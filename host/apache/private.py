@@ -93,27 +93,45 @@ class PrivateApache:
         os.chmod(self.run, 0o755)
         for log in ("error.log", "access.log"):
             (self.run / log).touch()
-        need = [self.cgihost, self.docroot, self.run]
-        if os.geteuid() == 0 and not reachable_by(self.user, need):
-            # Copy what www-data needs to a directory it can reach.
-            stage = pathlib.Path(self.stage or tempfile.mkdtemp(prefix="cgihost-apache-"))
-            stage.mkdir(parents=True, exist_ok=True)
-            os.chmod(stage, 0o755)
-            shutil.copy2(self.cgihost, stage / "cgihost")
-            if (stage / "docroot").exists():
-                shutil.rmtree(stage / "docroot")
-            shutil.copytree(self.docroot, stage / "docroot", symlinks=True)
-            os.chmod(stage / "docroot", 0o755)
-            self.cgihost, self.docroot = stage / "cgihost", stage / "docroot"
-            self.sock_dir = stage
-        else:
-            self.sock_dir = self.run
+        stage = None
+
+        def staged():
+            nonlocal stage
+            if stage is None:
+                stage = pathlib.Path(self.stage or tempfile.mkdtemp(prefix="cgihost-apache-"))
+                stage.mkdir(parents=True, exist_ok=True)
+                os.chmod(stage, 0o755)
+            return stage
+
+        root = os.geteuid() == 0
+        if root and not reachable_by(self.user, [self.cgihost]):
+            # cgihost and what it execs next to itself (cgihost-py).
+            for f in self.cgihost.parent.glob(self.cgihost.name + "*"):
+                if f.is_file():
+                    shutil.copy2(f, staged() / f.name)
+            self.cgihost = staged() / self.cgihost.name
+        if root and not reachable_by(self.user, [self.docroot]):
+            if (staged() / "docroot").exists():
+                shutil.rmtree(staged() / "docroot")
+            shutil.copytree(self.docroot, staged() / "docroot", symlinks=True)
+            os.chmod(staged() / "docroot", 0o755)
+            self.docroot = staged() / "docroot"
+        # mod_cgid's socket and cgihost's server socket directory: where the
+        # children, as www-data, can reach them.
+        self.sock_dir = self.run if not root or reachable_by(self.user, [self.run]) else staged()
+        self.cgihost_sockets = self.sock_dir / "cgihost-sockets"
+        self.cgihost_sockets.mkdir(mode=0o700, exist_ok=True)
+        if root:
+            pw = pwd.getpwnam(self.user)
+            os.chown(self.cgihost_sockets, pw.pw_uid, pw.pw_gid)
         conf = TEMPLATE.read_text()
         for k, v in {"RUN": self.run, "PORT": self.port, "DOCROOT": self.docroot,
                      "MPM": self.mpm, "CGIMOD": self.cgimod, "USER": self.user,
                      "GROUP": self.group, "CGIHOST": self.cgihost, "SNIPPET": SNIPPET,
-                     "SOCK": self.sock_dir / "cgid.sock"}.items():
+                     "SOCK": self.sock_dir / "cgid.sock",
+                     "CGIHOST_SOCKETS": self.cgihost_sockets}.items():
             conf = conf.replace(f"@{k}@", str(v))
+            self.extra = self.extra.replace(f"@{k}@", str(v))
         (self.run / "httpd.conf").write_text(conf)
         (self.run / "extra.conf").write_text(self.extra)
 

@@ -94,6 +94,9 @@ static void test_context(void)
         {NULL, "/demo/x.py", "/srv/py/x.py", "/demo", "/srv/py"},
         {"", "/~ada/x.py", "/home/ada/public_html/x.py", "/~ada", "/home/ada/public_html"},
         {"/var/www/html", "/pretty", "/srv/py/real.py", "/pretty", "/srv/py"},
+        {"/var/www/html", "/py/x.py", "/srv/py/x.py", "/py", "/srv/py"},
+        {"/var/www/html", "/py/sub/x.py", "/srv/py/sub/x.py", "/py", "/srv/py"},
+        {"/srv/doc", "/aliased/env.py", "/srv/aliased/env.py", "/aliased", "/srv/aliased"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         size_t pl = 0, rl = 0;

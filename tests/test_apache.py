@@ -1,0 +1,675 @@
+"""cgihost behind a real Apache (Debian's apache2, started here on a free
+loopback port with host/apache/private.conf.in and the shipped snippet
+host/apache/cgihost.conf): responses against the cold path and the stdlib,
+the script's environment against mod_cgi running it directly, force-redirect
+and traversal attempts, limits, load, the browser flow and the demo.
+
+Also, without Apache, cgihost's own CGI-mode checks (host/cgienv.c).
+"""
+import hashlib
+import http.client
+import os
+import pathlib
+import pwd
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+from conftest import CGIHOST, PYTHON, ROOT, fixed_copy, run
+
+sys.path.insert(0, str(ROOT / "host" / "apache"))
+import private  # noqa: E402
+
+HELLO = ROOT / "scripts" / "hello.py"
+SCRIPTS = ROOT / "tests" / "scripts"
+ARTIFACTS = pathlib.Path(os.environ.get("CGIHOST_ARTIFACTS", CGIHOST.parent / "artifacts"))
+
+needs_apache = pytest.mark.skipif(not os.path.exists(private.APACHE),
+                                  reason="apache2 is not installed (make test installs it)")
+
+MARKER = """\
+import os
+with open(os.path.join({dir!r}, {name!r} + "." + str(os.getpid())), "w") as f:
+    f.write("ran")
+print("Content-Type: text/plain\\n")
+print("ran")
+"""
+
+
+# ---- the server ------------------------------------------------------------------
+
+class Site:
+    """The directories the test Apache serves, in a world-readable temp dir."""
+
+    def __init__(self):
+        self.base = pathlib.Path(tempfile.mkdtemp(prefix="cgihost-test-apache-"))
+        os.chmod(self.base, 0o755)
+        b = self.base
+        self.doc, self.direct, self.shebang = b / "doc", b / "direct", b / "shebang"
+        self.aliased, self.outside, self.markers = b / "aliased", b / "outside", b / "markers"
+        for d in (self.doc, self.doc / "sub", self.doc / "limits", self.direct,
+                  self.direct / "sub", self.shebang, self.aliased, self.outside, self.markers):
+            d.mkdir()
+            os.chmod(d, 0o755)
+        os.chmod(self.markers, 0o777)
+
+        # Through the handler: the acceptance script as it is, and test scripts.
+        shutil.copyfile(HELLO, self.doc / "hello.py")
+        os.symlink("hello.py", self.doc / "hello2.py")
+        for name in ("env", "upload", "response"):
+            shutil.copyfile(SCRIPTS / f"apache_{name}.py", self.doc / f"{name}.py")
+        shutil.copyfile(SCRIPTS / "apache_env.py", self.doc / "sub" / "env.py")
+        shutil.copyfile(SCRIPTS / "apache_env.py", self.aliased / "env.py")
+        shutil.copyfile(SCRIPTS / "apache_loop.py", self.doc / "limits" / "loop.py")
+        for where, name in ((self.doc, "marker.py"), (self.doc / "sub", "marker.py"),
+                            (self.doc, "marker.py.txt"), (self.doc, "marker.py~"),
+                            (self.outside, "marker.py")):
+            (where / name).write_text(MARKER.format(dir=str(self.markers), name=name))
+        # A link out of the document root, to a file someone else owns.
+        nobody = pwd.getpwnam("nobody")
+        os.chown(self.outside / "marker.py", nobody.pw_uid, nobody.pw_gid)
+        os.symlink(self.outside / "marker.py", self.doc / "link-out.py")
+
+        # Run directly by mod_cgi with /usr/bin/python3: the reference.
+        for name, src in (("env.py", SCRIPTS / "apache_env.py"),
+                          ("sub/env.py", SCRIPTS / "apache_env.py"),
+                          ("upload.py", SCRIPTS / "apache_upload.py"),
+                          ("response.py", SCRIPTS / "apache_response.py")):
+            self.write_exec(self.direct / name, "#!/usr/bin/python3\n" + src.read_text())
+        fixed = fixed_copy(HELLO, self.direct)
+        os.chmod(fixed, 0o755)
+
+    @staticmethod
+    def write_exec(path, text):
+        path.write_text(text)
+        os.chmod(path, 0o755)
+
+    def markers_left(self):
+        return sorted(p.name for p in self.markers.iterdir())
+
+    def config(self):
+        d = self
+        return f"""
+SetEnv GLOBALVAR g1
+<Directory "{d.doc}/sub">
+    SetEnv DIRVAR d1
+</Directory>
+<Directory "{d.direct}/sub">
+    SetEnv DIRVAR d1
+</Directory>
+
+# mod_cgi running scripts directly, and cgihost by its shebang line.
+ScriptAlias /direct/ "{d.direct}/"
+ScriptAlias /shebang/ "{d.shebang}/"
+<Directory "{d.direct}">
+    Require all granted
+</Directory>
+<Directory "{d.shebang}">
+    Require all granted
+</Directory>
+
+# The handler for an Alias outside the document root, as the snippet does it.
+Alias /aliased "{d.aliased}"
+<Directory "{d.aliased}">
+    Require all granted
+    <FilesMatch "\\.py$">
+        SetHandler cgihost-script
+    </FilesMatch>
+</Directory>
+
+# cgihost reachable without the snippet's Require env REDIRECT_STATUS, to
+# show that cgihost itself refuses.
+ScriptAlias /raw-bin/cgihost "@CGIHOST@"
+<Location /raw-bin/cgihost>
+    Require all granted
+</Location>
+
+# ErrorDocuments: one aimed at the handler URL, one at a script.
+<Location /errdoc/>
+    ErrorDocument 404 /cgihost-bin/cgihost/marker.py
+</Location>
+<Location /errdoc2/>
+    ErrorDocument 404 /env.py
+</Location>
+
+# Limits for scripts run through the handler apply where the handler runs.
+<Location /cgihost-bin/cgihost/limits/>
+    RLimitCPU 2 3
+    <IfModule cgid_module>
+        CGIDScriptTimeout 3
+    </IfModule>
+    <IfModule cgi_module>
+        CGIScriptTimeout 3
+    </IfModule>
+</Location>
+"""
+
+
+@pytest.fixture(scope="module")
+def site():
+    s = Site()
+    yield s
+    shutil.rmtree(s.base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def httpd(site, cgihost):
+    if not os.path.exists(private.APACHE):
+        pytest.skip("apache2 is not installed (make test installs it)")
+    server = private.PrivateApache(site.base / "run", cgihost, site.doc, extra=site.config())
+    server.start()
+    # Shebang scripts name the cgihost Apache's children can run.
+    head = f"#!{server.cgihost}\n"
+    site.write_exec(site.shebang / "hello.py",
+                    head + HELLO.read_bytes().decode().split("\n", 1)[1])
+    site.write_exec(site.shebang / "env.py", head + (SCRIPTS / "apache_env.py").read_text())
+    yield server
+    server.stop()
+
+
+def request(httpd, method, target, body=None, headers=None, timeout=60):
+    """One request on a fresh connection; returns (status, headers, body)."""
+    c = http.client.HTTPConnection("127.0.0.1", httpd.port, timeout=timeout)
+    try:
+        c.putrequest(method, target, skip_accept_encoding=True)
+        hdrs = dict(headers or {})
+        if body is not None:
+            hdrs.setdefault("Content-Length", str(len(body)))
+        for k, v in hdrs.items():
+            c.putheader(k, v)
+        c.endheaders(body)
+        r = c.getresponse()
+        return r.status, r.headers, r.read()
+    finally:
+        c.close()
+
+
+def cgi_body(out):
+    """The body of a CGI response printed by a script."""
+    for sep in (b"\r\n\r\n", b"\n\n"):
+        i = out.find(sep)
+        if i >= 0:
+            return out[i + len(sep):]
+    raise AssertionError(f"no end of headers in {out[:200]!r}")
+
+
+# ---- the acceptance script ----------------------------------------------------------
+
+def cold_and_reference(tmp_path, env, stdin=b""):
+    """hello.py through cgihost on the command line and through python3 + stdlib."""
+    cold = run([CGIHOST, HELLO], dict(env, CGIHOST_NO_SERVER="1"), stdin=stdin)
+    ref = run([PYTHON, fixed_copy(HELLO, tmp_path)], env, stdin=stdin)
+    assert cold.returncode == 0 and ref.returncode == 0, (cold.stderr, ref.stderr)
+    return cgi_body(cold.stdout), cgi_body(ref.stdout)
+
+
+@needs_apache
+@pytest.mark.parametrize("qs", ["name=Ada&happy=on", "", "name=Jos%C3%A9+%E2%82%AC&sad=on"])
+def test_get_hello_matches_cold_path_and_stdlib(httpd, tmp_path, qs):
+    status, headers, body = request(httpd, "GET", "/hello.py" + ("?" + qs if qs else ""))
+    assert status == 200
+    assert headers["Content-Type"] == "text/html"
+    cold, ref = cold_and_reference(tmp_path, {"REQUEST_METHOD": "GET", "QUERY_STRING": qs})
+    assert body == cold == ref
+    assert b"<h1> Hello Program! </h1>" in body
+
+
+@needs_apache
+def test_post_hello2_matches_cold_path_and_stdlib(httpd, tmp_path):
+    form = b"name=Grace&happy=on&sad=on"
+    status, headers, body = request(httpd, "POST", "/hello2.py", form,
+                                    {"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 200
+    cold, ref = cold_and_reference(tmp_path, {
+        "REQUEST_METHOD": "POST", "CONTENT_TYPE": "application/x-www-form-urlencoded",
+        "CONTENT_LENGTH": str(len(form)), "QUERY_STRING": ""}, stdin=form)
+    assert body == cold == ref
+    assert b"HelloGrace!" in body and b"happy too" in body and b"Why are you sad" in body
+
+
+@needs_apache
+def test_directory_index_and_served_through_python3_directly(httpd):
+    # "/" is hello.py (DirectoryIndex), and mod_cgi + python3 gives the same page.
+    _, _, index = request(httpd, "GET", "/?name=Ada")
+    _, _, via = request(httpd, "GET", "/hello.py?name=Ada")
+    status, _, direct = request(httpd, "GET", "/direct/hello.py?name=Ada")
+    assert status == 200
+    assert index == via == direct
+
+
+# ---- the script's environment -------------------------------------------------------
+
+def env_dump(httpd, target, **kw):
+    status, _, body = request(httpd, "GET", target, **kw)
+    assert status == 200, body
+    lines = body.decode().splitlines()
+    return {k: v for k, _, v in (line.partition("=") if "=" in line and not line.startswith("ARGV")
+                                 else (line.split(" ", 1)[0], "", line.split(" ", 1)[1])
+                                 for line in lines if line)}
+
+
+# Variables that differ between any two requests.
+VOLATILE = {"REMOTE_PORT", "UNIQUE_ID"}
+
+
+@needs_apache
+@pytest.mark.parametrize("path", [
+    "/env.py", "/env.py?a=1&b=2", "/env.py/extra/p?a=1", "/env.py/", "/env.py/x%20y/z",
+    "/env.py?x+-s+--help", "/env.py?%2Fetc%2Fpasswd", "/sub/env.py/more?q=1",
+])
+def test_environment_is_what_mod_cgi_gives_a_directly_run_script(httpd, site, path):
+    via = env_dump(httpd, path)
+    direct = env_dump(httpd, "/direct" + path)
+    # What differs only because the reference lives in another directory.
+    expect = {}
+    for k, v in direct.items():
+        if k in VOLATILE:
+            continue
+        v = v.replace(str(site.direct), str(site.doc))
+        if k in ("SCRIPT_NAME", "REQUEST_URI"):
+            v = v[len("/direct"):]
+        expect[k] = v
+    # Under the document root, a directly run script has this context.
+    expect["CONTEXT_PREFIX"] = ""
+    expect["CONTEXT_DOCUMENT_ROOT"] = str(site.doc)
+    if path == "/env.py/":
+        # mod_cgi looks "/" up as a URL, which DirectoryIndex turns into
+        # hello.py; cgihost says DOCUMENT_ROOT + PATH_INFO (cgienv.c).
+        assert expect["PATH_TRANSLATED"] == str(site.doc / "hello.py")
+        expect["PATH_TRANSLATED"] = str(site.doc) + "/"
+    got = {k: v for k, v in via.items() if k not in VOLATILE}
+    assert got == expect
+    assert not any(k.startswith("REDIRECT_") for k in got)
+    assert got["CWD"] == str(site.doc / ("sub" if "/sub/" in path else ""))
+
+
+@needs_apache
+def test_environment_under_an_alias(httpd, site):
+    env = env_dump(httpd, "/aliased/env.py/x?k=v")
+    assert env["SCRIPT_NAME"] == "/aliased/env.py"
+    assert env["SCRIPT_FILENAME"] == str(site.aliased / "env.py")
+    assert env["PATH_INFO"] == "/x"
+    assert env["PATH_TRANSLATED"] == str(site.doc) + "/x"
+    assert env["CONTEXT_PREFIX"] == "/aliased"
+    assert env["CONTEXT_DOCUMENT_ROOT"] == str(site.aliased)
+    assert env["CWD"] == str(site.aliased)
+    assert env["ARGV0"] == str(site.aliased / "env.py")
+    assert not any(k.startswith("REDIRECT_") for k in env)
+
+
+@needs_apache
+def test_environment_of_a_script_used_as_error_document(httpd):
+    # A directly run error script sees REDIRECT_STATUS of the first request.
+    status, _, body = request(httpd, "GET", "/errdoc2/missing")
+    assert status == 404
+    env = dict(line.split("=", 1) for line in body.decode().splitlines() if "=" in line
+               and not line.startswith("ARGV"))
+    assert env["REDIRECT_STATUS"] == "404"
+    assert env["SCRIPT_NAME"] == "/env.py"
+    assert env["REQUEST_URI"] == "/errdoc2/missing"
+
+
+@needs_apache
+def test_shebang_mode(httpd, tmp_path, site):
+    status, _, body = request(httpd, "GET", "/shebang/hello.py?name=Ada&happy=on")
+    assert status == 200
+    cold, _ = cold_and_reference(tmp_path, {"REQUEST_METHOD": "GET",
+                                            "QUERY_STRING": "name=Ada&happy=on"})
+    assert body == cold
+    env = env_dump(httpd, "/shebang/env.py/p?x+-s")
+    assert env["SCRIPT_NAME"] == "/shebang/env.py"
+    assert env["SCRIPT_FILENAME"] == str(site.shebang / "env.py")
+    assert env["PATH_INFO"] == "/p"
+    assert env["ARGV"] == "['env.py', 'x', '-s']"
+
+
+# ---- CGI response rules, stderr ------------------------------------------------------------
+
+@needs_apache
+def test_status_location_and_stderr_stay_apaches(httpd):
+    status, _, body = request(httpd, "GET", "/response.py?status")
+    assert (status, body) == (418, b"short and stout\n")
+    status, headers, _ = request(httpd, "GET", "/response.py?redirect")
+    assert status == 302 and headers["Location"] == "http://example.invalid/elsewhere"
+    status, _, body = request(httpd, "GET", "/response.py?local")
+    assert status == 200 and b"HelloLocal!" in body
+    status, _, body = request(httpd, "GET", "/response.py?stderr")
+    assert status == 200
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        log = httpd.error_log()
+        if "apache-stderr-two" in log:
+            break
+        time.sleep(0.1)
+    lines = [line for line in log.splitlines() if "apache-stderr-" in line]
+    assert len(lines) == 2, log[-2000:]
+    assert lines[0].endswith("apache-stderr-one") and lines[1].endswith("apache-stderr-two")
+
+
+# ---- multipart --------------------------------------------------------------------
+
+def multipart(data, boundary="----cgihostTestBoundary7MA4YWxkTrZu0gW"):
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\n"
+            "hello upload\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+            "filename=\"big.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n").encode()
+    return f"multipart/form-data; boundary={boundary}", head + data + f"\r\n--{boundary}--\r\n".encode()
+
+
+@needs_apache
+def test_multipart_upload_of_10_mib(httpd):
+    data = (hashlib.sha256(b"seed").digest() * (10 * 1024 * 1024 // 32 + 1))[:10 * 1024 * 1024]
+    data = data[:5000] + b"\r\n--not-the-boundary\r\n" + data[5022:]
+    ctype, body = multipart(data)
+    status, _, out = request(httpd, "POST", "/upload.py", body, {"Content-Type": ctype},
+                             timeout=120)
+    assert status == 200, out
+    if out.startswith(b"NotImplementedError"):
+        pytest.xfail("multipart/form-data parsing in the C cgi module has not landed: "
+                     + out.decode().strip())
+    want = (f"filename big.bin\ntype application/octet-stream\nsize {len(data)}\n"
+            f"sha256 {hashlib.sha256(data).hexdigest()}\nnote hello upload\n").encode()
+    assert out == want
+    # And the stdlib under mod_cgi says the same.
+    status, _, ref = request(httpd, "POST", "/direct/upload.py", body, {"Content-Type": ctype},
+                             timeout=120)
+    assert (status, ref) == (200, want)
+
+
+# ---- force-redirect and traversal ----------------------------------------------------
+
+ATTEMPTS = [
+    # the handler's URL from outside: Apache's Require, and cgihost's own check
+    ("GET", "/cgihost-bin/cgihost/marker.py", {}),
+    ("GET", "/cgihost-bin/cgihost/sub/marker.py?a=1", {}),
+    ("POST", "/cgihost-bin/cgihost/marker.py", {}),
+    ("GET", "/cgihost-bin/cgihost", {}),
+    ("GET", "/cgihost-bin/cgihost/../marker.py", {}),
+    ("GET", "/raw-bin/cgihost/marker.py", {}),
+    ("GET", "/raw-bin/cgihost/marker.py", {"Redirect-Status": "200"}),
+    ("GET", "/raw-bin/cgihost?{doc}/marker.py", {}),
+    ("GET", "/raw-bin/cgihost/marker.py?{doc}/marker.py", {}),
+    ("GET", "/raw-bin/cgihost", {}),
+    # an ErrorDocument aimed at the handler URL
+    ("GET", "/errdoc/missing", {}),
+    # traversal
+    ("GET", "/sub/../../outside/marker.py", {}),
+    ("GET", "/%2e%2e/outside/marker.py", {}),
+    ("GET", "/sub%2fmarker.py", {}),
+    ("GET", "/sub/..%2fmarker.py", {}),
+    ("GET", "/hello.py/../../outside/marker.py", {}),
+    # not scripts
+    ("GET", "/marker.py.txt", {}),
+    ("GET", "/marker.py~", {}),
+    ("GET", "/missing.py", {}),
+    ("GET", "/missing.py/extra", {}),
+    ("GET", "/link-out.py", {}),
+]
+
+
+@needs_apache
+@pytest.mark.parametrize("method,target,headers", ATTEMPTS,
+                         ids=[f"{m} {t}" for m, t, _ in ATTEMPTS])
+def test_attempts_are_refused_and_run_nothing(httpd, site, method, target, headers):
+    target = target.replace("{doc}", str(site.doc))
+    body = b"" if method == "POST" else None
+    status, _, out = request(httpd, method, target, body, headers)
+    assert status in (400, 403, 404), (status, out)
+    assert b"ran" not in out
+    assert site.markers_left() == []
+
+
+@needs_apache
+def test_marker_script_does_run_when_asked_properly(httpd, site):
+    # The proof above is only worth something if the marker works.
+    status, _, out = request(httpd, "GET", "/sub/marker.py")
+    assert (status, out) == (200, b"ran\n")
+    left = site.markers_left()
+    assert len(left) == 1 and left[0].startswith("marker.py.")
+    for p in site.markers.iterdir():
+        p.unlink()
+
+
+# ---- limits --------------------------------------------------------------------------
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return pathlib.Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except OSError:
+        return False
+
+
+@needs_apache
+@pytest.mark.parametrize("kind", ["cpu", "sleep"])
+def test_runaway_script_is_stopped_and_server_recovers(httpd, site, kind):
+    pidfile = site.markers / f"loop-{kind}.pid"
+    t0 = time.monotonic()
+    status, _, _ = request(httpd, "GET", f"/limits/loop.py?t={kind}&pidfile={pidfile}",
+                           timeout=60)
+    took = time.monotonic() - t0
+    assert status in (500, 503, 504)
+    assert took < 20
+    pid = int(pidfile.read_text())
+    deadline = time.monotonic() + 10
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(pid), f"the {kind} loop (pid {pid}) is still running"
+    pidfile.unlink()
+    for _ in range(5):
+        assert request(httpd, "GET", "/hello.py?name=After")[0] == 200
+
+
+# ---- load --------------------------------------------------------------------------
+
+def descendants(pid):
+    """(pid, state, comm) of every process below pid."""
+    procs = {}
+    for p in pathlib.Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            stat = (p / "stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        procs[int(p.name)] = (int(fields[1]), fields[0], comm)
+    out, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        for child, (ppid, state, comm) in procs.items():
+            if ppid == parent:
+                out.append((child, state, comm))
+                todo.append(child)
+    return out
+
+
+@needs_apache
+def test_load_ab_5000_c16_no_failures_no_zombies(httpd):
+    if shutil.which("ab") is None:
+        pytest.skip("ab (apache2-utils) is not installed")
+    r = subprocess.run(["ab", "-q", "-n", "5000", "-c", "16", f"{httpd.url}/hello.py?name=Ab"],
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^Complete requests:\s+5000$", r.stdout, re.M), r.stdout
+    assert re.search(r"^Failed requests:\s+0$", r.stdout, re.M), r.stdout
+    assert "Non-2xx" not in r.stdout, r.stdout
+    time.sleep(1)
+    left = [p for p in descendants(httpd.proc.pid) if p[2] != "apache2"]
+    assert left == [], left
+    assert not [p for p in descendants(httpd.proc.pid) if p[1] == "Z"]
+
+
+# ---- the browser ----------------------------------------------------------------------
+
+@needs_apache
+def test_browser_flow_in_headless_chromium(httpd, tmp_path):
+    webdriver = pytest.importorskip("selenium.webdriver", reason="python3-selenium is not installed")
+    from selenium.webdriver.common.by import By
+    if not shutil.which("chromedriver") or not shutil.which("chromium"):
+        pytest.skip("chromium and chromium-driver are not installed")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = shutil.which("chromium")
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}"):
+        opts.add_argument(flag)
+    from selenium.webdriver.chrome.service import Service
+    service = Service(executable_path=shutil.which("chromedriver"))
+    driver = webdriver.Chrome(options=opts, service=service)
+    try:
+        driver.set_page_load_timeout(60)
+        driver.get(f"{httpd.url}/hello.py")
+        assert "Hello Program!" in driver.find_element(By.TAG_NAME, "h1").text
+        driver.find_element(By.NAME, "name").send_keys("Ada Lovelace")
+        driver.find_element(By.NAME, "happy").click()
+        driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+        for _ in range(100):
+            if driver.current_url.endswith("/hello2.py"):
+                break
+            time.sleep(0.1)
+        assert driver.current_url == f"{httpd.url}/hello2.py"
+        text = driver.find_element(By.TAG_NAME, "body").text
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(ARTIFACTS / "browser-hello2.png"))
+        assert "HelloAda Lovelace! Thanks for using my script!" in text
+        assert "Yayy! I'm happy too!" in text
+        assert "Why are you sad?" not in text
+    finally:
+        driver.quit()
+    assert (ARTIFACTS / "browser-hello2.png").stat().st_size > 1000
+
+
+# ---- the demo ---------------------------------------------------------------------------
+
+@needs_apache
+def test_demo_oneshot(cgihost, tmp_path):
+    port = private.free_port()
+    r = subprocess.run([PYTHON, ROOT / "host" / "demo", "--cgihost", cgihost, "--port", str(port),
+                        "--run-dir", tmp_path / "demo"],
+                       env={"PATH": "/usr/bin:/bin", "DEMO_ONESHOT": "1"},
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert f"GET http://127.0.0.1:{port}/hello.py?name=Ada&happy=on: 200" in r.stdout
+    assert "HelloAda! Thanks for using my script!" in r.stdout
+    assert not (tmp_path / "demo" / "httpd.pid").exists()
+
+
+# ---- cgihost's own checks, without Apache --------------------------------------------------
+
+def as_handler(doc, path_info, extra=None):
+    """The variables Apache gives cgihost behind the Action for path_info."""
+    env = {"REQUEST_METHOD": "GET", "QUERY_STRING": "", "DOCUMENT_ROOT": str(doc),
+           "SCRIPT_NAME": "/cgihost-bin/cgihost", "SCRIPT_FILENAME": str(CGIHOST),
+           "PATH_INFO": path_info, "PATH_TRANSLATED": str(doc) + path_info,
+           "REDIRECT_STATUS": "200", "REDIRECT_URL": path_info, "REQUEST_URI": path_info}
+    env.update(extra or {})
+    return {k: v for k, v in env.items() if v is not None}
+
+
+def assert_refused(r, status):
+    text = {403: "Forbidden", 404: "Not Found"}[status]
+    assert r.stdout == (f"Status: {status} {text}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                        f"\r\n{status} {text}\n").encode()
+    assert r.stderr.count(b"\n") == 1 and r.stderr.startswith(f"cgihost: {status}".encode())
+
+
+@pytest.fixture
+def doc(tmp_path):
+    d = tmp_path / "doc"
+    d.mkdir()
+    (d / "sub").mkdir()
+    (d / "ok.py").write_text(MARKER.format(dir=str(tmp_path), name="ok"))
+    (d / "env.py").write_text((SCRIPTS / "apache_env.py").read_text())
+    return d
+
+
+def ran(tmp_path):
+    return [p.name for p in tmp_path.iterdir() if p.name.startswith("ok.")]
+
+
+@pytest.mark.parametrize("case,extra,argv,status", [
+    ("no REDIRECT_STATUS", {"REDIRECT_STATUS": None}, [], 403),
+    ("empty REDIRECT_STATUS", {"REDIRECT_STATUS": ""}, [], 403),
+    ("REDIRECT_URL differs", {"REDIRECT_URL": "/other"}, [], 403),
+    ("no REDIRECT_URL", {"REDIRECT_URL": None}, [], 403),
+    ("no PATH_TRANSLATED", {"PATH_TRANSLATED": None}, [], 404),
+    ("no PATH_INFO", {"PATH_INFO": None}, [], 404),
+    ("relative PATH_TRANSLATED", {"PATH_TRANSLATED": "ok.py"}, [], 404),
+    ("dot-dot in PATH_TRANSLATED", {"PATH_TRANSLATED": "/{doc}/sub/../ok.py"}, [], 403),
+    ("query words as a script", {"REDIRECT_STATUS": None, "QUERY_STRING": "{doc}/ok.py",
+                                 "PATH_INFO": None}, ["{doc}/ok.py"], 403),
+    ("query words as options", {"REDIRECT_STATUS": None, "QUERY_STRING": "--version",
+                                "PATH_INFO": None}, ["--version"], 403),
+])
+def test_cgihost_refuses_without_running(cgihost, doc, tmp_path, case, extra, argv, status):
+    extra = {k: v.replace("/{doc}", str(doc)).replace("{doc}", str(doc)) if v else v
+             for k, v in extra.items()}
+    argv = [a.replace("{doc}", str(doc)) for a in argv]
+    r = run([cgihost] + argv, as_handler(doc, "/ok.py", extra))
+    assert_refused(r, status)
+    assert ran(tmp_path) == []
+
+
+@pytest.mark.parametrize("path_info,status", [
+    ("/missing.py", 404), ("/missing.py/x", 404), ("/sub", 403), ("/sub/", 403),
+    ("/ok.py/x", None), ("/ok.py", None)])
+def test_cgihost_finds_the_script_apache_resolved(cgihost, doc, tmp_path, path_info, status):
+    r = run([cgihost], as_handler(doc, path_info))
+    if status is None:
+        assert r.returncode == 0 and r.stdout.endswith(b"ran\n"), r.stderr
+        assert len(ran(tmp_path)) == 1
+    else:
+        assert_refused(r, status)
+        assert ran(tmp_path) == []
+
+
+def test_cgihost_is_not_its_own_script(cgihost, tmp_path):
+    d = cgihost.parent
+    r = run([cgihost], as_handler(d, "/" + cgihost.name))
+    assert_refused(r, 403)
+    # Nor through a query word equal to its own path (shebang look-alike).
+    r = run([cgihost, str(cgihost)], {"QUERY_STRING": "", "SCRIPT_FILENAME": str(cgihost)})
+    assert_refused(r, 403)
+
+
+def test_cgihost_rewrites_the_environment(cgihost, doc):
+    r = run([cgihost, "w1", "-x"], as_handler(doc, "/env.py/a/b", {
+        "QUERY_STRING": "w1+-x", "REDIRECT_QUERY_STRING": "w1+-x",
+        "REDIRECT_HANDLER": "cgihost-script", "REDIRECT_DIRVAR": "d1",
+        "GLOBALVAR": "handler", "REDIRECT_GLOBALVAR": "first",
+        "REDIRECT_REDIRECT_STATUS": "404", "REDIRECT_REDIRECT_URL": "/missing",
+        "CONTEXT_PREFIX": "/cgihost-bin/cgihost", "CONTEXT_DOCUMENT_ROOT": str(cgihost),
+        "HTTP_REDIRECT_STATUS": "999"}))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.decode().splitlines()
+    env = dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("ARGV"))
+    assert lines[2:5] == ["ARGV ['env.py', 'w1', '-x']", f"ARGV0 {doc / 'env.py'}", f"CWD {doc}"]
+    assert env["SCRIPT_NAME"] == "/env.py"
+    assert env["SCRIPT_FILENAME"] == str(doc / "env.py")
+    assert env["PATH_INFO"] == "/a/b"
+    assert env["PATH_TRANSLATED"] == f"{doc}/a/b"
+    assert env["CONTEXT_PREFIX"] == "" and env["CONTEXT_DOCUMENT_ROOT"] == str(doc)
+    assert env["DIRVAR"] == "d1" and env["GLOBALVAR"] == "first"
+    assert env["REDIRECT_STATUS"] == "404" and env["REDIRECT_URL"] == "/missing"
+    assert env["HTTP_REDIRECT_STATUS"] == "999"
+    assert "REDIRECT_HANDLER" not in env and "REDIRECT_QUERY_STRING" not in env
+    assert "HANDLER" not in env
+
+
+def test_command_line_with_gateway_interface_still_runs_the_named_script(cgihost, doc, tmp_path):
+    # How the other tests and a shebang line call it: the script is argv[1].
+    r = run([cgihost, doc / "ok.py", "arg"], {"QUERY_STRING": "a=1"})
+    assert r.returncode == 0 and len(ran(tmp_path)) == 1
+    # A query string without '=' accounts for the trailing words only.
+    r = run([cgihost, doc / "ok.py", "w"], {"QUERY_STRING": "w"})
+    assert r.returncode == 0 and len(ran(tmp_path)) == 2
