@@ -961,14 +961,25 @@ done:
     return res;
 }
 
-/* ''.join(traceback.format_exception(etype, evalue, etb)) */
-static PyObject *format_exception(PyObject *etype, PyObject *evalue, PyObject *etb)
+/* ''.join(traceback.format_exception(*args)) */
+static PyObject *format_exception_args(PyObject *args)
 {
     PyObject *fe = import_attr("traceback", "format_exception"), *lines = NULL, *res = NULL;
-    if (fe && (lines = PyObject_CallFunctionObjArgs(fe, etype, evalue, etb, NULL)))
+    if (fe && (lines = PyObject_Call(fe, args, NULL)))
         res = join("", lines);
     Py_XDECREF(fe);
     Py_XDECREF(lines);
+    return res;
+}
+
+/* ''.join(traceback.format_exception(etype, evalue, etb)) */
+static PyObject *format_exception(PyObject *etype, PyObject *evalue, PyObject *etb)
+{
+    PyObject *args = PyTuple_Pack(3, etype, evalue, etb);
+    if (!args)
+        return NULL;
+    PyObject *res = format_exception_args(args);
+    Py_DECREF(args);
     return res;
 }
 
@@ -1203,15 +1214,10 @@ static PyObject *handle_doc(PyObject *module, PyObject *self, PyObject *info, in
     /* except: (bare, as in cgitb.py) */
     PyErr_Clear();
     *plain = 1;
-    PyObject *t = PySequence_Tuple(info);
+    PyObject *t = PySequence_Tuple(info); /* the *info of format_exception(*info) */
     if (!t)
         return NULL;
-    if (PyTuple_GET_SIZE(t) == 3)
-        doc = format_exception(PyTuple_GET_ITEM(t, 0), PyTuple_GET_ITEM(t, 1),
-                               PyTuple_GET_ITEM(t, 2));
-    else
-        PyErr_Format(PyExc_TypeError, "format_exception() takes 3 arguments here, got %zd",
-                     PyTuple_GET_SIZE(t));
+    doc = format_exception_args(t);
     Py_DECREF(t);
     return doc;
 }
@@ -1241,8 +1247,11 @@ static PyObject *log_report(PyObject *logdir, PyObject *doc, int html)
     } else if (fdopen) {
         /* fdopen() refused the descriptor: do not leak it. */
         PyObject *exc = PyErr_GetRaisedException_compat();
-        PyObject *c = PyObject_CallMethod(PyImport_AddModule("os"), "close", "O", fp[0]);
+        PyObject *os_close = import_attr("os", "close"), *c = NULL;
+        if (os_close)
+            c = PyObject_CallOneArg(os_close, fp[0]);
         Py_XDECREF(c);
+        Py_XDECREF(os_close);
         Py_XDECREF(exc);
     }
     PyErr_Clear();
