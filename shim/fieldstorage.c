@@ -372,7 +372,7 @@ static int fs_init(PyObject *self, PyObject *args, PyObject *kw)
     if (fp == Py_None) {
         PyObject *in = PySys_GetObject("stdin"); /* borrowed */
         if (!in) {
-            PyErr_SetString(PyExc_RuntimeError, "lost sys.stdin");
+            PyErr_SetString(PyExc_AttributeError, "module 'sys' has no attribute 'stdin'");
             goto done;
         }
         if (set_steal(self, "fp", get(in, "buffer")) < 0)

@@ -902,6 +902,18 @@ def case_fs_stdin_default():
 
 
 @case
+def case_fs_stdin_missing():
+    saved = sys.stdin
+    sys.stdin = None
+    show("none", cgi.FieldStorage, environ={"REQUEST_METHOD": "POST"})
+    show("parse none", cgi.parse, None, {"REQUEST_METHOD": "GET", "QUERY_STRING": "a=1"})
+    del sys.stdin
+    show("deleted", cgi.FieldStorage, environ={"REQUEST_METHOD": "POST"})
+    show("parse deleted", cgi.parse, None, {"QUERY_STRING": "a=1"})
+    sys.stdin = saved
+
+
+@case
 def case_fs_outerboundary_type():
     show("str", cgi.FieldStorage, fp=io.BytesIO(b""), outerboundary="x",
          environ={"REQUEST_METHOD": "POST"})
