@@ -337,6 +337,102 @@ def case_parse_multipart_body():
          {"boundary": b"AaB03x", "CONTENT-LENGTH": str(len(body))})
 
 
+def py_read_multi(self, environ, keep_blank_values, strict_parsing):
+    """cgi.py 3.11's FieldStorage.read_multi, verbatim but for the imports."""
+    import urllib.parse
+    from email.parser import FeedParser
+    ib = self.innerboundary
+    if not cgi.valid_boundary(ib):
+        raise ValueError('Invalid boundary in multipart form: %r' % (ib,))
+    self.list = []
+    if self.qs_on_post:
+        query = urllib.parse.parse_qsl(
+            self.qs_on_post, self.keep_blank_values, self.strict_parsing,
+            encoding=self.encoding, errors=self.errors,
+            max_num_fields=self.max_num_fields, separator=self.separator)
+        self.list.extend(cgi.MiniFieldStorage(key, value) for key, value in query)
+
+    klass = self.FieldStorageClass or self.__class__
+    first_line = self.fp.readline()  # bytes
+    if not isinstance(first_line, bytes):
+        raise ValueError("%s should return bytes, got %s"
+                         % (self.fp, type(first_line).__name__))
+    self.bytes_read += len(first_line)
+    while (first_line.strip() != (b"--" + self.innerboundary) and first_line):
+        first_line = self.fp.readline()
+        self.bytes_read += len(first_line)
+    max_num_fields = self.max_num_fields
+    if max_num_fields is not None:
+        max_num_fields -= len(self.list)
+    while True:
+        parser = FeedParser()
+        hdr_text = b""
+        while True:
+            data = self.fp.readline()
+            hdr_text += data
+            if not data.strip():
+                break
+        if not hdr_text:
+            break
+        self.bytes_read += len(hdr_text)
+        parser.feed(hdr_text.decode(self.encoding, self.errors))
+        headers = parser.close()
+        if 'content-length' in headers:
+            del headers['content-length']
+        limit = None if self.limit is None else self.limit - self.bytes_read
+        part = klass(self.fp, headers, ib, environ, keep_blank_values,
+                     strict_parsing, limit,
+                     self.encoding, self.errors, max_num_fields, self.separator)
+        if max_num_fields is not None:
+            max_num_fields -= 1
+            if part.list:
+                max_num_fields -= len(part.list)
+            if max_num_fields < 0:
+                raise ValueError('Max number of fields exceeded')
+        self.bytes_read += part.bytes_read
+        self.list.append(part)
+        if part.done or self.bytes_read >= self.length > 0:
+            break
+    self.skip_lines()
+
+
+MULTIPART_BODY = (
+    b"--AaB03x\r\n"
+    b'Content-Disposition: form-data; name="field1"\r\n\r\n'
+    b"Joe Blow\r\nsecond line\r\n"
+    b"--AaB03x\r\n"
+    b'Content-Disposition: form-data; name="f"; filename="a.txt"\r\n'
+    b"Content-Type: application/octet-stream\r\n\r\n"
+    b"file\r\ndata\rCR\nLF" + b"z" * 2000 + b"\r\n"
+    b"--AaB03x\r\n"
+    b'Content-Disposition: form-data; name="field1"\r\n\r\n'
+    b"again\r\n"
+    b"--AaB03x--\r\n")
+
+
+@case
+def case_parse_multipart_py_read_multi():
+    # parse_multipart and parse end to end, with cgi.py's read_multi in a
+    # Python subclass: the parts are read by the C FieldStorage (read_lines_to_
+    # outerboundary, the spill to make_file) in cgihost.
+    class PyFS(cgi.FieldStorage):
+        read_multi = py_read_multi
+    cgi.FieldStorage = PyFS
+    body = MULTIPART_BODY
+    show("pm", cgi.parse_multipart, io.BytesIO(body), {"boundary": b"AaB03x"})
+    show("pm clen", cgi.parse_multipart, io.BytesIO(body),
+         {"boundary": b"AaB03x", "CONTENT-LENGTH": str(len(body))})
+    show("pm latin-1", cgi.parse_multipart, io.BytesIO(body.replace(b"Joe", b"J\xf6e")),
+         {"boundary": b"AaB03x"}, encoding="latin-1")
+    env = post_env(body, ctype="multipart/form-data; boundary=AaB03x", QUERY_STRING="q=1")
+    show("parse", cgi.parse, io.BytesIO(body), env)
+    out("environ", env)
+    fs = PyFS(fp=io.BytesIO(body), environ=post_env(body, ctype="multipart/form-data; boundary=AaB03x"))
+    out("fs", fs)
+    out("parts", [fsdump(p) for p in fs.list])
+    show("print_form", cgi.print_form, fs)
+
+
 # ---- the logging family -------------------------------------------------------------
 
 def record(fn, *args, **kw):
