@@ -2,8 +2,8 @@
  * program. The contract and the two modes are described in cgienv.h.
  *
  * Only libc: no Python here, so the pure functions are unit-tested alone
- * (tests/c/test_cgienv.c) and the rest end to end through a real Apache
- * (tests/test_apache.py) and from the command line (tests/test_cgienv.py).
+ * (tests/c/test_cgienv.c), and the rest end to end in tests/test_apache.py,
+ * through a real Apache and from the command line.
  */
 #include "cgienv.h"
 
