@@ -178,6 +178,21 @@ class PrivateApache:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         self.proc = None
+        self.stop_cgihost_server()
+
+    def stop_cgihost_server(self):
+        """Stops the resident cgihost server this Apache's requests started
+        (in its own socket directory), where the build has one."""
+        if not (self.cgihost.parent / "cgihost-py").exists():
+            return
+        env = {"PATH": "/usr/bin:/bin", "CGIHOST_SOCKET_DIR": str(self.cgihost_sockets)}
+        as_user = {"user": self.user, "group": self.group} if os.geteuid() == 0 else {}
+        try:
+            subprocess.run([str(self.cgihost), "stop"], env=env, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           timeout=15, **as_user)
+        except (OSError, subprocess.SubprocessError):
+            pass
 
     def error_log(self):
         try:
