@@ -33,8 +33,8 @@ def canon(x, depth=0):
         return [canon(i, depth + 1) for i in x]
     if isinstance(x, tuple):
         return tuple(canon(i, depth + 1) for i in x)
-    if isinstance(x, dict):
-        return {repr(k): canon(v, depth + 1) for k, v in x.items()}
+    if isinstance(x, dict):  # sorted: parse_multipart's order is a set's
+        return {repr(k): canon(v, depth + 1) for k, v in sorted(x.items(), key=repr)}
     return (type(x).__name__, repr(x))
 
 
