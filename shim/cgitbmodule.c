@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 
+#include "cgi_internal.h" /* cgih_bind_args: CPython's argument errors */
 #include "pycompat.h"
 #include "shim.h"
 
@@ -192,10 +193,11 @@ static const char RESET_TEXT[] =
     "</font> </font> </font> </script> </object> </blockquote> </pre>\n"
     "</table> </table> </table> </table> </table> </font> </font> </font>";
 
-static PyObject *cgitb_reset(PyObject *module, PyObject *unused)
+static PyObject *cgitb_reset(PyObject *module, PyObject *args, PyObject *kw)
 {
     (void)module;
-    (void)unused;
+    if (cgih_bind_args("reset", 0, args, kw, NULL, 0, 0, NULL) < 0)
+        return NULL;
     return PyUnicode_FromStringAndSize(RESET_TEXT, sizeof RESET_TEXT - 1);
 }
 
@@ -230,22 +232,28 @@ static PyObject *grey(PyObject *text)
     return wrap(text, "<font color=\"#909090\">", "</font>");
 }
 
-static PyObject *cgitb_small(PyObject *module, PyObject *text)
+static const char *const text_names[] = {"text"};
+
+static PyObject *cgitb_small(PyObject *module, PyObject *args, PyObject *kw)
 {
     (void)module;
-    return small(text);
+    PyObject *text;
+    return cgih_bind_args("small", 0, args, kw, text_names, 1, 1, &text) < 0 ? NULL : small(text);
 }
 
-static PyObject *cgitb_strong(PyObject *module, PyObject *text)
+static PyObject *cgitb_strong(PyObject *module, PyObject *args, PyObject *kw)
 {
     (void)module;
-    return strong(text);
+    PyObject *text;
+    return cgih_bind_args("strong", 0, args, kw, text_names, 1, 1, &text) < 0 ? NULL
+                                                                              : strong(text);
 }
 
-static PyObject *cgitb_grey(PyObject *module, PyObject *text)
+static PyObject *cgitb_grey(PyObject *module, PyObject *args, PyObject *kw)
 {
     (void)module;
-    return grey(text);
+    PyObject *text;
+    return cgih_bind_args("grey", 0, args, kw, text_names, 1, 1, &text) < 0 ? NULL : grey(text);
 }
 
 /* ---- lookup, scanvars ------------------------------------------------------- */
@@ -315,11 +323,11 @@ done:
 
 static PyObject *cgitb_lookup(PyObject *module, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"name", "frame", "locals", NULL};
-    PyObject *name, *frame, *locals;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO:lookup", kwlist, &name, &frame, &locals))
+    static const char *const names[] = {"name", "frame", "locals"};
+    PyObject *av[3];
+    if (cgih_bind_args("lookup", 0, args, kwds, names, 3, 3, av) < 0)
         return NULL;
-    return lookup(get_state(module), name, frame, locals);
+    return lookup(get_state(module), av[0], av[1], av[2]);
 }
 
 /* A port of scanvars(): the names of one logical line, tokenized from
@@ -447,11 +455,11 @@ done:
 
 static PyObject *cgitb_scanvars(PyObject *module, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"reader", "frame", "locals", NULL};
-    PyObject *reader, *frame, *locals;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO:scanvars", kwlist, &reader, &frame, &locals))
+    static const char *const names[] = {"reader", "frame", "locals"};
+    PyObject *av[3];
+    if (cgih_bind_args("scanvars", 0, args, kwds, names, 3, 3, av) < 0)
         return NULL;
-    return scanvars(get_state(module), reader, frame, locals);
+    return scanvars(get_state(module), av[0], av[1], av[2]);
 }
 
 /* ---- the reports: html() and text() ----------------------------------------- */
@@ -1102,11 +1110,11 @@ done:
 
 static PyObject *report_func(PyObject *module, PyObject *args, PyObject *kwds, int html)
 {
-    static char *kwlist[] = {"einfo", "context", NULL};
-    PyObject *einfo, *context = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, html ? "O|O:html" : "O|O:text", kwlist, &einfo,
-                                     &context))
+    static const char *const names[] = {"einfo", "context"};
+    PyObject *av[2];
+    if (cgih_bind_args(html ? "html" : "text", 0, args, kwds, names, 2, 1, av) < 0)
         return NULL;
+    PyObject *einfo = av[0], *context = av[1];
     PyObject *five = context ? NULL : PyLong_FromLong(5);
     if (!context && !five)
         return NULL;
@@ -1137,12 +1145,12 @@ typedef struct {
 
 static int hook_init(PyObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"display", "logdir", "context", "file", "format", NULL};
-    PyObject *display = NULL, *logdir = Py_None, *context = NULL, *file = Py_None;
-    PyObject *format = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOOOO:Hook", kwlist, &display, &logdir,
-                                     &context, &file, &format))
+    static const char *const names[] = {"display", "logdir", "context", "file", "format"};
+    PyObject *av[5];
+    if (cgih_bind_args("Hook.__init__", 1, args, kwds, names, 5, 0, av) < 0)
         return -1;
+    PyObject *display = av[0], *logdir = av[1] ? av[1] : Py_None, *context = av[2];
+    PyObject *file = av[3] ? av[3] : Py_None, *format = av[4];
     int t = PyObject_IsTrue(file);
     if (t < 0)
         return -1;
@@ -1172,11 +1180,11 @@ static int hook_init(PyObject *self, PyObject *args, PyObject *kwds)
 
 static PyObject *hook_call(PyObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"etype", "evalue", "etb", NULL};
-    PyObject *etype, *evalue, *etb;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO:__call__", kwlist, &etype, &evalue, &etb))
+    static const char *const names[] = {"etype", "evalue", "etb"};
+    PyObject *av[3];
+    if (cgih_bind_args("Hook.__call__", 1, args, kwds, names, 3, 3, av) < 0)
         return NULL;
-    PyObject *info = PyTuple_Pack(3, etype, evalue, etb);
+    PyObject *info = PyTuple_Pack(3, av[0], av[1], av[2]);
     if (!info)
         return NULL;
     PyObject *r = PyObject_CallMethod(self, "handle", "(O)", info);
@@ -1270,45 +1278,61 @@ done:
     return msg;
 }
 
+/* METH_FASTCALL arguments as the (tuple, dict) that cgih_bind_args takes. */
+static int fastcall_args(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                         PyObject **tuple, PyObject **dict)
+{
+    *dict = NULL;
+    if (!(*tuple = PyTuple_New(nargs)))
+        return -1;
+    for (Py_ssize_t i = 0; i < nargs; i++)
+        PyTuple_SET_ITEM(*tuple, i, Py_NewRef(args[i]));
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    if (nkw == 0)
+        return 0;
+    if (!(*dict = PyDict_New()))
+        goto fail;
+    for (Py_ssize_t i = 0; i < nkw; i++)
+        if (PyDict_SetItem(*dict, PyTuple_GET_ITEM(kwnames, i), args[nargs + i]) < 0)
+            goto fail;
+    return 0;
+fail:
+    Py_CLEAR(*tuple);
+    Py_CLEAR(*dict);
+    return -1;
+}
+
 static PyObject *hook_handle(PyObject *self, PyTypeObject *cls, PyObject *const *args,
                              Py_ssize_t nargs, PyObject *kwnames)
 {
-    PyObject *info = Py_None;
-    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
-    if (nargs + nkw > 1) {
-        PyErr_Format(PyExc_TypeError, "Hook.handle() takes from 1 to 2 positional arguments "
-                                      "but %zd were given",
-                     nargs + nkw + 1);
+    static const char *const names[] = {"info"};
+    PyObject *tuple, *dict, *info;
+    if (fastcall_args(args, nargs, kwnames, &tuple, &dict) < 0)
         return NULL;
-    }
-    if (nargs == 1) {
-        info = args[0];
-    } else if (nkw == 1) {
-        if (cmp_str(PyTuple_GET_ITEM(kwnames, 0), "info", Py_EQ) != 1) {
-            PyErr_Format(PyExc_TypeError, "Hook.handle() got an unexpected keyword argument '%S'",
-                         PyTuple_GET_ITEM(kwnames, 0));
-            return NULL;
-        }
-        info = args[0];
-    }
+    int bound = cgih_bind_args("Hook.handle", 1, tuple, dict, names, 1, 0, &info);
+    if (bound == 0)
+        info = info ? Py_NewRef(info) : Py_NewRef(Py_None);
+    Py_DECREF(tuple);
+    Py_XDECREF(dict);
+    if (bound < 0)
+        return NULL;
+    /* info is now a new reference, released at the end */
     PyObject *module = PyType_GetModule(cls); /* borrowed */
-    if (!module)
+    int t = module ? PyObject_IsTrue(info) : -1;
+    if (t < 0) {
+        Py_DECREF(info);
         return NULL;
-
-    PyObject *file = NULL, *format = NULL, *doc = NULL, *display = NULL, *logdir = NULL;
-    PyObject *res = NULL;
-    int t = PyObject_IsTrue(info);
-    if (t < 0)
-        return NULL;
-    if (t) {
-        info = Py_NewRef(info);
-    } else {
+    }
+    if (!t) { /* info = info or sys.exc_info() */
         PyObject *exc_info = import_attr("sys", "exc_info");
-        info = exc_info ? PyObject_CallNoArgs(exc_info) : NULL;
+        Py_SETREF(info, exc_info ? PyObject_CallNoArgs(exc_info) : NULL);
         Py_XDECREF(exc_info);
         if (!info)
             return NULL;
     }
+
+    PyObject *file = NULL, *format = NULL, *doc = NULL, *display = NULL, *logdir = NULL;
+    PyObject *res = NULL;
 
     if (!(format = PyObject_GetAttrString(self, "format")))
         goto done;
@@ -1445,11 +1469,12 @@ static PyType_Spec hook_spec = {
 
 static PyObject *cgitb_enable(PyObject *module, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"display", "logdir", "context", "format", NULL};
-    PyObject *display = NULL, *logdir = Py_None, *context = NULL, *format = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOOO:enable", kwlist, &display, &logdir,
-                                     &context, &format))
+    static const char *const names[] = {"display", "logdir", "context", "format"};
+    PyObject *av[4];
+    if (cgih_bind_args("enable", 0, args, kwds, names, 4, 0, av) < 0)
         return NULL;
+    PyObject *display = av[0], *logdir = av[1] ? av[1] : Py_None, *context = av[2];
+    PyObject *format = av[3];
     PyObject *hook_type = PyObject_GetAttrString(module, "Hook"), *hook = NULL;
     PyObject *one = display ? NULL : PyLong_FromLong(1);
     PyObject *five = context ? NULL : PyLong_FromLong(5);
@@ -1484,11 +1509,11 @@ PyDoc_STRVAR(enable_doc,
              "tracebacks to be written to files there.");
 
 static PyMethodDef cgitb_methods[] = {
-    {"reset", cgitb_reset, METH_NOARGS,
+    {"reset", (PyCFunction)(void (*)(void))cgitb_reset, METH_VARARGS | METH_KEYWORDS,
      "Return a string that resets the CGI and browser to a known state."},
-    {"small", cgitb_small, METH_O, NULL},
-    {"strong", cgitb_strong, METH_O, NULL},
-    {"grey", cgitb_grey, METH_O, NULL},
+    {"small", (PyCFunction)(void (*)(void))cgitb_small, METH_VARARGS | METH_KEYWORDS, NULL},
+    {"strong", (PyCFunction)(void (*)(void))cgitb_strong, METH_VARARGS | METH_KEYWORDS, NULL},
+    {"grey", (PyCFunction)(void (*)(void))cgitb_grey, METH_VARARGS | METH_KEYWORDS, NULL},
     {"lookup", (PyCFunction)(void (*)(void))cgitb_lookup, METH_VARARGS | METH_KEYWORDS,
      "Find the value for a given name in the given environment."},
     {"scanvars", (PyCFunction)(void (*)(void))cgitb_scanvars, METH_VARARGS | METH_KEYWORDS,

@@ -44,7 +44,7 @@ CASES = (
        for fmt in ("html", "text") for disp in ("0", "1") for log in ("0", "1")
        for c in ("zero", "odd")]
     + ["broken:html", "broken:text", "handler", "uncaught:html", "uncaught:text", "lookup",
-       "helpers"]
+       "helpers", "args"]
 )
 
 

@@ -170,6 +170,28 @@ def main():
                     f(bad)
                 except Exception as e:
                     out.write("%s: %s\n" % (type(e).__name__, e))
+    elif kind == "args":
+        # Argument-binding errors, worded as for the pure-Python functions.
+        h = cgitb.Hook(file=io.StringIO())
+        calls = [
+            lambda: cgitb.enable(1, 2, 3, 4, 5), lambda: cgitb.enable(bogus=1),
+            lambda: cgitb.enable(1, display=2), lambda: cgitb.html(),
+            lambda: cgitb.text(1, 2, 3), lambda: cgitb.html(context=3),
+            lambda: cgitb.reset(1), lambda: cgitb.reset(x=1), lambda: cgitb.small(),
+            lambda: cgitb.grey("a", "b"), lambda: cgitb.strong(txt="a"),
+            lambda: cgitb.lookup("x"), lambda: cgitb.lookup(), lambda: cgitb.scanvars(1, 2),
+            lambda: cgitb.Hook(1, 2, 3, 4, 5, 6), lambda: cgitb.Hook(fmt="text"),
+            lambda: h(1, 2), lambda: h(1, 2, 3, 4), lambda: h(etype=1, evalue=2, tb=3),
+            lambda: h.handle(1, 2), lambda: h.handle(inf=1),
+            lambda: cgitb.Hook(display=0, format=5, context=1, file=io.StringIO(),
+                               logdir=None).handle(info=(None, None, None)),
+            lambda: cgitb.small(text="kw"), lambda: cgitb.html(einfo=None),
+        ]
+        for call in calls:
+            try:
+                out.write("ok %r\n" % (call(),))
+            except Exception as e:
+                out.write("%s: %s\n" % (type(e).__name__, e))
     else:
         raise SystemExit("unknown case " + case)
 
