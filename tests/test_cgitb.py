@@ -35,7 +35,8 @@ def _cgihost(cgihost):
     pytest.cgihost = cgihost
 
 
-CRASHES = ["zero", "multiline", "chained", "oserror", "odd", "nosource", "lambda", "keyerror"]
+CRASHES = ["zero", "multiline", "chained", "oserror", "odd", "nosource", "lambda", "keyerror",
+           "attrs", "recursion", "closure", "generator", "syntax", "classbody", "unicode"]
 CASES = (
     [f"text:{c}" for c in CRASHES]
     + [f"html:{c}" for c in CRASHES]

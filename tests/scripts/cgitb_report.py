@@ -70,7 +70,54 @@ def no_source():
     ns["g"](5)
 
 
+class Node:
+    def __init__(self, depth):
+        self.child = Node(depth - 1) if depth else None
+        self.label = "n%d" % depth
+
+    def walk(self):
+        return self.child.child.child.label.upper().missing
+
+
+def recurse(n):
+    if n == 0:
+        raise RecursionError("deep enough: \u00e9\u4e2d")
+    return recurse(n - 1)
+
+
+def closure():
+    outer_var = "captured"
+
+    def inner_fn(p):
+        return outer_var[p]
+    return inner_fn(99)
+
+
+def generator():
+    def gen():
+        yield 1
+        raise StopAsyncIteration("from a generator")
+    return list(gen())
+
+
+def syntax():
+    compile("x = (1,\n  2 +\n", "<snippet>", "exec")
+
+
+def in_class_body():
+    class Broken:
+        attribute = undefined_name  # noqa: F821
+    return Broken
+
+
 CRASHES = {
+    "attrs": lambda: Node(2).walk(),
+    "recursion": lambda: recurse(6),
+    "closure": closure,
+    "generator": generator,
+    "syntax": syntax,
+    "classbody": in_class_body,
+    "unicode": lambda: {"cl\u00e9": 1}["\u00fc<ber>"],
     "zero": lambda: outer(10),
     "multiline": lambda: multiline({"a": 1, "b": 2}),
     "chained": chained,
@@ -148,11 +195,35 @@ def main():
         for n in ("local", "CONST", "len", "nothing", "sys"):
             w, v = cgitb.lookup(n, frame, {"local": local})
             out.write("%s %r %r\n" % (n, w, v is cgitb.__UNDEF__ or v))
+        # builtins as a dict (an exec'd frame) rather than the module
+        ns = {"__builtins__": {"len": len}}
+        exec("import sys\nf = sys._getframe()", {"__builtins__": __builtins__}, ns)
+        g = {"__builtins__": {"len": len}, "gv": 1}
+        exec("import sys\nfr = sys._getframe()", {"__builtins__": __builtins__, "sys": sys}, g)
+        for n in ("len", "gv", "print", "nothing"):
+            w, v = cgitb.lookup(n, type("F", (), {"f_globals": g})(), {})
+            out.write("%s %r %r\n" % (n, w, v is cgitb.__UNDEF__ or v))
+
+        class Raising(dict):
+            def __contains__(self, k):
+                raise LookupError("no contains")
+        for args in ((("x", frame, Raising())), ("x", object(), {}), ("x", frame, 5)):
+            try:
+                cgitb.lookup(*args)
+            except Exception as e:
+                out.write("%s: %s\n" % (type(e).__name__, e))
         lines = iter(["x = t.attr.get(CONST) + len(zz.q) + Thing.__init__.__name__\n"])
         t = Thing()
         for name_, where, value in cgitb.scanvars(lambda: next(lines), frame, {"t": t}):
             out.write("%r %r %r\n" % (name_, where,
                                        "UNDEF" if value is cgitb.__UNDEF__ else repr(value)[:40]))
+        for src in (["a.b.c + 1\n"], [". x\n"], ["if (\n"], ["x = 'unterminated\n"]):
+            it = iter(src)
+            try:
+                got = cgitb.scanvars(lambda: next(it, ""), frame, {"a": t})
+                out.write("%r\n" % [(n, w) for n, w, _ in got])
+            except Exception as e:
+                out.write("%s: %s\n" % (type(e).__name__, e))
     elif kind == "helpers":
         for f in (cgitb.small, cgitb.strong, cgitb.grey):
             for arg in ("", "x<y", 0, None, "0"):
