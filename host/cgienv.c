@@ -8,6 +8,7 @@
 #include "cgienv.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,13 +208,25 @@ static int find_script(const char *translated, size_t *file_len, struct stat *st
     return status;
 }
 
-/* True when st is this very program (a request for cgihost as its own script). */
-static int is_self(const struct stat *st)
+/* True when path is a program, not a script: this very program, or any ELF
+ * file (cgihost, cgihost-py beside it), which a request must never get
+ * cgihost to read as its script. */
+static int is_program(const char *path, const struct stat *st)
 {
     struct stat self;
-    if (stat("/proc/self/exe", &self) != 0)
-        return 0;
-    return self.st_dev == st->st_dev && self.st_ino == st->st_ino;
+    if (stat("/proc/self/exe", &self) == 0 && self.st_dev == st->st_dev &&
+        self.st_ino == st->st_ino)
+        return 1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return 0; /* unreadable: the run reports it */
+    char magic[4];
+    ssize_t n;
+    do
+        n = read(fd, magic, sizeof magic);
+    while (n < 0 && errno == EINTR);
+    (void)close(fd);
+    return n == 4 && memcmp(magic, "\x7f" "ELF", 4) == 0;
 }
 
 static char *concat(const char *a, size_t la, const char *b, size_t lb, const char *c, size_t lc)
@@ -309,8 +322,8 @@ int cgih_cgi_resolve(int *argc, char ***argv)
     if ((size_t)(*argc - 1) > words) {
         /* shebang (or a command line): argv[1] came from the kernel. */
         const char *script = (*argv)[1];
-        if (stat(script, &st) == 0 && is_self(&st))
-            return respond(403, "cgihost is not a script");
+        if (stat(script, &st) == 0 && S_ISREG(st.st_mode) && is_program(script, &st))
+            return respond(403, "a program is not a script");
         return -1;
     }
 
@@ -332,16 +345,16 @@ int cgih_cgi_resolve(int *argc, char ***argv)
     int status = find_script(translated, &fn_len, &st);
     if (status != 0)
         return respond(status, status == 404 ? "no such script" : "not a regular file");
-    if (is_self(&st))
-        return respond(403, "cgihost is not a script");
+    char *filename = concat(translated, fn_len, "", 0, "", 0);
+    if (filename == NULL)
+        return respond(500, "out of memory");
+    if (is_program(filename, &st))
+        return respond(403, "a program is not a script");
     const char *extra = translated + fn_len;
     size_t sn_len = cgih_cgi_script_name_len(path_info, extra);
     if (sn_len == (size_t)-1)
         return respond(403, "PATH_INFO does not end as PATH_TRANSLATED does");
 
-    char *filename = concat(translated, fn_len, "", 0, "", 0);
-    if (filename == NULL)
-        return respond(500, "out of memory");
     if (access(filename, R_OK) != 0)
         return respond(403, "script not readable");
 
