@@ -599,9 +599,8 @@ static PyObject *cgi_parse(PyObject *module, PyObject *args, PyObject *kw)
     if (!environ_) {
         /* cgi.py mutates os.environ itself: that needs os. */
         if (!(os = PyImport_ImportModule("os")) ||
-            !(environ_ = tmp = PyObject_GetAttrString(os, "environ")))
+            !(environ_ = PyObject_GetAttrString(os, "environ")))
             goto done;
-        tmp = NULL;
     } else {
         Py_INCREF(environ_);
     }
@@ -858,12 +857,12 @@ static PyObject *cgi_print_exception(PyObject *module, PyObject *args, PyObject 
     }
     if (!(traceback = PyImport_ImportModule("traceback")))
         goto done;
+    if (print_str(module, NULL) < 0 ||
+        print_str(module, "<H3>Traceback (most recent call last):</H3>") < 0)
+        goto done;
     if (!(l1 = PyObject_CallMethod(traceback, "format_tb", "OO", tb, limit)) ||
         !(l2 = PyObject_CallMethod(traceback, "format_exception_only", "OO", type, value)) ||
         !(lst = PyNumber_Add(l1, l2)))
-        goto done;
-    if (print_str(module, NULL) < 0 ||
-        print_str(module, "<H3>Traceback (most recent call last):</H3>") < 0)
         goto done;
     Py_ssize_t n = PyObject_Size(lst);
     if (n < 0)

@@ -644,6 +644,7 @@ def case_print_exception_args():
     show("limit", cgi.print_exception, type(exc), exc, exc.__traceback__, 1)
     show("kw", cgi.print_exception, value=exc, type=ValueError, tb=None)
     show("no exc", cgi.print_exception)
+    show("bad tb", cgi.print_exception, ValueError, exc, "not a traceback")
     show("syntax", cgi.print_exception, SyntaxError,
          SyntaxError("bad <tag>", ("f.py", 1, 5, "x = <y>\n")), None)
 
