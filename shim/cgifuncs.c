@@ -232,8 +232,7 @@ int cgih_bind_args(const char *fname, int has_self, PyObject *args, PyObject *kw
         while (j < n && PyUnicode_CompareWithASCIIString(k, names[j]) != 0)
             j++;
         if (j == n) {
-            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", fname,
-                         k);
+            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", fname, k);
             return -1;
         }
         if (out[j]) {
@@ -388,8 +387,8 @@ static PyObject *cgi_dolog(PyObject *module, PyObject *args, PyObject *kw)
             PyObject *k, *v;
             while (PyDict_Next(kw, &pos, &k, &v)) {
                 if (!PyUnicode_Check(k) || PyUnicode_CompareWithASCIIString(k, "fmt") != 0) {
-                    PyErr_Format(PyExc_TypeError,
-                                 "dolog() got an unexpected keyword argument '%S'", k);
+                    PyErr_Format(PyExc_TypeError, "dolog() got an unexpected keyword argument '%S'",
+                                 k);
                     return NULL;
                 }
             }
@@ -486,8 +485,7 @@ static int unpack2(PyObject *seq, PyObject **a, PyObject **b)
         if (n > 2)
             PyErr_SetString(PyExc_ValueError, "too many values to unpack (expected 2)");
         else
-            PyErr_Format(PyExc_ValueError, "not enough values to unpack (expected 2, got %zd)",
-                         n);
+            PyErr_Format(PyExc_ValueError, "not enough values to unpack (expected 2, got %zd)", n);
         Py_DECREF(t);
         return -1;
     }
@@ -501,8 +499,8 @@ static int unpack2(PyObject *seq, PyObject **a, PyObject **b)
 
 /* urllib.parse.parse_qs(qs, keep_blank_values, strict_parsing,
  * encoding=encoding, separator=separator) */
-static PyObject *parse_qs(PyObject *qs, PyObject *keep_blank, PyObject *strict,
-                          PyObject *encoding, PyObject *separator)
+static PyObject *parse_qs(PyObject *qs, PyObject *keep_blank, PyObject *strict, PyObject *encoding,
+                          PyObject *separator)
 {
     if (!PyUnicode_Check(qs)) {
         /* bytes and stranger things: the real one, which is rare enough. */
@@ -800,10 +798,10 @@ static PyObject *cgi_parse_multipart(PyObject *module, PyObject *args, PyObject 
     if (!cls)
         goto done;
     PyObject *a = PyTuple_Pack(1, fp);
-    PyObject *kwargs = a ? Py_BuildValue("{sOsOsOsOsO}", "headers", headers, "encoding",
-                                         encoding, "errors", errors, "environ", environ_,
-                                         "separator", separator)
-                         : NULL;
+    PyObject *kwargs =
+        a ? Py_BuildValue("{sOsOsOsOsO}", "headers", headers, "encoding", encoding, "errors",
+                          errors, "environ", environ_, "separator", separator)
+          : NULL;
     if (kwargs)
         fs = PyObject_Call(cls, a, kwargs);
     Py_DECREF(cls);
@@ -1003,8 +1001,7 @@ static PyObject *cgi_print_directory(PyObject *module, PyObject *args, PyObject 
 {
     if (cgih_bind_args("print_directory", 0, args, kw, NULL, 0, 0, NULL) < 0)
         return NULL;
-    if (print_str(module, NULL) < 0 ||
-        print_str(module, "<H3>Current Working Directory:</H3>") < 0)
+    if (print_str(module, NULL) < 0 || print_str(module, "<H3>Current Working Directory:</H3>") < 0)
         return NULL;
     /* os.getcwd is posix.getcwd; posix is always loaded. */
     PyObject *posix = PyImport_ImportModule("posix");
@@ -1036,53 +1033,53 @@ static PyObject *cgi_print_arguments(PyObject *module, PyObject *args, PyObject 
 {
     if (cgih_bind_args("print_arguments", 0, args, kw, NULL, 0, 0, NULL) < 0)
         return NULL;
-    if (print_str(module, NULL) < 0 ||
-        print_str(module, "<H3>Command Line Arguments:</H3>") < 0 ||
+    if (print_str(module, NULL) < 0 || print_str(module, "<H3>Command Line Arguments:</H3>") < 0 ||
         print_str(module, NULL) < 0 || print_steal(module, sys_attr("argv"), NULL) < 0 ||
         print_str(module, NULL) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
 
-static const char environ_usage[] = "\n"
-                                    "<H3>These environment variables could have been set:</H3>\n"
-                                    "<UL>\n"
-                                    "<LI>AUTH_TYPE\n"
-                                    "<LI>CONTENT_LENGTH\n"
-                                    "<LI>CONTENT_TYPE\n"
-                                    "<LI>DATE_GMT\n"
-                                    "<LI>DATE_LOCAL\n"
-                                    "<LI>DOCUMENT_NAME\n"
-                                    "<LI>DOCUMENT_ROOT\n"
-                                    "<LI>DOCUMENT_URI\n"
-                                    "<LI>GATEWAY_INTERFACE\n"
-                                    "<LI>LAST_MODIFIED\n"
-                                    "<LI>PATH\n"
-                                    "<LI>PATH_INFO\n"
-                                    "<LI>PATH_TRANSLATED\n"
-                                    "<LI>QUERY_STRING\n"
-                                    "<LI>REMOTE_ADDR\n"
-                                    "<LI>REMOTE_HOST\n"
-                                    "<LI>REMOTE_IDENT\n"
-                                    "<LI>REMOTE_USER\n"
-                                    "<LI>REQUEST_METHOD\n"
-                                    "<LI>SCRIPT_NAME\n"
-                                    "<LI>SERVER_NAME\n"
-                                    "<LI>SERVER_PORT\n"
-                                    "<LI>SERVER_PROTOCOL\n"
-                                    "<LI>SERVER_ROOT\n"
-                                    "<LI>SERVER_SOFTWARE\n"
-                                    "</UL>\n"
-                                    "In addition, HTTP headers sent by the server may be passed in the\n"
-                                    "environment as well.  Here are some common variable names:\n"
-                                    "<UL>\n"
-                                    "<LI>HTTP_ACCEPT\n"
-                                    "<LI>HTTP_CONNECTION\n"
-                                    "<LI>HTTP_HOST\n"
-                                    "<LI>HTTP_PRAGMA\n"
-                                    "<LI>HTTP_REFERER\n"
-                                    "<LI>HTTP_USER_AGENT\n"
-                                    "</UL>\n";
+static const char environ_usage[] =
+    "\n"
+    "<H3>These environment variables could have been set:</H3>\n"
+    "<UL>\n"
+    "<LI>AUTH_TYPE\n"
+    "<LI>CONTENT_LENGTH\n"
+    "<LI>CONTENT_TYPE\n"
+    "<LI>DATE_GMT\n"
+    "<LI>DATE_LOCAL\n"
+    "<LI>DOCUMENT_NAME\n"
+    "<LI>DOCUMENT_ROOT\n"
+    "<LI>DOCUMENT_URI\n"
+    "<LI>GATEWAY_INTERFACE\n"
+    "<LI>LAST_MODIFIED\n"
+    "<LI>PATH\n"
+    "<LI>PATH_INFO\n"
+    "<LI>PATH_TRANSLATED\n"
+    "<LI>QUERY_STRING\n"
+    "<LI>REMOTE_ADDR\n"
+    "<LI>REMOTE_HOST\n"
+    "<LI>REMOTE_IDENT\n"
+    "<LI>REMOTE_USER\n"
+    "<LI>REQUEST_METHOD\n"
+    "<LI>SCRIPT_NAME\n"
+    "<LI>SERVER_NAME\n"
+    "<LI>SERVER_PORT\n"
+    "<LI>SERVER_PROTOCOL\n"
+    "<LI>SERVER_ROOT\n"
+    "<LI>SERVER_SOFTWARE\n"
+    "</UL>\n"
+    "In addition, HTTP headers sent by the server may be passed in the\n"
+    "environment as well.  Here are some common variable names:\n"
+    "<UL>\n"
+    "<LI>HTTP_ACCEPT\n"
+    "<LI>HTTP_CONNECTION\n"
+    "<LI>HTTP_HOST\n"
+    "<LI>HTTP_PRAGMA\n"
+    "<LI>HTTP_REFERER\n"
+    "<LI>HTTP_USER_AGENT\n"
+    "</UL>\n";
 
 static PyObject *cgi_print_environ_usage(PyObject *module, PyObject *args, PyObject *kw)
 {
@@ -1151,8 +1148,7 @@ static PyObject *cgi_test(PyObject *module, PyObject *args, PyObject *kw)
             if (rc == 0)
                 rc = call_global_void(module, "print_environ_usage", NULL);
             if (rc == 0)
-                rc = print_str(module,
-                               "<H3>What follows is a test, not an actual exception:</H3>");
+                rc = print_str(module, "<H3>What follows is a test, not an actual exception:</H3>");
             if (rc == 0) {
                 /* g() -> f() -> exec("testing print_exception() -- <I>italics?</I>") */
                 PyObject *ex = load_global(module, "exec");
@@ -1187,28 +1183,113 @@ done:
     return res;
 }
 
+/* cgi.py's docstrings, as they are (help() and __doc__ show the same). */
+#define DOC_parse                                                                                  \
+    "Parse a query in the environment or from a file (default stdin)\n"                            \
+    "\n"                                                                                           \
+    "        Arguments, all optional:\n"                                                           \
+    "\n"                                                                                           \
+    "        fp              : file pointer; default: sys.stdin.buffer\n"                          \
+    "\n"                                                                                           \
+    "        environ         : environment dictionary; default: os.environ\n"                      \
+    "\n"                                                                                           \
+    "        keep_blank_values: flag indicating whether blank values in\n"                         \
+    "            percent-encoded forms should be treated as blank strings.\n"                      \
+    "            A true value indicates that blanks should be retained as\n"                       \
+    "            blank strings.  The default false value indicates that\n"                         \
+    "            blank values are to be ignored and treated as if they were\n"                     \
+    "            not included.\n"                                                                  \
+    "\n"                                                                                           \
+    "        strict_parsing: flag indicating what to do with parsing errors.\n"                    \
+    "            If false (the default), errors are silently ignored.\n"                           \
+    "            If true, errors raise a ValueError exception.\n"                                  \
+    "\n"                                                                                           \
+    "        separator: str. The symbol to use for separating the query arguments.\n"              \
+    "            Defaults to &.\n"                                                                 \
+    "    "
+
+#define DOC_parse_multipart                                                                        \
+    "Parse multipart input.\n"                                                                     \
+    "\n"                                                                                           \
+    "    Arguments:\n"                                                                             \
+    "    fp   : input file\n"                                                                      \
+    "    pdict: dictionary containing other parameters of content-type header\n"                   \
+    "    encoding, errors: request encoding and error handler, passed to\n"                        \
+    "        FieldStorage\n"                                                                       \
+    "\n"                                                                                           \
+    "    Returns a dictionary just like parse_qs(): keys are the field names, each\n"              \
+    "    value is a list of values for that field. For non-file fields, the value\n"               \
+    "    is a list of strings.\n"                                                                  \
+    "    "
+
+#define DOC_initlog                                                                                \
+    "Write a log message, if there is a log file.\n"                                               \
+    "\n"                                                                                           \
+    "    Even though this function is called initlog(), you should always\n"                       \
+    "    use log(); log is a variable that is set either to initlog\n"                             \
+    "    (initially), to dolog (once the log file has been opened), or to\n"                       \
+    "    nolog (when logging is disabled).\n"                                                      \
+    "\n"                                                                                           \
+    "    The first argument is a format string; the remaining arguments (if\n"                     \
+    "    any) are arguments to the % operator, so e.g.\n"                                          \
+    "        log(\"%s: %s\", \"a\", \"b\")\n"                                                      \
+    "    will write \"a: b\" to the log file, followed by a newline.\n"                            \
+    "\n"                                                                                           \
+    "    If the global logfp is not None, it should be a file object to\n"                         \
+    "    which log data is written.\n"                                                             \
+    "\n"                                                                                           \
+    "    If the global logfp is None, the global logfile may be a string\n"                        \
+    "    giving a filename to open, in append mode.  This file should be\n"                        \
+    "    world writable!!!  If the file can't be opened, logging is\n"                             \
+    "    silently disabled (since there is no safe place where we could\n"                         \
+    "    send an error message).\n"                                                                \
+    "\n"                                                                                           \
+    "    "
+
+#define DOC_dolog "Write a log message to the log file.  See initlog() for docs."
+
+#define DOC_nolog "Dummy function, assigned to log when logging is disabled."
+
+#define DOC_closelog "Close the log file."
+
+#define DOC_test                                                                                   \
+    "Robust test CGI script, usable as main program.\n"                                            \
+    "\n"                                                                                           \
+    "    Write minimal HTTP headers and dump all information provided to\n"                        \
+    "    the script in HTML form.\n"                                                               \
+    "\n"                                                                                           \
+    "    "
+
+#define DOC_print_environ "Dump the shell environment as HTML."
+
+#define DOC_print_form "Dump the contents of a form as HTML."
+
+#define DOC_print_directory "Dump the current directory as HTML."
+
+#define DOC_print_environ_usage "Dump a list of environment variables used by CGI as HTML."
+
 PyMethodDef cgih_cgi_funcs[] = {
-    {"parse", (PyCFunction)(void (*)(void))cgi_parse, METH_VARARGS | METH_KEYWORDS,
-     "Parse a query in the environment or from a file (default stdin)"},
+    {"parse", (PyCFunction)(void (*)(void))cgi_parse, METH_VARARGS | METH_KEYWORDS, DOC_parse},
     {"parse_multipart", (PyCFunction)(void (*)(void))cgi_parse_multipart,
-     METH_VARARGS | METH_KEYWORDS, "Parse multipart input."},
+     METH_VARARGS | METH_KEYWORDS, DOC_parse_multipart},
     {"initlog", (PyCFunction)(void (*)(void))cgi_initlog, METH_VARARGS | METH_KEYWORDS,
-     "Write a log message, if there is a log file."},
-    {"dolog", (PyCFunction)(void (*)(void))cgi_dolog, METH_VARARGS | METH_KEYWORDS,
-     "Write a log message to the log file.  See initlog() for docs."},
-    {"nolog", (PyCFunction)(void (*)(void))cgi_nolog, METH_VARARGS | METH_KEYWORDS,
-     "Dummy function, assigned to log when logging is disabled."},
-    {"closelog", (PyCFunction)(void (*)(void))cgi_closelog, METH_VARARGS | METH_KEYWORDS, "Close the log file."},
-    {"test", (PyCFunction)(void (*)(void))cgi_test, METH_VARARGS | METH_KEYWORDS,
-     "Robust test CGI script, usable as main program."},
+     DOC_initlog},
+    {"dolog", (PyCFunction)(void (*)(void))cgi_dolog, METH_VARARGS | METH_KEYWORDS, DOC_dolog},
+    {"nolog", (PyCFunction)(void (*)(void))cgi_nolog, METH_VARARGS | METH_KEYWORDS, DOC_nolog},
+    {"closelog", (PyCFunction)(void (*)(void))cgi_closelog, METH_VARARGS | METH_KEYWORDS,
+     DOC_closelog},
+    {"test", (PyCFunction)(void (*)(void))cgi_test, METH_VARARGS | METH_KEYWORDS, DOC_test},
     {"print_exception", (PyCFunction)(void (*)(void))cgi_print_exception,
      METH_VARARGS | METH_KEYWORDS, NULL},
-    {"print_environ", (PyCFunction)(void (*)(void))cgi_print_environ,
-     METH_VARARGS | METH_KEYWORDS, "Dump the shell environment as HTML."},
-    {"print_form", (PyCFunction)(void (*)(void))cgi_print_form, METH_VARARGS | METH_KEYWORDS, "Dump the contents of a form as HTML."},
-    {"print_directory", (PyCFunction)(void (*)(void))cgi_print_directory, METH_VARARGS | METH_KEYWORDS, "Dump the current directory as HTML."},
-    {"print_arguments", (PyCFunction)(void (*)(void))cgi_print_arguments, METH_VARARGS | METH_KEYWORDS, NULL},
-    {"print_environ_usage", (PyCFunction)(void (*)(void))cgi_print_environ_usage, METH_VARARGS | METH_KEYWORDS,
-     "Dump a list of environment variables used by CGI as HTML."},
+    {"print_environ", (PyCFunction)(void (*)(void))cgi_print_environ, METH_VARARGS | METH_KEYWORDS,
+     DOC_print_environ},
+    {"print_form", (PyCFunction)(void (*)(void))cgi_print_form, METH_VARARGS | METH_KEYWORDS,
+     DOC_print_form},
+    {"print_directory", (PyCFunction)(void (*)(void))cgi_print_directory,
+     METH_VARARGS | METH_KEYWORDS, DOC_print_directory},
+    {"print_arguments", (PyCFunction)(void (*)(void))cgi_print_arguments,
+     METH_VARARGS | METH_KEYWORDS, NULL},
+    {"print_environ_usage", (PyCFunction)(void (*)(void))cgi_print_environ_usage,
+     METH_VARARGS | METH_KEYWORDS, DOC_print_environ_usage},
     {NULL, NULL, 0, NULL},
 };

@@ -119,6 +119,11 @@ def case_module_attrs():
     for n in cgi.__all__ + ["log", "initlog", "dolog", "nolog", "closelog", "valid_boundary"]:
         out(n, (hasattr(cgi, n), callable(getattr(cgi, n, None))))
     out("star", sorted(n for n in cgi.__all__))
+    for n in ["parse", "parse_multipart", "initlog", "dolog", "nolog", "closelog", "test",
+              "print_exception", "print_environ", "print_form", "print_directory",
+              "print_arguments", "print_environ_usage"]:
+        f = getattr(cgi, n)
+        out(n + " doc", (f.__name__, f.__doc__))
 
 
 # ---- parse() ----------------------------------------------------------------------
