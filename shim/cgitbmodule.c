@@ -472,15 +472,26 @@ static PyObject *reader_call(PyObject *self, PyObject *unused)
     (void)unused;
     PyObject *highlight = PyList_GET_ITEM(self, 0), *file = PyList_GET_ITEM(self, 2);
     PyObject *getline = PyList_GET_ITEM(self, 3);
-    PyObject *lnum = Py_NewRef(PyList_GET_ITEM(self, 1)), *one = PyLong_FromLong(1);
-    PyObject *line = NULL;
-    if (one && PyObject_SetItem(highlight, lnum, one) == 0)
+    PyObject *one = PyLong_FromLong(1);
+    if (!one)
+        return NULL;
+    PyObject *lnum = Py_NewRef(PyList_GET_ITEM(self, 1)), *line = NULL;
+    /* try: highlight[lnum] = 1; return getline(file, lnum) */
+    if (PyObject_SetItem(highlight, lnum, one) == 0)
         line = PyObject_CallFunctionObjArgs(getline, file, lnum, NULL);
-    PyObject *next = one ? PyNumber_Add(lnum, one) : NULL;
-    if (!next || PyList_SetItem(self, 1, next) < 0) /* steals next */
+    /* finally: lnum += 1 -- with the try's exception, if any, put aside */
+    PyObject *exc = line ? NULL : PyErr_GetRaisedException_compat();
+    PyObject *next = PyNumber_Add(lnum, one);
+    if (next && PyList_SetItem(self, 1, next) == 0) { /* steals next */
+        if (exc)
+            PyErr_SetRaisedException_compat(exc);
+    } else {
+        /* the finally clause failed: its exception wins, as in Python */
+        Py_XDECREF(exc);
         Py_CLEAR(line);
+    }
     Py_DECREF(lnum);
-    Py_XDECREF(one);
+    Py_DECREF(one);
     return line;
 }
 
@@ -687,8 +698,8 @@ static PyObject *dump_entry(report *r, PyObject *name, PyObject *where, PyObject
         return NULL;
     if (r->html) {
         if (is_global || is_builtin) {
-            PyObject *em = pyfmt("<em>%s</em> ", where), *s = strong(name);
-            if (em && s)
+            PyObject *em = pyfmt("<em>%s</em> ", where), *s = NULL;
+            if (em && (s = strong(name)))
                 label = PyNumber_Add(em, s);
             Py_XDECREF(em);
             Py_XDECREF(s);
@@ -899,7 +910,7 @@ static PyObject *exception_section(report *r, PyObject *etype, PyObject *evalue)
     PyObject *res = NULL;
     if (!parts)
         return NULL;
-    PyObject *ts = PyObject_Str(etype), *vs = PyObject_Str(evalue);
+    PyObject *ts = PyObject_Str(etype), *vs = ts ? PyObject_Str(evalue) : NULL;
     if (ts && vs) {
         if (r->html) {
             PyObject *te = PyObject_CallOneArg(r->escape, ts), *s = NULL, *ve = NULL;
@@ -1161,16 +1172,16 @@ static int hook_init(PyObject *self, PyObject *args, PyObject *kwds)
             return -1;
         }
     }
-    PyObject *one = display ? NULL : PyLong_FromLong(1);
-    PyObject *five = context ? NULL : PyLong_FromLong(5);
-    PyObject *html = format ? NULL : PyUnicode_FromString("html");
+    PyObject *one = NULL, *five = NULL, *html = NULL; /* the defaults, when used */
     int rc = -1;
-    if ((display || one) && (context || five) && (format || html) &&
-        PyObject_SetAttrString(self, "display", display ? display : one) == 0 &&
+    if ((display || (display = one = PyLong_FromLong(1))) &&
+        (context || (context = five = PyLong_FromLong(5))) &&
+        (format || (format = html = PyUnicode_FromString("html"))) &&
+        PyObject_SetAttrString(self, "display", display) == 0 &&
         PyObject_SetAttrString(self, "logdir", logdir) == 0 &&
-        PyObject_SetAttrString(self, "context", context ? context : five) == 0 &&
+        PyObject_SetAttrString(self, "context", context) == 0 &&
         PyObject_SetAttrString(self, "file", file) == 0 &&
-        PyObject_SetAttrString(self, "format", format ? format : html) == 0)
+        PyObject_SetAttrString(self, "format", format) == 0)
         rc = 0;
     Py_XDECREF(one);
     Py_XDECREF(five);
@@ -1192,13 +1203,17 @@ static PyObject *hook_call(PyObject *self, PyObject *args, PyObject *kwds)
     return r;
 }
 
-/* self.file.write(s) for a C string or an object; 0 or -1. */
-static int write_obj(PyObject *file, PyObject *s)
+/* self.file.write(s); 0 or -1. Steals s, which may be NULL when making it
+ * failed (an exception is then set). */
+static int write_file(PyObject *self, PyObject *s)
 {
     if (!s)
         return -1;
-    PyObject *r = PyObject_CallMethod(file, "write", "O", s);
+    PyObject *file = PyObject_GetAttrString(self, "file"), *r = NULL;
+    if (file)
+        r = PyObject_CallMethod(file, "write", "O", s);
     Py_DECREF(s);
+    Py_XDECREF(file);
     if (!r)
         return -1;
     Py_DECREF(r);
@@ -1212,8 +1227,8 @@ static PyObject *handle_doc(PyObject *module, PyObject *self, PyObject *info, in
 {
     *plain = 0;
     PyObject *formatter = PyObject_GetAttrString(module, html ? "html" : "text");
-    PyObject *context = PyObject_GetAttrString(self, "context"), *doc = NULL;
-    if (formatter && context)
+    PyObject *context = formatter ? PyObject_GetAttrString(self, "context") : NULL, *doc = NULL;
+    if (context)
         doc = PyObject_CallFunctionObjArgs(formatter, info, context, NULL);
     Py_XDECREF(formatter);
     Py_XDECREF(context);
@@ -1344,9 +1359,8 @@ static PyObject *hook_handle(PyObject *self, PyTypeObject *cls, PyObject *const 
         if (reset)
             s = PyObject_CallNoArgs(reset);
         Py_XDECREF(reset);
-        if (!(file = PyObject_GetAttrString(self, "file")) || write_obj(file, s) < 0)
+        if (write_file(self, s) < 0)
             goto done;
-        Py_CLEAR(file);
     }
     int plain;
     if (!(doc = handle_doc(module, self, info, html, &plain)) ||
@@ -1368,9 +1382,8 @@ static PyObject *hook_handle(PyObject *self, PyTypeObject *cls, PyObject *const 
     } else {
         out = PyUnicode_FromString("<p>A problem occurred in a Python script.\n");
     }
-    if (!(file = PyObject_GetAttrString(self, "file")) || write_obj(file, out) < 0)
+    if (write_file(self, out) < 0)
         goto done;
-    Py_CLEAR(file);
 
     if (!(logdir = PyObject_GetAttrString(self, "logdir")))
         goto done;
@@ -1382,9 +1395,8 @@ static PyObject *hook_handle(PyObject *self, PyTypeObject *cls, PyObject *const 
         int h = cmp_str(format, "html", Py_EQ);
         PyObject *line = h > 0 ? pyfmt("<p>%s</p>\n", msg) : h == 0 ? cat_sr(msg, "\n") : NULL;
         Py_DECREF(msg);
-        if (!(file = PyObject_GetAttrString(self, "file")) || write_obj(file, line) < 0)
+        if (write_file(self, line) < 0)
             goto done;
-        Py_CLEAR(file);
     }
     /* try: self.file.flush() except: pass */
     if ((file = PyObject_GetAttrString(self, "file"))) {
@@ -1476,14 +1488,13 @@ static PyObject *cgitb_enable(PyObject *module, PyObject *args, PyObject *kwds)
     PyObject *display = av[0], *logdir = av[1] ? av[1] : Py_None, *context = av[2];
     PyObject *format = av[3];
     PyObject *hook_type = PyObject_GetAttrString(module, "Hook"), *hook = NULL;
-    PyObject *one = display ? NULL : PyLong_FromLong(1);
-    PyObject *five = context ? NULL : PyLong_FromLong(5);
-    PyObject *html = format ? NULL : PyUnicode_FromString("html");
+    PyObject *one = NULL, *five = NULL, *html = NULL; /* the defaults, when used */
     PyObject *kw = NULL;
-    if (hook_type && (display || one) && (context || five) && (format || html) &&
-        (kw = Py_BuildValue("{sOsOsOsO}", "display", display ? display : one, "logdir", logdir,
-                            "context", context ? context : five, "format",
-                            format ? format : html))) {
+    if (hook_type && (display || (display = one = PyLong_FromLong(1))) &&
+        (context || (context = five = PyLong_FromLong(5))) &&
+        (format || (format = html = PyUnicode_FromString("html"))) &&
+        (kw = Py_BuildValue("{sOsOsOsO}", "display", display, "logdir", logdir, "context",
+                            context, "format", format))) {
         PyObject *noargs = PyTuple_New(0);
         if (noargs)
             hook = PyObject_Call(hook_type, noargs, kw);
