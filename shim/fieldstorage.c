@@ -60,6 +60,20 @@ static PyObject *get_key(PyObject *mapping, const char *key)
     return v;
 }
 
+/* hasattr(o, name): 1, 0, or -1 for an error other than AttributeError. */
+static int has_attr(PyObject *o, const char *name)
+{
+    PyObject *v = PyObject_GetAttrString(o, name);
+    if (v) {
+        Py_DECREF(v);
+        return 1;
+    }
+    if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+        return -1;
+    PyErr_Clear();
+    return 0;
+}
+
 static PyObject *call_method0(PyObject *self, const char *name)
 {
     return PyObject_CallMethod(self, name, NULL);
@@ -387,7 +401,12 @@ static int fs_init(PyObject *self, PyObject *args, PyObject *kw)
             if (set_steal(self, "fp", get(fp, "buffer")) < 0)
                 goto done;
         } else {
-            if (!PyObject_HasAttrString(fp, "read") || !PyObject_HasAttrString(fp, "readline")) {
+            int ok = has_attr(fp, "read");
+            if (ok > 0)
+                ok = has_attr(fp, "readline");
+            if (ok < 0)
+                goto done;
+            if (!ok) {
                 PyErr_SetString(PyExc_TypeError, "fp must be file pointer");
                 goto done;
             }

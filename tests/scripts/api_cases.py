@@ -985,6 +985,15 @@ def case_fs_fp_types():
             return b""
     show("no readline", cgi.FieldStorage, fp=OnlyRead(), environ=env)
     show("int fp", cgi.FieldStorage, fp=3, environ=env)
+
+    class Raises:
+        @property
+        def read(self):
+            raise ValueError("no read for you")
+
+        def readline(self):
+            return b""
+    show("read raises", cgi.FieldStorage, fp=Raises(), environ=env)
     show("str lines", cgi.FieldStorage, fp=Reads(b"abc\n", text=True), environ=env)
     show("str read", cgi.FieldStorage, fp=Reads(b"a=1", text=True),
          environ=post_env(b"a=1"))
