@@ -117,6 +117,61 @@ void cgih_cgi_context(const char *document_root, const char *script_name,
     *root_len = j;
 }
 
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0'
+         : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                : -1;
+}
+
+size_t cgih_cgi_first_url(const char *request_uri, char *out, size_t outlen,
+                          const char **query)
+{
+    const char *p = request_uri;
+    *query = NULL;
+    size_t scheme = strncmp(p, "http://", 7) == 0 ? 7 : strncmp(p, "https://", 8) == 0 ? 8 : 0;
+    if (scheme) {
+        p = strchr(p + scheme, '/');
+        if (p == NULL)
+            return (size_t)-1;
+        const char *q = strchr(request_uri, '?');
+        if (q && q < p)
+            return (size_t)-1;
+    }
+    if (*p != '/')
+        return (size_t)-1;
+    size_t n = 0;
+    for (; *p && *p != '?' && *p != '#'; p++) {
+        char c = *p;
+        if (c == '%') {
+            int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
+            if (lo < 0)
+                return (size_t)-1;
+            c = (char)(hi * 16 + lo);
+            if (c == '/' || c == '\0')
+                return (size_t)-1;
+            p += 2;
+        }
+        if (n + 1 >= outlen)
+            return (size_t)-1;
+        out[n++] = c;
+    }
+    out[n] = '\0';
+    /* Apache would have merged "//" and resolved "." and "..". */
+    for (size_t i = 0; i < n; i++) {
+        if (out[i] != '/')
+            continue;
+        size_t len = strcspn(out + i + 1, "/");
+        if ((len == 0 && i + 1 < n) || (len == 1 && out[i + 1] == '.') ||
+            (len == 2 && out[i + 1] == '.' && out[i + 2] == '.'))
+            return (size_t)-1;
+    }
+    if (*p == '?')
+        *query = p + 1;
+    return n;
+}
+
 /* ---- responses ------------------------------------------------------------ */
 
 static int write_all(int fd, const char *s, size_t n)
@@ -254,7 +309,7 @@ static int rewrite_env(const char *script_name, size_t sn_len, const char *filen
     size_t n = 0;
     while (environ[n])
         n++;
-    char **out = calloc(n + 7, sizeof *out);
+    char **out = calloc(n + 9, sizeof *out);
     if (out == NULL)
         return -1;
     size_t k = 0;
@@ -306,6 +361,24 @@ static int rewrite_env(const char *script_name, size_t sn_len, const char *filen
         if (docroot && *docroot &&
             (out[k++] = concat("PATH_TRANSLATED=", 16, docroot, strlen(docroot), extra, le)) == NULL)
             return -1;
+    }
+    /* Sent here by an ErrorDocument (REDIRECT_REDIRECT_STATUS, now
+     * REDIRECT_STATUS): a directly run script would see the failed request's
+     * URL and query string, which Apache gives the Action only as REQUEST_URI. */
+    const char *first = getenv("REQUEST_URI");
+    if (getenv("REDIRECT_REDIRECT_STATUS") && !getenv("REDIRECT_REDIRECT_REDIRECT_STATUS") &&
+        first) {
+        size_t cap = strlen(first) + 1;
+        char *url = malloc(cap);
+        const char *query;
+        size_t lu = url ? cgih_cgi_first_url(first, url, cap, &query) : (size_t)-1;
+        if (lu != (size_t)-1) {
+            if ((out[k++] = entry("REDIRECT_URL", url, lu)) == NULL)
+                return -1;
+            if (query && (out[k++] = entry("REDIRECT_QUERY_STRING", query, strlen(query))) == NULL)
+                return -1;
+        }
+        free(url);
     }
     out[k] = NULL;
     environ = out;

@@ -79,4 +79,14 @@ size_t cgih_cgi_script_name_len(const char *path_info, const char *extra);
 void cgih_cgi_context(const char *document_root, const char *script_name,
                       const char *filename, size_t *prefix_len, size_t *root_len);
 
+/* REDIRECT_URL and REDIRECT_QUERY_STRING of a script an ErrorDocument sent
+ * to: the first request's decoded path and raw query string, recovered from
+ * REQUEST_URI (origin or absolute form). Writes the path and its NUL into out
+ * and returns its length, with *query pointing after the '?' in request_uri
+ * or NULL. Returns (size_t)-1 when Apache's r->uri cannot be known exactly:
+ * an encoded '/' or NUL, a bad escape, "//", "." or ".." segments, or not
+ * enough room. */
+size_t cgih_cgi_first_url(const char *request_uri, char *out, size_t outlen,
+                          const char **query);
+
 #endif

@@ -136,6 +136,9 @@ ScriptAlias /raw-bin/cgihost "@CGIHOST@"
 <Location /errdoc2/>
     ErrorDocument 404 /env.py
 </Location>
+<Location /errdoc3/>
+    ErrorDocument 404 /direct/env.py
+</Location>
 
 # Limits for scripts run through the handler apply where the handler runs.
 <Location /cgihost-bin/cgihost/limits/>
@@ -303,15 +306,25 @@ def test_environment_under_an_alias(httpd, site):
 
 
 @needs_apache
-def test_environment_of_a_script_used_as_error_document(httpd):
-    # A directly run error script sees REDIRECT_STATUS of the first request.
-    status, _, body = request(httpd, "GET", "/errdoc2/missing")
-    assert status == 404
-    env = dict(line.split("=", 1) for line in body.decode().splitlines() if "=" in line
-               and not line.startswith("ARGV"))
-    assert env["REDIRECT_STATUS"] == "404"
-    assert env["SCRIPT_NAME"] == "/env.py"
-    assert env["REQUEST_URI"] == "/errdoc2/missing"
+@pytest.mark.parametrize("path", ["/missing", "/missing?q=1&r=%20", "/a%20b/c?", "/x//y"])
+def test_environment_of_a_script_used_as_error_document(httpd, site, path):
+    # The same error page, once through the handler, once run by mod_cgi.
+    def env_of(prefix):
+        status, _, body = request(httpd, "GET", prefix + path)
+        assert status == 404
+        return {k: v for k, v in (line.split("=", 1) for line in body.decode().splitlines()
+                                  if "=" in line and not line.startswith("ARGV"))
+                if k not in VOLATILE}
+    via, direct = env_of("/errdoc2"), env_of("/errdoc3")
+    direct = {k: v.replace(str(site.direct), str(site.doc)).replace("/errdoc3", "/errdoc2")
+              for k, v in direct.items()}
+    direct["SCRIPT_NAME"] = "/env.py"
+    direct["CONTEXT_PREFIX"], direct["CONTEXT_DOCUMENT_ROOT"] = "", str(site.doc)
+    if path == "/x//y":
+        # "//" merged by Apache: REQUEST_URI no longer tells the URL exactly.
+        assert direct.pop("REDIRECT_URL") == "/errdoc2/x/y"
+    assert via == direct
+    assert via["REDIRECT_STATUS"] == "404"
 
 
 @needs_apache

@@ -115,8 +115,57 @@ static void test_context(void)
     }
 }
 
+static void test_first_url(void)
+{
+    static const struct {
+        const char *uri, *path, *query; /* path NULL: not recoverable */
+    } cases[] = {
+        {"/missing", "/missing", NULL},
+        {"/missing?q=1&r", "/missing", "q=1&r"},
+        {"/missing?", "/missing", ""},
+        {"/a%20b/c%C3%A9?x=%20", "/a b/c\xc3\xa9", "x=%20"},
+        {"/dir/", "/dir/", NULL},
+        {"/", "/", NULL},
+        {"http://example.org/x?y", "/x", "y"},
+        {"https://example.org/x", "/x", NULL},
+        {"http://example.org?x/y", NULL, NULL},
+        {"http://example.org", NULL, NULL},
+        {"/a%2Fb", NULL, NULL},
+        {"/a%00b", NULL, NULL},
+        {"/a%zzb", NULL, NULL},
+        {"/a%4", NULL, NULL},
+        {"/a//b", NULL, NULL},
+        {"/a/./b", NULL, NULL},
+        {"/a/../b", NULL, NULL},
+        {"/a/%2e%2e/b", NULL, NULL},
+        {"/a/..", NULL, NULL},
+        {"/a/.", NULL, NULL},
+        {"/a/.b/..c", "/a/.b/..c", NULL},
+        {"*", NULL, NULL},
+        {"x/y", NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[64];
+        const char *query = "unset";
+        size_t n = cgih_cgi_first_url(cases[i].uri, out, sizeof out, &query);
+        int ok;
+        if (cases[i].path == NULL)
+            ok = n == (size_t)-1;
+        else
+            ok = n == strlen(cases[i].path) && strcmp(out, cases[i].path) == 0 &&
+                 (cases[i].query ? query && strcmp(query, cases[i].query) == 0 : query == NULL);
+        tap_ok(ok, "first URL of %s", cases[i].uri);
+    }
+    char small[5];
+    const char *q;
+    tap_ok(cgih_cgi_first_url("/abcd", small, sizeof small, &q) == (size_t)-1,
+           "first URL longer than the buffer");
+    tap_ok(cgih_cgi_first_url("/abc", small, sizeof small, &q) == 4, "first URL that just fits");
+}
+
 int main(void)
 {
+    test_first_url();
     test_query_words();
     test_env_fate();
     test_script_name();
