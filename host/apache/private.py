@@ -78,6 +78,7 @@ class PrivateApache:
         self.user = user if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
         self.group = "www-data" if os.geteuid() == 0 else grp.getgrgid(os.getegid()).gr_name
         self.stage = stage
+        self.staged_dir = None
         self.proc = None
 
     @property
@@ -101,6 +102,7 @@ class PrivateApache:
                 stage = pathlib.Path(self.stage or tempfile.mkdtemp(prefix="cgihost-apache-"))
                 stage.mkdir(parents=True, exist_ok=True)
                 os.chmod(stage, 0o755)
+                self.staged_dir = stage
             return stage
 
         root = os.geteuid() == 0
@@ -179,6 +181,9 @@ class PrivateApache:
                 self.proc.wait()
         self.proc = None
         self.stop_cgihost_server()
+        if self.staged_dir is not None:
+            shutil.rmtree(self.staged_dir, ignore_errors=True)
+            self.staged_dir = None
 
     def stop_cgihost_server(self):
         """Stops the resident cgihost server this Apache's requests started
