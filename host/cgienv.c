@@ -340,18 +340,24 @@ static int rewrite_env(const char *script_name, size_t sn_len, const char *filen
     const char *docroot = getenv("DOCUMENT_ROOT");
     char *sn = concat(script_name, sn_len, "", 0, "", 0);
     char *fn = concat(filename, fn_len, "", 0, "", 0);
-    if (sn == NULL || fn == NULL)
+    if (sn == NULL || fn == NULL) {
+        free(sn);
+        free(fn);
         return -1;
+    }
     size_t prefix_len, root_len;
     cgih_cgi_context(docroot, sn, fn, &prefix_len, &root_len);
 
     size_t le = strlen(extra);
-    if ((out[k++] = entry("SCRIPT_NAME", sn, sn_len)) == NULL ||
-        (out[k++] = entry("SCRIPT_FILENAME", fn, fn_len)) == NULL ||
-        (out[k++] = entry("CONTEXT_PREFIX", sn, prefix_len)) == NULL ||
-        (out[k++] = root_len == (size_t)-1
-                        ? entry("CONTEXT_DOCUMENT_ROOT", docroot, strlen(docroot))
-                        : entry("CONTEXT_DOCUMENT_ROOT", fn, root_len)) == NULL)
+    int failed = (out[k++] = entry("SCRIPT_NAME", sn, sn_len)) == NULL ||
+                 (out[k++] = entry("SCRIPT_FILENAME", fn, fn_len)) == NULL ||
+                 (out[k++] = entry("CONTEXT_PREFIX", sn, prefix_len)) == NULL ||
+                 (out[k++] = root_len == (size_t)-1
+                                 ? entry("CONTEXT_DOCUMENT_ROOT", docroot, strlen(docroot))
+                                 : entry("CONTEXT_DOCUMENT_ROOT", fn, root_len)) == NULL;
+    free(sn);
+    free(fn);
+    if (failed)
         return -1;
     if (le > 0) {
         if ((out[k++] = entry("PATH_INFO", extra, le)) == NULL)
@@ -386,6 +392,12 @@ static int rewrite_env(const char *script_name, size_t sn_len, const char *filen
 }
 
 /* ---- the two modes ----------------------------------------------------------- */
+
+static int refuse(char *filename, int status, const char *why)
+{
+    free(filename);
+    return respond(status, why);
+}
 
 int cgih_cgi_resolve(int *argc, char ***argv)
 {
@@ -422,14 +434,14 @@ int cgih_cgi_resolve(int *argc, char ***argv)
     if (filename == NULL)
         return respond(500, "out of memory");
     if (is_program(filename, &st))
-        return respond(403, "a program is not a script");
+        return refuse(filename, 403, "a program is not a script");
     const char *extra = translated + fn_len;
     size_t sn_len = cgih_cgi_script_name_len(path_info, extra);
     if (sn_len == (size_t)-1)
-        return respond(403, "PATH_INFO does not end as PATH_TRANSLATED does");
+        return refuse(filename, 403, "PATH_INFO does not end as PATH_TRANSLATED does");
 
     if (access(filename, R_OK) != 0)
-        return respond(403, "script not readable");
+        return refuse(filename, 403, "script not readable");
 
     /* The script's directory, as mod_cgi's chdir before exec. */
     char *slash = strrchr(filename, '/');
@@ -437,12 +449,12 @@ int cgih_cgi_resolve(int *argc, char ***argv)
     int rc = chdir(filename[0] ? filename : "/");
     *slash = '/';
     if (rc != 0)
-        return respond(500, "cannot enter the script's directory");
+        return refuse(filename, 500, "cannot enter the script's directory");
 
     /* sys.argv = [script, words...], as python3 started by mod_cgi has it. */
     char **nargv = calloc((size_t)*argc + 2, sizeof *nargv);
     if (nargv == NULL)
-        return respond(500, "out of memory");
+        return refuse(filename, 500, "out of memory");
     nargv[0] = (*argv)[0];
     nargv[1] = filename;
     for (int i = 1; i < *argc; i++)
