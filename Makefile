@@ -52,7 +52,9 @@ ALL_LDFLAGS = $(LDFLAGS) $(EXTRA_LDFLAGS)
 
 PARSER_SRCS := $(wildcard shim/parsers/*.c)
 MODULE_SRCS := $(wildcard shim/*.c)
-HOST_SRCS   := $(wildcard host/*.c)
+# host/client.c is build/cgihost's main(), the small client; the rest make
+# cgihost-py, which embeds Python (see the build rules).
+HOST_SRCS   := $(filter-out host/client.c,$(wildcard host/*.c))
 PARSER_OBJS := $(PARSER_SRCS:%.c=$(BUILD)/obj/%.o)
 MODULE_OBJS := $(MODULE_SRCS:%.c=$(BUILD)/obj/%.o)
 HOST_OBJS   := $(HOST_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -64,7 +66,7 @@ FUZZERS     := $(FUZZ_SRCS:fuzz/%.c=build/fuzz/%)
 .PHONY: all deps test test-c test-py test-fuzz asan valgrind fuzz bench demo demo-stop \
         install uninstall clean
 
-all: $(BUILD)/cgihost
+all: $(BUILD)/cgihost $(BUILD)/cgihost-py
 
 # ---- build ------------------------------------------------------------------
 
@@ -81,8 +83,17 @@ $(BUILD)/obj/host/%.o: host/%.c host/*.h shim/*.h VERSION Makefile
 	$(CC) $(ALL_CFLAGS) $(PY_INCLUDES) -DCGIH_VERSION='"$(VERSION)"' \
 	    -DCGIH_PYTHON_EXE='"$(PYTHON_EXE)"' -DCGIH_SITE_DIRS='"$(SITE_DIRS)"' -c $< -o $@
 
-$(BUILD)/cgihost: $(HOST_OBJS) $(MODULE_OBJS) $(PARSER_OBJS)
+$(BUILD)/cgihost-py: $(HOST_OBJS) $(MODULE_OBJS) $(PARSER_OBJS)
 	$(CC) $(ALL_CFLAGS) $^ -o $@ $(ALL_LDFLAGS) $(PY_LDFLAGS)
+
+# build/cgihost, what a web server executes, is a small static client without
+# libpython: it hands the request to the user's resident server (about the
+# cost of a static C program) and execs cgihost-py beside it for everything
+# else, including the in-process run. Not static under the sanitizers.
+CLIENT_OBJS   := $(BUILD)/obj/host/client.o $(BUILD)/obj/host/proto.o
+CLIENT_STATIC := $(if $(findstring sanitize,$(EXTRA_LDFLAGS)),,-static)
+$(BUILD)/cgihost: $(CLIENT_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CLIENT_STATIC) $^ -o $@ $(ALL_LDFLAGS)
 
 # ---- dependencies -------------------------------------------------------------
 
@@ -97,9 +108,10 @@ deps:
 
 # ---- tests ------------------------------------------------------------------
 
-$(BUILD)/tests/%: tests/c/%.c tests/c/tap.h $(PARSER_SRCS) host/nbsp.c host/cgienv.c
+$(BUILD)/tests/%: tests/c/%.c tests/c/tap.h $(PARSER_SRCS) host/nbsp.c host/cgienv.c host/proto.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Ishim/parsers -Ihost -Itests/c $< $(PARSER_SRCS) host/nbsp.c host/cgienv.c -o $@ $(ALL_LDFLAGS)
+	$(CC) $(ALL_CFLAGS) -Ishim/parsers -Ihost -Itests/c $< $(PARSER_SRCS) host/nbsp.c host/cgienv.c \
+	    host/proto.c -o $@ $(ALL_LDFLAGS)
 
 test: deps
 	$(MAKE) all test-c
@@ -109,7 +121,7 @@ test: deps
 test-c: $(CTESTS)
 	prove --exec '' $(CTESTS)
 
-test-py: $(BUILD)/cgihost
+test-py: $(BUILD)/cgihost $(BUILD)/cgihost-py
 	CGIHOST=$(abspath $(BUILD)/cgihost) $(TEST_PYTHON) -m pytest -q tests
 
 # The parser tests under valgrind: no invalid reads or writes.
@@ -171,6 +183,7 @@ INSTALLED_BIN := $(BINDIR)/cgihost
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(APACHE_CONFDIR)
 	install -m 755 $(BUILD)/cgihost $(DESTDIR)$(INSTALLED_BIN)
+	install -m 755 $(BUILD)/cgihost-py $(DESTDIR)$(INSTALLED_BIN)-py
 	sed 's|/usr/local/bin/cgihost|$(INSTALLED_BIN)|g' host/apache/cgihost.conf > $(BUILD)/cgihost.conf
 	install -m 644 $(BUILD)/cgihost.conf $(DESTDIR)$(APACHE_CONFDIR)/cgihost.conf
 	@set -e; for u in $(UNITS); do \
@@ -184,7 +197,7 @@ install: all
 	    install -m 644 $$m $(DESTDIR)$(MANDIR)/man1/; done
 
 uninstall:
-	rm -f $(DESTDIR)$(INSTALLED_BIN) $(DESTDIR)$(APACHE_CONFDIR)/cgihost.conf \
+	rm -f $(DESTDIR)$(INSTALLED_BIN) $(DESTDIR)$(INSTALLED_BIN)-py $(DESTDIR)$(APACHE_CONFDIR)/cgihost.conf \
 	    $(DESTDIR)$(UNITDIR)/cgihost.service $(DESTDIR)$(UNITDIR)/cgihost.socket \
 	    $(DESTDIR)$(MANDIR)/man1/cgihost.1
 

@@ -13,6 +13,7 @@
 
 #include "cgienv.h"
 #include "pyrun.h"
+#include "server.h"
 
 #ifndef CGIH_VERSION
 #define CGIH_VERSION "unknown"
@@ -21,13 +22,19 @@
 static void usage(FILE *f)
 {
     fputs("usage: cgihost SCRIPT [ARG...]\n"
+          "       cgihost serve [--user USER] [OPTION...] | stop | status\n"
           "       cgihost --version | --help\n"
           "Runs a Python CGI script with built-in C cgi/cgitb modules.\n",
           f);
 }
 
-int main(int argc, char **argv)
+/* Which script and arguments: -1 with *argc and *argv set to run (*argv)[1],
+ * else the exit status. Shared by main() and the server's request children,
+ * which run it on the request's argv, environment and cwd. */
+int cgih_main_prepare(int *argcp, char ***argvp)
 {
+    int argc = *argcp;
+    char **argv = *argvp;
     const char *gateway = getenv("GATEWAY_INTERFACE");
     int as_cgi = gateway && *gateway;
 
@@ -64,11 +71,29 @@ int main(int argc, char **argv)
         }
     }
 
-    int status = cgih_py_init();
+    *argcp = argc;
+    *argvp = argv;
+    return -1;
+}
+
+/* Runs (*argv)[1] in the initialized interpreter; returns the exit status. */
+int cgih_main_run(int argc, char **argv)
+{
+    if (cgih_py_set_argv(argc - 1, argv + 1) < 0)
+        return cgih_py_finalize(1);
+    return cgih_py_finalize(cgih_py_run_file(argv[1]));
+}
+
+int main(int argc, char **argv)
+{
+    const char *gateway = getenv("GATEWAY_INTERFACE");
+    if (!(gateway && *gateway) && argc >= 2 && cgih_server_is_command(argv[1]))
+        return cgih_server_command(argc - 1, argv + 1);
+    int status = cgih_main_prepare(&argc, &argv);
+    if (status >= 0)
+        return status;
+    status = cgih_py_init();
     if (status != 0)
         return status;
-    if (cgih_py_set_argv(argc - 1, argv + 1) < 0)
-        _exit(cgih_py_finalize(1));
-    status = cgih_py_run_file(argv[1]);
-    _exit(cgih_py_finalize(status));
+    _exit(cgih_main_run(argc, argv));
 }

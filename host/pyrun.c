@@ -351,14 +351,44 @@ static PyObject *abspath_object(const char *path)
     return r;
 }
 
+static PyObject *(*code_lookup)(PyObject *filename);
+
+void cgih_py_set_code_lookup(PyObject *(*lookup)(PyObject *filename))
+{
+    code_lookup = lookup;
+}
+
+PyObject *cgih_py_compile_file(PyObject *filename)
+{
+    PyObject *bytes = PyUnicode_EncodeFSDefault(filename);
+    if (!bytes)
+        return NULL;
+    size_t len = 0;
+    char *src = slurp(PyBytes_AS_STRING(bytes), &len);
+    Py_DECREF(bytes);
+    if (!src)
+        return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, filename);
+    PyObject *code = compile_script(src, len, filename);
+    free(src);
+    return code;
+}
+
 int cgih_py_run_file(const char *path)
 {
     size_t len = 0;
     int status = 1;
     PyObject *filename = NULL, *code = NULL, *res = NULL, *loader = NULL;
-    char *src = slurp(path, &len);
-    if (!src) {
+    char *src = NULL;
+    if (code_lookup) {
+        if (!(filename = abspath_object(path)))
+            goto error;
+        code = code_lookup(filename);
+    }
+    if (!code)
+        src = slurp(path, &len);
+    if (!code && !src) {
         int e = errno;
+        Py_CLEAR(filename);
         PyObject *s = abspath_object(path);
         PyObject *r = s ? PyObject_Repr(s) : NULL;
         const char *rs = r ? PyUnicode_AsUTF8(r) : NULL;
@@ -372,7 +402,7 @@ int cgih_py_run_file(const char *path)
     }
 
     /* __file__ and tracebacks name the absolute path, as in python3 >= 3.9. */
-    if (!(filename = abspath_object(path)))
+    if (!filename && !(filename = abspath_object(path)))
         goto error;
 
     PyObject *main = PyImport_AddModule("__main__"); /* borrowed */
@@ -390,8 +420,7 @@ int cgih_py_run_file(const char *path)
     if (!loader || PyDict_SetItemString(d, "__loader__", loader) < 0)
         goto error;
 
-    code = compile_script(src, len, filename);
-    if (!code)
+    if (!code && !(code = compile_script(src, len, filename)))
         goto error;
     res = PyEval_EvalCode(code, d, d);
     if (!res)

@@ -28,4 +28,19 @@ int cgih_py_run_file(const char *path);
  * not torn down. */
 int cgih_py_finalize(int status);
 
+/* For the resident server's code cache. (struct _object is CPython's
+ * PyObject; this header does not need Python.h.)
+ *
+ * cgih_py_set_code_lookup(): from then on cgih_py_run_file() first asks
+ * lookup(filename) for the script's code, filename being the absolute path
+ * it would compile it under (a str); lookup returns a new reference, or NULL
+ * without an exception set to have the file read and compiled as usual.
+ *
+ * cgih_py_compile_file(): reads and compiles the file as cgih_py_run_file()
+ * would (no-break-space rewrite included); a new reference, or NULL with an
+ * exception set. */
+struct _object;
+void cgih_py_set_code_lookup(struct _object *(*lookup)(struct _object *filename));
+struct _object *cgih_py_compile_file(struct _object *filename);
+
 #endif

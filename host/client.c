@@ -1,0 +1,482 @@
+/* client.c: build/cgihost, the program a web server executes. A small static
+ * binary without libpython: it hands the request (fds 0-2, argv, environment,
+ * cwd, umask, rlimits) to the resident server of its user and exits with the
+ * script's status. Everything else, and every failure to reach a server,
+ * execs cgihost-py (next to this binary), which runs the script in-process.
+ *
+ *   exec'ing the full cgihost-py (libpython linked in, four shared libraries)
+ *   costs about 0.35 ms more than this binary before main() runs: on a
+ *   request that the server completes in about as much as a static C program
+ *   costs, that is the difference between 1x and 2x the floor (see README).
+ *
+ * Environment: CGIHOST_NO_SERVER=1 forces the in-process path;
+ * CGIHOST_SOCKET_DIR overrides /tmp/cgihost-UID; CGIHOST_TIMEOUT_MS bounds
+ * the handshake (default 2000); CGIHOST_NO_AUTOSTART=1 never starts a server.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proto.h"
+
+extern char **environ;
+
+#define FAT_NAME "cgihost-py"
+
+/* Signals a web server may send that should reach the script. */
+static const int fwd_signals[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM};
+#define NFWD (sizeof fwd_signals / sizeof fwd_signals[0])
+
+static volatile sig_atomic_t pending[NFWD];
+static volatile sig_atomic_t any_pending;
+
+static void on_signal(int sig)
+{
+    int e = errno;
+    for (size_t i = 0; i < NFWD; i++)
+        if (fwd_signals[i] == sig)
+            pending[i] = 1;
+    any_pending = 1;
+    errno = e;
+}
+
+static struct sigaction old_actions[NFWD];
+static sigset_t old_mask;
+static int signals_taken;
+
+/* Blocks the forwarded signals and catches them (those not ignored). They
+ * are only delivered inside ppoll(). */
+static void take_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    for (size_t i = 0; i < NFWD; i++)
+        sigaddset(&set, fwd_signals[i]);
+    if (sigprocmask(SIG_BLOCK, &set, &old_mask) != 0)
+        return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigfillset(&sa.sa_mask);
+    for (size_t i = 0; i < NFWD; i++) {
+        if (sigaction(fwd_signals[i], NULL, &old_actions[i]) != 0)
+            continue;
+        if (old_actions[i].sa_handler == SIG_IGN)
+            continue;
+        if (sigaction(fwd_signals[i], &sa, NULL) != 0)
+            continue;
+    }
+    signals_taken = 1;
+}
+
+/* Puts the dispositions and the mask back; a signal that arrived meanwhile
+ * then takes its original effect, as if it had come before we started. */
+static void give_back_signals(void)
+{
+    if (!signals_taken)
+        return;
+    for (size_t i = 0; i < NFWD; i++)
+        if (sigaction(fwd_signals[i], &old_actions[i], NULL) != 0)
+            continue;
+    for (size_t i = 0; i < NFWD; i++)
+        if (pending[i])
+            raise(fwd_signals[i]);
+    sigprocmask(SIG_SETMASK, &old_mask, NULL);
+    signals_taken = 0;
+}
+
+/* Runs the request in-process: execs cgihost-py with our argv. */
+static _Noreturn void exec_fat(char **argv)
+{
+    give_back_signals();
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - sizeof FAT_NAME - 1);
+    if (n < 0 || (size_t)n >= sizeof self - sizeof FAT_NAME - 1) {
+        fprintf(stderr, "cgihost: cannot find my own path: %s\n", strerror(errno));
+        _exit(127);
+    }
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (!slash) {
+        fprintf(stderr, "cgihost: cannot find my own directory\n");
+        _exit(127);
+    }
+    strcpy(slash + 1, FAT_NAME);
+    execv(self, argv);
+    fprintf(stderr, "cgihost: cannot run %s: %s\n", self, strerror(errno));
+    _exit(127);
+}
+
+static int flag_set(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads one message before the deadline (-1: none). 1 with *m, 0 on EOF,
+ * -1 on error or timeout. Signals caught meanwhile are left pending. */
+static int read_msg(int fd, struct cgih_msg *m, long deadline)
+{
+    size_t got = 0;
+    char *p = (char *)m;
+    while (got < sizeof *m) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        struct timespec ts, *tsp = NULL;
+        if (deadline >= 0) {
+            long left = deadline - now_ms();
+            if (left <= 0)
+                return -1;
+            ts.tv_sec = left / 1000;
+            ts.tv_nsec = (left % 1000) * 1000000;
+            tsp = &ts;
+        }
+        sigset_t during = old_mask;
+        for (size_t i = 0; i < NFWD; i++)
+            sigdelset(&during, fwd_signals[i]);
+        int r = ppoll(&pfd, 1, tsp, signals_taken ? &during : NULL);
+        if (r < 0 && errno == EINTR) {
+            if (deadline < 0 && any_pending)
+                return -2; /* let the caller forward them */
+            continue;
+        }
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            continue;
+        ssize_t k = recv(fd, p + got, sizeof *m - got, MSG_DONTWAIT);
+        if (k < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (k < 0)
+            return -1;
+        if (k == 0)
+            return 0;
+        got += (size_t)k;
+    }
+    return 1;
+}
+
+static int send_msg(int fd, uint32_t type, int32_t value)
+{
+    struct cgih_msg m = {type, value};
+    ssize_t k;
+    do
+        k = send(fd, &m, sizeof m, MSG_NOSIGNAL);
+    while (k < 0 && errno == EINTR);
+    return k == (ssize_t)sizeof m ? 0 : -1;
+}
+
+/* Starts a server for this user, detached, unless one was tried in the last
+ * two seconds. Only interpreter-shaping variables and CGIHOST_* settings are
+ * passed to it: it must start as a request's interpreter would. */
+static void autostart(const char *dir, char **argv)
+{
+    if (flag_set("CGIHOST_NO_AUTOSTART"))
+        return;
+    const char *why;
+    if (cgih_sockdir_check(dir, geteuid(), 1, &why) != CGIH_OK)
+        return;
+    char stamp[PATH_MAX];
+    if (snprintf(stamp, sizeof stamp, "%s/autostart", dir) >= (int)sizeof stamp)
+        return;
+    struct stat st;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (lstat(stamp, &st) == 0 && now.tv_sec - st.st_mtim.tv_sec < 2 && now.tv_sec >= st.st_mtim.tv_sec)
+        return;
+    int sfd = open(stamp, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (sfd < 0)
+        return;
+    /* One client starts it; the others carry on in-process. */
+    if (flock(sfd, LOCK_EX | LOCK_NB) != 0 || futimens(sfd, NULL) != 0) {
+        close(sfd);
+        return;
+    }
+
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - sizeof FAT_NAME - 1);
+    char *slash = n > 0 ? (self[n] = '\0', strrchr(self, '/')) : NULL;
+    if (!slash) {
+        close(sfd);
+        return;
+    }
+    strcpy(slash + 1, FAT_NAME);
+
+    size_t envc = 0;
+    for (char **e = environ; *e; e++)
+        envc++;
+    char **env = calloc(envc + 1, sizeof *env);
+    if (!env) {
+        close(sfd);
+        return;
+    }
+    size_t k = 0;
+    for (char **e = environ; *e; e++)
+        if (cgih_env_shapes_interp(*e) ||
+            (strncmp(*e, "CGIHOST_", 8) == 0 && strncmp(*e, "CGIHOST_NO_SERVER=", 18) != 0))
+            env[k++] = *e;
+    char *args[] = {argv[0], "serve", "--auto", NULL};
+
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* Detached: a session of its own, reparented when we exit. */
+        if (setsid() < 0)
+            _exit(1);
+        pid_t g = fork();
+        if (g != 0)
+            _exit(g < 0);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        for (size_t i = 0; i < NFWD; i++)
+            signal(fwd_signals[i], SIG_DFL);
+        int nul = open("/dev/null", O_RDWR);
+        char log[PATH_MAX];
+        int lfd = snprintf(log, sizeof log, "%s/server.log", dir) < (int)sizeof log
+                      ? open(log, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600)
+                      : -1;
+        if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || dup2(lfd >= 0 ? lfd : nul, 2) < 0)
+            _exit(1);
+        if (chdir("/") != 0)
+            _exit(1);
+        execve(self, args, env);
+        _exit(127);
+    }
+    if (pid > 0)
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    free(env);
+    close(sfd); /* the stamp keeps its mtime; the lock goes */
+}
+
+/* Sends GO with our fds: until now the server had nothing of ours that it
+ * could hold on to (a wedged server holding our stdout would keep the web
+ * server waiting for its end). 0, or -1. */
+static int send_go(int fd, const int *fds, int nfds)
+{
+    struct cgih_msg m = {CGIH_MSG_GO, 0};
+    union {
+        struct cmsghdr c;
+        char buf[CMSG_SPACE(sizeof(int) * CGIH_MAX_FDS)];
+    } cm;
+    memset(&cm, 0, sizeof cm);
+    struct iovec iov = {&m, sizeof m};
+    struct msghdr mh = {0};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = cm.buf;
+    mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+    ssize_t k;
+    do
+        k = sendmsg(fd, &mh, MSG_NOSIGNAL);
+    while (k < 0 && errno == EINTR);
+    return k == (ssize_t)sizeof m ? 0 : -1;
+}
+
+/* Builds and sends the request; fills fds with those GO will carry. 0, or -1. */
+static int send_request(int fd, int argc, char **argv, int cwdfd, int *fds, int *nfdsp)
+{
+    struct cgih_req r;
+    memset(&r, 0, sizeof r);
+    int nfds = 0;
+    for (int i = 0; i < 3; i++)
+        if (fcntl(i, F_GETFD) >= 0) {
+            r.flags |= 1u << i;
+            fds[nfds++] = i;
+        }
+    r.flags |= CGIH_FLAG_CWD;
+    fds[nfds++] = cwdfd;
+    *nfdsp = nfds;
+    mode_t um = umask(0);
+    umask(um);
+    r.umask = (uint32_t)um;
+    r.argc = (uint32_t)argc;
+    r.argv = argv;
+    for (char **e = environ; *e; e++)
+        r.envc++;
+    r.envp = environ;
+    for (int res = 0; res < RLIM_NLIMITS && r.nrlim < CGIH_MAX_RLIM; res++) {
+        struct rlimit rl;
+        if (getrlimit(res, &rl) != 0)
+            continue;
+        r.rlim[r.nrlim].resource = (uint32_t)res;
+        r.rlim[r.nrlim].cur = rl.rlim_cur;
+        r.rlim[r.nrlim].max = rl.rlim_max;
+        r.nrlim++;
+    }
+    size_t blen;
+    char *body = cgih_req_encode(&r, &blen);
+    if (!body)
+        return -1;
+    struct cgih_hdr h = {CGIH_PROTO_MAGIC, CGIH_PROTO_VERSION, CGIH_KIND_REQ, (uint32_t)blen};
+    struct iovec iov[2] = {{&h, sizeof h}, {body, blen}};
+    struct msghdr mh = {0};
+    mh.msg_iov = iov;
+    mh.msg_iovlen = 2;
+
+    /* The socket is blocking with SO_SNDTIMEO: a large environment may need
+     * the server to read before it all fits. */
+    size_t total = sizeof h + blen, sent = 0;
+    int rc = 0;
+    while (sent < total) {
+        ssize_t k = sendmsg(fd, &mh, MSG_NOSIGNAL);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            rc = -1;
+            break;
+        }
+        sent += (size_t)k;
+        size_t skip = (size_t)k;
+        while (mh.msg_iovlen && skip >= mh.msg_iov[0].iov_len) {
+            skip -= mh.msg_iov[0].iov_len;
+            mh.msg_iov++;
+            mh.msg_iovlen--;
+        }
+        if (mh.msg_iovlen) {
+            mh.msg_iov[0].iov_base = (char *)mh.msg_iov[0].iov_base + skip;
+            mh.msg_iov[0].iov_len -= skip;
+        }
+    }
+    free(body);
+    return rc;
+}
+
+/* The fast path. Returns the exit status, or -1 to run in-process (nothing
+ * of the request has been touched then). */
+static int via_server(int argc, char **argv)
+{
+    uid_t uid = geteuid();
+    char dir[PATH_MAX], path[sizeof(struct sockaddr_un)];
+    const char *why;
+    if (cgih_sockdir(dir, sizeof dir, uid) != CGIH_OK || cgih_sockpath(path, sizeof path, dir) != CGIH_OK)
+        return -1;
+    if (cgih_sockdir_check(dir, uid, 0, &why) != CGIH_OK) {
+        if (errno == ENOENT)
+            autostart(dir, argv);
+        return -1;
+    }
+
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == ENOENT || e == ECONNREFUSED)
+            autostart(dir, argv);
+        return -1; /* EAGAIN: the backlog is full, a busy or wedged server */
+    }
+    /* The server must be ours too. */
+    struct ucred cr;
+    socklen_t crl = sizeof cr;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crl) != 0 || cr.uid != uid)
+        goto fallback;
+
+    long timeout = 2000;
+    const char *t = getenv("CGIHOST_TIMEOUT_MS");
+    if (t && *t) {
+        char *end;
+        long v = strtol(t, &end, 10);
+        if (*end == '\0' && v > 0 && v < 3600000)
+            timeout = v;
+    }
+    struct timeval tv = {timeout / 1000, (timeout % 1000) * 1000};
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0)
+        goto fallback;
+    long deadline = now_ms() + timeout;
+
+    int cwdfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (cwdfd < 0)
+        goto fallback;
+    take_signals();
+    int fds[CGIH_MAX_FDS], nfds = 0;
+    struct cgih_msg m;
+    int rc = send_request(fd, argc, argv, cwdfd, fds, &nfds);
+    if (rc == 0 && (read_msg(fd, &m, deadline) != 1 || m.type != CGIH_MSG_READY))
+        rc = -1; /* REFUSE, EOF, timeout: the child will not run it */
+    /* The commit point. If GO cannot be sent the child reads EOF instead. */
+    if (rc == 0)
+        rc = send_go(fd, fds, nfds);
+    close(cwdfd);
+    if (rc < 0)
+        goto fallback;
+
+    for (;;) {
+        if (any_pending) {
+            any_pending = 0;
+            for (size_t i = 0; i < NFWD; i++)
+                if (pending[i]) {
+                    pending[i] = 0;
+                    if (send_msg(fd, CGIH_MSG_SIGNAL, fwd_signals[i]) < 0)
+                        break; /* the server is gone; the child still reports */
+                }
+        }
+        int r = read_msg(fd, &m, -1);
+        if (r == -2)
+            continue;
+        if (r == 1 && m.type == CGIH_MSG_STATUS)
+            return m.value & 0xff;
+        if (r == 1)
+            continue;
+        /* Server and child are both gone without a word. */
+        fprintf(stderr, "cgihost: lost the server during the request\n");
+        return 1;
+    }
+fallback:
+    close(fd);
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    const char *gw = getenv("GATEWAY_INTERFACE");
+    if (!(gw && *gw)) {
+        /* Options and commands are cgihost-py's business. As a CGI program
+         * (a handler may have no argument at all) nothing is an option. */
+        if (argc < 2 || (strcmp(argv[1], "--") == 0 && argc < 3))
+            exec_fat(argv);
+        if (strcmp(argv[1], "--") != 0 &&
+            (argv[1][0] == '-' || strcmp(argv[1], "serve") == 0 || strcmp(argv[1], "stop") == 0 ||
+             strcmp(argv[1], "status") == 0))
+            exec_fat(argv);
+    }
+    /* Root never uses a resident server (it would have to be root's), nor
+     * does a set-id program. */
+    if (flag_set("CGIHOST_NO_SERVER") || geteuid() == 0 || geteuid() != getuid() || getegid() != getgid())
+        exec_fat(argv);
+    int status = via_server(argc, argv);
+    if (status < 0)
+        exec_fat(argv);
+    _exit(status);
+}

@@ -1,0 +1,308 @@
+/* proto.c: see proto.h. libc only. */
+#include "proto.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* ---- encoding ----------------------------------------------------------------- */
+
+struct out {
+    char *buf;
+    size_t len, cap;
+    int failed;
+};
+
+static void put(struct out *o, const void *p, size_t n)
+{
+    if (o->failed)
+        return;
+    if (n > CGIH_REQ_MAX - o->len) {
+        o->failed = E2BIG;
+        return;
+    }
+    if (o->len + n > o->cap) {
+        size_t cap = o->cap ? o->cap : 4096;
+        while (cap < o->len + n)
+            cap *= 2;
+        char *nb = realloc(o->buf, cap);
+        if (!nb) {
+            o->failed = ENOMEM;
+            return;
+        }
+        o->buf = nb;
+        o->cap = cap;
+    }
+    memcpy(o->buf + o->len, p, n);
+    o->len += n;
+}
+
+static void put_u32(struct out *o, uint32_t v) { put(o, &v, sizeof v); }
+
+static void put_str(struct out *o, const char *s)
+{
+    size_t n = strlen(s);
+    if (n > CGIH_REQ_MAX) {
+        o->failed = E2BIG;
+        return;
+    }
+    put_u32(o, (uint32_t)n);
+    put(o, s, n + 1);
+}
+
+char *cgih_req_encode(const struct cgih_req *r, size_t *len)
+{
+    struct out o = {0};
+    if (r->argc > CGIH_MAX_STRINGS || r->envc > CGIH_MAX_STRINGS || r->nrlim > CGIH_MAX_RLIM) {
+        errno = E2BIG;
+        return NULL;
+    }
+    put_u32(&o, r->flags);
+    put_u32(&o, r->umask);
+    put_u32(&o, r->argc);
+    for (uint32_t i = 0; i < r->argc; i++)
+        put_str(&o, r->argv[i]);
+    put_u32(&o, r->envc);
+    for (uint32_t i = 0; i < r->envc; i++)
+        put_str(&o, r->envp[i]);
+    put_u32(&o, r->nrlim);
+    for (uint32_t i = 0; i < r->nrlim; i++) {
+        put_u32(&o, r->rlim[i].resource);
+        put(&o, &r->rlim[i].cur, sizeof(uint64_t));
+        put(&o, &r->rlim[i].max, sizeof(uint64_t));
+    }
+    if (o.failed) {
+        free(o.buf);
+        errno = o.failed;
+        return NULL;
+    }
+    *len = o.len;
+    return o.buf;
+}
+
+/* ---- decoding ----------------------------------------------------------------- */
+
+int cgih_hdr_check(const struct cgih_hdr *h, const char **reason)
+{
+    if (h->magic != CGIH_PROTO_MAGIC) {
+        *reason = "bad magic";
+        return CGIH_ERROR;
+    }
+    if (h->version != CGIH_PROTO_VERSION) {
+        *reason = "protocol version mismatch";
+        return CGIH_ERROR;
+    }
+    if (h->kind != CGIH_KIND_REQ && h->kind != CGIH_KIND_STOP && h->kind != CGIH_KIND_QUERY) {
+        *reason = "unknown kind";
+        return CGIH_ERROR;
+    }
+    if (h->body_len > CGIH_REQ_MAX || (h->kind != CGIH_KIND_REQ && h->body_len != 0)) {
+        *reason = "bad body length";
+        return CGIH_ERROR;
+    }
+    return CGIH_OK;
+}
+
+struct in {
+    char *p;
+    size_t len, pos;
+    const char *reason;
+};
+
+static int get(struct in *in, void *dst, size_t n, const char *what)
+{
+    if (n > in->len - in->pos) {
+        in->reason = what;
+        return -1;
+    }
+    memcpy(dst, in->p + in->pos, n);
+    in->pos += n;
+    return 0;
+}
+
+/* A string in place: u32 len, len bytes, NUL, with no NUL inside. */
+static char *get_str(struct in *in)
+{
+    uint32_t n;
+    size_t at = in->pos;
+    if (get(in, &n, sizeof n, "truncated string length") < 0)
+        return NULL;
+    if ((size_t)n >= in->len - in->pos) {
+        in->pos = at;
+        in->reason = "truncated string";
+        return NULL;
+    }
+    char *s = in->p + in->pos;
+    if (s[n] != '\0' || memchr(s, '\0', n)) {
+        in->pos = at;
+        in->reason = "string not NUL-terminated where its length says";
+        return NULL;
+    }
+    in->pos += (size_t)n + 1;
+    return s;
+}
+
+/* count strings into a new NULL-terminated array. The count is checked
+ * against what the remaining bytes can hold (5 bytes a string at least)
+ * before anything is allocated. */
+static char **get_strings(struct in *in, uint32_t *count, const char *what)
+{
+    if (get(in, count, sizeof *count, what) < 0)
+        return NULL;
+    if (*count > CGIH_MAX_STRINGS || *count > (in->len - in->pos) / 5) {
+        in->pos -= sizeof *count;
+        in->reason = "string count too large";
+        return NULL;
+    }
+    char **v = calloc((size_t)*count + 1, sizeof *v);
+    if (!v) {
+        in->reason = "out of memory";
+        return NULL;
+    }
+    for (uint32_t i = 0; i < *count; i++)
+        if (!(v[i] = get_str(in))) {
+            free(v);
+            return NULL;
+        }
+    return v;
+}
+
+int cgih_req_decode(char *body, size_t len, struct cgih_req *r, const char **reason, size_t *pos)
+{
+    struct in in = {body, len, 0, NULL};
+    memset(r, 0, sizeof *r);
+    if (get(&in, &r->flags, sizeof r->flags, "truncated flags") < 0 ||
+        get(&in, &r->umask, sizeof r->umask, "truncated umask") < 0)
+        goto fail;
+    if (r->flags & ~0xfu) {
+        in.pos -= 8;
+        in.reason = "unknown flags";
+        goto fail;
+    }
+    if (r->umask > 0777) {
+        in.pos -= 4;
+        in.reason = "bad umask";
+        goto fail;
+    }
+    if (!(r->argv = get_strings(&in, &r->argc, "truncated argc")))
+        goto fail;
+    if (r->argc < 1) {
+        in.reason = "no argv";
+        goto fail;
+    }
+    if (!(r->envp = get_strings(&in, &r->envc, "truncated envc")))
+        goto fail;
+    for (uint32_t i = 0; i < r->envc; i++)
+        if (!strchr(r->envp[i], '=')) {
+            in.reason = "environment entry without '='";
+            goto fail;
+        }
+    if (get(&in, &r->nrlim, sizeof r->nrlim, "truncated rlimit count") < 0)
+        goto fail;
+    if (r->nrlim > CGIH_MAX_RLIM) {
+        in.pos -= 4;
+        in.reason = "too many rlimits";
+        goto fail;
+    }
+    for (uint32_t i = 0; i < r->nrlim; i++)
+        if (get(&in, &r->rlim[i].resource, 4, "truncated rlimit") < 0 ||
+            get(&in, &r->rlim[i].cur, 8, "truncated rlimit") < 0 ||
+            get(&in, &r->rlim[i].max, 8, "truncated rlimit") < 0)
+            goto fail;
+    if (in.pos != len) {
+        in.reason = "trailing bytes";
+        goto fail;
+    }
+    return CGIH_OK;
+fail:
+    free(r->argv);
+    free(r->envp);
+    memset(r, 0, sizeof *r);
+    *reason = in.reason;
+    *pos = in.pos;
+    return CGIH_ERROR;
+}
+
+void cgih_req_free(struct cgih_req *r)
+{
+    free(r->argv);
+    free(r->envp);
+    r->argv = r->envp = NULL;
+}
+
+const char *cgih_env_get(char *const *envp, const char *name)
+{
+    size_t n = strlen(name);
+    for (; *envp; envp++)
+        if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
+            return *envp + n + 1;
+    return NULL;
+}
+
+int cgih_env_shapes_interp(const char *e)
+{
+    static const char *const names[] = {"LC_ALL=", "LC_CTYPE=", "LANG=", "HOME="};
+    if (strncmp(e, "PYTHON", 6) == 0)
+        return 1;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strncmp(e, names[i], strlen(names[i])) == 0)
+            return 1;
+    return 0;
+}
+
+/* ---- the socket directory ------------------------------------------------------- */
+
+int cgih_sockdir(char *out, size_t n, uid_t uid)
+{
+    const char *d = getenv("CGIHOST_SOCKET_DIR");
+    int w = d && *d ? snprintf(out, n, "%s", d) : snprintf(out, n, "/tmp/cgihost-%lu", (unsigned long)uid);
+    return w < 0 || (size_t)w >= n ? CGIH_ERROR : CGIH_OK;
+}
+
+int cgih_sockpath(char *out, size_t n, const char *dir)
+{
+    struct sockaddr_un sun;
+    size_t lim = n < sizeof sun.sun_path ? n : sizeof sun.sun_path;
+    int w = snprintf(out, n, "%s/server.sock", dir);
+    return w < 0 || (size_t)w >= lim ? CGIH_ERROR : CGIH_OK;
+}
+
+const char *cgih_sockdir_verdict(const struct stat *st, uid_t uid)
+{
+    if (!S_ISDIR(st->st_mode))
+        return "not a directory";
+    if (st->st_uid != uid)
+        return "owned by another user";
+    if (st->st_mode & (S_IWGRP | S_IWOTH))
+        return "writable by group or others";
+    return NULL;
+}
+
+int cgih_sockdir_check(const char *dir, uid_t uid, int create, const char **reason)
+{
+    struct stat st;
+    if (lstat(dir, &st) != 0) {
+        if (errno != ENOENT || !create) {
+            *reason = strerror(errno);
+            return CGIH_ERROR;
+        }
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+            *reason = strerror(errno);
+            return CGIH_ERROR;
+        }
+        if (lstat(dir, &st) != 0) {
+            *reason = strerror(errno);
+            return CGIH_ERROR;
+        }
+    }
+    const char *v = cgih_sockdir_verdict(&st, uid);
+    if (v) {
+        *reason = v;
+        errno = EPERM;
+        return CGIH_ERROR;
+    }
+    return CGIH_OK;
+}

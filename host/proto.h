@@ -1,0 +1,146 @@
+/* proto.h: the wire protocol between the cgihost client and its resident
+ * server, and the socket directory rules. Pure C (libc only), shared by the
+ * small client binary and the server, unit-tested in tests/c/test_proto.c.
+ *
+ * A connection, on a Unix stream socket in the socket directory:
+ *
+ *   client                                  server child
+ *   REQ header + body                       ->
+ *                                          <- READY       (request decoded)
+ *   GO, SCM_RIGHTS [0,1,2,cwd]              ->            (commit point)
+ *                                                         runs the script
+ *   SIGNAL n (any number, after GO)         ->            (to the server)
+ *                                          <- STATUS s    (exit status, or 128+N)
+ *
+ * Before GO nothing of the request has been touched: a client that sees no
+ * READY in time closes the connection and runs the request in-process; the
+ * child then reads EOF instead of GO and exits without running anything. This
+ * makes the fallback race-free, and since the fds travel with GO a wedged
+ * server never holds the client's stdout (a web server would wait for its
+ * end). After GO the client waits for STATUS without a
+ * time limit (the script's run time is the web server's business) and forwards
+ * the signals it receives. REFUSE n instead of READY means "run it yourself".
+ *
+ * The header's kind may also be STOP or QUERY (no body, no fds): the server
+ * answers with INFO messages (value = a counter, see cgih_info) or stops.
+ *
+ * The body (all integers native-endian u32/u64: both ends run on one host):
+ *   u32 flags        bit i (0..2): fd i is attached; bit 3: a cwd fd is attached
+ *   u32 umask
+ *   u32 argc, then argc strings      string = u32 len, len bytes, one NUL
+ *   u32 envc, then envc strings      each "NAME=value"
+ *   u32 nrlim, then nrlim x (u32 resource, u64 cur, u64 max)
+ * The fds travel with GO in ascending order of their flag bits.
+ */
+#ifndef CGIH_PROTO_H
+#define CGIH_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#define CGIH_PROTO_MAGIC 0x31484743u /* "CGH1" */
+#define CGIH_PROTO_VERSION 1u
+
+/* Limits on what a client controls. A body is at most CGIH_REQ_MAX bytes
+ * (execve's ARG_MAX is 2 MiB for argv and environment together). */
+#define CGIH_REQ_MAX (8u << 20)
+#define CGIH_MAX_STRINGS 65536u
+#define CGIH_MAX_RLIM 16u
+#define CGIH_MAX_FDS 4
+
+enum cgih_kind { CGIH_KIND_REQ = 1, CGIH_KIND_STOP = 2, CGIH_KIND_QUERY = 3 };
+
+enum cgih_msg_type {
+    CGIH_MSG_READY = 1,
+    CGIH_MSG_GO = 2,
+    CGIH_MSG_SIGNAL = 3,
+    CGIH_MSG_STATUS = 4,
+    CGIH_MSG_REFUSE = 5,
+    CGIH_MSG_INFO = 6,
+};
+
+/* Why a server refuses a request (REFUSE's value). */
+enum cgih_refuse {
+    CGIH_REFUSE_UID = 1,     /* the peer is another user */
+    CGIH_REFUSE_ENV = 2,     /* interpreter-shaping variables differ from the server's */
+    CGIH_REFUSE_BAD = 3,     /* malformed request */
+    CGIH_REFUSE_BUSY = 4,    /* no child could be started */
+    CGIH_REFUSE_VERSION = 5, /* another protocol version */
+};
+
+/* INFO replies to QUERY, in order: pid, uptime seconds, requests served,
+ * running requests, idle pool children, cached code objects. */
+enum { CGIH_INFO_COUNT = 6 };
+
+#define CGIH_FLAG_CWD (1u << 3)
+
+struct cgih_hdr {
+    uint32_t magic;
+    uint32_t version;
+    uint32_t kind;
+    uint32_t body_len;
+};
+
+struct cgih_msg {
+    uint32_t type;
+    int32_t value;
+};
+
+struct cgih_rlim {
+    uint32_t resource;
+    uint64_t cur, max;
+};
+
+/* A decoded request. argv and envp point into the body buffer it was decoded
+ * from (NULL-terminated arrays allocated by cgih_req_decode). */
+struct cgih_req {
+    uint32_t flags;
+    uint32_t umask;
+    uint32_t argc, envc, nrlim;
+    char **argv;
+    char **envp;
+    struct cgih_rlim rlim[CGIH_MAX_RLIM];
+};
+
+enum cgih_status { CGIH_OK = 0, CGIH_ERROR = -1 };
+
+/* The body for a request; malloc'd, *len set, NULL on ENOMEM/E2BIG. The
+ * header is not included. */
+char *cgih_req_encode(const struct cgih_req *r, size_t *len);
+
+/* Checks a header: CGIH_OK, or CGIH_ERROR with *reason. */
+int cgih_hdr_check(const struct cgih_hdr *h, const char **reason);
+
+/* Decodes body[0..len) into *r (which it zero-fills first). The body must
+ * stay alive as long as r. Returns CGIH_OK, or CGIH_ERROR with *reason and
+ * *pos the offset of the offending field; r then needs no freeing. */
+int cgih_req_decode(char *body, size_t len, struct cgih_req *r, const char **reason, size_t *pos);
+
+void cgih_req_free(struct cgih_req *r);
+
+/* The value of NAME in envp, or NULL. */
+const char *cgih_env_get(char *const *envp, const char *name);
+
+/* Whether NAME=... shapes the interpreter's start (PYTHON*, locale, HOME):
+ * a server only serves requests that agree with it on all of these. */
+int cgih_env_shapes_interp(const char *entry);
+
+/* The socket directory: $CGIHOST_SOCKET_DIR, else /tmp/cgihost-UID. Returns
+ * CGIH_OK, or CGIH_ERROR when it does not fit. */
+int cgih_sockdir(char *out, size_t n, uid_t uid);
+
+/* The socket's path in dir; CGIH_ERROR when longer than sun_path allows. */
+int cgih_sockpath(char *out, size_t n, const char *dir);
+
+/* The tmux rule: a directory (not a symlink), owned by uid, not writable by
+ * group or others. NULL when st passes, else the reason. */
+const char *cgih_sockdir_verdict(const struct stat *st, uid_t uid);
+
+/* lstat()s dir and applies the rule; with create, makes it (mode 0700) when
+ * missing. CGIH_OK, or CGIH_ERROR with *reason (errno kept when a system
+ * call failed). */
+int cgih_sockdir_check(const char *dir, uid_t uid, int create, const char **reason);
+
+#endif

@@ -1,0 +1,1404 @@
+/* server.c: `cgihost serve`, the resident server, and `cgihost stop|status`.
+ *
+ * The server initializes Python once (cgi, cgitb and CGIHOST_PRELOAD
+ * imported, gc.freeze()d), listens on SOCKDIR/server.sock and forks a child
+ * per request (PyOS_BeforeFork / PyOS_AfterFork_Child). The parent is a C
+ * event loop (epoll) that never runs Python on a request's path:
+ *
+ *   listener  accept, check SO_PEERCRED, hand the connection to an idle pool
+ *             child (fork one now if there is none) over its control socket
+ *   control   STARTED (the client said GO: read its SIGNAL messages from now
+ *             on), SCRIPT path (compile it into the code cache when idle)
+ *   conn      SIGNAL n -> kill(child, n); hang-up -> kill(child, SIGKILL)
+ *   signalfd  SIGCHLD: reap, send STATUS (the child sends its own first on a
+ *             normal exit; this one covers signals and exec); TERM/INT/HUP:
+ *             stop
+ *   idle      (nothing ready) refill the pool, compile one cached script,
+ *             exit after --idle-exit seconds, re-exec when the binary changed
+ *
+ * A child reads the request from the connection itself (proto.h), answers
+ * READY, waits for GO, then takes the request's fds, environment, cwd, umask
+ * and rlimits and runs the script through main.c's path, exactly as a cold
+ * start does. It sends STATUS, having closed its copies of the fds, and
+ * _exit()s. Children survive the server: a request in flight completes and
+ * reports its status even when the server is killed.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proto.h"
+#include "pyrun.h"
+#include "server.h"
+
+extern char **environ;
+
+/* Control messages on a child's SOCK_SEQPACKET socketpair. */
+enum { CTL_DISPATCH = 1, CTL_STARTED = 2, CTL_SCRIPT = 3, CTL_STOP = 4 };
+struct ctl_msg {
+    uint32_t type;
+    uint32_t peer_uid;
+    int32_t info[CGIH_INFO_COUNT];
+};
+
+enum wkind { W_LISTEN, W_SIGNAL, W_CTL, W_CONN };
+struct child;
+struct watch {
+    enum wkind kind;
+    struct child *c;
+};
+
+struct child {
+    pid_t pid;
+    int ctl;  /* our end of the control socket, -1 once closed */
+    int conn; /* the client's connection, -1 when idle or gone */
+    int started, dead;
+    unsigned gen; /* the code cache generation it was forked with */
+    struct watch wctl, wconn;
+    struct child *next;
+};
+
+static struct server {
+    /* options */
+    int pool, max_children, autostarted;
+    long idle_exit;
+    const char *preload;
+    char dir[PATH_MAX], sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    /* state */
+    int lfd, sfd, epfd, lockfd, activated, listening;
+    struct watch wlisten, wsignal;
+    struct child *idle, *busy, *grave;
+    int nidle, nbusy;
+    unsigned gen;
+    long served;
+    time_t t_start, t_active, t_selfcheck;
+    int stopping, restarting;
+    time_t t_stop;
+    PyObject *cache;   /* (filename, dev, ino, mtime_ns, size) -> code */
+    PyObject *pending; /* filenames to compile when idle */
+    /* the environment */
+    char **shape;   /* interpreter-shaping entries at start, sorted */
+    size_t nshape;
+    char **added;   /* entries Python's start added (PEP 538's LC_CTYPE) */
+    size_t nadded;
+    char **env0;    /* the environment we started with, for re-exec */
+    char **argv;
+    char self[PATH_MAX];
+    struct stat self_st;
+    /* stdio as Python made it */
+    PyObject *stdio_encoding, *stdio_errors;
+    int buffered_stdio;
+} S = {.lfd = -1, .sfd = -1, .epfd = -1, .lockfd = -1};
+
+static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logmsg(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "cgihost[%ld]: ", (long)getpid());
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The sorted interpreter-shaping entries of envp (pointers into it). */
+static char **shape_of(char **envp, size_t *n)
+{
+    size_t k = 0, cap = 0;
+    for (char **e = envp; *e; e++)
+        cap += cgih_env_shapes_interp(*e) != 0;
+    char **v = malloc((cap + 1) * sizeof *v);
+    if (!v)
+        return NULL;
+    for (char **e = envp; *e; e++)
+        if (cgih_env_shapes_interp(*e))
+            v[k++] = *e;
+    qsort(v, k, sizeof *v, cmp_str);
+    v[k] = NULL;
+    *n = k;
+    return v;
+}
+
+static char **copy_env(char **envp)
+{
+    size_t n = 0;
+    while (envp[n])
+        n++;
+    char **v = calloc(n + 1, sizeof *v);
+    if (!v)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (!(v[i] = strdup(envp[i])))
+            return NULL; /* the process is starting; it exits on NULL */
+    return v;
+}
+
+static long now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec;
+}
+
+/* ---- the child ------------------------------------------------------------------ */
+
+static int read_full(int fd, void *buf, size_t n)
+{
+    char *p = buf;
+    while (n) {
+        ssize_t k = recv(fd, p, n, MSG_WAITALL);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+static int send_msg(int fd, uint32_t type, int32_t value)
+{
+    struct cgih_msg m = {type, value};
+    ssize_t k;
+    do
+        k = send(fd, &m, sizeof m, MSG_NOSIGNAL);
+    while (k < 0 && errno == EINTR);
+    return k == (ssize_t)sizeof m ? 0 : -1;
+}
+
+/* A message and the fds that come with it (GO brings the request's). */
+static int recv_with_fds(int fd, void *h, size_t len, int *fds, int *nfds)
+{
+    union {
+        struct cmsghdr c;
+        char buf[CMSG_SPACE(sizeof(int) * CGIH_MAX_FDS)];
+    } cm;
+    struct iovec iov = {h, len};
+    struct msghdr mh = {0};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = cm.buf;
+    mh.msg_controllen = sizeof cm.buf;
+    *nfds = 0;
+    ssize_t k;
+    do
+        k = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+    while (k < 0 && errno == EINTR);
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (size_t i = 0; i < n; i++) {
+                int f;
+                memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
+                if (*nfds < CGIH_MAX_FDS)
+                    fds[(*nfds)++] = f;
+                else
+                    close(f);
+            }
+        }
+    if (mh.msg_flags & MSG_CTRUNC)
+        return -1;
+    if (k <= 0 || (size_t)k < len)
+        return k > 0 && read_full(fd, (char *)h + k, len - (size_t)k) == 0 ? 0 : -1;
+    return 0;
+}
+
+/* posix.environ (which os.environ shares) := environ, first entry winning
+ * as at interpreter start. */
+static int sync_environ(void)
+{
+    PyObject *posix = PyImport_ImportModule("posix");
+    PyObject *d = posix ? PyObject_GetAttrString(posix, "environ") : NULL;
+    int rc = -1;
+    if (!d || !PyDict_Check(d))
+        goto done;
+    PyDict_Clear(d);
+    for (char **e = environ; *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (!eq)
+            continue;
+        PyObject *k = PyBytes_FromStringAndSize(*e, eq - *e);
+        PyObject *v = k ? PyBytes_FromString(eq + 1) : NULL;
+        PyObject *r = v ? PyDict_SetDefault(d, k, v) : NULL;
+        Py_XDECREF(k);
+        Py_XDECREF(v);
+        if (!r)
+            goto done;
+    }
+    rc = 0;
+done:
+    Py_XDECREF(d);
+    Py_XDECREF(posix);
+    return rc;
+}
+
+/* sys.std* made afresh on the request's fds 0-2, as Python's start makes
+ * them (create_stdio() in pylifecycle.c): buffering, line buffering for a
+ * tty and stderr, seekability are the request's, not the server's. */
+static PyObject *make_stdio(PyObject *io, int fd, int write, const char *name, PyObject *errors)
+{
+    if (fcntl(fd, F_GETFD) < 0)
+        Py_RETURN_NONE;
+    int buffering = (!S.buffered_stdio && write) ? 0 : -1;
+    PyObject *buf = PyObject_CallMethod(io, "open", "isiOOOO", fd, write ? "wb" : "rb", buffering,
+                                        Py_None, Py_None, Py_None, Py_False);
+    if (!buf)
+        return NULL;
+    PyObject *raw = buffering ? PyObject_GetAttrString(buf, "raw") : (Py_INCREF(buf), buf);
+    PyObject *stream = NULL, *text = NULL, *res = NULL;
+    if (!raw)
+        goto done;
+    if (!(text = PyUnicode_FromString(name)) || PyObject_SetAttrString(raw, "name", text) < 0)
+        goto done;
+    if (!(res = PyObject_CallMethod(raw, "isatty", NULL)))
+        goto done;
+    int tty = PyObject_IsTrue(res);
+    if (tty < 0)
+        goto done;
+    PyObject *line = S.buffered_stdio && (tty || fd == 2) ? Py_True : Py_False;
+    PyObject *through = S.buffered_stdio ? Py_False : Py_True;
+    stream = PyObject_CallMethod(io, "TextIOWrapper", "OOOsOO", buf, S.stdio_encoding, errors, "\n", line,
+                                 through);
+    Py_CLEAR(text);
+    if (stream && (!(text = PyUnicode_FromString(write ? "w" : "r")) ||
+                   PyObject_SetAttrString(stream, "mode", text) < 0))
+        Py_CLEAR(stream);
+done:
+    Py_XDECREF(res);
+    Py_XDECREF(text);
+    Py_XDECREF(raw);
+    Py_DECREF(buf);
+    return stream;
+}
+
+static int reset_stdio(void)
+{
+    static const char *const names[3][2] = {
+        {"stdin", "<stdin>"}, {"stdout", "<stdout>"}, {"stderr", "<stderr>"}};
+    PyObject *io = PyImport_ImportModule("io");
+    if (!io)
+        return -1;
+    PyObject *bsr = PyUnicode_FromString("backslashreplace");
+    int rc = bsr ? 0 : -1;
+    for (int fd = 0; fd < 3 && rc == 0; fd++) {
+        PyObject *s = make_stdio(io, fd, fd > 0, names[fd][1], fd == 2 ? bsr : S.stdio_errors);
+        char dunder[16];
+        snprintf(dunder, sizeof dunder, "__%s__", names[fd][0]);
+        if (!s || PySys_SetObject(names[fd][0], s) < 0 || PySys_SetObject(dunder, s) < 0)
+            rc = -1;
+        Py_XDECREF(s);
+    }
+    Py_XDECREF(bsr);
+    Py_DECREF(io);
+    return rc;
+}
+
+/* The code cache's key for a script path (a str), or NULL without an
+ * exception when the file cannot be stat()ed. */
+static PyObject *cache_key(PyObject *filename)
+{
+    PyObject *b = PyUnicode_EncodeFSDefault(filename);
+    if (!b) {
+        PyErr_Clear();
+        return NULL;
+    }
+    struct stat st;
+    int rc = stat(PyBytes_AS_STRING(b), &st);
+    Py_DECREF(b);
+    if (rc != 0 || !S_ISREG(st.st_mode))
+        return NULL;
+    long long mtime = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+    PyObject *k = Py_BuildValue("(OKKLL)", filename, (unsigned long long)st.st_dev,
+                                (unsigned long long)st.st_ino, mtime, (long long)st.st_size);
+    if (!k)
+        PyErr_Clear();
+    return k;
+}
+
+static PyObject *cache_lookup(PyObject *filename)
+{
+    if (!S.cache || PyDict_GET_SIZE(S.cache) == 0)
+        return NULL;
+    PyObject *k = cache_key(filename);
+    if (!k)
+        return NULL;
+    PyObject *code = PyDict_GetItemWithError(S.cache, k);
+    Py_DECREF(k);
+    PyErr_Clear();
+    Py_XINCREF(code);
+    return code;
+}
+
+static void apply_rlimits(const struct cgih_req *r)
+{
+    for (uint32_t i = 0; i < r->nrlim; i++) {
+        struct rlimit want = {(rlim_t)r->rlim[i].cur, (rlim_t)r->rlim[i].max}, have;
+        int res = (int)r->rlim[i].resource;
+        if (res < 0 || res >= RLIM_NLIMITS || getrlimit(res, &have) != 0)
+            continue;
+        if (have.rlim_cur == want.rlim_cur && have.rlim_max == want.rlim_max)
+            continue;
+        if (setrlimit(res, &want) == 0)
+            continue;
+        /* We may not raise a hard limit: keep ours, and the soft one below it. */
+        if (want.rlim_max > have.rlim_max)
+            want.rlim_max = have.rlim_max;
+        if (want.rlim_cur > want.rlim_max)
+            want.rlim_cur = want.rlim_max;
+        if (setrlimit(res, &want) != 0)
+            continue;
+    }
+}
+
+static _Noreturn void child_serve(int ctl)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+
+    /* Wait for a connection. EOF: the server is gone or recycles us. */
+    struct ctl_msg m;
+    union {
+        struct cmsghdr c;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } cm;
+    struct iovec iov = {&m, sizeof m};
+    struct msghdr mh = {0};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = cm.buf;
+    mh.msg_controllen = sizeof cm.buf;
+    ssize_t k;
+    do
+        k = recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC);
+    while (k < 0 && errno == EINTR);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    if (k != (ssize_t)sizeof m || m.type != CTL_DISPATCH || !c || c->cmsg_type != SCM_RIGHTS)
+        _exit(0);
+    int conn;
+    memcpy(&conn, CMSG_DATA(c), sizeof conn);
+    /* Out of the script's way: its first open() gets fd 3, as in a cold start. */
+    int hi = fcntl(conn, F_DUPFD_CLOEXEC, 200);
+    if (hi >= 0) {
+        close(conn);
+        conn = hi;
+    }
+    struct timeval tv = {10, 0};
+    if (setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
+        setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0)
+        _exit(0);
+
+    struct cgih_hdr h;
+    int fds[CGIH_MAX_FDS], nfds = 0;
+    const char *why = NULL;
+    if (read_full(conn, &h, sizeof h) < 0)
+        _exit(0);
+    if (cgih_hdr_check(&h, &why) != CGIH_OK) {
+        send_msg(conn, CGIH_MSG_REFUSE,
+                 h.magic == CGIH_PROTO_MAGIC && h.version != CGIH_PROTO_VERSION ? CGIH_REFUSE_VERSION
+                                                                               : CGIH_REFUSE_BAD);
+        _exit(0);
+    }
+    if (h.kind == CGIH_KIND_QUERY) {
+        for (int i = 0; i < CGIH_INFO_COUNT; i++)
+            send_msg(conn, CGIH_MSG_INFO, m.info[i]);
+        _exit(0);
+    }
+    if (h.kind == CGIH_KIND_STOP) {
+        struct ctl_msg s = {.type = CTL_STOP};
+        if (send(ctl, &s, sizeof s, MSG_NOSIGNAL) == (ssize_t)sizeof s)
+            send_msg(conn, CGIH_MSG_INFO, m.info[0]);
+        _exit(0);
+    }
+    if (m.peer_uid != getuid()) {
+        send_msg(conn, CGIH_MSG_REFUSE, CGIH_REFUSE_UID);
+        _exit(0);
+    }
+    char *body = malloc((size_t)h.body_len + 1);
+    struct cgih_req r;
+    size_t pos;
+    if (!body || read_full(conn, body, h.body_len) < 0)
+        _exit(0);
+    if (cgih_req_decode(body, h.body_len, &r, &why, &pos) != CGIH_OK) {
+        send_msg(conn, CGIH_MSG_REFUSE, CGIH_REFUSE_BAD);
+        _exit(0);
+    }
+    /* Only a request whose interpreter would start as ours did. */
+    size_t nshape;
+    char **shape = shape_of(r.envp, &nshape);
+    int same = shape && nshape == S.nshape;
+    for (size_t i = 0; same && i < nshape; i++)
+        same = strcmp(shape[i], S.shape[i]) == 0;
+    if (!same) {
+        send_msg(conn, CGIH_MSG_REFUSE, CGIH_REFUSE_ENV);
+        _exit(0);
+    }
+    if (send_msg(conn, CGIH_MSG_READY, 0) < 0)
+        _exit(0);
+
+    /* While the client answers: the environment, with what Python's start
+     * would add to it (it added the same to ours). */
+    char **env = malloc((r.envc + S.nadded + 1) * sizeof *env);
+    if (!env)
+        _exit(0);
+    size_t n = 0;
+    for (uint32_t i = 0; i < r.envc; i++)
+        env[n++] = r.envp[i];
+    for (size_t i = 0; i < S.nadded; i++) {
+        size_t len = strcspn(S.added[i], "=") + 1;
+        int have = 0;
+        for (uint32_t j = 0; j < r.envc && !have; j++)
+            have = strncmp(r.envp[j], S.added[i], len) == 0;
+        if (!have)
+            env[n++] = S.added[i];
+    }
+    env[n] = NULL;
+
+    struct cgih_msg go;
+    if (recv_with_fds(conn, &go, sizeof go, fds, &nfds) < 0 || go.type != CGIH_MSG_GO)
+        _exit(0); /* the client runs it itself */
+    if (nfds != __builtin_popcount(r.flags))
+        _exit(71);
+    struct ctl_msg started = {.type = CTL_STARTED};
+    if (send(ctl, &started, sizeof started, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+        /* the server is gone: the request goes on without it */
+    }
+
+    /* The commit point is behind us: become the request. */
+    environ = env;
+    int k2 = 0;
+    int cwdfd = -1;
+    for (int fd = 0; fd < 3; fd++) {
+        if (r.flags & (1u << fd)) {
+            if (dup2(fds[k2++], fd) < 0)
+                _exit(71);
+        } else {
+            close(fd);
+        }
+    }
+    if (r.flags & CGIH_FLAG_CWD)
+        cwdfd = fds[k2++];
+    if (cwdfd >= 0 && fchdir(cwdfd) != 0) {
+        fprintf(stderr, "cgihost: cannot enter the working directory: %s\n", strerror(errno));
+        _exit(71);
+    }
+    for (int i = 0; i < nfds; i++)
+        close(fds[i]);
+    umask((mode_t)r.umask);
+    apply_rlimits(&r);
+    if (reset_stdio() < 0) {
+        PyErr_Print();
+        _exit(71);
+    }
+
+    int argc = (int)r.argc;
+    char **argv = r.argv;
+    int status = cgih_main_prepare(&argc, &argv);
+    if (sync_environ() < 0) {
+        PyErr_Print();
+        status = 71;
+    }
+    if (status < 0) {
+        /* Tell the server which script, for its code cache. */
+        char msg[sizeof(struct ctl_msg) + PATH_MAX];
+        struct ctl_msg *sm = (struct ctl_msg *)(void *)msg;
+        memset(sm, 0, sizeof *sm);
+        sm->type = CTL_SCRIPT;
+        char cwd[PATH_MAX];
+        const char *p = argv[1];
+        int w = p[0] == '/' ? snprintf(msg + sizeof *sm, PATH_MAX, "%s", p)
+                : getcwd(cwd, sizeof cwd) ? snprintf(msg + sizeof *sm, PATH_MAX, "%s/%s", cwd, p)
+                                          : -1;
+        if (w > 0 && w < PATH_MAX &&
+            send(ctl, msg, sizeof *sm + (size_t)w, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+            /* no cache entry then */
+        }
+    }
+    close(ctl);
+    if (status < 0)
+        status = cgih_main_run(argc, argv);
+    fflush(NULL);
+    close(0);
+    close(1);
+    close(2);
+    send_msg(conn, CGIH_MSG_STATUS, status & 0xff);
+    _exit(status);
+}
+
+/* ---- the server: children ------------------------------------------------------------ */
+
+static void ep_add(int fd, uint32_t events, struct watch *w)
+{
+    struct epoll_event ev = {.events = events, .data.ptr = w};
+    if (epoll_ctl(S.epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
+        logmsg("epoll_ctl add: %s", strerror(errno));
+}
+
+static void ep_mod(int fd, uint32_t events, struct watch *w)
+{
+    struct epoll_event ev = {.events = events, .data.ptr = w};
+    if (epoll_ctl(S.epfd, EPOLL_CTL_MOD, fd, &ev) != 0)
+        logmsg("epoll_ctl mod: %s", strerror(errno));
+}
+
+static void close_watched(int *fd)
+{
+    if (*fd < 0)
+        return;
+    epoll_ctl(S.epfd, EPOLL_CTL_DEL, *fd, NULL);
+    close(*fd);
+    *fd = -1;
+}
+
+static void unlink_child(struct child **list, struct child *c)
+{
+    for (struct child **p = list; *p; p = &(*p)->next)
+        if (*p == c) {
+            *p = c->next;
+            return;
+        }
+}
+
+/* Forks a pool child, idle until dispatched; it does not keep `pending`,
+ * a connection being dispatched (-1: none). NULL when fork fails. */
+static struct child *spawn(int pending)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+        logmsg("socketpair: %s", strerror(errno));
+        return NULL;
+    }
+    struct child *c = calloc(1, sizeof *c);
+    if (!c) {
+        close(sv[0]);
+        close(sv[1]);
+        return NULL;
+    }
+    PyOS_BeforeFork();
+    pid_t pid = fork();
+    if (pid == 0) {
+        PyOS_AfterFork_Child();
+        /* Nothing of the server's: its sockets, and other requests'. */
+        close(sv[0]);
+        close(S.lfd);
+        close(S.sfd);
+        close(S.epfd);
+        close(S.lockfd);
+        if (pending >= 0)
+            close(pending);
+        struct child *lists[] = {S.idle, S.busy};
+        for (int i = 0; i < 2; i++)
+            for (struct child *o = lists[i]; o; o = o->next) {
+                if (o->ctl >= 0)
+                    close(o->ctl);
+                if (o->conn >= 0)
+                    close(o->conn);
+            }
+        child_serve(sv[1]);
+    }
+    PyOS_AfterFork_Parent();
+    close(sv[1]);
+    if (pid < 0) {
+        logmsg("fork: %s", strerror(errno));
+        close(sv[0]);
+        free(c);
+        return NULL;
+    }
+    c->pid = pid;
+    c->ctl = sv[0];
+    c->conn = -1;
+    c->gen = S.gen;
+    c->wctl = (struct watch){W_CTL, c};
+    c->wconn = (struct watch){W_CONN, c};
+    ep_add(c->ctl, EPOLLIN, &c->wctl);
+    return c;
+}
+
+static void refuse(int conn, int why)
+{
+    struct cgih_msg m = {CGIH_MSG_REFUSE, why};
+    if (send(conn, &m, sizeof m, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+        /* the client falls back on EOF as well */
+    }
+    close(conn);
+}
+
+static void dispatch(int conn, uid_t peer)
+{
+    for (;;) {
+        struct child *c = S.idle;
+        if (c) {
+            S.idle = c->next;
+            S.nidle--;
+        } else if (S.nbusy >= S.max_children || !(c = spawn(conn))) {
+            refuse(conn, CGIH_REFUSE_BUSY);
+            return;
+        }
+        struct ctl_msg m = {.type = CTL_DISPATCH, .peer_uid = (uint32_t)peer};
+        m.info[0] = (int32_t)getpid();
+        m.info[1] = (int32_t)(now_s() - S.t_start);
+        m.info[2] = (int32_t)S.served;
+        m.info[3] = S.nbusy;
+        m.info[4] = S.nidle;
+        m.info[5] = (int32_t)PyDict_GET_SIZE(S.cache);
+        union {
+            struct cmsghdr h;
+            char buf[CMSG_SPACE(sizeof(int))];
+        } cm;
+        memset(&cm, 0, sizeof cm);
+        struct iovec iov = {&m, sizeof m};
+        struct msghdr mh = {0};
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        mh.msg_control = cm.buf;
+        mh.msg_controllen = sizeof cm.buf;
+        struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
+        h->cmsg_level = SOL_SOCKET;
+        h->cmsg_type = SCM_RIGHTS;
+        h->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(h), &conn, sizeof conn);
+        c->next = S.busy;
+        S.busy = c;
+        S.nbusy++;
+        if (sendmsg(c->ctl, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)sizeof m) {
+            c->conn = conn;
+            /* Until the child has read the request, only watch for hang-up. */
+            ep_add(conn, EPOLLRDHUP, &c->wconn);
+            return;
+        }
+        /* A dead pool child: forget it (SIGCHLD reaps it) and try again. */
+        close_watched(&c->ctl);
+    }
+}
+
+static void on_listen(void)
+{
+    for (int i = 0; i < 64; i++) {
+        int conn = accept4(S.lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (conn < 0) {
+            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+                logmsg("accept: %s", strerror(errno));
+            return;
+        }
+        struct ucred cr;
+        socklen_t crl = sizeof cr;
+        if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cr, &crl) != 0 ||
+            (cr.uid != getuid() && cr.uid != 0)) {
+            refuse(conn, CGIH_REFUSE_UID);
+            continue;
+        }
+        S.t_active = now_s();
+        dispatch(conn, cr.uid);
+    }
+}
+
+static void start_stop(const char *why)
+{
+    if (S.stopping)
+        return;
+    logmsg("stopping: %s", why);
+    S.stopping = 1;
+    S.t_stop = now_s();
+    if (S.listening) {
+        epoll_ctl(S.epfd, EPOLL_CTL_DEL, S.lfd, NULL);
+        S.listening = 0;
+    }
+    if (!S.activated && !S.restarting)
+        unlink(S.sock);
+    while (S.idle) {
+        struct child *c = S.idle;
+        S.idle = c->next;
+        S.nidle--;
+        close_watched(&c->ctl); /* it reads EOF and leaves */
+        c->dead = 1;
+        c->next = S.grave;
+        S.grave = c;
+    }
+}
+
+/* Handles one control message; 0 when there was none. */
+static int on_ctl(struct child *c)
+{
+    char buf[sizeof(struct ctl_msg) + PATH_MAX + 1];
+    ssize_t k = recv(c->ctl, buf, sizeof buf - 1, MSG_DONTWAIT);
+    if (k < 0 && errno == EINTR)
+        return 1;
+    if (k < 0 && errno == EAGAIN)
+        return 0;
+    if (k < (ssize_t)sizeof(struct ctl_msg)) {
+        close_watched(&c->ctl);
+        return 0;
+    }
+    struct ctl_msg m;
+    memcpy(&m, buf, sizeof m);
+    if (m.type == CTL_STARTED && c->conn >= 0) {
+        c->started = 1;
+        ep_mod(c->conn, EPOLLIN | EPOLLRDHUP, &c->wconn);
+    } else if (m.type == CTL_SCRIPT && PyList_GET_SIZE(S.pending) < 64) {
+        buf[k] = '\0';
+        PyObject *f = PyUnicode_DecodeFSDefault(buf + sizeof m);
+        if (!f || PyList_Append(S.pending, f) < 0)
+            PyErr_Clear();
+        Py_XDECREF(f);
+    } else if (m.type == CTL_STOP) {
+        start_stop("asked to stop");
+    }
+    return 1;
+}
+
+static void on_conn(struct child *c, uint32_t events)
+{
+    if (events & EPOLLIN) {
+        struct cgih_msg m;
+        for (;;) {
+            ssize_t k = recv(c->conn, &m, sizeof m, MSG_DONTWAIT | MSG_WAITALL);
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k < 0 && errno == EAGAIN)
+                return;
+            if (k != (ssize_t)sizeof m)
+                break; /* EOF or garbage: the client is gone */
+            if (m.type == CGIH_MSG_SIGNAL && m.value > 0 && m.value < NSIG && !c->dead)
+                kill(c->pid, m.value);
+        }
+    } else if (!(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+        return;
+    }
+    /* The client hung up or died: no orphan keeps running its script. */
+    if (!c->dead)
+        kill(c->pid, SIGKILL);
+    close_watched(&c->conn);
+}
+
+static void reap(void)
+{
+    int st;
+    pid_t pid;
+    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+        struct child *c = NULL, **lists[] = {&S.busy, &S.idle, &S.grave};
+        int which = -1;
+        for (int i = 0; i < 3 && !c; i++)
+            for (struct child *o = *lists[i]; o; o = o->next)
+                if (o->pid == pid) {
+                    c = o;
+                    which = i;
+                    break;
+                }
+        if (!c)
+            continue; /* one of a previous image's, before a re-exec */
+        int code = WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 1;
+        /* What it said before it died (SIGCHLD may come first). */
+        while (c->ctl >= 0 && on_ctl(c))
+            ;
+        if (c->conn >= 0) {
+            struct cgih_msg m = {CGIH_MSG_STATUS, code};
+            if (send(c->conn, &m, sizeof m, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+                /* the client has gone: nobody to tell */
+            }
+        }
+        close_watched(&c->conn);
+        close_watched(&c->ctl);
+        if (which == 0) {
+            S.nbusy--;
+            S.served++;
+            S.t_active = now_s();
+        } else if (which == 1) {
+            S.nidle--;
+        }
+        if (which != 2) {
+            /* Freed after this batch of events, some of which may be its. */
+            unlink_child(lists[which], c);
+            c->dead = 1;
+            c->next = S.grave;
+            S.grave = c;
+        }
+    }
+}
+
+static void on_signal(void)
+{
+    struct signalfd_siginfo si;
+    while (read(S.sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGCHLD)
+            reap();
+        else
+            start_stop(strsignal((int)si.ssi_signo));
+    }
+    reap();
+}
+
+/* ---- the server: idle work -------------------------------------------------------------- */
+
+/* Compiles one script for the cache; warnings are errors here, so a script
+ * that warns at compile time keeps doing so in every request. */
+static void compile_one(void)
+{
+    PyObject *f = PyList_GetItem(S.pending, 0);
+    Py_XINCREF(f);
+    if (!f || PySequence_DelItem(S.pending, 0) < 0) {
+        PyErr_Clear();
+        Py_XDECREF(f);
+        return;
+    }
+    PyObject *key = cache_key(f), *code = NULL, *after = NULL;
+    PyObject *warnings = NULL, *filters = NULL, *entry = NULL, *r = NULL;
+    if (!key || PyDict_Contains(S.cache, key) != 0)
+        goto done;
+    if (!(warnings = PyImport_ImportModule("_warnings")) ||
+        !(filters = PyObject_GetAttrString(warnings, "filters")) || !PyList_Check(filters) ||
+        !(entry = Py_BuildValue("(sOOOi)", "error", Py_None, PyExc_Warning, Py_None, 0)) ||
+        PyList_Insert(filters, 0, entry) < 0)
+        goto done;
+    if (!(r = PyObject_CallMethod(warnings, "_filters_mutated", NULL))) {
+        PySequence_DelItem(filters, 0);
+        goto done;
+    }
+    Py_CLEAR(r);
+    code = cgih_py_compile_file(f);
+    PyErr_Clear();
+    if (PySequence_DelItem(filters, 0) < 0 || !(r = PyObject_CallMethod(warnings, "_filters_mutated", NULL)))
+        goto done;
+    /* Cache it only if the file did not change while we read it. */
+    after = cache_key(f);
+    if (code && after && PyObject_RichCompareBool(key, after, Py_EQ) == 1) {
+        if (PyDict_GET_SIZE(S.cache) >= 256)
+            PyDict_Clear(S.cache);
+        if (PyDict_SetItem(S.cache, key, code) == 0) {
+            S.gen++;
+            PyObject *gc = PyImport_ImportModule("gc");
+            PyObject *fr = gc ? PyObject_CallMethod(gc, "freeze", NULL) : NULL;
+            Py_XDECREF(fr);
+            Py_XDECREF(gc);
+        }
+    }
+done:
+    PyErr_Clear();
+    Py_XDECREF(r);
+    Py_XDECREF(entry);
+    Py_XDECREF(filters);
+    Py_XDECREF(warnings);
+    Py_XDECREF(after);
+    Py_XDECREF(code);
+    Py_XDECREF(key);
+    Py_DECREF(f);
+}
+
+/* One piece of idle work; 0 when there was none. */
+static int idle_work(void)
+{
+    if (S.stopping)
+        return 0;
+    /* Pool children forked before the cache last grew go first. */
+    for (struct child **p = &S.idle; *p; p = &(*p)->next)
+        if ((*p)->gen != S.gen) {
+            struct child *c = *p;
+            *p = c->next;
+            S.nidle--;
+            close_watched(&c->ctl);
+            c->dead = 1;
+            c->next = S.grave;
+            S.grave = c;
+            return 1;
+        }
+    if (S.cache && PyList_GET_SIZE(S.pending) > 0) {
+        compile_one();
+        return 1;
+    }
+    if (S.nidle < S.pool && S.nidle + S.nbusy < S.max_children) {
+        struct child *c = spawn(-1);
+        if (!c)
+            return 0;
+        c->next = S.idle;
+        S.idle = c;
+        S.nidle++;
+        return 1;
+    }
+    return 0;
+}
+
+static int binary_replaced(void)
+{
+    struct stat st;
+    if (stat(S.self, &st) != 0)
+        return 0; /* being replaced: look again later */
+    return st.st_dev != S.self_st.st_dev || st.st_ino != S.self_st.st_ino ||
+           st.st_mtim.tv_sec != S.self_st.st_mtim.tv_sec || st.st_mtim.tv_nsec != S.self_st.st_mtim.tv_nsec ||
+           st.st_size != S.self_st.st_size;
+}
+
+/* Re-executes the (new) binary, handing it the listening socket as systemd
+ * would (LISTEN_FDS), so no client finds the socket missing meanwhile. */
+static void reexec(void)
+{
+    logmsg("%s changed: restarting", S.self);
+    if (dup2(S.lfd, 3) < 0 || fcntl(3, F_SETFD, 0) != 0)
+        return;
+    char pid[32], **env;
+    snprintf(pid, sizeof pid, "LISTEN_PID=%ld", (long)getpid());
+    size_t n = 0;
+    while (S.env0[n])
+        n++;
+    if (!(env = calloc(n + 4, sizeof *env)))
+        return;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(S.env0[i], "LISTEN_", 7) != 0 && strncmp(S.env0[i], "CGIHOST_REEXEC=", 15) != 0)
+            env[k++] = S.env0[i];
+    env[k++] = S.activated ? "CGIHOST_REEXEC=activated" : "CGIHOST_REEXEC=own";
+    env[k++] = "LISTEN_FDS=1";
+    env[k++] = pid;
+    env[k] = NULL;
+    fflush(NULL);
+    execve(S.self, S.argv, env);
+    logmsg("re-exec %s: %s", S.self, strerror(errno));
+    free(env);
+}
+
+/* ---- the server: setup and loop ----------------------------------------------------------- */
+
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int drop_to(const char *user)
+{
+    errno = 0;
+    struct passwd *pw = getpwnam(user);
+    if (!pw) {
+        fprintf(stderr, "cgihost: no user %s\n", user);
+        return -1;
+    }
+    if (pw->pw_uid == 0) {
+        fprintf(stderr, "cgihost: will not serve as root\n");
+        return -1;
+    }
+    if (geteuid() != 0) {
+        if (pw->pw_uid != geteuid()) {
+            fprintf(stderr, "cgihost: only root can serve as %s\n", user);
+            return -1;
+        }
+        return 0;
+    }
+    if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+        fprintf(stderr, "cgihost: cannot become %s: %s\n", user, strerror(errno));
+        return -1;
+    }
+    if (setuid(0) == 0) {
+        fprintf(stderr, "cgihost: could not drop root\n");
+        return -1;
+    }
+    return 0;
+}
+
+static int open_socket(void)
+{
+    const char *lp = getenv("LISTEN_PID"), *lf = getenv("LISTEN_FDS");
+    if (lp && lf && strtol(lp, NULL, 10) == (long)getpid() && strcmp(lf, "1") == 0) {
+        S.lfd = 3;
+        const char *re = getenv("CGIHOST_REEXEC");
+        S.activated = !re || strcmp(re, "activated") == 0;
+        unsetenv("CGIHOST_REEXEC");
+        unsetenv("LISTEN_PID");
+        unsetenv("LISTEN_FDS");
+        unsetenv("LISTEN_FDNAMES");
+        int fl = fcntl(3, F_GETFD);
+        if (fl < 0 || fcntl(3, F_SETFD, fl | FD_CLOEXEC) != 0 || fcntl(3, F_SETFL, O_NONBLOCK) != 0) {
+            fprintf(stderr, "cgihost: LISTEN_FDS=1 but fd 3 is unusable\n");
+            return -1;
+        }
+        return 0;
+    }
+    if (unlink(S.sock) != 0 && errno != ENOENT) {
+        fprintf(stderr, "cgihost: cannot remove %s: %s\n", S.sock, strerror(errno));
+        return -1;
+    }
+    S.lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, S.sock, strlen(S.sock) + 1);
+    mode_t old = umask(0177);
+    int rc = S.lfd < 0 ? -1 : bind(S.lfd, (struct sockaddr *)&sa, sizeof sa);
+    umask(old);
+    if (rc != 0 || listen(S.lfd, SOMAXCONN) != 0) {
+        fprintf(stderr, "cgihost: cannot listen on %s: %s\n", S.sock, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int preload(void)
+{
+    /* The built-in modules, then the configured ones; a module that fails
+     * to import is reported and skipped. */
+    char list[4096];
+    snprintf(list, sizeof list, "cgi,cgitb,%s", S.preload ? S.preload : "");
+    for (char *save = NULL, *m = strtok_r(list, ", ", &save); m; m = strtok_r(NULL, ", ", &save)) {
+        PyObject *mod = PyImport_ImportModule(m);
+        if (!mod) {
+            logmsg("cannot preload %s:", m);
+            PyErr_Print();
+        }
+        Py_XDECREF(mod);
+    }
+    /* How Python made stdio, to make it again per request. */
+    PyObject *out = PySys_GetObject("stdout");
+    if (!out || out == Py_None)
+        return -1;
+    S.stdio_encoding = PyObject_GetAttrString(out, "encoding");
+    S.stdio_errors = PyObject_GetAttrString(out, "errors");
+    PyObject *wt = PyObject_GetAttrString(out, "write_through");
+    if (!S.stdio_encoding || !S.stdio_errors || !wt)
+        return -1;
+    S.buffered_stdio = !PyObject_IsTrue(wt);
+    Py_DECREF(wt);
+    /* Children share the heap as it is now: keep the collector off it. */
+    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *r = gc ? PyObject_CallMethod(gc, "freeze", NULL) : NULL;
+    Py_XDECREF(gc);
+    if (!r)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+static void usage_serve(FILE *f)
+{
+    fputs("usage: cgihost serve [--user USER] [--socket-dir DIR] [--pool N] [--max-children N]\n"
+          "                     [--idle-exit SECONDS] [--preload MOD,MOD...]\n"
+          "       cgihost stop | status [--user USER] [--socket-dir DIR]\n",
+          f);
+}
+
+static int serve(int argc, char **argv)
+{
+    long v;
+    const char *user = NULL, *dir = getenv("CGIHOST_SOCKET_DIR");
+    /* fds 0-2 open, so that no socket or received fd lands on them. */
+    for (int fd = 0; fd < 3; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+            return 1;
+    S.pool = 2;
+    S.max_children = 64;
+    S.idle_exit = 600;
+    S.preload = getenv("CGIHOST_PRELOAD");
+    if (getenv("CGIHOST_POOL") && parse_long(getenv("CGIHOST_POOL"), 0, 64, &v) == 0)
+        S.pool = (int)v;
+    if (getenv("CGIHOST_IDLE_EXIT") && parse_long(getenv("CGIHOST_IDLE_EXIT"), 0, 1L << 30, &v) == 0)
+        S.idle_exit = v;
+    if (getenv("CGIHOST_MAX_CHILDREN") && parse_long(getenv("CGIHOST_MAX_CHILDREN"), 1, 4096, &v) == 0)
+        S.max_children = (int)v;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--auto") == 0) {
+            S.autostarted = 1;
+            continue;
+        }
+        if (!val) {
+            usage_serve(stderr);
+            return 2;
+        }
+        i++;
+        if (strcmp(a, "--user") == 0)
+            user = val;
+        else if (strcmp(a, "--socket-dir") == 0)
+            dir = val;
+        else if (strcmp(a, "--preload") == 0)
+            S.preload = val;
+        else if (strcmp(a, "--pool") == 0 && parse_long(val, 0, 64, &v) == 0)
+            S.pool = (int)v;
+        else if (strcmp(a, "--max-children") == 0 && parse_long(val, 1, 4096, &v) == 0)
+            S.max_children = (int)v;
+        else if (strcmp(a, "--idle-exit") == 0 && parse_long(val, 0, 1L << 30, &v) == 0)
+            S.idle_exit = v;
+        else {
+            fprintf(stderr, "cgihost serve: bad option %s %s\n", a, val);
+            usage_serve(stderr);
+            return 2;
+        }
+    }
+    /* Root serves only as the user it is told to, and drops to it before
+     * anything else: before Python starts. */
+    if (geteuid() == 0 && (!user || S.autostarted)) {
+        fprintf(stderr, "cgihost: refusing to serve as root; use serve --user USER\n");
+        return 1;
+    }
+    if (user && drop_to(user) < 0)
+        return 1;
+    if (dir && *dir) {
+        if (snprintf(S.dir, sizeof S.dir, "%s", dir) >= (int)sizeof S.dir)
+            return 1;
+    } else if (cgih_sockdir(S.dir, sizeof S.dir, geteuid()) != CGIH_OK) {
+        return 1;
+    }
+    const char *why;
+    if (cgih_sockdir_check(S.dir, geteuid(), 1, &why) != CGIH_OK) {
+        fprintf(stderr, "cgihost: socket directory %s: %s\n", S.dir, why);
+        return 1;
+    }
+    if (cgih_sockpath(S.sock, sizeof S.sock, S.dir) != CGIH_OK) {
+        fprintf(stderr, "cgihost: socket directory path too long: %s\n", S.dir);
+        return 1;
+    }
+    char lock[PATH_MAX];
+    if (snprintf(lock, sizeof lock, "%s/lock", S.dir) >= (int)sizeof lock)
+        return 1;
+    S.lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (S.lockfd < 0 || flock(S.lockfd, LOCK_EX | LOCK_NB) != 0) {
+        if (S.autostarted)
+            return 0; /* another client started one first */
+        fprintf(stderr, "cgihost: a server already runs in %s\n", S.dir);
+        return 1;
+    }
+    if (open_socket() < 0)
+        return 1;
+
+    ssize_t n = readlink("/proc/self/exe", S.self, sizeof S.self - 1);
+    if (n < 0 || stat((S.self[n] = '\0', S.self), &S.self_st) != 0) {
+        fprintf(stderr, "cgihost: cannot find my binary\n");
+        return 1;
+    }
+    S.argv = argv - 1; /* main()'s: cgihost-py serve ... */
+    if (!(S.env0 = copy_env(environ)) || !(S.shape = shape_of(S.env0, &S.nshape)))
+        return 1;
+    /* The same environment before and after Python's start, but for what
+     * the start itself added. */
+    int status = cgih_py_init();
+    if (status != 0)
+        return status;
+    size_t ne = 0;
+    for (char **e = environ; *e; e++)
+        ne++;
+    S.added = calloc(ne + 1, sizeof *S.added);
+    if (!S.added)
+        return 1;
+    for (char **e = environ; *e; e++) {
+        int had = 0;
+        for (char **o = S.env0; *o && !had; o++)
+            had = strcmp(*o, *e) == 0;
+        if (!had && !(S.added[S.nadded++] = strdup(*e)))
+            return 1;
+    }
+    if (!(S.cache = PyDict_New()) || !(S.pending = PyList_New(0)) || preload() < 0) {
+        PyErr_Print();
+        return 1;
+    }
+    cgih_py_set_code_lookup(cache_lookup);
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0 ||
+        (S.sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0 ||
+        (S.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+        fprintf(stderr, "cgihost: %s\n", strerror(errno));
+        return 1;
+    }
+    S.wlisten = (struct watch){W_LISTEN, NULL};
+    S.wsignal = (struct watch){W_SIGNAL, NULL};
+    ep_add(S.lfd, EPOLLIN, &S.wlisten);
+    ep_add(S.sfd, EPOLLIN, &S.wsignal);
+    S.listening = 1;
+    S.t_start = S.t_active = S.t_selfcheck = now_s();
+    logmsg("serving on %s (pool %d, idle exit %lds)", S.sock, S.pool, S.idle_exit);
+
+    struct epoll_event ev[64];
+    for (;;) {
+        int busy_work = !S.stopping && (S.nidle < S.pool || PyList_GET_SIZE(S.pending) > 0);
+        for (struct child *c = S.idle; c && !busy_work; c = c->next)
+            busy_work = c->gen != S.gen;
+        int timeout = busy_work ? 0 : 1000;
+        int k = epoll_wait(S.epfd, ev, 64, timeout);
+        if (k < 0 && errno != EINTR) {
+            logmsg("epoll_wait: %s", strerror(errno));
+            break;
+        }
+        for (int i = 0; i < k; i++) {
+            struct watch *w = ev[i].data.ptr;
+            switch (w->kind) {
+            case W_LISTEN:
+                on_listen();
+                break;
+            case W_SIGNAL:
+                on_signal();
+                break;
+            case W_CTL:
+                if (w->c->ctl >= 0)
+                    (void)on_ctl(w->c);
+                break;
+            case W_CONN:
+                if (w->c->conn >= 0)
+                    on_conn(w->c, ev[i].events);
+                break;
+            }
+        }
+        /* Dead pool children are freed only here, after their events. */
+        while (S.grave) {
+            struct child *c = S.grave;
+            S.grave = c->next;
+            free(c);
+        }
+        if (k == 0 && busy_work)
+            idle_work();
+        long now = now_s();
+        if (!S.stopping && S.idle_exit > 0 && S.nbusy == 0 && now - S.t_active >= S.idle_exit)
+            start_stop("idle");
+        if (!S.stopping && now != S.t_selfcheck) {
+            S.t_selfcheck = now;
+            if (binary_replaced()) {
+                S.restarting = 1;
+                start_stop("binary replaced");
+            }
+        }
+        if (S.stopping && (S.nbusy == 0 || now - S.t_stop > 30))
+            break;
+    }
+    if (S.restarting && S.nbusy == 0) {
+        close(S.lockfd);
+        reexec();
+    }
+    if (!S.activated)
+        unlink(S.sock);
+    logmsg("stopped after %ld requests", S.served);
+    return 0;
+}
+
+/* ---- stop and status ------------------------------------------------------------------ */
+
+static int ask(int argc, char **argv, uint32_t kind)
+{
+    const char *dir = getenv("CGIHOST_SOCKET_DIR"), *user = NULL;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--socket-dir") == 0)
+            dir = argv[i + 1];
+        else if (strcmp(argv[i], "--user") == 0)
+            user = argv[i + 1];
+        else {
+            usage_serve(stderr);
+            return 2;
+        }
+    }
+    if ((argc - 1) % 2) {
+        usage_serve(stderr);
+        return 2;
+    }
+    uid_t uid = geteuid();
+    if (user) {
+        struct passwd *pw = getpwnam(user);
+        if (!pw) {
+            fprintf(stderr, "cgihost: no user %s\n", user);
+            return 2;
+        }
+        uid = pw->pw_uid;
+    }
+    char d[PATH_MAX], path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    if (dir && *dir)
+        snprintf(d, sizeof d, "%s", dir);
+    else if (cgih_sockdir(d, sizeof d, uid) != CGIH_OK)
+        return 2;
+    const char *why;
+    if (cgih_sockpath(path, sizeof path, d) != CGIH_OK)
+        return 2;
+    if (cgih_sockdir_check(d, uid, 0, &why) != CGIH_OK) {
+        printf("cgihost: no server (%s: %s)\n", d, why);
+        return kind == CGIH_KIND_STOP ? 0 : 3;
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    struct timeval tv = {5, 0};
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
+        connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        printf("cgihost: no server on %s\n", path);
+        if (fd >= 0)
+            close(fd);
+        return kind == CGIH_KIND_STOP ? 0 : 3;
+    }
+    struct cgih_hdr h = {CGIH_PROTO_MAGIC, CGIH_PROTO_VERSION, kind, 0};
+    int32_t info[CGIH_INFO_COUNT] = {0};
+    int got = 0;
+    if (send(fd, &h, sizeof h, MSG_NOSIGNAL) == (ssize_t)sizeof h) {
+        struct cgih_msg m;
+        while (got < CGIH_INFO_COUNT && read_full(fd, &m, sizeof m) == 0 && m.type == CGIH_MSG_INFO)
+            info[got++] = m.value;
+    }
+    close(fd);
+    if (got == 0) {
+        printf("cgihost: the server on %s did not answer\n", path);
+        return 1;
+    }
+    if (kind == CGIH_KIND_STOP) {
+        /* Wait (bounded) for it to go: its lock is free then. */
+        char lock[PATH_MAX];
+        int lfd = snprintf(lock, sizeof lock, "%s/lock", d) < (int)sizeof lock
+                      ? open(lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+                      : -1;
+        int gone = 0;
+        for (int i = 0; i < 200 && lfd >= 0 && !gone; i++) {
+            gone = flock(lfd, LOCK_SH | LOCK_NB) == 0;
+            if (!gone)
+                usleep(50000);
+        }
+        if (lfd >= 0)
+            close(lfd);
+        printf(gone ? "cgihost: server %d stopped\n" : "cgihost: server %d is stopping\n", info[0]);
+        return 0;
+    }
+    printf("cgihost: server %d on %s\n  uptime %ds, %d requests served, %d running, %d idle children, "
+           "%d cached scripts\n",
+           info[0], path, info[1], info[2], info[3], info[4], info[5]);
+    return 0;
+}
+
+int cgih_server_is_command(const char *w)
+{
+    return strcmp(w, "serve") == 0 || strcmp(w, "stop") == 0 || strcmp(w, "status") == 0;
+}
+
+int cgih_server_command(int argc, char **argv)
+{
+    if (strcmp(argv[0], "serve") == 0) {
+        int rc = serve(argc, argv);
+        fflush(NULL);
+        _exit(rc);
+    }
+    return ask(argc, argv, strcmp(argv[0], "stop") == 0 ? CGIH_KIND_STOP : CGIH_KIND_QUERY);
+}
