@@ -41,6 +41,10 @@ static const int fwd_signals[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIG
 #define NFWD (sizeof fwd_signals / sizeof fwd_signals[0])
 
 static volatile sig_atomic_t pending[NFWD];
+
+/* CGIHOST_TRACE=1: the phases' times, printed to stderr at the end. */
+static int tracing;
+static long long t_main, t_conn, t_sent, t_ready, t_go;
 static volatile sig_atomic_t any_pending;
 
 static void on_signal(int sig)
@@ -388,7 +392,10 @@ static int via_server(int argc, char **argv)
     memset(&sa, 0, sizeof sa);
     sa.sun_family = AF_UNIX;
     memcpy(sa.sun_path, path, strlen(path) + 1);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+    int rc0 = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+    if (tracing)
+        t_conn = cgih_now_ns();
+    if (rc0 != 0) {
         int e = errno;
         close(fd);
         if (e == ENOENT || e == ECONNREFUSED)
@@ -423,11 +430,17 @@ static int via_server(int argc, char **argv)
     int fds[CGIH_MAX_FDS], nfds = 0;
     struct cgih_msg m;
     int rc = send_request(fd, argc, argv, cwdfd, fds, &nfds);
+    if (tracing)
+        t_sent = cgih_now_ns();
     if (rc == 0 && (read_msg(fd, &m, deadline) != 1 || m.type != CGIH_MSG_READY))
         rc = -1; /* REFUSE, EOF, timeout: the child will not run it */
+    if (tracing)
+        t_ready = cgih_now_ns();
     /* The commit point. If GO cannot be sent the child reads EOF instead. */
     if (rc == 0)
         rc = send_go(fd, fds, nfds);
+    if (tracing)
+        t_go = cgih_now_ns();
     close(cwdfd);
     if (rc < 0)
         goto fallback;
@@ -445,8 +458,13 @@ static int via_server(int argc, char **argv)
         int r = read_msg(fd, &m, -1);
         if (r == -2)
             continue;
-        if (r == 1 && m.type == CGIH_MSG_STATUS)
+        if (r == 1 && m.type == CGIH_MSG_STATUS) {
+            if (tracing)
+                fprintf(stderr, "cgihost-trace client main %lld connected %lld sent %lld ready %lld go %lld "
+                        "status %lld private_kb %ld\n", t_main, t_conn, t_sent, t_ready, t_go,
+                        cgih_now_ns(), cgih_private_kb());
             return m.value & 0xff;
+        }
         if (r == 1)
             continue;
         /* Server and child are both gone without a word. */
@@ -460,6 +478,8 @@ fallback:
 
 int main(int argc, char **argv)
 {
+    if ((tracing = flag_set("CGIHOST_TRACE")))
+        t_main = cgih_now_ns();
     const char *gw = getenv("GATEWAY_INTERFACE");
     if (!(gw && *gw)) {
         /* Options and commands are cgihost-py's business. As a CGI program

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- encoding ----------------------------------------------------------------- */
@@ -305,4 +306,27 @@ int cgih_sockdir_check(const char *dir, uid_t uid, int create, const char **reas
         return CGIH_ERROR;
     }
     return CGIH_OK;
+}
+
+/* ---- tracing ------------------------------------------------------------------ */
+
+long long cgih_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+long cgih_private_kb(void)
+{
+    FILE *f = fopen("/proc/self/smaps_rollup", "re");
+    if (!f)
+        return -1;
+    char line[256];
+    long total = 0, v;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "Private_Clean: %ld kB", &v) == 1 || sscanf(line, "Private_Dirty: %ld kB", &v) == 1)
+            total += v;
+    fclose(f);
+    return total;
 }

@@ -143,4 +143,11 @@ const char *cgih_sockdir_verdict(const struct stat *st, uid_t uid);
  * call failed). */
 int cgih_sockdir_check(const char *dir, uid_t uid, int create, const char **reason);
 
+/* For CGIHOST_TRACE=1 (per-phase timings on stderr, read by bench.py):
+ * CLOCK_MONOTONIC in ns, and this process's private memory
+ * (Private_Clean + Private_Dirty of /proc/self/smaps_rollup) in KiB, -1 if
+ * unknown. */
+long long cgih_now_ns(void);
+long cgih_private_kb(void);
+
 #endif
