@@ -522,6 +522,44 @@ def test_load_ab_5000_c16_no_failures_no_zombies(httpd):
     assert not [p for p in descendants(httpd.proc.pid) if p[1] == "Z"]
 
 
+def processes_with_env(entry):
+    found = []
+    for p in pathlib.Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                if entry.encode() in (p / "environ").read_bytes().split(b"\0"):
+                    found.append(int(p.name))
+            except OSError:
+                pass
+    return found
+
+
+@needs_apache
+def test_stop_leaves_nothing_running(cgihost, tmp_path):
+    base = pathlib.Path(tempfile.mkdtemp(prefix="cgihost-test-stop-"))
+    os.chmod(base, 0o755)
+    try:
+        server = private.PrivateApache(base / "run", cgihost, ROOT / "scripts")
+        server.start()
+        pid = server.proc.pid
+        for _ in range(10):
+            assert request(server, "GET", "/hello.py?name=Stop")[0] == 200
+        mine = f"CGIHOST_SOCKET_DIR={server.cgihost_sockets}"
+        if (server.cgihost.parent / "cgihost-py").exists():
+            # The resident server these requests started is there to stop.
+            assert (server.cgihost_sockets / "server.sock").exists()
+            assert processes_with_env(mine) != []
+        server.stop()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and (processes_with_env(mine) or alive(pid)):
+            time.sleep(0.1)
+        assert not alive(pid)
+        assert processes_with_env(mine) == []
+        assert not (server.cgihost_sockets / "server.sock").exists()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
 # ---- the browser ----------------------------------------------------------------------
 
 @needs_apache
