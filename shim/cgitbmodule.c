@@ -16,6 +16,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #include "cgi_internal.h" /* cgih_bind_args: CPython's argument errors */
@@ -35,6 +36,53 @@ static cgitb_state *get_state(PyObject *module)
 }
 
 /* ---- small helpers ---------------------------------------------------------- */
+
+/* Attribute names are interned, as Python code's identifiers are: a fresh
+ * string per lookup would take a new slot in CPython's type method cache
+ * each time (it keys on the name's address), evicting useful entries. */
+static PyObject *getattr_s(PyObject *o, const char *name)
+{
+    PyObject *n = PyUnicode_InternFromString(name);
+    if (!n)
+        return NULL;
+    PyObject *r = PyObject_GetAttr(o, n);
+    Py_DECREF(n);
+    return r;
+}
+
+static int setattr_s(PyObject *o, const char *name, PyObject *v)
+{
+    PyObject *n = PyUnicode_InternFromString(name);
+    if (!n)
+        return -1;
+    int r = PyObject_SetAttr(o, n, v);
+    Py_DECREF(n);
+    return r;
+}
+
+/* o.name(*args), args from Py_BuildValue(fmt, ...) as PyObject_CallMethod
+ * takes them (fmt NULL: no arguments). */
+static PyObject *call_method(PyObject *o, const char *name, const char *fmt, ...)
+{
+    PyObject *m = getattr_s(o, name), *args, *r = NULL;
+    if (!m)
+        return NULL;
+    if (fmt) {
+        va_list va;
+        va_start(va, fmt);
+        args = Py_VaBuildValue(fmt, va);
+        va_end(va);
+        if (args && !PyTuple_Check(args))
+            Py_SETREF(args, PyTuple_Pack(1, args));
+    } else {
+        args = PyTuple_New(0);
+    }
+    if (args)
+        r = PyObject_Call(m, args, NULL);
+    Py_XDECREF(args);
+    Py_DECREF(m);
+    return r;
+}
 
 /* `fmt % args`, with Python's semantics (args a tuple or one object). */
 static PyObject *pyfmt(const char *fmt, PyObject *args)
@@ -107,7 +155,7 @@ static PyObject *import_attr(const char *module, const char *name)
     PyObject *m = PyImport_ImportModule(module);
     if (!m)
         return NULL;
-    PyObject *a = PyObject_GetAttrString(m, name);
+    PyObject *a = getattr_s(m, name);
     Py_DECREF(m);
     return a;
 }
@@ -118,7 +166,7 @@ static PyObject *import_attr2(const char *module, const char *obj, const char *n
     PyObject *o = import_attr(module, obj);
     if (!o)
         return NULL;
-    PyObject *a = PyObject_GetAttrString(o, name);
+    PyObject *a = getattr_s(o, name);
     Py_DECREF(o);
     return a;
 }
@@ -276,7 +324,7 @@ static PyObject *lookup(cgitb_state *st, PyObject *name, PyObject *frame, PyObje
     if (has)
         return where_value("local", PyObject_GetItem(locals, name));
 
-    PyObject *globals = PyObject_GetAttrString(frame, "f_globals");
+    PyObject *globals = getattr_s(frame, "f_globals");
     if (!globals)
         return NULL;
     PyObject *res = NULL, *builtins = NULL;
@@ -344,10 +392,10 @@ static PyObject *scanvars(cgitb_state *st, PyObject *reader, PyObject *frame, Py
         goto done;
     if (!(tokenize = PyImport_ImportModule("tokenize")) ||
         !(kwlist = import_attr("keyword", "kwlist")) ||
-        !(NEWLINE = PyObject_GetAttrString(tokenize, "NEWLINE")) ||
-        !(NAME = PyObject_GetAttrString(tokenize, "NAME")))
+        !(NEWLINE = getattr_s(tokenize, "NEWLINE")) ||
+        !(NAME = getattr_s(tokenize, "NAME")))
         goto done;
-    if (!(tokens = PyObject_CallMethod(tokenize, "generate_tokens", "O", reader)) ||
+    if (!(tokens = call_method(tokenize, "generate_tokens", "O", reader)) ||
         !(it = PyObject_GetIter(tokens)))
         goto done;
     while ((tok = PyIter_Next(it))) {
@@ -566,7 +614,7 @@ static int version_and_date(PyObject **pyver, PyObject **date)
         PyErr_SetString(PyExc_RuntimeError, "lost sys.version or sys.executable");
         return -1;
     }
-    PyObject *parts = PyObject_CallMethod(version, "split", NULL), *v = NULL, *a = NULL;
+    PyObject *parts = call_method(version, "split", NULL), *v = NULL, *a = NULL;
     if (parts)
         v = PySequence_GetItem(parts, 0);
     Py_XDECREF(parts);
@@ -584,8 +632,8 @@ static int version_and_date(PyObject **pyver, PyObject **date)
     if (!*pyver)
         return -1;
     PyObject *time = PyImport_ImportModule("time"), *now = NULL;
-    if (time && (now = PyObject_CallMethod(time, "time", NULL)))
-        *date = PyObject_CallMethod(time, "ctime", "O", now);
+    if (time && (now = call_method(time, "time", NULL)))
+        *date = call_method(time, "ctime", "O", now);
     Py_XDECREF(now);
     Py_XDECREF(time);
     if (!*date) {
@@ -616,7 +664,7 @@ static PyObject *frame_call(report *r, PyObject *func, PyObject *argvalues)
     int notmod = cmp_str(func, "<module>", Py_NE);
     if (notmod <= 0)
         return notmod < 0 ? (Py_DECREF(call), NULL) : call;
-    PyObject *fav = PyObject_GetAttrString(r->inspect, "formatargvalues"), *a = NULL, *kw = NULL;
+    PyObject *fav = getattr_s(r->inspect, "formatargvalues"), *a = NULL, *kw = NULL;
     PyObject *s = NULL;
     if (fav && (a = PySequence_Tuple(argvalues)) &&
         (kw = Py_BuildValue("{sO}", "formatvalue", r->formatvalue)))
@@ -673,7 +721,7 @@ static int context_row(report *r, PyObject *rows, PyObject *i, PyObject *line, P
         Py_XDECREF(tt);
     } else {
         PyObject *num = pyfmt("%5d ", i), *stripped = NULL;
-        if (num && (stripped = PyObject_CallMethod(line, "rstrip", NULL)))
+        if (num && (stripped = call_method(line, "rstrip", NULL)))
             row = PyNumber_Add(num, stripped);
         Py_XDECREF(num);
         Py_XDECREF(stripped);
@@ -707,7 +755,7 @@ static PyObject *dump_entry(report *r, PyObject *name, PyObject *where, PyObject
             label = strong(name);
         } else {
             PyObject *last = NULL, *s = NULL;
-            PyObject *parts = PyObject_CallMethod(name, "split", "s", ".");
+            PyObject *parts = call_method(name, "split", "s", ".");
             if (parts && (last = PySequence_GetItem(parts, -1)) && (s = strong(last)))
                 label = PyNumber_Add(where, s);
             Py_XDECREF(parts);
@@ -719,7 +767,7 @@ static PyObject *dump_entry(report *r, PyObject *name, PyObject *where, PyObject
             label = cat_sl("global ", name);
         } else if (!is_local) {
             PyObject *last = NULL;
-            PyObject *parts = PyObject_CallMethod(name, "split", "s", ".");
+            PyObject *parts = call_method(name, "split", "s", ".");
             if (parts && (last = PySequence_GetItem(parts, -1)))
                 label = PyNumber_Add(where, last);
             Py_XDECREF(parts);
@@ -834,7 +882,7 @@ static PyObject *frame_section(report *r, PyObject *record)
         goto done;
 
     PyObject *av[4] = {NULL, NULL, NULL, NULL};
-    if (!(argvalues = PyObject_CallMethod(r->inspect, "getargvalues", "O", frame)) ||
+    if (!(argvalues = call_method(r->inspect, "getargvalues", "O", frame)) ||
         unpack(argvalues, 4, av) < 0)
         goto done;
     locals = Py_NewRef(av[3]);
@@ -1056,14 +1104,14 @@ static PyObject *make_report(cgitb_state *st, PyObject *einfo, PyObject *context
     if (unpack(einfo, 3, ei) < 0)
         return NULL;
     if (PyType_Check(ei[0]))
-        etype = PyObject_GetAttrString(ei[0], "__name__");
+        etype = getattr_s(ei[0], "__name__");
     else
         etype = Py_NewRef(ei[0]);
     if (!etype || report_init(&r, st, html) < 0)
         goto done;
     if (!(head = head_section(&r, etype)) || !(frames = PyList_New(0)))
         goto done;
-    if (!(records = PyObject_CallMethod(r.inspect, "getinnerframes", "OO", ei[2], context)) ||
+    if (!(records = call_method(r.inspect, "getinnerframes", "OO", ei[2], context)) ||
         !(it = PyObject_GetIter(records)))
         goto done;
     while ((rec = PyIter_Next(it))) {
@@ -1177,11 +1225,11 @@ static int hook_init(PyObject *self, PyObject *args, PyObject *kwds)
     if ((display || (display = one = PyLong_FromLong(1))) &&
         (context || (context = five = PyLong_FromLong(5))) &&
         (format || (format = html = PyUnicode_FromString("html"))) &&
-        PyObject_SetAttrString(self, "display", display) == 0 &&
-        PyObject_SetAttrString(self, "logdir", logdir) == 0 &&
-        PyObject_SetAttrString(self, "context", context) == 0 &&
-        PyObject_SetAttrString(self, "file", file) == 0 &&
-        PyObject_SetAttrString(self, "format", format) == 0)
+        setattr_s(self, "display", display) == 0 &&
+        setattr_s(self, "logdir", logdir) == 0 &&
+        setattr_s(self, "context", context) == 0 &&
+        setattr_s(self, "file", file) == 0 &&
+        setattr_s(self, "format", format) == 0)
         rc = 0;
     Py_XDECREF(one);
     Py_XDECREF(five);
@@ -1198,7 +1246,7 @@ static PyObject *hook_call(PyObject *self, PyObject *args, PyObject *kwds)
     PyObject *info = PyTuple_Pack(3, av[0], av[1], av[2]);
     if (!info)
         return NULL;
-    PyObject *r = PyObject_CallMethod(self, "handle", "(O)", info);
+    PyObject *r = call_method(self, "handle", "(O)", info);
     Py_DECREF(info);
     return r;
 }
@@ -1209,9 +1257,9 @@ static int write_file(PyObject *self, PyObject *s)
 {
     if (!s)
         return -1;
-    PyObject *file = PyObject_GetAttrString(self, "file"), *r = NULL;
+    PyObject *file = getattr_s(self, "file"), *r = NULL;
     if (file)
-        r = PyObject_CallMethod(file, "write", "O", s);
+        r = call_method(file, "write", "O", s);
     Py_DECREF(s);
     Py_XDECREF(file);
     if (!r)
@@ -1226,8 +1274,8 @@ static PyObject *handle_doc(PyObject *module, PyObject *self, PyObject *info, in
                             int *plain)
 {
     *plain = 0;
-    PyObject *formatter = PyObject_GetAttrString(module, html ? "html" : "text");
-    PyObject *context = formatter ? PyObject_GetAttrString(self, "context") : NULL, *doc = NULL;
+    PyObject *formatter = getattr_s(module, html ? "html" : "text");
+    PyObject *context = formatter ? getattr_s(self, "context") : NULL, *doc = NULL;
     if (context)
         doc = PyObject_CallFunctionObjArgs(formatter, info, context, NULL);
     Py_XDECREF(formatter);
@@ -1260,9 +1308,9 @@ static PyObject *log_report(PyObject *logdir, PyObject *doc, int html)
     int ok = 0;
     if ((fdopen = import_attr("os", "fdopen")) &&
         (f = PyObject_CallFunction(fdopen, "Os", fp[0], "w"))) {
-        PyObject *w = PyObject_CallMethod(f, "write", "O", doc);
+        PyObject *w = call_method(f, "write", "O", doc);
         PyObject *exc = PyErr_GetRaisedException_compat();
-        PyObject *c = PyObject_CallMethod(f, "close", NULL);
+        PyObject *c = call_method(f, "close", NULL);
         ok = w && c;
         Py_XDECREF(w);
         Py_XDECREF(c);
@@ -1349,13 +1397,13 @@ static PyObject *hook_handle(PyObject *self, PyTypeObject *cls, PyObject *const 
     PyObject *file = NULL, *format = NULL, *doc = NULL, *display = NULL, *logdir = NULL;
     PyObject *res = NULL;
 
-    if (!(format = PyObject_GetAttrString(self, "format")))
+    if (!(format = getattr_s(self, "format")))
         goto done;
     int html = cmp_str(format, "html", Py_EQ);
     if (html < 0)
         goto done;
     if (html) {
-        PyObject *reset = PyObject_GetAttrString(module, "reset"), *s = NULL;
+        PyObject *reset = getattr_s(module, "reset"), *s = NULL;
         if (reset)
             s = PyObject_CallNoArgs(reset);
         Py_XDECREF(reset);
@@ -1364,7 +1412,7 @@ static PyObject *hook_handle(PyObject *self, PyTypeObject *cls, PyObject *const 
     }
     int plain;
     if (!(doc = handle_doc(module, self, info, html, &plain)) ||
-        !(display = PyObject_GetAttrString(self, "display")))
+        !(display = getattr_s(self, "display")))
         goto done;
     int shown = PyObject_IsTrue(display);
     if (shown < 0)
@@ -1385,7 +1433,7 @@ static PyObject *hook_handle(PyObject *self, PyTypeObject *cls, PyObject *const 
     if (write_file(self, out) < 0)
         goto done;
 
-    if (!(logdir = PyObject_GetAttrString(self, "logdir")))
+    if (!(logdir = getattr_s(self, "logdir")))
         goto done;
     if (logdir != Py_None) {
         PyObject *msg = log_report(logdir, doc, html);
@@ -1399,8 +1447,8 @@ static PyObject *hook_handle(PyObject *self, PyTypeObject *cls, PyObject *const 
             goto done;
     }
     /* try: self.file.flush() except: pass */
-    if ((file = PyObject_GetAttrString(self, "file"))) {
-        PyObject *r = PyObject_CallMethod(file, "flush", NULL);
+    if ((file = getattr_s(self, "file"))) {
+        PyObject *r = call_method(file, "flush", NULL);
         Py_XDECREF(r);
     }
     PyErr_Clear();
@@ -1487,7 +1535,7 @@ static PyObject *cgitb_enable(PyObject *module, PyObject *args, PyObject *kwds)
         return NULL;
     PyObject *display = av[0], *logdir = av[1] ? av[1] : Py_None, *context = av[2];
     PyObject *format = av[3];
-    PyObject *hook_type = PyObject_GetAttrString(module, "Hook"), *hook = NULL;
+    PyObject *hook_type = getattr_s(module, "Hook"), *hook = NULL;
     PyObject *one = NULL, *five = NULL, *html = NULL; /* the defaults, when used */
     PyObject *kw = NULL;
     if (hook_type && (display || (display = one = PyLong_FromLong(1))) &&
@@ -1551,7 +1599,7 @@ static int cgitb_exec(PyObject *m)
     /* handler = Hook().handle, made now as cgitb.py makes it on import. */
     PyObject *hook = PyObject_CallNoArgs((PyObject *)st->Hook), *handle = NULL;
     if (hook)
-        handle = PyObject_GetAttrString(hook, "handle");
+        handle = getattr_s(hook, "handle");
     Py_XDECREF(hook);
     if (!handle)
         return -1;

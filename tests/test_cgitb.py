@@ -45,7 +45,7 @@ CASES = (
        for fmt in ("html", "text") for disp in ("0", "1") for log in ("0", "1")
        for c in ("zero", "odd")]
     + ["broken:html", "broken:text", "handler", "uncaught:html", "uncaught:text", "lookup",
-       "helpers", "args"]
+       "helpers", "args", "faults"]
 )
 
 
@@ -55,6 +55,17 @@ def test_report_matches_stdlib(case):
     assert theirs.stdout, theirs.stderr  # the oracle ran
     assert ours.returncode == theirs.returncode, ours.stderr
     assert normalize(ours.stdout.decode()) == normalize(theirs.stdout.decode())
+
+
+def test_error_paths_do_not_leak(cgihost):
+    """Each injected failure of a helper the reports call (17 of them), in
+    windows of 20 failing reports: the allocated block count stays flat. A
+    deliberately leaked reference on one error path shows up as 10 or 20."""
+    r = run([cgihost, REPORT, "faultleak"], timeout=120)
+    assert r.returncode == 0, r.stderr
+    growth = dict(line.rsplit(" ", 1) for line in r.stdout.decode().splitlines())
+    assert len(r.stdout.decode().splitlines()) == 17
+    assert all(int(v) < 5 for v in growth.values()), r.stdout.decode()
 
 
 def test_normalize_does_not_hide_real_differences():
