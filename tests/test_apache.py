@@ -522,6 +522,34 @@ def test_load_ab_5000_c16_no_failures_no_zombies(httpd):
     assert not [p for p in descendants(httpd.proc.pid) if p[1] == "Z"]
 
 
+@needs_apache
+def test_prefork_with_mod_cgi(cgihost, site, tmp_path):
+    # Debian's other pairing: the prefork MPM runs CGI with mod_cgi itself.
+    server = private.PrivateApache(site.base / "run-prefork", cgihost, site.doc,
+                                   extra=site.config(), mpm="prefork")
+    assert server.cgimod == "cgi"
+    with server:
+        status, _, body = request(server, "GET", "/hello2.py?name=Pre&happy=on")
+        assert status == 200
+        cold, ref = cold_and_reference(tmp_path, {"REQUEST_METHOD": "GET",
+                                                  "QUERY_STRING": "name=Pre&happy=on"})
+        assert body == cold == ref
+        env = env_dump(server, "/sub/env.py/x?a+b")
+        assert (env["SCRIPT_NAME"], env["PATH_INFO"], env["ARGV"], env["DIRVAR"]) == \
+            ("/sub/env.py", "/x", "['env.py', 'a', 'b']", "d1")
+        assert request(server, "GET", "/raw-bin/cgihost/marker.py")[0] == 403
+        assert request(server, "GET", "/cgihost-bin/cgihost/marker.py")[0] == 403
+        assert site.markers_left() == []
+        status, _, _ = request(server, "GET", f"/limits/loop.py?pidfile={site.markers}/pf.pid")
+        assert status in (500, 503, 504)
+        pid = int((site.markers / "pf.pid").read_text())
+        (site.markers / "pf.pid").unlink()
+        deadline = time.monotonic() + 10
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive(pid)
+
+
 def processes_with_env(entry):
     found = []
     for p in pathlib.Path("/proc").iterdir():
