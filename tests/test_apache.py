@@ -171,6 +171,9 @@ def httpd(site, cgihost):
     site.write_exec(site.shebang / "hello.py",
                     head + HELLO.read_bytes().decode().split("\n", 1)[1])
     site.write_exec(site.shebang / "env.py", head + (SCRIPTS / "apache_env.py").read_text())
+    site.write_exec(site.shebang / "nph-raw.py", head + (
+        "import sys\n"
+        "sys.stdout.write('HTTP/1.1 299 Raw\\r\\nX-Nph: yes\\r\\nContent-Length: 4\\r\\n\\r\\nraw!')\n"))
     yield server
     server.stop()
 
@@ -339,6 +342,9 @@ def test_shebang_mode(httpd, tmp_path, site):
     assert env["SCRIPT_FILENAME"] == str(site.shebang / "env.py")
     assert env["PATH_INFO"] == "/p"
     assert env["ARGV"] == "['env.py', 'x', '-s']"
+    # nph- scripts speak HTTP themselves: Apache passes their bytes through.
+    status, headers, body = request(httpd, "GET", "/shebang/nph-raw.py")
+    assert (status, headers["X-Nph"], body) == (299, "yes", b"raw!")
 
 
 # ---- CGI response rules, stderr ------------------------------------------------------------
@@ -641,6 +647,49 @@ def test_demo_oneshot(cgihost, tmp_path):
     assert f"GET http://127.0.0.1:{port}/hello.py?name=Ada&happy=on: 200" in r.stdout
     assert "HelloAda! Thanks for using my script!" in r.stdout
     assert not (tmp_path / "demo" / "httpd.pid").exists()
+
+
+# ---- make install ----------------------------------------------------------------------
+
+def test_make_install_and_uninstall(cgihost, tmp_path):
+    dest = tmp_path / "dest"
+    # -o all: install what the suite runs on, never rebuild it here.
+    make = ["make", "-s", "-o", "all", "-C", str(ROOT), f"BUILD={cgihost.parent}",
+            f"DESTDIR={dest}", "PREFIX=/opt/cgih"]
+    r = subprocess.run(make + ["install"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    files = sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file())
+    want = ["etc/apache2/conf-available/cgihost.conf", "opt/cgih/bin/cgihost"]
+    if (cgihost.parent / "cgihost-py").exists():
+        want.append("opt/cgih/bin/cgihost-py")
+    for unit in ("cgihost.service", "cgihost.socket"):
+        if (ROOT / "host" / unit).exists():
+            want.append(f"opt/cgih/lib/systemd/system/{unit}")
+    if (ROOT / "host" / "cgihost.1").exists():
+        want.append("opt/cgih/share/man/man1/cgihost.1")
+    assert files == sorted(want)
+    assert (dest / "opt/cgih/bin/cgihost").read_bytes() == cgihost.read_bytes()
+    assert os.access(dest / "opt/cgih/bin/cgihost", os.X_OK)
+    conf = (dest / "etc/apache2/conf-available/cgihost.conf").read_text()
+    assert "Define CGIHOST_BIN /opt/cgih/bin/cgihost\n" in conf
+    assert "/usr/local/bin" not in conf
+    if os.path.exists(private.APACHE):
+        # It loads into an Apache as a2enconf would include it.
+        (tmp_path / "t.conf").write_text(
+            f'ServerRoot "{tmp_path}"\nServerName 127.0.0.1\nErrorLog "{tmp_path}/error.log"\n'
+            f"Listen 127.0.0.1:{private.free_port()}\n"
+            "LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so\n"
+            "LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so\n"
+            "LoadModule alias_module /usr/lib/apache2/modules/mod_alias.so\n"
+            "LoadModule actions_module /usr/lib/apache2/modules/mod_actions.so\n"
+            "LoadModule cgid_module /usr/lib/apache2/modules/mod_cgid.so\n"
+            f'Include "{dest}/etc/apache2/conf-available/cgihost.conf"\n')
+        t = subprocess.run([private.APACHE, "-t", "-f", str(tmp_path / "t.conf")],
+                           capture_output=True, text=True)
+        assert t.returncode == 0, t.stderr
+    r = subprocess.run(make + ["uninstall"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert [p for p in dest.rglob("*") if p.is_file()] == []
 
 
 # ---- cgihost's own checks, without Apache --------------------------------------------------
