@@ -105,10 +105,19 @@ static PyObject *import_attr(const char *module, const char *attr)
     return a;
 }
 
+/* type(x).__name__ (new reference) */
+static PyObject *type_name(PyObject *x)
+{
+    return PyObject_GetAttrString((PyObject *)Py_TYPE(x), "__name__");
+}
+
 /* ValueError("%s should return bytes, got %s" % (fp, type(x).__name__)) */
 static void not_bytes(PyObject *fp, PyObject *x)
 {
-    PyErr_Format(PyExc_ValueError, "%S should return bytes, got %s", fp, Py_TYPE(x)->tp_name);
+    PyObject *n = type_name(x);
+    if (n)
+        PyErr_Format(PyExc_ValueError, "%S should return bytes, got %S", fp, n);
+    Py_XDECREF(n);
 }
 
 /* ---- GC and lifetime, shared by both types -------------------------------- */
@@ -417,8 +426,10 @@ static int fs_init(PyObject *self, PyObject *args, PyObject *kw)
     if (set(self, "encoding", encoding) < 0 || set(self, "errors", errors) < 0)
         goto done;
     if (!PyBytes_Check(outerboundary)) {
-        PyErr_Format(PyExc_TypeError, "outerboundary must be bytes, not %s",
-                     Py_TYPE(outerboundary)->tp_name);
+        PyObject *n = type_name(outerboundary);
+        if (n)
+            PyErr_Format(PyExc_TypeError, "outerboundary must be bytes, not %S", n);
+        Py_XDECREF(n);
         goto done;
     }
     if (set(self, "outerboundary", outerboundary) < 0 || set(self, "bytes_read", zero) < 0 ||
@@ -1571,6 +1582,18 @@ int cgih_fieldstorage_add_types(PyObject *module, cgi_state *st)
     st->FieldStorage = (PyTypeObject *)PyType_FromModuleAndSpec(module, &fs_spec, NULL);
     if (!st->FieldStorage)
         return -1;
+    /* CPython's messages name a type by tp_name ("object of type 'X' has no
+     * len()"), which for cgi.py's classes is the bare class name, while a spec
+     * name "cgi.X" gives tp_name "cgi.X". Setting __name__ sets tp_name too;
+     * __module__ stays "cgi". */
+    PyTypeObject *types[2] = {st->MiniFieldStorage, st->FieldStorage};
+    for (int i = 0; i < 2; i++) {
+        PyObject *n = PyObject_GetAttrString((PyObject *)types[i], "__name__");
+        int rc = n ? PyObject_SetAttrString((PyObject *)types[i], "__name__", n) : -1;
+        Py_XDECREF(n);
+        if (rc < 0)
+            return -1;
+    }
 
     static const char *const mini_names[] = {"filename", "list", "type", "file",
                                              "type_options", "disposition",

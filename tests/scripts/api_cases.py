@@ -98,6 +98,22 @@ class Reads:
         return "<Reads>"
 
 
+class Returns:
+    """A file-like object whose read() and readline() return obj."""
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def read(self, n=-1):
+        return self.obj
+
+    def readline(self, n=-1):
+        return self.obj
+
+    def __repr__(self):
+        return "<Returns>"
+
+
 CASES = {}
 
 
@@ -1032,6 +1048,14 @@ def case_fs_outerboundary_type():
          environ={"REQUEST_METHOD": "POST"})
     show("none", cgi.FieldStorage, fp=io.BytesIO(b""), outerboundary=None,
          environ={"REQUEST_METHOD": "POST"})
+    show("BytesIO", cgi.FieldStorage, fp=io.BytesIO(b""), outerboundary=io.BytesIO(),
+         environ={"REQUEST_METHOD": "POST"})
+    show("fp returns BytesIO", cgi.FieldStorage, fp=Returns(io.BytesIO()),
+         environ=post_env(b"a=1"))
+    show("fp returns mini", cgi.FieldStorage, fp=Returns(cgi.MiniFieldStorage("a", "b")),
+         environ=post_env(b"a=1"))
+    show("fp lines return mini", cgi.FieldStorage, fp=Returns(cgi.MiniFieldStorage("a", "b")),
+         environ={"REQUEST_METHOD": "POST", "CONTENT_TYPE": "text/plain"})
 
 
 @case
@@ -1161,6 +1185,13 @@ def case_minifieldstorage():
     out("kw", cgi.MiniFieldStorage(value=1, name=2))
     show("missing", cgi.MiniFieldStorage, "n")
     out("shared dict", cgi.MiniFieldStorage("a", "b").headers is m.headers)
+    show("len", len, m)
+    show("add", lambda: m + 1)
+    fs = cgi.FieldStorage(environ={"QUERY_STRING": "a=1"})
+    show("fs add", lambda: fs + 1)
+    show("fs call", fs)
+    out("names", [(c.__name__, c.__qualname__, c.__module__, repr(c))
+                  for c in (cgi.FieldStorage, cgi.MiniFieldStorage)])
 
 
 @case
