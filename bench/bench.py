@@ -11,6 +11,7 @@ import pathlib
 import subprocess
 import sys
 import tempfile
+import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PYTHON = "/usr/bin/python3"
@@ -145,6 +146,214 @@ Alias /cold/ "{dirs['cold']}/"
     print()
 
 
+# ---- issue 4: the resident server -------------------------------------------------
+
+def _as_user(argv):
+    """Root never uses a server: run as www-data then."""
+    if os.geteuid() != 0:
+        return list(argv)
+    return ["setpriv", "--reuid=33", "--regid=33", "--clear-groups", *argv]
+
+
+def _median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2] if xs else float("nan")
+
+
+MEM_TAIL = """
+import sys as _s
+_p = sum(int(l.split()[1]) for l in open("/proc/self/smaps_rollup") if l.startswith("Private_"))
+_s.stderr.write("private_kb %d\\n" % _p)
+"""
+
+STATIC_MEM = r"""
+#include <stdio.h>
+#include <string.h>
+int main(void)
+{
+    FILE *f = fopen("/proc/self/smaps_rollup", "r");
+    char line[256];
+    long kb = 0, v;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "Private_Clean: %ld", &v) == 1 || sscanf(line, "Private_Dirty: %ld", &v) == 1)
+            kb += v;
+    fprintf(stderr, "private_kb %ld\n", kb);
+    return 0;
+}
+"""
+
+
+def server_table(cgihost, runs):
+    """Issue 4's table: python3, cgihost cold, cgihost with its server and a
+    static C program printing the same bytes, in one hyperfine run; then the
+    private memory of one request of each, and where a server request's time
+    goes (CGIHOST_TRACE), and whether the pool costs throughput when saturated."""
+    import shutil
+    cgihost_py = pathlib.Path(cgihost).parent / "cgihost-py"
+    if not cgihost_py.exists():
+        print("== resident server: skipped (no cgihost-py next to cgihost)\n")
+        return
+    base = pathlib.Path(tempfile.mkdtemp(prefix="cgihost-bench-srv-"))
+    os.chmod(base, 0o755)
+    if os.geteuid() == 0:
+        os.chown(base, 33, 33)
+    hello = base / "hello.py"
+    hello.write_bytes((ROOT / "scripts" / "hello.py").read_bytes())
+    fixed = base / "fixed.py"
+    fixed.write_bytes(hello.read_bytes().replace("\u00a0".encode(), b" "))
+    (base / "hello-mem.py").write_bytes(hello.read_bytes() + MEM_TAIL.encode())
+    (base / "fixed-mem.py").write_bytes(fixed.read_bytes() + MEM_TAIL.encode())
+    sock = base / "sock"
+    env = {"PATH": "/usr/bin:/bin", "GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": "GET",
+           "QUERY_STRING": "name=Ada&happy=on", "CGIHOST_SOCKET_DIR": str(sock),
+           "CGIHOST_NO_AUTOSTART": "1"}
+    out = subprocess.run([PYTHON, str(fixed)], env=env, capture_output=True, check=True).stdout
+    lit = "".join(f"\\x{b:02x}" for b in out)
+    src = base / "hello.c"
+    src.write_text('#include <unistd.h>\nstatic const char out[] = "' + lit + '";\n'
+                   "int main(void) { return write(1, out, sizeof out - 1) != sizeof out - 1; }\n")
+    static = base / "hello-static"
+    subprocess.run(["cc", "-O2", "-static", "-o", str(static), str(src)], check=True)
+    (base / "mem.c").write_text(STATIC_MEM)
+    subprocess.run(["cc", "-O2", "-static", "-o", str(base / "mem-static"), str(base / "mem.c")], check=True)
+    for f in base.iterdir():
+        os.chmod(f, 0o755)
+
+    def start_server(pool):
+        log = open(base / f"server-{pool}.log", "wb")
+        p = subprocess.Popen(_as_user([cgihost, "serve", "--socket-dir", str(sock), "--pool", str(pool),
+                                       "--idle-exit", "300"]),
+                             env={"PATH": "/usr/bin:/bin"}, stdout=log, stderr=log)
+        for _ in range(400):
+            if (sock / "server.sock").exists():
+                break
+            time.sleep(0.05)
+        return p
+
+    def stop_server(p):
+        subprocess.run(_as_user([cgihost, "stop", "--socket-dir", str(sock)]), env={"PATH": "/usr/bin:/bin"},
+                       stdout=subprocess.DEVNULL, timeout=60)
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+    srv = start_server(2)
+    try:
+        cmds = [("python3", f"{PYTHON} {fixed}"),
+                ("cgihost cold", f"{cgihost_py} {hello}"),
+                ("cgihost + server", f"{cgihost} {hello}"),
+                ("static C", str(static))]
+        for name, cmd in cmds:  # the same bytes from each, the server answering
+            got = subprocess.run(_as_user(cmd.split()), env=env, capture_output=True)
+            if got.stdout != out:
+                raise SystemExit(f"bench: {name} answers differently: {got.stdout[:200]!r} {got.stderr!r}")
+        for _ in range(20):
+            subprocess.run(_as_user([cgihost, str(hello)]), env=env, capture_output=True)
+        with tempfile.TemporaryDirectory() as td:
+            os.chmod(td, 0o777)
+            js = pathlib.Path(td) / "out.json"
+            args = ["hyperfine", "-N", "--style", "none", "-w", "20", "-r", str(runs * 5),
+                    "--export-json", str(js)]
+            for name, cmd in cmds:
+                args += ["-n", name, cmd]
+            subprocess.run(_as_user(args), env=env, check=True, stdout=subprocess.DEVNULL)
+            med = {r["command"]: r["median"] for r in json.load(open(js))["results"]}
+
+        # Private memory of one request (Private_Clean + Private_Dirty, KiB).
+        def priv(argv, extra=None):
+            r = subprocess.run(_as_user(argv), env={**env, **(extra or {})}, capture_output=True)
+            vals = [int(l.split()[-1]) for l in r.stderr.decode().splitlines() if "private_kb" in l]
+            return vals
+        mem = {
+            "python3": _median([priv([PYTHON, str(base / "fixed-mem.py")])[0] for _ in range(5)]),
+            "cgihost cold": _median([priv([str(cgihost_py), str(base / "hello-mem.py")])[0] for _ in range(5)]),
+            "cgihost + server": _median([sum(priv([cgihost, str(hello)], {"CGIHOST_TRACE": "1"}))
+                                         for _ in range(5)]),
+            "static C": _median([priv([str(base / "mem-static")])[0] for _ in range(5)]),
+        }
+
+        print(f"== hello.py GET, issue 4: hyperfine -N -w 20 -r {runs * 5} (one side-by-side run)")
+        py, floor = med["python3"], med["static C"]
+        print(f"{'command':<18}{'median ms':>10}{'vs python3':>12}{'vs floor':>10}{'private MiB':>13}")
+        for name, _ in cmds:
+            print(f"{name:<18}{med[name] * 1e3:>10.3f}{py / med[name]:>11.1f}x{med[name] / floor:>9.2f}x"
+                  f"{mem[name] / 1024:>13.2f}")
+        s = med["cgihost + server"]
+        print(f"cgihost + server: {py / s:.1f}x faster than python3 (goal: 20x), {s / floor:.2f}x the "
+              f"static C floor (goal: 2x), {mem['cgihost + server'] / 1024:.2f} MiB private per request "
+              "(goal: 3 MiB; client + child)")
+        print("cgihost cold runs cgihost-py directly; through the client with CGIHOST_NO_SERVER=1 it "
+              "costs one more exec of the static client.")
+        print()
+
+        # Where a request's time goes: CGIHOST_TRACE timestamps (CLOCK_MONOTONIC) of
+        # client and child, as a timeline from the client's main().
+        events = [("client", "connected", "client connected to the server"),
+                  ("client", "sent", "client sent the request"),
+                  ("child", "dispatched", "server handed it to a pool child"),
+                  ("child", "ready", "child read it, sent READY"),
+                  ("client", "ready", "client got READY"),
+                  ("client", "go", "client sent GO with fds 0-2 and cwd"),
+                  ("child", "go", "child got GO"),
+                  ("child", "setup", "child became the request (env, fds, stdio)"),
+                  ("child", "done", "child ran hello.py and finalized"),
+                  ("client", "status", "client got STATUS, exits")]
+        at = {e[2]: [] for e in events}
+        privs = []
+        for _ in range(max(runs, 50)):
+            r = subprocess.run(_as_user([cgihost, str(hello)]), env={**env, "CGIHOST_TRACE": "1"},
+                               capture_output=True)
+            d = {}
+            for l in r.stderr.decode().splitlines():
+                w = l.split()
+                if w and w[0] == "cgihost-trace":
+                    it = iter(w[2:])
+                    d[w[1]] = dict(zip(it, map(int, it)))
+            if len(d) < 2:
+                continue
+            t0 = d["client"]["main"]
+            for who, what, label in events:
+                at[label].append((d[who][what] - t0) / 1e3)
+            privs.append((d["client"]["private_kb"], d["child"]["private_kb"]))
+        n_ok = len(at[events[0][2]])
+        print(f"== where a server request's time goes: median of {n_ok} traced requests, "
+              "us since the client's main()")
+        prev = 0.0
+        for _, _, label in events:
+            m = _median(at[label])
+            print(f"{label:<46}{m:>8.0f}{m - prev:>+8.0f}")
+            prev = m
+        total = med["cgihost + server"] * 1e6
+        print(f"{'before main() and after exit (exec, exit)':<46}{total - prev:>8.0f}   "
+              f"(hyperfine median {total:.0f} us; static C floor {floor * 1e6:.0f} us)")
+        print(f"private memory: client {_median([p[0] for p in privs])} KiB, "
+              f"child {_median([p[1] for p in privs])} KiB")
+        print()
+    finally:
+        stop_server(srv)
+
+    # The pool under saturation: the same burst with and without one.
+    n, conc = 400, 8
+    loop = f"seq {n} | xargs -P {conc} -I@ {cgihost} {hello}"
+    rates = {}
+    for pool in (2, 0):
+        srv = start_server(pool)
+        try:
+            for _ in range(10):
+                subprocess.run(_as_user([cgihost, str(hello)]), env=env, capture_output=True)
+            t = time.monotonic()
+            subprocess.run(_as_user(["sh", "-c", loop]), env=env, stdout=subprocess.DEVNULL, check=True)
+            rates[pool] = n / (time.monotonic() - t)
+        finally:
+            stop_server(srv)
+    print(f"== the pool under saturation: {n} requests, {conc} at a time")
+    print(f"pool 2: {rates[2]:.0f} requests/s; pool 0 (fork per request): {rates[0]:.0f} requests/s")
+    print()
+    shutil.rmtree(base, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cgihost", default=str(ROOT / "build" / "cgihost"))
@@ -152,6 +361,7 @@ def main():
     a = ap.parse_args()
     cgihost = str(pathlib.Path(a.cgihost).resolve())
     hello_get(cgihost, a.runs)
+    server_table(cgihost, a.runs)
     apache(cgihost)
 
 
