@@ -328,6 +328,10 @@ def case_parse_multipart_spy():
     show("clen", cgi.parse_multipart, fp, {"boundary": b"x", "CONTENT-LENGTH": "123"})
     show("clen int", cgi.parse_multipart, fp, {"boundary": b"x", "CONTENT-LENGTH": 7},
          encoding="latin-1", errors="strict", separator=";")
+    show("crlf", cgi.parse_multipart, fp, {"boundary": b"a\r\nb"})
+    show("params", cgi.parse_multipart, fp, {"boundary": b'a"; x="y', "CONTENT-LENGTH": None})
+    show("empty", cgi.parse_multipart, fp, {"boundary": b""})
+    show("bytearray", cgi.parse_multipart, fp, {"boundary": bytearray(b"ba")})
     out("calls", [(c[0] is fp,) + c[1:] for c in Spy.calls])
 
 
