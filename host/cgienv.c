@@ -37,8 +37,8 @@ static int has_name(const char *entry, const char *name)
 }
 
 static const char *const replaced[] = {
-    "SCRIPT_NAME", "SCRIPT_FILENAME", "PATH_INFO", "PATH_TRANSLATED",
-    "CONTEXT_PREFIX", "CONTEXT_DOCUMENT_ROOT",
+    "SCRIPT_NAME",     "SCRIPT_FILENAME", "PATH_INFO",
+    "PATH_TRANSLATED", "CONTEXT_PREFIX",  "CONTEXT_DOCUMENT_ROOT",
 };
 
 static int is_replaced(const char *entry)
@@ -77,8 +77,8 @@ size_t cgih_cgi_script_name_len(const char *path_info, const char *extra)
     return u;
 }
 
-void cgih_cgi_context(const char *document_root, const char *script_name,
-                      const char *filename, size_t *prefix_len, size_t *root_len)
+void cgih_cgi_context(const char *document_root, const char *script_name, const char *filename,
+                      size_t *prefix_len, size_t *root_len)
 {
     if (document_root && *document_root) {
         size_t ld = strlen(document_root);
@@ -119,14 +119,13 @@ void cgih_cgi_context(const char *document_root, const char *script_name,
 
 static int hexval(char c)
 {
-    return c >= '0' && c <= '9' ? c - '0'
-         : c >= 'a' && c <= 'f' ? c - 'a' + 10
-         : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
-size_t cgih_cgi_first_url(const char *request_uri, char *out, size_t outlen,
-                          const char **query)
+size_t cgih_cgi_first_url(const char *request_uri, char *out, size_t outlen, const char **query)
 {
     const char *p = request_uri;
     *query = NULL;
@@ -193,8 +192,9 @@ static int write_all(int fd, const char *s, size_t n)
  * The log line names the request as Apache gave it, control bytes shown as '?'. */
 static int respond(int status, const char *why)
 {
-    const char *text = status == 403 ? "Forbidden" : status == 404 ? "Not Found"
-                                                                   : "Internal Server Error";
+    const char *text = status == 403   ? "Forbidden"
+                       : status == 404 ? "Not Found"
+                                       : "Internal Server Error";
     char buf[512];
     int n = snprintf(buf, sizeof buf,
                      "Status: %d %s\r\n"
@@ -281,7 +281,10 @@ static int is_program(const char *path, const struct stat *st)
         n = read(fd, magic, sizeof magic);
     while (n < 0 && errno == EINTR);
     (void)close(fd);
-    return n == 4 && memcmp(magic, "\x7f" "ELF", 4) == 0;
+    return n == 4 && memcmp(magic,
+                            "\x7f"
+                            "ELF",
+                            4) == 0;
 }
 
 static char *concat(const char *a, size_t la, const char *b, size_t lb, const char *c, size_t lc)
@@ -303,8 +306,8 @@ static char *entry(const char *name, const char *value, size_t len)
 
 /* Builds the script's environment and installs it as environ. The strings and
  * the array live until exit, as environ's always do. Returns 0 or -1 (ENOMEM). */
-static int rewrite_env(const char *script_name, size_t sn_len, const char *filename,
-                       size_t fn_len, const char *extra)
+static int rewrite_env(const char *script_name, size_t sn_len, const char *filename, size_t fn_len,
+                       const char *extra)
 {
     size_t n = 0;
     while (environ[n])
@@ -365,7 +368,8 @@ static int rewrite_env(const char *script_name, size_t sn_len, const char *filen
         /* mod_cgi translates PATH_INFO as a URL; for a path that no Alias
          * claims that is DOCUMENT_ROOT followed by it. */
         if (docroot && *docroot &&
-            (out[k++] = concat("PATH_TRANSLATED=", 16, docroot, strlen(docroot), extra, le)) == NULL)
+            (out[k++] = concat("PATH_TRANSLATED=", 16, docroot, strlen(docroot), extra, le)) ==
+                NULL)
             return -1;
     }
     /* Sent here by an ErrorDocument (REDIRECT_REDIRECT_STATUS, now

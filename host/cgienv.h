@@ -51,14 +51,14 @@ size_t cgih_cgi_query_words(const char *query_string);
 /* What becomes of one environment entry "NAME=value" of the handler's request
  * when the script gets what a directly run script would have had. */
 enum cgih_env_fate {
-    CGIH_ENV_KEEP,    /* as it is */
-    CGIH_ENV_DROP,    /* made by the Action's redirect: REDIRECT_STATUS, _URL,
-                         _QUERY_STRING, _HANDLER */
-    CGIH_ENV_UNWRAP,  /* REDIRECT_NAME: the first request's NAME; entry+9 is
-                         the entry to keep, and it wins over the handler's NAME */
-    CGIH_ENV_REPLACE  /* recomputed for the script: SCRIPT_NAME, SCRIPT_FILENAME,
-                         PATH_INFO, PATH_TRANSLATED, CONTEXT_PREFIX,
-                         CONTEXT_DOCUMENT_ROOT */
+    CGIH_ENV_KEEP,   /* as it is */
+    CGIH_ENV_DROP,   /* made by the Action's redirect: REDIRECT_STATUS, _URL,
+                        _QUERY_STRING, _HANDLER */
+    CGIH_ENV_UNWRAP, /* REDIRECT_NAME: the first request's NAME; entry+9 is
+                        the entry to keep, and it wins over the handler's NAME */
+    CGIH_ENV_REPLACE /* recomputed for the script: SCRIPT_NAME, SCRIPT_FILENAME,
+                        PATH_INFO, PATH_TRANSLATED, CONTEXT_PREFIX,
+                        CONTEXT_DOCUMENT_ROOT */
 };
 enum cgih_env_fate cgih_cgi_env_fate(const char *entry);
 
@@ -74,10 +74,11 @@ size_t cgih_cgi_script_name_len(const char *path_info, const char *extra);
  * followed by the URL path; otherwise (an Alias) the URL and the file with
  * their longest common tail of whole '/' components removed, leaving at least
  * the URL's first component as the prefix, without a trailing slash. A guess:
- * Apache does not pass the first request's context to the Action. Sets *prefix_len within script_name and *root_len within filename;
+ * Apache does not pass the first request's context to the Action.
+ * Sets *prefix_len within script_name and *root_len within filename;
  * *root_len == (size_t)-1 means "use document_root". */
-void cgih_cgi_context(const char *document_root, const char *script_name,
-                      const char *filename, size_t *prefix_len, size_t *root_len);
+void cgih_cgi_context(const char *document_root, const char *script_name, const char *filename,
+                      size_t *prefix_len, size_t *root_len);
 
 /* REDIRECT_URL and REDIRECT_QUERY_STRING of a script an ErrorDocument sent
  * to: the first request's decoded path and raw query string, recovered from
@@ -86,7 +87,6 @@ void cgih_cgi_context(const char *document_root, const char *script_name,
  * or NULL. Returns (size_t)-1 when Apache's r->uri cannot be known exactly:
  * an encoded '/' or NUL, a bad escape, "//", "." or ".." segments, or not
  * enough room. */
-size_t cgih_cgi_first_url(const char *request_uri, char *out, size_t outlen,
-                          const char **query);
+size_t cgih_cgi_first_url(const char *request_uri, char *out, size_t outlen, const char **query);
 
 #endif

@@ -14,7 +14,7 @@ static void test_query_words(void)
         const char *qs;
         size_t want;
     } cases[] = {
-        {NULL, 0}, {"", 0}, {"a=1", 0}, {"-s", 1}, {"-s+-d+x", 3},
+        {NULL, 0},    {"", 0},  {"a=1", 0},  {"-s", 1},   {"-s+-d+x", 3},
         {"a+b=c", 0}, {"+", 2}, {"%2Ds", 1}, {"x++y", 3}, {"=", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
@@ -66,13 +66,13 @@ static void test_script_name(void)
         {"/x.py", "", 5},
         {"/dir/x.py/a/b", "/a/b", 9},
         {"/x.py/", "/", 5},
-        {"/x.py/a", "/b", (size_t)-1},    /* not a suffix */
-        {"/x.py", "/x.py", (size_t)-1},   /* nothing left for the script */
-        {"/x.pya", "a", (size_t)-1},      /* the tail must start at '/' */
-        {"x.py", "", (size_t)-1},         /* not absolute */
-        {"/a", "/a/b", (size_t)-1},       /* longer than path_info */
+        {"/x.py/a", "/b", (size_t)-1},  /* not a suffix */
+        {"/x.py", "/x.py", (size_t)-1}, /* nothing left for the script */
+        {"/x.pya", "a", (size_t)-1},    /* the tail must start at '/' */
+        {"x.py", "", (size_t)-1},       /* not absolute */
+        {"/a", "/a/b", (size_t)-1},     /* longer than path_info */
         {"/d//x.py", "", 8},
-        {"/d/", "", (size_t)-1},          /* ends at a slash: a directory */
+        {"/d/", "", (size_t)-1}, /* ends at a slash: a directory */
         {"/", "", (size_t)-1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
