@@ -13,10 +13,12 @@ import pathlib
 import pwd
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 import pytest
 
@@ -647,6 +649,38 @@ def test_demo_oneshot(cgihost, tmp_path):
     assert f"GET http://127.0.0.1:{port}/hello.py?name=Ada&happy=on: 200" in r.stdout
     assert "HelloAda! Thanks for using my script!" in r.stdout
     assert not (tmp_path / "demo" / "httpd.pid").exists()
+
+
+@needs_apache
+@pytest.mark.parametrize("how", ["demo-stop", "sigint"])
+def test_demo_in_the_foreground_and_its_stop(cgihost, tmp_path, how):
+    port = private.free_port()
+    demo = [PYTHON, ROOT / "host" / "demo", "--cgihost", cgihost, "--port", str(port),
+            "--run-dir", tmp_path / "demo"]
+    p = subprocess.Popen(demo, env={"PATH": "/usr/bin:/bin"}, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}/hello.py"
+        for line in p.stdout:
+            if line.strip() == url:
+                break
+        else:
+            pytest.fail("the demo printed no URL: " + p.stderr.read())
+        with urllib.request.urlopen(url + "?name=Fg", timeout=30) as r:
+            assert b"HelloFg!" in r.read()
+        pid = int((tmp_path / "demo" / "httpd.pid").read_text())
+        if how == "sigint":
+            p.send_signal(signal.SIGINT)
+        else:
+            r = subprocess.run(demo + ["--stop"], capture_output=True, text=True, timeout=60)
+            assert r.returncode == 0 and "stopped" in r.stdout, r.stderr
+        assert p.wait(timeout=60) == 0
+        assert not alive(pid)
+        assert not (tmp_path / "demo" / "httpd.pid").exists()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
 
 
 # ---- make install ----------------------------------------------------------------------
