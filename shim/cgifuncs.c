@@ -408,15 +408,18 @@ static PyObject *cgi_dolog(PyObject *module, PyObject *args, PyObject *kw)
     }
     if (!rest)
         return NULL;
+    /* logfp.write is looked up before fmt % args is formatted */
     PyObject *logfp = load_global(module, "logfp");
-    PyObject *line = logfp ? PyNumber_Remainder(fmt, rest) : NULL;
+    PyObject *write = logfp ? PyObject_GetAttrString(logfp, "write") : NULL;
+    PyObject *line = write ? PyNumber_Remainder(fmt, rest) : NULL;
     PyObject *nl = line ? PyUnicode_FromString("\n") : NULL;
     PyObject *full = nl ? PyNumber_Add(line, nl) : NULL;
     if (full)
-        res = PyObject_CallMethod(logfp, "write", "O", full);
+        res = PyObject_CallOneArg(write, full);
     Py_XDECREF(full);
     Py_XDECREF(nl);
     Py_XDECREF(line);
+    Py_XDECREF(write);
     Py_XDECREF(logfp);
     Py_DECREF(rest);
     if (!res)

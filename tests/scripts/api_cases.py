@@ -546,6 +546,7 @@ def case_dolog_direct():
     out("logged", cgi.logfp.getvalue())
     cgi.logfp = None
     show("no logfp", cgi.dolog, "x")
+    show("no logfp bad fmt", cgi.dolog, "%s %s", 1)
     del cgi.logfp
     show("deleted logfp", cgi.dolog, "x")
 
