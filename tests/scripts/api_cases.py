@@ -1285,6 +1285,52 @@ def case_fs_random_lines():
             print(i, "EXC", type(e).__name__, e)
 
 
+@case
+def case_fs_random_params():
+    # Seeded random requests and constructor parameters (no multipart), whole
+    # FieldStorage dumps compared.
+    import random
+    rnd = random.Random(4321)
+    qs_atoms = ["a=1", "b=", "c", "a=2", "%41=%42", "x=%zz", "e=%C3%A9", "p=+q+", "&", ";",
+                "=v", "k=v=w", "\u00e9=\u00e8", "s=%FF", ""]
+    ctypes = [None, "application/x-www-form-urlencoded", "text/plain", "APPLICATION/X-WWW-FORM-URLENCODED",
+              "application/x-www-form-urlencoded; charset=latin-1", "application/octet-stream", ""]
+    for i in range(400):
+        qs = rnd.choice(["&", ";"]).join(rnd.choice(qs_atoms) for _ in range(rnd.randrange(0, 6)))
+        body = "&".join(rnd.choice(qs_atoms) for _ in range(rnd.randrange(0, 6))).encode(
+            "utf-8", "surrogateescape")
+        env = {}
+        method = rnd.choice([None, "GET", "POST", "HEAD", "post", "PUT"])
+        if method is not None:
+            env["REQUEST_METHOD"] = method
+        if rnd.random() < 0.7:
+            env["QUERY_STRING"] = qs
+        ct = rnd.choice(ctypes)
+        if ct is not None:
+            env["CONTENT_TYPE"] = ct
+        cl = rnd.choice([None, len(body), 0, len(body) // 2, len(body) + 3, "x", "-1", " 4 "])
+        if cl is not None:
+            env["CONTENT_LENGTH"] = str(cl)
+        kw = {}
+        for name, choices in [("keep_blank_values", [0, 1, True]), ("strict_parsing", [0, 1]),
+                              ("max_num_fields", [None, 0, 1, 3, 10]), ("separator", ["&", ";"]),
+                              ("encoding", ["utf-8", "latin-1", "ascii"]),
+                              ("errors", ["replace", "strict", "ignore", "surrogateescape"]),
+                              ("limit", [None, 2, 100])]:
+            if rnd.random() < 0.3:
+                kw[name] = rnd.choice(choices)
+        if rnd.random() < 0.2:
+            kw["headers"] = rnd.choice([{}, {"content-type": "text/plain"},
+                                        {"content-length": str(len(body))}])
+        if rnd.random() < 0.1:
+            cgi.maxlen = rnd.choice([0, 5, 1000])
+        try:
+            fs = cgi.FieldStorage(fp=io.BytesIO(body), environ=env, **kw)
+            print(i, canon(fs))
+        except Exception as e:  # noqa: BLE001
+            print(i, "EXC", type(e).__name__, e)
+
+
 def main():
     name = os.environ.get("API_CASE", "")
     if name == "--list":
