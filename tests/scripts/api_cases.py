@@ -1331,6 +1331,46 @@ def case_fs_random_params():
             print(i, "EXC", type(e).__name__, e)
 
 
+@case
+def case_parse_random():
+    # Seeded random environ/fp/flags through parse(); the result and the
+    # mutated environ compared.
+    import random
+    rnd = random.Random(99)
+    atoms = ["a=1", "b=", "c", "a=2", "%41=%42", "x=%zz", "e=%C3%A9", "p=+q+", "&", ";", "=v", ""]
+    for i in range(300):
+        qs = rnd.choice(["&", ";"]).join(rnd.choice(atoms) for _ in range(rnd.randrange(0, 5)))
+        body = "&".join(rnd.choice(atoms) for _ in range(rnd.randrange(0, 5))).encode()
+        env = {}
+        for k, choices in [("REQUEST_METHOD", ["GET", "POST", "HEAD", "post"]),
+                           ("QUERY_STRING", [qs]),
+                           ("CONTENT_TYPE", ["application/x-www-form-urlencoded", "text/plain",
+                                             "multipart/form-data; boundary=zz",
+                                             "application/x-www-form-urlencoded; x=y"]),
+                           ("CONTENT_LENGTH", [str(len(body)), "0", "2", "x"])]:
+            if rnd.random() < 0.75:
+                env[k] = rnd.choice(choices)
+        if rnd.random() < 0.3:
+            sys.argv[1:] = ["argv=1"]
+        else:
+            del sys.argv[1:]
+        cgi.maxlen = rnd.choice([0, 0, 0, 3])
+        kw = {}
+        if rnd.random() < 0.3:
+            kw["keep_blank_values"] = 1
+        if rnd.random() < 0.2:
+            kw["strict_parsing"] = 1
+        if rnd.random() < 0.2:
+            kw["separator"] = ";"
+        fp = rnd.choice([io.BytesIO, lambda b: io.TextIOWrapper(io.BytesIO(b), "latin-1")])(body)
+        cgi.parse_multipart = lambda fp, pdict, **k: ("multipart", pdict, k)
+        try:
+            r = cgi.parse(fp, env, **kw)
+            print(i, canon(r), canon(env))
+        except Exception as e:  # noqa: BLE001
+            print(i, "EXC", type(e).__name__, e, canon(env))
+
+
 def main():
     name = os.environ.get("API_CASE", "")
     if name == "--list":
