@@ -108,6 +108,11 @@ Alias /cold/ "{dirs['cold']}/"
     rows = [("python3 (mod_cgi)", "/py/hello.py"), ("cgihost cold", "/cold/hello.py")]
     if server:
         rows.append(("cgihost + server", "/hello.py"))
+        # Where the gap to static C goes: the same path with a script that
+        # only prints the page, no `import cgi`, no FieldStorage.
+        (dirs["doc"] / "bare.py").write_text(
+            "import sys\nsys.stdout.buffer.write(%r)\n" % out)
+        rows.append(("  same, bare script", "/bare.py"))
     rows.append((f"static C ({linkage})", "/static/hello"))
     body = out.split(b"\r\n\r\n", 1)[1]
     rps = {}
