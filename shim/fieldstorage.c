@@ -1293,11 +1293,14 @@ static PyObject *fs_write(PyObject *self, PyObject *line)
             return NULL;
         }
         if (p + len > 1000) {
+            /* self.file = self.make_file(); data = self.__file.getvalue();
+             * self.file.write(data); self.__file = None -- in that order */
             PyObject *file = call_method0(self, "make_file");
-            PyObject *data = file ? call_method0(mem, "getvalue") : NULL;
+            PyObject *data = file && set(self, "file", file) == 0
+                                 ? call_method0(mem, "getvalue")
+                                 : NULL;
             PyObject *r = data ? PyObject_CallMethod(file, "write", "O", data) : NULL;
-            int rc = (!r || set(self, "file", file) < 0 ||
-                      set(self, "_FieldStorage__file", Py_None) < 0);
+            int rc = (!r || set(self, "_FieldStorage__file", Py_None) < 0);
             Py_XDECREF(r);
             Py_XDECREF(data);
             Py_XDECREF(file);
@@ -1390,13 +1393,19 @@ static PyObject *fs_read_lines_to_outerboundary(PyObject *self, PyObject *Py_UNU
             break;
         }
         if (limit != Py_None) {
-            long long l = PyLong_AsLongLong(limit);
+            /* 0 <= self.limit <= _read, compared as Python objects */
+            PyObject *zero = PyLong_FromLong(0), *rd = zero ? PyLong_FromLongLong(nread) : NULL;
+            int stop = rd ? PyObject_RichCompareBool(zero, limit, Py_LE) : -1;
+            if (stop > 0)
+                stop = PyObject_RichCompareBool(limit, rd, Py_LE);
+            Py_XDECREF(zero);
+            Py_XDECREF(rd);
             Py_DECREF(limit);
-            if (l == -1 && PyErr_Occurred()) {
+            if (stop < 0) {
                 rc = -1;
                 break;
             }
-            if (0 <= l && l <= nread)
+            if (stop)
                 break;
         } else {
             Py_DECREF(limit);

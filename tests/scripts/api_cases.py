@@ -841,6 +841,25 @@ def case_fs_spill():
     out("same", fs.value == lines.decode())
     out("made", Sub.made)
 
+    class Peek(cgi.FieldStorage):
+        def make_file(self):
+            f = super().make_file()
+            Peek.seen = type(self.file).__name__  # the in-memory file, still
+            return f
+    show("peek", Peek, fp=io.BytesIO(b"y" * 1500 + b"\n"),
+         environ={"REQUEST_METHOD": "POST", "CONTENT_TYPE": "text/plain"})
+    out("seen", Peek.seen)
+
+    class Failing(cgi.FieldStorage):
+        def make_file(self):
+            return io.BytesIO()  # a text part written as str: TypeError
+    fs = Failing.__new__(Failing)
+    try:
+        fs.__init__(fp=io.BytesIO(b"z" * 1500 + b"\n"),
+                    environ={"REQUEST_METHOD": "POST", "CONTENT_TYPE": "text/plain"})
+    except TypeError as e:
+        out("failing", (str(e), type(fs.file).__name__, type(fs._FieldStorage__file).__name__))
+
 
 @case
 def case_fs_binary_part():
@@ -905,7 +924,7 @@ def case_fs_text_part_outerboundary():
 def case_fs_limit():
     hdr = {"content-disposition": 'form-data; name="t"'}
     body = b"aaaa\nbbbb\ncccc\n--B--\n"
-    for limit in [None, 0, 3, 5, 10, 100, -1]:
+    for limit in [None, 0, 3, 5, 10, 100, -1, 4.5, True, "x"]:
         fp = io.BytesIO(body)
         show("limit %r" % limit, cgi.FieldStorage, fp=fp, headers=hdr, outerboundary=b"B",
              environ={"REQUEST_METHOD": "POST"}, limit=limit)
