@@ -25,7 +25,9 @@
 
 typedef struct {
     PyTypeObject *Hook;
-    PyObject *undef; /* __UNDEF__, the list cgitb.py uses as a sentinel */
+    PyObject *undef;         /* __UNDEF__, the list cgitb.py uses as a sentinel */
+    PyObject *handler_hook;  /* the Hook behind the module's `handler` */
+    PyObject *import_stdout; /* sys.__stdout__ when the module was made, or NULL */
 } cgitb_state;
 
 static PyModuleDef cgitb_module;
@@ -1365,6 +1367,33 @@ fail:
     return -1;
 }
 
+/* The module's `handler` is Hook().handle made when cgitb is imported, so its
+ * file is that moment's sys.stdout, as in cgitb.py. cgihost's resident server
+ * imports cgitb once, before it forks, and gives each request new standard
+ * streams, replacing sys.__stdout__ and sys.stdout together. A handler still
+ * holding the stdout of the import therefore follows the request's
+ * sys.__stdout__: the stream it would hold had the script imported cgitb
+ * itself. Anything a script set (handler.__self__.file = x) is left alone. */
+static int rebind_handler_file(cgitb_state *st, PyObject *self)
+{
+    if (self != st->handler_hook || !st->import_stdout)
+        return 0;
+    PyObject *now = PySys_GetObject("__stdout__"); /* borrowed */
+    if (!now || now == Py_None || now == st->import_stdout)
+        return 0;
+    PyObject *file = getattr_s(self, "file");
+    if (!file)
+        return -1;
+    int stale = file == st->import_stdout;
+    Py_DECREF(file);
+    if (!stale)
+        return 0;
+    if (setattr_s(self, "file", now) < 0)
+        return -1;
+    Py_SETREF(st->import_stdout, Py_NewRef(now));
+    return 0;
+}
+
 static PyObject *hook_handle(PyObject *self, PyTypeObject *cls, PyObject *const *args,
                              Py_ssize_t nargs, PyObject *kwnames)
 {
@@ -1381,7 +1410,8 @@ static PyObject *hook_handle(PyObject *self, PyTypeObject *cls, PyObject *const 
         return NULL;
     /* info is now a new reference, released at the end */
     PyObject *module = PyType_GetModule(cls); /* borrowed */
-    int t = module ? PyObject_IsTrue(info) : -1;
+    int t = module && rebind_handler_file(get_state(module), self) == 0 ? PyObject_IsTrue(info)
+                                                                        : -1;
     if (t < 0) {
         Py_DECREF(info);
         return NULL;
@@ -1597,10 +1627,10 @@ static int cgitb_exec(PyObject *m)
     if (!(st->undef = PyList_New(0)) || PyModule_AddObjectRef(m, "__UNDEF__", st->undef) < 0)
         return -1;
     /* handler = Hook().handle, made now as cgitb.py makes it on import. */
-    PyObject *hook = PyObject_CallNoArgs((PyObject *)st->Hook), *handle = NULL;
-    if (hook)
-        handle = getattr_s(hook, "handle");
-    Py_XDECREF(hook);
+    if (!(st->handler_hook = PyObject_CallNoArgs((PyObject *)st->Hook)))
+        return -1;
+    st->import_stdout = Py_XNewRef(PySys_GetObject("__stdout__"));
+    PyObject *handle = getattr_s(st->handler_hook, "handle");
     if (!handle)
         return -1;
     int rc = PyModule_AddObjectRef(m, "handler", handle);
@@ -1613,6 +1643,8 @@ static int cgitb_traverse(PyObject *m, visitproc visit, void *arg)
     cgitb_state *st = get_state(m);
     Py_VISIT(st->Hook);
     Py_VISIT(st->undef);
+    Py_VISIT(st->handler_hook);
+    Py_VISIT(st->import_stdout);
     return 0;
 }
 
@@ -1621,6 +1653,8 @@ static int cgitb_clear(PyObject *m)
     cgitb_state *st = get_state(m);
     Py_CLEAR(st->Hook);
     Py_CLEAR(st->undef);
+    Py_CLEAR(st->handler_hook);
+    Py_CLEAR(st->import_stdout);
     return 0;
 }
 

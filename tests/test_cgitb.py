@@ -282,3 +282,55 @@ def test_report_body_matches_stdlib(cgihost, script):
     theirs = run([PYTHON, SCRIPTS / script])
     assert ours.returncode == theirs.returncode == 1
     assert normalize(ours.stdout.decode()) == normalize(theirs.stdout.decode())
+
+
+def test_handler_follows_the_streams_a_resident_server_gives_each_request(cgihost, tmp_path):
+    """The resident server imports cgitb before it forks and then replaces
+    sys.stdout and sys.__stdout__ for each request: the module's handler must
+    write to the request's stream, not to the server's."""
+    script = tmp_path / "srv.py"
+    script.write_text(
+        "import io, sys, cgitb\n"
+        "server_stdout = sys.stdout\n"
+        "request = io.StringIO()\n"
+        "sys.stdout = sys.__stdout__ = request\n"  # what the server does per request
+        "try:\n"
+        "    1/0\n"
+        "except ZeroDivisionError:\n"
+        "    cgitb.handler()\n"
+        "sys.stdout = sys.__stdout__ = server_stdout\n"
+        "print(cgitb.handler.__self__.file is request, 'division by zero' in request.getvalue())\n")
+    r = run([cgihost, script])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"True True\n"
+
+
+def test_handler_keeps_a_stream_the_script_chose(cgihost, tmp_path):
+    """Only the stream of the import is followed: a script that replaces
+    sys.stdout alone, or sets the handler's file, gets the stdlib's behaviour."""
+    script = tmp_path / "keep.py"
+    script.write_text(
+        "import io, sys, cgitb\n"
+        "mine = io.StringIO()\n"
+        "sys.stdout = io.StringIO()\n"
+        "try:\n"
+        "    1/0\n"
+        "except ZeroDivisionError:\n"
+        "    cgitb.handler()\n"
+        "captured = sys.stdout\n"
+        "sys.stdout = sys.__stdout__\n"
+        "print(captured.getvalue() == '', cgitb.handler.__self__.file is sys.__stdout__)\n"
+        "cgitb.handler.__self__.file = mine\n"
+        "sys.__stdout__ = io.StringIO()\n"
+        "try:\n"
+        "    1/0\n"
+        "except ZeroDivisionError:\n"
+        "    cgitb.handler()\n"
+        "sys.__stdout__ = sys.stdout\n"
+        "print(cgitb.handler.__self__.file is mine, 'division by zero' in mine.getvalue())\n")
+    ours = run([cgihost, script])
+    theirs = run([PYTHON, script])
+    assert ours.returncode == 0, ours.stderr
+    out = ours.stdout.decode().splitlines()
+    assert out[-2:] == ["True True", "True True"]
+    assert normalize(ours.stdout.decode()) == normalize(theirs.stdout.decode())
