@@ -295,8 +295,7 @@ static PyObject *cgitb_strong(PyObject *module, PyObject *args, PyObject *kw)
 {
     (void)module;
     PyObject *text;
-    return cgih_bind_args("strong", 0, args, kw, text_names, 1, 1, &text) < 0 ? NULL
-                                                                              : strong(text);
+    return cgih_bind_args("strong", 0, args, kw, text_names, 1, 1, &text) < 0 ? NULL : strong(text);
 }
 
 static PyObject *cgitb_grey(PyObject *module, PyObject *args, PyObject *kw)
@@ -394,8 +393,7 @@ static PyObject *scanvars(cgitb_state *st, PyObject *reader, PyObject *frame, Py
         goto done;
     if (!(tokenize = PyImport_ImportModule("tokenize")) ||
         !(kwlist = import_attr("keyword", "kwlist")) ||
-        !(NEWLINE = getattr_s(tokenize, "NEWLINE")) ||
-        !(NAME = getattr_s(tokenize, "NAME")))
+        !(NEWLINE = getattr_s(tokenize, "NEWLINE")) || !(NAME = getattr_s(tokenize, "NAME")))
         goto done;
     if (!(tokens = call_method(tokenize, "generate_tokens", "O", reader)) ||
         !(it = PyObject_GetIter(tokens)))
@@ -613,7 +611,8 @@ static int version_and_date(PyObject **pyver, PyObject **date)
     PyObject *version = PySys_GetObject("version"); /* borrowed */
     PyObject *executable = PySys_GetObject("executable");
     if (!version || !executable) {
-        PyErr_SetString(PyExc_RuntimeError, "lost sys.version or sys.executable");
+        PyErr_Format(PyExc_AttributeError, "module 'sys' has no attribute '%s'",
+                     version ? "executable" : "version");
         return -1;
     }
     PyObject *parts = call_method(version, "split", NULL), *v = NULL, *a = NULL;
@@ -893,8 +892,7 @@ static PyObject *frame_section(report *r, PyObject *record)
     if (!(call = frame_call(r, func, argvalues)))
         goto done;
 
-    if (!(highlight = PyDict_New()) ||
-        !(state = PyList_New(4)))
+    if (!(highlight = PyDict_New()) || !(state = PyList_New(4)))
         goto done;
     PyList_SET_ITEM(state, 0, Py_NewRef(highlight));
     PyList_SET_ITEM(state, 1, Py_NewRef(lnum));
@@ -1062,8 +1060,7 @@ static PyObject *head_section(report *r, PyObject *etype)
         goto done;
     if (r->html) {
         PyObject *esc = import_attr("html", "escape"), *e = NULL, *t = NULL;
-        if (esc && (e = PyObject_CallOneArg(esc, ts)) &&
-            (t = PyTuple_Pack(3, e, pyver, date)))
+        if (esc && (e = PyObject_CallOneArg(esc, ts)) && (t = PyTuple_Pack(3, e, pyver, date)))
             res = pyfmt(
                 "\n<body bgcolor=\"#f0f0f8\">\n"
                 "<table width=\"100%%\" cellspacing=0 cellpadding=2 border=0 summary=\"heading\">\n"
@@ -1227,10 +1224,8 @@ static int hook_init(PyObject *self, PyObject *args, PyObject *kwds)
     if ((display || (display = one = PyLong_FromLong(1))) &&
         (context || (context = five = PyLong_FromLong(5))) &&
         (format || (format = html = PyUnicode_FromString("html"))) &&
-        setattr_s(self, "display", display) == 0 &&
-        setattr_s(self, "logdir", logdir) == 0 &&
-        setattr_s(self, "context", context) == 0 &&
-        setattr_s(self, "file", file) == 0 &&
+        setattr_s(self, "display", display) == 0 && setattr_s(self, "logdir", logdir) == 0 &&
+        setattr_s(self, "context", context) == 0 && setattr_s(self, "file", file) == 0 &&
         setattr_s(self, "format", format) == 0)
         rc = 0;
     Py_XDECREF(one);
@@ -1272,8 +1267,7 @@ static int write_file(PyObject *self, PyObject *s)
 
 /* The report as cgitb.py's handle() makes it: formatter(info, context), or on
  * any failure the plain traceback (*plain set). */
-static PyObject *handle_doc(PyObject *module, PyObject *self, PyObject *info, int html,
-                            int *plain)
+static PyObject *handle_doc(PyObject *module, PyObject *self, PyObject *info, int html, int *plain)
 {
     *plain = 0;
     PyObject *formatter = getattr_s(module, html ? "html" : "text");
@@ -1410,8 +1404,8 @@ static PyObject *hook_handle(PyObject *self, PyTypeObject *cls, PyObject *const 
         return NULL;
     /* info is now a new reference, released at the end */
     PyObject *module = PyType_GetModule(cls); /* borrowed */
-    int t = module && rebind_handler_file(get_state(module), self) == 0 ? PyObject_IsTrue(info)
-                                                                        : -1;
+    int t =
+        module && rebind_handler_file(get_state(module), self) == 0 ? PyObject_IsTrue(info) : -1;
     if (t < 0) {
         Py_DECREF(info);
         return NULL;
@@ -1518,8 +1512,8 @@ static void hook_dealloc(PyObject *self)
 }
 
 static PyMethodDef hook_methods[] = {
-    {"handle", (PyCFunction)(void (*)(void))hook_handle, METH_METHOD | METH_FASTCALL | METH_KEYWORDS,
-     NULL},
+    {"handle", (PyCFunction)(void (*)(void))hook_handle,
+     METH_METHOD | METH_FASTCALL | METH_KEYWORDS, NULL},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1571,8 +1565,8 @@ static PyObject *cgitb_enable(PyObject *module, PyObject *args, PyObject *kwds)
     if (hook_type && (display || (display = one = PyLong_FromLong(1))) &&
         (context || (context = five = PyLong_FromLong(5))) &&
         (format || (format = html = PyUnicode_FromString("html"))) &&
-        (kw = Py_BuildValue("{sOsOsOsO}", "display", display, "logdir", logdir, "context",
-                            context, "format", format))) {
+        (kw = Py_BuildValue("{sOsOsOsO}", "display", display, "logdir", logdir, "context", context,
+                            "format", format))) {
         PyObject *noargs = PyTuple_New(0);
         if (noargs)
             hook = PyObject_Call(hook_type, noargs, kw);
@@ -1611,8 +1605,7 @@ static PyMethodDef cgitb_methods[] = {
      "Return a nice HTML document describing a given traceback."},
     {"text", (PyCFunction)(void (*)(void))cgitb_text, METH_VARARGS | METH_KEYWORDS,
      "Return a plain text document describing a given traceback."},
-    {"enable", (PyCFunction)(void (*)(void))cgitb_enable, METH_VARARGS | METH_KEYWORDS,
-     enable_doc},
+    {"enable", (PyCFunction)(void (*)(void))cgitb_enable, METH_VARARGS | METH_KEYWORDS, enable_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1693,15 +1686,9 @@ PyDoc_STRVAR(cgitb_doc,
              "(cgihost: built in, in C.)");
 
 static PyModuleDef cgitb_module = {
-    PyModuleDef_HEAD_INIT,
-    .m_name = "cgitb",
-    .m_doc = cgitb_doc,
-    .m_size = sizeof(cgitb_state),
-    .m_methods = cgitb_methods,
-    .m_slots = cgitb_slots,
-    .m_traverse = cgitb_traverse,
-    .m_clear = cgitb_clear,
-    .m_free = cgitb_free,
+    PyModuleDef_HEAD_INIT,         .m_name = "cgitb",          .m_doc = cgitb_doc,
+    .m_size = sizeof(cgitb_state), .m_methods = cgitb_methods, .m_slots = cgitb_slots,
+    .m_traverse = cgitb_traverse,  .m_clear = cgitb_clear,     .m_free = cgitb_free,
 };
 
 PyMODINIT_FUNC PyInit_cgitb(void)
