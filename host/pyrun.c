@@ -156,7 +156,11 @@ int cgih_py_init(void)
     if (PyStatus_Exception(st))
         return report_status(st);
 
-    if (cgih_shim_register() < 0) {
+    /* The built-ins shadow the stdlib's cgi.py and cgitb.py (and stand in for
+     * them on 3.13, which has none). The modules themselves also build as
+     * extension modules (setup.py), so registering them is the host's job. */
+    if (PyImport_AppendInittab("cgi", PyInit_cgi) < 0 ||
+        PyImport_AppendInittab("cgitb", PyInit_cgitb) < 0) {
         fprintf(stderr, "cgihost: cannot register the built-in modules\n");
         return 1;
     }

@@ -377,10 +377,3 @@ PyMODINIT_FUNC PyInit_cgi(void)
 {
     return PyModuleDef_Init(&cgih_cgi_module);
 }
-
-int cgih_shim_register(void)
-{
-    if (PyImport_AppendInittab("cgitb", PyInit_cgitb) < 0)
-        return -1;
-    return PyImport_AppendInittab("cgi", PyInit_cgi);
-}

@@ -7,8 +7,4 @@
 PyMODINIT_FUNC PyInit_cgi(void);
 PyMODINIT_FUNC PyInit_cgitb(void);
 
-/* Registers the modules with PyImport_AppendInittab; call before
- * Py_Initialize. Returns 0 or -1. */
-int cgih_shim_register(void);
-
 #endif
