@@ -1513,7 +1513,7 @@ static void hook_dealloc(PyObject *self)
 
 static PyMethodDef hook_methods[] = {
     {"handle", (PyCFunction)(void (*)(void))hook_handle,
-     METH_METHOD | METH_FASTCALL | METH_KEYWORDS, NULL},
+     METH_METHOD | METH_FASTCALL | METH_KEYWORDS, "handle($self, info=None)\n--\n\n"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1529,7 +1529,8 @@ static PyGetSetDef hook_getset[] = {
 };
 
 static PyType_Slot hook_slots[] = {
-    {Py_tp_doc, "A hook to replace sys.excepthook that shows tracebacks in HTML."},
+    {Py_tp_doc, "Hook(display=1, logdir=None, context=5, file=None, format='html')\n--\n\n"
+                "A hook to replace sys.excepthook that shows tracebacks in HTML."},
     {Py_tp_init, hook_init},
     {Py_tp_new, PyType_GenericNew},
     {Py_tp_call, hook_call},
@@ -1587,24 +1588,35 @@ static PyObject *cgitb_enable(PyObject *module, PyObject *args, PyObject *kwds)
 PyDoc_STRVAR(enable_doc,
              "enable($module, /, display=1, logdir=None, context=5, format='html')\n--\n\n"
              "Install an exception handler that formats tracebacks as HTML.\n\n"
-             "The optional argument 'display' can be set to 0 to suppress sending the\n"
-             "traceback to the browser, and 'logdir' can be set to a directory to cause\n"
-             "tracebacks to be written to files there.");
+             "    The optional argument 'display' can be set to 0 to suppress sending the\n"
+             "    traceback to the browser, and 'logdir' can be set to a directory to cause\n"
+             "    tracebacks to be written to files there.");
+
+/* Docstrings begin with the signature (see inspect.signature) and are the
+ * stdlib's; an empty body leaves __doc__ None, as for cgitb.py's small(). */
+#define SIG(sig, doc) sig "\n--\n\n" doc
 
 static PyMethodDef cgitb_methods[] = {
     {"reset", (PyCFunction)(void (*)(void))cgitb_reset, METH_VARARGS | METH_KEYWORDS,
-     "Return a string that resets the CGI and browser to a known state."},
-    {"small", (PyCFunction)(void (*)(void))cgitb_small, METH_VARARGS | METH_KEYWORDS, NULL},
-    {"strong", (PyCFunction)(void (*)(void))cgitb_strong, METH_VARARGS | METH_KEYWORDS, NULL},
-    {"grey", (PyCFunction)(void (*)(void))cgitb_grey, METH_VARARGS | METH_KEYWORDS, NULL},
+     SIG("reset($module, /)", "Return a string that resets the CGI and browser to a known state.")},
+    {"small", (PyCFunction)(void (*)(void))cgitb_small, METH_VARARGS | METH_KEYWORDS,
+     SIG("small($module, /, text)", "")},
+    {"strong", (PyCFunction)(void (*)(void))cgitb_strong, METH_VARARGS | METH_KEYWORDS,
+     SIG("strong($module, /, text)", "")},
+    {"grey", (PyCFunction)(void (*)(void))cgitb_grey, METH_VARARGS | METH_KEYWORDS,
+     SIG("grey($module, /, text)", "")},
     {"lookup", (PyCFunction)(void (*)(void))cgitb_lookup, METH_VARARGS | METH_KEYWORDS,
-     "Find the value for a given name in the given environment."},
+     SIG("lookup($module, /, name, frame, locals)",
+         "Find the value for a given name in the given environment.")},
     {"scanvars", (PyCFunction)(void (*)(void))cgitb_scanvars, METH_VARARGS | METH_KEYWORDS,
-     "Scan one logical line of Python and look up values of variables used."},
+     SIG("scanvars($module, /, reader, frame, locals)",
+         "Scan one logical line of Python and look up values of variables used.")},
     {"html", (PyCFunction)(void (*)(void))cgitb_html, METH_VARARGS | METH_KEYWORDS,
-     "Return a nice HTML document describing a given traceback."},
+     SIG("html($module, /, einfo, context=5)",
+         "Return a nice HTML document describing a given traceback.")},
     {"text", (PyCFunction)(void (*)(void))cgitb_text, METH_VARARGS | METH_KEYWORDS,
-     "Return a plain text document describing a given traceback."},
+     SIG("text($module, /, einfo, context=5)",
+         "Return a plain text document describing a given traceback.")},
     {"enable", (PyCFunction)(void (*)(void))cgitb_enable, METH_VARARGS | METH_KEYWORDS, enable_doc},
     {NULL, NULL, 0, NULL},
 };

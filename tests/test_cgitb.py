@@ -334,3 +334,14 @@ def test_handler_keeps_a_stream_the_script_chose(cgihost, tmp_path):
     out = ours.stdout.decode().splitlines()
     assert out[-2:] == ["True True", "True True"]
     assert normalize(ours.stdout.decode()) == normalize(theirs.stdout.decode())
+
+
+def test_signatures_and_docstrings(cgihost):
+    """inspect.signature() and __doc__ of the API as for cgitb.py (Hook.handle
+    unbound shows self as positional-only, as every C method does)."""
+    script = ROOT / "tests" / "scripts" / "cgitb_sig.py"
+    ours = run([cgihost, script])
+    theirs = run([PYTHON, script])
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout == theirs.stdout
+    assert b"enable (display=1, logdir=None, context=5, format='html')" in ours.stdout
