@@ -574,8 +574,8 @@ def processes_with_env(entry):
 def test_stop_leaves_nothing_running(cgihost, tmp_path):
     base = pathlib.Path(tempfile.mkdtemp(prefix="cgihost-test-stop-"))
     os.chmod(base, 0o755)
+    server = private.PrivateApache(base / "run", cgihost, ROOT / "scripts")
     try:
-        server = private.PrivateApache(base / "run", cgihost, ROOT / "scripts")
         server.start()
         pid = server.proc.pid
         for _ in range(10):
@@ -599,6 +599,7 @@ def test_stop_leaves_nothing_running(cgihost, tmp_path):
         assert processes_with_env(mine) == []
         assert not (server.cgihost_sockets / "server.sock").exists()
     finally:
+        server.stop()
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -8,6 +8,7 @@ Apache runs its children as www-data, as Debian does, so the files they need
 reachable by www-data: when they are not (a checkout under /root), they are
 copied to a fresh world-readable directory under /tmp first.
 """
+import ctypes
 import grp
 import os
 import pathlib
@@ -51,6 +52,14 @@ def reachable_by(user, paths):
             os._exit(2)
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status) == 0
+
+
+def _die_with_parent():
+    """In the child before exec: SIGTERM when the process that started
+    Apache dies, so a killed test run or demo leaves no Apache behind."""
+    PR_SET_PDEATHSIG = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def cgi_module(mpm):
@@ -151,7 +160,8 @@ class PrivateApache:
                "LANG": "C"}
         self.proc = subprocess.Popen(
             [APACHE, "-f", str(self.run / "httpd.conf"), "-DFOREGROUND"],
-            env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+            env=env, stdin=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=_die_with_parent)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
