@@ -10,6 +10,9 @@ static int tap_count;
 static int tap_failed;
 
 /* Records one test result; prints the description on failure context. */
+static inline void tap_ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static inline void tap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static inline void tap_ok(int cond, const char *fmt, ...)
 {
     va_list ap;
