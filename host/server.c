@@ -54,7 +54,8 @@
 extern char **environ;
 
 /* Control messages on a child's SOCK_SEQPACKET socketpair. */
-enum { CTL_DISPATCH = 1, CTL_STARTED = 2, CTL_SCRIPT = 3, CTL_STOP = 4, CTL_WARM = 5 };
+enum { CTL_DISPATCH = 1, CTL_STARTED = 2, CTL_SCRIPT = 3, CTL_STOP = 4, CTL_WARM = 5, CTL_TAKEN = 6,
+       CTL_QUERY = 7 };
 struct ctl_msg {
     uint32_t type;
     uint32_t peer_uid;
@@ -383,8 +384,7 @@ static void apply_rlimits(const struct cgih_req *r)
  * path. Skipped when a request is already waiting. */
 static void warm_up(int ctl)
 {
-    char b;
-    if (recv(ctl, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1 || !S.warm)
+    if (!S.warm)
         return;
     if (reset_stdio() < 0 || sync_environ() < 0)
         PyErr_Clear();
@@ -402,35 +402,96 @@ static void warm_up(int ctl)
     }
 }
 
-static _Noreturn void child_serve(int ctl)
+static _Noreturn void child_serve(int ctl, int for_dispatch)
 {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    warm_up(ctl);
+    /* A child forked for a connection the server holds takes only that. */
+    if (for_dispatch) {
+        close(S.lfd);
+        S.lfd = -1;
+    } else {
+        warm_up(ctl);
+    }
 
-    /* Wait for a connection. EOF: the server is gone or recycles us. */
-    struct ctl_msg m;
-    union {
-        struct cmsghdr c;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } cm;
-    struct iovec iov = {&m, sizeof m};
-    struct msghdr mh = {0};
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = cm.buf;
-    mh.msg_controllen = sizeof cm.buf;
-    ssize_t k;
-    do
-        k = recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC);
-    while (k < 0 && errno == EINTR);
-    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-    if (k != (ssize_t)sizeof m || m.type != CTL_DISPATCH || !c || c->cmsg_type != SCM_RIGHTS)
-        _exit(0);
+    /* Wait for a connection: accept one ourselves (the server stays off the
+     * request's path), or take one the server accepted (it does when no pool
+     * child is idle). EOF on ctl: the server is gone or recycles us. */
+    int conn = -1;
+    uid_t peer = (uid_t)-1;
+    while (conn < 0) {
+        struct pollfd pfd[2] = {{ctl, POLLIN, 0}, {S.lfd, POLLIN, 0}};
+        if (poll(pfd, S.lfd >= 0 ? 2 : 1, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            _exit(0);
+        }
+        if (pfd[0].revents) {
+            struct ctl_msg m;
+            union {
+                struct cmsghdr c;
+                char buf[CMSG_SPACE(sizeof(int))];
+            } cm;
+            struct iovec iov = {&m, sizeof m};
+            struct msghdr mh = {0};
+            mh.msg_iov = &iov;
+            mh.msg_iovlen = 1;
+            mh.msg_control = cm.buf;
+            mh.msg_controllen = sizeof cm.buf;
+            ssize_t k = recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+            if (k < 0 && (errno == EINTR || errno == EAGAIN))
+                continue;
+            struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+            if (k != (ssize_t)sizeof m || m.type != CTL_DISPATCH || !c || c->cmsg_type != SCM_RIGHTS)
+                _exit(0);
+            memcpy(&conn, CMSG_DATA(c), sizeof conn);
+            peer = m.peer_uid;
+        } else if (pfd[1].revents) {
+            int a = accept4(S.lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+            if (a < 0)
+                continue; /* another child was faster */
+            struct ucred cr;
+            socklen_t crl = sizeof cr;
+            int fl = fcntl(a, F_GETFL);
+            if (fl < 0 || fcntl(a, F_SETFL, fl & ~O_NONBLOCK) != 0 ||
+                getsockopt(a, SOL_SOCKET, SO_PEERCRED, &cr, &crl) != 0 ||
+                (cr.uid != getuid() && cr.uid != 0)) {
+                struct cgih_msg no = {CGIH_MSG_REFUSE, CGIH_REFUSE_UID};
+                if (send(a, &no, sizeof no, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+                    /* it falls back on EOF as well */
+                }
+                close(a);
+                continue;
+            }
+            /* Tell the server: it watches the client from now on. */
+            struct ctl_msg t = {.type = CTL_TAKEN};
+            union {
+                struct cmsghdr c;
+                char buf[CMSG_SPACE(sizeof(int))];
+            } cm;
+            memset(&cm, 0, sizeof cm);
+            struct iovec iov = {&t, sizeof t};
+            struct msghdr mh = {0};
+            mh.msg_iov = &iov;
+            mh.msg_iovlen = 1;
+            mh.msg_control = cm.buf;
+            mh.msg_controllen = sizeof cm.buf;
+            struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+            c->cmsg_level = SOL_SOCKET;
+            c->cmsg_type = SCM_RIGHTS;
+            c->cmsg_len = CMSG_LEN(sizeof(int));
+            memcpy(CMSG_DATA(c), &a, sizeof a);
+            if (sendmsg(ctl, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+                /* the server is gone: serve the request without it */
+            }
+            conn = a;
+            peer = cr.uid;
+        }
+    }
+    if (S.lfd >= 0)
+        close(S.lfd);
     long long t_dispatched = cgih_now_ns(), t_req = 0, t_go = 0, t_setup = 0;
-    int conn;
-    memcpy(&conn, CMSG_DATA(c), sizeof conn);
     /* Out of the script's way: its first open() gets fd 3, as in a cold start. */
     int hi = fcntl(conn, F_DUPFD_CLOEXEC, 200);
     if (hi >= 0) {
@@ -453,18 +514,15 @@ static _Noreturn void child_serve(int ctl)
                                                                                : CGIH_REFUSE_BAD);
         _exit(0);
     }
-    if (h.kind == CGIH_KIND_QUERY) {
-        for (int i = 0; i < CGIH_INFO_COUNT; i++)
-            send_msg(conn, CGIH_MSG_INFO, m.info[i]);
+    if (h.kind == CGIH_KIND_QUERY || h.kind == CGIH_KIND_STOP) {
+        /* The server answers on its copy of the connection. */
+        struct ctl_msg s = {.type = h.kind == CGIH_KIND_STOP ? CTL_STOP : CTL_QUERY};
+        if (send(ctl, &s, sizeof s, MSG_NOSIGNAL) < 0) {
+            /* no server, no answer: the asker sees EOF */
+        }
         _exit(0);
     }
-    if (h.kind == CGIH_KIND_STOP) {
-        struct ctl_msg s = {.type = CTL_STOP};
-        if (send(ctl, &s, sizeof s, MSG_NOSIGNAL) == (ssize_t)sizeof s)
-            send_msg(conn, CGIH_MSG_INFO, m.info[0]);
-        _exit(0);
-    }
-    if (m.peer_uid != getuid()) {
+    if (peer != getuid()) {
         send_msg(conn, CGIH_MSG_REFUSE, CGIH_REFUSE_UID);
         _exit(0);
     }
@@ -641,7 +699,6 @@ static struct child *spawn(int pending)
         PyOS_AfterFork_Child();
         /* Nothing of the server's: its sockets, and other requests'. */
         close(sv[0]);
-        close(S.lfd);
         close(S.sfd);
         close(S.epfd);
         close(S.lockfd);
@@ -649,13 +706,13 @@ static struct child *spawn(int pending)
             close(pending);
         struct child *lists[] = {S.idle, S.busy};
         for (int i = 0; i < 2; i++)
-            for (struct child *o = lists[i]; o; o = o->next) {
+            for (struct child *o = lists[i]; o && o != o->next; o = o->next) {
                 if (o->ctl >= 0)
                     close(o->ctl);
                 if (o->conn >= 0)
                     close(o->conn);
             }
-        child_serve(sv[1]);
+        child_serve(sv[1], pending >= 0);
     }
     PyOS_AfterFork_Parent();
     close(sv[1]);
@@ -687,30 +744,16 @@ static void refuse(int conn, int why)
 static void dispatch(int conn, uid_t peer)
 {
     for (;;) {
-        /* A warmed-up pool child if there is one, else the oldest. */
-        struct child *c = NULL, **pick = NULL;
-        for (struct child **p = &S.idle; *p; p = &(*p)->next) {
-            if ((*p)->warm) {
-                pick = p;
-                break;
-            }
-            pick = p; /* new children go first: the last is the oldest */
-        }
-        if (pick) {
-            c = *pick;
-            *pick = c->next;
-            S.nidle--;
-        } else if (S.nbusy >= S.max_children || !(c = spawn(conn))) {
+        /* We accept only when no pool child is idle (or one was forked just
+         * now: it may be accepting already), so this gets a child of its own;
+         * a pool child is never handed a connection, which it could not tell
+         * from one it accepted at the same time. */
+        struct child *c = NULL;
+        if (S.nbusy >= S.max_children || !(c = spawn(conn))) {
             refuse(conn, CGIH_REFUSE_BUSY);
             return;
         }
         struct ctl_msg m = {.type = CTL_DISPATCH, .peer_uid = (uint32_t)peer};
-        m.info[0] = (int32_t)getpid();
-        m.info[1] = (int32_t)(now_s() - S.t_start);
-        m.info[2] = (int32_t)S.served;
-        m.info[3] = S.nbusy;
-        m.info[4] = S.nidle;
-        m.info[5] = (int32_t)PyDict_GET_SIZE(S.cache);
         union {
             struct cmsghdr h;
             char buf[CMSG_SPACE(sizeof(int))];
@@ -787,21 +830,63 @@ static void start_stop(const char *why)
 }
 
 /* Handles one control message; 0 when there was none. */
+static void send_info(int conn)
+{
+    int32_t info[CGIH_INFO_COUNT] = {(int32_t)getpid(), (int32_t)(now_s() - S.t_start), (int32_t)S.served,
+                                     S.nbusy, S.nidle, (int32_t)PyDict_GET_SIZE(S.cache)};
+    for (int i = 0; i < CGIH_INFO_COUNT; i++) {
+        struct cgih_msg m = {CGIH_MSG_INFO, info[i]};
+        if (send(conn, &m, sizeof m, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+            break;
+    }
+}
+
 static int on_ctl(struct child *c)
 {
     char buf[sizeof(struct ctl_msg) + PATH_MAX + 1];
-    ssize_t k = recv(c->ctl, buf, sizeof buf - 1, MSG_DONTWAIT);
+    union {
+        struct cmsghdr h;
+        char b[CMSG_SPACE(sizeof(int))];
+    } cm;
+    struct iovec iov = {buf, sizeof buf - 1};
+    struct msghdr mh = {0};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = cm.b;
+    mh.msg_controllen = sizeof cm.b;
+    ssize_t k = recvmsg(c->ctl, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (k < 0 && errno == EINTR)
         return 1;
     if (k < 0 && errno == EAGAIN)
         return 0;
+    int fd = -1;
+    struct cmsghdr *h = k > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
+    if (h && h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS)
+        memcpy(&fd, CMSG_DATA(h), sizeof fd);
     if (k < (ssize_t)sizeof(struct ctl_msg)) {
+        if (fd >= 0)
+            close(fd);
         close_watched(&c->ctl);
         return 0;
     }
     struct ctl_msg m;
     memcpy(&m, buf, sizeof m);
-    if (m.type == CTL_WARM) {
+    if (m.type == CTL_TAKEN && fd >= 0 && c->conn < 0 && !c->dead) {
+        /* A pool child accepted a connection itself: it is busy now. */
+        for (struct child **p = &S.idle; *p; p = &(*p)->next)
+            if (*p == c) {
+                *p = c->next;
+                S.nidle--;
+                c->next = S.busy;
+                S.busy = c;
+                S.nbusy++;
+                break;
+            }
+        c->conn = fd;
+        fd = -1;
+        S.t_active = now_s();
+        ep_add(c->conn, EPOLLRDHUP, &c->wconn);
+    } else if (m.type == CTL_WARM) {
         c->warm = 1;
     } else if (m.type == CTL_STARTED && c->conn >= 0) {
         c->started = 1;
@@ -812,10 +897,34 @@ static int on_ctl(struct child *c)
         if (!f || PyList_Append(S.pending, f) < 0)
             PyErr_Clear();
         Py_XDECREF(f);
+    } else if (m.type == CTL_QUERY && c->conn >= 0) {
+        send_info(c->conn);
     } else if (m.type == CTL_STOP) {
+        if (c->conn >= 0) {
+            struct cgih_msg r = {CGIH_MSG_INFO, (int32_t)getpid()};
+            if (send(c->conn, &r, sizeof r, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+                /* it asked; it need not hear */
+            }
+        }
         start_stop("asked to stop");
     }
+    if (fd >= 0)
+        close(fd);
     return 1;
+}
+
+/* The server accepts connections itself only when no pool child is idle
+ * (idle children accept their own). */
+static void update_listening(void)
+{
+    int want = !S.stopping && S.nidle == 0;
+    if (want && !S.listening) {
+        ep_add(S.lfd, EPOLLIN, &S.wlisten);
+        S.listening = 1;
+    } else if (!want && S.listening) {
+        epoll_ctl(S.epfd, EPOLL_CTL_DEL, S.lfd, NULL);
+        S.listening = 0;
+    }
 }
 
 static void on_conn(struct child *c, uint32_t events)
@@ -859,9 +968,17 @@ static void reap(void)
         if (!c)
             continue; /* one of a previous image's, before a re-exec */
         int code = WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 1;
-        /* What it said before it died (SIGCHLD may come first). */
+        /* What it said before it died (SIGCHLD may come first); that may
+         * move it from the idle list to the busy one. */
         while (c->ctl >= 0 && on_ctl(c))
             ;
+        which = c->dead ? 2 : -1;
+        for (struct child *o = S.busy; which < 0 && o; o = o->next)
+            which = o == c ? 0 : -1;
+        for (struct child *o = S.idle; which < 0 && o; o = o->next)
+            which = o == c ? 1 : -1;
+        if (which < 0)
+            which = 2;
         if (c->conn >= 0) {
             struct cgih_msg m = {CGIH_MSG_STATUS, code};
             if (send(c->conn, &m, sizeof m, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
@@ -1287,9 +1404,8 @@ static int serve(int argc, char **argv)
     }
     S.wlisten = (struct watch){W_LISTEN, NULL};
     S.wsignal = (struct watch){W_SIGNAL, NULL};
-    ep_add(S.lfd, EPOLLIN, &S.wlisten);
     ep_add(S.sfd, EPOLLIN, &S.wsignal);
-    S.listening = 1;
+    update_listening();
     S.t_start = S.t_active = S.t_selfcheck = now_s();
     logmsg("serving on %s (pool %d, idle exit %lds)", S.sock, S.pool, S.idle_exit);
 
@@ -1331,6 +1447,7 @@ static int serve(int argc, char **argv)
         }
         if (k == 0 && busy_work)
             idle_work();
+        update_listening();
         long now = now_s();
         if (!S.stopping && S.idle_exit > 0 && S.nbusy == 0 && now - S.t_active >= S.idle_exit)
             start_stop("idle");
