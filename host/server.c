@@ -2,13 +2,16 @@
  *
  * The server initializes Python once (cgi, cgitb and CGIHOST_PRELOAD
  * imported, gc.freeze()d), listens on SOCKDIR/server.sock and forks a child
- * per request (PyOS_BeforeFork / PyOS_AfterFork_Child). The parent is a C
- * event loop (epoll) that never runs Python on a request's path:
+ * per request (PyOS_BeforeFork / PyOS_AfterFork_Child). Idle pool children,
+ * warmed up, accept connections themselves (SO_PEERCRED checked) and tell
+ * the server (TAKEN, with the fd). The parent is a C event loop (epoll) that
+ * never runs Python on a request's path:
  *
- *   listener  accept, check SO_PEERCRED, hand the connection to an idle pool
- *             child (fork one now if there is none) over its control socket
- *   control   STARTED (the client said GO: read its SIGNAL messages from now
- *             on), SCRIPT path (compile it into the code cache when idle)
+ *   listener  only while no pool child is idle: accept, check SO_PEERCRED,
+ *             fork a child for that connection and hand it over (DISPATCH)
+ *   control   TAKEN (watch that client from now on), STARTED (the client said
+ *             GO: read its SIGNAL messages from now on), SCRIPT path (compile
+ *             it into the code cache when idle), QUERY and STOP
  *   conn      SIGNAL n -> kill(child, n); hang-up -> kill(child, SIGKILL)
  *   signalfd  SIGCHLD: reap, send STATUS (the child sends its own first on a
  *             normal exit; this one covers signals and exec); TERM/INT/HUP:
