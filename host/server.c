@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -84,7 +85,7 @@ struct child {
 
 static struct server {
     /* options */
-    int pool, max_children, autostarted;
+    int pool, max_children, autostarted, ncpu;
     long idle_exit;
     const char *preload;
     char dir[PATH_MAX], sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -114,6 +115,129 @@ static struct server {
     int buffered_stdio;
     PyObject *warm; /* code a pool child runs while it waits */
 } S = {.lfd = -1, .sfd = -1, .epfd = -1, .lockfd = -1};
+
+/* ---- learned pre-faulting ------------------------------------------------------------
+ *
+ * Most of what a request child costs beyond running the script is taking
+ * copy-on-write faults on the pages of the shared heap it writes to. A
+ * request child, after it has reported its status, now and then records
+ * which pages of its writable private mappings are its own (pagemap's
+ * "exclusively mapped") in a MAP_SHARED area; pool children, while they
+ * wait, write those pages (the same byte back) so that the next request
+ * finds them copied already. */
+#define LEARN_PAGES 4096
+struct learned {
+    int lock;              /* 0 free, 1 taken: whoever fails to take it skips */
+    unsigned samples;      /* requests that recorded so far */
+    unsigned requests;     /* requests seen, to sample now and then */
+    unsigned n;
+    uintptr_t page[LEARN_PAGES];
+};
+static struct learned *L;
+
+static int learned_lock(void)
+{
+    int expect = 0;
+    return L && __atomic_compare_exchange_n(&L->lock, &expect, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+
+static void learned_unlock(void)
+{
+    __atomic_store_n(&L->lock, 0, __ATOMIC_RELEASE);
+}
+
+/* Calls fn(start, end) for each writable private mapping but the stack. */
+static void each_writable(void (*fn)(uintptr_t, uintptr_t, void *), void *arg)
+{
+    FILE *f = fopen("/proc/self/maps", "re");
+    if (!f)
+        return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        unsigned long a, b;
+        char perms[8];
+        if (sscanf(line, "%lx-%lx %7s", &a, &b, perms) != 3 || perms[1] != 'w' || perms[3] != 'p' ||
+            strstr(line, "[stack]") || strstr(line, "[v"))
+            continue;
+        fn((uintptr_t)a, (uintptr_t)b, arg);
+    }
+    fclose(f);
+}
+
+static void record_range(uintptr_t a, uintptr_t b, void *arg)
+{
+    int pm = *(int *)arg;
+    long ps = sysconf(_SC_PAGESIZE);
+    uint64_t ent[512];
+    for (uintptr_t p = a; p < b && L->n < LEARN_PAGES;) {
+        size_t k = (size_t)((b - p) / (uintptr_t)ps);
+        if (k > 512)
+            k = 512;
+        ssize_t got = pread(pm, ent, k * sizeof ent[0], (off_t)(p / (uintptr_t)ps * sizeof ent[0]));
+        if (got <= 0)
+            return;
+        k = (size_t)got / sizeof ent[0];
+        for (size_t i = 0; i < k && L->n < LEARN_PAGES; i++)
+            if ((ent[i] >> 63) & 1 && (ent[i] >> 56) & 1) /* present, exclusively mapped */
+                L->page[L->n++] = p + i * (uintptr_t)ps;
+        p += k * (uintptr_t)ps;
+    }
+}
+
+/* In a request child, after its status is out: the first requests, then one
+ * in 64, record their pages. */
+static void learn_pages(void)
+{
+    if (!L)
+        return;
+    unsigned r = __atomic_fetch_add(&L->requests, 1, __ATOMIC_RELAXED);
+    if ((L->samples >= 4 && r % 64 != 0) || !learned_lock())
+        return;
+    int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (pm >= 0) {
+        L->n = 0;
+        each_writable(record_range, &pm);
+        L->samples++;
+        close(pm);
+    }
+    learned_unlock();
+}
+
+struct ranges {
+    uintptr_t a[256], b[256];
+    int n;
+};
+
+static void keep_range(uintptr_t a, uintptr_t b, void *arg)
+{
+    struct ranges *r = arg;
+    if (r->n < 256) {
+        r->a[r->n] = a;
+        r->b[r->n] = b;
+        r->n++;
+    }
+}
+
+/* In a pool child: take the faults of the recorded pages that are mapped
+ * here too, writing each page's first byte back unchanged. */
+static void prefault(void)
+{
+    static struct ranges r;
+    if (!L || L->n == 0 || !learned_lock())
+        return;
+    r.n = 0;
+    each_writable(keep_range, &r);
+    for (unsigned i = 0; i < L->n; i++) {
+        uintptr_t p = L->page[i];
+        for (int j = 0; j < r.n; j++)
+            if (p >= r.a[j] && p < r.b[j]) {
+                volatile unsigned char *c = (volatile unsigned char *)p;
+                *c = *c;
+                break;
+            }
+    }
+    learned_unlock();
+}
 
 static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void logmsg(const char *fmt, ...)
@@ -387,6 +511,7 @@ static void apply_rlimits(const struct cgih_req *r)
  * path. Skipped when a request is already waiting. */
 static void warm_up(int ctl)
 {
+    prefault();
     if (!S.warm)
         return;
     if (reset_stdio() < 0 || sync_environ() < 0)
@@ -644,6 +769,7 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
     close(1);
     close(2);
     send_msg(conn, CGIH_MSG_STATUS, status & 0xff);
+    learn_pages();
     _exit(status);
 }
 
@@ -1096,7 +1222,9 @@ static int idle_work(void)
         compile_one();
         return 1;
     }
-    if (S.nidle < S.pool && S.nidle + S.nbusy < S.max_children) {
+    /* Only with a CPU to spare: under saturation forking per request costs
+     * less than warming up children ahead. */
+    if (S.nidle < S.pool && S.nidle + S.nbusy < S.max_children && S.nbusy < S.ncpu) {
         struct child *c = spawn(-1);
         if (!c)
             return 0;
@@ -1392,6 +1520,11 @@ static int serve(int argc, char **argv)
         return 1;
     }
     cgih_py_set_code_lookup(cache_lookup);
+    const char *pf = getenv("CGIHOST_PREFAULT");
+    if (!(pf && strcmp(pf, "0") == 0)) {
+        void *m = mmap(NULL, sizeof *L, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        L = m == MAP_FAILED ? NULL : m;
+    }
 
     sigset_t set;
     sigemptyset(&set);
@@ -1410,11 +1543,13 @@ static int serve(int argc, char **argv)
     ep_add(S.sfd, EPOLLIN, &S.wsignal);
     update_listening();
     S.t_start = S.t_active = S.t_selfcheck = now_s();
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    S.ncpu = ncpu > 0 ? (int)ncpu : 1;
     logmsg("serving on %s (pool %d, idle exit %lds)", S.sock, S.pool, S.idle_exit);
 
     struct epoll_event ev[64];
     for (;;) {
-        int busy_work = !S.stopping && (S.nidle < S.pool || PyList_GET_SIZE(S.pending) > 0);
+        int busy_work = !S.stopping && ((S.nidle < S.pool && S.nbusy < S.ncpu) || PyList_GET_SIZE(S.pending) > 0);
         for (struct child *c = S.idle; c && !busy_work; c = c->next)
             busy_work = c->gen != S.gen;
         int timeout = busy_work ? 0 : 1000;
