@@ -114,6 +114,7 @@ static struct server {
     PyObject *stdio_encoding, *stdio_errors;
     int buffered_stdio;
     PyObject *warm; /* code a pool child runs while it waits */
+    int stdio_on_pipes; /* in a pool child: sys.std* were made on pipes */
 } S = {.lfd = -1, .sfd = -1, .epfd = -1, .lockfd = -1};
 
 /* ---- learned pre-faulting ------------------------------------------------------------
@@ -514,7 +515,17 @@ static void warm_up(int ctl)
     prefault();
     if (!S.warm)
         return;
-    if (reset_stdio() < 0 || sync_environ() < 0)
+    /* stdio made on pipes, as most requests' fds are (Apache's): a request
+     * whose fds 0-2 are all pipes or sockets can keep these. */
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) == 0) {
+        S.stdio_on_pipes = dup2(p[0], 0) == 0 && dup2(p[1], 1) == 1 && dup2(p[1], 2) == 2 && reset_stdio() == 0;
+        close(p[0]);
+        close(p[1]);
+    }
+    if (!S.stdio_on_pipes)
+        PyErr_Clear();
+    if (sync_environ() < 0)
         PyErr_Clear();
     PyObject *g = PyDict_New();
     PyObject *r = g && PyDict_SetItemString(g, "__builtins__", PyEval_GetBuiltins()) == 0
@@ -728,7 +739,12 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
         close(fds[i]);
     umask((mode_t)r.umask);
     apply_rlimits(&r);
-    if (reset_stdio() < 0) {
+    int keep = S.stdio_on_pipes;
+    for (int fd = 0; fd < 3 && keep; fd++) {
+        struct stat st;
+        keep = (r.flags & (1u << fd)) && fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+    }
+    if (!keep && reset_stdio() < 0) {
         PyErr_Print();
         _exit(71);
     }

@@ -657,3 +657,24 @@ def test_status_and_stop(srv):
     assert wait_for(lambda: srv.proc.poll() is not None, 10)
     st = subprocess.run(as_user([CGIHOST, "status"]), env=srv.env(), stdout=subprocess.PIPE, timeout=30)
     assert st.returncode == 3
+
+
+def test_a_tty_gets_a_line_buffered_stdout(srv):
+    """stdio is made for the request's fds: a tty's stdout is line-buffered."""
+    import pty
+    script = srv.script("tty.py", "import os, sys\nprint(os.getppid(), sys.stdout.isatty(), "
+                        "sys.stdout.line_buffering, sys.stdin.isatty())\n")
+    master, slave = pty.openpty()
+    try:
+        full = srv.env(GATEWAY_INTERFACE="CGI/1.1")
+        p = subprocess.Popen(as_user([CGIHOST, script]), env=full, cwd=srv.scripts,
+                             stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.PIPE)
+        os.close(slave)
+        slave = -1
+        assert p.wait(timeout=60) == 0, p.stderr.read()
+        out = os.read(master, 1000).split()
+        assert out == [str(srv.pid).encode(), b"True", b"True", b"False"], out
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
