@@ -259,8 +259,9 @@ def server_table(cgihost, runs):
         with tempfile.TemporaryDirectory() as td:
             os.chmod(td, 0o777)
             js = pathlib.Path(td) / "out.json"
-            args = ["hyperfine", "-N", "--style", "none", "-w", "20", "-r", str(runs * 5),
-                    "--export-json", str(js)]
+            # Output to a pipe hyperfine reads, as a web server's.
+            args = ["hyperfine", "-N", "--style", "none", "--output", "pipe", "-w", "20",
+                    "-r", str(runs * 5), "--export-json", str(js)]
             for name, cmd in cmds:
                 args += ["-n", name, cmd]
             subprocess.run(_as_user(args), env=env, check=True, stdout=subprocess.DEVNULL)
@@ -279,7 +280,8 @@ def server_table(cgihost, runs):
             "static C": _median([priv([str(base / "mem-static")])[0] for _ in range(5)]),
         }
 
-        print(f"== hello.py GET, issue 4: hyperfine -N -w 20 -r {runs * 5} (one side-by-side run)")
+        print(f"== hello.py GET, issue 4: hyperfine -N --output pipe -w 20 -r {runs * 5} "
+              "(one side-by-side run)")
         py, floor = med["python3"], med["static C"]
         print(f"{'command':<18}{'median ms':>10}{'vs python3':>12}{'vs floor':>10}{'private MiB':>13}")
         for name, _ in cmds:

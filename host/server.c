@@ -427,7 +427,8 @@ done:
     return stream;
 }
 
-static int reset_stdio(void)
+/* Makes sys.std* afresh for the fds in mask (bit i: fd i). */
+static int reset_stdio_fds(unsigned mask)
 {
     static const char *const names[3][2] = {
         {"stdin", "<stdin>"}, {"stdout", "<stdout>"}, {"stderr", "<stderr>"}};
@@ -437,6 +438,8 @@ static int reset_stdio(void)
     PyObject *bsr = PyUnicode_FromString("backslashreplace");
     int rc = bsr ? 0 : -1;
     for (int fd = 0; fd < 3 && rc == 0; fd++) {
+        if (!(mask & (1u << fd)))
+            continue;
         PyObject *s = make_stdio(io, fd, fd > 0, names[fd][1], fd == 2 ? bsr : S.stdio_errors);
         char dunder[16];
         snprintf(dunder, sizeof dunder, "__%s__", names[fd][0]);
@@ -447,6 +450,11 @@ static int reset_stdio(void)
     Py_XDECREF(bsr);
     Py_DECREF(io);
     return rc;
+}
+
+static int reset_stdio(void)
+{
+    return reset_stdio_fds(7);
 }
 
 /* The code cache's key for a script path (a str), or NULL without an
@@ -739,12 +747,14 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
         close(fds[i]);
     umask((mode_t)r.umask);
     apply_rlimits(&r);
-    int keep = S.stdio_on_pipes;
-    for (int fd = 0; fd < 3 && keep; fd++) {
+    unsigned remake = 0;
+    for (int fd = 0; fd < 3; fd++) {
         struct stat st;
-        keep = (r.flags & (1u << fd)) && fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+        if (!S.stdio_on_pipes || !(r.flags & (1u << fd)) || fstat(fd, &st) != 0 ||
+            !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+            remake |= 1u << fd;
     }
-    if (!keep && reset_stdio() < 0) {
+    if (remake && reset_stdio_fds(remake) < 0) {
         PyErr_Print();
         _exit(71);
     }
