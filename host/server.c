@@ -168,6 +168,8 @@ static void each_writable(void (*fn)(uintptr_t, uintptr_t, void *), void *arg)
 static void record_range(uintptr_t a, uintptr_t b, void *arg)
 {
     int pm = *(int *)arg;
+    if (b - a > ((uintptr_t)1 << 30))
+        return; /* reservations (a sanitizer's shadow), not heap */
     long ps = sysconf(_SC_PAGESIZE);
     uint64_t ent[512];
     for (uintptr_t p = a; p < b && L->n < LEARN_PAGES;) {
@@ -1547,7 +1549,15 @@ static int serve(int argc, char **argv)
     }
     cgih_py_set_code_lookup(cache_lookup);
     const char *pf = getenv("CGIHOST_PREFAULT");
-    if (!(pf && strcmp(pf, "0") == 0)) {
+    int sanitized = 0; /* a sanitizer would see the pages' bytes as reads and writes */
+#if defined(__SANITIZE_ADDRESS__)
+    sanitized = 1;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    sanitized = 1;
+#endif
+#endif
+    if (!sanitized && !(pf && strcmp(pf, "0") == 0)) {
         void *m = mmap(NULL, sizeof *L, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         L = m == MAP_FAILED ? NULL : m;
     }
