@@ -12,6 +12,8 @@ typedef struct {
     PyTypeObject *FieldStorage;
     PyTypeObject *MiniFieldStorage;
     PyObject *tempdir; /* str, the directory make_file() uses once found */
+    PyTypeObject *PartStream; /* multipartbind.c */
+    PyTypeObject *Headers;
 } cgi_state;
 
 extern PyModuleDef cgih_cgi_module;
@@ -51,5 +53,13 @@ extern PyMethodDef cgih_cgi_funcs[];
  * else a snapshot of the C environment decoded as os.environ does. New
  * reference. */
 PyObject *cgih_default_environ(void);
+
+/* multipartbind.c: read_multi on the streaming parser. */
+int cgih_multipart_add_types(PyObject *module, cgi_state *st);
+int cgih_is_headers(PyObject *o);
+int cgih_read_multi_parts(PyObject *self, PyObject *environ, PyObject *kbv, PyObject *strict);
+/* 1: handled (fp is a part stream), 0: not a part stream, -1: error. */
+int cgih_part_read_lines(PyObject *self);
+int cgih_part_skip_lines(PyObject *self);
 
 #endif

@@ -300,7 +300,7 @@ static PyMethodDef cgi_methods[] = {
 static int cgi_exec(PyObject *m)
 {
     cgi_state *st = cgih_cgi_state(m);
-    if (cgih_fieldstorage_add_types(m, st) < 0)
+    if (cgih_fieldstorage_add_types(m, st) < 0 || cgih_multipart_add_types(m, st) < 0)
         return -1;
     if (PyModule_AddStringConstant(m, "__version__", "2.6") < 0 ||
         PyModule_AddIntConstant(m, "maxlen", 0) < 0 ||
@@ -333,6 +333,8 @@ static int cgi_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->FieldStorage);
     Py_VISIT(st->MiniFieldStorage);
     Py_VISIT(st->tempdir);
+    Py_VISIT(st->PartStream);
+    Py_VISIT(st->Headers);
     return 0;
 }
 
@@ -342,6 +344,8 @@ static int cgi_clear(PyObject *m)
     Py_CLEAR(st->FieldStorage);
     Py_CLEAR(st->MiniFieldStorage);
     Py_CLEAR(st->tempdir);
+    Py_CLEAR(st->PartStream);
+    Py_CLEAR(st->Headers);
     return 0;
 }
 

@@ -7,6 +7,7 @@
  * they do with the stdlib.
  */
 #include "cgi_internal.h"
+#include "parsers/multipart.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -217,7 +218,7 @@ static PyObject *encode_locale(PyObject *qs)
 
 static int headers_type_ok(PyObject *headers)
 {
-    if (PyDict_Check(headers))
+    if (PyDict_Check(headers) || cgih_is_headers(headers))
         return 1;
     /* collections.abc.Mapping is _collections_abc.Mapping, which is frozen and
      * loaded at start-up; collections.abc would import all of collections. */
@@ -1109,6 +1110,11 @@ static PyObject *fs_skip_lines(PyObject *self, PyObject *Py_UNUSED(ignored))
         return NULL;
     if (!t1 || t2)
         Py_RETURN_NONE;
+    int streamed = cgih_part_skip_lines(self);
+    if (streamed < 0)
+        return NULL;
+    if (streamed)
+        Py_RETURN_NONE;
     PyObject *next, *last, *fp = get(self, "fp");
     if (!fp)
         return NULL;
@@ -1376,6 +1382,11 @@ static PyObject *fs_read_lines_to_eof(PyObject *self, PyObject *Py_UNUSED(ignore
 
 static PyObject *fs_read_lines_to_outerboundary(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
+    int streamed = cgih_part_read_lines(self);
+    if (streamed < 0)
+        return NULL;
+    if (streamed)
+        Py_RETURN_NONE;
     PyObject *next, *last, *fp = get(self, "fp"), *delim = NULL;
     if (!fp)
         return NULL;
@@ -1489,11 +1500,67 @@ static PyObject *fs_read_lines_to_outerboundary(PyObject *self, PyObject *Py_UNU
 
 static PyObject *fs_read_multi(PyObject *self, PyObject *args)
 {
-    (void)self;
-    (void)args;
-    PyErr_SetString(PyExc_NotImplementedError,
-                    "cgihost: multipart/* bodies are not supported by this build yet");
-    return NULL;
+    PyObject *environ_, *kbv, *strict;
+    if (!PyArg_ParseTuple(args, "OOO:read_multi", &environ_, &kbv, &strict))
+        return NULL;
+    PyObject *ib = get(self, "innerboundary"), *res = NULL, *qop = NULL, *list = NULL;
+    if (!ib)
+        return NULL;
+    if (!PyBytes_Check(ib) ||
+        !cgih_valid_boundary(PyBytes_AS_STRING(ib), (size_t)PyBytes_GET_SIZE(ib))) {
+        PyErr_Format(PyExc_ValueError, "Invalid boundary in multipart form: %R", ib);
+        goto done;
+    }
+    if (!(list = PyList_New(0)) || set(self, "list", list) < 0)
+        goto done;
+    if (!(qop = get(self, "qs_on_post")))
+        goto done;
+    int t = PyObject_IsTrue(qop);
+    if (t < 0)
+        goto done;
+    if (t) {
+        /* The query string's fields come first, as MiniFieldStorage. */
+        PyObject *k = get(self, "keep_blank_values"), *s = k ? get(self, "strict_parsing") : NULL;
+        PyObject *enc = s ? get(self, "encoding") : NULL, *err = enc ? get(self, "errors") : NULL;
+        PyObject *mnf = err ? get(self, "max_num_fields") : NULL;
+        PyObject *sep = mnf ? get(self, "separator") : NULL, *query = NULL;
+        int kt = sep ? PyObject_IsTrue(k) : -1, st = kt >= 0 ? PyObject_IsTrue(s) : -1;
+        if (st >= 0)
+            query = cgih_parse_qsl(qop, kt, st, enc, err, mnf, sep);
+        Py_XDECREF(k);
+        Py_XDECREF(s);
+        Py_XDECREF(enc);
+        Py_XDECREF(err);
+        Py_XDECREF(mnf);
+        Py_XDECREF(sep);
+        if (!query)
+            goto done;
+        PyObject *mini = module_global(Py_TYPE(self), "MiniFieldStorage");
+        for (Py_ssize_t i = 0; mini && i < PyList_GET_SIZE(query); i++) {
+            PyObject *pair = PyList_GET_ITEM(query, i);
+            PyObject *m = PyObject_CallFunctionObjArgs(mini, PyTuple_GET_ITEM(pair, 0),
+                                                       PyTuple_GET_ITEM(pair, 1), NULL);
+            if (!m || PyList_Append(list, m) < 0) {
+                Py_XDECREF(m);
+                Py_CLEAR(mini);
+                break;
+            }
+            Py_DECREF(m);
+        }
+        Py_DECREF(query);
+        if (!mini)
+            goto done;
+        Py_DECREF(mini);
+    }
+    if (cgih_read_multi_parts(self, environ_, kbv, strict) < 0 ||
+        call_method0_void(self, "skip_lines") < 0)
+        goto done;
+    res = Py_NewRef(Py_None);
+done:
+    Py_XDECREF(ib);
+    Py_XDECREF(qop);
+    Py_XDECREF(list);
+    return res;
 }
 
 static PyObject *fs_make_file(PyObject *self, PyObject *Py_UNUSED(ignored))

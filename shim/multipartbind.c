@@ -1,0 +1,1025 @@
+/* multipartbind.c: FieldStorage.read_multi on the streaming parser of
+ * parsers/multipart.c.
+ *
+ * cgi.py reads a multipart body with readline() and builds each part by calling
+ * FieldStorageClass(fp, headers, ...) on the same fp, so the part reads its own
+ * body. Here the top level reads the body in bounded chunks and feeds the
+ * parser; each part is still built by calling the class (so subclasses,
+ * FieldStorageClass and make_file() overrides work), but is handed a
+ * _PartStream as its fp. The part's reading methods (read_lines_to_outerboundary,
+ * read_urlencoded's fp.read(), read_multi, skip_lines) recognise it and take
+ * their bytes from the parser. File parts stream to make_file() as they
+ * arrive: no part is ever held in memory whole.
+ *
+ * Data reaches a part the way cgi.py's __write() sees it: in "units" (a line's
+ * content, preceded by the line end held back from the line before), which
+ * decide when an in-memory field moves to a temporary file (past 1000) and how
+ * text fields are decoded. Once a file part is on disk, spans go straight to
+ * the file. (Lines longer than 64 KiB are cut by cgi.py's readline(1 << 16);
+ * text fields are decoded at '\n' only, which differs only for a multi-byte
+ * character straddling such a cut.)
+ */
+#include "cgi_internal.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "parsers/multipart.h"
+
+#define READ_CHUNK (256 * 1024) /* bytes asked of fp at a time */
+#define SPILL_AT 1000           /* cgi.py's __write() threshold */
+
+enum { EV_NONE, EV_PART_BEGIN, EV_HEADERS, EV_PART_END, EV_BODY_END };
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+} bbuf;
+
+static int bbuf_add(bbuf *b, const char *at, size_t n)
+{
+    if (n > SIZE_MAX - b->len) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n)
+            cap *= 2;
+        char *np = PyMem_Realloc(b->p, cap);
+        if (!np) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+    if (n)
+        memcpy(b->p + b->len, at, n);
+    b->len += n;
+    return 0;
+}
+
+/* Where a part's data goes while it is being read. */
+typedef struct {
+    PyObject *self; /* the part (borrowed) */
+    int binary;
+    PyObject *mem;  /* in-memory StringIO/BytesIO until the spill, else NULL */
+    long long mem_pos;
+    bbuf unit;      /* the unit being assembled */
+    bbuf *collect;  /* read_to_eof: all bytes go here instead */
+    PyObject *enc, *err;
+} sink_t;
+
+typedef struct {
+    PyObject_HEAD
+    cgih_mp_parser *p;
+    PyObject *fp;     /* the request body */
+    PyObject *chunk;  /* bytes being fed */
+    uint64_t chunk_base;
+    int64_t remaining; /* bytes fp may still give (Content-Length), < 0: to EOF */
+    int eof, status;
+    int ev, ev_depth;
+    int cur_depth;     /* depth of the part whose class is being called */
+    int after_headers; /* the current part's headers just ended */
+    PyObject *headers; /* list of (name, value) of the current header block */
+    bbuf hname, hvalue;
+    PyObject *encoding, *errors;
+    sink_t *sink;
+    /* the end of the part at each depth, once seen */
+    int end_seen[CGIH_MP_DEPTH_MAX], end_done[CGIH_MP_DEPTH_MAX];
+    uint64_t end_off[CGIH_MP_DEPTH_MAX];
+    uint64_t hc_off[CGIH_MP_DEPTH_MAX];
+    int eof_part[CGIH_MP_DEPTH_MAX];
+} stream_obj;
+
+/* ---- parser callbacks ----------------------------------------------------- */
+
+static int on_part_begin(cgih_mp_parser *p)
+{
+    stream_obj *r = p->data;
+    size_t d = cgih_mp_depth(p);
+    r->ev = EV_PART_BEGIN;
+    r->ev_depth = (int)d;
+    r->end_seen[d] = 0;
+    r->eof_part[d] = 0;
+    Py_XSETREF(r->headers, PyList_New(0));
+    if (!r->headers)
+        return -1;
+    cgih_mp_pause(p);
+    return 0;
+}
+
+static int on_header_field(cgih_mp_parser *p, const char *at, size_t n)
+{
+    stream_obj *r = p->data;
+    r->hname.len = r->hvalue.len = 0;
+    return bbuf_add(&r->hname, at, n);
+}
+
+static int on_header_value(cgih_mp_parser *p, const char *at, size_t n)
+{
+    stream_obj *r = p->data;
+    return bbuf_add(&r->hvalue, at, n);
+}
+
+static PyObject *decode(const char *s, size_t n, PyObject *enc, PyObject *err)
+{
+    PyObject *b = PyBytes_FromStringAndSize(s, (Py_ssize_t)n);
+    if (!b)
+        return NULL;
+    PyObject *u = PyObject_CallMethod(b, "decode", "OO", enc, err);
+    Py_DECREF(b);
+    return u;
+}
+
+static int on_header_end(cgih_mp_parser *p)
+{
+    stream_obj *r = p->data;
+    PyObject *name = decode(r->hname.p ? r->hname.p : "", r->hname.len, r->encoding, r->errors);
+    PyObject *value =
+        name ? decode(r->hvalue.p ? r->hvalue.p : "", r->hvalue.len, r->encoding, r->errors)
+             : NULL;
+    PyObject *pair = value ? PyTuple_Pack(2, name, value) : NULL;
+    Py_XDECREF(name);
+    Py_XDECREF(value);
+    int rc = pair && r->headers ? PyList_Append(r->headers, pair) : -1;
+    Py_XDECREF(pair);
+    return rc;
+}
+
+static int on_headers_complete(cgih_mp_parser *p)
+{
+    stream_obj *r = p->data;
+    r->ev = EV_HEADERS;
+    r->ev_depth = (int)cgih_mp_depth(p);
+    r->hc_off[r->ev_depth] = cgih_mp_offset(p);
+    cgih_mp_pause(p);
+    return 0;
+}
+
+static int sink_write(sink_t *s, const char *at, size_t n);
+
+static int on_part_data(cgih_mp_parser *p, const char *at, size_t n)
+{
+    stream_obj *r = p->data;
+    return r->sink ? sink_write(r->sink, at, n) : 0;
+}
+
+static int on_part_end(cgih_mp_parser *p)
+{
+    stream_obj *r = p->data;
+    size_t d = cgih_mp_depth(p);
+    r->ev = EV_PART_END;
+    r->ev_depth = (int)d;
+    r->end_seen[d] = 1;
+    r->end_done[d] = cgih_mp_done(p);
+    r->end_off[d] = cgih_mp_offset(p);
+    cgih_mp_pause(p);
+    return 0;
+}
+
+static int on_body_end(cgih_mp_parser *p)
+{
+    stream_obj *r = p->data;
+    r->ev = EV_BODY_END;
+    return 0;
+}
+
+static const cgih_mp_settings mp_settings = {
+    .on_part_begin = on_part_begin,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_header_end = on_header_end,
+    .on_headers_complete = on_headers_complete,
+    .on_part_data = on_part_data,
+    .on_part_end = on_part_end,
+    .on_body_end = on_body_end,
+};
+
+/* ---- the sink: cgi.py's __write() ---------------------------------------- */
+
+static int call_write(PyObject *file, PyObject *data)
+{
+    PyObject *r = PyObject_CallMethod(file, "write", "O", data);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
+/* Writes one unit: moves to make_file() first when the in-memory field would
+ * pass 1000, then writes the bytes (files) or their decoding (other fields). */
+static int emit_unit(sink_t *s, const char *u, size_t n)
+{
+    if (s->mem && s->mem_pos + (long long)n > SPILL_AT) {
+        PyObject *file = PyObject_CallMethod(s->self, "make_file", NULL);
+        if (!file)
+            return -1;
+        int rc = PyObject_SetAttrString(s->self, "file", file);
+        PyObject *data = rc < 0 ? NULL : PyObject_CallMethod(s->mem, "getvalue", NULL);
+        rc = (!data || call_write(file, data) < 0 ||
+              PyObject_SetAttrString(s->self, "_FieldStorage__file", Py_None) < 0)
+                 ? -1
+                 : 0;
+        Py_XDECREF(data);
+        Py_DECREF(file);
+        if (rc < 0)
+            return -1;
+        Py_CLEAR(s->mem);
+    }
+    PyObject *target = s->mem ? Py_NewRef(s->mem) : PyObject_GetAttrString(s->self, "file");
+    if (!target)
+        return -1;
+    PyObject *data = s->binary ? PyBytes_FromStringAndSize(u, (Py_ssize_t)n)
+                               : decode(u, n, s->enc, s->err);
+    int rc = data ? call_write(target, data) : -1;
+    if (rc == 0 && s->mem)
+        s->mem_pos += s->binary ? (long long)n : (long long)PyUnicode_GET_LENGTH(data);
+    Py_XDECREF(data);
+    Py_DECREF(target);
+    return rc;
+}
+
+/* Bytes straight to the part's file (a file part that is on disk). */
+static int write_direct(sink_t *s, const char *at, size_t n)
+{
+    PyObject *file = PyObject_GetAttrString(s->self, "file");
+    if (!file)
+        return -1;
+    PyObject *mv = PyMemoryView_FromMemory((char *)at, (Py_ssize_t)n, PyBUF_READ);
+    int rc = mv ? call_write(file, mv) : -1;
+    Py_XDECREF(mv);
+    Py_DECREF(file);
+    return rc;
+}
+
+static int sink_write(sink_t *s, const char *at, size_t n)
+{
+    if (s->collect)
+        return bbuf_add(s->collect, at, n);
+    if (s->binary && !s->mem) {
+        if (s->unit.len) {
+            if (write_direct(s, s->unit.p, s->unit.len) < 0)
+                return -1;
+            s->unit.len = 0;
+        }
+        return write_direct(s, at, n);
+    }
+    while (n) {
+        const char *nl = memchr(at, '\n', n);
+        if (!nl)
+            return bbuf_add(&s->unit, at, n);
+        size_t k = (size_t)(nl - at);
+        if (bbuf_add(&s->unit, at, k) < 0)
+            return -1;
+        /* The line end ("\n" or "\r\n") is held back and starts the next unit. */
+        int cr = s->unit.len && s->unit.p[s->unit.len - 1] == '\r';
+        size_t cut = s->unit.len - (cr ? 1 : 0);
+        if (emit_unit(s, s->unit.p, cut) < 0)
+            return -1;
+        s->unit.len = 0;
+        if (bbuf_add(&s->unit, cr ? "\r\n" : "\n", cr ? 2 : 1) < 0)
+            return -1;
+        at = nl + 1;
+        n -= k + 1;
+        if (s->binary && !s->mem)
+            return sink_write(s, at, n);
+    }
+    return 0;
+}
+
+static int sink_flush(sink_t *s)
+{
+    if (s->collect || !s->unit.len)
+        return 0;
+    int rc = (s->binary && !s->mem) ? write_direct(s, s->unit.p, s->unit.len)
+                                    : emit_unit(s, s->unit.p, s->unit.len);
+    s->unit.len = 0;
+    return rc;
+}
+
+/* ---- driving the parser --------------------------------------------------- */
+
+static void not_bytes(PyObject *fp, PyObject *x)
+{
+    PyObject *t = PyObject_GetAttrString((PyObject *)Py_TYPE(x), "__name__");
+    if (t) {
+        PyErr_Format(PyExc_ValueError, "%S should return bytes, got %S", fp, t);
+        Py_DECREF(t);
+    }
+}
+
+static int parse_failed(stream_obj *r)
+{
+    if (!PyErr_Occurred())
+        PyErr_Format(PyExc_ValueError, "multipart body: %s at byte %llu", cgih_mp_errmsg(r->p),
+                     (unsigned long long)cgih_mp_errpos(r->p));
+    return -1;
+}
+
+/* Runs the parser to its next pause. Returns the event, or -1 with an
+ * exception set. */
+static int next_event(stream_obj *r)
+{
+    r->ev = EV_NONE;
+    for (;;) {
+        if (r->status == CGIH_MP_DONE)
+            return EV_BODY_END;
+        if (r->status == CGIH_MP_ERROR)
+            return parse_failed(r);
+        uint64_t off = cgih_mp_offset(r->p);
+        size_t clen = r->chunk ? (size_t)PyBytes_GET_SIZE(r->chunk) : 0;
+        if (r->chunk && off - r->chunk_base < clen) {
+            size_t at = (size_t)(off - r->chunk_base);
+            r->status = cgih_mp_execute(r->p, PyBytes_AS_STRING(r->chunk) + at, clen - at);
+        } else if (r->eof) {
+            r->status = cgih_mp_finish(r->p);
+        } else {
+            Py_ssize_t want = READ_CHUNK;
+            if (r->remaining >= 0 && r->remaining < want)
+                want = (Py_ssize_t)r->remaining;
+            PyObject *data =
+                want > 0 ? PyObject_CallMethod(r->fp, "read", "n", want) : PyBytes_FromString("");
+            if (!data)
+                return -1;
+            if (!PyBytes_Check(data)) {
+                not_bytes(r->fp, data);
+                Py_DECREF(data);
+                return -1;
+            }
+            r->chunk_base += clen;
+            Py_XSETREF(r->chunk, data);
+            if (PyBytes_GET_SIZE(data) == 0)
+                r->eof = 1;
+            else if (r->remaining >= 0)
+                r->remaining -= PyBytes_GET_SIZE(data);
+            continue;
+        }
+        if (r->status == CGIH_MP_ERROR)
+            return parse_failed(r);
+        if (r->status == CGIH_MP_PAUSED || r->status == CGIH_MP_DONE)
+            return r->status == CGIH_MP_DONE ? EV_BODY_END : r->ev;
+    }
+}
+
+/* Consumes events until the part at depth d has ended. */
+static int drain_part(stream_obj *r, int d)
+{
+    while (!r->end_seen[d]) {
+        int ev = next_event(r);
+        if (ev < 0)
+            return -1;
+        if (ev == EV_BODY_END) {
+            PyErr_SetString(PyExc_RuntimeError, "multipart body ended inside a part");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- _PartStream ----------------------------------------------------------- */
+
+static int stream_traverse(stream_obj *r, visitproc visit, void *arg)
+{
+    Py_VISIT(r->fp);
+    Py_VISIT(r->chunk);
+    Py_VISIT(r->headers);
+    Py_VISIT(r->encoding);
+    Py_VISIT(r->errors);
+    Py_VISIT(Py_TYPE(r));
+    return 0;
+}
+
+static int stream_clear(stream_obj *r)
+{
+    Py_CLEAR(r->fp);
+    Py_CLEAR(r->chunk);
+    Py_CLEAR(r->headers);
+    Py_CLEAR(r->encoding);
+    Py_CLEAR(r->errors);
+    return 0;
+}
+
+static void stream_dealloc(stream_obj *r)
+{
+    PyTypeObject *tp = Py_TYPE(r);
+    PyObject_GC_UnTrack(r);
+    stream_clear(r);
+    PyMem_Free(r->p);
+    PyMem_Free(r->hname.p);
+    PyMem_Free(r->hvalue.p);
+    tp->tp_free(r);
+    Py_DECREF(tp);
+}
+
+static PyObject *stream_read(stream_obj *r, PyObject *args)
+{
+    Py_ssize_t size = -1;
+    if (!PyArg_ParseTuple(args, "|n:read", &size))
+        return NULL;
+    /* cgi.py reads an application/x-www-form-urlencoded part with
+     * fp.read(-1): everything up to the end of the body. */
+    if (size >= 0 || !r->after_headers) {
+        PyErr_SetString(PyExc_ValueError,
+                        "cgihost: a multipart part's stream serves only the part's own reads");
+        return NULL;
+    }
+    int d = r->cur_depth;
+    if (cgih_mp_read_to_eof(r->p) != 0) {
+        PyErr_SetString(PyExc_RuntimeError, "multipart: read_to_eof refused");
+        return NULL;
+    }
+    r->after_headers = 0;
+    r->eof_part[d] = 1;
+    bbuf all = {0};
+    sink_t s = {.collect = &all};
+    r->sink = &s;
+    int rc = drain_part(r, d);
+    r->sink = NULL;
+    PyObject *res = rc < 0 ? NULL : PyBytes_FromStringAndSize(all.p ? all.p : "", (Py_ssize_t)all.len);
+    PyMem_Free(all.p);
+    return res;
+}
+
+static PyObject *stream_readline(stream_obj *r, PyObject *args)
+{
+    (void)r;
+    (void)args;
+    PyErr_SetString(PyExc_ValueError,
+                    "cgihost: a multipart part's stream serves only the part's own reads");
+    return NULL;
+}
+
+static PyMethodDef stream_methods[] = {
+    {"read", (PyCFunction)stream_read, METH_VARARGS, NULL},
+    {"readline", (PyCFunction)stream_readline, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot stream_slots[] = {
+    {Py_tp_doc, "The body of one multipart part, served from cgihost's streaming parser."},
+    {Py_tp_methods, stream_methods},
+    {Py_tp_traverse, stream_traverse},
+    {Py_tp_clear, stream_clear},
+    {Py_tp_dealloc, stream_dealloc},
+    {0, NULL},
+};
+
+static PyType_Spec stream_spec = {
+    .name = "cgi._PartStream",
+    .basicsize = sizeof(stream_obj),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .slots = stream_slots,
+};
+
+/* ---- _Headers: the part headers, as an email.message.Message reads them ---- */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *items; /* list of (name, value) */
+} headers_obj;
+
+/* name.lower() == key.lower() */
+static int same_name(PyObject *a, PyObject *b)
+{
+    PyObject *la = PyObject_CallMethod(a, "lower", NULL);
+    PyObject *lb = la ? PyObject_CallMethod(b, "lower", NULL) : NULL;
+    int r = lb ? PyObject_RichCompareBool(la, lb, Py_EQ) : -1;
+    Py_XDECREF(la);
+    Py_XDECREF(lb);
+    return r;
+}
+
+/* The first value for name, or NULL with no error when there is none. */
+static PyObject *hdr_first(headers_obj *h, PyObject *name)
+{
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(h->items); i++) {
+        PyObject *pair = PyList_GET_ITEM(h->items, i);
+        int m = same_name(PyTuple_GET_ITEM(pair, 0), name);
+        if (m < 0)
+            return NULL;
+        if (m) {
+            PyObject *v = PyTuple_GET_ITEM(pair, 1);
+            Py_INCREF(v);
+            return v;
+        }
+    }
+    return NULL;
+}
+
+static PyObject *hdr_getitem(headers_obj *h, PyObject *name)
+{
+    PyObject *v = hdr_first(h, name);
+    if (v || PyErr_Occurred())
+        return v;
+    Py_RETURN_NONE; /* Message returns None for a missing header */
+}
+
+static int hdr_contains(headers_obj *h, PyObject *name)
+{
+    PyObject *v = hdr_first(h, name);
+    if (v) {
+        Py_DECREF(v);
+        return 1;
+    }
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+static Py_ssize_t hdr_len(headers_obj *h)
+{
+    return PyList_GET_SIZE(h->items);
+}
+
+static int hdr_ass(headers_obj *h, PyObject *name, PyObject *value)
+{
+    if (value) { /* Message.__setitem__ appends */
+        PyObject *pair = PyTuple_Pack(2, name, value);
+        int rc = pair ? PyList_Append(h->items, pair) : -1;
+        Py_XDECREF(pair);
+        return rc;
+    }
+    PyObject *kept = PyList_New(0);
+    if (!kept)
+        return -1;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(h->items); i++) {
+        PyObject *pair = PyList_GET_ITEM(h->items, i);
+        int m = same_name(PyTuple_GET_ITEM(pair, 0), name);
+        if (m < 0 || (!m && PyList_Append(kept, pair) < 0)) {
+            Py_DECREF(kept);
+            return -1;
+        }
+    }
+    Py_SETREF(h->items, kept);
+    return 0;
+}
+
+static PyObject *hdr_column(headers_obj *h, int col)
+{
+    Py_ssize_t n = PyList_GET_SIZE(h->items);
+    PyObject *res = PyList_New(n);
+    for (Py_ssize_t i = 0; res && i < n; i++) {
+        PyObject *pair = PyList_GET_ITEM(h->items, i);
+        PyObject *v = col < 0 ? pair : PyTuple_GET_ITEM(pair, col);
+        Py_INCREF(v);
+        PyList_SET_ITEM(res, i, v);
+    }
+    return res;
+}
+
+static PyObject *hdr_keys(headers_obj *h, PyObject *Py_UNUSED(x))
+{
+    return hdr_column(h, 0);
+}
+
+static PyObject *hdr_values(headers_obj *h, PyObject *Py_UNUSED(x))
+{
+    return hdr_column(h, 1);
+}
+
+static PyObject *hdr_items(headers_obj *h, PyObject *Py_UNUSED(x))
+{
+    return hdr_column(h, -1);
+}
+
+static PyObject *hdr_iter(headers_obj *h)
+{
+    PyObject *keys = hdr_column(h, 0);
+    PyObject *it = keys ? PyObject_GetIter(keys) : NULL;
+    Py_XDECREF(keys);
+    return it;
+}
+
+static PyObject *hdr_get(headers_obj *h, PyObject *args)
+{
+    PyObject *name, *failobj = Py_None;
+    if (!PyArg_ParseTuple(args, "O|O:get", &name, &failobj))
+        return NULL;
+    PyObject *v = hdr_first(h, name);
+    if (v || PyErr_Occurred())
+        return v;
+    Py_INCREF(failobj);
+    return failobj;
+}
+
+static PyObject *hdr_get_all(headers_obj *h, PyObject *args)
+{
+    PyObject *name, *failobj = Py_None;
+    if (!PyArg_ParseTuple(args, "O|O:get_all", &name, &failobj))
+        return NULL;
+    PyObject *res = PyList_New(0);
+    for (Py_ssize_t i = 0; res && i < PyList_GET_SIZE(h->items); i++) {
+        PyObject *pair = PyList_GET_ITEM(h->items, i);
+        int m = same_name(PyTuple_GET_ITEM(pair, 0), name);
+        if (m < 0 || (m && PyList_Append(res, PyTuple_GET_ITEM(pair, 1)) < 0))
+            Py_CLEAR(res);
+    }
+    if (res && PyList_GET_SIZE(res) == 0) {
+        Py_DECREF(res);
+        Py_INCREF(failobj);
+        return failobj;
+    }
+    return res;
+}
+
+static int hdr_traverse(headers_obj *h, visitproc visit, void *arg)
+{
+    Py_VISIT(h->items);
+    Py_VISIT(Py_TYPE(h));
+    return 0;
+}
+
+static int hdr_clear(headers_obj *h)
+{
+    Py_CLEAR(h->items);
+    return 0;
+}
+
+static void hdr_dealloc(headers_obj *h)
+{
+    PyTypeObject *tp = Py_TYPE(h);
+    PyObject_GC_UnTrack(h);
+    hdr_clear(h);
+    tp->tp_free(h);
+    Py_DECREF(tp);
+}
+
+static PyMethodDef hdr_methods[] = {
+    {"keys", (PyCFunction)hdr_keys, METH_NOARGS, NULL},
+    {"values", (PyCFunction)hdr_values, METH_NOARGS, NULL},
+    {"items", (PyCFunction)hdr_items, METH_NOARGS, NULL},
+    {"get", (PyCFunction)hdr_get, METH_VARARGS, NULL},
+    {"get_all", (PyCFunction)hdr_get_all, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot hdr_slots[] = {
+    {Py_tp_doc, "A multipart part's headers, read as email.message.Message reads them: "
+                "names are case-insensitive, all values are kept in order, and a missing "
+                "name gives None."},
+    {Py_tp_methods, hdr_methods},
+    {Py_tp_iter, hdr_iter},
+    {Py_mp_subscript, hdr_getitem},
+    {Py_mp_ass_subscript, hdr_ass},
+    {Py_mp_length, hdr_len},
+    {Py_sq_contains, hdr_contains},
+    {Py_tp_traverse, hdr_traverse},
+    {Py_tp_clear, hdr_clear},
+    {Py_tp_dealloc, hdr_dealloc},
+    {0, NULL},
+};
+
+static PyType_Spec hdr_spec = {
+    .name = "cgi._Headers",
+    .basicsize = sizeof(headers_obj),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .slots = hdr_slots,
+};
+
+int cgih_multipart_add_types(PyObject *module, cgi_state *st)
+{
+    st->PartStream = (PyTypeObject *)PyType_FromModuleAndSpec(module, &stream_spec, NULL);
+    if (!st->PartStream)
+        return -1;
+    st->Headers = (PyTypeObject *)PyType_FromModuleAndSpec(module, &hdr_spec, NULL);
+    if (!st->Headers)
+        return -1;
+    return PyModule_AddObjectRef(module, "_Headers", (PyObject *)st->Headers);
+}
+
+int cgih_is_headers(PyObject *o)
+{
+    PyObject *m = cgih_cgi_module_of(Py_TYPE(o));
+    if (!m) {
+        PyErr_Clear();
+        return 0;
+    }
+    return Py_TYPE(o) == cgih_cgi_state(m)->Headers;
+}
+
+/* The part stream behind fp, or NULL (no error) when fp is another object. */
+static stream_obj *as_stream(PyObject *fp)
+{
+    PyObject *m = cgih_cgi_module_of(Py_TYPE(fp));
+    if (!m) {
+        PyErr_Clear();
+        return NULL;
+    }
+    return Py_TYPE(fp) == cgih_cgi_state(m)->PartStream ? (stream_obj *)fp : NULL;
+}
+
+/* ---- reading parts ----------------------------------------------------------- */
+
+static int get_int(PyObject *o, const char *name, long long *out)
+{
+    PyObject *v = PyObject_GetAttrString(o, name);
+    if (!v)
+        return -1;
+    if (v == Py_None) {
+        Py_DECREF(v);
+        *out = -1;
+        return 1;
+    }
+    *out = PyLong_AsLongLong(v);
+    Py_DECREF(v);
+    return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
+}
+
+static int set_ll(PyObject *o, const char *name, long long v)
+{
+    PyObject *x = PyLong_FromLongLong(v);
+    int rc = x ? PyObject_SetAttrString(o, name, x) : -1;
+    Py_XDECREF(x);
+    return rc;
+}
+
+/* The parts of one multipart level (depth d): cgi.py's read_multi loop. The
+ * level ends at the end of the body (d == 0) or of its enclosing part. */
+static int read_parts(PyObject *self, stream_obj *r, int d, PyObject *environ, PyObject *kbv,
+                      PyObject *strict, uint64_t level_start)
+{
+    PyObject *list = NULL, *klass = NULL, *mnf = NULL, *ib = NULL, *limit = NULL;
+    PyObject *enc = NULL, *err = NULL, *sep = NULL;
+    uint64_t missing = 0; /* bytes of read_to_eof parts, absent from bytes_read */
+    int rc = -1;
+
+    if (!(list = PyObject_GetAttrString(self, "list")) ||
+        !(ib = PyObject_GetAttrString(self, "innerboundary")) ||
+        !(limit = PyObject_GetAttrString(self, "limit")) ||
+        !(enc = PyObject_GetAttrString(self, "encoding")) ||
+        !(err = PyObject_GetAttrString(self, "errors")) ||
+        !(sep = PyObject_GetAttrString(self, "separator")) ||
+        !(mnf = PyObject_GetAttrString(self, "max_num_fields")))
+        goto done;
+    if (!(klass = PyObject_GetAttrString(self, "FieldStorageClass")))
+        goto done;
+    int t = PyObject_IsTrue(klass);
+    if (t < 0)
+        goto done;
+    if (!t)
+        Py_SETREF(klass, (PyObject *)Py_NewRef(Py_TYPE(self)));
+    if (mnf != Py_None) {
+        PyObject *n = PyLong_FromSsize_t(PyObject_Size(list));
+        if (!n)
+            goto done;
+        Py_SETREF(mnf, PyNumber_Subtract(mnf, n));
+        Py_DECREF(n);
+        if (!mnf)
+            goto done;
+    }
+    Py_XSETREF(r->encoding, Py_NewRef(enc));
+    Py_XSETREF(r->errors, Py_NewRef(err));
+
+    for (;;) {
+        int ev = next_event(r);
+        if (ev < 0)
+            goto done;
+        if (ev == EV_BODY_END) {
+            /* the top level counts all it consumed, but read_to_eof bytes */
+            if (set_ll(self, "bytes_read", (long long)(cgih_mp_offset(r->p) - missing)) < 0)
+                goto done;
+            break;
+        }
+        if (ev == EV_PART_END && r->ev_depth < d)
+            break; /* the enclosing part ended: this level is over */
+        if (ev != EV_PART_BEGIN || r->ev_depth != d) {
+            PyErr_SetString(PyExc_RuntimeError, "multipart: unexpected parser event");
+            goto done;
+        }
+        if ((ev = next_event(r)) < 0)
+            goto done;
+        if (ev != EV_HEADERS) {
+            PyErr_SetString(PyExc_RuntimeError, "multipart: headers expected");
+            goto done;
+        }
+        uint64_t s_off = r->hc_off[d];
+        long long bytes_read = (long long)(s_off - level_start - missing);
+        if (set_ll(self, "bytes_read", bytes_read) < 0)
+            goto done;
+
+        /* headers = parser.close(); del headers['content-length'] */
+        cgi_state *st = cgih_cgi_state(cgih_cgi_module_of(Py_TYPE((PyObject *)r)));
+        headers_obj *h = PyObject_GC_New(headers_obj, st->Headers);
+        if (!h)
+            goto done;
+        h->items = r->headers;
+        r->headers = NULL;
+        if (!h->items && !(h->items = PyList_New(0))) {
+            Py_DECREF(h);
+            goto done;
+        }
+        PyObject_GC_Track(h);
+        PyObject *cl = PyUnicode_FromString("content-length");
+        int has = cl ? hdr_contains(h, cl) : -1;
+        if (has > 0)
+            has = hdr_ass(h, cl, NULL);
+        Py_XDECREF(cl);
+        if (has < 0) {
+            Py_DECREF(h);
+            goto done;
+        }
+
+        PyObject *plimit;
+        if (limit == Py_None) {
+            plimit = Py_NewRef(Py_None);
+        } else {
+            PyObject *br = PyLong_FromLongLong(bytes_read);
+            plimit = br ? PyNumber_Subtract(limit, br) : NULL;
+            Py_XDECREF(br);
+        }
+        if (!plimit) {
+            Py_DECREF(h);
+            goto done;
+        }
+        r->after_headers = 1;
+        r->cur_depth = d;
+        PyObject *part = PyObject_CallFunctionObjArgs(klass, (PyObject *)r, (PyObject *)h, ib,
+                                                      environ, kbv, strict, plimit, enc, err, mnf,
+                                                      sep, NULL);
+        r->after_headers = 0;
+        r->cur_depth = d;
+        Py_DECREF(h);
+        Py_DECREF(plimit);
+        if (!part || drain_part(r, d) < 0) {
+            Py_XDECREF(part);
+            goto done;
+        }
+        long long part_read = (long long)(r->end_off[d] - s_off);
+        if (r->eof_part[d]) {
+            missing += (uint64_t)part_read;
+            part_read = 0;
+        }
+        if (set_ll(part, "done", r->end_done[d]) < 0 || set_ll(part, "bytes_read", part_read) < 0) {
+            Py_DECREF(part);
+            goto done;
+        }
+        if (mnf != Py_None) {
+            PyObject *one = PyLong_FromLong(1);
+            Py_SETREF(mnf, one ? PyNumber_Subtract(mnf, one) : NULL);
+            Py_XDECREF(one);
+            PyObject *plist = mnf ? PyObject_GetAttrString(part, "list") : NULL;
+            int pt = plist ? PyObject_IsTrue(plist) : -1;
+            if (pt > 0) {
+                PyObject *n = PyLong_FromSsize_t(PyObject_Size(plist));
+                Py_SETREF(mnf, n ? PyNumber_Subtract(mnf, n) : NULL);
+                Py_XDECREF(n);
+            }
+            Py_XDECREF(plist);
+            PyObject *zero = PyLong_FromLong(0);
+            int neg = (mnf && zero && pt >= 0) ? PyObject_RichCompareBool(mnf, zero, Py_LT) : -1;
+            Py_XDECREF(zero);
+            if (neg != 0) {
+                if (neg > 0)
+                    PyErr_SetString(PyExc_ValueError, "Max number of fields exceeded");
+                Py_DECREF(part);
+                goto done;
+            }
+        }
+        bytes_read = (long long)(r->end_off[d] - level_start - missing);
+        int arc = PyList_Append(list, part);
+        Py_DECREF(part);
+        if (arc < 0 || set_ll(self, "bytes_read", bytes_read) < 0)
+            goto done;
+    }
+    rc = 0;
+done:
+    Py_XDECREF(list);
+    Py_XDECREF(klass);
+    Py_XDECREF(mnf);
+    Py_XDECREF(ib);
+    Py_XDECREF(limit);
+    Py_XDECREF(enc);
+    Py_XDECREF(err);
+    Py_XDECREF(sep);
+    return rc;
+}
+
+/* read_multi after cgi.py's checks and qs_on_post fields: the parts. */
+int cgih_read_multi_parts(PyObject *self, PyObject *environ, PyObject *kbv, PyObject *strict)
+{
+    PyObject *fp = PyObject_GetAttrString(self, "fp");
+    PyObject *ib = fp ? PyObject_GetAttrString(self, "innerboundary") : NULL;
+    if (!ib) {
+        Py_XDECREF(fp);
+        return -1;
+    }
+    int rc = -1;
+    stream_obj *nested = as_stream(fp);
+    if (nested) {
+        /* A part that is itself multipart: its parts follow its headers. */
+        int d = nested->cur_depth;
+        int pr = cgih_mp_push_boundary(nested->p, PyBytes_AS_STRING(ib),
+                                       (size_t)PyBytes_GET_SIZE(ib));
+        if (pr == -2) {
+            PyErr_SetString(PyExc_ValueError, "multipart: parts nested too deeply");
+        } else if (pr != 0) {
+            PyErr_Format(PyExc_ValueError, "Invalid boundary in multipart form: %R", ib);
+        } else {
+            nested->after_headers = 0;
+            rc = read_parts(self, nested, d + 1, environ, kbv, strict, nested->hc_off[d]);
+            nested->cur_depth = d;
+            if (rc == 0 && nested->end_seen[d])
+                rc = set_ll(self, "done", nested->end_done[d]);
+        }
+        goto out;
+    }
+
+    PyObject *m = cgih_cgi_module_of(Py_TYPE(self));
+    if (!m)
+        goto out;
+    cgi_state *st = cgih_cgi_state(m);
+    stream_obj *r = PyObject_GC_New(stream_obj, st->PartStream);
+    if (!r)
+        goto out;
+    memset((char *)r + sizeof(PyObject), 0, sizeof *r - sizeof(PyObject));
+    PyObject_GC_Track(r);
+    r->fp = Py_NewRef(fp);
+    long long length, limit;
+    if (get_int(self, "length", &length) < 0 || get_int(self, "limit", &limit) < 0) {
+        Py_DECREF(r);
+        goto out;
+    }
+    r->remaining = length > 0 ? length : -1;
+    r->p = PyMem_Malloc(sizeof *r->p);
+    if (!r->p) {
+        PyErr_NoMemory();
+        Py_DECREF(r);
+        goto out;
+    }
+    if (cgih_mp_init(r->p, &mp_settings, PyBytes_AS_STRING(ib), (size_t)PyBytes_GET_SIZE(ib)) !=
+        0) {
+        PyErr_Format(PyExc_ValueError, "Invalid boundary in multipart form: %R", ib);
+        Py_DECREF(r);
+        goto out;
+    }
+    cgih_mp_set_cgi_limits(r->p, limit, length);
+    r->p->data = r;
+    r->status = CGIH_MP_OK;
+    rc = read_parts(self, r, 0, environ, kbv, strict, 0);
+    Py_DECREF(r);
+out:
+    Py_DECREF(fp);
+    Py_DECREF(ib);
+    return rc;
+}
+
+/* read_lines_to_outerboundary for a part handed a _PartStream: 1 when handled,
+ * 0 when fp is something else, -1 on error. */
+int cgih_part_read_lines(PyObject *self)
+{
+    PyObject *fp = PyObject_GetAttrString(self, "fp");
+    if (!fp)
+        return -1;
+    stream_obj *r = as_stream(fp);
+    if (!r) {
+        Py_DECREF(fp);
+        return 0;
+    }
+    int d = r->cur_depth, rc = -1;
+    r->after_headers = 0;
+    sink_t s = {.self = self};
+    PyObject *bin = PyObject_GetAttrString(self, "_binary_file");
+    int b = bin ? PyObject_IsTrue(bin) : -1;
+    Py_XDECREF(bin);
+    if (b < 0)
+        goto out;
+    s.binary = b;
+    if (!(s.mem = PyObject_GetAttrString(self, "_FieldStorage__file")))
+        goto out;
+    if (s.mem == Py_None)
+        Py_CLEAR(s.mem);
+    if (!(s.enc = PyObject_GetAttrString(self, "encoding")) ||
+        !(s.err = PyObject_GetAttrString(self, "errors")))
+        goto out;
+    r->sink = &s;
+    rc = drain_part(r, d);
+    r->sink = NULL;
+    if (rc == 0)
+        rc = sink_flush(&s);
+    if (rc == 0)
+        rc = set_ll(self, "done", r->end_done[d]);
+out:
+    r->sink = NULL;
+    Py_XDECREF(s.mem);
+    Py_XDECREF(s.enc);
+    Py_XDECREF(s.err);
+    PyMem_Free(s.unit.p);
+    Py_DECREF(fp);
+    return rc < 0 ? -1 : 1;
+}
+
+/* skip_lines for a part handed a _PartStream: the parser has already done
+ * what cgi.py's skip_lines does; the part's end is consumed. 1/0/-1 as above. */
+int cgih_part_skip_lines(PyObject *self)
+{
+    PyObject *fp = PyObject_GetAttrString(self, "fp");
+    if (!fp)
+        return -1;
+    stream_obj *r = as_stream(fp);
+    Py_DECREF(fp);
+    if (!r)
+        return 0;
+    int d = r->cur_depth;
+    r->after_headers = 0;
+    if (drain_part(r, d) < 0 || set_ll(self, "done", r->end_done[d]) < 0)
+        return -1;
+    return 1;
+}
