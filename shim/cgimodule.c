@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "parsers/header.h"
 #include "shim.h"
 
 cgi_state *cgih_cgi_state(PyObject *module)
@@ -42,102 +43,63 @@ PyObject *cgih_cgi_module_of(PyTypeObject *tp)
 
 /* ---- parse_header --------------------------------------------------------- */
 
-static PyObject *meth(PyObject *o, const char *name)
+static PyObject *decode_sp(const char *s, size_t n)
 {
-    return PyObject_CallMethod(o, name, NULL);
+    return PyUnicode_DecodeUTF8(s, (Py_ssize_t)n, "surrogatepass");
 }
 
+/* cgi.parse_header() on the pure-C core of parsers/header.c, which works on the
+ * str's UTF-8 bytes (lone surrogates pass through as surrogatepass). */
 PyObject *cgih_parse_header(PyObject *line)
 {
-    /* A direct port of cgi.py's _parseparam()/parse_header(). */
-    PyObject *s = NULL, *semi = NULL, *quote = NULL, *esc = NULL, *key = NULL, *pdict = NULL;
-    PyObject *res = NULL;
     if (!PyUnicode_Check(line)) {
         PyErr_Format(PyExc_TypeError, "can only concatenate str (not \"%.200s\") to str",
                      Py_TYPE(line)->tp_name);
         return NULL;
     }
-    if (!(semi = PyUnicode_FromString(";")) || !(quote = PyUnicode_FromString("\"")) ||
-        !(esc = PyUnicode_FromString("\\\"")) || !(pdict = PyDict_New()))
-        goto done;
-    if (!(s = PyUnicode_Concat(semi, line)))
-        goto done;
-    while (PyUnicode_GET_LENGTH(s) > 0 && PyUnicode_READ_CHAR(s, 0) == ';') {
-        Py_SETREF(s, PyUnicode_Substring(s, 1, PyUnicode_GET_LENGTH(s)));
-        if (!s)
-            goto done;
-        Py_ssize_t n = PyUnicode_GET_LENGTH(s);
-        Py_ssize_t end = PyUnicode_Find(s, semi, 0, n, 1);
-        if (end == -2)
-            goto done;
-        while (end > 0) {
-            Py_ssize_t q = PyUnicode_Count(s, quote, 0, end);
-            Py_ssize_t e = PyUnicode_Count(s, esc, 0, end);
-            if (q < 0 || e < 0)
-                goto done;
-            if ((q - e) % 2 == 0)
-                break;
-            end = PyUnicode_Find(s, semi, end + 1, n, 1);
-            if (end == -2)
-                goto done;
-        }
-        if (end < 0)
-            end = n;
-        PyObject *f = PyUnicode_Substring(s, 0, end);
-        PyObject *piece = f ? meth(f, "strip") : NULL;
-        Py_XDECREF(f);
-        if (!piece)
-            goto done;
-        Py_SETREF(s, PyUnicode_Substring(s, end, n));
-        if (!s) {
-            Py_DECREF(piece);
-            goto done;
-        }
-        if (!key) {
-            key = piece;
-            continue;
-        }
-        Py_ssize_t plen = PyUnicode_GET_LENGTH(piece);
-        Py_ssize_t i = PyUnicode_FindChar(piece, '=', 0, plen, 1);
-        if (i >= 0) {
-            PyObject *a = PyUnicode_Substring(piece, 0, i), *b = NULL, *name = NULL, *value = NULL;
-            if (a && (b = meth(a, "strip")))
-                name = meth(b, "lower");
-            Py_XDECREF(a);
-            Py_XDECREF(b);
-            a = name ? PyUnicode_Substring(piece, i + 1, plen) : NULL;
-            value = a ? meth(a, "strip") : NULL;
-            Py_XDECREF(a);
-            if (value) {
-                Py_ssize_t vl = PyUnicode_GET_LENGTH(value);
-                if (vl >= 2 && PyUnicode_READ_CHAR(value, 0) == '"' &&
-                    PyUnicode_READ_CHAR(value, vl - 1) == '"') {
-                    Py_SETREF(value, PyUnicode_Substring(value, 1, vl - 1));
-                    if (value)
-                        Py_SETREF(value, PyObject_CallMethod(value, "replace", "ss", "\\\\", "\\"));
-                    if (value)
-                        Py_SETREF(value, PyObject_CallMethod(value, "replace", "ss", "\\\"", "\""));
-                }
-            }
-            int rc = value ? PyDict_SetItem(pdict, name, value) : -1;
-            Py_XDECREF(name);
-            Py_XDECREF(value);
-            if (rc < 0) {
-                Py_DECREF(piece);
-                goto done;
-            }
-        }
-        Py_DECREF(piece);
+    PyObject *encoded = NULL, *key = NULL, *pdict = NULL, *res = NULL;
+    char *scratch = NULL;
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(line, &n);
+    if (!s) {
+        PyErr_Clear();
+        if (!(encoded = PyUnicode_AsEncodedString(line, "utf-8", "surrogatepass")))
+            return NULL;
+        s = PyBytes_AS_STRING(encoded);
+        n = PyBytes_GET_SIZE(encoded);
     }
-    if (!key)
-        key = PyUnicode_FromString("");
-    if (key)
-        res = PyTuple_Pack(2, key, pdict);
+    cgih_header_iter it;
+    cgih_header_param prm;
+    const char *k;
+    size_t klen;
+    cgih_header_begin(&it, s, (size_t)n, &k, &klen);
+    if (!(key = decode_sp(k, klen)) || !(pdict = PyDict_New()))
+        goto done;
+    if (!(scratch = PyMem_Malloc((size_t)n + 1))) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    while (cgih_header_next(&it, &prm)) {
+        const char *v = prm.value;
+        size_t vlen = prm.value_len;
+        if (prm.quoted) {
+            vlen = cgih_header_unescape(prm.value, prm.value_len, scratch);
+            v = scratch;
+        }
+        PyObject *raw = decode_sp(prm.name, prm.name_len);
+        PyObject *name = raw ? PyObject_CallMethod(raw, "lower", NULL) : NULL;
+        PyObject *value = name ? decode_sp(v, vlen) : NULL;
+        int rc = value ? PyDict_SetItem(pdict, name, value) : -1;
+        Py_XDECREF(raw);
+        Py_XDECREF(name);
+        Py_XDECREF(value);
+        if (rc < 0)
+            goto done;
+    }
+    res = PyTuple_Pack(2, key, pdict);
 done:
-    Py_XDECREF(s);
-    Py_XDECREF(semi);
-    Py_XDECREF(quote);
-    Py_XDECREF(esc);
+    PyMem_Free(scratch);
+    Py_XDECREF(encoded);
     Py_XDECREF(key);
     Py_XDECREF(pdict);
     return res;
