@@ -24,7 +24,7 @@
  *       line's trailing \r\n, \n or \r is withheld and emitted before the next line, so the
  *       line end before the boundary is not data; a lone \r at a 64 KiB cut rejoins a
  *       following \n);
- *     - cgih_mp_push_boundary(): the part is multipart/*: a nested read_multi with the
+ *     - cgih_mp_push_boundary(): the part is multipart/...: a nested read_multi with the
  *       part's boundary, followed by the part's skip_lines() to the enclosing boundary
  *       (which only stops at a line that ends in "--" WITHOUT a newline, i.e. at a 64 KiB
  *       cut or at EOF: in practice it swallows the rest of the body, as cgi.py does);
@@ -37,6 +37,11 @@
  *   read_lines_to_outerboundary then stops before a line when 0 <= limit - S <= bytes read
  *   by the part (S = offset of the part's first body byte), exactly as cgi.py, whatever the
  *   nesting (the limit passed down works out to the same absolute offset).
+ *   Stopping at CONTENT_LENGTH: pass it as both limit and length and feed what stdin gives
+ *   until DONE or EOF; cgi.py's readline() also reads past CONTENT_LENGTH to the end of the
+ *   line (or 64 KiB) it is in, and so does this parser.  Feeding exactly CONTENT_LENGTH
+ *   bytes and then finish() gives the same result whenever stdin holds no more than that.
+ *   The top-level FieldStorage's own done stays 0 (read_multi never sets it).
  *
  * HEADERS.  For each header block the parser delivers:
  *   on_header_raw: the exact bytes of cgi.py's hdr_text (including the blank line), in
@@ -89,6 +94,10 @@
  * or cgih_mp_finish() again if it was finish that paused.  No callback may call
  * cgih_mp_execute/finish on the same parser.
  *
+ * ERRORS (limits, callback failure, misuse) are sticky.  cgih_mp_errpos() is a stream
+ * offset: for a limit, that of the byte that broke it (the same however the input was
+ * cut); for a failing callback, cgih_mp_offset() at the time of the call.
+ *
  * RETURN CODES of execute/finish: CGIH_MP_OK: all input consumed, more wanted.
  * CGIH_MP_PAUSED: see above.  CGIH_MP_DONE: the top level has ended (cgi.py stops reading
  * here); cgih_mp_offset() tells how much of the input was used, the rest is ignored, and
@@ -101,9 +110,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CGIH_MP_LINE_CAP 65536       /* cgi.py readline(1 << 16) */
-#define CGIH_MP_BOUNDARY_MAX 202     /* valid_boundary: 201 chars, plus a '\n' its $ allows */
-#define CGIH_MP_DEPTH_MAX 32         /* capacity of the frame stack (max_depth is capped) */
+#define CGIH_MP_LINE_CAP 65536   /* cgi.py readline(1 << 16) */
+#define CGIH_MP_BOUNDARY_MAX 202 /* valid_boundary: 201 chars, plus a '\n' its $ allows */
+#define CGIH_MP_DEPTH_MAX 32     /* capacity of the frame stack (max_depth is capped) */
 #define CGIH_MP_LOOKBEHIND (CGIH_MP_LINE_CAP + 2) /* "\r\n" + one whole capped boundary line */
 
 typedef enum {
@@ -120,15 +129,15 @@ typedef int (*cgih_mp_cb)(cgih_mp_parser *p);
 /* Callbacks and limits.  A limit left 0 takes its default; use SIZE_MAX / UINT64_MAX for
  * "unlimited" where that is allowed.  Must outlive the parser (it is not copied). */
 typedef struct {
-    cgih_mp_cb on_part_begin;       /* first byte of a non-empty header block */
-    cgih_mp_data_cb on_header_raw;  /* hdr_text bytes */
+    cgih_mp_cb on_part_begin;        /* first byte of a non-empty header block */
+    cgih_mp_data_cb on_header_raw;   /* hdr_text bytes */
     cgih_mp_data_cb on_header_field; /* complete name, once per header */
     cgih_mp_data_cb on_header_value; /* 0 or more pieces */
-    cgih_mp_cb on_header_end;       /* the current header's value is complete */
-    cgih_mp_cb on_headers_complete; /* choose the body: push_boundary / read_to_eof / nothing */
+    cgih_mp_cb on_header_end;        /* the current header's value is complete */
+    cgih_mp_cb on_headers_complete;  /* choose the body: push_boundary / read_to_eof / nothing */
     cgih_mp_data_cb on_part_data;
-    cgih_mp_cb on_part_end;         /* cgih_mp_done() is part.done */
-    cgih_mp_cb on_body_end;         /* the top level ended; DONE follows */
+    cgih_mp_cb on_part_end; /* cgih_mp_done() is part.done */
+    cgih_mp_cb on_body_end; /* the top level ended; DONE follows */
 
     size_t max_header_line;  /* bytes of one header line incl. '\n'; default 16384 */
     size_t max_header_block; /* bytes of one header block; default 65536 */
@@ -152,7 +161,7 @@ struct cgih_mp_parser {
     void *data; /* for the caller */
 
     const cgih_mp_settings *settings;
-    size_t max_header_line, max_header_block, max_headers, max_parts, max_depth;
+    size_t max_header_line, max_header_block, max_headers, max_parts, max_depth, max_boundary;
     uint64_t max_part_data, max_body;
     int64_t limit, length; /* cgi.py T.limit (<0: None) and T.length (<0: none) */
 
@@ -173,9 +182,9 @@ struct cgih_mp_parser {
     uint64_t line_base; /* stream offset where the current readline() line began */
     uint64_t lim_stop;  /* data stops at the first line start >= this (limit), or never */
     uint64_t part_bytes;
-    size_t k;           /* boundary bytes matched on the current line */
-    int m, lfend;       /* matcher phase; previous line ended with '\n' */
-    size_t ds, ts;      /* in-chunk starts: pending data, tentative bytes */
+    size_t k;      /* boundary bytes matched on the current line */
+    int m, lfend;  /* matcher phase; previous line ended with '\n' */
+    size_t ds, ts; /* in-chunk starts: pending data, tentative bytes */
 
     /* header block state */
     size_t h_blen, h_llen, h_nhdr, h_nlen, h_rs, h_vs;
@@ -212,8 +221,8 @@ int cgih_mp_read_to_eof(cgih_mp_parser *p);
 
 void cgih_mp_pause(cgih_mp_parser *p);
 uint64_t cgih_mp_offset(const cgih_mp_parser *p);
-size_t cgih_mp_depth(const cgih_mp_parser *p); /* depth of the current part */
-int cgih_mp_done(const cgih_mp_parser *p);     /* in on_part_end: 1, 0 or -1 */
+size_t cgih_mp_depth(const cgih_mp_parser *p);       /* depth of the current part */
+int cgih_mp_done(const cgih_mp_parser *p);           /* in on_part_end: 1, 0 or -1 */
 const char *cgih_mp_errmsg(const cgih_mp_parser *p); /* NULL unless in error */
 uint64_t cgih_mp_errpos(const cgih_mp_parser *p);    /* stream offset of the error */
 
