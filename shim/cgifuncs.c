@@ -332,9 +332,14 @@ static PyObject *cgi_initlog(PyObject *module, PyObject *args, PyObject *kw)
         PyObject *open = load_global(module, "open");
         PyObject *fp = NULL;
         if (open) {
-            /* open(logfile, "a", encoding="locale") */
+            /* open(logfile, "a", encoding="locale"); before 3.10, which
+             * has no "locale" encoding, encoding=None means the same. */
             PyObject *a = Py_BuildValue("(Os)", logfile, "a");
+#if PY_VERSION_HEX >= 0x030A0000
             PyObject *k = a ? Py_BuildValue("{ss}", "encoding", "locale") : NULL;
+#else
+            PyObject *k = a ? Py_BuildValue("{sO}", "encoding", Py_None) : NULL;
+#endif
             fp = k ? PyObject_Call(open, a, k) : NULL;
             Py_XDECREF(a);
             Py_XDECREF(k);
