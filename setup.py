@@ -1,0 +1,35 @@
+"""Builds the C modules cgi and cgitb as extension modules, from the same
+sources as cgihost's built-in copies; the metadata is in setup.cfg.
+
+cgi is shim/*.c but cgitb*.c, with the parsers of shim/parsers/; cgitb is
+shim/cgitb*.c and, for the helpers it shares (argument binding), cgi's
+sources too, every symbol but PyInit_* hidden in each module."""
+from glob import glob
+
+from setuptools import Extension, setup
+from setuptools.command.install import install
+
+
+class Install(install):
+    """Debian's python3-setuptools reads the install options install_layout
+    and prefix_option that only Debian's own distutils defines: give them
+    their defaults under other CPythons (pyenv's 3.12/3.13 building offline
+    with Debian's setuptools on PYTHONPATH)."""
+
+    def initialize_options(self):
+        super().initialize_options()
+        for option in ("install_layout", "prefix_option"):
+            if option not in vars(self):
+                setattr(self, option, None)
+
+
+parsers = sorted(glob("shim/parsers/*.c"))
+cgitb = sorted(glob("shim/cgitb*.c"))
+cgi = sorted(set(glob("shim/*.c")) - set(cgitb)) + parsers
+flags = ["-std=c11", "-fvisibility=hidden"]
+macros = [("_GNU_SOURCE", None)]
+
+setup(cmdclass={"install": Install}, ext_modules=[
+    Extension("cgi", cgi, define_macros=macros, extra_compile_args=flags),
+    Extension("cgitb", cgitb + cgi, define_macros=macros, extra_compile_args=flags),
+])
