@@ -48,6 +48,57 @@ def hello_get(cgihost, runs):
     print()
 
 
+def python313_module(runs):
+    """Issue 6: stock python3.13 (pyenv's) with the C cgi module pip-installed
+    into a venv (build/bench/venv-3.13, offline, as tests/matrix does) running
+    the space-fixed hello.py, against /usr/bin/python3 with the stdlib cgi in
+    one hyperfine run; then what `import cgi` costs inside that python3.13
+    (median of 30 fresh processes timing the import itself)."""
+    import glob
+    import shutil
+    found = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.13.*/bin/python3.13")))
+    if not found:
+        print("== python3.13 with the C module: SKIP, no pyenv python3.13\n")
+        return
+    venv = ROOT / "build" / "bench" / "venv-3.13"
+    python = venv / "bin" / "python"
+    sos = glob.glob(str(venv / "lib" / "python3.13" / "site-packages" / "cgi.*.so"))
+    newest = max(p.stat().st_mtime for p in (ROOT / "shim").rglob("*.[ch]"))
+    if not sos or os.path.getmtime(sos[0]) < newest:
+        subprocess.run([found[-1], "-m", "venv", "--clear", venv], check=True)
+        buildenv = ROOT / "build" / "bench" / "buildenv"  # Debian's setuptools, wheel
+        buildenv.mkdir(parents=True, exist_ok=True)
+        for name in os.listdir("/usr/lib/python3/dist-packages"):
+            if name.split("-")[0] in ("setuptools", "pkg_resources", "_distutils_hack", "wheel") \
+                    and not (buildenv / name).is_symlink():
+                (buildenv / name).symlink_to(pathlib.Path("/usr/lib/python3/dist-packages") / name)
+        subprocess.run([python, "-m", "pip", "install", "-q", "--no-index", "--no-build-isolation",
+                        "--disable-pip-version-check", ROOT], check=True,
+                       env=dict(os.environ, PYTHONPATH=str(buildenv)), cwd=venv)
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="cgihost-bench-"))
+    fixed = tmp / "hello.py"
+    fixed.write_bytes((ROOT / "scripts" / "hello.py").read_bytes().replace(
+        "\u00a0".encode(), b" "))
+    env = {"PATH": "/usr/bin:/bin", "GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": "GET",
+           "QUERY_STRING": "name=Ada&happy=on"}
+    cmds = [("python3", f"{PYTHON} {fixed}"), ("python3.13+C", f"{python} {fixed}")]
+    print(f"== hello.py GET under stock python3.13 with the C cgi installed: "
+          f"hyperfine -N -w 5 -r {runs} (one side-by-side run)")
+    med = hyperfine(cmds, env, runs)
+    probe = ("import time; t = time.perf_counter_ns(); import cgi; "
+             "print(time.perf_counter_ns() - t)")
+    imp = _median([int(subprocess.run([python, "-c", probe], env=env, check=True,
+                                      capture_output=True).stdout) for _ in range(30)]) / 1e9
+    base = med["python3"]
+    print(f"{'command':<14}{'median ms':>12}{'vs python3':>14}")
+    for name, _ in cmds:
+        print(f"{name:<14}{med[name] * 1e3:>12.2f}{base / med[name]:>13.2f}x")
+    print(f"import cgi (C module) in python3.13: {imp * 1e3:.3f} ms, "
+          f"{imp / med['python3.13+C'] * 100:.1f}% of its run (goal: under 0.1 ms)")
+    print()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def apache(cgihost, n=3000, c=8):
     """Requests/s from `ab -n N -c C` on hello.py behind one private Apache
     (host/apache/private.py): mod_cgi(d) running /usr/bin/python3 on the
@@ -361,6 +412,209 @@ def server_table(cgihost, runs):
     shutil.rmtree(base, ignore_errors=True)
 
 
+# ---- issue 3: upload -------------------------------------------------------------
+
+UPLOAD_BOUNDARY = b"----WebKitFormBoundaryX3bY9kQp7LmZ2vWc"  # Chromium's shape
+
+
+def _upload_parts(size):
+    """A body of exactly SIZE bytes as (head, file bytes, tail): three text
+    fields, then one file part whose data fills the rest."""
+    b = UPLOAD_BOUNDARY
+
+    def field(name, value):
+        return (b"--" + b + b'\r\nContent-Disposition: form-data; name="' + name +
+                b'"\r\n\r\n' + value + b"\r\n")
+    head = (field(b"title", b"holiday photos") + field(b"note", "caf\u00e9 ".encode() * 40) +
+            field(b"empty", b"") + b"--" + b +
+            b'\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\n'
+            b"Content-Type: application/octet-stream\r\n\r\n")
+    tail = b"\r\n--" + b + b"--\r\n"
+    return head, size - len(head) - len(tail), tail
+
+
+def _upload_block():
+    import random
+    # Random bytes: CR, LF and '-' at their natural rates, as in a real file.
+    return random.Random(3).randbytes(1 << 20)
+
+
+def _write_upload(fd, size):
+    """Writes the SIZE-byte body to fd; returns the file part's SHA-256."""
+    import hashlib
+    head, n, tail = _upload_parts(size)
+    block = memoryview(_upload_block())
+    h = hashlib.sha256()
+
+    def put(data):
+        data = memoryview(data)
+        while data:
+            data = data[os.write(fd, data):]
+    put(head)
+    while n > 0:
+        chunk = block[:min(n, len(block))]
+        h.update(chunk)
+        put(chunk)
+        n -= len(chunk)
+    put(tail)
+    return h.hexdigest()
+
+
+def _upload_run(argv, env, body=None, size=None, out=None):
+    """Runs argv with the body on stdin through a pipe, as Apache delivers it:
+    from `cat BODY`, or, without BODY, from a thread generating SIZE bytes (no
+    file kept); with SIZE 0, stdin is /dev/null. OUT: argv's stdout goes to
+    that file. Returns (wall seconds, peak RSS KiB of argv's process, its
+    stdout). The peak comes from GNU time's wait4(): a child of this big
+    python process would inherit its high-water mark across exec."""
+    import threading
+    rssf = tempfile.NamedTemporaryFile(prefix="cgihost-bench-rss-")
+    argv = ["/usr/bin/time", "-f", "%M", "-o", rssf.name, *argv]
+    t0 = time.perf_counter()
+    feeder = thread = None
+    r = None
+    if size == 0:
+        stdin = subprocess.DEVNULL
+    elif body is not None:
+        feeder = subprocess.Popen(["cat", str(body)], stdout=subprocess.PIPE)
+        stdin = feeder.stdout
+    else:
+        r, w = os.pipe2(os.O_CLOEXEC)
+        stdin = r
+
+        def gen():
+            try:
+                _write_upload(w, size)
+            except BrokenPipeError:
+                pass
+            finally:
+                os.close(w)
+        thread = threading.Thread(target=gen)
+        thread.start()
+    sink = open(out, "wb") if out else subprocess.PIPE
+    p = subprocess.Popen(argv, stdin=stdin, stdout=sink, env=env)
+    if feeder:
+        feeder.stdout.close()
+    elif r is not None:
+        os.close(r)
+    got = p.stdout.read() if not out else b""
+    p.wait()
+    wall = time.perf_counter() - t0
+    if out:
+        sink.close()
+    if feeder:
+        feeder.wait()
+    if thread:
+        thread.join()
+    if p.returncode != 0:
+        raise SystemExit(f"bench: {argv} exited {p.returncode}")
+    with rssf:
+        kb = int(open(rssf.name).read().split()[-1])
+    return wall, kb, got
+
+
+def upload(cgihost, mib=256, runs=3):
+    """Issue 3: a MIB MiB multipart/form-data body (three text fields, one file
+    part) piped to stdin; rows: stdlib FieldStorage under /usr/bin/python3,
+    cgihost's (CGIHOST_NO_SERVER=1) and the copy floor `cat BODY > FILE`, all in
+    the same TMPDIR, RUNS rounds interleaved, median wall time, largest peak
+    RSS. Then cgihost's peak RSS at 64 MiB and 1 GiB (bodies generated into the
+    pipe, never stored) and what `import cgi` costs in cgihost."""
+    import shutil
+    script = ROOT / "tests" / "scripts" / "mp_upload.py"
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="cgihost-bench-upload-"))
+    size = mib << 20
+    free = shutil.disk_usage(tmp).free
+    if free < 3 * size + (1 << 30):
+        print(f"== upload: skipped, {free >> 20} MiB free in {tmp.parent}\n")
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+
+    def env_for(n):
+        return {"PATH": "/usr/bin:/bin", "GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": "POST",
+                "CONTENT_TYPE": "multipart/form-data; boundary=" + UPLOAD_BOUNDARY.decode(),
+                "CONTENT_LENGTH": str(n), "TMPDIR": str(tmp), "CGIHOST_NO_SERVER": "1"}
+    engines = [("python3 (stdlib)", [PYTHON, str(script)]), ("cgihost", [cgihost, str(script)])]
+    try:
+        # Both engines give the file part's exact bytes (1 MiB + a bit).
+        small = (1 << 20) + 12345
+        for name, argv in engines:
+            r, w = os.pipe2(os.O_CLOEXEC)
+            p = subprocess.Popen(argv, stdin=r, stdout=subprocess.PIPE,
+                                 env={**env_for(small), "MP_UPLOAD_HASH": "1"})
+            os.close(r)
+            want = _write_upload(w, small)
+            os.close(w)
+            got = p.communicate()[0].decode()
+            if p.returncode != 0 or f"sha256 {want}" not in got or "title 'holiday photos'" not in got:
+                raise SystemExit(f"bench: upload: {name} got it wrong: {got!r}")
+        body = tmp / "body"
+        with open(body, "wb") as f:
+            _write_upload(f.fileno(), size)
+        floor_out = tmp / "floor.out"
+        rows = engines + [("cat BODY > FILE", None), ("cat BODY | cat > FILE", ["cat"])]
+        walls = {n: [] for n, _ in rows}
+        rss = {n: 0 for n, _ in rows}
+        file_size = _upload_parts(size)[1]
+        for _ in range(runs):
+            for name, argv in rows:
+                if argv is None:
+                    wall, kb, _ = _upload_run(["cat", str(body)], env_for(size), size=0,
+                                              out=floor_out)
+                elif argv == ["cat"]:
+                    wall, kb, _ = _upload_run(argv, env_for(size), body=body, out=floor_out)
+                else:
+                    wall, kb, got = _upload_run(argv, env_for(size), body=body)
+                    if f"size {file_size}\n".encode() not in got:
+                        raise SystemExit(f"bench: upload: {name} got {got!r}")
+                floor_out.unlink(missing_ok=True)
+                walls[name].append(wall)
+                rss[name] = max(rss[name], kb)
+        body.unlink()
+        med = {n: _median(w) for n, w in walls.items()}
+        floor = med["cat BODY > FILE"]
+        print(f"== upload: {mib} MiB multipart/form-data body piped to stdin, TMPDIR={tmp}, "
+              f"median of {runs} interleaved rounds")
+        print(f"{'command':<24}{'wall s':>9}{'MB/s':>9}{'peak RSS MiB':>14}{'vs floor':>10}")
+        for name, _ in rows:
+            print(f"{name:<24}{med[name]:>9.3f}{size / 1e6 / med[name]:>9.0f}{rss[name] / 1024:>14.1f}"
+                  f"{med[name] / floor:>9.2f}x")
+        c, s = med["cgihost"], med["python3 (stdlib)"]
+        print(f"cgihost: {c / floor:.2f}x the copy floor (goal: at most 1.3x), {s / c:.1f}x faster "
+              f"than the stdlib (goal: 3x), peak RSS {rss['cgihost'] / 1024:.1f} MiB (goal: under 16)")
+        # Peak RSS does not grow with the size of the upload.
+        sizes = [64 << 20, 1 << 30]
+        peaks = []
+        for n in sizes:
+            if shutil.disk_usage(tmp).free < n + (1 << 30):
+                peaks.append(None)
+                continue
+            _, kb, got = _upload_run(engines[1][1], env_for(n), size=n)
+            if f"size {_upload_parts(n)[1]}\n".encode() not in got:
+                raise SystemExit(f"bench: upload: cgihost got {got!r} for {n} bytes")
+            peaks.append(kb)
+        print("cgihost peak RSS: " + ", ".join(
+            f"{n >> 20} MiB body: " + (f"{kb / 1024:.1f} MiB" if kb else "skipped (disk)")
+            for n, kb in zip(sizes, peaks)) + f", {mib} MiB body: {rss['cgihost'] / 1024:.1f} MiB")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    # import cgi in cgihost: the import statement itself, median of 30 runs.
+    probe = pathlib.Path(tempfile.mkdtemp(prefix="cgihost-bench-import-"))
+    try:
+        (probe / "imp.py").write_text(
+            "import sys, time\nt = time.perf_counter_ns()\nimport cgi\n"
+            "print(time.perf_counter_ns() - t, 'cgi' in sys.builtin_module_names)\n")
+        env = {"PATH": "/usr/bin:/bin", "GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": "GET",
+               "CGIHOST_NO_SERVER": "1"}
+        outs = [subprocess.run([cgihost, str(probe / "imp.py")], env=env, check=True,
+                               capture_output=True, text=True).stdout.split() for _ in range(30)]
+        imp = _median([int(o[0]) for o in outs]) / 1e9
+        print(f"import cgi in cgihost: {imp * 1e3:.3f} ms (goal: under 0.1 ms; built in: {outs[0][1]})")
+    finally:
+        shutil.rmtree(probe, ignore_errors=True)
+    print()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cgihost", default=str(ROOT / "build" / "cgihost"))
@@ -368,8 +622,10 @@ def main():
     a = ap.parse_args()
     cgihost = str(pathlib.Path(a.cgihost).resolve())
     hello_get(cgihost, a.runs)
+    python313_module(a.runs)
     server_table(cgihost, a.runs)
     apache(cgihost)
+    upload(cgihost, int(os.environ.get("BENCH_UPLOAD_MIB", "256")))
 
 
 if __name__ == "__main__":
