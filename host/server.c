@@ -101,6 +101,7 @@ static struct server {
     time_t t_stop;
     PyObject *cache;   /* (filename, dev, ino, mtime_ns, size) -> code */
     PyObject *pending; /* filenames to compile when idle */
+    PyObject *uncached; /* keys that did not compile cleanly: not tried again */
     /* the environment */
     char **shape;   /* interpreter-shaping entries at start, sorted */
     size_t nshape;
@@ -1188,7 +1189,7 @@ static void compile_one(void)
     }
     PyObject *key = cache_key(f), *code = NULL, *after = NULL;
     PyObject *warnings = NULL, *filters = NULL, *entry = NULL, *r = NULL;
-    if (!key || PyDict_Contains(S.cache, key) != 0)
+    if (!key || PyDict_Contains(S.cache, key) != 0 || PySet_Contains(S.uncached, key) != 0)
         goto done;
     if (!(warnings = PyImport_ImportModule("_warnings")) ||
         !(filters = PyObject_GetAttrString(warnings, "filters")) || !PyList_Check(filters) ||
@@ -1216,6 +1217,13 @@ static void compile_one(void)
             Py_XDECREF(fr);
             Py_XDECREF(gc);
         }
+    } else if (!code) {
+        /* A syntax error or a compile-time warning: every request compiles
+         * it, and shows it, itself. */
+        if (PySet_GET_SIZE(S.uncached) >= 256)
+            PySet_Clear(S.uncached);
+        if (PySet_Add(S.uncached, key) < 0)
+            PyErr_Clear();
     }
 done:
     PyErr_Clear();
@@ -1543,7 +1551,8 @@ static int serve(int argc, char **argv)
         if (!had && !(S.added[S.nadded++] = strdup(*e)))
             return 1;
     }
-    if (!(S.cache = PyDict_New()) || !(S.pending = PyList_New(0)) || preload() < 0) {
+    if (!(S.cache = PyDict_New()) || !(S.pending = PyList_New(0)) || !(S.uncached = PySet_New(NULL)) ||
+        preload() < 0) {
         PyErr_Print();
         return 1;
     }
