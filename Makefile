@@ -103,7 +103,7 @@ $(BUILD)/cgihost: $(CLIENT_OBJS)
 # we say what to install.
 TEST_DEPS  := python3-dev python3-pytest clang libclang-rt-14-dev valgrind \
               apache2 apache2-utils chromium chromium-driver python3-selenium
-BENCH_DEPS := hyperfine apache2 apache2-utils
+BENCH_DEPS := hyperfine apache2 apache2-utils time
 DEMO_DEPS  := python3-dev apache2
 MATRIX_DEPS := python3-dev python3-pytest python3-setuptools python3-wheel python3-venv
 deps:
