@@ -58,8 +58,7 @@
 extern char **environ;
 
 /* Control messages on a child's SOCK_SEQPACKET socketpair. */
-enum { CTL_DISPATCH = 1, CTL_STARTED = 2, CTL_SCRIPT = 3, CTL_STOP = 4, CTL_WARM = 5, CTL_TAKEN = 6,
-       CTL_QUERY = 7 };
+enum { CTL_DISPATCH = 1, CTL_STARTED = 2, CTL_SCRIPT = 3, CTL_STOP = 4, CTL_TAKEN = 6, CTL_QUERY = 7 };
 struct ctl_msg {
     uint32_t type;
     uint32_t peer_uid;
@@ -77,7 +76,7 @@ struct child {
     pid_t pid;
     int ctl;  /* our end of the control socket, -1 once closed */
     int conn; /* the client's connection, -1 when idle or gone */
-    int started, dead, warm;
+    int started, dead;
     unsigned gen; /* the code cache generation it was forked with */
     struct watch wctl, wconn;
     struct child *next;
@@ -521,7 +520,7 @@ static void apply_rlimits(const struct cgih_req *r)
  * copy-on-write faults and cold caches of making stdio, syncing os.environ
  * and running a little Python (about 0.6 ms) are taken off the request's
  * path. Skipped when a request is already waiting. */
-static void warm_up(int ctl)
+static void warm_up(void)
 {
     prefault();
     if (!S.warm)
@@ -546,10 +545,6 @@ static void warm_up(int ctl)
         PyErr_Clear();
     Py_XDECREF(r);
     Py_XDECREF(g);
-    struct ctl_msg m = {.type = CTL_WARM};
-    if (send(ctl, &m, sizeof m, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
-        /* the server is gone; we will read EOF */
-    }
 }
 
 static _Noreturn void child_serve(int ctl, int for_dispatch)
@@ -562,7 +557,7 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
         close(S.lfd);
         S.lfd = -1;
     } else {
-        warm_up(ctl);
+        warm_up();
     }
 
     /* Wait for a connection: accept one ourselves (the server stays off the
@@ -1044,8 +1039,6 @@ static int on_ctl(struct child *c)
         fd = -1;
         S.t_active = now_s();
         ep_add(c->conn, EPOLLRDHUP, &c->wconn);
-    } else if (m.type == CTL_WARM) {
-        c->warm = 1;
     } else if (m.type == CTL_STARTED && c->conn >= 0) {
         c->started = 1;
         ep_mod(c->conn, EPOLLIN | EPOLLRDHUP, &c->wconn);
