@@ -558,6 +558,7 @@ def upload(cgihost, mib=256, runs=3):
         file_size = _upload_parts(size)[1]
         for _ in range(runs):
             for name, argv in rows:
+                os.sync()  # every row starts with no dirty pages left by the one before
                 if argv is None:
                     wall, kb, _ = _upload_run(["cat", str(body)], env_for(size), size=0,
                                               out=floor_out)
