@@ -1357,8 +1357,10 @@ static int open_socket(void)
         unsetenv("LISTEN_PID");
         unsetenv("LISTEN_FDS");
         unsetenv("LISTEN_FDNAMES");
-        int fl = fcntl(3, F_GETFD);
-        if (fl < 0 || fcntl(3, F_SETFD, fl | FD_CLOEXEC) != 0 || fcntl(3, F_SETFL, O_NONBLOCK) != 0) {
+        int fl = fcntl(3, F_GETFD), listening = 0;
+        socklen_t ll = sizeof listening;
+        if (fl < 0 || fcntl(3, F_SETFD, fl | FD_CLOEXEC) != 0 || fcntl(3, F_SETFL, O_NONBLOCK) != 0 ||
+            getsockopt(3, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ll) != 0 || !listening) {
             fprintf(stderr, "cgihost: LISTEN_FDS=1 but fd 3 is unusable\n");
             return -1;
         }

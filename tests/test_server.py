@@ -680,3 +680,40 @@ def test_a_tty_gets_a_line_buffered_stdout(srv):
         os.close(master)
         if slave >= 0:
             os.close(slave)
+
+
+def test_socket_activation(base):
+    """As systemd's cgihost.socket would: the socket made by someone else,
+    passed as fd 3 with LISTEN_FDS=1; the server leaves it in place."""
+    s = Server(base)
+    s.dir.mkdir(mode=0o700)
+    if IS_ROOT:
+        os.chown(s.dir, UID, -1)
+    sock = s.dir / "server.sock"
+    activator = f"""
+import os, socket, sys
+l = socket.socket(socket.AF_UNIX)
+l.bind({str(sock)!r}); l.listen(16)
+if l.fileno() != 3:
+    os.dup2(l.fileno(), 3)
+os.set_inheritable(3, True)
+os.environ.update(LISTEN_FDS="1", LISTEN_PID=str(os.getpid()))
+os.environ.pop("LC_CTYPE", None)
+os.execv(sys.argv[1], sys.argv[1:])
+"""
+    with open(s.log, "ab") as log:
+        s.proc = subprocess.Popen([sys.executable, "-c", REAPER,
+                                   *as_user([sys.executable, "-c", activator, CGIHOST, "serve",
+                                             "--socket-dir", s.dir, "--idle-exit", "2"])],
+                                  env=s.env(), stdout=log, stderr=log)
+    try:
+        assert wait_for(lambda: "serving on" in s.log.read_text(), 20), s.log.read_text()
+        s.pid = s.reaper_child()
+        script = s.script("who.py", WHO)
+        r = s.run([script])
+        assert served(s, r), (r.stdout, s.pid, s.log.read_text())
+        # It exits when idle and leaves the socket it did not make.
+        assert wait_for(lambda: s.proc.poll() is not None, 30)
+        assert sock.exists()
+    finally:
+        s.stop()
