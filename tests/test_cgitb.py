@@ -345,3 +345,117 @@ def test_signatures_and_docstrings(cgihost):
     assert ours.returncode == 0, ours.stderr
     assert ours.stdout == theirs.stdout
     assert b"enable (display=1, logdir=None, context=5, format='html')" in ours.stdout
+
+
+# ---- the same through the resident server -------------------------------------
+
+# Starts the server under a subreaper that reaps what is orphaned below it
+# (this container's pid 1 does not), as test_server.py does.
+REAPER = r"""
+import ctypes, os, sys
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+status = 0
+while True:
+    try:
+        p, st = os.wait()
+    except ChildProcessError:
+        break
+    if p == pid:
+        status = os.waitstatus_to_exitcode(st)
+sys.exit(status if status >= 0 else 128 - status)
+"""
+
+
+def test_reports_through_the_resident_server(cgihost):
+    """The server imports cgitb before it forks and gives each request new
+    streams: the three crash scripts still answer with valid responses, and
+    cgitb.handler writes to the request. Root never uses a server, so the
+    server and the clients run as www-data."""
+    import os
+    import pathlib
+    import pwd
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    base = pathlib.Path(tempfile.mkdtemp(prefix="cgihost-cgitb-"))
+    base.chmod(0o755)
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam("www-data")
+        user = ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--clear-groups"]
+        os.chown(base, pw.pw_uid, -1)  # the server makes its socket directory here
+    else:
+        user = []
+    sock = base / "sock"
+    scripts = base / "scripts"
+    scripts.mkdir(mode=0o755)
+    for name in ("cgitb_before.py", "cgitb_headers.py", "cgitb_after.py"):
+        shutil.copy(SCRIPTS / name, scripts / name)
+        (scripts / name).chmod(0o644)
+    (scripts / "handler.py").write_text(
+        "import cgitb, sys\n"
+        "print('Content-Type: text/html')\n"
+        "print()\n"
+        "try:\n"
+        "    1/0\n"
+        "except ZeroDivisionError:\n"
+        "    cgitb.handler()\n"
+        "print('END', cgitb.handler.__self__.file is sys.stdout)\n")
+    (scripts / "handler.py").chmod(0o644)
+    env = {"CGIHOST_SOCKET_DIR": str(sock), "CGIHOST_NO_AUTOSTART": "1",
+           "REQUEST_METHOD": "GET"}
+
+    def ctl(command):  # not a CGI request: no GATEWAY_INTERFACE
+        return subprocess.run([*user, str(cgihost), command], capture_output=True, timeout=30,
+                              env={"PATH": "/usr/bin:/bin", "CGIHOST_SOCKET_DIR": str(sock)})
+
+    log = open(base / "server.log", "wb")
+    server = subprocess.Popen(
+        [sys.executable, "-c", REAPER, *user, str(cgihost), "serve", "--socket-dir", str(sock)],
+        env={"PATH": "/usr/bin:/bin", **env}, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 20
+        while not (sock / "server.sock").exists() and server.poll() is None:
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.05)
+        assert server.poll() is None, (base / "server.log").read_text()
+
+        def request(name, **extra):
+            return run([*user, cgihost, scripts / name], env={**env, **extra})
+
+        headers, body = parse_cgi(request("cgitb_before.py").stdout)
+        assert content_type(headers) == "text/html"
+        check_report(body, "KeyError: 'size'")
+        headers, body = parse_cgi(request("cgitb_headers.py", QUERY_STRING="crash=partial").stdout)
+        assert ("x-half-writx-cgitb", "<!--") in headers
+        check_report(body, "ZeroDivisionError: division by zero")
+        headers, body = parse_cgi(request("cgitb_after.py").stdout)
+        assert body.startswith(b"<html><head><title>after</title>")
+        r = request("handler.py")
+        headers, body = parse_cgi(r.stdout)
+        assert b"division by zero" in body and body.rstrip().endswith(b"END True"), r.stdout
+        st = ctl("status")
+        status = (st.stdout + st.stderr).decode()
+        assert "4 requests served" in status, status  # they did go through the server
+    finally:
+        ctl("stop")
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=15)
+        log.close()
+        # Nothing of ours is left: pool children name the socket directory.
+        for p in pathlib.Path("/proc").iterdir():
+            try:
+                if p.name.isdigit() and str(sock).encode() in (p / "cmdline").read_bytes():
+                    os.kill(int(p.name), signal.SIGKILL)
+            except OSError:
+                pass
+        shutil.rmtree(base, ignore_errors=True)
