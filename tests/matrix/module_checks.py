@@ -29,7 +29,9 @@ def venv_with_module(tmp_path):
     offline: --no-index, --no-build-isolation, setuptools from the
     interpreter or from Debian's python3-setuptools (MATRIX_BUILD_PYTHONPATH)."""
     venv = tmp_path / "venv"
-    subprocess.run([INTERP, "-m", "venv", venv], check=True)
+    # Debian's python3: its setuptools and wheel, as README says.
+    system = ["--system-site-packages"] if INTERP.startswith("/usr/bin/") else []
+    subprocess.run([INTERP, "-m", "venv", *system, venv], check=True)
     env = dict(os.environ, PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
     if os.environ.get("MATRIX_BUILD_PYTHONPATH"):
         env["PYTHONPATH"] = os.environ["MATRIX_BUILD_PYTHONPATH"]
