@@ -84,6 +84,8 @@ typedef struct {
     int after_headers; /* the current part's headers just ended */
     PyObject *headers; /* list of (name, value) of the current header block */
     bbuf hname, hvalue;
+    bbuf hraw;   /* cgi.py's hdr_text of the current part */
+    int hdr_bad; /* a header's name or value did not decode */
     PyObject *encoding, *errors;
     sink_t *sink;
     /* the end of the part at each depth, once seen */
@@ -103,6 +105,8 @@ static int on_part_begin(cgih_mp_parser *p)
     r->ev_depth = (int)d;
     r->end_seen[d] = 0;
     r->eof_part[d] = 0;
+    r->hraw.len = 0;
+    r->hdr_bad = 0;
     Py_XSETREF(r->headers, PyList_New(0));
     if (!r->headers)
         return -1;
@@ -133,6 +137,12 @@ static PyObject *decode(const char *s, size_t n, PyObject *enc, PyObject *err)
     return u;
 }
 
+static int on_header_raw(cgih_mp_parser *p, const char *at, size_t n)
+{
+    stream_obj *r = p->data;
+    return bbuf_add(&r->hraw, at, n);
+}
+
 static int on_header_end(cgih_mp_parser *p)
 {
     stream_obj *r = p->data;
@@ -140,6 +150,14 @@ static int on_header_end(cgih_mp_parser *p)
     PyObject *value =
         name ? decode(r->hvalue.p ? r->hvalue.p : "", r->hvalue.len, r->encoding, r->errors)
              : NULL;
+    if (!value && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+        /* cgi.py decodes the whole hdr_text first: its error is raised at
+         * on_headers_complete, with hdr_text's offsets. */
+        PyErr_Clear();
+        Py_XDECREF(name);
+        r->hdr_bad = 1;
+        return 0;
+    }
     PyObject *pair = value ? PyTuple_Pack(2, name, value) : NULL;
     Py_XDECREF(name);
     Py_XDECREF(value);
@@ -151,6 +169,17 @@ static int on_header_end(cgih_mp_parser *p)
 static int on_headers_complete(cgih_mp_parser *p)
 {
     stream_obj *r = p->data;
+    /* parser.feed(hdr_text.decode(self.encoding, self.errors)) */
+    PyObject *text = decode(r->hraw.p ? r->hraw.p : "", r->hraw.len, r->encoding, r->errors);
+    r->hraw.len = 0;
+    if (!text)
+        return -1;
+    Py_DECREF(text);
+    if (r->hdr_bad) {
+        PyErr_SetString(PyExc_ValueError,
+                        "multipart body: a part header does not decode on its own");
+        return -1;
+    }
     r->ev = EV_HEADERS;
     r->ev_depth = (int)cgih_mp_depth(p);
     r->hc_off[r->ev_depth] = cgih_mp_offset(p);
@@ -190,6 +219,7 @@ static const cgih_mp_settings mp_settings = {
     .on_part_begin = on_part_begin,
     .on_header_field = on_header_field,
     .on_header_value = on_header_value,
+    .on_header_raw = on_header_raw,
     .on_header_end = on_header_end,
     .on_headers_complete = on_headers_complete,
     .on_part_data = on_part_data,
@@ -407,6 +437,7 @@ static void stream_dealloc(stream_obj *r)
     PyMem_Free(r->p);
     PyMem_Free(r->hname.p);
     PyMem_Free(r->hvalue.p);
+    PyMem_Free(r->hraw.p);
     tp->tp_free(r);
     Py_DECREF(tp);
 }
@@ -733,7 +764,7 @@ static int set_ll(PyObject *o, const char *name, long long v)
 
 /* The parts of one multipart level (depth d): cgi.py's read_multi loop. The
  * level ends at the end of the body (d == 0) or of its enclosing part. */
-static int read_parts(PyObject *self, stream_obj *r, int d, PyObject *environ, PyObject *kbv,
+static int read_parts(PyObject *self, stream_obj *r, int d, PyObject *env, PyObject *kbv,
                       PyObject *strict, uint64_t level_start)
 {
     PyObject *list = NULL, *klass = NULL, *mnf = NULL, *ib = NULL, *limit = NULL;
@@ -832,7 +863,7 @@ static int read_parts(PyObject *self, stream_obj *r, int d, PyObject *environ, P
         r->after_headers = 1;
         r->cur_depth = d;
         PyObject *part = PyObject_CallFunctionObjArgs(klass, (PyObject *)r, (PyObject *)h, ib,
-                                                      environ, kbv, strict, plimit, enc, err, mnf,
+                                                      env, kbv, strict, plimit, enc, err, mnf,
                                                       sep, NULL);
         r->after_headers = 0;
         r->cur_depth = d;
@@ -893,7 +924,7 @@ done:
 }
 
 /* read_multi after cgi.py's checks and qs_on_post fields: the parts. */
-int cgih_read_multi_parts(PyObject *self, PyObject *environ, PyObject *kbv, PyObject *strict)
+int cgih_read_multi_parts(PyObject *self, PyObject *env, PyObject *kbv, PyObject *strict)
 {
     PyObject *fp = PyObject_GetAttrString(self, "fp");
     PyObject *ib = fp ? PyObject_GetAttrString(self, "innerboundary") : NULL;
@@ -914,7 +945,7 @@ int cgih_read_multi_parts(PyObject *self, PyObject *environ, PyObject *kbv, PyOb
             PyErr_Format(PyExc_ValueError, "Invalid boundary in multipart form: %R", ib);
         } else {
             nested->after_headers = 0;
-            rc = read_parts(self, nested, d + 1, environ, kbv, strict, nested->hc_off[d]);
+            rc = read_parts(self, nested, d + 1, env, kbv, strict, nested->hc_off[d]);
             nested->cur_depth = d;
             if (rc == 0 && nested->end_seen[d])
                 rc = set_ll(self, "done", nested->end_done[d]);
@@ -953,7 +984,7 @@ int cgih_read_multi_parts(PyObject *self, PyObject *environ, PyObject *kbv, PyOb
     cgih_mp_set_cgi_limits(r->p, limit, length);
     r->p->data = r;
     r->status = CGIH_MP_OK;
-    rc = read_parts(self, r, 0, environ, kbv, strict, 0);
+    rc = read_parts(self, r, 0, env, kbv, strict, 0);
     Py_DECREF(r);
 out:
     Py_DECREF(fp);

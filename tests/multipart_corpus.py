@@ -254,6 +254,13 @@ def hand_cases():
     C.append(mk("enc-header-bytes", "en", [], body=(
         b'--en\r\nContent-Disposition: form-data; name="caf\xc3\xa9"; filename="\xff.txt"\r\n\r\n'
         b"x\r\n--en--\r\n"), args="{'encoding': 'latin-1'}"))
+    # cgi.py decodes a part's whole header block (hdr_text) before parsing it
+    for nm, hdr in [("value", b"X-A: \xff"), ("name", b"X-\xff: 1"), ("non-header", b"\xff"),
+                    ("after-stop", b"not a header\r\nX-B: \xff"), ("folded", b"X-A: a\r\n \xff")]:
+        for args in ("{'errors': 'strict'}", "{}", "{'encoding': 'latin-1', 'errors': 'strict'}"):
+            C.append(mk("enc-hdr-%s-%s" % (nm, args), "eh", [], body=(
+                b'--eh\r\nContent-Disposition: form-data; name="a"\r\n' + hdr +
+                b"\r\n\r\nv\r\n--eh--\r\n"), args=args))
     # --- urlencoded inside multipart ---------------------------------------
     C.append(mk("urlencoded-part", "ue", [
         part("form", b"a=1&b=2&b=3&c=", None, "application/x-www-form-urlencoded"),
