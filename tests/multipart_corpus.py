@@ -285,6 +285,22 @@ def hand_cases():
     # --- parameters, parse_multipart, parse, subclass ----------------------
     C.append(mk("limit-arg", "lm", [part("a", b"1"), part("f", b"abcdef", "f")],
                 args="{'limit': 30}"))
+    hb = body_of("hb", [part("a", b"1"), part("f", BIN, "f.bin")])
+    for nm, args in [
+        ("dict", "{'headers': {'content-type': 'multipart/form-data; boundary=hb', "
+                 "'content-length': '%d'}, 'environ': {'REQUEST_METHOD': 'POST'}}" % len(hb)),
+        ("no-clen", "{'headers': {'content-type': 'multipart/form-data; boundary=hb'}, "
+                    "'environ': {'REQUEST_METHOD': 'POST'}}"),
+        ("short-clen", "{'headers': {'content-type': 'multipart/form-data; boundary=hb', "
+                       "'content-length': '40'}, 'environ': {'REQUEST_METHOD': 'POST'}}"),
+        ("env-qs", "{'environ': {'REQUEST_METHOD': 'POST', 'QUERY_STRING': 'e=1', "
+                   "'CONTENT_TYPE': 'multipart/form-data; boundary=hb', 'CONTENT_LENGTH': '%d'}}"
+                   % len(hb)),
+        ("maxnum-0", "{'max_num_fields': 0}"),
+        ("limit-small", "{'limit': 10}"),
+        ("limit-huge", "{'limit': 10 ** 9}"),
+    ]:
+        C.append(Case("args-" + nm, hb, post_env("hb", len(hb)), "fs", args, "buffer"))
     C.append(mk("fp-buffer", "fb", [part("a", b"1")], fp="buffer"))
     C.append(mk("fp-text", "fb", [part("a", b"1")], fp="text"))
     C.append(mk("fp-bytesio", "fb", [part("a", b"1"), part("f", BIN, "f")], fp="bytesio"))
