@@ -176,6 +176,12 @@ def hand_cases():
     C.append(mk("huge-one-line", "hl", [part("t", b"z" * (3 << 20))]))
     C.append(mk("huge-one-line-file", "hl", [part("t", b"z" * (1 << 20) + b"\r\n",
                                                    "z.txt", "text/plain")]))
+    # cgi.py reads lines with readline(1 << 16): a character cut there
+    C.append(mk("text-64k-cut-char", "tf", [part("t", b"a" * 65535 + "\u00e9".encode() + b"z")]))
+    C.append(mk("text-64k-cut-crlf", "tf", [part("t", b"a" * 65535 + b"\r\nz"),
+                                             part("f", b"a" * 65535 + b"\r\nz", "f")]))
+    C.append(mk("text-64k-cut-boundary", "tf", [], body=b"--tf\r\n" + part("t", b"a" * 65534) +
+                b"\r\n--tf--\r\n"))
     C.append(mk("text-1001", "tf", [part("t", b"x" * 1001)]))
     C.append(mk("text-1000", "tf", [part("t", b"x" * 1000)]))
     C.append(mk("text-spill-lines", "tf", [part("t", b"line\r\n" * 300)]))

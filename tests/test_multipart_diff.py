@@ -34,6 +34,10 @@ XFAIL = {cid: CL_SHORT for cid in (
     "clen-lies--30", "clen-lies--10", "clen-lies--1", "pm-clen-short", "args-short-clen",
     "random-049-firefox", "random-094-firefox", "random-097-chromium",
     "random-113-curl", "random-129-plain")}
+# A text field's line longer than 64 KiB: cgi.py decodes each readline(1 << 16)
+# piece on its own, so a UTF-8 character cut there becomes two U+FFFD;
+# cgihost decodes whole lines (documented in shim/multipartbind.c).
+XFAIL["text-64k-cut-char"] = "multi-byte character cut by cgi.py's readline(1 << 16)"
 # Headers longer than the parser's limits (cgi.py's email parser takes any).
 LIMIT = {"part-long-header", "random-103-curl"}
 LIMIT_RE = re.compile(r"^EXC ValueError: '?multipart body: .+ at byte \d+'?$")
