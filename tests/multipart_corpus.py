@@ -411,9 +411,43 @@ def random_case(rng, i):
     return Case("random-%03d-%s" % (i, kind), body, env, mode, repr(args), fp)
 
 
-def cases(n_random=160, seed=20261125):
+def random_nested_case(rng, i):
+    """A random form with nested multipart/mixed parts (up to three deep),
+    part-level Content-Length headers and a max_num_fields counted across them."""
+    def form(depth):
+        b = "n%d%s" % (depth, "".join(rng.choice("abcXYZ09'()+_,-./:=?") for _ in range(rng.randrange(1, 12))))
+        nl = rng.choice([CRLF, CRLF, b"\n"])
+        parts = []
+        for j in range(rng.randrange(0 if depth else 1, 4)):
+            r = rng.random()
+            if r < 0.5 and depth < 3:
+                inner, ib = form(depth + 1)
+                parts.append(part("m%d" % j, inner, None, 'multipart/mixed; boundary="%s"' % ib, nl=nl))
+            else:
+                data = rng.choice([b"", b"v", b"a\r\nb", b"x" * 1200, b"--" + b.encode(),
+                                   b"\r\n--" + b.encode() + b"x", bytes(range(256))])
+                extra = [b"Content-Length: %d" % rng.choice([len(data), 0, 3, 5000])] \
+                    if rng.random() < 0.15 else []
+                parts.append(part(rng.choice(["a", "b", "f"]), data,
+                                  rng.choice([None, "f.txt", ""]), None, extra, nl=nl))
+        return body_of(b, parts, nl, final=rng.random() > 0.05), b
+    body, b = form(0)
+    env = {"REQUEST_METHOD": "POST", "CONTENT_LENGTH": str(len(body)),
+           "CONTENT_TYPE": 'multipart/form-data; boundary="%s"' % b}
+    args = {}
+    if rng.random() < 0.5:
+        args["max_num_fields"] = rng.randrange(0, 8)
+    if rng.random() < 0.3:
+        args["keep_blank_values"] = 1
+    return Case("nested-%03d" % i, body, env, rng.choice(["fs", "fs", "sub"]), repr(args),
+                rng.choice(["stdin", "bytesio"]))
+
+
+def cases(n_random=160, n_nested=60, seed=20261125):
     rng = random.Random(seed)
-    return hand_cases() + [random_case(rng, i) for i in range(n_random)]
+    rng2 = random.Random(seed + 1)
+    return (hand_cases() + [random_case(rng, i) for i in range(n_random)] +
+            [random_nested_case(rng2, i) for i in range(n_nested)])
 
 
 if __name__ == "__main__":
