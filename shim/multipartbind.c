@@ -75,7 +75,11 @@ typedef struct {
     PyObject_HEAD
     cgih_mp_parser *p;
     PyObject *fp;     /* the request body */
-    PyObject *chunk;  /* bytes being fed */
+    PyObject *chunk;  /* bytes being fed, when fp has no readinto() */
+    char *cbuf;       /* else the buffer fp.readinto() fills, reused */
+    const char *cdata;
+    size_t clen;
+    int no_readinto;
     uint64_t chunk_base;
     int64_t remaining; /* bytes fp may still give (Content-Length), < 0: to EOF */
     int eof, status;
@@ -346,6 +350,54 @@ static int parse_failed(stream_obj *r)
     return -1;
 }
 
+/* Reads up to want bytes of the body into r->cdata/r->clen: with
+ * fp.readinto() into one reused buffer where fp has it (no allocation per
+ * chunk), else with fp.read(). Returns the count, or -1. */
+static Py_ssize_t fill(stream_obj *r, Py_ssize_t want)
+{
+    if (want <= 0)
+        return 0;
+    if (!r->no_readinto) {
+        if (!r->cbuf && !(r->cbuf = PyMem_Malloc(READ_CHUNK))) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        PyObject *mv = PyMemoryView_FromMemory(r->cbuf, want, PyBUF_WRITE);
+        PyObject *n = mv ? PyObject_CallMethod(r->fp, "readinto", "O", mv) : NULL;
+        Py_XDECREF(mv);
+        if (n && PyLong_Check(n)) {
+            Py_ssize_t got = PyLong_AsSsize_t(n);
+            Py_DECREF(n);
+            if (got < 0 || got > want) {
+                if (!PyErr_Occurred())
+                    PyErr_SetString(PyExc_ValueError, "readinto() returned a bad count");
+                return -1;
+            }
+            r->cdata = r->cbuf;
+            r->clen = (size_t)got;
+            return got;
+        }
+        if (!n && !PyErr_ExceptionMatches(PyExc_AttributeError))
+            return -1;
+        /* no readinto(), or one that gives None: read() from now on */
+        Py_XDECREF(n);
+        PyErr_Clear();
+        r->no_readinto = 1;
+    }
+    PyObject *data = PyObject_CallMethod(r->fp, "read", "n", want);
+    if (!data)
+        return -1;
+    if (!PyBytes_Check(data)) {
+        not_bytes(r->fp, data);
+        Py_DECREF(data);
+        return -1;
+    }
+    Py_XSETREF(r->chunk, data);
+    r->cdata = PyBytes_AS_STRING(data);
+    r->clen = (size_t)PyBytes_GET_SIZE(data);
+    return (Py_ssize_t)r->clen;
+}
+
 /* Runs the parser to its next pause. Returns the event, or -1 with an
  * exception set. */
 static int next_event(stream_obj *r)
@@ -357,31 +409,23 @@ static int next_event(stream_obj *r)
         if (r->status == CGIH_MP_ERROR)
             return parse_failed(r);
         uint64_t off = cgih_mp_offset(r->p);
-        size_t clen = r->chunk ? (size_t)PyBytes_GET_SIZE(r->chunk) : 0;
-        if (r->chunk && off - r->chunk_base < clen) {
+        if (off - r->chunk_base < r->clen) {
             size_t at = (size_t)(off - r->chunk_base);
-            r->status = cgih_mp_execute(r->p, PyBytes_AS_STRING(r->chunk) + at, clen - at);
+            r->status = cgih_mp_execute(r->p, r->cdata + at, r->clen - at);
         } else if (r->eof) {
             r->status = cgih_mp_finish(r->p);
         } else {
-            Py_ssize_t want = READ_CHUNK;
+            Py_ssize_t want = READ_CHUNK, got;
             if (r->remaining >= 0 && r->remaining < want)
                 want = (Py_ssize_t)r->remaining;
-            PyObject *data =
-                want > 0 ? PyObject_CallMethod(r->fp, "read", "n", want) : PyBytes_FromString("");
-            if (!data)
+            r->chunk_base += r->clen;
+            r->clen = 0;
+            if ((got = fill(r, want)) < 0)
                 return -1;
-            if (!PyBytes_Check(data)) {
-                not_bytes(r->fp, data);
-                Py_DECREF(data);
-                return -1;
-            }
-            r->chunk_base += clen;
-            Py_XSETREF(r->chunk, data);
-            if (PyBytes_GET_SIZE(data) == 0)
+            if (got == 0)
                 r->eof = 1;
             else if (r->remaining >= 0)
-                r->remaining -= PyBytes_GET_SIZE(data);
+                r->remaining -= got;
             continue;
         }
         if (r->status == CGIH_MP_ERROR)
@@ -435,6 +479,7 @@ static void stream_dealloc(stream_obj *r)
     PyObject_GC_UnTrack(r);
     stream_clear(r);
     PyMem_Free(r->p);
+    PyMem_Free(r->cbuf);
     PyMem_Free(r->hname.p);
     PyMem_Free(r->hvalue.p);
     PyMem_Free(r->hraw.p);
