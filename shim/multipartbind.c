@@ -21,7 +21,9 @@
  */
 #include "cgi_internal.h"
 
+#include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "parsers/multipart.h"
@@ -230,6 +232,42 @@ static const cgih_mp_settings mp_settings = {
     .on_part_end = on_part_end,
     .on_body_end = on_body_end,
 };
+
+/* The parser's limits, each settable from the environment (README, man page):
+ *   CGIHOST_MAX_HEADER_LINE   bytes of one part header line   (default 16384)
+ *   CGIHOST_MAX_HEADER_BLOCK  bytes of one part's headers     (default 65536)
+ *   CGIHOST_MAX_HEADERS       headers per part                (default 64)
+ *   CGIHOST_MAX_PARTS         parts in a body, at all depths  (default 10000)
+ *   CGIHOST_MAX_DEPTH         nesting of multipart parts      (default 16)
+ * Read once per process, which is once per request. */
+static const cgih_mp_settings *configured_settings(void)
+{
+    static cgih_mp_settings s;
+    static int ready;
+    if (ready)
+        return &s;
+    s = mp_settings;
+    static const struct {
+        const char *name;
+        size_t *field;
+    } knobs[] = {{"CGIHOST_MAX_HEADER_LINE", &s.max_header_line},
+                 {"CGIHOST_MAX_HEADER_BLOCK", &s.max_header_block},
+                 {"CGIHOST_MAX_HEADERS", &s.max_headers},
+                 {"CGIHOST_MAX_PARTS", &s.max_parts},
+                 {"CGIHOST_MAX_DEPTH", &s.max_depth}};
+    for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++) {
+        const char *v = getenv(knobs[i].name);
+        char *end;
+        if (!v || !*v)
+            continue;
+        errno = 0;
+        unsigned long long n = strtoull(v, &end, 10);
+        if (errno == 0 && *end == '\0' && n > 0 && n <= SIZE_MAX)
+            *knobs[i].field = (size_t)n;
+    }
+    ready = 1;
+    return &s;
+}
 
 /* ---- the sink: cgi.py's __write() ---------------------------------------- */
 
@@ -1020,7 +1058,8 @@ int cgih_read_multi_parts(PyObject *self, PyObject *env, PyObject *kbv, PyObject
         Py_DECREF(r);
         goto out;
     }
-    if (cgih_mp_init(r->p, &mp_settings, PyBytes_AS_STRING(ib), (size_t)PyBytes_GET_SIZE(ib)) !=
+    if (cgih_mp_init(r->p, configured_settings(), PyBytes_AS_STRING(ib),
+                     (size_t)PyBytes_GET_SIZE(ib)) !=
         0) {
         PyErr_Format(PyExc_ValueError, "Invalid boundary in multipart form: %R", ib);
         Py_DECREF(r);
