@@ -262,7 +262,7 @@ static PyMethodDef cgi_methods[] = {
 static int cgi_exec(PyObject *m)
 {
     cgi_state *st = cgih_cgi_state(m);
-    if (cgih_fieldstorage_add_types(m, st) < 0 || cgih_multipart_add_types(m, st) < 0)
+    if (cgih_fieldstorage_add_types(m, st) < 0)
         return -1;
     if (PyModule_AddStringConstant(m, "__version__", "2.6") < 0 ||
         PyModule_AddIntConstant(m, "maxlen", 0) < 0 ||

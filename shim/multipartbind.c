@@ -788,15 +788,18 @@ static PyType_Spec hdr_spec = {
     .slots = hdr_slots,
 };
 
+/* Made on the first multipart body, so that `import cgi` stays cheap. */
 int cgih_multipart_add_types(PyObject *module, cgi_state *st)
 {
+    if (st->PartStream && st->Headers)
+        return 0;
+    Py_CLEAR(st->PartStream);
+    Py_CLEAR(st->Headers);
     st->PartStream = (PyTypeObject *)PyType_FromModuleAndSpec(module, &stream_spec, NULL);
     if (!st->PartStream)
         return -1;
     st->Headers = (PyTypeObject *)PyType_FromModuleAndSpec(module, &hdr_spec, NULL);
-    if (!st->Headers)
-        return -1;
-    return PyModule_AddObjectRef(module, "_Headers", (PyObject *)st->Headers);
+    return st->Headers ? 0 : -1;
 }
 
 int cgih_is_headers(PyObject *o)
@@ -806,7 +809,8 @@ int cgih_is_headers(PyObject *o)
         PyErr_Clear();
         return 0;
     }
-    return Py_TYPE(o) == cgih_cgi_state(m)->Headers;
+    PyTypeObject *h = cgih_cgi_state(m)->Headers;
+    return h && Py_TYPE(o) == h;
 }
 
 /* The part stream behind fp, or NULL (no error) when fp is another object. */
@@ -817,7 +821,8 @@ static stream_obj *as_stream(PyObject *fp)
         PyErr_Clear();
         return NULL;
     }
-    return Py_TYPE(fp) == cgih_cgi_state(m)->PartStream ? (stream_obj *)fp : NULL;
+    PyTypeObject *ps = cgih_cgi_state(m)->PartStream;
+    return ps && Py_TYPE(fp) == ps ? (stream_obj *)fp : NULL;
 }
 
 /* ---- reading parts ----------------------------------------------------------- */
@@ -1040,6 +1045,8 @@ int cgih_read_multi_parts(PyObject *self, PyObject *env, PyObject *kbv, PyObject
     if (!m)
         goto out;
     cgi_state *st = cgih_cgi_state(m);
+    if (cgih_multipart_add_types(m, st) < 0)
+        goto out;
     stream_obj *r = PyObject_GC_New(stream_obj, st->PartStream);
     if (!r)
         goto out;
