@@ -54,6 +54,17 @@ extern PyMethodDef cgih_cgi_funcs[];
  * reference. */
 PyObject *cgih_default_environ(void);
 
+/* pyutil.c: small helpers the module's files share. */
+int cgih_has_key(PyObject *mapping, const char *key);     /* key in mapping */
+PyObject *cgih_get_key(PyObject *mapping, const char *key); /* mapping[key] */
+
+/* A growable byte buffer (PyMem); zero-initialise, PyMem_Free(b.p) when done. */
+typedef struct {
+    char *p;
+    size_t len, cap;
+} cgih_buf;
+int cgih_buf_add(cgih_buf *b, const char *at, size_t n); /* 0, or -1 with MemoryError */
+
 /* multipartbind.c: read_multi on the streaming parser. */
 int cgih_multipart_add_types(PyObject *module, cgi_state *st);
 int cgih_is_headers(PyObject *o);

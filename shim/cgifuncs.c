@@ -120,27 +120,6 @@ static PyObject *concat3(const char *a, PyObject *b, const char *c)
     return r;
 }
 
-/* `key in mapping` for a C string key. */
-static int contains_str(PyObject *mapping, const char *key)
-{
-    PyObject *k = PyUnicode_FromString(key);
-    if (!k)
-        return -1;
-    int rc = PySequence_Contains(mapping, k);
-    Py_DECREF(k);
-    return rc;
-}
-
-static PyObject *getitem_str(PyObject *mapping, const char *key)
-{
-    PyObject *k = PyUnicode_FromString(key);
-    if (!k)
-        return NULL;
-    PyObject *v = PyObject_GetItem(mapping, k);
-    Py_DECREF(k);
-    return v;
-}
-
 static int setitem_str(PyObject *mapping, const char *key, PyObject *v)
 {
     PyObject *k = PyUnicode_FromString(key);
@@ -637,7 +616,7 @@ static PyObject *cgi_parse(PyObject *module, PyObject *args, PyObject *kw)
             goto done;
     }
 
-    if ((t = contains_str(environ_, "REQUEST_METHOD")) < 0)
+    if ((t = cgih_has_key(environ_, "REQUEST_METHOD")) < 0)
         goto done;
     if (!t) {
         if (!(tmp = PyUnicode_FromString("GET")) ||
@@ -645,7 +624,7 @@ static PyObject *cgi_parse(PyObject *module, PyObject *args, PyObject *kw)
             goto done;
         Py_CLEAR(tmp);
     }
-    if (!(method = getitem_str(environ_, "REQUEST_METHOD")))
+    if (!(method = cgih_get_key(environ_, "REQUEST_METHOD")))
         goto done;
     if (!(tmp = PyUnicode_FromString("POST")))
         goto done;
@@ -655,7 +634,7 @@ static PyObject *cgi_parse(PyObject *module, PyObject *args, PyObject *kw)
         goto done;
     if (t) {
         PyObject *ph = load_global(module, "parse_header");
-        PyObject *ct = ph ? getitem_str(environ_, "CONTENT_TYPE") : NULL;
+        PyObject *ct = ph ? cgih_get_key(environ_, "CONTENT_TYPE") : NULL;
         PyObject *parsed = ct ? PyObject_CallOneArg(ph, ct) : NULL;
         Py_XDECREF(ph);
         Py_XDECREF(ct);
@@ -677,7 +656,7 @@ static PyObject *cgi_parse(PyObject *module, PyObject *args, PyObject *kw)
         }
         if (PyUnicode_Check(ctype) &&
             PyUnicode_CompareWithASCIIString(ctype, "application/x-www-form-urlencoded") == 0) {
-            PyObject *cl = getitem_str(environ_, "CONTENT_LENGTH");
+            PyObject *cl = cgih_get_key(environ_, "CONTENT_LENGTH");
             PyObject *clength = cl ? PyNumber_Long(cl) : NULL;
             Py_XDECREF(cl);
             if (!clength)
@@ -697,10 +676,10 @@ static PyObject *cgi_parse(PyObject *module, PyObject *args, PyObject *kw)
         } else {
             qs = PyUnicode_FromString("");
         }
-        if (!qs || (t = contains_str(environ_, "QUERY_STRING")) < 0)
+        if (!qs || (t = cgih_has_key(environ_, "QUERY_STRING")) < 0)
             goto done;
         if (t) {
-            if (!(tmp = getitem_str(environ_, "QUERY_STRING")))
+            if (!(tmp = cgih_get_key(environ_, "QUERY_STRING")))
                 goto done;
             qs = join_qs(qs, tmp);
             Py_CLEAR(tmp);
@@ -716,10 +695,10 @@ static PyObject *cgi_parse(PyObject *module, PyObject *args, PyObject *kw)
         if (!qs || setitem_str(environ_, "QUERY_STRING", qs) < 0)
             goto done;
     } else {
-        if ((t = contains_str(environ_, "QUERY_STRING")) < 0)
+        if ((t = cgih_has_key(environ_, "QUERY_STRING")) < 0)
             goto done;
         if (t) {
-            if (!(qs = getitem_str(environ_, "QUERY_STRING")))
+            if (!(qs = cgih_get_key(environ_, "QUERY_STRING")))
                 goto done;
         } else {
             int err;
@@ -769,7 +748,7 @@ static PyObject *cgi_parse_multipart(PyObject *module, PyObject *args, PyObject 
         goto done;
     if (!separator && !(separator = owned[2] = PyUnicode_FromString("&")))
         goto done;
-    if (!(b = getitem_str(pdict, "boundary")) ||
+    if (!(b = cgih_get_key(pdict, "boundary")) ||
         !(boundary = PyObject_CallMethod(b, "decode", "s", "ascii")))
         goto done;
     PyObject *fmt = PyUnicode_FromString("multipart/form-data; boundary={}");
@@ -789,7 +768,7 @@ static PyObject *cgi_parse_multipart(PyObject *module, PyObject *args, PyObject 
     }
     if (!(headers = PyDict_New()) || PyDict_SetItemString(headers, "content-type", ctype) < 0)
         goto done;
-    PyObject *cl = getitem_str(pdict, "CONTENT-LENGTH");
+    PyObject *cl = cgih_get_key(pdict, "CONTENT-LENGTH");
     if (cl) {
         int rc = PyDict_SetItemString(headers, "content-length", cl);
         Py_DECREF(cl);

@@ -40,27 +40,6 @@ static PyObject *get(PyObject *self, const char *name)
     return PyObject_GetAttrString(self, name);
 }
 
-/* key in mapping, for a C string key. */
-static int has_key(PyObject *mapping, const char *key)
-{
-    PyObject *k = PyUnicode_FromString(key);
-    if (!k)
-        return -1;
-    int rc = PySequence_Contains(mapping, k);
-    Py_DECREF(k);
-    return rc;
-}
-
-static PyObject *get_key(PyObject *mapping, const char *key)
-{
-    PyObject *k = PyUnicode_FromString(key);
-    if (!k)
-        return NULL;
-    PyObject *v = PyObject_GetItem(mapping, k);
-    Py_DECREF(k);
-    return v;
-}
-
 /* hasattr(o, name): 1, 0, or -1 for an error other than AttributeError. */
 static int has_attr(PyObject *o, const char *name)
 {
@@ -246,10 +225,10 @@ static int headers_type_ok(PyObject *headers)
  * with no error (*found = 0). */
 static PyObject *header_params(PyObject *headers, const char *name, int *found)
 {
-    *found = has_key(headers, name);
+    *found = cgih_has_key(headers, name);
     if (*found <= 0)
         return NULL;
-    PyObject *v = get_key(headers, name);
+    PyObject *v = cgih_get_key(headers, name);
     if (!v)
         return NULL;
     PyObject *r = cgih_parse_header(v);
@@ -302,10 +281,10 @@ static int fs_init(PyObject *self, PyObject *args, PyObject *kw)
         set(self, "separator", separator) < 0)
         goto done;
 
-    if ((found = has_key(environ_, "REQUEST_METHOD")) < 0)
+    if ((found = cgih_has_key(environ_, "REQUEST_METHOD")) < 0)
         goto done;
     if (found) {
-        if (!(tmp = get_key(environ_, "REQUEST_METHOD")))
+        if (!(tmp = cgih_get_key(environ_, "REQUEST_METHOD")))
             goto done;
         method = PyObject_CallMethod(tmp, "upper", NULL);
         Py_CLEAR(tmp);
@@ -322,10 +301,10 @@ static int fs_init(PyObject *self, PyObject *args, PyObject *kw)
     int is_post = PyUnicode_Check(method) && PyUnicode_CompareWithASCIIString(method, "POST") == 0;
     if (is_get) {
         PyObject *qs;
-        if ((found = has_key(environ_, "QUERY_STRING")) < 0)
+        if ((found = cgih_has_key(environ_, "QUERY_STRING")) < 0)
             goto done;
         if (found) {
-            qs = get_key(environ_, "QUERY_STRING");
+            qs = cgih_get_key(environ_, "QUERY_STRING");
         } else {
             PyObject *argv = PySys_GetObject("argv"); /* borrowed */
             if (argv && PySequence_Check(argv) && PySequence_Size(argv) > 1)
@@ -369,11 +348,11 @@ static int fs_init(PyObject *self, PyObject *args, PyObject *kw)
                                               {"QUERY_STRING", NULL},
                                               {"CONTENT_LENGTH", "content-length"}};
         for (size_t i = 0; i < sizeof copy / sizeof copy[0]; i++) {
-            if ((found = has_key(environ_, copy[i][0])) < 0)
+            if ((found = cgih_has_key(environ_, copy[i][0])) < 0)
                 goto done;
             if (!found)
                 continue;
-            if (!(tmp = get_key(environ_, copy[i][0])))
+            if (!(tmp = cgih_get_key(environ_, copy[i][0])))
                 goto done;
             if (copy[i][1] ? PyDict_SetItemString(headers, copy[i][1], tmp) < 0
                            : set(self, "qs_on_post", tmp) < 0)
@@ -515,9 +494,9 @@ static int fs_init(PyObject *self, PyObject *args, PyObject *kw)
     Py_CLEAR(tmp);
 
     /* clen is kept as the int itself: a huge one must fail where cgi.py's does. */
-    found = has_key(self_headers, "content-length");
+    found = cgih_has_key(self_headers, "content-length");
     if (found > 0) {
-        PyObject *v = get_key(self_headers, "content-length");
+        PyObject *v = cgih_get_key(self_headers, "content-length");
         PyObject *n = v ? PyNumber_Long(v) : NULL;
         Py_XDECREF(v);
         if (n) {

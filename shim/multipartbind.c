@@ -33,43 +33,14 @@
 
 enum { EV_NONE, EV_PART_BEGIN, EV_HEADERS, EV_PART_END, EV_BODY_END };
 
-typedef struct {
-    char *p;
-    size_t len, cap;
-} bbuf;
-
-static int bbuf_add(bbuf *b, const char *at, size_t n)
-{
-    if (n > SIZE_MAX - b->len) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n)
-            cap *= 2;
-        char *np = PyMem_Realloc(b->p, cap);
-        if (!np) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    if (n)
-        memcpy(b->p + b->len, at, n);
-    b->len += n;
-    return 0;
-}
-
 /* Where a part's data goes while it is being read. */
 typedef struct {
     PyObject *self; /* the part (borrowed) */
     int binary;
     PyObject *mem;  /* in-memory StringIO/BytesIO until the spill, else NULL */
     long long mem_pos;
-    bbuf unit;      /* the unit being assembled */
-    bbuf *collect;  /* read_to_eof: all bytes go here instead */
+    cgih_buf unit;      /* the unit being assembled */
+    cgih_buf *collect;  /* read_to_eof: all bytes go here instead */
     PyObject *enc, *err;
 } sink_t;
 
@@ -89,8 +60,8 @@ typedef struct {
     int cur_depth;     /* depth of the part whose class is being called */
     int after_headers; /* the current part's headers just ended */
     PyObject *headers; /* list of (name, value) of the current header block */
-    bbuf hname, hvalue;
-    bbuf hraw;   /* cgi.py's hdr_text of the current part */
+    cgih_buf hname, hvalue;
+    cgih_buf hraw;   /* cgi.py's hdr_text of the current part */
     int hdr_bad; /* a header's name or value did not decode */
     PyObject *encoding, *errors;
     sink_t *sink;
@@ -124,13 +95,13 @@ static int on_header_field(cgih_mp_parser *p, const char *at, size_t n)
 {
     stream_obj *r = p->data;
     r->hname.len = r->hvalue.len = 0;
-    return bbuf_add(&r->hname, at, n);
+    return cgih_buf_add(&r->hname, at, n);
 }
 
 static int on_header_value(cgih_mp_parser *p, const char *at, size_t n)
 {
     stream_obj *r = p->data;
-    return bbuf_add(&r->hvalue, at, n);
+    return cgih_buf_add(&r->hvalue, at, n);
 }
 
 static PyObject *decode(const char *s, size_t n, PyObject *enc, PyObject *err)
@@ -146,7 +117,7 @@ static PyObject *decode(const char *s, size_t n, PyObject *enc, PyObject *err)
 static int on_header_raw(cgih_mp_parser *p, const char *at, size_t n)
 {
     stream_obj *r = p->data;
-    return bbuf_add(&r->hraw, at, n);
+    return cgih_buf_add(&r->hraw, at, n);
 }
 
 static int on_header_end(cgih_mp_parser *p)
@@ -327,7 +298,7 @@ static int write_direct(sink_t *s, const char *at, size_t n)
 static int sink_write(sink_t *s, const char *at, size_t n)
 {
     if (s->collect)
-        return bbuf_add(s->collect, at, n);
+        return cgih_buf_add(s->collect, at, n);
     if (s->binary && !s->mem) {
         if (s->unit.len) {
             if (write_direct(s, s->unit.p, s->unit.len) < 0)
@@ -339,9 +310,9 @@ static int sink_write(sink_t *s, const char *at, size_t n)
     while (n) {
         const char *nl = memchr(at, '\n', n);
         if (!nl)
-            return bbuf_add(&s->unit, at, n);
+            return cgih_buf_add(&s->unit, at, n);
         size_t k = (size_t)(nl - at);
-        if (bbuf_add(&s->unit, at, k) < 0)
+        if (cgih_buf_add(&s->unit, at, k) < 0)
             return -1;
         /* The line end ("\n" or "\r\n") is held back and starts the next unit. */
         int cr = s->unit.len && s->unit.p[s->unit.len - 1] == '\r';
@@ -349,7 +320,7 @@ static int sink_write(sink_t *s, const char *at, size_t n)
         if (emit_unit(s, s->unit.p, cut) < 0)
             return -1;
         s->unit.len = 0;
-        if (bbuf_add(&s->unit, cr ? "\r\n" : "\n", cr ? 2 : 1) < 0)
+        if (cgih_buf_add(&s->unit, cr ? "\r\n" : "\n", cr ? 2 : 1) < 0)
             return -1;
         at = nl + 1;
         n -= k + 1;
@@ -544,7 +515,7 @@ static PyObject *stream_read(stream_obj *r, PyObject *args)
     }
     r->after_headers = 0;
     r->eof_part[d] = 1;
-    bbuf all = {0};
+    cgih_buf all = {0};
     sink_t s = {.collect = &all};
     r->sink = &s;
     int rc = drain_part(r, d);

@@ -13,33 +13,8 @@
 
 #include "parsers/qs.h"
 
-/* Growable byte buffer for one field's name or value. */
 typedef struct {
-    char *p;
-    size_t len, cap;
-} buf_t;
-
-static int buf_add(buf_t *b, const char *at, size_t n)
-{
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n)
-            cap *= 2;
-        char *np = PyMem_Realloc(b->p, cap);
-        if (!np) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, at, n);
-    b->len += n;
-    return 0;
-}
-
-typedef struct {
-    buf_t name, value;
+    cgih_buf name, value;
     PyObject *result; /* list */
     PyObject *encoding, *errors;
     int keep_blank, strict;
@@ -118,13 +93,13 @@ done:
 static int on_name(cgih_qs_parser *p, const char *at, size_t n)
 {
     ctx_t *c = p->data;
-    return buf_add(&c->name, at, n);
+    return cgih_buf_add(&c->name, at, n);
 }
 
 static int on_value(cgih_qs_parser *p, const char *at, size_t n)
 {
     ctx_t *c = p->data;
-    return buf_add(&c->value, at, n);
+    return cgih_buf_add(&c->value, at, n);
 }
 
 static int on_field_end(cgih_qs_parser *p)
