@@ -179,16 +179,6 @@ static int read_msg(int fd, struct cgih_msg *m, long deadline)
     return 1;
 }
 
-static int send_msg(int fd, uint32_t type, int32_t value)
-{
-    struct cgih_msg m = {type, value};
-    ssize_t k;
-    do
-        k = send(fd, &m, sizeof m, MSG_NOSIGNAL);
-    while (k < 0 && errno == EINTR);
-    return k == (ssize_t)sizeof m ? 0 : -1;
-}
-
 /* Starts a server for this user, detached, unless one was tried in the last
  * two seconds. Only interpreter-shaping variables and CGIHOST_* settings are
  * passed to it: it must start as a request's interpreter would. */
@@ -451,7 +441,7 @@ static int via_server(int argc, char **argv)
             for (size_t i = 0; i < NFWD; i++)
                 if (pending[i]) {
                     pending[i] = 0;
-                    if (send_msg(fd, CGIH_MSG_SIGNAL, fwd_signals[i]) < 0)
+                    if (cgih_send_msg(fd, CGIH_MSG_SIGNAL, fwd_signals[i]) < 0)
                         break; /* the server is gone; the child still reports */
                 }
         }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -329,4 +330,14 @@ long cgih_private_kb(void)
             total += v;
     fclose(f);
     return total;
+}
+
+int cgih_send_msg(int fd, uint32_t type, int32_t value)
+{
+    struct cgih_msg m = {type, value};
+    ssize_t k;
+    do
+        k = send(fd, &m, sizeof m, MSG_NOSIGNAL);
+    while (k < 0 && errno == EINTR);
+    return k == (ssize_t)sizeof m ? 0 : -1;
 }

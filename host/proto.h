@@ -147,6 +147,9 @@ int cgih_sockdir_check(const char *dir, uid_t uid, int create, const char **reas
  * CLOCK_MONOTONIC in ns, and this process's private memory
  * (Private_Clean + Private_Dirty of /proc/self/smaps_rollup) in KiB, -1 if
  * unknown. */
+/* Sends one struct cgih_msg, retrying on EINTR; 0, or -1 with errno. */
+int cgih_send_msg(int fd, uint32_t type, int32_t value);
+
 long long cgih_now_ns(void);
 long cgih_private_kb(void);
 

@@ -314,16 +314,6 @@ static int read_full(int fd, void *buf, size_t n)
     return 0;
 }
 
-static int send_msg(int fd, uint32_t type, int32_t value)
-{
-    struct cgih_msg m = {type, value};
-    ssize_t k;
-    do
-        k = send(fd, &m, sizeof m, MSG_NOSIGNAL);
-    while (k < 0 && errno == EINTR);
-    return k == (ssize_t)sizeof m ? 0 : -1;
-}
-
 /* A message and the fds that come with it (GO brings the request's). */
 static int recv_with_fds(int fd, void *h, size_t len, int *fds, int *nfds)
 {
@@ -654,7 +644,7 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
     if (read_full(conn, &h, sizeof h) < 0)
         _exit(0);
     if (cgih_hdr_check(&h, &why) != CGIH_OK) {
-        send_msg(conn, CGIH_MSG_REFUSE,
+        cgih_send_msg(conn, CGIH_MSG_REFUSE,
                  h.magic == CGIH_PROTO_MAGIC && h.version != CGIH_PROTO_VERSION ? CGIH_REFUSE_VERSION
                                                                                : CGIH_REFUSE_BAD);
         _exit(0);
@@ -668,7 +658,7 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
         _exit(0);
     }
     if (peer != getuid()) {
-        send_msg(conn, CGIH_MSG_REFUSE, CGIH_REFUSE_UID);
+        cgih_send_msg(conn, CGIH_MSG_REFUSE, CGIH_REFUSE_UID);
         _exit(0);
     }
     char *body = malloc((size_t)h.body_len + 1);
@@ -677,7 +667,7 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
     if (!body || read_full(conn, body, h.body_len) < 0)
         _exit(0);
     if (cgih_req_decode(body, h.body_len, &r, &why, &pos) != CGIH_OK) {
-        send_msg(conn, CGIH_MSG_REFUSE, CGIH_REFUSE_BAD);
+        cgih_send_msg(conn, CGIH_MSG_REFUSE, CGIH_REFUSE_BAD);
         _exit(0);
     }
     /* Only a request whose interpreter would start as ours did. */
@@ -687,10 +677,10 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
     for (size_t i = 0; same && i < nshape; i++)
         same = strcmp(shape[i], S.shape[i]) == 0;
     if (!same) {
-        send_msg(conn, CGIH_MSG_REFUSE, CGIH_REFUSE_ENV);
+        cgih_send_msg(conn, CGIH_MSG_REFUSE, CGIH_REFUSE_ENV);
         _exit(0);
     }
-    if (send_msg(conn, CGIH_MSG_READY, 0) < 0)
+    if (cgih_send_msg(conn, CGIH_MSG_READY, 0) < 0)
         _exit(0);
     t_req = cgih_now_ns();
 
@@ -792,7 +782,7 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
     close(0);
     close(1);
     close(2);
-    send_msg(conn, CGIH_MSG_STATUS, status & 0xff);
+    cgih_send_msg(conn, CGIH_MSG_STATUS, status & 0xff);
     learn_pages();
     _exit(status);
 }

@@ -133,7 +133,7 @@ static void test_limits(void)
     char *keep = NULL;
     const char *why = NULL;
     tap_ok(decode_copy(buf, sizeof v, &d, &keep, &why) == CGIH_ERROR && strcmp(why, "string count too large") == 0,
-           "huge argc refused (%s)", why);
+           "huge argc refused (%s)", why ? why : "?");
     uint32_t w[] = {0x10, 022, 1};
     memcpy(buf, w, sizeof w);
     tap_ok(decode_copy(buf, sizeof w, &d, &keep, &why) == CGIH_ERROR && strcmp(why, "unknown flags") == 0,
