@@ -8,6 +8,7 @@ import argparse
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,8 +39,15 @@ def hello_get(cgihost, runs):
            "QUERY_STRING": "name=Ada&happy=on", "CGIHOST_NO_SERVER": "1"}
     cmds = [("python3", f"{PYTHON} {fixed}"),
             ("cgihost", f"{cgihost} {ROOT / 'scripts' / 'hello.py'}")]
+    outs = {subprocess.run(cmd.split(), env=env, capture_output=True).stdout for _, cmd in cmds}
+    if len(outs) != 1:
+        print("== hello.py GET: the two commands print different bytes; not timed\n")
+        return
     print(f"== hello.py GET, cold start: hyperfine -N -w 5 -r {runs} (one side-by-side run)")
-    med = hyperfine(cmds, env, runs)
+    try:
+        med = hyperfine(cmds, env, runs)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     base = med["python3"]
     print(f"{'command':<12}{'median ms':>12}{'vs python3':>14}")
     for name, _ in cmds:
