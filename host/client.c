@@ -268,27 +268,8 @@ static void autostart(const char *dir, char **argv)
 static int send_go(int fd, const int *fds, int nfds)
 {
     struct cgih_msg m = {CGIH_MSG_GO, 0};
-    union {
-        struct cmsghdr c;
-        char buf[CMSG_SPACE(sizeof(int) * CGIH_MAX_FDS)];
-    } cm;
-    memset(&cm, 0, sizeof cm);
-    struct iovec iov = {&m, sizeof m};
-    struct msghdr mh = {0};
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = cm.buf;
-    mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-    memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-    ssize_t k;
-    do
-        k = sendmsg(fd, &mh, MSG_NOSIGNAL);
-    while (k < 0 && errno == EINTR);
-    return k == (ssize_t)sizeof m ? 0 : -1;
+    return cgih_send_with_fds(fd, &m, sizeof m, fds, nfds, MSG_NOSIGNAL) == (ssize_t)sizeof m ? 0
+                                                                                            : -1;
 }
 
 /* Builds and sends the request; fills fds with those GO will carry. 0, or -1. */

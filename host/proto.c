@@ -341,3 +341,33 @@ int cgih_send_msg(int fd, uint32_t type, int32_t value)
     while (k < 0 && errno == EINTR);
     return k == (ssize_t)sizeof m ? 0 : -1;
 }
+
+ssize_t cgih_send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds,
+                           int flags)
+{
+    union {
+        struct cmsghdr c;
+        char buf[CMSG_SPACE(sizeof(int) * CGIH_MAX_FDS)];
+    } cm;
+    if (nfds < 1 || nfds > CGIH_MAX_FDS) {
+        errno = EINVAL;
+        return -1;
+    }
+    memset(&cm, 0, sizeof cm);
+    struct iovec iov = {(void *)buf, len};
+    struct msghdr mh = {0};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = cm.buf;
+    mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+    ssize_t k;
+    do
+        k = sendmsg(sock, &mh, flags);
+    while (k < 0 && errno == EINTR);
+    return k;
+}

@@ -150,6 +150,11 @@ int cgih_sockdir_check(const char *dir, uid_t uid, int create, const char **reas
 /* Sends one struct cgih_msg, retrying on EINTR; 0, or -1 with errno. */
 int cgih_send_msg(int fd, uint32_t type, int32_t value);
 
+/* Sends buf[0..len) with fds[0..nfds) attached (SCM_RIGHTS, 1..CGIH_MAX_FDS),
+ * retrying on EINTR. Returns the bytes sent, or -1 with errno. */
+ssize_t cgih_send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds,
+                           int flags);
+
 long long cgih_now_ns(void);
 long cgih_private_kb(void);
 

@@ -601,23 +601,7 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
             }
             /* Tell the server: it watches the client from now on. */
             struct ctl_msg t = {.type = CTL_TAKEN};
-            union {
-                struct cmsghdr c;
-                char buf[CMSG_SPACE(sizeof(int))];
-            } cm;
-            memset(&cm, 0, sizeof cm);
-            struct iovec iov = {&t, sizeof t};
-            struct msghdr mh = {0};
-            mh.msg_iov = &iov;
-            mh.msg_iovlen = 1;
-            mh.msg_control = cm.buf;
-            mh.msg_controllen = sizeof cm.buf;
-            struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-            c->cmsg_level = SOL_SOCKET;
-            c->cmsg_type = SCM_RIGHTS;
-            c->cmsg_len = CMSG_LEN(sizeof(int));
-            memcpy(CMSG_DATA(c), &a, sizeof a);
-            if (sendmsg(ctl, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+            if (cgih_send_with_fds(ctl, &t, sizeof t, &a, 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
                 /* the server is gone: serve the request without it */
             }
             conn = a;
@@ -897,26 +881,11 @@ static void dispatch(int conn, uid_t peer)
             return;
         }
         struct ctl_msg m = {.type = CTL_DISPATCH, .peer_uid = (uint32_t)peer};
-        union {
-            struct cmsghdr h;
-            char buf[CMSG_SPACE(sizeof(int))];
-        } cm;
-        memset(&cm, 0, sizeof cm);
-        struct iovec iov = {&m, sizeof m};
-        struct msghdr mh = {0};
-        mh.msg_iov = &iov;
-        mh.msg_iovlen = 1;
-        mh.msg_control = cm.buf;
-        mh.msg_controllen = sizeof cm.buf;
-        struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
-        h->cmsg_level = SOL_SOCKET;
-        h->cmsg_type = SCM_RIGHTS;
-        h->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(h), &conn, sizeof conn);
         c->next = S.busy;
         S.busy = c;
         S.nbusy++;
-        if (sendmsg(c->ctl, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)sizeof m) {
+        if (cgih_send_with_fds(c->ctl, &m, sizeof m, &conn, 1, MSG_NOSIGNAL | MSG_DONTWAIT) ==
+            (ssize_t)sizeof m) {
             c->conn = conn;
             /* Until the child has read the request, only watch for hang-up. */
             ep_add(conn, EPOLLRDHUP, &c->wconn);
