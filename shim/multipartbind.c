@@ -30,7 +30,7 @@
 
 #include "parsers/multipart.h"
 
-#define READ_CHUNK (256 * 1024) /* bytes asked of fp at a time */
+#define READ_CHUNK (128 * 1024) /* bytes asked of fp at a time: 128 KiB stays in cache, 256 KiB measured slower */
 #define SPILL_AT 1000           /* cgi.py's __write() threshold */
 
 enum { EV_NONE, EV_PART_BEGIN, EV_HEADERS, EV_PART_END, EV_BODY_END };
