@@ -459,6 +459,33 @@ def test_concurrency_200_requests_16_at_a_time(srv):
     assert len(bad) <= 20, (bad[:3], srv.log.read_text()[-2000:])
 
 
+def run_faults(srv, script):
+    """The page faults hello.py's run took in a request child (CGIHOST_TRACE)."""
+    r = srv.run([script], env={"CGIHOST_TRACE": "1", "QUERY_STRING": "name=Ada&happy=on"})
+    assert r.returncode == 0, r.stderr
+    for line in r.stderr.decode().splitlines():
+        w = line.split()
+        if w[:2] == ["cgihost-trace", "child"]:
+            return int(w[w.index("faults_run") + 1])
+    raise AssertionError(f"not served: {r.stderr!r}")
+
+
+@pytest.mark.skipif("ASAN_OPTIONS" in os.environ, reason="the sanitizers' shadow memory is not learned")
+def test_pool_children_take_the_requests_faults_ahead(srv):
+    """Learned pre-faulting: after a few requests, a pool child has already
+    copied the pages a request writes, so the script's run takes few page
+    faults. It once stopped for good when the request child recording the
+    pages was killed holding the lock (the server kills a child whose client
+    has gone, and the client goes as soon as it has the status)."""
+    script = srv.script("hello.py", (ROOT / "scripts" / "hello.py").read_text())
+    for _ in range(30):
+        r = srv.run([script], env={"QUERY_STRING": "name=Ada&happy=on"})
+        assert r.returncode == 0, r.stderr
+    faults = sorted(run_faults(srv, script) for _ in range(9))
+    # About 6 with the pages learned; 50-80 without (measured on 3.11).
+    assert faults[4] < 30, faults
+
+
 def server_figures(pid):
     fds = len(os.listdir(f"/proc/{pid}/fd"))
     rss = int(next(l.split()[1] for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS")))
