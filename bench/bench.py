@@ -219,6 +219,13 @@ def _as_user(argv):
     return ["setpriv", "--reuid=33", "--regid=33", "--clear-groups", *argv]
 
 
+def _tree_cpu(pid):
+    """CPU seconds of pid and its reaped children (/proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def _median(xs):
     xs = sorted(xs)
     return xs[len(xs) // 2] if xs else float("nan")
@@ -323,13 +330,25 @@ def server_table(cgihost, runs):
                     "-r", str(runs * 5), "--export-json", str(js)]
             for name, cmd in cmds:
                 args += ["-n", name, cmd]
+            cpu0 = _tree_cpu(srv.pid)
             subprocess.run(_as_user(args), env=env, check=True, stdout=subprocess.DEVNULL)
-            med = {r["command"]: r["median"] for r in json.load(open(js))["results"]}
+            cpu1 = _tree_cpu(srv.pid)
+            res = json.load(open(js))["results"]
+            med = {r["command"]: r["median"] for r in res}
+            # CPU of one request: the command's own (user + system, hyperfine's
+            # means) and, for the server row, what the server and its children
+            # spent over the run (warm-up included), per request.
+            cpu = {r["command"]: r["user"] + r["system"] for r in res}
+            server_cpu = (cpu1 - cpu0) / (runs * 5 + 20)
 
         # Private memory of one request (Private_Clean + Private_Dirty, KiB).
         def priv(argv, extra=None):
             r = subprocess.run(_as_user(argv), env={**env, **(extra or {})}, capture_output=True)
-            vals = [int(l.split()[-1]) for l in r.stderr.decode().splitlines() if "private_kb" in l]
+            vals = []
+            for line in r.stderr.decode().splitlines():
+                w = line.split()
+                if "private_kb" in w:
+                    vals.append(int(w[w.index("private_kb") + 1]))
             return vals
         mem = {
             "python3": _median([priv([PYTHON, str(base / "fixed-mem.py")])[0] for _ in range(5)]),
@@ -352,10 +371,14 @@ def server_table(cgihost, runs):
               "(goal: 3 MiB; client + child)")
         print("cgihost cold runs cgihost-py directly; through the client with CGIHOST_NO_SERVER=1 it "
               "costs one more exec of the static client.")
+        print(f"CPU per request (what bounds throughput on a busy server): static C "
+              f"{cpu['static C'] * 1e3:.2f} ms; cgihost + server: client {cpu['cgihost + server'] * 1e3:.2f} ms "
+              f"+ server and its children {server_cpu * 1e3:.2f} ms (fork, pre-faulting, the script, exit)")
         print()
 
-        # Where a request's time goes: CGIHOST_TRACE timestamps (CLOCK_MONOTONIC) of
-        # client and child, as a timeline from the client's main().
+        # Where a request's time goes: CGIHOST_TRACE=2 timestamps (CLOCK_MONOTONIC) of
+        # client and child, as a timeline from the client's main() (without
+        # the private-memory readings of CGIHOST_TRACE=1, which take time).
         events = [("client", "connected", "client connected to the server"),
                   ("client", "sent", "client sent the request"),
                   ("child", "dispatched", "server handed it to a pool child"),
@@ -369,7 +392,7 @@ def server_table(cgihost, runs):
         at = {e[2]: [] for e in events}
         privs = []
         for _ in range(max(runs, 50)):
-            r = subprocess.run(_as_user([cgihost, str(hello)]), env={**env, "CGIHOST_TRACE": "1"},
+            r = subprocess.run(_as_user([cgihost, str(hello)]), env={**env, "CGIHOST_TRACE": "2"},
                                capture_output=True)
             d = {}
             for l in r.stderr.decode().splitlines():
@@ -382,7 +405,8 @@ def server_table(cgihost, runs):
             t0 = d["client"]["main"]
             for who, what, label in events:
                 at[label].append((d[who][what] - t0) / 1e3)
-            privs.append((d["client"]["private_kb"], d["child"]["private_kb"]))
+            privs.append((d["client"]["private_kb"], d["child"]["private_kb"],
+                          d["child"].get("faults_run", -1)))
         n_ok = len(at[events[0][2]])
         print(f"== where a server request's time goes: median of {n_ok} traced requests, "
               "us since the client's main()")
@@ -394,8 +418,8 @@ def server_table(cgihost, runs):
         total = med["cgihost + server"] * 1e6
         print(f"{'before main() and after exit (exec, exit)':<46}{total - prev:>8.0f}   "
               f"(hyperfine median {total:.0f} us; static C floor {floor * 1e6:.0f} us)")
-        print(f"private memory: client {_median([p[0] for p in privs])} KiB, "
-              f"child {_median([p[1] for p in privs])} KiB")
+        print(f"page faults in the script's run: {_median([p[2] for p in privs])} "
+              "(the pool child took the rest ahead)")
         print()
     finally:
         stop_server(srv)

@@ -43,7 +43,7 @@ static const int fwd_signals[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIG
 static volatile sig_atomic_t pending[NFWD];
 
 /* CGIHOST_TRACE=1: the phases' times, printed to stderr at the end. */
-static int tracing;
+static int tracing; /* 1: times and private memory; 2: times only */
 static long long t_main, t_conn, t_sent, t_ready, t_go;
 static volatile sig_atomic_t any_pending;
 
@@ -430,10 +430,12 @@ static int via_server(int argc, char **argv)
         if (r == -2)
             continue;
         if (r == 1 && m.type == CGIH_MSG_STATUS) {
-            if (tracing)
+            if (tracing) {
+                long long t_status = cgih_now_ns(); /* before reading smaps */
                 fprintf(stderr, "cgihost-trace client main %lld connected %lld sent %lld ready %lld go %lld "
                         "status %lld private_kb %ld\n", t_main, t_conn, t_sent, t_ready, t_go,
-                        cgih_now_ns(), cgih_private_kb());
+                        t_status, tracing == 1 ? cgih_private_kb() : -1L);
+            }
             return m.value & 0xff;
         }
         if (r == 1)
@@ -449,7 +451,7 @@ fallback:
 
 int main(int argc, char **argv)
 {
-    if ((tracing = flag_set("CGIHOST_TRACE")))
+    if ((tracing = flag_set("CGIHOST_TRACE") ? 1 + (strcmp(getenv("CGIHOST_TRACE"), "2") == 0) : 0))
         t_main = cgih_now_ns();
     const char *gw = getenv("GATEWAY_INTERFACE");
     if (!(gw && *gw)) {

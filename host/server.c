@@ -783,10 +783,11 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
     if (status < 0)
         status = cgih_main_run(argc, argv);
     fflush(NULL);
+    long long t_done = cgih_now_ns(); /* before reading smaps */
     if (tracing && getrusage(RUSAGE_SELF, &ru1) == 0)
         fprintf(stderr, "cgihost-trace child dispatched %lld ready %lld go %lld setup %lld done %lld "
-                "private_kb %ld faults_run %ld\n", t_dispatched, t_req, t_go, t_setup, cgih_now_ns(),
-                cgih_private_kb(), ru1.ru_minflt - ru0.ru_minflt);
+                "private_kb %ld faults_run %ld\n", t_dispatched, t_req, t_go, t_setup, t_done,
+                strcmp(trace, "2") != 0 ? cgih_private_kb() : -1L, ru1.ru_minflt - ru0.ru_minflt);
     close(0);
     close(1);
     close(2);
