@@ -183,9 +183,12 @@ Alias /cold/ "{dirs['cold']}/"
                 got = urllib.request.urlopen(url, timeout=30).read()
             if got != body:
                 raise SystemExit(f"bench: {name} answers differently: {got[:200]!r}")
+        cpu = {}
         for name, path in rows:
+            busy0 = _busy_seconds()
             r = subprocess.run(["ab", "-q", "-n", str(n), "-c", str(c), f"{httpd.url}{path}?{qs}"],
                                capture_output=True, text=True, check=True)
+            cpu[name] = (_busy_seconds() - busy0) / n
             failed = int(next(l.split()[-1] for l in r.stdout.splitlines()
                               if l.startswith("Failed requests")))
             rps[name] = float(next(l.split()[3] for l in r.stdout.splitlines()
@@ -198,9 +201,13 @@ Alias /cold/ "{dirs['cold']}/"
     print(f"== Apache {httpd.mpm} MPM with mod_{httpd.cgimod}: ab -n {n} -c {c} on hello.py?{qs}")
     py = rps[rows[0][0]]
     floor = rps[rows[-1][0]]
-    print(f"{'served by':<22}{'requests/s':>12}{'vs python3':>12}{'vs static C':>13}")
+    print(f"{'served by':<22}{'requests/s':>12}{'vs python3':>12}{'vs static C':>13}"
+          f"{'CPU ms/request':>16}")
     for name, _ in rows:
-        print(f"{name:<22}{rps[name]:>12.1f}{rps[name] / py:>11.2f}x{rps[name] / floor:>12.0%}")
+        print(f"{name:<22}{rps[name]:>12.1f}{rps[name] / py:>11.2f}x{rps[name] / floor:>12.0%}"
+              f"{cpu[name] * 1e3:>16.2f}")
+    print(f"(CPU: the whole machine's busy time during the row's ab run, /proc/stat, per request: "
+          f"Apache, ab, the CGI program and, for cgihost, its server; {os.cpu_count()} CPUs)")
     if server:
         s = rps["cgihost + server"]
         print(f"cgihost + server: {s / py:.1f}x python3 (goal: 8x), "
@@ -217,6 +224,13 @@ def _as_user(argv):
     if os.geteuid() != 0:
         return list(argv)
     return ["setpriv", "--reuid=33", "--regid=33", "--clear-groups", *argv]
+
+
+def _busy_seconds():
+    """The machine's non-idle CPU time so far (/proc/stat), in seconds."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (v[0] + v[1] + v[2] + v[5] + v[6]) / os.sysconf("SC_CLK_TCK")  # user nice system irq softirq
 
 
 def _tree_cpu(pid):
