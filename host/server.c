@@ -113,7 +113,7 @@ static struct server {
     /* stdio as Python made it */
     PyObject *stdio_encoding, *stdio_errors;
     int buffered_stdio;
-    int stdio_on_pipes; /* in a pool child: sys.std* were made on pipes */
+    int stdio_on_pipes; /* sys.std* were made on pipes (in the server, before any fork) */
 } S = {.lfd = -1, .sfd = -1, .epfd = -1, .lockfd = -1};
 
 /* ---- learned pre-faulting ------------------------------------------------------------
@@ -535,23 +535,13 @@ static void apply_rlimits(const struct cgih_req *r)
 }
 
 /* What a request does first, done by a pool child while it waits: the
- * copy-on-write faults a request takes (learned, see prefault()), making
- * stdio and syncing os.environ are taken off the request's path. (Running a
- * little Python here as well took about 0.5 ms of CPU per request and no
- * fault off the path that prefault() does not.) */
+ * copy-on-write faults a request takes (learned, see prefault()) and
+ * syncing os.environ are taken off the request's path. (Running a little
+ * Python here as well took about 0.5 ms of CPU per request and no fault off
+ * the path that prefault() does not; stdio is made once, in the server.) */
 static void warm_up(void)
 {
     prefault();
-    /* stdio made on pipes, as most requests' fds are (Apache's): a request
-     * whose fds 0-2 are all pipes or sockets can keep these. */
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) == 0) {
-        S.stdio_on_pipes = dup2(p[0], 0) == 0 && dup2(p[1], 1) == 1 && dup2(p[1], 2) == 2 && reset_stdio() == 0;
-        close(p[0]);
-        close(p[1]);
-    }
-    if (!S.stdio_on_pipes)
-        PyErr_Clear();
     if (sync_environ() < 0)
         PyErr_Clear();
 }
@@ -1396,6 +1386,28 @@ static int preload(void)
         return -1;
     S.buffered_stdio = !PyObject_IsTrue(wt);
     Py_DECREF(wt);
+    /* sys.std* made once, here, on pipes, as most requests' fds 0-2 are
+     * (Apache's). They name fds 0-2, nothing else of ours: a child whose fds
+     * 0-2 are pipes or sockets keeps them. Making them in each child cost
+     * about 95 copy-on-write faults, a third of what a request took. Our own
+     * fds 0-2 are put back (Python's messages here still reach them). */
+    int saved[3], p[2];
+    for (int fd = 0; fd < 3; fd++)
+        saved[fd] = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (saved[0] >= 0 && saved[1] >= 0 && saved[2] >= 0 && pipe2(p, O_CLOEXEC) == 0) {
+        S.stdio_on_pipes = dup2(p[0], 0) == 0 && dup2(p[1], 1) == 1 && dup2(p[1], 2) == 2 &&
+                           reset_stdio() == 0;
+        close(p[0]);
+        close(p[1]);
+    }
+    for (int fd = 0; fd < 3; fd++) {
+        if (saved[fd] >= 0 && dup2(saved[fd], fd) != fd)
+            return -1;
+        if (saved[fd] >= 0)
+            close(saved[fd]);
+    }
+    if (!S.stdio_on_pipes)
+        PyErr_Clear(); /* each child makes its own then */
     /* Children share the heap as it is now: keep the collector off it. */
     PyObject *gc = PyImport_ImportModule("gc");
     PyObject *r = gc ? PyObject_CallMethod(gc, "freeze", NULL) : NULL;
