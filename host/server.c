@@ -114,6 +114,9 @@ static struct server {
     PyObject *stdio_encoding, *stdio_errors;
     int buffered_stdio;
     int stdio_on_pipes; /* sys.std* were made on pipes (in the server, before any fork) */
+    PyObject *std_pipe[3]; /* those, kept: a child that swaps them never frees them */
+    PyObject *std_file[3]; /* the same made on /dev/null, for files and devices */
+    int stdio_on_files;
 } S = {.lfd = -1, .sfd = -1, .epfd = -1, .lockfd = -1};
 
 /* ---- learned pre-faulting ------------------------------------------------------------
@@ -472,9 +475,39 @@ static int reset_stdio_fds(unsigned mask)
     return rc;
 }
 
-static int reset_stdio(void)
+/* sys.std* objects for fds 0-2 as they are now, not installed (new
+ * references in out). 0, or -1 with an exception set. */
+static int make_stdio_all(PyObject *out[3])
 {
-    return reset_stdio_fds(7);
+    PyObject *io = PyImport_ImportModule("io");
+    PyObject *bsr = PyUnicode_FromString("backslashreplace");
+    int rc = io && bsr ? 0 : -1;
+    static const char *const names[3] = {"<stdin>", "<stdout>", "<stderr>"};
+    for (int fd = 0; fd < 3; fd++) {
+        out[fd] = rc == 0 ? make_stdio(io, fd, fd > 0, names[fd], fd == 2 ? bsr : S.stdio_errors) : NULL;
+        if (!out[fd])
+            rc = -1;
+    }
+    Py_XDECREF(bsr);
+    Py_XDECREF(io);
+    return rc;
+}
+
+/* Installs one of the server's premade objects as sys.std<fd> and
+ * sys.__std<fd>__. A buffered one asks for the fd's position, which it
+ * keeps (tell() would give the server's otherwise). */
+static int use_stdio(int fd, PyObject *s)
+{
+    static const char *const names[3][2] = {
+        {"stdin", "__stdin__"}, {"stdout", "__stdout__"}, {"stderr", "__stderr__"}};
+    if (PySys_SetObject(names[fd][0], s) < 0 || PySys_SetObject(names[fd][1], s) < 0)
+        return -1;
+    PyObject *buf = PyObject_GetAttrString(s, "buffer");
+    PyObject *r = buf && PyObject_HasAttrString(buf, "raw") ? PyObject_CallMethod(buf, "tell", NULL) : NULL;
+    Py_XDECREF(r);
+    Py_XDECREF(buf);
+    PyErr_Clear(); /* an fd that cannot tell() needs no position */
+    return 0;
 }
 
 /* The code cache's key for a script path (a str), or NULL without an
@@ -728,12 +761,25 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
         close(fds[i]);
     umask((mode_t)r.umask);
     apply_rlimits(&r);
+    /* sys.std*: the server's premade ones where the fd is of their kind
+     * (sys.std* are the pipe ones already), else made afresh (a tty's
+     * stdout is line-buffered, a closed fd gives None). */
     unsigned remake = 0;
     for (int fd = 0; fd < 3; fd++) {
         struct stat st;
-        if (!S.stdio_on_pipes || !(r.flags & (1u << fd)) || fstat(fd, &st) != 0 ||
-            !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+        if (!(r.flags & (1u << fd)) || fstat(fd, &st) != 0) {
             remake |= 1u << fd;
+        } else if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) {
+            if (!S.stdio_on_pipes)
+                remake |= 1u << fd;
+        } else if (S_ISREG(st.st_mode) || (S_ISCHR(st.st_mode) && !isatty(fd))) {
+            if (!S.stdio_on_files || use_stdio(fd, S.std_file[fd]) < 0) {
+                PyErr_Clear();
+                remake |= 1u << fd;
+            }
+        } else {
+            remake |= 1u << fd;
+        }
     }
     if (remake && reset_stdio_fds(remake) < 0) {
         PyErr_Print();
@@ -1386,28 +1432,41 @@ static int preload(void)
         return -1;
     S.buffered_stdio = !PyObject_IsTrue(wt);
     Py_DECREF(wt);
-    /* sys.std* made once, here, on pipes, as most requests' fds 0-2 are
-     * (Apache's). They name fds 0-2, nothing else of ours: a child whose fds
-     * 0-2 are pipes or sockets keeps them. Making them in each child cost
-     * about 95 copy-on-write faults, a third of what a request took. Our own
-     * fds 0-2 are put back (Python's messages here still reach them). */
-    int saved[3], p[2];
+    /* sys.std* made once, here, on pipes and sockets as most requests' fds
+     * 0-2 are, and on /dev/null for regular files and devices (mod_cgid's
+     * stderr is the error log). They name fds 0-2, nothing else of ours: a
+     * child whose fd matches the kind takes the premade object. Making them
+     * in each child cost 50-95 copy-on-write faults, a third of what a
+     * request took. Our own fds 0-2 are put back (Python's messages here
+     * still reach them). */
+    int saved[3], p[2], nul = -1;
     for (int fd = 0; fd < 3; fd++)
         saved[fd] = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    if (saved[0] >= 0 && saved[1] >= 0 && saved[2] >= 0 && pipe2(p, O_CLOEXEC) == 0) {
-        S.stdio_on_pipes = dup2(p[0], 0) == 0 && dup2(p[1], 1) == 1 && dup2(p[1], 2) == 2 &&
-                           reset_stdio() == 0;
-        close(p[0]);
-        close(p[1]);
+    if (saved[0] >= 0 && saved[1] >= 0 && saved[2] >= 0) {
+        if ((nul = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0 && dup2(nul, 0) == 0 &&
+            dup2(nul, 1) == 1 && dup2(nul, 2) == 2)
+            S.stdio_on_files = make_stdio_all(S.std_file) == 0;
+        if (!S.stdio_on_files)
+            PyErr_Clear(); /* each child makes its own then */
+        if (pipe2(p, O_CLOEXEC) == 0) {
+            S.stdio_on_pipes = dup2(p[0], 0) == 0 && dup2(p[1], 1) == 1 && dup2(p[1], 2) == 2 &&
+                               make_stdio_all(S.std_pipe) == 0;
+            for (int fd = 0; fd < 3 && S.stdio_on_pipes; fd++)
+                S.stdio_on_pipes = use_stdio(fd, S.std_pipe[fd]) == 0;
+            close(p[0]);
+            close(p[1]);
+        }
+        if (!S.stdio_on_pipes)
+            PyErr_Clear();
     }
+    if (nul >= 0)
+        close(nul);
     for (int fd = 0; fd < 3; fd++) {
         if (saved[fd] >= 0 && dup2(saved[fd], fd) != fd)
             return -1;
         if (saved[fd] >= 0)
             close(saved[fd]);
     }
-    if (!S.stdio_on_pipes)
-        PyErr_Clear(); /* each child makes its own then */
     /* Children share the heap as it is now: keep the collector off it. */
     PyObject *gc = PyImport_ImportModule("gc");
     PyObject *r = gc ? PyObject_CallMethod(gc, "freeze", NULL) : NULL;

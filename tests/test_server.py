@@ -251,6 +251,71 @@ def test_umask_and_tty_free_stdio_follow_the_request(srv):
     assert [fd for fd in a["fds"] if int(fd) < 200] == ["0", "1", "2", "3"]  # 3: listdir's own
 
 
+STDIO_KINDS = r"""
+import json, os, sys
+info = {}
+for name in ("stdin", "stdout", "stderr"):
+    f = getattr(sys, name)
+    if f is None:
+        info[name] = None
+        continue
+    try:
+        pos = f.buffer.tell() if hasattr(f, "buffer") else f.tell()
+    except OSError as e:
+        pos = "unseekable"
+    info[name] = [f.encoding, f.errors, f.line_buffering, f.write_through, f.seekable(), pos,
+                  f.name, f.mode, getattr(sys, "__%s__" % name) is f]
+sys.stderr.write("to stderr\n")
+line = sys.stdin.readline()
+print(json.dumps({"info": info, "line": line}, sort_keys=True))
+print("ppid", os.getppid())
+"""
+
+
+@pytest.mark.parametrize("kinds", ["files", "devnull", "pipes"])
+def test_stdio_on_files_devices_and_pipes_as_cold(srv, kinds):
+    """sys.std* are the server's premade objects when the fd is of their kind
+    (pipe or socket; regular file or non-tty device, as mod_cgid's stderr is
+    the error log): what a script sees of them, positions included, is what
+    a cold start gives it, and what it writes lands where it should."""
+    script = srv.script("kinds.py", STDIO_KINDS)
+    io_dir = srv.scripts.parent / "io"
+    io_dir.mkdir()
+    os.chmod(io_dir, 0o777)
+    results = []
+    for mode in ("server", "cold"):
+        out, err, inp = (io_dir / f"{mode}.{n}" for n in ("out", "err", "in"))
+        inp.write_bytes(b"skipped\nfirst line\nsecond\n")
+        out.write_bytes(b"x" * 10)  # written after these, at their end (append)
+        err.write_bytes(b"y" * 7)
+        for p in (out, err, inp):
+            p.chmod(0o666)
+        env = {"CGIHOST_NO_SERVER": "1"} if mode == "cold" else {}
+        if kinds == "files":
+            shell = f'exec 0<"{inp}" 1>>"{out}" 2>>"{err}"; read skip; exec "$@"'
+        elif kinds == "devnull":
+            shell = f'exec 0</dev/null 1>>"{out}" 2>/dev/null; exec "$@"'
+        else:
+            shell = f'cat "{inp}" | "$@" 2>&1 | cat >> "{out}"'
+        r = srv.run([script], env=env, wrap=["sh", "-c", shell, "sh"])
+        assert r.returncode == 0, r.stderr
+        text = out.read_bytes()
+        assert text.startswith(b"x" * 10), text
+        assert (f"ppid {srv.pid}\n".encode() in text) == (mode == "server"), text
+        results.append((text.replace(f"ppid {srv.pid}\n".encode(), b""), err.read_bytes()))
+    (served_out, served_err), (cold_out, cold_err) = results
+    cold_out = b"\n".join(l for l in cold_out.split(b"\n") if not l.startswith(b"ppid "))
+    assert served_out.rstrip(b"\n") == cold_out.rstrip(b"\n")
+    assert served_err == cold_err
+    if kinds == "files":
+        assert served_err == b"y" * 7 + b"to stderr\n"
+        got = json.loads(served_out[10:])
+        assert got["line"] == "first line\n"
+        # tell(): the fd's own position (the shell read a line), not that of
+        # the /dev/null the server made the object on.
+        assert got["info"]["stdin"][5] == len(b"skipped\n")
+        assert got["info"]["stdin"][4] is True and got["info"]["stderr"][8] is True
+
 def test_hello_is_byte_identical_to_cold_and_python3(srv, tmp_path):
     hello = srv.scripts / "hello.py"
     hello.write_bytes((ROOT / "scripts" / "hello.py").read_bytes())
