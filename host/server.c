@@ -546,12 +546,26 @@ static PyObject *cache_lookup(PyObject *filename)
     return code;
 }
 
+/* Our limits, read while a pool child waits (1: read). */
+static struct rlimit own_limits[RLIM_NLIMITS];
+static char own_limits_read[RLIM_NLIMITS];
+
+static void read_own_limits(void)
+{
+    for (int res = 0; res < RLIM_NLIMITS; res++)
+        own_limits_read[res] = getrlimit(res, &own_limits[res]) == 0;
+}
+
 static void apply_rlimits(const struct cgih_req *r)
 {
     for (uint32_t i = 0; i < r->nrlim; i++) {
         struct rlimit want = {(rlim_t)r->rlim[i].cur, (rlim_t)r->rlim[i].max}, have;
         int res = (int)r->rlim[i].resource;
-        if (res < 0 || res >= RLIM_NLIMITS || getrlimit(res, &have) != 0)
+        if (res < 0 || res >= RLIM_NLIMITS)
+            continue;
+        if (own_limits_read[res])
+            have = own_limits[res];
+        else if (getrlimit(res, &have) != 0)
             continue;
         if (have.rlim_cur == want.rlim_cur && have.rlim_max == want.rlim_max)
             continue;
@@ -577,6 +591,7 @@ static void warm_up(void)
     prefault();
     if (sync_environ() < 0)
         PyErr_Clear();
+    read_own_limits();
 }
 
 static _Noreturn void child_serve(int ctl, int for_dispatch)
