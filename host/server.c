@@ -98,7 +98,7 @@ static struct server {
     time_t t_start, t_active, t_selfcheck;
     int stopping, restarting;
     time_t t_stop;
-    PyObject *cache;   /* (filename, dev, ino, mtime_ns, size) -> code */
+    PyObject *cache;   /* (filename, dev, ino, mtime_ns, ctime_ns, size) -> code */
     PyObject *pending; /* filenames to compile when idle */
     PyObject *uncached; /* keys that did not compile cleanly: not tried again */
     /* the environment */
@@ -524,15 +524,18 @@ static PyObject *cache_key(PyObject *filename)
     Py_DECREF(b);
     if (rc != 0 || !S_ISREG(st.st_mode))
         return NULL;
+    /* ctime too: a chmod (the script made unreadable) or a rename is a miss,
+     * and the run then does what a cold start does. */
     long long mtime = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
-    PyObject *k = Py_BuildValue("(OKKLL)", filename, (unsigned long long)st.st_dev,
-                                (unsigned long long)st.st_ino, mtime, (long long)st.st_size);
+    long long ctime = (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+    PyObject *k = Py_BuildValue("(OKKLLL)", filename, (unsigned long long)st.st_dev,
+                                (unsigned long long)st.st_ino, mtime, ctime, (long long)st.st_size);
     if (!k)
         PyErr_Clear();
     return k;
 }
 
-static PyObject *cache_lookup(PyObject *filename)
+static PyObject *cache_get(PyObject *filename)
 {
     if (!S.cache || PyDict_GET_SIZE(S.cache) == 0)
         return NULL;
@@ -543,6 +546,37 @@ static PyObject *cache_lookup(PyObject *filename)
     Py_DECREF(k);
     PyErr_Clear();
     Py_XINCREF(code);
+    return code;
+}
+
+/* In a request child: the control socket, open until the script's code is
+ * looked up. */
+static int lookup_ctl = -1;
+
+/* The code cache as the run sees it: on a miss, the server is told the
+ * script's path, to compile it when idle (on a hit it hears nothing and
+ * runs no Python for it). Then the control socket is closed: the script
+ * never has it. */
+static PyObject *cache_lookup(PyObject *filename)
+{
+    PyObject *code = cache_get(filename);
+    if (lookup_ctl < 0)
+        return code;
+    PyObject *b = code ? NULL : PyUnicode_EncodeFSDefault(filename);
+    if (b && PyBytes_GET_SIZE(b) < PATH_MAX) {
+        char msg[sizeof(struct ctl_msg) + PATH_MAX];
+        struct ctl_msg *sm = (struct ctl_msg *)(void *)msg;
+        memset(sm, 0, sizeof *sm);
+        sm->type = CTL_SCRIPT;
+        memcpy(msg + sizeof *sm, PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b));
+        if (send(lookup_ctl, msg, sizeof *sm + (size_t)PyBytes_GET_SIZE(b), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+            /* no cache entry then */
+        }
+    }
+    Py_XDECREF(b);
+    PyErr_Clear();
+    close(lookup_ctl);
+    lookup_ctl = -1;
     return code;
 }
 
@@ -808,23 +842,12 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
         PyErr_Print();
         status = 71;
     }
-    if (status < 0) {
-        /* Tell the server which script, for its code cache. */
-        char msg[sizeof(struct ctl_msg) + PATH_MAX];
-        struct ctl_msg *sm = (struct ctl_msg *)(void *)msg;
-        memset(sm, 0, sizeof *sm);
-        sm->type = CTL_SCRIPT;
-        char cwd[PATH_MAX];
-        const char *p = argv[1];
-        int w = p[0] == '/' ? snprintf(msg + sizeof *sm, PATH_MAX, "%s", p)
-                : getcwd(cwd, sizeof cwd) ? snprintf(msg + sizeof *sm, PATH_MAX, "%s/%s", cwd, p)
-                                          : -1;
-        if (w > 0 && w < PATH_MAX &&
-            send(ctl, msg, sizeof *sm + (size_t)w, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
-            /* no cache entry then */
-        }
-    }
-    close(ctl);
+    /* The run's code lookup tells the server of a script to cache, then
+     * closes ctl (cache_lookup()); it is closed here if no run looks. */
+    if (status < 0)
+        lookup_ctl = ctl;
+    else
+        close(ctl);
     t_setup = cgih_now_ns();
     const char *trace = getenv("CGIHOST_TRACE");
     int tracing = trace && *trace && strcmp(trace, "0") != 0;
@@ -833,6 +856,10 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
         tracing = 0;
     if (status < 0)
         status = cgih_main_run(argc, argv);
+    if (lookup_ctl >= 0) {
+        close(lookup_ctl);
+        lookup_ctl = -1;
+    }
     fflush(NULL);
     long long t_done = cgih_now_ns(); /* before reading smaps */
     if (tracing && getrusage(RUSAGE_SELF, &ru1) == 0)

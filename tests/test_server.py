@@ -692,6 +692,41 @@ def test_an_interpreter_shaping_variable_falls_back(srv):
     assert r.stdout.endswith(b"1\n") and not served(srv, r)
 
 
+def cached_scripts(srv):
+    st = subprocess.run(as_user([CGIHOST, "status"]), env=srv.env(), stdout=subprocess.PIPE,
+                        timeout=30, check=True).stdout.decode()
+    return int(st.split(" cached scripts")[0].split()[-1])
+
+
+def test_the_code_cache_keys_on_the_path_as_file_names_it(srv):
+    """A relative path is cached as __file__ spells it (co_filename is
+    part of the code): c.py and the absolute path share one entry, ./c.py
+    has its own, and each is compiled once."""
+    script = srv.script("c.py", WHO + "print(__file__)\n")
+    for argv, file in (([script], script), (["c.py"], script), (["./c.py"], f"{script.parent}/./c.py"),
+                       ([script], script), (["./c.py"], f"{script.parent}/./c.py"), (["c.py"], script)):
+        r = srv.run(argv)
+        cold = srv.run(argv, env={"CGIHOST_NO_SERVER": "1"})
+        assert served(srv, r) and r.stdout.endswith(f"{file}\n".encode()), r
+        assert cold.stdout.endswith(f"{file}\n".encode()), cold
+        time.sleep(0.3)  # the server compiles when idle
+    assert cached_scripts(srv) == 2
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root to take the read permission away")
+def test_a_cached_script_made_unreadable_fails_as_cold(srv):
+    script = srv.script("u.py", WHO + "print('u')\n")
+    for _ in range(3):
+        assert srv.run([script]).stdout.endswith(b"u\n")
+        time.sleep(0.3)
+    assert cached_scripts(srv) == 1
+    script.chmod(0)
+    r = srv.run([script])
+    cold = srv.run([script], env={"CGIHOST_NO_SERVER": "1"})
+    assert r.returncode == cold.returncode == 2, (r, cold)
+    assert r.stdout == b"" and b"Permission denied" in r.stderr
+
+
 def test_an_edited_script_takes_effect_at_once(srv):
     script = srv.script("v.py", WHO + "print('v1')\n")
     for i in range(3):  # cached by now
