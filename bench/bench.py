@@ -71,9 +71,15 @@ def python313_module(runs):
     venv = ROOT / "build" / "bench" / "venv-3.13"
     python = venv / "bin" / "python"
     sos = glob.glob(str(venv / "lib" / "python3.13" / "site-packages" / "cgi.*.so"))
-    newest = max(p.stat().st_mtime for p in (ROOT / "shim").rglob("*.[ch]"))
+    inputs = [*(ROOT / "shim").rglob("*.[ch]"), ROOT / "setup.py", ROOT / "setup.cfg"]
+    newest = max(p.stat().st_mtime for p in inputs)
     if not sos or os.path.getmtime(sos[0]) < newest:
         subprocess.run([found[-1], "-m", "venv", "--clear", venv], check=True)
+        # pip builds in the tree, and setuptools keeps an up-to-date-looking
+        # build/lib.*/cgi*.so across a change of flags in setup.py.
+        for kind in ("lib", "temp"):
+            for old in glob.glob(str(ROOT / "build" / f"{kind}.*-cpython-313")):
+                shutil.rmtree(old)
         buildenv = ROOT / "build" / "bench" / "buildenv"  # Debian's setuptools, wheel
         buildenv.mkdir(parents=True, exist_ok=True)
         for name in os.listdir("/usr/lib/python3/dist-packages"):
