@@ -592,7 +592,7 @@ def _upload_run(argv, env, body=None, size=None, out=None):
     return wall, kb, got
 
 
-def upload(cgihost, mib=256, runs=3):
+def upload(cgihost, mib=256, runs=5):
     """Issue 3: a MIB MiB multipart/form-data body (three text fields, one file
     part) piped to stdin; rows: stdlib FieldStorage under /usr/bin/python3,
     cgihost's (CGIHOST_NO_SERVER=1) and the copy floor `cat BODY > FILE`, all in
