@@ -469,23 +469,40 @@ static int flush_std(const char *name)
     return -1;
 }
 
+static void flush_quietly(const char *name)
+{
+    PyObject *f = PySys_GetObject(name); /* borrowed */
+    PyObject *r = f && f != Py_None ? PyObject_CallMethod(f, "flush", NULL) : NULL;
+    Py_XDECREF(r);
+    PyErr_Clear();
+}
+
 int cgih_py_finalize(int status)
 {
     /* What Py_FinalizeEx() does that a script can observe, in its order: wait
-     * for non-daemon threads, run atexit handlers, drop the script's globals (so
-     * unclosed files are flushed and closed, and __del__ methods run), collect
-     * cycles and flush stdout and stderr. Tearing down the rest of the heap
-     * would only cost time: the process is about to end. */
+     * for non-daemon threads, run atexit handlers, flush stdout and stderr
+     * (a failure is reported and gives status 120), collect cycles, drop the
+     * script's globals (so unclosed files are flushed and closed, and
+     * __del__ methods run) and flush again. Tearing down the rest of the
+     * heap would only cost time: the process is about to end. */
     call_if_loaded("threading", "_shutdown");
     call_if_loaded("atexit", "_run_exitfuncs");
-    PyObject *main = PyDict_GetItemString(PyImport_GetModuleDict(), "__main__");
-    if (main && PyModule_Check(main))
-        PyDict_Clear(PyModule_GetDict(main));
-    PyGC_Collect();
+    /* As Py_FinalizeEx(): the output is flushed before the teardown (which
+     * may take a while: closing a large upload's temporary file frees it),
+     * and again after it, for what finalizers print. */
     if (flush_std("stdout") < 0)
         status = 120;
     if (flush_std("stderr") < 0)
         status = 120;
+    PyGC_Collect();
+    PyObject *main = PyDict_GetItemString(PyImport_GetModuleDict(), "__main__");
+    if (main && PyModule_Check(main))
+        PyDict_Clear(PyModule_GetDict(main));
+    PyGC_Collect();
+    /* What finalizers printed goes out as when Python's teardown closes the
+     * files: silently, a failure changes nothing. */
+    flush_quietly("stdout");
+    flush_quietly("stderr");
     fflush(NULL);
     return status;
 }

@@ -2,8 +2,11 @@
 the interpreter it names, and what `import cgi` costs in modules."""
 import hashlib
 import subprocess
+import time
 
-from conftest import PYTHON, ROOT, fixed_copy, run
+import pytest
+
+from conftest import BASE_ENV, PYTHON, ROOT, fixed_copy, run
 
 NB = "\u00a0"
 
@@ -163,3 +166,59 @@ def test_broken_stdout_exits_120(cgihost, tmp_path):
     q.stdout.close()
     q.wait(timeout=30)
     assert p.returncode == q.returncode
+
+
+FINALIZERS = """
+import atexit, sys, time
+class Late:
+    def __del__(self, sleep=time.sleep, secs=float(sys.argv[1])):
+        print("from __del__")
+        sleep(secs)
+late = Late()
+atexit.register(lambda: print("from atexit"))
+print("from the script")
+if sys.argv[2] == "big":
+    sys.stdout.write("x" * 200000)
+"""
+
+
+@pytest.mark.parametrize("reader", ["reads", "gone"])
+def test_finalizers_print_as_python3_does(cgihost, tmp_path, reader):
+    """stdout is flushed after atexit and before the teardown, whose
+    finalizers' output follows silently: the same bytes, stderr and status
+    as python3, also when the reader has gone (no 'Exception ignored')."""
+    script = tmp_path / "fin.py"
+    script.write_text(FINALIZERS)
+    got = []
+    for argv in ([cgihost, script], [PYTHON, script]):
+        p = subprocess.Popen([str(a) for a in argv] + ["0", "big" if reader == "gone" else "small"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(BASE_ENV))
+        if reader == "gone":
+            p.stdout.close()
+            out = b""
+            err = p.stderr.read()
+        else:
+            out, err = p.communicate(timeout=30)
+        p.wait(timeout=30)
+        got.append((p.returncode, out, err.replace(str(cgihost).encode(), b"PROG")
+                    .replace(PYTHON.encode(), b"PROG")))
+    assert got[0] == got[1]
+    if reader == "reads":
+        assert got[0][1] == b"from the script\nfrom atexit\nfrom __del__\n"
+
+
+def test_output_is_out_before_the_teardown(cgihost, tmp_path):
+    """A slow teardown (a finalizer, or freeing a large upload's temporary
+    file) does not hold back the response: it is flushed first, as python3
+    does."""
+    script = tmp_path / "fin.py"
+    script.write_text(FINALIZERS)
+    p = subprocess.Popen([str(cgihost), str(script), "3", "small"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=dict(BASE_ENV))
+    t0 = time.monotonic()
+    first = p.stdout.readline()
+    t_first = time.monotonic() - t0
+    rest = p.stdout.read()
+    p.wait(timeout=30)
+    assert first == b"from the script\n" and rest == b"from atexit\nfrom __del__\n"
+    assert t_first < 2.0, t_first  # the __del__ sleeps 3 s after the flush
