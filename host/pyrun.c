@@ -460,6 +460,14 @@ static int flush_std(const char *name)
     PyObject *f = PySys_GetObject(name); /* borrowed */
     if (!f || f == Py_None)
         return 0;
+    /* A file the script closed is left alone, as file_is_closed() in
+     * pylifecycle.c does. */
+    PyObject *closed = PyObject_GetAttrString(f, "closed");
+    int is_closed = closed ? PyObject_IsTrue(closed) : 0;
+    Py_XDECREF(closed);
+    PyErr_Clear(); /* no such attribute, or no truth: open, as there */
+    if (is_closed > 0)
+        return 0;
     PyObject *r = PyObject_CallMethod(f, "flush", NULL);
     if (r) {
         Py_DECREF(r);

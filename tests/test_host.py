@@ -222,3 +222,14 @@ def test_output_is_out_before_the_teardown(cgihost, tmp_path):
     p.wait(timeout=30)
     assert first == b"from the script\n" and rest == b"from atexit\nfrom __del__\n"
     assert t_first < 2.0, t_first  # the __del__ sleeps 3 s after the flush
+
+
+def test_a_script_that_closes_its_stdout_exits_as_python3(cgihost, tmp_path):
+    """python3 does not flush a closed sys.stdout at exit (no 'Exception
+    ignored', status 0)."""
+    script = tmp_path / "close.py"
+    script.write_text("import sys\nprint('hi')\nsys.stdout.close()\n")
+    ours = run([cgihost, script])
+    ref = run([PYTHON, script])
+    assert (ours.returncode, ours.stdout, ours.stderr) == (ref.returncode, ref.stdout, ref.stderr)
+    assert ref.returncode == 0 and ref.stdout == b"hi\n"
