@@ -789,10 +789,11 @@ int cgih_is_headers(PyObject *o)
 /* A large body arriving through a pipe (as a web server delivers it) is read
  * in far fewer system calls when the pipe holds more than its default 64 KiB:
  * ask for 1 MiB (within /proc/sys/fs/pipe-max-size for unprivileged users).
- * Only for the real stdin-like fp; failures change nothing. */
+ * Only for the real stdin-like fp and bodies of 1 MiB or more (or of unknown
+ * length); failures change nothing. */
 static void grow_pipe(PyObject *fp, long long length)
 {
-    if (length >= 0 && length < 4 * READ_CHUNK)
+    if (length >= 0 && length < (1 << 20))
         return;
     PyObject *n = PyObject_CallMethod(fp, "fileno", NULL);
     int fd = n && PyLong_Check(n) ? (int)PyLong_AsLong(n) : -1;
