@@ -415,6 +415,18 @@ static int via_server(int argc, char **argv)
     close(cwdfd);
     if (rc < 0)
         goto fallback;
+    /* Committed: the child has the request's fds. Let go of our stdin and
+     * stdout, so that the web server sees the response end when the script
+     * closes its stdout or the child ends, not when we have the status (as
+     * with python3, where the script's process holds the only copies).
+     * stderr stays for our own messages. */
+    int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (nul >= 0) {
+        for (int i = 0; i < 2; i++)
+            if (fcntl(i, F_GETFD) >= 0 && dup2(nul, i) < 0)
+                break; /* then we keep it: the response ends when we exit */
+        close(nul);
+    }
 
     for (;;) {
         if (any_pending) {

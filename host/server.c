@@ -115,19 +115,20 @@ static struct server {
     int buffered_stdio;
     int stdio_on_pipes; /* sys.std* were made on pipes (in the server, before any fork) */
     PyObject *std_pipe[3]; /* those, kept: a child that swaps them never frees them */
-    PyObject *std_file[3]; /* the same made on /dev/null, for files and devices */
+    PyObject *std_file[3]; /* the same made on /dev/null, for regular files and /dev/null */
     int stdio_on_files;
+    dev_t null_rdev;
 } S = {.lfd = -1, .sfd = -1, .epfd = -1, .lockfd = -1};
 
 /* ---- learned pre-faulting ------------------------------------------------------------
  *
  * Most of what a request child costs beyond running the script is taking
  * copy-on-write faults on the pages of the shared heap it writes to. A
- * request child, after it has reported its status, now and then records
- * which pages of its writable private mappings are its own (pagemap's
- * "exclusively mapped") in a MAP_SHARED area; pool children, while they
- * wait, write those pages (the same byte back) so that the next request
- * finds them copied already. */
+ * request child, once its fds 0-2 are closed and before it reports its
+ * status, now and then records which pages of its writable private mappings
+ * are its own (pagemap's "exclusively mapped") in a MAP_SHARED area; pool
+ * children, while they wait, copy those pages (MADV_POPULATE_WRITE) so that
+ * the next request finds them copied already. */
 #define LEARN_PAGES 4096
 struct learned {
     int lock;              /* 0 free, else the pid holding it: whoever fails to take it skips */
@@ -261,7 +262,11 @@ static void prefault(void)
         unsigned k = i + 1; /* the run of pages after p in the same mapping */
         while (k < L->n && L->page[k] == L->page[k - 1] + ps && L->page[k] < r.b[j])
             k++;
-        if (no_populate || madvise((void *)p, (size_t)(k - i) * ps, MADV_POPULATE_WRITE) != 0) {
+        int rc = no_populate ? -1 : madvise((void *)p, (size_t)(k - i) * ps, MADV_POPULATE_WRITE);
+        if (rc != 0 && (no_populate || errno == EINVAL)) {
+            /* A kernel before 5.14. (Any other failure, such as EFAULT for a
+             * file mapping cut short, skips the run: writing to it would
+             * raise SIGBUS.) */
             no_populate = 1;
             for (unsigned q = i; q < k; q++) {
                 volatile unsigned char *c = (volatile unsigned char *)L->page[q];
@@ -821,7 +826,7 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
         } else if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) {
             if (!S.stdio_on_pipes)
                 remake |= 1u << fd;
-        } else if (S_ISREG(st.st_mode) || (S_ISCHR(st.st_mode) && !isatty(fd))) {
+        } else if (S_ISREG(st.st_mode) || (S_ISCHR(st.st_mode) && st.st_rdev == S.null_rdev)) {
             if (!S.stdio_on_files || use_stdio(fd, S.std_file[fd]) < 0) {
                 PyErr_Clear();
                 remake |= 1u << fd;
@@ -854,6 +859,7 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
     struct rusage ru0 = {0}, ru1 = {0};
     if (tracing && getrusage(RUSAGE_SELF, &ru0) != 0)
         tracing = 0;
+    pid_t request_pid = getpid();
     if (status < 0)
         status = cgih_main_run(argc, argv);
     if (lookup_ctl >= 0) {
@@ -861,6 +867,8 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
         lookup_ctl = -1;
     }
     fflush(NULL);
+    if (getpid() != request_pid)
+        _exit(status); /* a process the script forked, returning: the request is not its to end */
     long long t_done = cgih_now_ns(); /* before reading smaps */
     if (tracing && getrusage(RUSAGE_SELF, &ru1) == 0)
         fprintf(stderr, "cgihost-trace child dispatched %lld ready %lld go %lld setup %lld done %lld "
@@ -869,8 +877,9 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
     close(0);
     close(1);
     close(2);
-    /* The web server has the whole response now. Learn before reporting:
-     * once the client has its status and exits, the server kills us. */
+    /* Our copies of fds 0-2 are closed (the client has let go of its own
+     * stdin and stdout at GO). Learn before reporting: once the client has
+     * its status and exits, the server kills us. */
     learn_pages();
     cgih_send_msg(conn, CGIH_MSG_STATUS, status & 0xff);
     _exit(status);
@@ -1475,7 +1484,7 @@ static int preload(void)
     S.buffered_stdio = !PyObject_IsTrue(wt);
     Py_DECREF(wt);
     /* sys.std* made once, here, on pipes and sockets as most requests' fds
-     * 0-2 are, and on /dev/null for regular files and devices (mod_cgid's
+     * 0-2 are, and on /dev/null for regular files and /dev/null itself (mod_cgid's
      * stderr is the error log). They name fds 0-2, nothing else of ours: a
      * child whose fd matches the kind takes the premade object. Making them
      * in each child cost 50-95 copy-on-write faults, a third of what a
@@ -1485,9 +1494,12 @@ static int preload(void)
     for (int fd = 0; fd < 3; fd++)
         saved[fd] = fcntl(fd, F_DUPFD_CLOEXEC, 3);
     if (saved[0] >= 0 && saved[1] >= 0 && saved[2] >= 0) {
-        if ((nul = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0 && dup2(nul, 0) == 0 &&
-            dup2(nul, 1) == 1 && dup2(nul, 2) == 2)
+        struct stat nst;
+        if ((nul = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0 && fstat(nul, &nst) == 0 &&
+            S_ISCHR(nst.st_mode) && dup2(nul, 0) == 0 && dup2(nul, 1) == 1 && dup2(nul, 2) == 2) {
+            S.null_rdev = nst.st_rdev;
             S.stdio_on_files = make_stdio_all(S.std_file) == 0;
+        }
         if (!S.stdio_on_files)
             PyErr_Clear(); /* each child makes its own then */
         if (pipe2(p, O_CLOEXEC) == 0) {
@@ -1504,8 +1516,10 @@ static int preload(void)
     if (nul >= 0)
         close(nul);
     for (int fd = 0; fd < 3; fd++) {
-        if (saved[fd] >= 0 && dup2(saved[fd], fd) != fd)
+        if (saved[fd] >= 0 && dup2(saved[fd], fd) != fd) {
+            logmsg("cannot put back fd %d: %s", fd, strerror(errno));
             return -1;
+        }
         if (saved[fd] >= 0)
             close(saved[fd]);
     }

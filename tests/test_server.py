@@ -432,6 +432,45 @@ def test_sigterm_to_the_client_reaches_the_script(srv, handled):
     assert wait_for(lambda: not proc_alive(pid), 10)
 
 
+def test_a_process_the_script_forks_does_not_end_the_request(srv):
+    """A child the script forks that returns (sys.exit, not os._exit) finishes
+    like any Python process, but the request stays its parent's: the client
+    reports the parent's status after the parent's output."""
+    script = srv.script("forks.py", WHO + """
+import os, sys, time
+if os.fork() == 0:
+    sys.exit(0)
+os.wait()
+time.sleep(0.5)
+print("parent done", flush=True)
+sys.exit(3)
+""")
+    r = srv.run([script])
+    assert served(srv, r), r
+    assert r.returncode == 3 and r.stdout.endswith(b"parent done\n"), r
+
+
+def test_the_response_ends_when_the_script_closes_stdout(srv):
+    """The web server sees the end of the response when the script closes
+    its stdout, as with python3: the client does not hold a copy of it."""
+    script = srv.script("early.py", WHO + """
+import os, sys, time
+sys.stdout.flush()
+os.close(1)
+time.sleep(3)
+""")
+    full = srv.env(GATEWAY_INTERFACE="CGI/1.1")
+    p = subprocess.Popen(as_user([CGIHOST, script]), env=full, cwd=srv.scripts,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    t0 = time.monotonic()
+    out = p.stdout.read()  # until EOF
+    t_eof = time.monotonic() - t0
+    p.wait(timeout=30)
+    assert f"ppid {srv.pid}\n".encode() == out, out
+    assert t_eof < 2.0, t_eof
+    assert p.returncode == 0
+
+
 def test_sigkill_of_the_client_kills_the_script(srv):
     script = srv.script("sleep.py", SLEEPER)
     p, pid, ppid = start_client(srv, [script])
