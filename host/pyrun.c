@@ -454,8 +454,9 @@ static void call_if_loaded(const char *module, const char *func)
     Py_XDECREF(r);
 }
 
-/* file.flush() for sys.<name>; -1 when it failed (reported as python3 does). */
-static int flush_std(const char *name)
+/* file.flush() for sys.<name>; -1 when it failed, reported as python3 does
+ * (or, quiet, as its teardown's closing of the files does: silently). */
+static int flush_std(const char *name, int quiet)
 {
     PyObject *f = PySys_GetObject(name); /* borrowed */
     if (!f || f == Py_None)
@@ -473,16 +474,11 @@ static int flush_std(const char *name)
         Py_DECREF(r);
         return 0;
     }
-    PyErr_WriteUnraisable(f);
+    if (quiet)
+        PyErr_Clear();
+    else
+        PyErr_WriteUnraisable(f);
     return -1;
-}
-
-static void flush_quietly(const char *name)
-{
-    PyObject *f = PySys_GetObject(name); /* borrowed */
-    PyObject *r = f && f != Py_None ? PyObject_CallMethod(f, "flush", NULL) : NULL;
-    Py_XDECREF(r);
-    PyErr_Clear();
 }
 
 int cgih_py_finalize(int status)
@@ -498,9 +494,9 @@ int cgih_py_finalize(int status)
     /* As Py_FinalizeEx(): the output is flushed before the teardown (which
      * may take a while: closing a large upload's temporary file frees it),
      * and again after it, for what finalizers print. */
-    if (flush_std("stdout") < 0)
+    if (flush_std("stdout", 0) < 0)
         status = 120;
-    if (flush_std("stderr") < 0)
+    if (flush_std("stderr", 0) < 0)
         status = 120;
     PyGC_Collect();
     PyObject *main = PyDict_GetItemString(PyImport_GetModuleDict(), "__main__");
@@ -509,8 +505,8 @@ int cgih_py_finalize(int status)
     PyGC_Collect();
     /* What finalizers printed goes out as when Python's teardown closes the
      * files: silently, a failure changes nothing. */
-    flush_quietly("stdout");
-    flush_quietly("stderr");
+    flush_std("stdout", 1);
+    flush_std("stderr", 1);
     fflush(NULL);
     return status;
 }

@@ -455,42 +455,22 @@ done:
     return stream;
 }
 
-/* Makes sys.std* afresh for the fds in mask (bit i: fd i). */
-static int reset_stdio_fds(unsigned mask)
-{
-    static const char *const names[3][2] = {
-        {"stdin", "<stdin>"}, {"stdout", "<stdout>"}, {"stderr", "<stderr>"}};
-    PyObject *io = PyImport_ImportModule("io");
-    if (!io)
-        return -1;
-    PyObject *bsr = PyUnicode_FromString("backslashreplace");
-    int rc = bsr ? 0 : -1;
-    for (int fd = 0; fd < 3 && rc == 0; fd++) {
-        if (!(mask & (1u << fd)))
-            continue;
-        PyObject *s = make_stdio(io, fd, fd > 0, names[fd][1], fd == 2 ? bsr : S.stdio_errors);
-        char dunder[16];
-        snprintf(dunder, sizeof dunder, "__%s__", names[fd][0]);
-        if (!s || PySys_SetObject(names[fd][0], s) < 0 || PySys_SetObject(dunder, s) < 0)
-            rc = -1;
-        Py_XDECREF(s);
-    }
-    Py_XDECREF(bsr);
-    Py_DECREF(io);
-    return rc;
-}
+static const char *const std_names[3][3] = {
+    {"stdin", "__stdin__", "<stdin>"}, {"stdout", "__stdout__", "<stdout>"},
+    {"stderr", "__stderr__", "<stderr>"}};
 
-/* sys.std* objects for fds 0-2 as they are now, not installed (new
- * references in out). 0, or -1 with an exception set. */
-static int make_stdio_all(PyObject *out[3])
+/* sys.std* objects for the fds in mask (bit i: fd i) as they are now, not
+ * installed (new references in out, NULL for the others). 0, or -1 with an
+ * exception set. */
+static int make_stdio_set(unsigned mask, PyObject *out[3])
 {
     PyObject *io = PyImport_ImportModule("io");
     PyObject *bsr = PyUnicode_FromString("backslashreplace");
     int rc = io && bsr ? 0 : -1;
-    static const char *const names[3] = {"<stdin>", "<stdout>", "<stderr>"};
     for (int fd = 0; fd < 3; fd++) {
-        out[fd] = rc == 0 ? make_stdio(io, fd, fd > 0, names[fd], fd == 2 ? bsr : S.stdio_errors) : NULL;
-        if (!out[fd])
+        out[fd] = NULL;
+        if (rc == 0 && (mask & (1u << fd)) &&
+            !(out[fd] = make_stdio(io, fd, fd > 0, std_names[fd][2], fd == 2 ? bsr : S.stdio_errors)))
             rc = -1;
     }
     Py_XDECREF(bsr);
@@ -498,14 +478,31 @@ static int make_stdio_all(PyObject *out[3])
     return rc;
 }
 
-/* Installs one of the server's premade objects as sys.std<fd> and
- * sys.__std<fd>__. A buffered one asks for the fd's position, which it
- * keeps (tell() would give the server's otherwise). */
+/* sys.std<fd> and sys.__std<fd>__ := s. */
+static int set_stdio(int fd, PyObject *s)
+{
+    return PySys_SetObject(std_names[fd][0], s) < 0 || PySys_SetObject(std_names[fd][1], s) < 0 ? -1 : 0;
+}
+
+/* Makes sys.std* afresh for the fds in mask. */
+static int reset_stdio_fds(unsigned mask)
+{
+    PyObject *s[3];
+    int rc = make_stdio_set(mask, s);
+    for (int fd = 0; fd < 3; fd++) {
+        if (rc == 0 && s[fd] && set_stdio(fd, s[fd]) < 0)
+            rc = -1;
+        Py_XDECREF(s[fd]);
+    }
+    return rc;
+}
+
+/* Installs one of the server's premade objects as sys.std<fd>. A buffered
+ * one asks for the fd's position, which it keeps (tell() would give the
+ * server's otherwise). */
 static int use_stdio(int fd, PyObject *s)
 {
-    static const char *const names[3][2] = {
-        {"stdin", "__stdin__"}, {"stdout", "__stdout__"}, {"stderr", "__stderr__"}};
-    if (PySys_SetObject(names[fd][0], s) < 0 || PySys_SetObject(names[fd][1], s) < 0)
+    if (set_stdio(fd, s) < 0)
         return -1;
     PyObject *buf = PyObject_GetAttrString(s, "buffer");
     PyObject *r = buf && PyObject_HasAttrString(buf, "raw") ? PyObject_CallMethod(buf, "tell", NULL) : NULL;
@@ -1498,15 +1495,15 @@ static int preload(void)
         if ((nul = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0 && fstat(nul, &nst) == 0 &&
             S_ISCHR(nst.st_mode) && dup2(nul, 0) == 0 && dup2(nul, 1) == 1 && dup2(nul, 2) == 2) {
             S.null_rdev = nst.st_rdev;
-            S.stdio_on_files = make_stdio_all(S.std_file) == 0;
+            S.stdio_on_files = make_stdio_set(7, S.std_file) == 0;
         }
         if (!S.stdio_on_files)
             PyErr_Clear(); /* each child makes its own then */
         if (pipe2(p, O_CLOEXEC) == 0) {
             S.stdio_on_pipes = dup2(p[0], 0) == 0 && dup2(p[1], 1) == 1 && dup2(p[1], 2) == 2 &&
-                               make_stdio_all(S.std_pipe) == 0;
+                               make_stdio_set(7, S.std_pipe) == 0;
             for (int fd = 0; fd < 3 && S.stdio_on_pipes; fd++)
-                S.stdio_on_pipes = use_stdio(fd, S.std_pipe[fd]) == 0;
+                S.stdio_on_pipes = set_stdio(fd, S.std_pipe[fd]) == 0;
             close(p[0]);
             close(p[1]);
         }
