@@ -30,7 +30,7 @@
 
 #include "parsers/multipart.h"
 
-#define READ_CHUNK (128 * 1024) /* bytes asked of fp at a time: 128 KiB stays in cache, 256 KiB measured slower */
+#define READ_CHUNK (512 * 1024) /* bytes asked of fp at a time: into a page-aligned buffer, 512 KiB beat 128 and 256 KiB */
 #define SPILL_AT 1000           /* cgi.py's __write() threshold */
 
 enum { EV_NONE, EV_PART_BEGIN, EV_HEADERS, EV_PART_END, EV_BODY_END };
@@ -369,7 +369,10 @@ static Py_ssize_t fill(stream_obj *r, Py_ssize_t want)
     if (want <= 0)
         return 0;
     if (!r->no_readinto) {
-        if (!r->cbuf && !(r->cbuf = PyMem_Malloc(READ_CHUNK))) {
+        /* Page-aligned: the kernel's copy from a pipe into a buffer 16
+         * bytes off alignment (malloc's header on an mmap()ed chunk) ran at
+         * a third of the speed on this AMD machine (rep movsb). */
+        if (!r->cbuf && !(r->cbuf = aligned_alloc(4096, READ_CHUNK))) {
             PyErr_NoMemory();
             return -1;
         }
@@ -490,7 +493,7 @@ static void stream_dealloc(stream_obj *r)
     PyObject_GC_UnTrack(r);
     stream_clear(r);
     PyMem_Free(r->p);
-    PyMem_Free(r->cbuf);
+    free(r->cbuf);
     PyMem_Free(r->hname.p);
     PyMem_Free(r->hvalue.p);
     PyMem_Free(r->hraw.p);
