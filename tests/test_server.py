@@ -704,8 +704,11 @@ def test_autostart_for_the_own_user(base):
     finally:
         subprocess.run(as_user([CGIHOST, "stop"]), env=s.env(), timeout=30, stdout=subprocess.DEVNULL)
         for pid in pids_with("--auto"):
-            if pathlib.Path(f"/proc/{pid}/environ").read_bytes().find(str(s.dir).encode()) >= 0:
-                os.kill(pid, signal.SIGKILL)
+            try:  # one that `stop` ended may be gone between the listing and here
+                if pathlib.Path(f"/proc/{pid}/environ").read_bytes().find(str(s.dir).encode()) >= 0:
+                    os.kill(pid, signal.SIGKILL)
+            except (FileNotFoundError, ProcessLookupError):
+                pass
 
 
 @pytest.mark.skipif(not IS_ROOT, reason="needs root")
