@@ -2,8 +2,8 @@
 sources as cgihost's built-in copies; the metadata is in setup.cfg.
 
 cgi is shim/*.c but cgitb*.c, with the parsers of shim/parsers/; cgitb is
-shim/cgitb*.c and, for the helpers it shares (argument binding), cgi's
-sources too, every symbol but PyInit_* hidden in each module."""
+shim/cgitb*.c and shim/pyutil.c, the one file of cgi's whose helpers it
+shares (argument binding); every symbol but PyInit_* is hidden."""
 from glob import glob
 
 from setuptools import Extension, setup
@@ -31,5 +31,5 @@ macros = [("_GNU_SOURCE", None)]
 
 setup(cmdclass={"install": Install}, ext_modules=[
     Extension("cgi", cgi, define_macros=macros, extra_compile_args=flags),
-    Extension("cgitb", cgitb + cgi, define_macros=macros, extra_compile_args=flags),
+    Extension("cgitb", cgitb + ["shim/pyutil.c"], define_macros=macros, extra_compile_args=flags),
 ])
