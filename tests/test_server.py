@@ -16,6 +16,7 @@ import json
 import os
 import pathlib
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -575,6 +576,39 @@ def run_faults(srv, script):
 
 
 @pytest.mark.skipif("ASAN_OPTIONS" in os.environ, reason="the sanitizers' shadow memory is not learned")
+def pool_status(s):
+    """(requests running, idle pool children) from `cgihost status`, whose
+    own connection a pool child takes."""
+    st = subprocess.run(as_user([CGIHOST, "status"]), env=s.env(), stdout=subprocess.PIPE, timeout=30)
+    m = re.search(rb"(\d+) running, (\d+) idle children", st.stdout)
+    assert m, st.stdout
+    return int(m.group(1)), int(m.group(2))
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one CPU: no child is kept ready while a request runs")
+def test_the_pool_is_refilled_when_no_request_runs(base):
+    """A fork beside a running request slowed it: while one runs, the pool is
+    not refilled (one child stays ready); once none runs, it is full again."""
+    s = Server(base, ["--pool", "3"]).start()
+    try:
+        # A first run caches the script: pool children forked before are
+        # then replaced, which is not what is looked at here.
+        script = s.script("nap.py", "import os, sys, time\nprint(os.getpid(), os.getppid(), flush=True)\n"
+                                    "time.sleep(60 if sys.argv[1:] else 0)\n")
+        assert s.run([script]).returncode == 0
+        assert wait_for(lambda: pool_status(s) == (1, 2), 10)  # status's own request: 3 idle, one takes it
+        time.sleep(0.5)  # the pool refilled after that status
+        p, pid, ppid = start_client(s, [script, "sleep"])
+        assert ppid == s.pid
+        time.sleep(1)  # time enough for a refill, were there one
+        assert pool_status(s) == (2, 1)  # the sleeper, status; 3 - 2 children left, none forked
+        p.send_signal(signal.SIGTERM)
+        p.communicate(timeout=30)
+        assert wait_for(lambda: pool_status(s) == (1, 2), 10)
+    finally:
+        s.stop()
+
+
 def test_pool_children_take_the_requests_faults_ahead(srv):
     """Learned pre-faulting: after a few requests, a pool child has already
     copied the pages a request writes, so the script's run takes few page
