@@ -609,6 +609,23 @@ def test_the_pool_is_refilled_when_no_request_runs(base):
         s.stop()
 
 
+def test_a_pool_larger_than_max_children_does_not_spin(base):
+    """The pool cannot be filled past --max-children; the server then idles
+    (it used to loop on the refill it could not do, at 100% CPU)."""
+    s = Server(base, ["--pool", "3", "--max-children", "1"]).start()
+    try:
+        time.sleep(0.3)
+        fields = pathlib.Path(f"/proc/{s.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        t0 = int(fields[11]) + int(fields[12])  # utime + stime, clock ticks
+        time.sleep(1.5)
+        fields = pathlib.Path(f"/proc/{s.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        used = (int(fields[11]) + int(fields[12]) - t0) / os.sysconf("SC_CLK_TCK")
+        assert used < 0.3, f"{used:.2f} s of CPU in 1.5 s idle"
+        assert s.run([s.script("ok.py", "print('ok')\n")]).stdout.endswith(b"ok\n")
+    finally:
+        s.stop()
+
+
 def test_pool_children_take_the_requests_faults_ahead(srv):
     """Learned pre-faulting: after a few requests, a pool child has already
     copied the pages a request writes, so the script's run takes few page
