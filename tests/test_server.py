@@ -575,7 +575,6 @@ def run_faults(srv, script):
     raise AssertionError(f"not served: {r.stderr!r}")
 
 
-@pytest.mark.skipif("ASAN_OPTIONS" in os.environ, reason="the sanitizers' shadow memory is not learned")
 def pool_status(s):
     """(requests running, idle pool children) from `cgihost status`, whose
     own connection a pool child takes."""
@@ -626,6 +625,7 @@ def test_a_pool_larger_than_max_children_does_not_spin(base):
         s.stop()
 
 
+@pytest.mark.skipif("ASAN_OPTIONS" in os.environ, reason="the sanitizers' shadow memory is not learned")
 def test_pool_children_take_the_requests_faults_ahead(srv):
     """Learned pre-faulting: after a few requests, a pool child has already
     copied the pages a request writes, so the script's run takes few page
