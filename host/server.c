@@ -235,54 +235,45 @@ static void keep_range(uintptr_t a, uintptr_t b, void *arg)
     }
 }
 
-/* In a pool child: take the faults of the recorded pages. Runs of adjacent
- * pages go to MADV_POPULATE_WRITE (Linux 5.14), one call instead of a fault
- * per page; it fails harmlessly (ENOMEM, EFAULT) on what is no longer
- * mapped writable here, so /proc/self/maps is not read for it. Without it,
- * each page's first byte is written back unchanged, only where a writable
- * private mapping holds the page now (writing past the end of a file
- * mapping would raise SIGBUS). */
+/* In a pool child: take the faults of the recorded pages that are mapped
+ * here too. Runs of adjacent pages go to MADV_POPULATE_WRITE (Linux 5.14),
+ * one call instead of a fault per page; without it, each page's first byte
+ * is written back unchanged. */
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
-static int in_ranges(const struct ranges *r, uintptr_t p)
-{
-    for (int j = 0; j < r->n; j++)
-        if (p >= r->a[j] && p < r->b[j])
-            return 1;
-    return 0;
-}
-
 static void prefault(void)
 {
     static struct ranges r;
     static int no_populate;
     if (!L || L->n == 0 || !learned_lock())
         return;
+    r.n = 0;
+    each_writable(keep_range, &r);
     uintptr_t ps = (uintptr_t)sysconf(_SC_PAGESIZE);
-    int have_ranges = 0;
     for (unsigned i = 0; i < L->n;) {
         uintptr_t p = L->page[i];
-        unsigned k = i + 1; /* the run of pages after p */
-        while (k < L->n && L->page[k] == L->page[k - 1] + ps)
+        int j = 0;
+        while (j < r.n && !(p >= r.a[j] && p < r.b[j]))
+            j++;
+        if (j == r.n) {
+            i++;
+            continue;
+        }
+        unsigned k = i + 1; /* the run of pages after p in the same mapping */
+        while (k < L->n && L->page[k] == L->page[k - 1] + ps && L->page[k] < r.b[j])
             k++;
-        if (!no_populate) {
-            if (madvise((void *)p, (size_t)(k - i) * ps, MADV_POPULATE_WRITE) == 0 || errno != EINVAL) {
-                i = k;
-                continue;
-            }
-            no_populate = 1; /* a kernel before 5.14 */
-        }
-        if (!have_ranges) {
-            r.n = 0;
-            each_writable(keep_range, &r);
-            have_ranges = 1;
-        }
-        for (unsigned q = i; q < k; q++)
-            if (in_ranges(&r, L->page[q])) {
+        int rc = no_populate ? -1 : madvise((void *)p, (size_t)(k - i) * ps, MADV_POPULATE_WRITE);
+        if (rc != 0 && (no_populate || errno == EINVAL)) {
+            /* A kernel before 5.14. (Any other failure, such as EFAULT for a
+             * file mapping cut short, skips the run: writing to it would
+             * raise SIGBUS.) */
+            no_populate = 1;
+            for (unsigned q = i; q < k; q++) {
                 volatile unsigned char *c = (volatile unsigned char *)L->page[q];
                 *c = *c;
             }
+        }
         i = k;
     }
     learned_unlock();
