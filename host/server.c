@@ -96,7 +96,7 @@ static struct server {
     int nidle, nbusy;
     unsigned gen;
     long served;
-    time_t t_start, t_active, t_selfcheck;
+    time_t t_start, t_active, t_selfcheck, t_spawn_failed;
     int stopping, restarting;
     time_t t_stop;
     PyObject *cache;   /* (filename, dev, ino, mtime_ns, ctime_ns, size) -> code */
@@ -1310,11 +1310,13 @@ done:
  * machine, slowed it by 0.3 ms (hyperfine, sequential requests, 2 CPUs).
  * While requests run, one child is kept ready, with a CPU to spare: under
  * saturation forking per request costs less than warming up ahead. Never
- * past --max-children (nor, then, a busy loop of idle work to do). */
+ * past --max-children, nor in the second after a fork failed (RLIMIT_NPROC,
+ * memory): either would make a busy loop of idle work that cannot be done. */
 static int want_refill(void)
 {
     return S.nidle < S.pool && S.nidle + S.nbusy < S.max_children &&
-           (S.nbusy == 0 || (S.nidle == 0 && S.nbusy < S.ncpu));
+           (S.nbusy == 0 || (S.nidle == 0 && S.nbusy < S.ncpu)) &&
+           (S.t_spawn_failed == 0 || now_s() > S.t_spawn_failed);
 }
 
 /* One piece of idle work; 0 when there was none. */
@@ -1340,8 +1342,10 @@ static int idle_work(void)
     }
     if (want_refill()) {
         struct child *c = spawn(-1);
-        if (!c)
+        if (!c) {
+            S.t_spawn_failed = now_s();
             return 0;
+        }
         c->next = S.idle;
         S.idle = c;
         S.nidle++;

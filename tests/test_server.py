@@ -584,10 +584,31 @@ def pool_status(s):
     return int(m.group(1)), int(m.group(2))
 
 
-@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one CPU: no child is kept ready while a request runs")
+def live_children(pid):
+    """The server's children that are running (pool and request children)."""
+    kids = pathlib.Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return sorted(k for k in map(int, kids) if proc_alive(k))
+
+
+def settled_pool(s, n, seconds=10):
+    """Waits until the server has the same n live children for 0.3 s: its
+    pool, full and idle."""
+    last, since = None, time.monotonic()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        kids = live_children(s.pid)
+        if kids != last:
+            last, since = kids, time.monotonic()
+        elif len(kids) == n and time.monotonic() - since >= 0.3:
+            return kids
+        time.sleep(0.05)
+    raise AssertionError(f"no settled pool of {n}: {last}")
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="on one CPU the pool was never refilled while a request ran")
 def test_the_pool_is_refilled_when_no_request_runs(base):
     """A fork beside a running request slowed it: while one runs, the pool is
-    not refilled (one child stays ready); once none runs, it is full again."""
+    not refilled; once none runs, it is full again."""
     s = Server(base, ["--pool", "3"]).start()
     try:
         # A first run caches the script: pool children forked before are
@@ -595,17 +616,22 @@ def test_the_pool_is_refilled_when_no_request_runs(base):
         script = s.script("nap.py", "import os, sys, time\nprint(os.getpid(), os.getppid(), flush=True)\n"
                                     "time.sleep(60 if sys.argv[1:] else 0)\n")
         assert s.run([script]).returncode == 0
-        assert wait_for(lambda: pool_status(s) == (1, 2), 10)  # status's own request: 3 idle, one takes it
-        time.sleep(0.5)  # the pool refilled after that status
+        pool = settled_pool(s, 3)
         p, pid, ppid = start_client(s, [script, "sleep"])
-        assert ppid == s.pid
+        assert ppid == s.pid and pid in pool  # a pool child took it
         time.sleep(1)  # time enough for a refill, were there one
-        assert pool_status(s) == (2, 1)  # the sleeper, status; 3 - 2 children left, none forked
+        assert live_children(s.pid) == pool  # the request and 2 idle: none forked
         p.send_signal(signal.SIGTERM)
         p.communicate(timeout=30)
-        assert wait_for(lambda: pool_status(s) == (1, 2), 10)
+        after = settled_pool(s, 3)
+        assert pid not in after
     finally:
         s.stop()
+
+
+def cpu_seconds(pid):
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def test_a_pool_larger_than_max_children_does_not_spin(base):
@@ -613,15 +639,41 @@ def test_a_pool_larger_than_max_children_does_not_spin(base):
     (it used to loop on the refill it could not do, at 100% CPU)."""
     s = Server(base, ["--pool", "3", "--max-children", "1"]).start()
     try:
+        ok = s.script("ok.py", "print('ok')\n")
+        assert s.run([ok]).stdout.endswith(b"ok\n")  # started up, Python and all
         time.sleep(0.3)
-        fields = pathlib.Path(f"/proc/{s.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        t0 = int(fields[11]) + int(fields[12])  # utime + stime, clock ticks
+        t0 = cpu_seconds(s.pid)
         time.sleep(1.5)
-        fields = pathlib.Path(f"/proc/{s.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        used = (int(fields[11]) + int(fields[12]) - t0) / os.sysconf("SC_CLK_TCK")
+        used = cpu_seconds(s.pid) - t0
         assert used < 0.3, f"{used:.2f} s of CPU in 1.5 s idle"
-        assert s.run([s.script("ok.py", "print('ok')\n")]).stdout.endswith(b"ok\n")
+        assert s.run([ok]).stdout.endswith(b"ok\n")
     finally:
+        s.stop()
+
+
+def test_a_server_that_cannot_fork_idles_and_requests_still_run(base):
+    """With fork failing (RLIMIT_NPROC 1), the server retries its pool once a
+    second instead of looping on it, and every request runs in-process."""
+    wrapper = base / "cgihost-nproc1"
+    wrapper.write_text(f"#!/bin/sh\nexec prlimit --nproc=1 {CGIHOST} \"$@\"\n")
+    wrapper.chmod(0o755)
+    s = Server(base, ["--pool", "2"], binary=wrapper).start()
+    try:
+        ok = s.script("ok.py", WHO + "print('ok')\n")
+        r = s.run([ok])
+        assert r.returncode == 0 and r.stdout.endswith(b"ok\n"), r
+        assert b"ppid " in r.stdout and not served(s, r), r.stdout  # not a child of the server
+        time.sleep(0.3)
+        t0 = cpu_seconds(s.pid)
+        time.sleep(1.5)
+        used = cpu_seconds(s.pid) - t0
+        assert used < 0.3, f"{used:.2f} s of CPU in 1.5 s"
+        assert len(s.log.read_text().splitlines()) < 20, s.log.read_text()[-2000:]
+    finally:
+        # `cgihost stop` reaches the server through a child it forks, so here
+        # it is refused (noted as a known limit): SIGTERM stops it.
+        os.kill(s.pid, signal.SIGTERM)
+        s.proc.wait(timeout=15)
         s.stop()
 
 
