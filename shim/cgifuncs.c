@@ -190,7 +190,6 @@ PyObject *cgih_default_environ(void)
     return d;
 }
 
-
 /* Error messages for the pure-Python signatures these functions imitate. */
 static int no_kwargs(const char *fname, PyObject *kw)
 {

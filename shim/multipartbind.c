@@ -376,8 +376,12 @@ static Py_ssize_t fill(stream_obj *r, Py_ssize_t want)
             PyErr_NoMemory();
             return -1;
         }
-        PyObject *mv = PyMemoryView_FromMemory(r->cbuf, want, PyBUF_WRITE);
+        char *buf = r->cbuf;
+        PyObject *mv = PyMemoryView_FromMemory(buf, want, PyBUF_WRITE);
         PyObject *n = mv ? PyObject_CallMethod(r->fp, "readinto", "O", mv) : NULL;
+        if (mv && (Py_REFCNT(mv) > 1 || Py_REFCNT(((PyMemoryViewObject *)mv)->mbuf) > 1))
+            r->cbuf = NULL; /* readinto() kept a view of it: the buffer is that view's now (never
+                               freed, no use after free); the next read takes a new one */
         Py_XDECREF(mv);
         if (n && PyLong_Check(n)) {
             Py_ssize_t got = PyLong_AsSsize_t(n);
@@ -387,7 +391,7 @@ static Py_ssize_t fill(stream_obj *r, Py_ssize_t want)
                     PyErr_SetString(PyExc_ValueError, "readinto() returned a bad count");
                 return -1;
             }
-            r->cdata = r->cbuf;
+            r->cdata = buf;
             r->clen = (size_t)got;
             return got;
         }

@@ -36,3 +36,33 @@ def test_parts_limit_is_configurable(cgihost, tmp_path):
     assert request(cgihost, tmp_path, data).returncode == 0
     r = request(cgihost, tmp_path, data, CGIHOST_MAX_PARTS="3")
     assert r.returncode == 1 and b"ValueError: multipart body:" in r.stderr
+
+
+KEEPER = r'''
+import io
+import cgi
+kept = []
+class FP(io.BytesIO):
+    def readinto(self, b):
+        kept.append(b)
+        kept.append(b[0:4])
+        return super().readinto(b)
+body = b'--XX\r\nContent-Disposition: form-data; name="a"\r\n\r\nhello\r\n--XX--\r\n'
+fs = cgi.FieldStorage(fp=FP(body), environ={"REQUEST_METHOD": "POST", "CONTENT_LENGTH": str(len(body)),
+                                             "CONTENT_TYPE": "multipart/form-data; boundary=XX"})
+print(fs.getvalue("a"), len(kept) > 0)
+del fs
+for b in kept:
+    b[0:1] = b"z"
+print("ok")
+'''
+
+
+def test_a_readinto_that_keeps_the_buffer_gets_no_freed_memory(cgihost, tmp_path):
+    """The parser reads through fp.readinto() into its own buffer. An fp that
+    keeps the view (or a slice of it) must not be left pointing at freed
+    memory once the FieldStorage is gone (ASan reported a use after free)."""
+    script = tmp_path / "keep.py"
+    script.write_text(KEEPER)
+    r = run([cgihost, script], {"REQUEST_METHOD": "GET"})
+    assert r.returncode == 0 and r.stdout == b"hello True\nok\n", r.stderr
