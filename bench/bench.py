@@ -478,10 +478,8 @@ def server_table(cgihost, runs):
         probe = base / "imp.py"
         probe.write_text(IMPORT_PROBE)
         os.chmod(probe, 0o644)
-        outs = [subprocess.run(_as_user([cgihost, str(probe)]), env=env, capture_output=True, text=True,
-                               check=True).stdout.split() for _ in range(30)]
-        print(f"import cgi in a script the server runs: "
-              f"{_median([int(o[0]) for o in outs]) / 1e6:.4f} ms (cgi is preloaded in the server)")
+        imp, _ = import_probe_ms(_as_user([cgihost, str(probe)]), env)
+        print(f"import cgi in a script the server runs: {imp:.4f} ms (cgi is preloaded in the server)")
         print()
     finally:
         stop_server(srv)
@@ -613,6 +611,13 @@ IMPORT_PROBE = ("import sys, time\nt = time.perf_counter_ns()\nimport cgi\n"
                 "print(time.perf_counter_ns() - t, 'cgi' in sys.builtin_module_names)\n")
 
 
+def import_probe_ms(argv, env):
+    """IMPORT_PROBE run by argv 30 times: (median ms, whether cgi is built in)."""
+    outs = [subprocess.run(argv, env=env, check=True, capture_output=True, text=True).stdout.split()
+            for _ in range(30)]
+    return _median([int(o[0]) for o in outs]) / 1e6, outs[0][1]
+
+
 def upload(cgihost, mib=256, runs=5):
     """Issue 3: a MIB MiB multipart/form-data body (three text fields, one file
     part) piped to stdin; rows: stdlib FieldStorage under /usr/bin/python3,
@@ -705,11 +710,9 @@ def upload(cgihost, mib=256, runs=5):
         (probe / "imp.py").write_text(IMPORT_PROBE)
         env = {"PATH": "/usr/bin:/bin", "GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": "GET",
                "CGIHOST_NO_SERVER": "1"}
-        outs = [subprocess.run([cgihost, str(probe / "imp.py")], env=env, check=True,
-                               capture_output=True, text=True).stdout.split() for _ in range(30)]
-        imp = _median([int(o[0]) for o in outs]) / 1e9
-        print(f"import cgi in cgihost, cold (CGIHOST_NO_SERVER=1): {imp * 1e3:.3f} ms (goal: under 0.1 ms; "
-              f"built in: {outs[0][1]}; with the server it is preloaded, see the server section)")
+        imp, builtin = import_probe_ms([cgihost, str(probe / "imp.py")], env)
+        print(f"import cgi in cgihost, cold (CGIHOST_NO_SERVER=1): {imp:.3f} ms (goal: under 0.1 ms; "
+              f"built in: {builtin}; with the server it is preloaded, see the server section)")
     finally:
         shutil.rmtree(probe, ignore_errors=True)
     print()

@@ -798,9 +798,11 @@ int cgih_is_headers(PyObject *o)
  * ask for 1 MiB (within /proc/sys/fs/pipe-max-size for unprivileged users).
  * Only for the real stdin-like fp and bodies of 1 MiB or more (or of unknown
  * length); failures change nothing. */
+#define PIPE_WANT (1 << 20)
+
 static void grow_pipe(PyObject *fp, long long length)
 {
-    if (length >= 0 && length < (1 << 20))
+    if (length >= 0 && length < PIPE_WANT)
         return;
     PyObject *n = PyObject_CallMethod(fp, "fileno", NULL);
     int fd = n && PyLong_Check(n) ? (int)PyLong_AsLong(n) : -1;
@@ -808,8 +810,8 @@ static void grow_pipe(PyObject *fp, long long length)
     PyErr_Clear();
     struct stat st;
     if (fd >= 0 && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) &&
-        fcntl(fd, F_GETPIPE_SZ) < (1 << 20)) {
-        if (fcntl(fd, F_SETPIPE_SZ, 1 << 20) < 0) {
+        fcntl(fd, F_GETPIPE_SZ) < PIPE_WANT) {
+        if (fcntl(fd, F_SETPIPE_SZ, PIPE_WANT) < 0) {
             /* over the limit or not ours to change: the default size works */
         }
     }

@@ -16,7 +16,6 @@ import json
 import os
 import pathlib
 import pwd
-import re
 import shutil
 import signal
 import socket
@@ -573,15 +572,6 @@ def run_faults(srv, script):
         if w[:2] == ["cgihost-trace", "child"]:
             return int(w[w.index("faults_run") + 1])
     raise AssertionError(f"not served: {r.stderr!r}")
-
-
-def pool_status(s):
-    """(requests running, idle pool children) from `cgihost status`, whose
-    own connection a pool child takes."""
-    st = subprocess.run(as_user([CGIHOST, "status"]), env=s.env(), stdout=subprocess.PIPE, timeout=30)
-    m = re.search(rb"(\d+) running, (\d+) idle children", st.stdout)
-    assert m, st.stdout
-    return int(m.group(1)), int(m.group(2))
 
 
 def live_children(pid):
