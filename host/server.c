@@ -984,6 +984,77 @@ static void refuse(int conn, int why)
     close(conn);
 }
 
+static void start_stop(const char *why)
+{
+    if (S.stopping)
+        return;
+    logmsg("stopping: %s", why);
+    S.stopping = 1;
+    S.t_stop = now_s();
+    if (S.listening) {
+        epoll_ctl(S.epfd, EPOLL_CTL_DEL, S.lfd, NULL);
+        S.listening = 0;
+    }
+    if (!S.activated && !S.restarting)
+        unlink(S.sock);
+    while (S.idle) {
+        struct child *c = S.idle;
+        S.idle = c->next;
+        S.nidle--;
+        close_watched(&c->ctl); /* it reads EOF and leaves */
+        c->dead = 1;
+        c->next = S.grave;
+        S.grave = c;
+    }
+}
+
+static void send_info(int conn)
+{
+    int32_t info[CGIH_INFO_COUNT] = {(int32_t)getpid(), (int32_t)(now_s() - S.t_start), (int32_t)S.served,
+                                     S.nbusy, S.nidle, (int32_t)PyDict_GET_SIZE(S.cache)};
+    for (int i = 0; i < CGIH_INFO_COUNT; i++) {
+        struct cgih_msg m = {CGIH_MSG_INFO, info[i]};
+        if (send(conn, &m, sizeof m, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+            break;
+    }
+}
+
+/* STOP: the asker hears the server's pid, then the server stops. */
+static void answer_stop(int conn)
+{
+    struct cgih_msg r = {CGIH_MSG_INFO, (int32_t)getpid()};
+    if (conn >= 0 && send(conn, &r, sizeof r, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+        /* it asked; it need not hear */
+    }
+    start_stop("asked to stop");
+}
+
+/* A connection no child can take (--max-children are busy, or fork failed):
+ * STOP and QUERY are answered here, so that `cgihost stop|status` reach a
+ * server that is saturated or cannot fork; anything else is refused BUSY.
+ * Their header comes right after connect(): it is waited for, at most 20 ms,
+ * on this path only. */
+static void answer_unforked(int conn)
+{
+    struct pollfd p = {conn, POLLIN, 0};
+    struct cgih_hdr h;
+    const char *why;
+    if (poll(&p, 1, 20) == 1 && recv(conn, &h, sizeof h, MSG_PEEK | MSG_DONTWAIT) == (ssize_t)sizeof h &&
+        cgih_hdr_check(&h, &why) == CGIH_OK) {
+        if (h.kind == CGIH_KIND_QUERY) {
+            send_info(conn);
+            close(conn);
+            return;
+        }
+        if (h.kind == CGIH_KIND_STOP) {
+            answer_stop(conn);
+            close(conn);
+            return;
+        }
+    }
+    refuse(conn, CGIH_REFUSE_BUSY);
+}
+
 static void dispatch(int conn, uid_t peer)
 {
     for (;;) {
@@ -993,7 +1064,7 @@ static void dispatch(int conn, uid_t peer)
          * from one it accepted at the same time. */
         struct child *c = NULL;
         if (S.nbusy >= S.max_children || !(c = spawn(conn))) {
-            refuse(conn, CGIH_REFUSE_BUSY);
+            answer_unforked(conn);
             return;
         }
         struct ctl_msg m = {.type = CTL_DISPATCH, .peer_uid = (uint32_t)peer};
@@ -1033,42 +1104,7 @@ static void on_listen(void)
     }
 }
 
-static void start_stop(const char *why)
-{
-    if (S.stopping)
-        return;
-    logmsg("stopping: %s", why);
-    S.stopping = 1;
-    S.t_stop = now_s();
-    if (S.listening) {
-        epoll_ctl(S.epfd, EPOLL_CTL_DEL, S.lfd, NULL);
-        S.listening = 0;
-    }
-    if (!S.activated && !S.restarting)
-        unlink(S.sock);
-    while (S.idle) {
-        struct child *c = S.idle;
-        S.idle = c->next;
-        S.nidle--;
-        close_watched(&c->ctl); /* it reads EOF and leaves */
-        c->dead = 1;
-        c->next = S.grave;
-        S.grave = c;
-    }
-}
-
 /* Handles one control message; 0 when there was none. */
-static void send_info(int conn)
-{
-    int32_t info[CGIH_INFO_COUNT] = {(int32_t)getpid(), (int32_t)(now_s() - S.t_start), (int32_t)S.served,
-                                     S.nbusy, S.nidle, (int32_t)PyDict_GET_SIZE(S.cache)};
-    for (int i = 0; i < CGIH_INFO_COUNT; i++) {
-        struct cgih_msg m = {CGIH_MSG_INFO, info[i]};
-        if (send(conn, &m, sizeof m, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-            break;
-    }
-}
-
 static int on_ctl(struct child *c)
 {
     char buf[sizeof(struct ctl_msg) + PATH_MAX + 1];
@@ -1126,13 +1162,7 @@ static int on_ctl(struct child *c)
     } else if (m.type == CTL_QUERY && c->conn >= 0) {
         send_info(c->conn);
     } else if (m.type == CTL_STOP) {
-        if (c->conn >= 0) {
-            struct cgih_msg r = {CGIH_MSG_INFO, (int32_t)getpid()};
-            if (send(c->conn, &r, sizeof r, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
-                /* it asked; it need not hear */
-            }
-        }
-        start_stop("asked to stop");
+        answer_stop(c->conn);
     }
     if (fd >= 0)
         close(fd);

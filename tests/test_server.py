@@ -659,11 +659,45 @@ def test_a_server_that_cannot_fork_idles_and_requests_still_run(base):
         used = cpu_seconds(s.pid) - t0
         assert used < 0.3, f"{used:.2f} s of CPU in 1.5 s"
         assert len(s.log.read_text().splitlines()) < 20, s.log.read_text()[-2000:]
+        # With no child to hand them to, the server answers these itself.
+        st = subprocess.run(as_user([CGIHOST, "status"]), env=s.env(), stdout=subprocess.PIPE,
+                            timeout=30)
+        assert st.returncode == 0 and f"server {s.pid} ".encode() in st.stdout, st
+        sp = subprocess.run(as_user([CGIHOST, "stop"]), env=s.env(), stdout=subprocess.PIPE,
+                            timeout=30)
+        assert sp.returncode == 0 and f"server {s.pid} stopped".encode() in sp.stdout, sp
+        assert s.proc.wait(timeout=15) == 0
     finally:
-        # `cgihost stop` reaches the server through a child it forks, so here
-        # it is refused (noted as a known limit): SIGTERM stops it.
-        os.kill(s.pid, signal.SIGTERM)
-        s.proc.wait(timeout=15)
+        s.stop()
+
+
+def test_a_saturated_server_answers_status_and_stop(base):
+    """With --max-children busy, a request is refused (and runs in-process),
+    but `cgihost status` and `cgihost stop` still reach the server; stop lets
+    the running request finish."""
+    s = Server(base, ["--pool", "0", "--max-children", "1"]).start()
+    try:
+        gate = base / "scripts" / "gate"
+        slow = s.script("slow.py", WHO + f"import os, time\nopen({str(gate)!r}, 'w').close()\n"
+                        "time.sleep(2)\nprint('slow done')\n")
+        full = s.env(GATEWAY_INTERFACE="CGI/1.1")
+        p = subprocess.Popen(as_user([CGIHOST, slow]), env=full, cwd=s.scripts,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert wait_for(gate.exists, 30)
+        ok = s.script("ok.py", WHO + "print('ok')\n")
+        r = s.run([ok])
+        assert r.returncode == 0 and r.stdout.endswith(b"ok\n") and not served(s, r), r
+        st = subprocess.run(as_user([CGIHOST, "status"]), env=s.env(), stdout=subprocess.PIPE,
+                            timeout=30)
+        assert st.returncode == 0 and b"1 running" in st.stdout, st
+        sp = subprocess.run(as_user([CGIHOST, "stop"]), env=s.env(), stdout=subprocess.PIPE,
+                            timeout=30)
+        assert sp.returncode == 0 and f"server {s.pid} ".encode() in sp.stdout, sp
+        out, err = p.communicate(timeout=30)
+        assert p.returncode == 0 and out.endswith(b"slow done\n"), (out, err)
+        assert f"ppid {s.pid}\n".encode() in out, out  # it was the server's
+        assert s.proc.wait(timeout=15) == 0
+    finally:
         s.stop()
 
 
