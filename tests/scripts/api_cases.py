@@ -303,6 +303,16 @@ def case_parse_multipart_dispatch():
     out("seen", seen)
 
 
+# ---- valid_boundary() --------------------------------------------------------------
+
+@case
+def case_valid_boundary():
+    """cgi.py returns re.match()'s result: a Match, None, or re's TypeError."""
+    for s in ["abc", b"abc", "a b", "ab ", " ", "", "x" * 201, "x" * 202, b"x" * 201 + b"\n",
+              "ab\n", "ab\n\n", "\u00e9", b"\xff", bytearray(b"ab"), memoryview(b"ab"), 7, None]:
+        show(repr(s)[:40], cgi.valid_boundary, s)
+
+
 # ---- parse_multipart() -------------------------------------------------------------
 
 class Spy:
