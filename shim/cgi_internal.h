@@ -57,6 +57,10 @@ PyObject *cgih_default_environ(void);
 /* pyutil.c: small helpers the module's files share. */
 int cgih_has_key(PyObject *mapping, const char *key);     /* key in mapping */
 PyObject *cgih_get_key(PyObject *mapping, const char *key); /* mapping[key] */
+/* An int as a byte count: past long long it saturates (cgi.py compares
+ * counts with any int, and no count comes near 2**63). -1 with an error set
+ * when v is not an int, as PyLong_AsLongLong(). */
+int cgih_count(PyObject *v, long long *out);
 
 /* A growable byte buffer (PyMem); zero-initialise, PyMem_Free(b.p) when done. */
 typedef struct {

@@ -187,12 +187,34 @@ static PyType_Spec mini_spec = {
 
 /* ---- FieldStorage: construction ------------------------------------------- */
 
-/* qs.encode(locale.getpreferredencoding(), 'surrogateescape') */
+/* qs.encode(locale.getpreferredencoding(), 'surrogateescape').
+ * PyUnicode_EncodeLocale() refuses a NUL, which a str may hold (an environ
+ * dict's QUERY_STRING): the pieces around NULs are encoded and joined with
+ * NUL bytes, as an ASCII-compatible locale encoding would. */
 static PyObject *encode_locale(PyObject *qs)
 {
-    if (PyUnicode_Check(qs))
+    if (!PyUnicode_Check(qs))
+        return PyObject_CallMethod(qs, "encode", "ss", "utf-8", "surrogateescape");
+    Py_ssize_t nul = PyUnicode_FindChar(qs, 0, 0, PyUnicode_GET_LENGTH(qs), 1);
+    if (nul == -2)
+        return NULL;
+    if (nul == -1)
         return PyUnicode_EncodeLocale(qs, "surrogateescape");
-    return PyObject_CallMethod(qs, "encode", "ss", "utf-8", "surrogateescape");
+    PyObject *sep = PyUnicode_FromOrdinal(0), *parts = sep ? PyUnicode_Split(qs, sep, -1) : NULL;
+    PyObject *zero = parts ? PyBytes_FromStringAndSize("", 1) : NULL, *r = NULL;
+    Py_ssize_t n = zero ? PyList_GET_SIZE(parts) : 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *b = PyUnicode_EncodeLocale(PyList_GET_ITEM(parts, i), "surrogateescape");
+        if (!b || PyList_SetItem(parts, i, b) < 0) /* steals b, drops the str */
+            goto done;
+    }
+    if (zero)
+        r = PyObject_CallMethod(zero, "join", "O", parts);
+done:
+    Py_XDECREF(sep);
+    Py_XDECREF(parts);
+    Py_XDECREF(zero);
+    return r;
 }
 
 static int headers_type_ok(PyObject *headers)
@@ -1151,9 +1173,10 @@ static PyObject *fs_read_single(PyObject *self, PyObject *Py_UNUSED(ignored))
     PyObject *length = get(self, "length");
     if (!length)
         return NULL;
-    long long len = PyLong_AsLongLong(length);
+    long long len;
+    int rc = cgih_count(length, &len);
     Py_DECREF(length);
-    if (len == -1 && PyErr_Occurred())
+    if (rc < 0)
         return NULL;
     if (len >= 0) {
         if (call_method0_void(self, "read_binary") < 0 ||
@@ -1188,11 +1211,12 @@ static PyObject *fs_read_binary(PyObject *self, PyObject *Py_UNUSED(ignored))
         Py_XDECREF(bufsize);
         return NULL;
     }
-    long long todo = PyLong_AsLongLong(length), bs = PyLong_AsLongLong(bufsize);
+    long long todo, bs;
+    int bad = cgih_count(length, &todo) < 0 || cgih_count(bufsize, &bs) < 0;
     Py_DECREF(length);
     Py_DECREF(bufsize);
     PyObject *res = NULL;
-    if (PyErr_Occurred())
+    if (bad)
         goto done;
     while (todo > 0) {
         PyObject *data = PyObject_CallMethod(fp, "read", "L", todo < bs ? todo : bs);

@@ -62,6 +62,7 @@ typedef struct {
     int cur_depth;     /* depth of the part whose class is being called */
     int after_headers; /* the current part's headers just ended */
     PyObject *headers; /* list of (name, value) of the current header block */
+    PyObject *msg;     /* or the email.message.Message that email's FeedParser made of it */
     cgih_buf hname, hvalue;
     cgih_buf hraw;   /* cgi.py's hdr_text of the current part */
     int hdr_bad; /* a header's name or value did not decode */
@@ -72,6 +73,9 @@ typedef struct {
     uint64_t end_off[CGIH_MP_DEPTH_MAX];
     uint64_t hc_off[CGIH_MP_DEPTH_MAX];
     int eof_part[CGIH_MP_DEPTH_MAX];
+    /* bytes that read-to-EOF parts (read_urlencoded's fp.read(-1)) took, at
+     * any depth: cgi.py counts them in no bytes_read, of any enclosing part */
+    uint64_t eof_taken;
 } stream_obj;
 
 /* ---- parser callbacks ----------------------------------------------------- */
@@ -86,6 +90,7 @@ static int on_part_begin(cgih_mp_parser *p)
     r->eof_part[d] = 0;
     r->hraw.len = 0;
     r->hdr_bad = 0;
+    Py_CLEAR(r->msg);
     Py_XSETREF(r->headers, PyList_New(0));
     if (!r->headers)
         return -1;
@@ -145,20 +150,53 @@ static int on_header_end(cgih_mp_parser *p)
     return rc;
 }
 
+/* email.parser.FeedParser().feed(text); .close(): the headers as cgi.py has
+ * them, for a block whose bytes the errors handler had to fix. */
+static PyObject *feed_parse(PyObject *text)
+{
+    PyObject *mod = PyImport_ImportModule("email.parser"), *fp = NULL, *msg = NULL;
+    PyObject *parser = mod ? PyObject_CallMethod(mod, "FeedParser", NULL) : NULL;
+    if (parser && (fp = PyObject_CallMethod(parser, "feed", "O", text)))
+        msg = PyObject_CallMethod(parser, "close", NULL);
+    Py_XDECREF(fp);
+    Py_XDECREF(parser);
+    Py_XDECREF(mod);
+    return msg;
+}
+
 static int on_headers_complete(cgih_mp_parser *p)
 {
     stream_obj *r = p->data;
-    /* parser.feed(hdr_text.decode(self.encoding, self.errors)) */
-    PyObject *text = decode(r->hraw.p ? r->hraw.p : "", r->hraw.len, r->encoding, r->errors);
+    /* parser.feed(hdr_text.decode(self.encoding, self.errors))
+     * The header lines were parsed from the bytes, which is what email's
+     * parser makes of the text unless the errors handler changed bytes (a
+     * byte dropped or escaped in a name, a surrogate that makes a value an
+     * email.header.Header): then, rarely, email itself parses the text. So a
+     * str errors other than 'strict' is tried as 'strict' first: the same
+     * text when no byte needs it. */
+    const char *raw = r->hraw.p ? r->hraw.p : "";
+    size_t n = r->hraw.len;
     r->hraw.len = 0;
-    if (!text)
-        return -1;
-    Py_DECREF(text);
-    if (r->hdr_bad) {
-        PyErr_SetString(PyExc_ValueError,
-                        "multipart body: a part header does not decode on its own");
-        return -1;
+    int fixed = r->hdr_bad;
+    PyObject *text = NULL;
+    if (PyUnicode_Check(r->errors) && PyUnicode_CompareWithASCIIString(r->errors, "strict") != 0) {
+        PyObject *strict = PyUnicode_FromString("strict");
+        text = strict ? decode(raw, n, r->encoding, strict) : NULL;
+        Py_XDECREF(strict);
+        if (!text && !PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
+            return -1;
+        if (!text) {
+            PyErr_Clear();
+            fixed = 1;
+        }
     }
+    if (!text && !(text = decode(raw, n, r->encoding, r->errors)))
+        return -1;
+    if (fixed)
+        Py_XSETREF(r->msg, feed_parse(text));
+    Py_DECREF(text);
+    if (fixed && !r->msg)
+        return -1;
     r->ev = EV_HEADERS;
     r->ev_depth = (int)cgih_mp_depth(p);
     r->hc_off[r->ev_depth] = cgih_mp_offset(p);
@@ -475,6 +513,7 @@ static int stream_traverse(stream_obj *r, visitproc visit, void *arg)
     Py_VISIT(r->fp);
     Py_VISIT(r->chunk);
     Py_VISIT(r->headers);
+    Py_VISIT(r->msg);
     Py_VISIT(r->encoding);
     Py_VISIT(r->errors);
     Py_VISIT(Py_TYPE(r));
@@ -486,6 +525,7 @@ static int stream_clear(stream_obj *r)
     Py_CLEAR(r->fp);
     Py_CLEAR(r->chunk);
     Py_CLEAR(r->headers);
+    Py_CLEAR(r->msg);
     Py_CLEAR(r->encoding);
     Py_CLEAR(r->errors);
     return 0;
@@ -841,9 +881,9 @@ static int get_int(PyObject *o, const char *name, long long *out)
         *out = -1;
         return 1;
     }
-    *out = PyLong_AsLongLong(v);
+    int rc = cgih_count(v, out);
     Py_DECREF(v);
-    return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
+    return rc;
 }
 
 static int set_ll(PyObject *o, const char *name, long long v)
@@ -880,10 +920,11 @@ static int read_parts(PyObject *self, stream_obj *r, int d, PyObject *env, PyObj
     if (!t)
         Py_SETREF(klass, (PyObject *)Py_NewRef(Py_TYPE(self)));
     if (mnf != Py_None) {
-        PyObject *n = PyLong_FromSsize_t(PyObject_Size(list));
+        Py_ssize_t len = PyObject_Size(list);
+        PyObject *n = len >= 0 ? PyLong_FromSsize_t(len) : NULL;
         if (!n)
             goto done;
-        Py_SETREF(mnf, PyNumber_Subtract(mnf, n));
+        Py_SETREF(mnf, PyNumber_InPlaceSubtract(mnf, n));
         Py_DECREF(n);
         if (!mnf)
             goto done;
@@ -919,21 +960,26 @@ static int read_parts(PyObject *self, stream_obj *r, int d, PyObject *env, PyObj
             goto done;
 
         /* headers = parser.close(); del headers['content-length'] */
-        cgi_state *st = cgih_cgi_state(cgih_cgi_module_of(Py_TYPE((PyObject *)r)));
-        headers_obj *h = PyObject_GC_New(headers_obj, st->Headers);
-        if (!h)
-            goto done;
-        h->items = r->headers;
-        r->headers = NULL;
-        if (!h->items && !(h->items = PyList_New(0))) {
-            Py_DECREF(h);
-            goto done;
+        PyObject *h = r->msg;
+        r->msg = NULL;
+        if (!h) {
+            cgi_state *st = cgih_cgi_state(cgih_cgi_module_of(Py_TYPE((PyObject *)r)));
+            headers_obj *hh = PyObject_GC_New(headers_obj, st->Headers);
+            if (!hh)
+                goto done;
+            hh->items = r->headers;
+            r->headers = NULL;
+            if (!hh->items && !(hh->items = PyList_New(0))) {
+                Py_DECREF(hh);
+                goto done;
+            }
+            PyObject_GC_Track(hh);
+            h = (PyObject *)hh;
         }
-        PyObject_GC_Track(h);
         PyObject *cl = PyUnicode_FromString("content-length");
-        int has = cl ? hdr_contains(h, cl) : -1;
+        int has = cl ? PySequence_Contains(h, cl) : -1;
         if (has > 0)
-            has = hdr_ass(h, cl, NULL);
+            has = PyObject_DelItem(h, cl);
         Py_XDECREF(cl);
         if (has < 0) {
             Py_DECREF(h);
@@ -954,7 +1000,8 @@ static int read_parts(PyObject *self, stream_obj *r, int d, PyObject *env, PyObj
         }
         r->after_headers = 1;
         r->cur_depth = d;
-        PyObject *part = PyObject_CallFunctionObjArgs(klass, (PyObject *)r, (PyObject *)h, ib,
+        uint64_t taken0 = r->eof_taken;
+        PyObject *part = PyObject_CallFunctionObjArgs(klass, (PyObject *)r, h, ib,
                                                       env, kbv, strict, plimit, enc, err, mnf,
                                                       sep, NULL);
         r->after_headers = 0;
@@ -965,9 +1012,14 @@ static int read_parts(PyObject *self, stream_obj *r, int d, PyObject *env, PyObj
             Py_XDECREF(part);
             goto done;
         }
-        long long part_read = (long long)(r->end_off[d] - s_off);
+        /* what the part's own parts read to EOF is in neither its
+         * bytes_read nor ours; a part read to EOF counts nothing */
+        uint64_t inner = r->eof_taken - taken0;
+        long long part_read = (long long)(r->end_off[d] - s_off - inner);
+        missing += inner;
         if (r->eof_part[d]) {
             missing += (uint64_t)part_read;
+            r->eof_taken += (uint64_t)part_read;
             part_read = 0;
         }
         if (set_ll(part, "done", r->end_done[d]) < 0 || set_ll(part, "bytes_read", part_read) < 0) {
@@ -976,13 +1028,14 @@ static int read_parts(PyObject *self, stream_obj *r, int d, PyObject *env, PyObj
         }
         if (mnf != Py_None) {
             PyObject *one = PyLong_FromLong(1);
-            Py_SETREF(mnf, one ? PyNumber_Subtract(mnf, one) : NULL);
+            Py_SETREF(mnf, one ? PyNumber_InPlaceSubtract(mnf, one) : NULL);
             Py_XDECREF(one);
             PyObject *plist = mnf ? PyObject_GetAttrString(part, "list") : NULL;
             int pt = plist ? PyObject_IsTrue(plist) : -1;
             if (pt > 0) {
-                PyObject *n = PyLong_FromSsize_t(PyObject_Size(plist));
-                Py_SETREF(mnf, n ? PyNumber_Subtract(mnf, n) : NULL);
+                Py_ssize_t len = PyObject_Size(plist);
+                PyObject *n = len >= 0 ? PyLong_FromSsize_t(len) : NULL;
+                Py_SETREF(mnf, n ? PyNumber_InPlaceSubtract(mnf, n) : NULL);
                 Py_XDECREF(n);
             }
             Py_XDECREF(plist);

@@ -2,6 +2,7 @@
  * this file alone of cgi's. */
 #include "cgi_internal.h"
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +25,15 @@ PyObject *cgih_get_key(PyObject *mapping, const char *key)
     PyObject *v = PyObject_GetItem(mapping, k);
     Py_DECREF(k);
     return v;
+}
+
+int cgih_count(PyObject *v, long long *out)
+{
+    int over = 0;
+    *out = PyLong_Check(v) ? PyLong_AsLongLongAndOverflow(v, &over) : PyLong_AsLongLong(v);
+    if (over)
+        *out = over > 0 ? LLONG_MAX : LLONG_MIN;
+    return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
 }
 
 int cgih_buf_add(cgih_buf *b, const char *at, size_t n)

@@ -777,6 +777,19 @@ def case_fs_get_nonascii():
 
 
 @case
+def case_fs_get_nul():
+    """A NUL in a query string from an environ dict (no real environment has
+    one): cgi.py encodes it like any character."""
+    show("qs", cgi.FieldStorage, environ={"REQUEST_METHOD": "GET",
+                                          "QUERY_STRING": "\x00a=\x00\udcff\x00&b=\x00\x00"},
+         keep_blank_values=1)
+    show("bad errors", cgi.FieldStorage, environ={"QUERY_STRING": "a=\x00%ff"}, errors="nope")
+    sys.argv[1:] = ["n=\x00"]
+    show("argv", cgi.FieldStorage, environ={"REQUEST_METHOD": "GET"})
+    del sys.argv[1:]
+
+
+@case
 def case_fs_post_urlencoded():
     body = b"a=1&b=%41&c="
     show("fs", cgi.FieldStorage, fp=io.BytesIO(body),

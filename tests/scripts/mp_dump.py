@@ -16,6 +16,7 @@
 import hashlib
 import io
 import os
+import re
 import sys
 
 import cgi
@@ -24,8 +25,9 @@ MAKE_FILE_CALLS = []
 
 
 def short(v):
-    """repr of a value, hashed when it is big (MB-sized fields)."""
-    r = repr(v)
+    """repr of a value, hashed when it is big (MB-sized fields); an object's
+    address (an email.header.Header's repr) does not count."""
+    r = re.sub(r" at 0x[0-9a-f]+>", " at 0x?>", repr(v))
     if len(r) > 4096:
         return "%s len=%d sha256=%s" % (type(v).__name__, len(v),
                                         hashlib.sha256(r.encode("utf-8", "surrogatepass")).hexdigest()[:16])
