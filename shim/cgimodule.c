@@ -105,9 +105,13 @@ done:
     return res;
 }
 
-static PyObject *cgi_parse_header(PyObject *module, PyObject *line)
+static PyObject *cgi_parse_header(PyObject *module, PyObject *args, PyObject *kw)
 {
     (void)module;
+    static const char *const names[] = {"line"};
+    PyObject *line;
+    if (cgih_bind_args("parse_header", 0, args, kw, names, 1, 1, &line) < 0)
+        return NULL;
     return cgih_parse_header(line);
 }
 
@@ -215,9 +219,13 @@ done:
  * cgi.py does: the same re.Match, None, or TypeError (a bytearray meets the
  * str pattern). re is imported here, on a script's own call: FieldStorage
  * checks boundaries in C (cgih_valid_boundary) and never imports it. */
-static PyObject *cgi_valid_boundary(PyObject *module, PyObject *s)
+static PyObject *cgi_valid_boundary(PyObject *module, PyObject *args, PyObject *kw)
 {
     (void)module;
+    static const char *const names[] = {"s"};
+    PyObject *s;
+    if (cgih_bind_args("valid_boundary", 0, args, kw, names, 1, 1, &s) < 0)
+        return NULL;
     static const char pat[] = "^[ -~]{0,200}[!-~]$";
     PyObject *re = PyImport_ImportModule("re"), *r = NULL;
     if (!re)
@@ -234,10 +242,11 @@ static PyObject *cgi_valid_boundary(PyObject *module, PyObject *s)
 /* ---- the module ----------------------------------------------------------- */
 
 static PyMethodDef cgi_methods[] = {
-    {"parse_header", cgi_parse_header, METH_O,
+    {"parse_header", (PyCFunction)(void (*)(void))cgi_parse_header, METH_VARARGS | METH_KEYWORDS,
      "Parse a Content-type like header.\n\nReturn the main content-type and a dictionary of "
      "options."},
-    {"valid_boundary", cgi_valid_boundary, METH_O, NULL},
+    {"valid_boundary", (PyCFunction)(void (*)(void))cgi_valid_boundary, METH_VARARGS | METH_KEYWORDS,
+     NULL},
     {NULL, NULL, 0, NULL},
 };
 

@@ -647,7 +647,12 @@ static PyObject *fs_getitem(PyObject *self, PyObject *key)
     Py_DECREF(it);
     Py_ssize_t n = PyList_GET_SIZE(found);
     if (n == 0) {
-        PyErr_SetObject(PyExc_KeyError, key);
+        /* raise KeyError(key): the key as the one argument, even a tuple or None */
+        PyObject *arg = PyTuple_Pack(1, key);
+        if (arg) {
+            PyErr_SetObject(PyExc_KeyError, arg);
+            Py_DECREF(arg);
+        }
         Py_DECREF(found);
         return NULL;
     }
@@ -867,20 +872,6 @@ static PyObject *computed_value(PyObject *self)
     Py_RETURN_NONE;
 }
 
-static PyObject *fs_getattro(PyObject *self, PyObject *name)
-{
-    PyObject *r = PyObject_GenericGetAttr(self, name);
-    if (r || !PyErr_ExceptionMatches(PyExc_AttributeError))
-        return r;
-    /* cgi.py's __getattr__: AttributeError(name) for all but 'value' */
-    PyErr_Clear();
-    if (!PyUnicode_Check(name) || PyUnicode_CompareWithASCIIString(name, "value") != 0) {
-        PyErr_SetObject(PyExc_AttributeError, name);
-        return NULL;
-    }
-    return computed_value(self);
-}
-
 static PyObject *fs_getattr_method(PyObject *self, PyObject *name)
 {
     if (!PyUnicode_Check(name) || PyUnicode_CompareWithASCIIString(name, "value") != 0) {
@@ -888,6 +879,30 @@ static PyObject *fs_getattr_method(PyObject *self, PyObject *name)
         return NULL;
     }
     return computed_value(self);
+}
+
+/* Attribute lookup, then cgi.py's __getattr__ (fs_getattr_method) when the
+ * class's __getattr__ is still that one. A subclass's own __getattr__ gets
+ * the AttributeError instead: Python calls it (once) after this. */
+static PyObject *fs_getattro(PyObject *self, PyObject *name)
+{
+    PyObject *r = PyObject_GenericGetAttr(self, name);
+    if (r || !PyErr_ExceptionMatches(PyExc_AttributeError))
+        return r;
+    PyObject *exc = PyErr_GetRaisedException_compat();
+    PyObject *ga = PyObject_GetAttrString((PyObject *)Py_TYPE(self), "__getattr__");
+    int ours = ga && PyObject_TypeCheck(ga, &PyMethodDescr_Type) &&
+               ((PyMethodDescrObject *)ga)->d_method->ml_meth == fs_getattr_method;
+    Py_XDECREF(ga);
+    if (ours) {
+        Py_XDECREF(exc);
+        return fs_getattr_method(self, name);
+    }
+    if (ga)
+        PyErr_SetRaisedException_compat(exc); /* the first AttributeError stands */
+    else
+        Py_XDECREF(exc);
+    return NULL;
 }
 
 static PyObject *fs_repr(PyObject *self)
@@ -932,8 +947,17 @@ static void fs_finalize(PyObject *self)
         Py_DECREF(r);
     else if (PyErr_ExceptionMatches(PyExc_AttributeError))
         PyErr_Clear();
-    else
-        PyErr_WriteUnraisable(self);
+    else {
+        /* "Exception ignored in" __del__, as for cgi.py's method: not
+         * repr(self), which would read the whole file again via .value */
+        PyObject *err = PyErr_GetRaisedException_compat();
+        PyObject *del = PyObject_GetAttrString((PyObject *)Py_TYPE(self), "__del__");
+        if (!del)
+            PyErr_Clear();
+        PyErr_SetRaisedException_compat(err);
+        PyErr_WriteUnraisable(del ? del : Py_None);
+        Py_XDECREF(del);
+    }
     PyErr_SetRaisedException_compat(exc);
 }
 
@@ -1041,13 +1065,19 @@ enum line_use { FOR_SKIP, FOR_EOF, FOR_OUTER };
 /* fp.readline(1 << 16) as bytes, for skip_lines, read_lines_to_eof or
  * read_lines_to_outerboundary (use). cgi.py does not check that the line is
  * bytes: it adds len(line) to bytes_read and fails at its next bytes-only
- * step. For a line that is not bytes, the same steps run here so that the
- * same exception comes out; an empty one stands for end of file. */
+ * step. A bytearray passes them all, so it is taken as bytes. For any other
+ * line that is not bytes, the same steps run here so that the same exception
+ * comes out; an empty one stands for end of file. */
 static PyObject *read_line(PyObject *self, PyObject *fp, enum line_use use)
 {
     PyObject *line = PyObject_CallMethod(fp, "readline", "i", 1 << 16);
     if (!line || PyBytes_Check(line))
         return line;
+    if (PyByteArray_Check(line)) {
+        /* A bytearray does all that cgi.py does with a line, as bytes would. */
+        Py_SETREF(line, PyBytes_FromObject(line));
+        return line;
+    }
     Py_ssize_t n = PyObject_Size(line);
     int t = n < 0 ? -1 : add_to(self, "bytes_read", n);
     if (t == 0)
@@ -1615,6 +1645,16 @@ static PyMethodDef fs_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+/* self[i] for the sequence protocol, which a Python class with __getitem__
+ * and __len__ also has: reversed(fs) asks for fs[len - 1], ... */
+static PyObject *fs_sq_item(PyObject *self, Py_ssize_t i)
+{
+    PyObject *key = PyLong_FromSsize_t(i);
+    PyObject *r = key ? fs_getitem(self, key) : NULL;
+    Py_XDECREF(key);
+    return r;
+}
+
 static PyType_Slot fs_slots[] = {
     {Py_tp_doc, "Store a sequence of fields, reading multipart/form-data."},
     {Py_tp_init, fs_init},
@@ -1631,6 +1671,8 @@ static PyType_Slot fs_slots[] = {
     {Py_mp_subscript, fs_getitem},
     {Py_mp_length, fs_len},
     {Py_sq_contains, fs_contains},
+    {Py_sq_item, fs_sq_item},
+    {Py_sq_length, fs_len},
     {Py_nb_bool, fs_bool},
     {0, NULL},
 };

@@ -790,6 +790,77 @@ def case_fs_get_nul():
 
 
 @case
+def case_fs_missing_keys_and_sequence():
+    """KeyError(key) with the key as its one argument; __getitem__ and
+    __len__ make FieldStorage a sequence to reversed()."""
+    fs = cgi.FieldStorage(environ={"REQUEST_METHOD": "GET", "QUERY_STRING": "a=1"})
+    for key in [None, (1, 2), (), 0, "zz", b"a"]:
+        try:
+            fs[key]
+        except KeyError as e:
+            out("KeyError %r" % (key,), e.args)
+    show("reversed", lambda: list(reversed(fs)))
+    show("reversed empty", lambda: list(reversed(cgi.FieldStorage(environ={"QUERY_STRING": ""}))))
+
+
+@case
+def case_fs_subclass_getattr():
+    """A subclass's own __getattr__ is asked for value, as cgi.py's is."""
+    class S(cgi.FieldStorage):
+        def __getattr__(self, name):
+            if name == "value":
+                return "from subclass"
+            raise AttributeError("S has no " + name)
+    fs = S(environ={"REQUEST_METHOD": "GET", "QUERY_STRING": "a=1"})
+    out("value", fs.value)
+    out("repr", repr(fs))
+    show("missing", lambda: fs.nope)
+
+    class T(cgi.FieldStorage):
+        calls = []
+
+        def __getattr__(self, name):
+            self.calls.append(name)
+            return cgi.FieldStorage.__getattr__(self, name)
+    t = T(environ={"REQUEST_METHOD": "GET", "QUERY_STRING": "b=2"})
+    out("T value", t.value)
+    show("T missing", lambda: t.nope)
+    out("T calls", T.calls)
+
+
+@case
+def case_fs_readline_bytearray():
+    """A readline() that returns a bytearray works as in cgi.py."""
+    class FP:
+        def __init__(self, data):
+            self.b = io.BytesIO(data)
+
+        def read(self, n=-1):
+            return bytearray(self.b.read(n))
+
+        def readline(self, n=-1):
+            return bytearray(self.b.readline(n))
+
+        def __repr__(self):
+            return "<FP>"
+    text = {"REQUEST_METHOD": "POST", "CONTENT_TYPE": "text/plain"}
+    show("to eof", lambda: cgi.FieldStorage(fp=FP(b"hello\nworld\n"), environ=text).value)
+    show("outer", lambda: cgi.FieldStorage(fp=FP(b"x\r\n--zz\r\ny"), environ=text, headers={},
+                                           outerboundary=b"zz").value)
+    show("binary", lambda: cgi.FieldStorage(
+        fp=FP(b"a\r\nb\r\n--zz--\r\n"), environ=text, outerboundary=b"zz",
+        headers={"content-disposition": 'form-data; name="f"; filename="f"'}).value)
+
+
+@case
+def case_functions_by_keyword():
+    show("parse_header", cgi.parse_header, line="text/plain; a=1")
+    show("valid_boundary", cgi.valid_boundary, s="abc")
+    show("parse_header bad kw", cgi.parse_header, lin="x")
+    show("valid_boundary two", cgi.valid_boundary, "a", s="b")
+
+
+@case
 def case_fs_post_urlencoded():
     body = b"a=1&b=%41&c="
     show("fs", cgi.FieldStorage, fp=io.BytesIO(body),
