@@ -1245,7 +1245,10 @@ static PyObject *hook_call(PyObject *self, PyObject *args, PyObject *kwds)
         return NULL;
     PyObject *r = call_method(self, "handle", "(O)", info);
     Py_DECREF(info);
-    return r;
+    if (!r)
+        return NULL;
+    Py_DECREF(r); /* cgitb.py's __call__ returns None, whatever handle() returns */
+    Py_RETURN_NONE;
 }
 
 /* self.file.write(s); 0 or -1. Steals s, which may be NULL when making it
@@ -1628,6 +1631,13 @@ static int cgitb_exec(PyObject *m)
     cgitb_state *st = get_state(m);
     st->Hook = (PyTypeObject *)PyType_FromModuleAndSpec(m, &hook_spec, NULL);
     if (!st->Hook || PyModule_AddObjectRef(m, "Hook", (PyObject *)st->Hook) < 0)
+        return -1;
+    /* Messages name a type by tp_name ("'Hook' object has no attribute"), the
+     * bare class name for cgitb.py's class; setting __name__ sets it. */
+    PyObject *name = PyUnicode_FromString("Hook");
+    int named = name ? PyObject_SetAttrString((PyObject *)st->Hook, "__name__", name) : -1;
+    Py_XDECREF(name);
+    if (named < 0)
         return -1;
     if (!(st->undef = PyList_New(0)) || PyModule_AddObjectRef(m, "__UNDEF__", st->undef) < 0)
         return -1;

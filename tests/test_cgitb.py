@@ -173,6 +173,28 @@ def test_handle_honours_a_replaced_reset(cgihost, tmp_path):
     assert ours.stdout == theirs.stdout == b"'RESET\\n' True\n"
 
 
+def test_hook_call_and_attribute_errors_as_stdlib(cgihost, tmp_path):
+    """Hook.__call__ returns None whatever handle() returns, and messages
+    name the class 'Hook' (found by a randomized differential run)."""
+    script = tmp_path / "h.py"
+    script.write_text(
+        "import io, cgitb\n"
+        "class H(cgitb.Hook):\n"
+        "    def handle(self, info=None):\n"
+        "        return 'from handle'\n"
+        "print(repr(H(file=io.StringIO())(None, None, None)))\n"
+        "try:\n"
+        "    cgitb.Hook().nonexistent\n"
+        "except AttributeError as e:\n"
+        "    print(e)\n"
+        "print(repr(cgitb.Hook)[:20], cgitb.Hook.__name__, cgitb.Hook.__qualname__, cgitb.Hook.__module__)\n")
+    ours = run([cgihost, script])
+    theirs = run([PYTHON, script])
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout == theirs.stdout
+    assert theirs.stdout.startswith(b"None\n'Hook' object has no attribute"), theirs.stdout
+
+
 # ---- the AH02429 flaw: the report must be a valid CGI response ----------------
 
 TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
