@@ -881,28 +881,18 @@ static PyObject *fs_getattr_method(PyObject *self, PyObject *name)
     return computed_value(self);
 }
 
-/* Attribute lookup, then cgi.py's __getattr__ (fs_getattr_method) when the
- * class's __getattr__ is still that one. A subclass's own __getattr__ gets
- * the AttributeError instead: Python calls it (once) after this. */
+/* Attribute lookup, then cgi.py's __getattr__ (fs_getattr_method). A Python
+ * subclass gets CPython's getattr hook as its tp_getattro, which calls this
+ * as __getattribute__ and then whichever __getattr__ the class resolves
+ * (the subclass's own, or fs_getattr_method): only the type's own lookup
+ * calls it here, so every __getattr__ runs once. */
 static PyObject *fs_getattro(PyObject *self, PyObject *name)
 {
     PyObject *r = PyObject_GenericGetAttr(self, name);
-    if (r || !PyErr_ExceptionMatches(PyExc_AttributeError))
+    if (r || Py_TYPE(self)->tp_getattro != fs_getattro || !PyErr_ExceptionMatches(PyExc_AttributeError))
         return r;
-    PyObject *exc = PyErr_GetRaisedException_compat();
-    PyObject *ga = PyObject_GetAttrString((PyObject *)Py_TYPE(self), "__getattr__");
-    int ours = ga && PyObject_TypeCheck(ga, &PyMethodDescr_Type) &&
-               ((PyMethodDescrObject *)ga)->d_method->ml_meth == fs_getattr_method;
-    Py_XDECREF(ga);
-    if (ours) {
-        Py_XDECREF(exc);
-        return fs_getattr_method(self, name);
-    }
-    if (ga)
-        PyErr_SetRaisedException_compat(exc); /* the first AttributeError stands */
-    else
-        Py_XDECREF(exc);
-    return NULL;
+    PyErr_Clear();
+    return fs_getattr_method(self, name);
 }
 
 static PyObject *fs_repr(PyObject *self)
