@@ -30,6 +30,16 @@ def both(case, **kw):
     return ours, theirs
 
 
+def same_stdout(cgihost, script):
+    """script run by cgihost and by python3 with the stdlib: cgihost's run
+    succeeds and prints what python3's does; returns that output."""
+    ours = run([cgihost, script])
+    theirs = run([PYTHON, script])
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout == theirs.stdout
+    return ours.stdout
+
+
 @pytest.fixture(autouse=True)
 def _cgihost(cgihost):
     pytest.cgihost = cgihost
@@ -149,11 +159,7 @@ def test_api_surface(cgihost, tmp_path):
         "h2 = cgitb.Hook.__mro__[1](file=io.StringIO(), format='text')\n"
         "h2.extra = 1\n"
         "print(sorted(vars(h2)))\n")
-    ours = run([cgihost, script])
-    theirs = run([PYTHON, script])
-    assert ours.returncode == 0, ours.stderr
-    assert ours.stdout == theirs.stdout
-    assert b"mine KeyError" in ours.stdout
+    assert b"mine KeyError" in same_stdout(cgihost, script)
 
 
 def test_handle_honours_a_replaced_reset(cgihost, tmp_path):
@@ -167,10 +173,7 @@ def test_handle_honours_a_replaced_reset(cgihost, tmp_path):
         "h = cgitb.Hook(file=buf, format='text', context=4)\n"
         "h.handle((KeyError, KeyError(), None))\n"
         "print(repr(buf.getvalue()[:6]), 'TEXT 4' in buf.getvalue())\n")
-    ours = run([cgihost, script])
-    theirs = run([PYTHON, script])
-    assert ours.returncode == 0, ours.stderr
-    assert ours.stdout == theirs.stdout == b"'RESET\\n' True\n"
+    assert same_stdout(cgihost, script) == b"'RESET\\n' True\n"
 
 
 def test_hook_call_and_attribute_errors_as_stdlib(cgihost, tmp_path):
@@ -188,11 +191,8 @@ def test_hook_call_and_attribute_errors_as_stdlib(cgihost, tmp_path):
         "except AttributeError as e:\n"
         "    print(e)\n"
         "print(repr(cgitb.Hook)[:20], cgitb.Hook.__name__, cgitb.Hook.__qualname__, cgitb.Hook.__module__)\n")
-    ours = run([cgihost, script])
-    theirs = run([PYTHON, script])
-    assert ours.returncode == 0, ours.stderr
-    assert ours.stdout == theirs.stdout
-    assert theirs.stdout.startswith(b"None\n'Hook' object has no attribute"), theirs.stdout
+    out = same_stdout(cgihost, script)
+    assert out.startswith(b"None\n'Hook' object has no attribute"), out
 
 
 # ---- the AH02429 flaw: the report must be a valid CGI response ----------------
@@ -362,11 +362,7 @@ def test_signatures_and_docstrings(cgihost):
     """inspect.signature() and __doc__ of the API as for cgitb.py (Hook.handle
     unbound shows self as positional-only, as every C method does)."""
     script = ROOT / "tests" / "scripts" / "cgitb_sig.py"
-    ours = run([cgihost, script])
-    theirs = run([PYTHON, script])
-    assert ours.returncode == 0, ours.stderr
-    assert ours.stdout == theirs.stdout
-    assert b"enable (display=1, logdir=None, context=5, format='html')" in ours.stdout
+    assert b"enable (display=1, logdir=None, context=5, format='html')" in same_stdout(cgihost, script)
 
 
 # ---- the same through the resident server -------------------------------------
