@@ -1548,10 +1548,14 @@ static int open_socket(void)
 
 static int preload(void)
 {
-    /* The built-in modules, then the configured ones; a module that fails
-     * to import is reported and skipped. */
+    /* The built-in modules, os, then the configured ones; a module that
+     * fails to import is reported and skipped. os because python3's start
+     * imports it (site does) and nearly every script imports it: here
+     * nothing else had, and a request's `import os` executed the frozen
+     * os module, 3.4 ms and 313 page faults, twice a whole hello.py request.
+     * Its os.environ is posix.environ, which each request sets. */
     char list[4096];
-    snprintf(list, sizeof list, "cgi,cgitb,%s", S.preload ? S.preload : "");
+    snprintf(list, sizeof list, "cgi,cgitb,os,%s", S.preload ? S.preload : "");
     for (char *save = NULL, *m = strtok_r(list, ", ", &save); m; m = strtok_r(NULL, ", ", &save)) {
         PyObject *mod = PyImport_ImportModule(m);
         if (!mod) {

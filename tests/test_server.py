@@ -193,7 +193,9 @@ def served(server, r):
 # ---- the request is the cold path's ---------------------------------------------
 
 DUMP = r"""
-import json, os, sys
+import sys
+PRE = [m for m in ("cgi", "os") if m in sys.modules]
+import json, os
 u = os.umask(0); os.umask(u)
 import resource
 print(json.dumps({
@@ -202,7 +204,7 @@ print(json.dumps({
     "nofile": resource.getrlimit(resource.RLIMIT_NOFILE),
     "stdio": [(f.encoding, f.errors, f.line_buffering, f.write_through) for f in (sys.stdin, sys.stdout, sys.stderr)],
     "flags": list(sys.flags), "fds": sorted(os.listdir("/proc/self/fd")),
-    "modules_cgi": "cgi" in sys.modules and sys.modules["cgi"].__name__,
+    "modules_cgi": "cgi" in sys.modules and sys.modules["cgi"].__name__, "preloaded": PRE,
 }, sort_keys=True))
 print("ppid", os.getppid())
 """
@@ -225,6 +227,9 @@ def test_environment_is_the_requests_exactly(srv):
     # script runs, and the child keeps its connection to the client (close-
     # on-exec, at fd 200 or above) to report the status.
     assert a.pop("modules_cgi") == "cgi" and b.pop("modules_cgi") is False
+    # The server has imported os as python3's start does (site imports it):
+    # a request's `import os` is free, and os.environ is still the request's.
+    assert a.pop("preloaded") == ["cgi", "os"] and b.pop("preloaded") == []
     extra = [fd for fd in a["fds"] if int(fd) >= 200]
     assert len(extra) == 1
     a["fds"].remove(extra[0])
@@ -240,6 +245,7 @@ def test_environment_is_the_requests_exactly(srv):
     c = json.loads(py.stdout.splitlines()[0])
     for k in ("environ", "argv", "cwd", "umask", "nofile", "stdio", "fds"):
         assert a[k] == c[k], k
+    assert c["preloaded"] == ["os"]
 
 
 def test_umask_and_tty_free_stdio_follow_the_request(srv):
