@@ -821,6 +821,13 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
             env[n++] = S.added[i];
     }
     env[n] = NULL;
+    /* os.environ too, while the client answers: nothing here is seen
+     * outside this process, which exits if GO does not come. (A handler
+     * request's script resolution installs a new environ: synced again.) */
+    environ = env;
+    int synced = sync_environ();
+    if (synced < 0)
+        PyErr_Clear(); /* tried again, and reported, once committed */
 
     struct cgih_msg go;
     if (recv_with_fds(conn, &go, sizeof go, fds, &nfds) < 0 || go.type != CGIH_MSG_GO)
@@ -834,7 +841,6 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
     }
 
     /* The commit point is behind us: become the request. */
-    environ = env;
     int k2 = 0;
     int cwdfd = -1;
     for (int fd = 0; fd < 3; fd++) {
@@ -883,7 +889,7 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
     int argc = (int)r.argc;
     char **argv = r.argv;
     int status = cgih_main_prepare(&argc, &argv);
-    if (sync_environ() < 0) {
+    if ((synced < 0 || environ != env) && sync_environ() < 0) {
         PyErr_Print();
         status = 71;
     }
