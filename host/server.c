@@ -244,9 +244,6 @@ static void keep_range(uintptr_t a, uintptr_t b, void *arg)
  * here too. Runs of adjacent pages go to MADV_POPULATE_WRITE (Linux 5.14),
  * one call instead of a fault per page; without it, each page's first byte
  * is written back unchanged. */
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22
-#endif
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
@@ -299,6 +296,9 @@ static void prefault(void)
  * one anonymous page, and each fork copies its entries, which costs far
  * less than the faults. Contents and protections stay as they were; where
  * the kernel refuses either step, the mapping stays as it was. */
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
 static void share_range(uintptr_t a, uintptr_t b, void *arg)
 {
     int mem = *(int *)arg;
