@@ -1675,12 +1675,15 @@ static PyType_Spec fs_spec = {
 };
 
 /* Sets the class attributes of a heap type from name/value pairs. */
+/* Class attributes, straight into the new type's dict: nothing can have
+ * looked anything up in it yet, so one PyType_Modified() after is enough. */
 static int set_class_attrs(PyTypeObject *tp, const char *const *names, PyObject **values, int n)
 {
     for (int i = 0; i < n; i++) {
-        if (!values[i] || PyObject_SetAttrString((PyObject *)tp, names[i], values[i]) < 0)
+        if (!values[i] || PyDict_SetItemString(tp->tp_dict, names[i], values[i]) < 0)
             return -1;
     }
+    PyType_Modified(tp);
     return 0;
 }
 
@@ -1695,15 +1698,15 @@ int cgih_fieldstorage_add_types(PyObject *module, cgi_state *st)
         return -1;
     /* CPython's messages name a type by tp_name ("object of type 'X' has no
      * len()"), which for cgi.py's classes is the bare class name, while a spec
-     * name "cgi.X" gives tp_name "cgi.X". Setting __name__ sets tp_name too;
+     * name "cgi.X" gives tp_name "cgi.X" (and a bare one a DeprecationWarning).
+     * tp_name becomes the bare __name__, as setting __name__ would make it;
      * __module__ stays "cgi". */
     PyTypeObject *types[2] = {st->MiniFieldStorage, st->FieldStorage};
     for (int i = 0; i < 2; i++) {
-        PyObject *n = PyObject_GetAttrString((PyObject *)types[i], "__name__");
-        int rc = n ? PyObject_SetAttrString((PyObject *)types[i], "__name__", n) : -1;
-        Py_XDECREF(n);
-        if (rc < 0)
+        const char *bare = PyUnicode_AsUTF8(((PyHeapTypeObject *)types[i])->ht_name);
+        if (!bare)
             return -1;
+        types[i]->tp_name = bare; /* ht_name, which holds it, lives as long as the type */
     }
 
     static const char *const mini_names[] = {"filename", "list", "type", "file",
