@@ -4,7 +4,10 @@
  * names as cgi.py (name, filename, list, file, headers, _FieldStorage__file, ...),
  * and every internal step is dispatched through attribute lookup, so Python
  * subclasses that override make_file(), read_*() or FieldStorageClass behave as
- * they do with the stdlib.
+ * they do with the stdlib. Except in a multipart body's parts, whose fp is
+ * the parser's stream (multipartbind.c): there an override of a read_*()
+ * method that reads self.fp line by line, or of _FieldStorage__write, does
+ * not see the part's lines (README, "Differences").
  */
 #include "cgi_internal.h"
 #include "parsers/multipart.h"

@@ -1022,10 +1022,6 @@ static int read_parts(PyObject *self, stream_obj *r, int d, PyObject *env, PyObj
             r->eof_taken += (uint64_t)part_read;
             part_read = 0;
         }
-        if (set_ll(part, "done", r->end_done[d]) < 0 || set_ll(part, "bytes_read", part_read) < 0) {
-            Py_DECREF(part);
-            goto done;
-        }
         if (mnf != Py_None) {
             PyObject *one = PyLong_FromLong(1);
             Py_SETREF(mnf, one ? PyNumber_InPlaceSubtract(mnf, one) : NULL);
@@ -1048,6 +1044,15 @@ static int read_parts(PyObject *self, stream_obj *r, int d, PyObject *env, PyObj
                 Py_DECREF(part);
                 goto done;
             }
+        }
+        /* cgi.py then reads the part's bytes_read, which a FieldStorageClass
+         * that makes something else (None, a MiniFieldStorage) lacks: the
+         * same AttributeError. Then the part is given what it read. */
+        PyObject *probe = PyObject_GetAttrString(part, "bytes_read");
+        Py_XDECREF(probe);
+        if (!probe || set_ll(part, "done", r->end_done[d]) < 0 || set_ll(part, "bytes_read", part_read) < 0) {
+            Py_DECREF(part);
+            goto done;
         }
         bytes_read = (long long)(r->end_off[d] - level_start - missing);
         int arc = PyList_Append(list, part);

@@ -1337,6 +1337,22 @@ def case_fs_subclass():
 
 
 @case
+def case_fs_part_class_not_fieldstorage():
+    # FieldStorageClass making something that is not a FieldStorage: cgi.py
+    # reads the part's list (with max_num_fields), then its bytes_read.
+    body = b'--B\r\nContent-Disposition: form-data; name="a"\r\n\r\nv1\r\n--B--\r\n'
+    env = {"REQUEST_METHOD": "POST", "CONTENT_TYPE": "multipart/form-data; boundary=B",
+           "CONTENT_LENGTH": str(len(body))}
+    makers = {"mini": lambda *a, **k: cgi.MiniFieldStorage("n", "v"), "none": lambda *a, **k: None}
+    for label, maker in makers.items():
+        for mnf in (None, 5):
+            class Odd(cgi.FieldStorage):
+                FieldStorageClass = maker
+            show(f"{label} mnf={mnf}", lambda: Odd(fp=io.BytesIO(body), environ=dict(env),
+                                                   max_num_fields=mnf).list)
+
+
+@case
 def case_fs_encoding_errors():
     body = b"caf\xc3\xa9 \xff\n"
     env = {"REQUEST_METHOD": "POST", "CONTENT_TYPE": "text/plain"}
