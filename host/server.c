@@ -118,6 +118,7 @@ static struct server {
     PyObject *std_pipe[3]; /* those, kept: a child that swaps them never frees them */
     PyObject *std_file[3]; /* the same made on /dev/null, for regular files and /dev/null */
     int stdio_on_files;
+    const char *tz; /* the server's TZ, NULL if unset */
     dev_t null_rdev;
 } S = {.lfd = -1, .sfd = -1, .epfd = -1, .lockfd = -1};
 
@@ -828,6 +829,18 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
     int synced = sync_environ();
     if (synced < 0)
         PyErr_Clear(); /* tried again, and reported, once committed */
+    /* The C library and the time module read TZ once, at the server's
+     * start: a request with another TZ has both read it again, as a fresh
+     * process would have (localtime(), time.tzname, datetime). */
+    const char *tz = getenv("TZ");
+    if (!(tz && S.tz ? strcmp(tz, S.tz) == 0 : tz == S.tz)) {
+        tzset();
+        PyObject *time = PyImport_ImportModule("time");
+        PyObject *done = time ? PyObject_CallMethod(time, "tzset", NULL) : NULL;
+        Py_XDECREF(done);
+        Py_XDECREF(time);
+        PyErr_Clear(); /* as python3 would: it starts whatever TZ says */
+    }
 
     struct cgih_msg go;
     if (recv_with_fds(conn, &go, sizeof go, fds, &nfds) < 0 || go.type != CGIH_MSG_GO)
@@ -1651,6 +1664,7 @@ static int serve(int argc, char **argv)
     S.max_children = 64;
     S.idle_exit = 600;
     S.preload = getenv("CGIHOST_PRELOAD");
+    S.tz = getenv("TZ");
     if (getenv("CGIHOST_POOL") && parse_long(getenv("CGIHOST_POOL"), 0, 64, &v) == 0)
         S.pool = (int)v;
     if (getenv("CGIHOST_IDLE_EXIT") && parse_long(getenv("CGIHOST_IDLE_EXIT"), 0, 1L << 30, &v) == 0)

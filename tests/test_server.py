@@ -248,6 +248,23 @@ def test_environment_is_the_requests_exactly(srv):
     assert c["preloaded"] == ["os"]
 
 
+def test_a_requests_tz_is_read_as_at_a_fresh_start(srv):
+    """The C library and the time module read TZ at the server's start; a
+    request with another TZ sees its own local time, as under python3."""
+    script = srv.script("tz.py", "import os, time\n"
+                        "print(time.tzname, time.timezone, time.strftime('%H %Z', time.localtime(0)),"
+                        " os.getppid())\n")
+    for tz in ("JST-9", "EST+5EDT", None):
+        env = {"TZ": tz} if tz else {}
+        ours = srv.run([script], env=env)
+        assert ours.returncode == 0, ours.stderr
+        got = ours.stdout.decode().rsplit(" ", 1)
+        assert int(got[1]) == srv.pid, "not run by the server"
+        py = subprocess.run(as_user([PYTHON, script]), env=srv.env(**env), stdout=subprocess.PIPE,
+                            timeout=60)
+        assert got[0] == py.stdout.decode().rsplit(" ", 1)[0], tz
+
+
 def test_umask_and_tty_free_stdio_follow_the_request(srv):
     script = srv.script("dump.py", DUMP)
     ours = srv.run([script], wrap=["sh", "-c", 'umask 027; exec "$@"', "sh"])
