@@ -197,7 +197,7 @@ import sys
 PRE = [m for m in ("cgi", "os") if m in sys.modules]
 import json, os
 u = os.umask(0); os.umask(u)
-import resource
+import faulthandler, gc, resource, signal, time, warnings
 print(json.dumps({
     "environ": dict(os.environ), "environb": {k.decode(): v.decode() for k, v in os.environb.items()},
     "argv": sys.argv, "cwd": os.getcwd(), "umask": u, "path": sys.path,
@@ -205,6 +205,14 @@ print(json.dumps({
     "stdio": [(f.encoding, f.errors, f.line_buffering, f.write_through) for f in (sys.stdin, sys.stdout, sys.stderr)],
     "flags": list(sys.flags), "fds": sorted(os.listdir("/proc/self/fd")),
     "modules_cgi": "cgi" in sys.modules and sys.modules["cgi"].__name__, "preloaded": PRE,
+    # what else a process takes from its start
+    "signals": {s.name: str(signal.getsignal(s)) for s in signal.Signals
+                if s not in (signal.SIGKILL, signal.SIGSTOP)},
+    "sigmask": sorted(s.name for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])),
+    "rlimits": {n: resource.getrlimit(getattr(resource, n)) for n in dir(resource) if n.startswith("RLIMIT_")},
+    "tz": [time.tzname, time.timezone], "gc": [gc.isenabled(), gc.get_threshold()],
+    "warnings": [str(f) for f in warnings.filters], "recursion": sys.getrecursionlimit(),
+    "faulthandler": faulthandler.is_enabled(), "int_max_str_digits": sys.get_int_max_str_digits(),
 }, sort_keys=True))
 print("ppid", os.getppid())
 """
@@ -243,7 +251,8 @@ def test_environment_is_the_requests_exactly(srv):
                                                          SERVER_SOFTWARE="test").items()},
                         cwd=sub, stdout=subprocess.PIPE, timeout=60)
     c = json.loads(py.stdout.splitlines()[0])
-    for k in ("environ", "argv", "cwd", "umask", "nofile", "stdio", "fds"):
+    for k in ("environ", "argv", "cwd", "umask", "nofile", "stdio", "fds", "signals", "sigmask",
+              "rlimits", "tz", "gc", "warnings", "recursion", "faulthandler", "int_max_str_digits"):
         assert a[k] == c[k], k
     assert c["preloaded"] == ["os"]
 
