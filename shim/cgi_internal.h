@@ -61,6 +61,11 @@ PyObject *cgih_get_key(PyObject *mapping, const char *key); /* mapping[key] */
  * counts with any int, and no count comes near 2**63). -1 with an error set
  * when v is not an int, as PyLong_AsLongLong(). */
 int cgih_count(PyObject *v, long long *out);
+/* A heap type's tp_name := its bare __name__, as assigning __name__ makes it:
+ * CPython's messages ("'X' object has no attribute") name a type by tp_name,
+ * which for the stdlib's classes is the bare class name, while a spec name
+ * "cgi.X" gives "cgi.X" (and a bare spec name a DeprecationWarning). */
+int cgih_bare_tp_name(PyTypeObject *tp);
 
 /* A growable byte buffer (PyMem); zero-initialise, PyMem_Free(b.p) when done. */
 typedef struct {

@@ -1632,12 +1632,7 @@ static int cgitb_exec(PyObject *m)
     st->Hook = (PyTypeObject *)PyType_FromModuleAndSpec(m, &hook_spec, NULL);
     if (!st->Hook || PyModule_AddObjectRef(m, "Hook", (PyObject *)st->Hook) < 0)
         return -1;
-    /* Messages name a type by tp_name ("'Hook' object has no attribute"), the
-     * bare class name for cgitb.py's class; setting __name__ sets it. */
-    PyObject *name = PyUnicode_FromString("Hook");
-    int named = name ? PyObject_SetAttrString((PyObject *)st->Hook, "__name__", name) : -1;
-    Py_XDECREF(name);
-    if (named < 0)
+    if (cgih_bare_tp_name(st->Hook) < 0) /* "'Hook' object has no attribute" */
         return -1;
     if (!(st->undef = PyList_New(0)) || PyModule_AddObjectRef(m, "__UNDEF__", st->undef) < 0)
         return -1;

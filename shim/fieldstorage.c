@@ -1677,7 +1677,6 @@ static PyType_Spec fs_spec = {
     .slots = fs_slots,
 };
 
-/* Sets the class attributes of a heap type from name/value pairs. */
 /* Class attributes, straight into the new type's dict: nothing can have
  * looked anything up in it yet, so one PyType_Modified() after is enough. */
 static int set_class_attrs(PyTypeObject *tp, const char *const *names, PyObject **values, int n)
@@ -1699,18 +1698,9 @@ int cgih_fieldstorage_add_types(PyObject *module, cgi_state *st)
     st->FieldStorage = (PyTypeObject *)PyType_FromModuleAndSpec(module, &fs_spec, NULL);
     if (!st->FieldStorage)
         return -1;
-    /* CPython's messages name a type by tp_name ("object of type 'X' has no
-     * len()"), which for cgi.py's classes is the bare class name, while a spec
-     * name "cgi.X" gives tp_name "cgi.X" (and a bare one a DeprecationWarning).
-     * tp_name becomes the bare __name__, as setting __name__ would make it;
-     * __module__ stays "cgi". */
-    PyTypeObject *types[2] = {st->MiniFieldStorage, st->FieldStorage};
-    for (int i = 0; i < 2; i++) {
-        const char *bare = PyUnicode_AsUTF8(((PyHeapTypeObject *)types[i])->ht_name);
-        if (!bare)
-            return -1;
-        types[i]->tp_name = bare; /* ht_name, which holds it, lives as long as the type */
-    }
+    /* "object of type 'MiniFieldStorage' has no len()"; __module__ stays "cgi" */
+    if (cgih_bare_tp_name(st->MiniFieldStorage) < 0 || cgih_bare_tp_name(st->FieldStorage) < 0)
+        return -1;
 
     static const char *const mini_names[] = {"filename", "list", "type", "file",
                                              "type_options", "disposition",

@@ -886,6 +886,16 @@ static int get_int(PyObject *o, const char *name, long long *out)
     return rc;
 }
 
+/* *mnf -= k, as cgi.py's max_num_fields -= k (an int subclass's __isub__
+ * included); k < 0 is PyObject_Size()'s error. 0, or -1 with *mnf NULL. */
+static int sub_count(PyObject **mnf, Py_ssize_t k)
+{
+    PyObject *n = k >= 0 ? PyLong_FromSsize_t(k) : NULL;
+    Py_SETREF(*mnf, n ? PyNumber_InPlaceSubtract(*mnf, n) : NULL);
+    Py_XDECREF(n);
+    return *mnf ? 0 : -1;
+}
+
 static int set_ll(PyObject *o, const char *name, long long v)
 {
     PyObject *x = PyLong_FromLongLong(v);
@@ -919,16 +929,8 @@ static int read_parts(PyObject *self, stream_obj *r, int d, PyObject *env, PyObj
         goto done;
     if (!t)
         Py_SETREF(klass, (PyObject *)Py_NewRef(Py_TYPE(self)));
-    if (mnf != Py_None) {
-        Py_ssize_t len = PyObject_Size(list);
-        PyObject *n = len >= 0 ? PyLong_FromSsize_t(len) : NULL;
-        if (!n)
-            goto done;
-        Py_SETREF(mnf, PyNumber_InPlaceSubtract(mnf, n));
-        Py_DECREF(n);
-        if (!mnf)
-            goto done;
-    }
+    if (mnf != Py_None && sub_count(&mnf, PyObject_Size(list)) < 0)
+        goto done;
     Py_XSETREF(r->encoding, Py_NewRef(enc));
     Py_XSETREF(r->errors, Py_NewRef(err));
 
@@ -1023,17 +1025,10 @@ static int read_parts(PyObject *self, stream_obj *r, int d, PyObject *env, PyObj
             part_read = 0;
         }
         if (mnf != Py_None) {
-            PyObject *one = PyLong_FromLong(1);
-            Py_SETREF(mnf, one ? PyNumber_InPlaceSubtract(mnf, one) : NULL);
-            Py_XDECREF(one);
-            PyObject *plist = mnf ? PyObject_GetAttrString(part, "list") : NULL;
+            PyObject *plist = sub_count(&mnf, 1) == 0 ? PyObject_GetAttrString(part, "list") : NULL;
             int pt = plist ? PyObject_IsTrue(plist) : -1;
-            if (pt > 0) {
-                Py_ssize_t len = PyObject_Size(plist);
-                PyObject *n = len >= 0 ? PyLong_FromSsize_t(len) : NULL;
-                Py_SETREF(mnf, n ? PyNumber_InPlaceSubtract(mnf, n) : NULL);
-                Py_XDECREF(n);
-            }
+            if (pt > 0)
+                (void)sub_count(&mnf, PyObject_Size(plist)); /* a failure leaves mnf NULL */
             Py_XDECREF(plist);
             PyObject *zero = PyLong_FromLong(0);
             int neg = (mnf && zero && pt >= 0) ? PyObject_RichCompareBool(mnf, zero, Py_LT) : -1;

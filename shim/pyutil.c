@@ -36,6 +36,15 @@ int cgih_count(PyObject *v, long long *out)
     return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
 }
 
+int cgih_bare_tp_name(PyTypeObject *tp)
+{
+    const char *bare = PyUnicode_AsUTF8(((PyHeapTypeObject *)tp)->ht_name);
+    if (!bare)
+        return -1;
+    tp->tp_name = bare; /* ht_name, which holds it, lives as long as the type */
+    return 0;
+}
+
 int cgih_buf_add(cgih_buf *b, const char *at, size_t n)
 {
     if (n > SIZE_MAX / 2 - b->len) {
