@@ -68,6 +68,8 @@ enum cgih_refuse {
     CGIH_REFUSE_BAD = 3,     /* malformed request */
     CGIH_REFUSE_BUSY = 4,    /* no child could be started */
     CGIH_REFUSE_VERSION = 5, /* another protocol version */
+    CGIH_REFUSE_GROUPS = 6,  /* the peer's group or supplementary groups differ from the server's */
+    CGIH_REFUSE_LIMITS = 7,  /* a hard resource limit above the server's, which it cannot give */
 };
 
 /* INFO replies to QUERY, in order: pid, uptime seconds, requests served,

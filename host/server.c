@@ -29,6 +29,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -636,29 +637,73 @@ static void read_own_limits(void)
         own_limits_read[res] = getrlimit(res, &own_limits[res]) == 0;
 }
 
+static int own_limit(int res, struct rlimit *have)
+{
+    if (own_limits_read[res]) {
+        *have = own_limits[res];
+        return 0;
+    }
+    return getrlimit(res, have);
+}
+
+/* 1 when this child can take every limit of the request exactly: it cannot
+ * raise a hard limit above its own (a server started by a request with low
+ * limits would give every later request those). */
+static int limits_fit(const struct cgih_req *r)
+{
+    for (uint32_t i = 0; i < r->nrlim; i++) {
+        struct rlimit have;
+        int res = (int)r->rlim[i].resource;
+        if (res < 0 || res >= RLIM_NLIMITS || own_limit(res, &have) != 0 ||
+            (rlim_t)r->rlim[i].max > have.rlim_max)
+            return 0;
+    }
+    return 1;
+}
+
 static void apply_rlimits(const struct cgih_req *r)
 {
     for (uint32_t i = 0; i < r->nrlim; i++) {
         struct rlimit want = {(rlim_t)r->rlim[i].cur, (rlim_t)r->rlim[i].max}, have;
         int res = (int)r->rlim[i].resource;
-        if (res < 0 || res >= RLIM_NLIMITS)
-            continue;
-        if (own_limits_read[res])
-            have = own_limits[res];
-        else if (getrlimit(res, &have) != 0)
+        if (res < 0 || res >= RLIM_NLIMITS || own_limit(res, &have) != 0)
             continue;
         if (have.rlim_cur == want.rlim_cur && have.rlim_max == want.rlim_max)
             continue;
-        if (setrlimit(res, &want) == 0)
-            continue;
-        /* We may not raise a hard limit: keep ours, and the soft one below it. */
-        if (want.rlim_max > have.rlim_max)
-            want.rlim_max = have.rlim_max;
-        if (want.rlim_cur > want.rlim_max)
-            want.rlim_cur = want.rlim_max;
-        if (setrlimit(res, &want) != 0)
-            continue;
+        if (setrlimit(res, &want) != 0) {
+            /* limits_fit() said we could: nothing else to do but go on */
+        }
     }
+}
+
+/* 1 when the peer on CONN has our group and supplementary groups. */
+static int same_groups(int conn)
+{
+    struct ucred cr;
+    socklen_t crl = sizeof cr;
+    if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cr, &crl) != 0 || cr.gid != getegid())
+        return 0;
+    int nm = getgroups(0, NULL);
+    if (nm < 0)
+        return 0;
+    gid_t *mine = calloc((size_t)nm + 1, 2 * sizeof(gid_t));
+    if (!mine)
+        return 0;
+    gid_t *theirs = mine + nm + 1;
+    socklen_t tl = (socklen_t)(((size_t)nm + 1) * sizeof(gid_t)); /* one more: a longer list fails */
+    int same = getgroups(nm, mine) == nm &&
+               getsockopt(conn, SOL_SOCKET, SO_PEERGROUPS, theirs, &tl) == 0 &&
+               tl == (socklen_t)((size_t)nm * sizeof(gid_t));
+    /* Both lists come from the kernel's sorted group_info; compared as sets
+     * anyway (n is small). */
+    for (int i = 0; same && i < nm; i++) {
+        int found = 0;
+        for (int j = 0; j < nm && !found; j++)
+            found = theirs[j] == mine[i];
+        same = found;
+    }
+    free(mine);
+    return same;
 }
 
 /* What a request does first, done by a pool child while it waits: the
@@ -679,6 +724,12 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    /* A session of our own, without the server's controlling terminal: a
+     * script must not reach the terminal `serve` was started from (root's,
+     * before `--user`), nor get its job-control signals. A forked child is
+     * no process group leader, so this does not fail. */
+    if (setsid() < 0)
+        _exit(0);
     /* A child forked for a connection the server holds takes only that. */
     if (for_dispatch) {
         close(S.lfd);
@@ -782,6 +833,12 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
         cgih_send_msg(conn, CGIH_MSG_REFUSE, CGIH_REFUSE_UID);
         _exit(0);
     }
+    /* The same groups too: the script runs with ours, and must not get
+     * more than its client had (a file readable by a group it left). */
+    if (!same_groups(conn)) {
+        cgih_send_msg(conn, CGIH_MSG_REFUSE, CGIH_REFUSE_GROUPS);
+        _exit(0);
+    }
     char *body = malloc((size_t)h.body_len + 1);
     struct cgih_req r;
     size_t pos;
@@ -799,6 +856,10 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
         same = strcmp(shape[i], S.shape[i]) == 0;
     if (!same) {
         cgih_send_msg(conn, CGIH_MSG_REFUSE, CGIH_REFUSE_ENV);
+        _exit(0);
+    }
+    if (!limits_fit(&r)) {
+        cgih_send_msg(conn, CGIH_MSG_REFUSE, CGIH_REFUSE_LIMITS);
         _exit(0);
     }
     if (cgih_send_msg(conn, CGIH_MSG_READY, 0) < 0)
@@ -842,9 +903,9 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
         PyErr_Clear(); /* as python3 would: it starts whatever TZ says */
     }
 
-    struct cgih_msg go;
+    struct cgih_msg go = {0};
     if (recv_with_fds(conn, &go, sizeof go, fds, &nfds) < 0 || go.type != CGIH_MSG_GO)
-        _exit(0); /* the client runs it itself */
+        _exit(go.type == CGIH_MSG_GO ? 71 : 0); /* a GO we cannot use; else the client runs it itself */
     if (nfds != __builtin_popcount(r.flags))
         _exit(71);
     t_go = cgih_now_ns();
@@ -1652,6 +1713,41 @@ static void usage_serve(FILE *f)
           f);
 }
 
+/* Whoever started us may have left fds open (a shell's redirections, a web
+ * server's, root's files before `serve --user`): none of them is ours, and
+ * every request child would inherit them. Closes fds from FIRST up, below
+ * the soft RLIMIT_NOFILE (a tool such as valgrind keeps its own above it). */
+static int close_inherited_fds(int first)
+{
+    struct rlimit nf;
+    if (getrlimit(RLIMIT_NOFILE, &nf) != 0)
+        return -1;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    int keep = dirfd(d), n = 0, fds[256];
+    struct dirent *de;
+    /* Collected first, closed after: no closing under readdir's feet. */
+    do {
+        n = 0;
+        rewinddir(d);
+        while (n < (int)(sizeof fds / sizeof *fds) && (de = readdir(d))) {
+            char *end;
+            long fd = strtol(de->d_name, &end, 10);
+            if (*end || end == de->d_name || fd < first || fd == keep ||
+                (nf.rlim_cur != RLIM_INFINITY && (rlim_t)fd >= nf.rlim_cur))
+                continue;
+            fds[n++] = (int)fd;
+        }
+        for (int i = 0; i < n; i++)
+            if (close(fds[i]) != 0 && errno != EBADF) {
+                closedir(d);
+                return -1;
+            }
+    } while (n == (int)(sizeof fds / sizeof *fds));
+    return closedir(d);
+}
+
 static int serve(int argc, char **argv)
 {
     long v;
@@ -1660,6 +1756,13 @@ static int serve(int argc, char **argv)
     for (int fd = 0; fd < 3; fd++)
         if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
             return 1;
+    /* Nothing else inherited, but a socket handed over as fd 3. */
+    const char *lp = getenv("LISTEN_PID"), *lf = getenv("LISTEN_FDS");
+    int activated = lp && lf && strtol(lp, NULL, 10) == (long)getpid() && strcmp(lf, "1") == 0;
+    if (close_inherited_fds(activated ? 4 : 3) != 0) {
+        fprintf(stderr, "cgihost: cannot close inherited file descriptors: %s\n", strerror(errno));
+        return 1;
+    }
     S.pool = 2;
     S.max_children = 64;
     S.idle_exit = 600;
@@ -1913,7 +2016,9 @@ static int ask(int argc, char **argv, uint32_t kind)
     sa.sun_family = AF_UNIX;
     memcpy(sa.sun_path, path, strlen(path) + 1);
     struct timeval tv = {5, 0};
+    /* SO_SNDTIMEO bounds connect() too: a stopped server's full backlog. */
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0 ||
         connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
         printf("cgihost: no server on %s\n", path);
         if (fd >= 0)

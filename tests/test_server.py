@@ -887,6 +887,12 @@ def test_autostart_for_the_own_user(base):
         r = s.run([script], env=env)
         assert r.returncode == 0 and r.stdout.endswith(b"ok\n")
         assert any(int(r.stdout.split()[1]) == p for p in pids_with("serve")), r.stdout
+        # The auto-started server holds no fd of its start (its /dev/null, its
+        # log) that a script could inherit: a script's fds are a cold start's.
+        fds = s.script("fds.py", WHO + FDS)
+        r = s.run([fds], env=env)
+        assert any(int(r.stdout.split()[1]) == p for p in pids_with("serve")), r.stdout
+        assert r.stdout.endswith(b"fds [0, 1, 2, 3]\n"), r.stdout
         st = os.stat(s.dir)
         assert st.st_uid == UID and st.st_mode & 0o777 == 0o700
     finally:
@@ -897,6 +903,112 @@ def test_autostart_for_the_own_user(base):
                     os.kill(pid, signal.SIGKILL)
             except (FileNotFoundError, ProcessLookupError):
                 pass
+
+
+# The fds below 200 (the client connection's) a script has; 3 is listdir's.
+FDS = "import os\nprint('fds', sorted(int(f) for f in os.listdir('/proc/self/fd') if int(f) < 200))\n"
+
+# Runs argv as the session leader of a new pty (whose master it drains), with
+# fd 7 open on the file argv[1].
+WITH_TTY_AND_FD = r"""
+import fcntl, os, sys, termios
+master, slave = os.openpty()
+pid = os.fork()
+if pid == 0:
+    os.setsid()
+    fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+    for fd in (0, 1, 2):
+        os.dup2(slave, fd)
+    os.dup2(os.open(sys.argv[1], os.O_RDONLY), 7)
+    os.environ.pop("LC_CTYPE", None)  # our own start's PEP 538 coercion, not the server's
+    os.execvp(sys.argv[2], sys.argv[2:])
+os.close(slave)
+while True:
+    try:
+        if not os.read(master, 4096):
+            break
+    except OSError:  # EIO: the session is gone
+        break
+sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+"""
+
+
+def test_the_servers_terminal_and_inherited_fds_are_not_a_scripts(base, tmp_path):
+    # As when root runs `serve --user` from a terminal with a file open:
+    # no script may read the file or reach the terminal (TIOCSTI).
+    secret = tmp_path / "secret"
+    secret.write_text("secret\n")
+    s = Server(base)
+    s.proc = subprocess.Popen([sys.executable, "-c", WITH_TTY_AND_FD, secret,
+                               *as_user([CGIHOST, "serve", "--socket-dir", s.dir])],
+                              env=s.env(), stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for(lambda: (s.dir / "server.sock").exists() or s.proc.poll() is not None)
+        assert s.proc.poll() is None
+        s.pid = s.reaper_child()
+        held = [os.readlink(f) for f in pathlib.Path(f"/proc/{s.pid}/fd").iterdir()]
+        assert str(secret) not in held, held  # the server closed it
+        script = s.script("tty.py", WHO + FDS + (
+            "try:\n    open('/dev/tty', 'rb')\n    print('tty opened')\n"
+            "except OSError as e:\n    print('tty', e.errno)\n"
+            "print('session leader', os.getsid(0) == os.getpid())\n"))
+        r = s.run([script])
+        assert served(s, r), r
+        assert b"fds [0, 1, 2, 3]\n" in r.stdout, r.stdout
+        assert b"tty 6\n" in r.stdout, r.stdout  # ENXIO: no controlling terminal
+        assert b"session leader True\n" in r.stdout
+    finally:
+        s.stop()
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root to play two group lists")
+def test_a_client_with_other_groups_runs_in_process(base):
+    # The script would run with the server's groups: a client without the
+    # server's supplementary group (adm) must not get it through the server.
+    s = Server(base)
+    pw = pwd.getpwnam(USER)
+    launch = ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--groups=4"]
+    with open(s.log, "ab") as log:
+        s.proc = subprocess.Popen([sys.executable, "-c", REAPER, *launch, CGIHOST, "serve",
+                                   "--socket-dir", s.dir], env=s.env(), stdin=subprocess.DEVNULL,
+                                  stdout=log, stderr=log)
+    try:
+        assert wait_for(lambda: (s.dir / "server.sock").exists() or s.proc.poll() is not None)
+        s.pid = s.reaper_child()
+        script = s.script("ids.py", WHO + "print('groups', os.getgroups())\n")
+        r = s.run([script])  # as_user: --clear-groups
+        assert r.returncode == 0 and not served(s, r) and b"groups []\n" in r.stdout, r
+        full = s.env(GATEWAY_INTERFACE="CGI/1.1")
+        r = subprocess.run([*launch, CGIHOST, script], env=full, cwd=s.scripts,
+                           stdout=subprocess.PIPE, timeout=60)
+        assert r.returncode == 0 and served(s, r) and b"groups [4]\n" in r.stdout, r
+    finally:
+        s.stop()
+
+
+def test_a_hard_limit_above_the_servers_runs_in_process(base):
+    # A server started under low limits (as an auto-start by a request with
+    # Apache's RLimitNOFILE would be) cannot give a request more: that
+    # request runs in-process with its own limits, not clamped ones.
+    s = Server(base)
+    with open(s.log, "ab") as log:
+        s.proc = subprocess.Popen([sys.executable, "-c", REAPER, "prlimit", "--nofile=64:64", "--",
+                                   *as_user([CGIHOST, "serve", "--socket-dir", s.dir])],
+                                  env=s.env(), stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    try:
+        assert wait_for(lambda: (s.dir / "server.sock").exists() or s.proc.poll() is not None)
+        s.pid = s.reaper_child()
+        script = s.script("nofile.py", WHO + "import resource\n"
+                          "print('nofile', resource.getrlimit(resource.RLIMIT_NOFILE))\n")
+        r = s.run([script], wrap=["prlimit", "--nofile=100:200", "--"])
+        assert r.returncode == 0 and not served(s, r), r
+        assert b"nofile (100, 200)\n" in r.stdout, r.stdout
+        r = s.run([script], wrap=["prlimit", "--nofile=32:64", "--"])
+        assert r.returncode == 0 and served(s, r), r
+        assert b"nofile (32, 64)\n" in r.stdout, r.stdout
+    finally:
+        s.stop()
 
 
 @pytest.mark.skipif(not IS_ROOT, reason="needs root")
