@@ -57,7 +57,8 @@ enum cgih_env_fate cgih_cgi_env_fate(const char *entry)
         /* Made by the Action's internal redirect itself (http_request.c,
          * util_script.c) or by mod_actions for it (HANDLER). */
         if (*rest == '=' || *rest == '\0' || has_name(rest, "STATUS") || has_name(rest, "URL") ||
-            has_name(rest, "QUERY_STRING") || has_name(rest, "HANDLER"))
+            has_name(rest, "QUERY_STRING") || has_name(rest, "HANDLER") ||
+            has_name(rest, "CGIHOST_FILE")) /* the snippet's, for cgihost alone */
             return CGIH_ENV_DROP;
         return CGIH_ENV_UNWRAP;
     }
@@ -439,6 +440,13 @@ int cgih_cgi_resolve(int *argc, char ***argv)
         return respond(500, "out of memory");
     if (is_program(filename, &st))
         return refuse(filename, 403, "a program is not a script");
+    /* The snippet names the file the request itself resolved to. Apache
+     * maps PATH_INFO to PATH_TRANSLATED again, in a sub-request that skips
+     * rewrite rules marked [NS] or conditioned on REDIRECT_STATUS, and may
+     * find another file: run only the one it routed here. */
+    const char *routed = getenv("REDIRECT_CGIHOST_FILE");
+    if (routed && strcmp(routed, filename) != 0)
+        return refuse(filename, 403, "PATH_TRANSLATED is not the file routed to cgihost (CGIHOST_FILE)");
     const char *extra = translated + fn_len;
     size_t sn_len = cgih_cgi_script_name_len(path_info, extra);
     if (sn_len == (size_t)-1)

@@ -54,7 +54,7 @@ class Site:
         b = self.base
         self.doc, self.direct, self.shebang = b / "doc", b / "direct", b / "shebang"
         self.aliased, self.outside, self.markers = b / "aliased", b / "outside", b / "markers"
-        for d in (self.doc, self.doc / "sub", self.doc / "limits", self.direct,
+        for d in (self.doc, self.doc / "sub", self.doc / "limits", self.doc / "app", self.direct,
                   self.direct / "sub", self.shebang, self.aliased, self.outside, self.markers):
             d.mkdir()
             os.chmod(d, 0o755)
@@ -70,7 +70,7 @@ class Site:
         shutil.copyfile(SCRIPTS / "apache_loop.py", self.doc / "limits" / "loop.py")
         for where, name in ((self.doc, "marker.py"), (self.doc / "sub", "marker.py"),
                             (self.doc, "marker.py.txt"), (self.doc, "marker.py~"),
-                            (self.outside, "marker.py")):
+                            (self.outside, "marker.py"), (self.doc / "app", "marker")):
             (where / name).write_text(MARKER.format(dir=str(self.markers), name=name))
         # A link out of the document root, to a file someone else owns.
         nobody = pwd.getpwnam("nobody")
@@ -123,6 +123,14 @@ Alias /aliased "{d.aliased}"
         SetHandler cgihost-script
     </FilesMatch>
 </Directory>
+
+# A rewrite idiom: the rule maps /app/NAME to a script, but the handler's
+# sub-request for PATH_TRANSLATED skips it (REDIRECT_STATUS is set there) and
+# finds the file app/NAME, which the snippet never routed to cgihost.
+LoadModule rewrite_module /usr/lib/apache2/modules/mod_rewrite.so
+RewriteEngine On
+RewriteCond %{{ENV:REDIRECT_STATUS}} ^$
+RewriteRule ^/app/(\\w+)$ "{d.doc}/hello.py"
 
 # cgihost reachable without the snippet's Require env REDIRECT_STATUS, to
 # show that cgihost itself refuses.
@@ -279,8 +287,10 @@ def test_environment_is_what_mod_cgi_gives_a_directly_run_script(httpd, site, pa
         if k in VOLATILE:
             continue
         v = v.replace(str(site.direct), str(site.doc))
-        if k in ("SCRIPT_NAME", "REQUEST_URI"):
+        if k in ("SCRIPT_NAME", "REQUEST_URI", "SCRIPT_URL"):  # SCRIPT_UR*: mod_rewrite's
             v = v[len("/direct"):]
+        if k == "SCRIPT_URI":
+            v = v.replace("/direct/", "/", 1)
         expect[k] = v
     # Under the document root, a directly run script has this context.
     expect["CONTEXT_PREFIX"] = ""
@@ -430,6 +440,8 @@ ATTEMPTS = [
     ("GET", "/missing.py", {}),
     ("GET", "/missing.py/extra", {}),
     ("GET", "/link-out.py", {}),
+    # another file than the one the request resolved to
+    ("GET", "/app/marker", {}),
 ]
 
 
@@ -779,6 +791,7 @@ def ran(tmp_path):
                                  "PATH_INFO": None}, ["{doc}/ok.py"], 403),
     ("query words as options", {"REDIRECT_STATUS": None, "QUERY_STRING": "--version",
                                 "PATH_INFO": None}, ["--version"], 403),
+    ("another file routed", {"REDIRECT_CGIHOST_FILE": "{doc}/env.py"}, [], 403),
 ])
 def test_cgihost_refuses_without_running(cgihost, doc, tmp_path, case, extra, argv, status):
     extra = {k: v.replace("/{doc}", str(doc)).replace("{doc}", str(doc)) if v else v
@@ -818,7 +831,7 @@ def test_cgihost_rewrites_the_environment(cgihost, doc):
         "GLOBALVAR": "handler", "REDIRECT_GLOBALVAR": "first",
         "REDIRECT_REDIRECT_STATUS": "404", "REDIRECT_REDIRECT_URL": "/missing",
         "CONTEXT_PREFIX": "/cgihost-bin/cgihost", "CONTEXT_DOCUMENT_ROOT": str(cgihost),
-        "HTTP_REDIRECT_STATUS": "999"}))
+        "HTTP_REDIRECT_STATUS": "999", "REDIRECT_CGIHOST_FILE": str(doc / "env.py")}))
     assert r.returncode == 0, r.stderr
     lines = r.stdout.decode().splitlines()
     env = dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("ARGV"))
@@ -833,6 +846,7 @@ def test_cgihost_rewrites_the_environment(cgihost, doc):
     assert env["HTTP_REDIRECT_STATUS"] == "999"
     assert "REDIRECT_HANDLER" not in env and "REDIRECT_QUERY_STRING" not in env
     assert "HANDLER" not in env
+    assert "CGIHOST_FILE" not in env and "REDIRECT_CGIHOST_FILE" not in env  # the snippet's, for cgihost
 
 
 def test_command_line_with_gateway_interface_still_runs_the_named_script(cgihost, doc, tmp_path):

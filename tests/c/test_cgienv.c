@@ -43,6 +43,7 @@ static void test_env_fate(void)
         {"REDIRECT_URL=/x.py", CGIH_ENV_DROP},
         {"REDIRECT_QUERY_STRING=a=1", CGIH_ENV_DROP},
         {"REDIRECT_HANDLER=cgihost-script", CGIH_ENV_DROP},
+        {"REDIRECT_CGIHOST_FILE=/srv/x.py", CGIH_ENV_DROP},
         {"REDIRECT_=x", CGIH_ENV_DROP},
         {"REDIRECT_STATUSX=1", CGIH_ENV_UNWRAP},
         {"REDIRECT_UNIQUE_ID=abc", CGIH_ENV_UNWRAP},
