@@ -719,6 +719,10 @@ static void warm_up(void)
     read_own_limits();
 }
 
+/* Seconds a request child waits for each message of the handshake, and for
+ * the whole handshake (header, request, GO). */
+#define HANDSHAKE_S 10
+
 static _Noreturn void child_serve(int ctl, int for_dispatch)
 {
     sigset_t none;
@@ -805,10 +809,18 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
         close(conn);
         conn = hi;
     }
-    struct timeval tv = {10, 0};
+    struct timeval tv = {HANDSHAKE_S, 0};
     if (setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
         setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0)
         _exit(0);
+    /* Those bound each wait; the whole handshake is bounded too, or a peer
+     * sending a byte now and then would hold this child for ever: SIGALRM's
+     * default action ends us, and GO cancels it. */
+    struct sigaction alrm = {.sa_handler = SIG_DFL}, alrm0;
+    sigemptyset(&alrm.sa_mask);
+    if (sigaction(SIGALRM, &alrm, &alrm0) != 0)
+        _exit(0);
+    alarm(HANDSHAKE_S);
 
     struct cgih_hdr h;
     int fds[CGIH_MAX_FDS], nfds = 0;
@@ -907,6 +919,9 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
     if (recv_with_fds(conn, &go, sizeof go, fds, &nfds) < 0 || go.type != CGIH_MSG_GO)
         _exit(go.type == CGIH_MSG_GO ? 71 : 0); /* a GO we cannot use; else the client runs it itself */
     if (nfds != __builtin_popcount(r.flags))
+        _exit(71);
+    alarm(0);
+    if (sigaction(SIGALRM, &alrm0, NULL) != 0)
         _exit(71);
     t_go = cgih_now_ns();
     struct ctl_msg started = {.type = CTL_STARTED};

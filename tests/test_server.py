@@ -537,6 +537,33 @@ sys.exit(6)
     assert r.returncode == 6 and r.stdout.endswith(b"done\n")
 
 
+def test_a_peer_trickling_its_handshake_is_cut_off(srv):
+    # Each wait of a request child is bounded (10 s); so is the handshake as
+    # a whole, or a byte every few seconds would hold the child for ever.
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.connect(str(srv.dir / "server.sock"))
+    c.settimeout(0.5)
+    t0 = time.monotonic()
+    closed = None
+    try:
+        while time.monotonic() - t0 < 25:
+            try:
+                c.send(b"C")  # not a whole header yet, ever
+            except (BrokenPipeError, ConnectionResetError):
+                closed = time.monotonic() - t0
+                break
+            try:
+                if c.recv(64) == b"":
+                    closed = time.monotonic() - t0
+                    break
+            except socket.timeout:
+                pass
+            time.sleep(2)
+    finally:
+        c.close()
+    assert closed is not None and 9 <= closed <= 15, closed
+
+
 def test_server_killed_between_requests_and_stale_socket(srv):
     script = srv.script("who.py", WHO + "print('ok')\n")
     assert served(srv, srv.run([script]))
