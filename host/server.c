@@ -255,10 +255,18 @@ static void prefault(void)
     static int no_populate;
     if (!L || L->n == 0 || !learned_lock())
         return;
+    /* Every request child can write the area (a script too): its count is
+     * read once and must fit the array, and pages outside our writable
+     * mappings are skipped below. */
+    unsigned n = __atomic_load_n(&L->n, __ATOMIC_RELAXED);
+    if (n > LEARN_PAGES) {
+        learned_unlock();
+        return;
+    }
     r.n = 0;
     each_mapping(WRITABLE, keep_range, &r);
     uintptr_t ps = (uintptr_t)sysconf(_SC_PAGESIZE);
-    for (unsigned i = 0; i < L->n;) {
+    for (unsigned i = 0; i < n;) {
         uintptr_t p = L->page[i];
         int j = 0;
         while (j < r.n && !(p >= r.a[j] && p < r.b[j]))
@@ -268,7 +276,7 @@ static void prefault(void)
             continue;
         }
         unsigned k = i + 1; /* the run of pages after p in the same mapping */
-        while (k < L->n && L->page[k] == L->page[k - 1] + ps && L->page[k] < r.b[j])
+        while (k < n && L->page[k] == L->page[k - 1] + ps && L->page[k] < r.b[j])
             k++;
         int rc = no_populate ? -1 : madvise((void *)p, (size_t)(k - i) * ps, MADV_POPULATE_WRITE);
         if (rc != 0 && (no_populate || errno == EINVAL)) {

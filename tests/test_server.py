@@ -564,6 +564,41 @@ def test_a_peer_trickling_its_handshake_is_cut_off(srv):
     assert closed is not None and 9 <= closed <= 15, closed
 
 
+POISON = r"""
+import os
+# The page-learning area every request child shares with the pool (an
+# anonymous MAP_SHARED mapping): its page count set far past the array.
+for line in open("/proc/self/maps"):
+    f = line.split()
+    if f[1] == "rw-s" and "/dev/zero" in line:
+        start = int(f[0].split("-")[0], 16)
+        with open("/proc/self/mem", "r+b", buffering=0) as mem:
+            # samples, requests (so that this child records nothing), n
+            mem.seek(start + 4)
+            mem.write(b"".join(v.to_bytes(4, "little") for v in (100, 1, 0xFFFFFFF0)))
+        print("poisoned")
+"""
+
+
+def children_of(pid):
+    return sorted(pathlib.Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
+
+
+@pytest.mark.skipif("ASAN_OPTIONS" in os.environ, reason="no page learning under the sanitizers")
+def test_a_script_that_scribbles_on_the_shared_area_breaks_no_pool_child(srv):
+    r = srv.run([srv.script("poison.py", WHO + POISON)])
+    assert served(srv, r) and r.stdout.endswith(b"poisoned\n"), r
+    # Pool children, warming up, read that count: they must not crash (the
+    # pool would be refilled, and crash, for ever).
+    time.sleep(1)
+    pool = children_of(srv.pid)
+    assert len(pool) == 2
+    time.sleep(1)
+    assert children_of(srv.pid) == pool
+    r = srv.run([srv.script("who.py", WHO)])
+    assert served(srv, r)
+
+
 def test_server_killed_between_requests_and_stale_socket(srv):
     script = srv.script("who.py", WHO + "print('ok')\n")
     assert served(srv, srv.run([script]))
