@@ -237,9 +237,12 @@ fail:
 }
 
 /* Reads the whole file; NULL with errno set on failure. */
-static char *slurp(const char *path, size_t *len)
+/* The file's bytes. REGULAR_ONLY: a regular file or nothing, and the open
+ * does not wait (for the server, which must not block on a script swapped
+ * for a FIFO). */
+static char *slurp(const char *path, size_t *len, int regular_only)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | (regular_only ? O_NONBLOCK : 0));
     if (fd < 0)
         return NULL;
     struct stat st;
@@ -248,6 +251,10 @@ static char *slurp(const char *path, size_t *len)
         goto fail;
     if (S_ISDIR(st.st_mode)) {
         errno = EISDIR;
+        goto fail;
+    }
+    if (regular_only && !S_ISREG(st.st_mode)) {
+        errno = EINVAL;
         goto fail;
     }
     size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096, n = 0;
@@ -368,7 +375,7 @@ PyObject *cgih_py_compile_file(PyObject *filename)
     if (!bytes)
         return NULL;
     size_t len = 0;
-    char *src = slurp(PyBytes_AS_STRING(bytes), &len);
+    char *src = slurp(PyBytes_AS_STRING(bytes), &len, 1);
     Py_DECREF(bytes);
     if (!src)
         return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, filename);
@@ -389,7 +396,7 @@ int cgih_py_run_file(const char *path)
         code = code_lookup(filename);
     }
     if (!code)
-        src = slurp(path, &len);
+        src = slurp(path, &len, 0);
     if (!code && !src) {
         int e = errno;
         Py_CLEAR(filename);

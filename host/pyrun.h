@@ -37,7 +37,8 @@ int cgih_py_finalize(int status);
  * without an exception set to have the file read and compiled as usual.
  *
  * cgih_py_compile_file(): reads and compiles the file as cgih_py_run_file()
- * would (no-break-space rewrite included); a new reference, or NULL with an
+ * would (no-break-space rewrite included), if it is a regular file, without
+ * waiting in open() (a FIFO swapped in); a new reference, or NULL with an
  * exception set. */
 struct _object;
 void cgih_py_set_code_lookup(struct _object *(*lookup)(struct _object *filename));
