@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -362,6 +363,25 @@ static PyObject *abspath_object(const char *path)
     return r;
 }
 
+static int unhandled_sigint; /* the script ended by an uncaught KeyboardInterrupt */
+
+/* pythonrun.c's flush_io(): sys.stderr, then sys.stdout, errors ignored, the
+ * pending exception kept. */
+static void flush_io(void)
+{
+    PyObject *exc = PyErr_GetRaisedException_compat();
+    static const char *const names[] = {"stderr", "stdout"};
+    for (int i = 0; i < 2; i++) {
+        PyObject *f = PySys_GetObject(names[i]); /* borrowed */
+        PyObject *r = f ? PyObject_CallMethod(f, "flush", NULL) : NULL;
+        if (r)
+            Py_DECREF(r);
+        else
+            PyErr_Clear();
+    }
+    PyErr_SetRaisedException_compat(exc);
+}
+
 static PyObject *(*code_lookup)(PyObject *filename);
 
 void cgih_py_set_code_lookup(PyObject *(*lookup)(PyObject *filename))
@@ -434,6 +454,12 @@ int cgih_py_run_file(const char *path)
     if (!code && !(code = compile_script(src, len, filename)))
         goto error;
     res = PyEval_EvalCode(code, d, d);
+    /* As python3's run of a file: an uncaught KeyboardInterrupt (exactly)
+     * ends the process by SIGINT, after the teardown (cgih_py_finalize());
+     * stderr and stdout are flushed before a traceback or an exit message
+     * is printed, and before atexit handlers run. */
+    unhandled_sigint = !res && PyErr_Occurred() == PyExc_KeyboardInterrupt;
+    flush_io();
     if (!res)
         goto error;
     status = 0;
@@ -463,6 +489,8 @@ static void call_if_loaded(const char *module, const char *func)
 
 /* file.flush() for sys.<name>; -1 when it failed, reported as python3 does
  * (or, quiet, as its teardown's closing of the files does: silently). */
+static int finalize(int status);
+
 static int flush_std(const char *name, int quiet)
 {
     PyObject *f = PySys_GetObject(name); /* borrowed */
@@ -489,6 +517,18 @@ static int flush_std(const char *name, int quiet)
 }
 
 int cgih_py_finalize(int status)
+{
+    status = finalize(status);
+    if (unhandled_sigint) {
+        /* As python3's exit_sigint(): a shell that ran us sees the ^C. */
+        if (signal(SIGINT, SIG_DFL) == SIG_ERR || kill(getpid(), SIGINT) != 0)
+            perror("signal");
+        status = 128 + SIGINT;
+    }
+    return status;
+}
+
+static int finalize(int status)
 {
     /* What Py_FinalizeEx() does that a script can observe, in its order: wait
      * for non-daemon threads, run atexit handlers, flush stdout and stderr

@@ -88,6 +88,36 @@ def test_other_syntax_errors_are_reported_as_python3_does(cgihost, tmp_path):
     assert r.stdout == b""
 
 
+ENDINGS = {
+    # python3 flushes stderr and stdout when the script's code ends: before
+    # atexit handlers, a traceback or an exit message.
+    "atexit": "import atexit, os\natexit.register(os.write, 1, b'footer\\n')\n"
+              "print('Content-Type: text/plain\\n')\nprint('body')\n",
+    "traceback": "print('Content-Type: text/plain\\n')\nprint('body')\n1/0\n",
+    "exit-message": "import sys\nprint('body')\nsys.exit('bye')\n",
+    "stderr-first": "import sys\nprint('out')\nsys.stderr.write('err\\n')\n",
+    # and an uncaught KeyboardInterrupt (exactly) ends it by SIGINT
+    "keyboardinterrupt": "print('body')\nraise KeyboardInterrupt\n",
+    "keyboardinterrupt-subclass": "class K(KeyboardInterrupt): pass\nraise K\n",
+    "keyboardinterrupt-exit": "import sys\nsys.exit(KeyboardInterrupt())\n",
+}
+
+
+@pytest.mark.parametrize("name", ENDINGS)
+def test_the_end_of_a_script_is_python3s(cgihost, tmp_path, name):
+    # Both streams on one pipe, as mod_cgi's error log is not, but a shell's
+    # 2>&1 is: the order of what each printed shows.
+    script = tmp_path / "end.py"
+    script.write_text(ENDINGS[name])
+    got = {}
+    for who, argv in (("ours", [cgihost, script]), ("ref", [PYTHON, script])):
+        full = dict(BASE_ENV)
+        p = subprocess.run([str(a) for a in argv], env=full, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=30)
+        got[who] = (p.returncode, p.stdout)
+    assert got["ours"] == got["ref"]
+
+
 def test_sys_executable_is_the_matching_python(cgihost, tmp_path):
     script = tmp_path / "exe.py"
     script.write_text(

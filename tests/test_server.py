@@ -415,7 +415,7 @@ print(len(data), hashlib.sha256(data).hexdigest())
     "pass", "import sys; sys.exit(3)", "import sys; sys.exit('bye now')", "import sys; sys.exit()",
     "raise KeyError('boom')", "import os, sys; sys.stdout.flush(); os._exit(7)", "exit(4)",
     "import sys; sys.exit(300)", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)",
-    "import atexit; atexit.register(print, 'at exit')",
+    "import atexit; atexit.register(print, 'at exit')", "raise KeyboardInterrupt",
 ])
 def test_exit_status_as_cold(srv, code):
     script = srv.script("exit.py", WHO + "print('before')\n" + code + "\nprint('after')\n")
