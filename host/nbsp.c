@@ -107,3 +107,89 @@ size_t cgih_nbsp_fix(char *s, size_t len)
     }
     return count;
 }
+
+/* ---- source that is not UTF-8 ---------------------------------------------- */
+
+/* The tokenizer's valid_utf8(): the length of the sequence at s (lead byte
+ * and continuation bytes only), or 0. end bounds the look-ahead. */
+static size_t utf8_len(const unsigned char *s, const unsigned char *end)
+{
+    size_t n;
+    if (*s < 0x80)
+        return 1;
+    if (*s < 0xc0)
+        return 0;
+    n = *s < 0xe0 ? 2 : *s < 0xf0 ? 3 : *s < 0xf8 ? 4 : 0;
+    if (n == 0 || (size_t)(end - s) < n)
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if (s[i] < 0x80 || s[i] >= 0xc0)
+            return 0;
+    return n;
+}
+
+/* get_coding_spec(): a comment line naming an encoding. */
+static int has_coding_spec(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\f'))
+        i++;
+    if (i >= n || s[i] != '#')
+        return 0;
+    for (; i + 6 < n; i++) {
+        if (memcmp(s + i, "coding", 6) != 0 || (s[i + 6] != ':' && s[i + 6] != '='))
+            continue;
+        size_t t = i + 7;
+        while (t < n && (s[t] == ' ' || s[t] == '\t'))
+            t++;
+        char c = t < n ? s[t] : '\0';
+        if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '-' ||
+            c == '_' || c == '.')
+            return 1;
+    }
+    return 0;
+}
+
+/* check_coding_spec()'s test for going on to line 2: blanks and a comment. */
+static int comment_or_blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '#' || s[i] == '\n' || s[i] == '\r')
+            return 1;
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\f')
+            return 0;
+    }
+    return 1;
+}
+
+size_t cgih_source_bad_utf8(const char *src, size_t len, size_t *line)
+{
+    if (len >= 3 && memcmp(src, "\xef\xbb\xbf", 3) == 0)
+        return (size_t)-1;
+    int looking = 1; /* for a coding spec */
+    size_t lineno = 0;
+    for (size_t i = 0; i < len;) {
+        const char *nl = memchr(src + i, '\n', len - i);
+        size_t next = nl ? (size_t)(nl - src) + 1 : len;
+        lineno++;
+        if (looking) {
+            if (lineno > 2)
+                looking = 0;
+            else if (has_coding_spec(src + i, next - i))
+                return (size_t)-1;
+            else if (!comment_or_blank(src + i, next - i))
+                looking = 0;
+        }
+        const unsigned char *p = (const unsigned char *)src + i, *end = (const unsigned char *)src + next;
+        while (p < end && *p) {
+            size_t k = utf8_len(p, end);
+            if (k == 0) {
+                *line = lineno;
+                return (size_t)(p - (const unsigned char *)src);
+            }
+            p += k;
+        }
+        i = next;
+    }
+    return (size_t)-1;
+}

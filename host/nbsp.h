@@ -21,4 +21,12 @@
 /* Returns the number of no-break spaces replaced; src is rewritten in place. */
 size_t cgih_nbsp_fix(char *src, size_t len);
 
+/* What python3's tokenizer refuses in a source file that declares no
+ * encoding (no UTF-8 BOM, no PEP 263 coding spec in a comment on line 1, or
+ * on line 2 after a line of only a comment or blanks): a byte that does not
+ * start a UTF-8 sequence the tokenizer accepts, in a line read before any
+ * coding spec, up to the line's first NUL. Returns its offset and sets *line
+ * (1-based), or returns (size_t)-1. */
+size_t cgih_source_bad_utf8(const char *src, size_t len, size_t *line);
+
 #endif

@@ -297,6 +297,17 @@ fail: {
  * rewrite does not compile either. */
 static PyObject *compile_script(char *src, size_t len, PyObject *filename)
 {
+    /* Compiled from memory, the tokenizer would not check what it checks in
+     * a file python3 runs: that source declaring no encoding is UTF-8. */
+    size_t line;
+    size_t bad = cgih_source_bad_utf8(src, len, &line);
+    if (bad != (size_t)-1) {
+        PyErr_Format(PyExc_SyntaxError,
+                     "Non-UTF-8 code starting with '\\x%.2x' in file %U on line %zu, "
+                     "but no encoding declared; see https://peps.python.org/pep-0263/ for details",
+                     (unsigned char)src[bad], filename, line);
+        return NULL;
+    }
     PyCompilerFlags cf = _PyCompilerFlags_INIT;
     PyObject *code = Py_CompileStringObject(src, filename, Py_file_input, &cf, -1);
     if (code || !PyErr_ExceptionMatches(PyExc_SyntaxError) || !memmem(src, len, "\xc2\xa0", 2))

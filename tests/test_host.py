@@ -88,6 +88,27 @@ def test_other_syntax_errors_are_reported_as_python3_does(cgihost, tmp_path):
     assert r.stdout == b""
 
 
+@pytest.mark.parametrize("src", [
+    b"x = 1\n# caf\xe9\nprint('ok')\n",
+    b"print('caf\xe9')\n",
+    b"# -*- coding: latin-1 -*-\nprint('caf\xe9')\n",
+    b"#!/usr/bin/python3\n# coding: latin-1\nprint('caf\xe9')\n",
+    b"x = 1\n# coding: latin-1\nprint('caf\xe9')\n",
+    b"#!/usr/bin/python3 \xe9\n# coding: latin-1\nprint('ok')\n",
+    b"\xef\xbb\xbfprint('caf\xc3\xa9')\n",
+    b"print('ok')  # \xc3\x28\n",
+], ids=["comment", "literal", "cookie", "cookie-line-2", "cookie-too-late", "bad-line-1",
+        "bom", "bad-continuation"])
+def test_source_that_is_not_utf8_is_taken_or_refused_as_python3_does(cgihost, tmp_path, src):
+    # Compiled from memory, the tokenizer would skip the check python3 makes
+    # of a file that declares no encoding.
+    script = tmp_path / "enc.py"
+    script.write_bytes(src)
+    ours = run([cgihost, script])
+    ref = run([PYTHON, script])
+    assert (ours.returncode, ours.stdout, ours.stderr) == (ref.returncode, ref.stdout, ref.stderr)
+
+
 ENDINGS = {
     # python3 flushes stderr and stdout when the script's code ends: before
     # atexit handlers, a traceback or an exit message.

@@ -29,8 +29,34 @@ static const struct {
     {"'unterminated" NB "\n" NB "x\n", "'unterminated" NB "\n\f x\n", 1},
 };
 
+/* Source declaring no encoding: where python3's tokenizer finds a byte that
+ * is not UTF-8 (offset and line), or -1. */
+static const struct {
+    const char *in;
+    size_t len, at, line;
+} utf8_cases[] = {
+    {"x = 1\n# caf\xe9\n", 0, 11, 2},
+    {"x = 1\nprint('caf\xc3\xa9')\n", 0, (size_t)-1, 0},
+    {"# -*- coding: latin-1 -*-\n# caf\xe9\n", 0, (size_t)-1, 0},
+    {"#!/usr/bin/python3\n# vim: set fileencoding=latin-1 :\n\xe9\n", 0, (size_t)-1, 0},
+    {"#!/usr/bin/python3 \xe9\n# coding: latin-1\n", 0, 19, 1},  /* line 1 is read first */
+    {"x = 1\n# coding: latin-1\n\xe9\n", 0, 24, 3},            /* line 2 only after a comment */
+    {"\xef\xbb\xbfx = '\xe9'\n", 0, (size_t)-1, 0},             /* a BOM declares UTF-8 */
+    {"x = 1 \xc3\x28\n", 0, 6, 1},                               /* a bad continuation byte */
+    {"x = '\xe2\x82'\n", 0, 5, 1},                               /* cut short */
+    {"x = '\xf8\x88\x80\x80\x80'\n", 0, 5, 1},                   /* no 5-byte sequences */
+    {"s = 'a\0\xe9'\n", 10, (size_t)-1, 0},                       /* nothing after a NUL */
+    {"# caf\xc3", 0, 5, 1},                                       /* at the very end */
+};
+
 int main(void)
 {
+    for (size_t i = 0; i < sizeof utf8_cases / sizeof utf8_cases[0]; i++) {
+        size_t n = utf8_cases[i].len ? utf8_cases[i].len : strlen(utf8_cases[i].in), line = 0;
+        size_t at = cgih_source_bad_utf8(utf8_cases[i].in, n, &line);
+        tap_ok(at == utf8_cases[i].at && (at == (size_t)-1 || line == utf8_cases[i].line),
+               "utf-8 case %zu: at %zu line %zu", i, at, line);
+    }
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char buf[256];
         size_t n = strlen(cases[i].in);
