@@ -374,6 +374,7 @@ static PyObject *abspath_object(const char *path)
     return r;
 }
 
+static void mark_baseline(void);
 static int unhandled_sigint; /* the script ended by an uncaught KeyboardInterrupt */
 
 /* pythonrun.c's flush_io(): sys.stderr, then sys.stdout, errors ignored, the
@@ -464,6 +465,7 @@ int cgih_py_run_file(const char *path)
 
     if (!code && !(code = compile_script(src, len, filename)))
         goto error;
+    mark_baseline();
     res = PyEval_EvalCode(code, d, d);
     /* As python3's run of a file: an uncaught KeyboardInterrupt (exactly)
      * ends the process by SIGINT, after the teardown (cgih_py_finalize());
@@ -501,6 +503,91 @@ static void call_if_loaded(const char *module, const char *func)
 /* file.flush() for sys.<name>; -1 when it failed, reported as python3 does
  * (or, quiet, as its teardown's closing of the files does: silently). */
 static int finalize(int status);
+
+/* The modules there were before the script ran (their addresses, compared
+ * only), so that the teardown clears those the script imported. */
+static uintptr_t *baseline;
+static Py_ssize_t nbaseline;
+
+static void mark_baseline(void)
+{
+    PyObject *modules = PyImport_GetModuleDict(), *k, *v;
+    Py_ssize_t n = PyDict_Size(modules), pos = 0;
+    uintptr_t *b = n >= 0 ? realloc(baseline, ((size_t)n + 1) * sizeof *b) : NULL;
+    if (!b)
+        return; /* nothing cleared at the end: as before */
+    baseline = b;
+    nbaseline = 0;
+    while (nbaseline < n && PyDict_Next(modules, &pos, &k, &v))
+        baseline[nbaseline++] = (uintptr_t)v;
+}
+
+static int in_baseline(PyObject *m)
+{
+    for (Py_ssize_t i = 0; i < nbaseline; i++)
+        if (baseline[i] == (uintptr_t)m)
+            return 1;
+    return 0;
+}
+
+/* _PyModule_ClearDict(): names with one leading underscore set to None
+ * first, then all but __builtins__. */
+static void clear_module_dict(PyObject *d)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        Py_ssize_t pos = 0;
+        PyObject *k, *v;
+        while (PyDict_Next(d, &pos, &k, &v)) {
+            if (v == Py_None || !PyUnicode_Check(k))
+                continue;
+            if (pass == 0 ? !(PyUnicode_READ_CHAR(k, 0) == '_' && PyUnicode_GET_LENGTH(k) > 1 &&
+                              PyUnicode_READ_CHAR(k, 1) != '_')
+                          : PyUnicode_CompareWithASCIIString(k, "__builtins__") == 0)
+                continue;
+            if (PyDict_SetItem(d, k, Py_None) < 0)
+                PyErr_WriteUnraisable(NULL);
+        }
+    }
+}
+
+/* The modules the script imported, last first, as python3's teardown
+ * clears every module; and cgi's log file, which cgi.py's module would drop
+ * with it (cgi may be preloaded, there before the script). */
+static void clear_imported_modules(void)
+{
+    if (!baseline)
+        return;
+    PyObject *modules = PyImport_GetModuleDict(), *k, *v;
+    PyObject *todo = PyList_New(0);
+    Py_ssize_t pos = 0;
+    while (todo && PyDict_Next(modules, &pos, &k, &v))
+        if (PyModule_Check(v) && !in_baseline(v) && PyList_Append(todo, v) < 0)
+            Py_CLEAR(todo);
+    for (Py_ssize_t i = todo ? PyList_GET_SIZE(todo) - 1 : -1; i >= 0; i--) {
+        PyObject *d = PyModule_GetDict(PyList_GET_ITEM(todo, i)); /* borrowed */
+        if (d)
+            clear_module_dict(d);
+    }
+    Py_XDECREF(todo);
+    PyObject *cgi = PyDict_GetItemString(modules, "cgi"); /* borrowed */
+    PyObject *d = cgi && PyModule_Check(cgi) ? PyModule_GetDict(cgi) : NULL;
+    PyObject *fp = d ? PyDict_GetItemString(d, "logfp") : NULL;
+    if (fp && fp != Py_None && PyDict_SetItemString(d, "logfp", Py_None) < 0)
+        PyErr_WriteUnraisable(NULL);
+    PyErr_Clear();
+}
+
+/* finalize_modules_delete_special(): sys.stdin = sys.__stdin__, ... */
+static void restore_std_streams(void)
+{
+    static const char *const names[][2] = {
+        {"stdin", "__stdin__"}, {"stdout", "__stdout__"}, {"stderr", "__stderr__"}};
+    for (int i = 0; i < 3; i++) {
+        PyObject *orig = PySys_GetObject(names[i][1]); /* borrowed */
+        if (PySys_SetObject(names[i][0], orig ? orig : Py_None) < 0)
+            PyErr_WriteUnraisable(NULL);
+    }
+}
 
 static int flush_std(const char *name, int quiet)
 {
@@ -543,10 +630,14 @@ static int finalize(int status)
 {
     /* What Py_FinalizeEx() does that a script can observe, in its order: wait
      * for non-daemon threads, run atexit handlers, flush stdout and stderr
-     * (a failure is reported and gives status 120), collect cycles, drop the
-     * script's globals (so unclosed files are flushed and closed, and
-     * __del__ methods run) and flush again. Tearing down the rest of the
-     * heap would only cost time: the process is about to end. */
+     * (a failure is reported and gives status 120), put back sys.stdin,
+     * stdout and stderr from sys.__stdin__ and co., collect cycles, drop the
+     * script's globals and those of every module it imported, last imported
+     * first (so that unclosed files, here or in a helper module, are flushed
+     * and closed, and __del__ methods run), and flush again: the original
+     * streams, whose buffers python3 flushes when it frees them. Tearing
+     * down the rest of the heap, what was there before the script ran,
+     * would only cost time: the process is about to end. */
     call_if_loaded("threading", "_shutdown");
     call_if_loaded("atexit", "_run_exitfuncs");
     /* As Py_FinalizeEx(): the output is flushed before the teardown (which
@@ -556,10 +647,12 @@ static int finalize(int status)
         status = 120;
     if (flush_std("stderr", 0) < 0)
         status = 120;
+    restore_std_streams();
     PyGC_Collect();
     PyObject *main = PyDict_GetItemString(PyImport_GetModuleDict(), "__main__");
     if (main && PyModule_Check(main))
         PyDict_Clear(PyModule_GetDict(main));
+    clear_imported_modules();
     PyGC_Collect();
     /* What finalizers printed goes out as when Python's teardown closes the
      * files: silently, a failure changes nothing. */

@@ -139,6 +139,41 @@ def test_the_end_of_a_script_is_python3s(cgihost, tmp_path, name):
     assert got["ours"] == got["ref"]
 
 
+TEARDOWN = """
+import os, sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import helper                     # holds an open file it never closes
+helper.log.write("request seen\\n")
+import cgi
+cgi.logfile = os.path.join(helper.HERE, "cgi.log")
+cgi.log("logged %s", "once")      # cgi.py's log file, never flushed either
+print("Content-Type: text/plain\\n")
+print("body")
+sys.stdout = open(os.devnull, "w")  # never put back
+print("lost")
+"""
+HELPER = """
+import os
+HERE = os.path.dirname(os.path.abspath(__file__))
+log = open(os.path.join(HERE, "app.log"), "a")
+"""
+
+
+def test_what_python3s_teardown_flushes_is_flushed(cgihost, tmp_path):
+    # python3's teardown puts sys.stdout back and frees every module's
+    # globals: buffered output and files held by modules reach their files.
+    got = {}
+    for who, exe in (("ours", cgihost), ("ref", PYTHON)):
+        d = tmp_path / who
+        d.mkdir()
+        (d / "helper.py").write_text(HELPER)
+        (d / "t.py").write_text(TEARDOWN)
+        r = run([exe, d / "t.py"], {"REQUEST_METHOD": "GET"})
+        got[who] = (r.returncode, r.stdout, (d / "app.log").read_text(), (d / "cgi.log").read_text())
+    assert got["ours"] == got["ref"]
+    assert got["ref"] == (0, b"Content-Type: text/plain\n\nbody\n", "request seen\n", "logged once\n")
+
+
 def test_sys_executable_is_the_matching_python(cgihost, tmp_path):
     script = tmp_path / "exe.py"
     script.write_text(
