@@ -409,7 +409,9 @@ int cgih_cgi_resolve(int *argc, char ***argv)
     size_t words = cgih_cgi_query_words(getenv("QUERY_STRING"));
     struct stat st;
 
-    if ((size_t)(*argc - 1) > words) {
+    const char *script_filename = getenv("SCRIPT_FILENAME");
+    if ((size_t)(*argc - 1) > words ||
+        (*argc >= 2 && script_filename && strcmp((*argv)[1], script_filename) == 0)) {
         /* shebang (or a command line): argv[1] came from the kernel. */
         const char *script = (*argv)[1];
         if (stat(script, &st) == 0 && S_ISREG(st.st_mode) && is_program(script, &st))

@@ -23,10 +23,13 @@
  *            to PATH_INFO, finds the regular file Apache resolved at the start
  *            of PATH_TRANSLATED, and rewrites the environment (below).
  *
- * Which one: argv words beyond those the query string can account for. WORDs
- * from the query string come last and are never read as options or as a
- * script, so `/cgihost-bin/cgihost?/etc/passwd` or `/x.py?-s` run nothing
- * they name.
+ * Which one: argv words beyond those the query string can account for, or
+ * an argv[1] that is SCRIPT_FILENAME (a server that passes no query words,
+ * such as fcgiwrap or lighttpd, runs `cgihost SCRIPT` for a query `foo`).
+ * WORDs from the query string come last and are never read as options or as
+ * a script, so `/cgihost-bin/cgihost?/etc/passwd` or `/x.py?-s` run nothing
+ * they name (a query naming SCRIPT_FILENAME, cgihost itself there, names a
+ * program, which cgihost refuses to run as a script).
  */
 #ifndef CGIH_CGIENV_H
 #define CGIH_CGIENV_H

@@ -792,11 +792,13 @@ def ran(tmp_path):
     ("query words as options", {"REDIRECT_STATUS": None, "QUERY_STRING": "--version",
                                 "PATH_INFO": None}, ["--version"], 403),
     ("another file routed", {"REDIRECT_CGIHOST_FILE": "{doc}/env.py"}, [], 403),
+    ("query word naming SCRIPT_FILENAME", {"REDIRECT_STATUS": None, "QUERY_STRING": "{cgihost}",
+                                           "PATH_INFO": None}, ["{cgihost}"], 403),
 ])
 def test_cgihost_refuses_without_running(cgihost, doc, tmp_path, case, extra, argv, status):
-    extra = {k: v.replace("/{doc}", str(doc)).replace("{doc}", str(doc)) if v else v
-             for k, v in extra.items()}
-    argv = [a.replace("{doc}", str(doc)) for a in argv]
+    extra = {k: v.replace("/{doc}", str(doc)).replace("{doc}", str(doc)).replace("{cgihost}", str(cgihost))
+             if v else v for k, v in extra.items()}
+    argv = [a.replace("{doc}", str(doc)).replace("{cgihost}", str(cgihost)) for a in argv]
     r = run([cgihost] + argv, as_handler(doc, "/ok.py", extra))
     assert_refused(r, status)
     assert ran(tmp_path) == []
@@ -856,3 +858,10 @@ def test_command_line_with_gateway_interface_still_runs_the_named_script(cgihost
     # A query string without '=' accounts for the trailing words only.
     r = run([cgihost, doc / "ok.py", "w"], {"QUERY_STRING": "w"})
     assert r.returncode == 0 and len(ran(tmp_path)) == 2
+    # A server that passes no query words (fcgiwrap, lighttpd) names the
+    # script in SCRIPT_FILENAME, which is argv[1].
+    r = run([cgihost, doc / "ok.py"], {"QUERY_STRING": "w", "SCRIPT_FILENAME": str(doc / "ok.py")})
+    assert r.returncode == 0 and len(ran(tmp_path)) == 3
+    r = run([cgihost, doc / "ok.py"], {"QUERY_STRING": "w"})
+    assert_refused(r, 403)
+    assert len(ran(tmp_path)) == 3
