@@ -221,7 +221,18 @@ int cgih_py_set_argv(int argc, char **argv)
     Py_DECREF(list);
     if (rc < 0)
         goto fail;
-    if (argc > 0) {
+    /* PYTHONSAFEPATH (3.11): no script directory in front. */
+    int safe = 0;
+#if PY_VERSION_HEX >= 0x030B0000
+    PyObject *flags = PySys_GetObject("flags"); /* borrowed */
+    PyObject *sp = flags ? PyObject_GetAttrString(flags, "safe_path") : NULL;
+    safe = sp ? PyObject_IsTrue(sp) : 0;
+    Py_XDECREF(sp);
+    if (safe < 0)
+        goto fail;
+    PyErr_Clear();
+#endif
+    if (argc > 0 && !safe) {
         PyObject *path = PySys_GetObject("path");
         PyObject *dir = script_dir(argv[0]);
         if (!dir)

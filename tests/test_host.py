@@ -174,6 +174,17 @@ def test_what_python3s_teardown_flushes_is_flushed(cgihost, tmp_path):
     assert got["ref"] == (0, b"Content-Type: text/plain\n\nbody\n", "request seen\n", "logged once\n")
 
 
+@pytest.mark.parametrize("safe", ["", "1"])
+def test_sys_path_is_python3s_with_and_without_pythonsafepath(cgihost, tmp_path, safe):
+    script = tmp_path / "p.py"
+    script.write_text("import sys\nprint(sys.path)\n")
+    env = {"PYTHONSAFEPATH": safe} if safe else {}
+    ours, ref = run([cgihost, script], env), run([PYTHON, script], env)
+    assert ours.returncode == ref.returncode == 0
+    assert ours.stdout == ref.stdout
+    assert (str(tmp_path).encode() in ours.stdout) == (not safe)
+
+
 def test_sys_executable_is_the_matching_python(cgihost, tmp_path):
     script = tmp_path / "exe.py"
     script.write_text(
