@@ -248,10 +248,9 @@ fail:
     return -1;
 }
 
-/* Reads the whole file; NULL with errno set on failure. */
-/* The file's bytes. REGULAR_ONLY: a regular file or nothing, and the open
- * does not wait (for the server, which must not block on a script swapped
- * for a FIFO). */
+/* Reads the whole file; NULL with errno set on failure. REGULAR_ONLY: a
+ * regular file or nothing, and the open does not wait (for the server, which
+ * must not block on a script swapped for a FIFO). */
 static char *slurp(const char *path, size_t *len, int regular_only)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | (regular_only ? O_NONBLOCK : 0));
@@ -511,14 +510,73 @@ static void call_if_loaded(const char *module, const char *func)
     Py_XDECREF(r);
 }
 
-/* file.flush() for sys.<name>; -1 when it failed, reported as python3 does
- * (or, quiet, as its teardown's closing of the files does: silently). */
 static int finalize(int status);
 
 /* The modules there were before the script ran (their addresses, compared
  * only), so that the teardown clears those the script imported. */
 static uintptr_t *baseline;
 static Py_ssize_t nbaseline;
+
+/* The names sys and builtins had then (the key objects' addresses, sorted):
+ * python3's teardown clears sys and puts builtins back as they were at its
+ * start, dropping what the script stored there. */
+struct names {
+    uintptr_t *key;
+    Py_ssize_t n;
+};
+static struct names sys_names, builtin_names;
+
+static int cmp_uintptr(const void *a, const void *b)
+{
+    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void mark_names(struct names *nm, PyObject *d)
+{
+    Py_ssize_t n = d ? PyDict_Size(d) : -1, pos = 0;
+    uintptr_t *key = n >= 0 ? realloc(nm->key, ((size_t)n + 1) * sizeof *key) : NULL;
+    PyObject *k, *v;
+    if (!key) {
+        nm->n = -1; /* unknown: nothing is dropped */
+        return;
+    }
+    nm->key = key;
+    nm->n = 0;
+    while (nm->n < n && PyDict_Next(d, &pos, &k, &v))
+        key[nm->n++] = (uintptr_t)k;
+    qsort(key, (size_t)nm->n, sizeof *key, cmp_uintptr);
+}
+
+/* Drops from d every name it did not have when marked. */
+static void drop_new_names(const struct names *nm, PyObject *d)
+{
+    if (!d || nm->n < 0)
+        return;
+    PyObject *gone = PyList_New(0), *k, *v;
+    Py_ssize_t pos = 0;
+    while (gone && PyDict_Next(d, &pos, &k, &v)) {
+        uintptr_t key = (uintptr_t)k;
+        if (!bsearch(&key, nm->key, (size_t)nm->n, sizeof key, cmp_uintptr) && PyList_Append(gone, k) < 0)
+            Py_CLEAR(gone);
+    }
+    for (Py_ssize_t i = 0; gone && i < PyList_GET_SIZE(gone); i++)
+        if (PyDict_DelItem(d, PyList_GET_ITEM(gone, i)) < 0)
+            PyErr_WriteUnraisable(NULL);
+    Py_XDECREF(gone);
+    PyErr_Clear();
+}
+
+/* The dict of an imported module such as sys (borrowed: sys.modules keeps
+ * it), or NULL. */
+static PyObject *module_dict(const char *name)
+{
+    PyObject *m = PyImport_ImportModule(name);
+    PyObject *d = m && PyModule_Check(m) ? PyModule_GetDict(m) : NULL;
+    Py_XDECREF(m);
+    PyErr_Clear();
+    return d;
+}
 
 static void mark_baseline(void)
 {
@@ -531,6 +589,8 @@ static void mark_baseline(void)
     nbaseline = 0;
     while (nbaseline < n && PyDict_Next(modules, &pos, &k, &v))
         baseline[nbaseline++] = (uintptr_t)v;
+    mark_names(&sys_names, module_dict("sys"));
+    mark_names(&builtin_names, module_dict("builtins"));
 }
 
 static int in_baseline(PyObject *m)
@@ -551,9 +611,10 @@ static void clear_module_dict(PyObject *d)
         while (PyDict_Next(d, &pos, &k, &v)) {
             if (v == Py_None || !PyUnicode_Check(k))
                 continue;
-            if (pass == 0 ? !(PyUnicode_READ_CHAR(k, 0) == '_' && PyUnicode_GET_LENGTH(k) > 1 &&
-                              PyUnicode_READ_CHAR(k, 1) != '_')
-                          : PyUnicode_CompareWithASCIIString(k, "__builtins__") == 0)
+            Py_ssize_t kl = PyUnicode_GET_LENGTH(k);
+            int one_underscore = kl >= 1 && PyUnicode_READ_CHAR(k, 0) == '_' &&
+                                 (kl == 1 || PyUnicode_READ_CHAR(k, 1) != '_');
+            if (pass == 0 ? !one_underscore : PyUnicode_CompareWithASCIIString(k, "__builtins__") == 0)
                 continue;
             if (PyDict_SetItem(d, k, Py_None) < 0)
                 PyErr_WriteUnraisable(NULL);
@@ -562,8 +623,9 @@ static void clear_module_dict(PyObject *d)
 }
 
 /* The modules the script imported, last first, as python3's teardown
- * clears every module; and cgi's log file, which cgi.py's module would drop
- * with it (cgi may be preloaded, there before the script). */
+ * clears every module; what the script added to builtins and sys; and cgi's
+ * log file, which cgi.py's module would drop with it (cgi may be preloaded,
+ * there before the script). */
 static void clear_imported_modules(void)
 {
     if (!baseline)
@@ -580,6 +642,8 @@ static void clear_imported_modules(void)
             clear_module_dict(d);
     }
     Py_XDECREF(todo);
+    drop_new_names(&builtin_names, module_dict("builtins"));
+    drop_new_names(&sys_names, module_dict("sys"));
     PyObject *cgi = PyDict_GetItemString(modules, "cgi"); /* borrowed */
     PyObject *d = cgi && PyModule_Check(cgi) ? PyModule_GetDict(cgi) : NULL;
     PyObject *fp = d ? PyDict_GetItemString(d, "logfp") : NULL;
@@ -600,6 +664,8 @@ static void restore_std_streams(void)
     }
 }
 
+/* file.flush() for sys.<name>; -1 when it failed, reported as python3 does
+ * (or, quiet, as its teardown's closing of the files does: silently). */
 static int flush_std(const char *name, int quiet)
 {
     PyObject *f = PySys_GetObject(name); /* borrowed */

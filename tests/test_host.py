@@ -147,6 +147,11 @@ helper.log.write("request seen\\n")
 import cgi
 cgi.logfile = os.path.join(helper.HERE, "cgi.log")
 cgi.log("logged %s", "once")      # cgi.py's log file, never flushed either
+import builtins
+builtins.REQLOG = open(os.path.join(helper.HERE, "builtins.log"), "w")
+REQLOG.write("held by builtins\\n")
+sys.auditlog = open(os.path.join(helper.HERE, "sys.log"), "w")
+sys.auditlog.write("held by sys\\n")
 print("Content-Type: text/plain\\n")
 print("body")
 sys.stdout = open(os.devnull, "w")  # never put back
@@ -159,6 +164,10 @@ log = open(os.path.join(HERE, "app.log"), "a")
 """
 
 
+TEARDOWN_FILES = {"app.log": "request seen\n", "cgi.log": "logged once\n",
+                  "builtins.log": "held by builtins\n", "sys.log": "held by sys\n"}
+
+
 def test_what_python3s_teardown_flushes_is_flushed(cgihost, tmp_path):
     # python3's teardown puts sys.stdout back and frees every module's
     # globals: buffered output and files held by modules reach their files.
@@ -169,9 +178,9 @@ def test_what_python3s_teardown_flushes_is_flushed(cgihost, tmp_path):
         (d / "helper.py").write_text(HELPER)
         (d / "t.py").write_text(TEARDOWN)
         r = run([exe, d / "t.py"], {"REQUEST_METHOD": "GET"})
-        got[who] = (r.returncode, r.stdout, (d / "app.log").read_text(), (d / "cgi.log").read_text())
+        got[who] = (r.returncode, r.stdout, *((d / f).read_text() for f in TEARDOWN_FILES))
     assert got["ours"] == got["ref"]
-    assert got["ref"] == (0, b"Content-Type: text/plain\n\nbody\n", "request seen\n", "logged once\n")
+    assert got["ref"] == (0, b"Content-Type: text/plain\n\nbody\n", *TEARDOWN_FILES.values())
 
 
 @pytest.mark.parametrize("safe", ["", "1"])

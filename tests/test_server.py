@@ -433,18 +433,18 @@ def test_exit_status_as_cold(srv, code):
 def test_the_teardown_flushes_what_python3s_does(srv):
     # cgi is preloaded in the server, so its log file is dropped by name;
     # the helper module and the replaced sys.stdout as on the cold path.
-    from test_host import HELPER, TEARDOWN
+    from test_host import HELPER, TEARDOWN, TEARDOWN_FILES
     srv.script("helper.py", HELPER)
     script = srv.script("t.py", WHO + TEARDOWN)
     outs = []
     for env in ({}, {"CGIHOST_NO_SERVER": "1"}):
         r = srv.run([script], env=env)
-        outs.append((r.returncode, r.stdout.split(b"\n", 1)[1], (srv.scripts / "app.log").read_text(),
-                     (srv.scripts / "cgi.log").read_text()))
-        (srv.scripts / "app.log").unlink()
-        (srv.scripts / "cgi.log").unlink()
+        outs.append((r.returncode, r.stdout.split(b"\n", 1)[1],
+                     *((srv.scripts / f).read_text() for f in TEARDOWN_FILES)))
+        for f in TEARDOWN_FILES:
+            (srv.scripts / f).unlink()
         assert served(srv, r) == (not env)
-    assert outs[0] == outs[1] == (0, b"Content-Type: text/plain\n\nbody\n", "request seen\n", "logged once\n")
+    assert outs[0] == outs[1] == (0, b"Content-Type: text/plain\n\nbody\n", *TEARDOWN_FILES.values())
 
 
 # ---- signals and faults ------------------------------------------------------------
