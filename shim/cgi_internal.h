@@ -67,6 +67,17 @@ int cgih_count(PyObject *v, long long *out);
  * "cgi.X" gives "cgi.X" (and a bare spec name a DeprecationWarning). */
 int cgih_bare_tp_name(PyTypeObject *tp);
 
+/* Methods that behave as cgi.py's Python ones: each object of the type made
+ * by cgih_method_type() is a function-like descriptor around a PyMethodDef
+ * of OWNER, so instance.name is a bound method ("<bound method
+ * FieldStorage.getvalue of FieldStorage(...)>", as cgitb reports show it),
+ * OWNER.name repr()s as "<function FieldStorage.getvalue at 0x...>", and an
+ * ml_doc of the form "name($self, ...)\n--\n\ndoc" gives __signature__ (for
+ * inspect.signature()) and __doc__. cgih_add_methods() puts one per
+ * entry of DEFS into OWNER's dict (call PyType_Modified() after). */
+PyTypeObject *cgih_method_type(PyObject *module);
+int cgih_add_methods(PyTypeObject *method_type, PyTypeObject *owner, PyMethodDef *defs);
+
 /* A growable byte buffer (PyMem); zero-initialise, PyMem_Free(b.p) when done. */
 typedef struct {
     char *p;

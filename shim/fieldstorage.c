@@ -1614,27 +1614,63 @@ static PyObject *fs_make_file(PyObject *self, PyObject *Py_UNUSED(ignored))
     return f;
 }
 
+/* Python-like methods (cgih_add_methods()): bound methods and signatures as
+ * cgi.py's. */
 static PyMethodDef fs_methods[] = {
-    {"__enter__", fs_enter, METH_NOARGS, NULL},
-    {"__exit__", fs_exit, METH_VARARGS, NULL},
-    {"__getattr__", fs_getattr_method, METH_O, NULL},
+    {"__enter__", fs_enter, METH_NOARGS, "__enter__($self)\n--\n\n"},
+    {"__exit__", fs_exit, METH_VARARGS, "__exit__($self, *args)\n--\n\n"},
+    {"__getattr__", fs_getattr_method, METH_O, "__getattr__($self, name)\n--\n\n"},
     {"getvalue", (PyCFunction)(void (*)(void))fs_getvalue, METH_VARARGS | METH_KEYWORDS,
-     "Dictionary style get() method, including 'value' lookup."},
+     "getvalue($self, key, default=None)\n--\n\nDictionary style get() method, including 'value' lookup."},
     {"getfirst", (PyCFunction)(void (*)(void))fs_getfirst, METH_VARARGS | METH_KEYWORDS,
-     "Return the first value received."},
-    {"getlist", (PyCFunction)(void (*)(void))fs_getlist, METH_VARARGS | METH_KEYWORDS, "Return list of received values."},
-    {"keys", fs_keys, METH_NOARGS, "Dictionary style keys() method."},
-    {"read_urlencoded", fs_read_urlencoded, METH_NOARGS, "Internal: read data in query string format."},
-    {"read_multi", fs_read_multi, METH_VARARGS, "Internal: read a part that is itself multipart."},
-    {"read_single", fs_read_single, METH_NOARGS, "Internal: read an atomic part."},
-    {"read_binary", fs_read_binary, METH_NOARGS, "Internal: read binary data."},
-    {"read_lines", fs_read_lines, METH_NOARGS, "Internal: read lines until EOF or outerboundary."},
-    {"_FieldStorage__write", fs_write, METH_O, "line is always bytes, not string"},
-    {"read_lines_to_eof", fs_read_lines_to_eof, METH_NOARGS, "Internal: read lines until EOF."},
+     "getfirst($self, key, default=None)\n--\n\n Return the first value received."},
+    {"getlist", (PyCFunction)(void (*)(void))fs_getlist, METH_VARARGS | METH_KEYWORDS,
+     "getlist($self, key)\n--\n\n Return list of received values."},
+    {"keys", fs_keys, METH_NOARGS, "keys($self)\n--\n\nDictionary style keys() method."},
+    {"read_urlencoded", fs_read_urlencoded, METH_NOARGS,
+     "read_urlencoded($self)\n--\n\nInternal: read data in query string format."},
+    {"read_multi", fs_read_multi, METH_VARARGS,
+     "read_multi($self, environ, keep_blank_values, strict_parsing)\n--\n\n"
+     "Internal: read a part that is itself multipart."},
+    {"read_single", fs_read_single, METH_NOARGS, "read_single($self)\n--\n\nInternal: read an atomic part."},
+    {"read_binary", fs_read_binary, METH_NOARGS, "read_binary($self)\n--\n\nInternal: read binary data."},
+    {"read_lines", fs_read_lines, METH_NOARGS,
+     "read_lines($self)\n--\n\nInternal: read lines until EOF or outerboundary."},
+    {"_FieldStorage__write", fs_write, METH_O,
+     "_FieldStorage__write($self, line)\n--\n\nline is always bytes, not string"},
+    {"read_lines_to_eof", fs_read_lines_to_eof, METH_NOARGS,
+     "read_lines_to_eof($self)\n--\n\nInternal: read lines until EOF."},
     {"read_lines_to_outerboundary", fs_read_lines_to_outerboundary, METH_NOARGS,
-     "Internal: read lines until outerboundary."},
-    {"skip_lines", fs_skip_lines, METH_NOARGS, "Internal: skip lines until outer boundary if defined."},
-    {"make_file", fs_make_file, METH_NOARGS, "Overridable: return a readable & writable file."},
+     "read_lines_to_outerboundary($self)\n--\n\nInternal: read lines until outerboundary.\n"
+     "        Data is read as bytes: boundaries and line ends must be converted\n"
+     "        to bytes for comparisons.\n"
+     "        "},
+    {"skip_lines", fs_skip_lines, METH_NOARGS,
+     "skip_lines($self)\n--\n\nInternal: skip lines until outer boundary if defined."},
+    {"make_file", fs_make_file, METH_NOARGS,
+     "make_file($self)\n--\n\nOverridable: return a readable & writable file.\n"
+     "\n"
+     "        The file will be used as follows:\n"
+     "        - data is written to it\n"
+     "        - seek(0)\n"
+     "        - data is read from it\n"
+     "\n"
+     "        The file is opened in binary mode for files, in text mode\n"
+     "        for other fields\n"
+     "\n"
+     "        This version opens a temporary file for reading and writing,\n"
+     "        and immediately deletes (unlinks) it.  The trick (on Unix!) is\n"
+     "        that the file can still be used, but it can't be opened by\n"
+     "        another process, and it will automatically be deleted when it\n"
+     "        is closed or when the current process terminates.\n"
+     "\n"
+     "        If you want a more permanent file, you derive a class which\n"
+     "        overrides this method.  If you want a visible temporary file\n"
+     "        that is nevertheless automatically deleted when the script\n"
+     "        terminates, try defining a __del__ method in a derived class\n"
+     "        which unlinks the temporary files you have created.\n"
+     "\n"
+     "        "},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1655,7 +1691,6 @@ static PyType_Slot fs_slots[] = {
     {Py_tp_iter, fs_iter},
     {Py_tp_getattro, fs_getattro},
     {Py_tp_finalize, fs_finalize},
-    {Py_tp_methods, fs_methods},
     {Py_tp_members, fs_members},
     {Py_tp_getset, fs_getset},
     {Py_tp_traverse, fs_traverse},
@@ -1714,6 +1749,11 @@ int cgih_fieldstorage_add_types(PyObject *module, cgi_state *st)
     if (rc < 0)
         return -1;
 
+    PyTypeObject *method_type = cgih_method_type(module);
+    rc = method_type ? cgih_add_methods(method_type, st->FieldStorage, fs_methods) : -1;
+    Py_XDECREF(method_type);
+    if (rc < 0)
+        return -1;
     static const char *const fs_names[] = {"FieldStorageClass", "bufsize"};
     PyObject *fs_values[] = {Py_None, PyLong_FromLong(8 * 1024)};
     rc = set_class_attrs(st->FieldStorage, fs_names, fs_values, 2);

@@ -138,3 +138,264 @@ int cgih_bind_args(const char *fname, int has_self, PyObject *args, PyObject *kw
     }
     return 0;
 }
+
+/* ---- methods as functions ---------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    PyMethodDef *def;
+    PyTypeObject *owner;
+    PyObject *qualname; /* "Owner.name", made when first asked for */
+    vectorcallfunc vectorcall;
+} method_obj;
+
+static const char *bare_name(const char *key, const char *owner);
+
+/* Borrowed, or NULL with an exception set. */
+static PyObject *qualname_of(method_obj *m)
+{
+    if (!m->qualname)
+        m->qualname = PyUnicode_FromFormat("%s.%s", m->owner->tp_name,
+                                           bare_name(m->def->ml_name, m->owner->tp_name));
+    return m->qualname;
+}
+
+static PyObject *method_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    method_obj *m = (method_obj *)callable;
+    Py_ssize_t n = PyVectorcall_NARGS(nargsf), nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    int flags = m->def->ml_flags & (METH_VARARGS | METH_KEYWORDS | METH_NOARGS | METH_O);
+    if (n < 1) {
+        if (qualname_of(m))
+            PyErr_Format(PyExc_TypeError, "%U() missing 1 required positional argument: 'self'", m->qualname);
+        return NULL;
+    }
+    PyObject *self = args[0];
+    if (!PyObject_TypeCheck(self, m->owner)) {
+        PyErr_Format(PyExc_TypeError, "descriptor '%s' for '%s' objects doesn't apply to a '%s' object",
+                     m->def->ml_name, m->owner->tp_name, Py_TYPE(self)->tp_name);
+        return NULL;
+    }
+    if (nkw && !(flags & METH_KEYWORDS)) {
+        if (qualname_of(m))
+            PyErr_Format(PyExc_TypeError, "%U() takes no keyword arguments", m->qualname);
+        return NULL;
+    }
+    if (flags == METH_NOARGS) {
+        if (n != 1) {
+            if (qualname_of(m))
+                PyErr_Format(PyExc_TypeError, "%U() takes no arguments (%zd given)", m->qualname, n - 1);
+            return NULL;
+        }
+        return m->def->ml_meth(self, NULL);
+    }
+    if (flags == METH_O) {
+        if (n != 2) {
+            if (qualname_of(m))
+                PyErr_Format(PyExc_TypeError, "%U() takes exactly one argument (%zd given)", m->qualname,
+                             n - 1);
+            return NULL;
+        }
+        return m->def->ml_meth(self, args[1]);
+    }
+    PyObject *tuple = PyTuple_New(n - 1), *kw = NULL, *r = NULL;
+    if (!tuple)
+        return NULL;
+    for (Py_ssize_t i = 1; i < n; i++)
+        PyTuple_SET_ITEM(tuple, i - 1, Py_NewRef(args[i]));
+    if (nkw) {
+        if (!(kw = PyDict_New()))
+            goto done;
+        for (Py_ssize_t i = 0; i < nkw; i++)
+            if (PyDict_SetItem(kw, PyTuple_GET_ITEM(kwnames, i), args[n + i]) < 0)
+                goto done;
+    }
+    if (flags & METH_KEYWORDS)
+        r = ((PyCFunctionWithKeywords)(void (*)(void))m->def->ml_meth)(self, tuple, kw);
+    else
+        r = m->def->ml_meth(self, tuple);
+done:
+    Py_DECREF(tuple);
+    Py_XDECREF(kw);
+    return r;
+}
+
+/* A function's __get__: bound to an instance, itself on the class. */
+static PyObject *method_get(PyObject *self, PyObject *obj, PyObject *type)
+{
+    (void)type;
+    if (obj == NULL || obj == Py_None)
+        return Py_NewRef(self);
+    return PyMethod_New(self, obj);
+}
+
+static PyObject *method_repr(PyObject *self)
+{
+    PyObject *q = qualname_of((method_obj *)self);
+    return q ? PyUnicode_FromFormat("<function %U at %p>", q, self) : NULL;
+}
+
+/* The ml_doc after "name(sig)\n--\n\n", or all of it; NULL without one. */
+static const char *doc_body(const char *doc, const char **sig_end)
+{
+    *sig_end = NULL;
+    if (!doc)
+        return NULL;
+    const char *mark = strstr(doc, ")\n--\n\n");
+    if (!mark || !strchr(doc, '(') || strchr(doc, '(') > mark)
+        return doc;
+    *sig_end = mark + 1;
+    return mark + 6;
+}
+
+static PyObject *method_doc(PyObject *self, void *closure)
+{
+    (void)closure;
+    const char *end, *body = doc_body(((method_obj *)self)->def->ml_doc, &end);
+    return body && *body ? PyUnicode_FromString(body) : Py_NewRef(Py_None);
+}
+
+/* inspect.signature() asks for this first: the signature of a Python
+ * function declared as the ml_doc says ("$self" as "self"), made when asked. */
+static PyObject *method_signature(PyObject *self, void *closure)
+{
+    (void)closure;
+    const char *doc = ((method_obj *)self)->def->ml_doc, *end;
+    doc_body(doc, &end);
+    if (!end)
+        return Py_NewRef(Py_None);
+    const char *open = strchr(doc, '(');
+    PyObject *params = PyUnicode_FromStringAndSize(open, end - open);
+    PyObject *src = params ? PyUnicode_FromFormat("def f%U: pass\n", params) : NULL;
+    Py_XDECREF(params);
+    PyObject *clean = src ? PyObject_CallMethod(src, "replace", "ss", "$", "") : NULL;
+    Py_XDECREF(src);
+    const char *text = clean ? PyUnicode_AsUTF8(clean) : NULL;
+    PyObject *code = text ? Py_CompileString(text, "<signature>", Py_file_input) : NULL;
+    Py_XDECREF(clean);
+    PyObject *ns = code ? PyDict_New() : NULL, *r = NULL;
+    if (ns && PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins()) == 0 &&
+        (r = PyEval_EvalCode(code, ns, ns))) {
+        Py_DECREF(r);
+        PyObject *inspect = PyImport_ImportModule("inspect");
+        PyObject *f = PyDict_GetItemString(ns, "f"); /* borrowed */
+        r = inspect && f ? PyObject_CallMethod(inspect, "signature", "O", f) : NULL;
+        Py_XDECREF(inspect);
+    }
+    Py_XDECREF(ns);
+    Py_XDECREF(code);
+    return r;
+}
+
+/* The function's own name: a dict key "_Owner__name" (a private name as
+ * the class statement mangled it) was defined as "__name". */
+static const char *bare_name(const char *key, const char *owner)
+{
+    size_t lo = strlen(owner);
+    if (key[0] == '_' && strncmp(key + 1, owner, lo) == 0 && strncmp(key + 1 + lo, "__", 2) == 0)
+        return key + 1 + lo;
+    return key;
+}
+
+static PyObject *method_name(PyObject *self, void *closure)
+{
+    (void)closure;
+    method_obj *m = (method_obj *)self;
+    return PyUnicode_FromString(bare_name(m->def->ml_name, m->owner->tp_name));
+}
+
+static PyObject *method_qualname(PyObject *self, void *closure)
+{
+    (void)closure;
+    PyObject *q = qualname_of((method_obj *)self);
+    return q ? Py_NewRef(q) : NULL;
+}
+
+static PyObject *method_module(PyObject *self, void *closure)
+{
+    (void)closure;
+    PyObject *d = ((method_obj *)self)->owner->tp_dict;
+    PyObject *m = d ? PyDict_GetItemString(d, "__module__") : NULL; /* borrowed */
+    return Py_NewRef(m ? m : Py_None);
+}
+
+static PyGetSetDef method_getset[] = {
+    {"__doc__", method_doc, NULL, NULL, NULL},
+    {"__signature__", method_signature, NULL, NULL, NULL},
+    {"__name__", method_name, NULL, NULL, NULL},
+    {"__qualname__", method_qualname, NULL, NULL, NULL},
+    {"__module__", method_module, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMemberDef method_members[] = {
+    {"__vectorcalloffset__", Py_T_PYSSIZET, offsetof(method_obj, vectorcall), Py_READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static int method_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(((method_obj *)self)->owner);
+    return 0;
+}
+
+static int method_clear(PyObject *self)
+{
+    Py_CLEAR(((method_obj *)self)->owner);
+    return 0;
+}
+
+static void method_dealloc(PyObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    method_clear(self);
+    Py_CLEAR(((method_obj *)self)->qualname);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyType_Slot method_slots[] = {
+    {Py_tp_call, PyVectorcall_Call},
+    {Py_tp_descr_get, method_get},
+    {Py_tp_repr, method_repr},
+    {Py_tp_getset, method_getset},
+    {Py_tp_members, method_members},
+    {Py_tp_traverse, method_traverse},
+    {Py_tp_clear, method_clear},
+    {Py_tp_dealloc, method_dealloc},
+    {0, NULL},
+};
+
+static PyType_Spec method_spec = {
+    .name = "cgi._function",
+    .basicsize = sizeof(method_obj),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL |
+             Py_TPFLAGS_METHOD_DESCRIPTOR,
+    .slots = method_slots,
+};
+
+PyTypeObject *cgih_method_type(PyObject *module)
+{
+    return (PyTypeObject *)PyType_FromModuleAndSpec(module, &method_spec, NULL);
+}
+
+int cgih_add_methods(PyTypeObject *method_type, PyTypeObject *owner, PyMethodDef *defs)
+{
+    for (PyMethodDef *d = defs; d->ml_name; d++) {
+        method_obj *m = PyObject_GC_New(method_obj, method_type);
+        if (!m)
+            return -1;
+        m->def = d;
+        m->owner = (PyTypeObject *)Py_NewRef(owner);
+        m->vectorcall = method_call;
+        m->qualname = NULL;
+        PyObject_GC_Track(m);
+        int rc = PyDict_SetItemString(owner->tp_dict, d->ml_name, (PyObject *)m);
+        Py_DECREF(m);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}

@@ -110,3 +110,41 @@ def test_stdlib_imports_them(tmp_path):
     r = run([PYTHON, script], env={"REQUEST_METHOD": "GET", "QUERY_STRING": "z=1"})
     assert r.returncode == 0, r.stderr.decode()
     assert "email" in r.stdout.decode()
+
+
+METHODS = r"""
+import cgi, inspect, re
+FS = cgi.FieldStorage
+form = FS(environ={"REQUEST_METHOD": "GET", "QUERY_STRING": "n=x"})
+clean = lambda s: re.sub(r"0x[0-9a-f]+", "0xADDR", s)
+print(clean(repr(form.getvalue)), clean(repr(FS.getvalue)), inspect.ismethod(form.getfirst))
+# (the slots, __init__, __len__ and co., are C slot wrappers: a documented difference)
+for n in ["__enter__", "__exit__", "__getattr__", "getvalue", "getfirst", "getlist", "keys",
+          "read_urlencoded", "read_multi", "read_single", "read_binary", "read_lines",
+          "_FieldStorage__write", "read_lines_to_eof", "read_lines_to_outerboundary", "skip_lines",
+          "make_file"]:
+    f = getattr(FS, n)
+    print(n, repr(f.__doc__), inspect.signature(f), inspect.signature(getattr(form, n)),
+          f.__qualname__, f.__name__, f.__module__)
+print(form.getvalue("n"), FS.getvalue(form, "n"), form.getfirst(key="n"), form.keys())
+class Sub(FS):
+    def getvalue(self, key, default=None):
+        return "sub:" + super().getvalue(key, default)
+print(Sub(environ={"REQUEST_METHOD": "GET", "QUERY_STRING": "n=x"}).getvalue("n"))
+try:
+    FS.getvalue(1, "n")
+except TypeError:
+    print("TypeError")
+"""
+
+
+def test_methods_are_bound_methods_with_python3s_names_docs_and_signatures(cgihost, tmp_path):
+    # cgitb reports show form.getvalue and its signature; scripts and tools
+    # introspect them (inspect.signature, __doc__, __qualname__).
+    script = tmp_path / "methods.py"
+    script.write_text(METHODS)
+    ours, theirs = run([cgihost, script]), run([PYTHON, "-W", "ignore", script])
+    assert ours.returncode == theirs.returncode == 0, ours.stderr
+    assert ours.stdout == theirs.stdout
+    assert b"<bound method FieldStorage.getvalue of FieldStorage(None, None, [MiniFieldStorage('n', 'x')])>" \
+        in ours.stdout

@@ -46,7 +46,7 @@ def _cgihost(cgihost):
 
 
 CRASHES = ["zero", "multiline", "chained", "oserror", "odd", "nosource", "lambda", "keyerror",
-           "attrs", "recursion", "closure", "generator", "syntax", "classbody", "unicode"]
+           "attrs", "recursion", "closure", "generator", "syntax", "classbody", "unicode", "form"]
 CASES = (
     [f"text:{c}" for c in CRASHES]
     + [f"html:{c}" for c in CRASHES]

@@ -104,6 +104,14 @@ def syntax():
     compile("x = (1,\n  2 +\n", "<snippet>", "exec")
 
 
+def form_value():
+    # The classic: a form field that is not a number. The report shows the
+    # bound method with the form's repr, as cgi.py's Python methods give it.
+    import cgi
+    form = cgi.FieldStorage(environ={"REQUEST_METHOD": "GET", "QUERY_STRING": "n=x&m=y"})
+    return int(form.getfirst("n")) + len(form.getlist("m")) + len(form.keys()) + int(form.getvalue("m"))
+
+
 def in_class_body():
     class Broken:
         attribute = undefined_name  # noqa: F821
@@ -126,6 +134,7 @@ CRASHES = {
     "nosource": no_source,
     "lambda": lambda: (lambda y: y.upper())(3),
     "keyerror": lambda: {}["<key>"],
+    "form": form_value,
 }
 
 
