@@ -3,6 +3,7 @@
 #include "cgi_internal.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
