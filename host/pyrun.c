@@ -385,6 +385,7 @@ static PyObject *abspath_object(const char *path)
 }
 
 static void mark_baseline(void);
+static int baseline_fixed; /* cgih_py_fix_baseline() was called */
 static int unhandled_sigint; /* the script ended by an uncaught KeyboardInterrupt */
 
 /* pythonrun.c's flush_io(): sys.stderr, then sys.stdout, errors ignored, the
@@ -475,7 +476,8 @@ int cgih_py_run_file(const char *path)
 
     if (!code && !(code = compile_script(src, len, filename)))
         goto error;
-    mark_baseline();
+    if (!baseline_fixed)
+        mark_baseline();
     res = PyEval_EvalCode(code, d, d);
     /* As python3's run of a file: an uncaught KeyboardInterrupt (exactly)
      * ends the process by SIGINT, after the teardown (cgih_py_finalize());
@@ -567,15 +569,13 @@ static void drop_new_names(const struct names *nm, PyObject *d)
     PyErr_Clear();
 }
 
-/* The dict of an imported module such as sys (borrowed: sys.modules keeps
- * it), or NULL. */
+/* The dict of a module in sys.modules, such as sys (borrowed), or NULL; no
+ * import (PyImport_ImportModule() runs importlib's Python code). */
 static PyObject *module_dict(const char *name)
 {
-    PyObject *m = PyImport_ImportModule(name);
-    PyObject *d = m && PyModule_Check(m) ? PyModule_GetDict(m) : NULL;
-    Py_XDECREF(m);
+    PyObject *m = PyDict_GetItemString(PyImport_GetModuleDict(), name); /* borrowed */
     PyErr_Clear();
-    return d;
+    return m && PyModule_Check(m) ? PyModule_GetDict(m) : NULL;
 }
 
 static void mark_baseline(void)
@@ -591,6 +591,12 @@ static void mark_baseline(void)
         baseline[nbaseline++] = (uintptr_t)v;
     mark_names(&sys_names, module_dict("sys"));
     mark_names(&builtin_names, module_dict("builtins"));
+}
+
+void cgih_py_fix_baseline(void)
+{
+    mark_baseline();
+    baseline_fixed = 1;
 }
 
 static int in_baseline(PyObject *m)

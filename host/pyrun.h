@@ -40,6 +40,13 @@ int cgih_py_finalize(int status);
  * would (no-break-space rewrite included), if it is a regular file, without
  * waiting in open() (a FIFO swapped in); a new reference, or NULL with an
  * exception set. */
+/* cgih_py_fix_baseline(): what the interpreter holds now (sys.modules, the
+ * names in sys and builtins) is what every script starts with, so that
+ * cgih_py_finalize() releases only what a script added; without this call,
+ * cgih_py_run_file() notes it itself. The server calls it once, before it
+ * forks: its children share the record instead of each making it. */
+void cgih_py_fix_baseline(void);
+
 struct _object;
 void cgih_py_set_code_lookup(struct _object *(*lookup)(struct _object *filename));
 struct _object *cgih_py_compile_file(struct _object *filename);

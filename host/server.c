@@ -1894,6 +1894,7 @@ static int serve(int argc, char **argv)
         return 1;
     }
     cgih_py_set_code_lookup(cache_lookup);
+    cgih_py_fix_baseline();
     const char *pf = getenv("CGIHOST_PREFAULT");
     int sanitized = 0; /* a sanitizer would see the pages' bytes as reads and writes */
 #if defined(__SANITIZE_ADDRESS__)
