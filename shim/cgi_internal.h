@@ -76,6 +76,10 @@ int cgih_bare_tp_name(PyTypeObject *tp);
  * inspect.signature()) and __doc__. cgih_add_methods() puts one per
  * entry of DEFS into OWNER's dict (call PyType_Modified() after). */
 PyTypeObject *cgih_method_type(PyObject *module);
+/* A type of the module's own that scripts meet but must not make: calling
+ * it (or object.__new__ on it) raises TypeError, as Py_TPFLAGS_DISALLOW_
+ * INSTANTIATION (3.10+) makes it, where an object made so would hold NULLs. */
+void cgih_no_instances(PyTypeObject *tp);
 int cgih_add_methods(PyTypeObject *method_type, PyTypeObject *owner, PyMethodDef *defs);
 
 /* A growable byte buffer (PyMem); zero-initialise, PyMem_Free(b.p) when done. */

@@ -818,8 +818,12 @@ int cgih_multipart_add_types(PyObject *module, cgi_state *st)
     st->PartStream = (PyTypeObject *)PyType_FromModuleAndSpec(module, &stream_spec, NULL);
     if (!st->PartStream)
         return -1;
+    cgih_no_instances(st->PartStream);
     st->Headers = (PyTypeObject *)PyType_FromModuleAndSpec(module, &hdr_spec, NULL);
-    return st->Headers ? 0 : -1;
+    if (!st->Headers)
+        return -1;
+    cgih_no_instances(st->Headers);
+    return 0;
 }
 
 int cgih_is_headers(PyObject *o)

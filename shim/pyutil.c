@@ -312,20 +312,13 @@ static PyObject *method_qualname(PyObject *self, void *closure)
     return q ? Py_NewRef(q) : NULL;
 }
 
-static PyObject *method_module(PyObject *self, void *closure)
-{
-    (void)closure;
-    PyObject *d = ((method_obj *)self)->owner->tp_dict;
-    PyObject *m = d ? PyDict_GetItemString(d, "__module__") : NULL; /* borrowed */
-    return Py_NewRef(m ? m : Py_None);
-}
-
+/* __module__ is the type's ("cgi", from the spec's name), for the type and
+ * its objects alike. */
 static PyGetSetDef method_getset[] = {
     {"__doc__", method_doc, NULL, NULL, NULL},
     {"__signature__", method_signature, NULL, NULL, NULL},
     {"__name__", method_name, NULL, NULL, NULL},
     {"__qualname__", method_qualname, NULL, NULL, NULL},
-    {"__module__", method_module, NULL, NULL, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -341,17 +334,13 @@ static int method_traverse(PyObject *self, visitproc visit, void *arg)
     return 0;
 }
 
-static int method_clear(PyObject *self)
-{
-    Py_CLEAR(((method_obj *)self)->owner);
-    return 0;
-}
-
+/* No tp_clear: owner is never NULL while the object lives (the owner type's
+ * own clear, emptying its dict, breaks their cycle). */
 static void method_dealloc(PyObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
-    method_clear(self);
+    Py_CLEAR(((method_obj *)self)->owner);
     Py_CLEAR(((method_obj *)self)->qualname);
     tp->tp_free(self);
     Py_DECREF(tp);
@@ -364,7 +353,6 @@ static PyType_Slot method_slots[] = {
     {Py_tp_getset, method_getset},
     {Py_tp_members, method_members},
     {Py_tp_traverse, method_traverse},
-    {Py_tp_clear, method_clear},
     {Py_tp_dealloc, method_dealloc},
     {0, NULL},
 };
@@ -377,9 +365,18 @@ static PyType_Spec method_spec = {
     .slots = method_slots,
 };
 
+void cgih_no_instances(PyTypeObject *tp)
+{
+    tp->tp_new = NULL;
+    PyType_Modified(tp);
+}
+
 PyTypeObject *cgih_method_type(PyObject *module)
 {
-    return (PyTypeObject *)PyType_FromModuleAndSpec(module, &method_spec, NULL);
+    PyTypeObject *tp = (PyTypeObject *)PyType_FromModuleAndSpec(module, &method_spec, NULL);
+    if (tp)
+        cgih_no_instances(tp);
+    return tp;
 }
 
 int cgih_add_methods(PyTypeObject *method_type, PyTypeObject *owner, PyMethodDef *defs)

@@ -148,3 +148,33 @@ def test_methods_are_bound_methods_with_python3s_names_docs_and_signatures(cgiho
     assert ours.stdout == theirs.stdout
     assert b"<bound method FieldStorage.getvalue of FieldStorage(None, None, [MiniFieldStorage('n', 'x')])>" \
         in ours.stdout
+
+
+INTERNAL = r"""
+import cgi, io
+body = b'--b\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--b--\r\n'
+fs = cgi.FieldStorage(fp=io.BytesIO(body), environ={"REQUEST_METHOD": "POST", "CONTENT_LENGTH": str(len(body)),
+                                                    "CONTENT_TYPE": "multipart/form-data; boundary=b"})
+part = fs.list[0]
+for t in (type(cgi.FieldStorage.getvalue), type(part.fp), type(part.headers)):
+    if t.__module__ != "cgi":
+        continue  # the stdlib's own types: nothing of cgihost's to check
+    for make in (lambda: t(), lambda: object.__new__(t), lambda: t.__new__(t)):
+        try:
+            make()
+            print("made", t.__name__)
+        except TypeError:
+            print("refused", t.__name__)
+print("alive")
+"""
+
+
+def test_the_modules_internal_types_cannot_be_made(cgihost, tmp_path):
+    # An object of them made by object.__new__ would hold NULLs: a crash.
+    script = tmp_path / "internal.py"
+    script.write_text(INTERNAL)
+    r = run([cgihost, script])
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.decode().splitlines()
+    assert lines[-1] == "alive" and len(lines) == 10
+    assert all(line.startswith("refused ") for line in lines[:-1])
