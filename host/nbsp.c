@@ -110,20 +110,38 @@ size_t cgih_nbsp_fix(char *s, size_t len)
 
 /* ---- source that is not UTF-8 ---------------------------------------------- */
 
-/* The tokenizer's valid_utf8(): the length of the sequence at s (lead byte
- * and continuation bytes only), or 0. end bounds the look-ahead. */
+/* The length of the well-formed UTF-8 sequence at s (Unicode's table 3-7,
+ * as the tokenizer checks it: no overlong forms, no surrogates, nothing
+ * past U+10FFFF), or 0. end bounds the look-ahead. */
 static size_t utf8_len(const unsigned char *s, const unsigned char *end)
 {
     size_t n;
+    unsigned char lo = 0x80, hi = 0xbf; /* the second byte's range */
     if (*s < 0x80)
         return 1;
-    if (*s < 0xc0)
+    if (*s < 0xc2)
+        return 0; /* a continuation byte, or C0/C1 (overlong) */
+    if (*s < 0xe0) {
+        n = 2;
+    } else if (*s < 0xf0) {
+        n = 3;
+        if (*s == 0xe0)
+            lo = 0xa0; /* overlong */
+        else if (*s == 0xed)
+            hi = 0x9f; /* surrogates */
+    } else if (*s < 0xf5) {
+        n = 4;
+        if (*s == 0xf0)
+            lo = 0x90; /* overlong */
+        else if (*s == 0xf4)
+            hi = 0x8f; /* past U+10FFFF */
+    } else {
         return 0;
-    n = *s < 0xe0 ? 2 : *s < 0xf0 ? 3 : *s < 0xf8 ? 4 : 0;
-    if (n == 0 || (size_t)(end - s) < n)
+    }
+    if ((size_t)(end - s) < n || s[1] < lo || s[1] > hi)
         return 0;
-    for (size_t i = 1; i < n; i++)
-        if (s[i] < 0x80 || s[i] >= 0xc0)
+    for (size_t i = 2; i < n; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
             return 0;
     return n;
 }

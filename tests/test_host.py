@@ -97,8 +97,11 @@ def test_other_syntax_errors_are_reported_as_python3_does(cgihost, tmp_path):
     b"#!/usr/bin/python3 \xe9\n# coding: latin-1\nprint('ok')\n",
     b"\xef\xbb\xbfprint('caf\xc3\xa9')\n",
     b"print('ok')  # \xc3\x28\n",
+    b"# \xed\xa0\x80\nprint('ok')\n",
+    b"# \xc0\xaf\nprint('ok')\n",
+    b"# \xf4\x90\x80\x80\nprint('ok')\n",
 ], ids=["comment", "literal", "cookie", "cookie-line-2", "cookie-too-late", "bad-line-1",
-        "bom", "bad-continuation"])
+        "bom", "bad-continuation", "surrogate", "overlong", "past-10ffff"])
 def test_source_that_is_not_utf8_is_taken_or_refused_as_python3_does(cgihost, tmp_path, src):
     # Compiled from memory, the tokenizer would skip the check python3 makes
     # of a file that declares no encoding.

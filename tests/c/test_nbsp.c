@@ -47,6 +47,13 @@ static const struct {
     {"x = '\xf8\x88\x80\x80\x80'\n", 0, 5, 1},                   /* no 5-byte sequences */
     {"s = 'a\0\xe9'\n", 10, (size_t)-1, 0},                       /* nothing after a NUL */
     {"# caf\xc3", 0, 5, 1},                                       /* at the very end */
+    {"# \xed\xa0\x80\n", 0, 2, 1},                                 /* a surrogate */
+    {"# \xc0\xaf\n", 0, 2, 1},                                     /* overlong */
+    {"# \xe0\x80\xaf\n", 0, 2, 1},                                 /* overlong */
+    {"# \xf0\x8f\xbf\xbf\n", 0, 2, 1},                             /* overlong */
+    {"# \xf4\x90\x80\x80\n", 0, 2, 1},                             /* past U+10FFFF */
+    {"# \xf5\x80\x80\x80\n", 0, 2, 1},                             /* no such lead byte */
+    {"# \xf4\x8f\xbf\xbf \xed\x9f\xbf \xef\xbf\xbf\n", 0, (size_t)-1, 0}, /* the highest of each */
 };
 
 int main(void)
