@@ -514,60 +514,12 @@ static void call_if_loaded(const char *module, const char *func)
 
 static int finalize(int status);
 
-/* The modules there were before the script ran (their addresses, compared
- * only), so that the teardown clears those the script imported. */
+/* What the interpreter held before the script ran: the modules (their
+ * addresses, compared only) and copies of the sys and builtins dicts. The
+ * teardown releases what the script added, as python3's releases all. */
 static uintptr_t *baseline;
 static Py_ssize_t nbaseline;
-
-/* The names sys and builtins had then (the key objects' addresses, sorted):
- * python3's teardown clears sys and puts builtins back as they were at its
- * start, dropping what the script stored there. */
-struct names {
-    uintptr_t *key;
-    Py_ssize_t n;
-};
-static struct names sys_names, builtin_names;
-
-static int cmp_uintptr(const void *a, const void *b)
-{
-    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
-    return (x > y) - (x < y);
-}
-
-static void mark_names(struct names *nm, PyObject *d)
-{
-    Py_ssize_t n = d ? PyDict_Size(d) : -1, pos = 0;
-    uintptr_t *key = n >= 0 ? realloc(nm->key, ((size_t)n + 1) * sizeof *key) : NULL;
-    PyObject *k, *v;
-    if (!key) {
-        nm->n = -1; /* unknown: nothing is dropped */
-        return;
-    }
-    nm->key = key;
-    nm->n = 0;
-    while (nm->n < n && PyDict_Next(d, &pos, &k, &v))
-        key[nm->n++] = (uintptr_t)k;
-    qsort(key, (size_t)nm->n, sizeof *key, cmp_uintptr);
-}
-
-/* Drops from d every name it did not have when marked. */
-static void drop_new_names(const struct names *nm, PyObject *d)
-{
-    if (!d || nm->n < 0)
-        return;
-    PyObject *gone = PyList_New(0), *k, *v;
-    Py_ssize_t pos = 0;
-    while (gone && PyDict_Next(d, &pos, &k, &v)) {
-        uintptr_t key = (uintptr_t)k;
-        if (!bsearch(&key, nm->key, (size_t)nm->n, sizeof key, cmp_uintptr) && PyList_Append(gone, k) < 0)
-            Py_CLEAR(gone);
-    }
-    for (Py_ssize_t i = 0; gone && i < PyList_GET_SIZE(gone); i++)
-        if (PyDict_DelItem(d, PyList_GET_ITEM(gone, i)) < 0)
-            PyErr_WriteUnraisable(NULL);
-    Py_XDECREF(gone);
-    PyErr_Clear();
-}
+static PyObject *sys_copy, *builtins_copy;
 
 /* The dict of a module in sys.modules, such as sys (borrowed), or NULL; no
  * import (PyImport_ImportModule() runs importlib's Python code). */
@@ -584,13 +536,16 @@ static void mark_baseline(void)
     Py_ssize_t n = PyDict_Size(modules), pos = 0;
     uintptr_t *b = n >= 0 ? realloc(baseline, ((size_t)n + 1) * sizeof *b) : NULL;
     if (!b)
-        return; /* nothing cleared at the end: as before */
+        return; /* nothing released at the end but __main__: as before */
     baseline = b;
     nbaseline = 0;
     while (nbaseline < n && PyDict_Next(modules, &pos, &k, &v))
         baseline[nbaseline++] = (uintptr_t)v;
-    mark_names(&sys_names, module_dict("sys"));
-    mark_names(&builtin_names, module_dict("builtins"));
+    PyObject *d = module_dict("sys");
+    Py_XSETREF(sys_copy, d ? PyDict_Copy(d) : NULL);
+    d = module_dict("builtins");
+    Py_XSETREF(builtins_copy, d ? PyDict_Copy(d) : NULL);
+    PyErr_Clear();
 }
 
 void cgih_py_fix_baseline(void)
@@ -628,46 +583,148 @@ static void clear_module_dict(PyObject *d)
     }
 }
 
-/* The modules the script imported, last first, as python3's teardown
- * clears every module; what the script added to builtins and sys; and cgi's
- * log file, which cgi.py's module would drop with it (cgi may be preloaded,
- * there before the script). */
-static void clear_imported_modules(void)
+static int is_std_stream_name(PyObject *k)
 {
-    if (!baseline)
-        return;
-    PyObject *modules = PyImport_GetModuleDict(), *k, *v;
-    PyObject *todo = PyList_New(0);
-    Py_ssize_t pos = 0;
-    while (todo && PyDict_Next(modules, &pos, &k, &v))
-        if (PyModule_Check(v) && !in_baseline(v) && PyList_Append(todo, v) < 0)
-            Py_CLEAR(todo);
-    for (Py_ssize_t i = todo ? PyList_GET_SIZE(todo) - 1 : -1; i >= 0; i--) {
-        PyObject *d = PyModule_GetDict(PyList_GET_ITEM(todo, i)); /* borrowed */
-        if (d)
-            clear_module_dict(d);
-    }
-    Py_XDECREF(todo);
-    drop_new_names(&builtin_names, module_dict("builtins"));
-    drop_new_names(&sys_names, module_dict("sys"));
-    PyObject *cgi = PyDict_GetItemString(modules, "cgi"); /* borrowed */
-    PyObject *d = cgi && PyModule_Check(cgi) ? PyModule_GetDict(cgi) : NULL;
-    PyObject *fp = d ? PyDict_GetItemString(d, "logfp") : NULL;
-    if (fp && fp != Py_None && PyDict_SetItemString(d, "logfp", Py_None) < 0)
-        PyErr_WriteUnraisable(NULL);
-    PyErr_Clear();
+    static const char *const names[] = {"stdin", "stdout", "stderr", "__stdin__", "__stdout__", "__stderr__"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (PyUnicode_Check(k) && PyUnicode_CompareWithASCIIString(k, names[i]) == 0)
+            return 1;
+    return 0;
 }
 
-/* finalize_modules_delete_special(): sys.stdin = sys.__stdin__, ... */
-static void restore_std_streams(void)
+/* d as copy had it: names added since deleted; a value replaced since set
+ * back to copy's (RESTORE: builtins, which python3 puts back as they were)
+ * or to None (sys, which python3 empties); names deleted since put back
+ * (RESTORE). sys's streams are left as they are, for the last flush. Only
+ * what changed is touched: the rest is the server's, shared with it. */
+static void put_back(PyObject *d, PyObject *copy, int restore)
 {
-    static const char *const names[][2] = {
-        {"stdin", "__stdin__"}, {"stdout", "__stdout__"}, {"stderr", "__stderr__"}};
-    for (int i = 0; i < 3; i++) {
-        PyObject *orig = PySys_GetObject(names[i][1]); /* borrowed */
-        if (PySys_SetObject(names[i][0], orig ? orig : Py_None) < 0)
+    if (!d || !copy)
+        return;
+    PyObject *changed = NULL, *k, *v;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(d, &pos, &k, &v)) {
+        PyObject *was = PyDict_GetItemWithError(copy, k); /* borrowed */
+        if (was == v || PyErr_Occurred() || (!restore && is_std_stream_name(k))) {
+            PyErr_Clear();
+            continue;
+        }
+        if ((!changed && !(changed = PyList_New(0))) || PyList_Append(changed, k) < 0) {
+            PyErr_Clear();
+            break;
+        }
+    }
+    for (Py_ssize_t i = 0; changed && i < PyList_GET_SIZE(changed); i++) {
+        k = PyList_GET_ITEM(changed, i);
+        PyObject *was = PyDict_GetItemWithError(copy, k); /* borrowed */
+        int rc = was ? PyDict_SetItem(d, k, restore ? was : Py_None)
+                     : PyErr_Occurred() ? -1 : PyDict_DelItem(d, k);
+        if (rc < 0)
             PyErr_WriteUnraisable(NULL);
     }
+    Py_XDECREF(changed);
+    pos = 0;
+    while (restore && PyDict_Next(copy, &pos, &k, &v)) {
+        int has = PyDict_Contains(d, k);
+        if (has == 0 && PyDict_SetItem(d, k, v) < 0)
+            PyErr_WriteUnraisable(NULL);
+        PyErr_Clear();
+    }
+}
+
+/* finalize_modules_delete_special(): the sys names where values hide that
+ * would otherwise be released last (sys.last_traceback holds the frames of
+ * an uncaught exception) set to None, sys.stdin = sys.__stdin__ and co.,
+ * builtins._ = None. */
+static void delete_special(void)
+{
+    static const char *const deletes[] = {"path", "argv", "ps1", "ps2", "last_type", "last_value",
+                                          "last_traceback", "path_hooks", "path_importer_cache",
+                                          "meta_path", "__interactivehook__"};
+    static const char *const files[][2] = {
+        {"stdin", "__stdin__"}, {"stdout", "__stdout__"}, {"stderr", "__stderr__"}};
+    /* Those the script set: what was there before it is the server's. */
+    PyObject *sys = module_dict("sys");
+    for (size_t i = 0; sys && i < sizeof deletes / sizeof *deletes; i++) {
+        PyObject *v = PyDict_GetItemString(sys, deletes[i]); /* borrowed */
+        PyObject *was = sys_copy ? PyDict_GetItemString(sys_copy, deletes[i]) : NULL;
+        if (v && v != Py_None && v != was && PyDict_SetItemString(sys, deletes[i], Py_None) < 0)
+            PyErr_WriteUnraisable(NULL);
+    }
+    for (int i = 0; i < 3; i++) {
+        PyObject *orig = PySys_GetObject(files[i][1]); /* borrowed */
+        if (PySys_SetObject(files[i][0], orig ? orig : Py_None) < 0)
+            PyErr_WriteUnraisable(NULL);
+    }
+    PyObject *b = module_dict("builtins");
+    PyObject *last = b ? PyDict_GetItemString(b, "_") : NULL; /* borrowed */
+    if (last && last != Py_None && PyDict_SetItemString(b, "_", Py_None) < 0)
+        PyErr_WriteUnraisable(NULL);
+}
+
+/* The object a weak reference refers to (a new reference), or NULL. */
+static PyObject *referent(PyObject *ref)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    PyObject *o = NULL;
+    if (PyWeakref_GetRef(ref, &o) < 0)
+        PyErr_Clear();
+    return o;
+#else
+    PyObject *o = PyWeakref_GetObject(ref); /* borrowed */
+    if (!o || o == Py_None) {
+        PyErr_Clear();
+        return NULL;
+    }
+    return Py_NewRef(o);
+#endif
+}
+
+/* finalize_modules(), for what the script added: the modules it imported
+ * and __main__ leave sys.modules (weak references kept), builtins are put
+ * back, garbage is collected; then the modules still alive are cleared,
+ * last imported first; sys loses what the script put in it; and cgi's log
+ * file goes, which cgi.py's module would drop with it (cgi may be
+ * preloaded, there before the script). */
+static void release_what_the_script_added(void)
+{
+    PyObject *modules = PyImport_GetModuleDict(), *k, *v;
+    PyObject *cgi = PyDict_GetItemString(modules, "cgi"); /* borrowed */
+    PyObject *cd = cgi && PyModule_Check(cgi) ? PyModule_GetDict(cgi) : NULL;
+    PyObject *fp = cd ? PyDict_GetItemString(cd, "logfp") : NULL;
+    if (fp && fp != Py_None && PyDict_SetItemString(cd, "logfp", Py_None) < 0)
+        PyErr_WriteUnraisable(NULL);
+    PyErr_Clear();
+    PyObject *gone = PyList_New(0); /* (name, weakref) in import order */
+    Py_ssize_t pos = 0;
+    while (gone && PyDict_Next(modules, &pos, &k, &v)) {
+        int main = PyUnicode_Check(k) && PyUnicode_CompareWithASCIIString(k, "__main__") == 0;
+        if (!PyModule_Check(v) || (baseline && in_baseline(v) && !main) || (!baseline && !main))
+            continue;
+        PyObject *ref = PyWeakref_NewRef(v, NULL);
+        PyObject *pair = ref ? PyTuple_Pack(2, k, ref) : NULL;
+        Py_XDECREF(ref);
+        if (!pair || PyList_Append(gone, pair) < 0)
+            Py_CLEAR(gone);
+        Py_XDECREF(pair);
+    }
+    for (Py_ssize_t i = 0; gone && i < PyList_GET_SIZE(gone); i++)
+        if (PyDict_DelItem(modules, PyTuple_GET_ITEM(PyList_GET_ITEM(gone, i), 0)) < 0)
+            PyErr_WriteUnraisable(NULL);
+    put_back(module_dict("builtins"), builtins_copy, 1);
+    PyGC_Collect();
+    for (Py_ssize_t i = gone ? PyList_GET_SIZE(gone) - 1 : -1; i >= 0; i--) {
+        PyObject *m = referent(PyTuple_GET_ITEM(PyList_GET_ITEM(gone, i), 1));
+        if (m) {
+            PyObject *d = PyModule_GetDict(m); /* borrowed */
+            if (d)
+                clear_module_dict(d);
+            Py_DECREF(m);
+        }
+    }
+    Py_XDECREF(gone);
+    put_back(module_dict("sys"), sys_copy, 0);
+    PyErr_Clear();
 }
 
 /* file.flush() for sys.<name>; -1 when it failed, reported as python3 does
@@ -713,14 +770,13 @@ static int finalize(int status)
 {
     /* What Py_FinalizeEx() does that a script can observe, in its order: wait
      * for non-daemon threads, run atexit handlers, flush stdout and stderr
-     * (a failure is reported and gives status 120), put back sys.stdin,
-     * stdout and stderr from sys.__stdin__ and co., collect cycles, drop the
-     * script's globals and those of every module it imported, last imported
-     * first (so that unclosed files, here or in a helper module, are flushed
-     * and closed, and __del__ methods run), and flush again: the original
-     * streams, whose buffers python3 flushes when it frees them. Tearing
-     * down the rest of the heap, what was there before the script ran,
-     * would only cost time: the process is about to end. */
+     * (a failure is reported and gives status 120), then finalize_modules()
+     * for what the script added (delete_special(), release_what_the_
+     * script_added(): unclosed files, here or in a helper module, are
+     * flushed and closed, and __del__ methods run), collect, and flush
+     * again: the original streams, whose buffers python3 flushes when it
+     * frees them. Tearing down the rest of the heap, what was there before
+     * the script ran, would only cost time: the process is about to end. */
     call_if_loaded("threading", "_shutdown");
     call_if_loaded("atexit", "_run_exitfuncs");
     /* As Py_FinalizeEx(): the output is flushed before the teardown (which
@@ -730,12 +786,8 @@ static int finalize(int status)
         status = 120;
     if (flush_std("stderr", 0) < 0)
         status = 120;
-    restore_std_streams();
-    PyGC_Collect();
-    PyObject *main = PyDict_GetItemString(PyImport_GetModuleDict(), "__main__");
-    if (main && PyModule_Check(main))
-        PyDict_Clear(PyModule_GetDict(main));
-    clear_imported_modules();
+    delete_special();
+    release_what_the_script_added();
     PyGC_Collect();
     /* What finalizers printed goes out as when Python's teardown closes the
      * files: silently, a failure changes nothing. */

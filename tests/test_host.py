@@ -197,6 +197,47 @@ def test_sys_path_is_python3s_with_and_without_pythonsafepath(cgihost, tmp_path,
     assert (str(tmp_path).encode() in ours.stdout) == (not safe)
 
 
+H3 = """
+import os
+class Res:
+    def __del__(self):
+        print("released", os.path.basename(os.getcwd()) != "", flush=True)
+held = Res()
+"""
+ORDER = """
+import builtins, functools, os, sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import h3
+f = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "print.log"), "w")
+builtins.print = functools.partial(builtins.print, file=f)
+del f
+print("hello")
+def work():
+    r = h3.Res()
+    1/0
+work()
+"""
+
+
+def test_the_teardown_releases_in_python3s_order(cgihost, tmp_path):
+    # A traceback's frames (sys.last_traceback) go before the modules are
+    # cleared, so __del__ methods see their module's globals; a replaced
+    # builtin is dropped, and with it the file it held.
+    got = {}
+    for who, exe in (("ours", cgihost), ("ref", PYTHON)):
+        d = tmp_path / who
+        d.mkdir()
+        (d / "h3.py").write_text(H3)
+        (d / "t.py").write_text(ORDER)
+        r = run([exe, d / "t.py"])
+        got[who] = (r.returncode, r.stdout, r.stderr.replace(str(d).encode(), b"D"),
+                    (d / "print.log").read_text())
+    assert got["ours"] == got["ref"]
+    # r goes with the traceback, printing through the replaced print into
+    # the file; h3.held goes with h3, after builtins are put back.
+    assert got["ref"][1] == b"released True\n" and got["ref"][3] == "hello\nreleased True\n"
+
+
 def test_sys_executable_is_the_matching_python(cgihost, tmp_path):
     script = tmp_path / "exe.py"
     script.write_text(
