@@ -250,6 +250,11 @@ static void autostart(const char *dir, char **argv)
                       : -1;
         if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || dup2(lfd >= 0 ? lfd : nul, 2) < 0)
             _exit(1);
+        /* dup2() onto itself (with 0-2 closed, an open gets 0, 1 or 2)
+         * keeps close-on-exec: clear it on 0-2 all the same. */
+        for (int fd = 0; fd < 3; fd++)
+            if (fcntl(fd, F_SETFD, 0) != 0)
+                _exit(1);
         if (chdir("/") != 0)
             _exit(1);
         execve(self, args, env);

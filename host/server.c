@@ -271,7 +271,7 @@ static void prefault(void)
         int j = 0;
         while (j < r.n && !(p >= r.a[j] && p < r.b[j]))
             j++;
-        if (j == r.n) {
+        if (j == r.n || p % ps != 0) {
             i++;
             continue;
         }
@@ -285,8 +285,13 @@ static void prefault(void)
              * raise SIGBUS.) */
             no_populate = 1;
             for (unsigned q = i; q < k; q++) {
-                volatile unsigned char *c = (volatile unsigned char *)L->page[q];
-                *c = *c;
+                /* Read once and checked again: a request child may be
+                 * writing the area while we read it. */
+                uintptr_t a = __atomic_load_n(&L->page[q], __ATOMIC_RELAXED);
+                if (a % ps == 0 && a >= r.a[j] && a < r.b[j]) {
+                    volatile unsigned char *c = (volatile unsigned char *)a;
+                    *c = *c;
+                }
             }
         }
         i = k;
