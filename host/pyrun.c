@@ -638,9 +638,9 @@ static void put_back(PyObject *d, PyObject *copy, int restore)
  * builtins._ = None. */
 static void delete_special(void)
 {
-    static const char *const deletes[] = {"path", "argv", "ps1", "ps2", "last_type", "last_value",
-                                          "last_traceback", "path_hooks", "path_importer_cache",
-                                          "meta_path", "__interactivehook__"};
+    static const char *const deletes[] = {"path", "argv", "ps1", "ps2", "last_exc" /* 3.12 */, "last_type",
+                                          "last_value", "last_traceback", "path_hooks",
+                                          "path_importer_cache", "meta_path", "__interactivehook__"};
     static const char *const files[][2] = {
         {"stdin", "__stdin__"}, {"stdout", "__stdout__"}, {"stderr", "__stderr__"}};
     /* Those the script set: what was there before it is the server's. */

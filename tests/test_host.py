@@ -230,8 +230,9 @@ def test_the_teardown_releases_in_python3s_order(cgihost, tmp_path):
         (d / "h3.py").write_text(H3)
         (d / "t.py").write_text(ORDER)
         r = run([exe, d / "t.py"])
-        got[who] = (r.returncode, r.stdout, r.stderr.replace(str(d).encode(), b"D"),
-                    (d / "print.log").read_text())
+        # (the traceback's text is the interpreter's: cgihost may be built
+        # against another CPython than /usr/bin/python3's)
+        got[who] = (r.returncode, r.stdout, b"Exception ignored" in r.stderr, (d / "print.log").read_text())
     assert got["ours"] == got["ref"]
     # r goes with the traceback, printing through the replaced print into
     # the file; h3.held goes with h3, after builtins are put back.
