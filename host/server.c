@@ -95,6 +95,8 @@ static struct server {
     struct watch wlisten, wsignal;
     struct child *idle, *busy, *grave;
     int nidle, nbusy;
+    gid_t *groups; /* our supplementary groups, read once (same_groups()) */
+    int ngroups;
     unsigned gen;
     long served;
     time_t t_start, t_active, t_selfcheck, t_spawn_failed;
@@ -696,26 +698,22 @@ static int same_groups(int conn)
     socklen_t crl = sizeof cr;
     if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cr, &crl) != 0 || cr.gid != getegid())
         return 0;
-    int nm = getgroups(0, NULL);
-    if (nm < 0)
+    int nm = S.ngroups;
+    gid_t *theirs = calloc((size_t)nm + 1, sizeof(gid_t));
+    if (!theirs)
         return 0;
-    gid_t *mine = calloc((size_t)nm + 1, 2 * sizeof(gid_t));
-    if (!mine)
-        return 0;
-    gid_t *theirs = mine + nm + 1;
     socklen_t tl = (socklen_t)(((size_t)nm + 1) * sizeof(gid_t)); /* one more: a longer list fails */
-    int same = getgroups(nm, mine) == nm &&
-               getsockopt(conn, SOL_SOCKET, SO_PEERGROUPS, theirs, &tl) == 0 &&
+    int same = getsockopt(conn, SOL_SOCKET, SO_PEERGROUPS, theirs, &tl) == 0 &&
                tl == (socklen_t)((size_t)nm * sizeof(gid_t));
     /* Both lists come from the kernel's sorted group_info; compared as sets
      * anyway (n is small). */
     for (int i = 0; same && i < nm; i++) {
         int found = 0;
         for (int j = 0; j < nm && !found; j++)
-            found = theirs[j] == mine[i];
+            found = theirs[j] == S.groups[i];
         same = found;
     }
-    free(mine);
+    free(theirs);
     return same;
 }
 
@@ -1615,10 +1613,16 @@ static int drop_to(const char *user)
     return 0;
 }
 
-static int open_socket(void)
+/* 1 when systemd (or our own re-exec) handed us the listening socket as fd 3. */
+static int socket_activated(void)
 {
     const char *lp = getenv("LISTEN_PID"), *lf = getenv("LISTEN_FDS");
-    if (lp && lf && strtol(lp, NULL, 10) == (long)getpid() && strcmp(lf, "1") == 0) {
+    return lp && lf && strtol(lp, NULL, 10) == (long)getpid() && strcmp(lf, "1") == 0;
+}
+
+static int open_socket(void)
+{
+    if (socket_activated()) {
         S.lfd = 3;
         const char *re = getenv("CGIHOST_REEXEC");
         S.activated = !re || strcmp(re, "activated") == 0;
@@ -1785,9 +1789,7 @@ static int serve(int argc, char **argv)
         if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
             return 1;
     /* Nothing else inherited, but a socket handed over as fd 3. */
-    const char *lp = getenv("LISTEN_PID"), *lf = getenv("LISTEN_FDS");
-    int activated = lp && lf && strtol(lp, NULL, 10) == (long)getpid() && strcmp(lf, "1") == 0;
-    if (close_inherited_fds(activated ? 4 : 3) != 0) {
+    if (close_inherited_fds(socket_activated() ? 4 : 3) != 0) {
         fprintf(stderr, "cgihost: cannot close inherited file descriptors: %s\n", strerror(errno));
         return 1;
     }
@@ -1839,6 +1841,12 @@ static int serve(int argc, char **argv)
     }
     if (user && drop_to(user) < 0)
         return 1;
+    int ng = getgroups(0, NULL);
+    if (ng < 0 || !(S.groups = calloc((size_t)ng + 1, sizeof(gid_t))) ||
+        (S.ngroups = getgroups(ng, S.groups)) != ng) {
+        fprintf(stderr, "cgihost: cannot read my groups: %s\n", strerror(errno));
+        return 1;
+    }
     if (dir && *dir) {
         if (snprintf(S.dir, sizeof S.dir, "%s", dir) >= (int)sizeof S.dir)
             return 1;

@@ -171,16 +171,25 @@ TEARDOWN_FILES = {"app.log": "request seen\n", "cgi.log": "logged once\n",
                   "builtins.log": "held by builtins\n", "sys.log": "held by sys\n"}
 
 
-def test_what_python3s_teardown_flushes_is_flushed(cgihost, tmp_path):
-    # python3's teardown puts sys.stdout back and frees every module's
-    # globals: buffered output and files held by modules reach their files.
+def both_in_dirs(cgihost, tmp_path, files, env=None):
+    """files (name: text, t.py the script) written to a directory each for
+    cgihost and python3, t.py run there: {"ours"/"ref": (result, dir)}."""
     got = {}
     for who, exe in (("ours", cgihost), ("ref", PYTHON)):
         d = tmp_path / who
         d.mkdir()
-        (d / "helper.py").write_text(HELPER)
-        (d / "t.py").write_text(TEARDOWN)
-        r = run([exe, d / "t.py"], {"REQUEST_METHOD": "GET"})
+        for name, text in files.items():
+            (d / name).write_text(text)
+        got[who] = (run([exe, d / "t.py"], env), d)
+    return got
+
+
+def test_what_python3s_teardown_flushes_is_flushed(cgihost, tmp_path):
+    # python3's teardown puts sys.stdout back and frees every module's
+    # globals: buffered output and files held by modules reach their files.
+    got = {}
+    for who, (r, d) in both_in_dirs(cgihost, tmp_path, {"helper.py": HELPER, "t.py": TEARDOWN},
+                                    {"REQUEST_METHOD": "GET"}).items():
         got[who] = (r.returncode, r.stdout, *((d / f).read_text() for f in TEARDOWN_FILES))
     assert got["ours"] == got["ref"]
     assert got["ref"] == (0, b"Content-Type: text/plain\n\nbody\n", *TEARDOWN_FILES.values())
@@ -224,12 +233,7 @@ def test_the_teardown_releases_in_python3s_order(cgihost, tmp_path):
     # cleared, so __del__ methods see their module's globals; a replaced
     # builtin is dropped, and with it the file it held.
     got = {}
-    for who, exe in (("ours", cgihost), ("ref", PYTHON)):
-        d = tmp_path / who
-        d.mkdir()
-        (d / "h3.py").write_text(H3)
-        (d / "t.py").write_text(ORDER)
-        r = run([exe, d / "t.py"])
+    for who, (r, d) in both_in_dirs(cgihost, tmp_path, {"h3.py": H3, "t.py": ORDER}).items():
         # (the traceback's text is the interpreter's: cgihost may be built
         # against another CPython than /usr/bin/python3's)
         got[who] = (r.returncode, r.stdout, b"Exception ignored" in r.stderr, (d / "print.log").read_text())
