@@ -2,6 +2,8 @@
 #include "proto.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +78,8 @@ char *cgih_req_encode(const struct cgih_req *r, size_t *len)
         put(&o, &r->rlim[i].cur, sizeof(uint64_t));
         put(&o, &r->rlim[i].max, sizeof(uint64_t));
     }
+    put(&o, &r->sigign, sizeof(uint64_t));
+    put(&o, &r->sigblk, sizeof(uint64_t));
     if (o.failed) {
         free(o.buf);
         errno = o.failed;
@@ -214,6 +218,9 @@ int cgih_req_decode(char *body, size_t len, struct cgih_req *r, const char **rea
             get(&in, &r->rlim[i].cur, 8, "truncated rlimit") < 0 ||
             get(&in, &r->rlim[i].max, 8, "truncated rlimit") < 0)
             goto fail;
+    if (get(&in, &r->sigign, 8, "truncated signal sets") < 0 ||
+        get(&in, &r->sigblk, 8, "truncated signal sets") < 0)
+        goto fail;
     if (in.pos != len) {
         in.reason = "trailing bytes";
         goto fail;
@@ -233,6 +240,51 @@ void cgih_req_free(struct cgih_req *r)
     free(r->argv);
     free(r->envp);
     r->argv = r->envp = NULL;
+}
+
+/* The hexadecimal set after "NAME:\t" in /proc/self/status's text. */
+static int status_set(const char *text, const char *name, uint64_t *out)
+{
+    const char *p = strstr(text, name);
+    if (!p || (p != text && p[-1] != '\n'))
+        return -1;
+    p += strlen(name);
+    while (*p == ' ' || *p == '\t')
+        p++;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(p, &end, 16);
+    if (errno != 0 || end == p || *end != '\n')
+        return -1;
+    *out = (uint64_t)v;
+    return 0;
+}
+
+void cgih_sigsets(uint64_t *ign, uint64_t *blk)
+{
+    char text[4096];
+    ssize_t n = -1;
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        n = read(fd, text, sizeof text - 1); /* SigIgn and SigBlk come in the first 1.5 KiB */
+        close(fd);
+    }
+    if (n > 0) {
+        text[n] = '\0';
+        if (status_set(text, "SigBlk:", blk) == 0 && status_set(text, "SigIgn:", ign) == 0)
+            return;
+    }
+    /* No /proc (a chroot): one system call a signal. */
+    *ign = *blk = 0;
+    sigset_t cur;
+    int have_mask = sigprocmask(SIG_BLOCK, NULL, &cur) == 0;
+    for (int sig = 1; sig <= 64; sig++) {
+        struct sigaction sa;
+        if (sig < NSIG && sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+            *ign |= 1ull << (sig - 1);
+        if (have_mask && sig < NSIG && sigismember(&cur, sig) == 1)
+            *blk |= 1ull << (sig - 1);
+    }
 }
 
 const char *cgih_env_get(char *const *envp, const char *name)

@@ -121,6 +121,7 @@ static struct server {
     PyObject *std_pipe[3]; /* those, kept: a child that swaps them never frees them */
     PyObject *std_file[3]; /* the same made on /dev/null, for regular files and /dev/null */
     int stdio_on_files;
+    uint64_t sigign; /* the signals ignored here, which children inherit (bit n-1: signal n) */
     const char *tz; /* the server's TZ, NULL if unset */
     dev_t null_rdev;
 } S = {.lfd = -1, .sfd = -1, .epfd = -1, .lockfd = -1};
@@ -730,6 +731,58 @@ static void warm_up(void)
     read_own_limits();
 }
 
+#define SIGBIT(sig) (1ull << ((sig) - 1))
+
+/* A script run by python3 from the client would inherit the client's
+ * ignored and blocked signals; a request child has inherited the server's.
+ * Where the ignored sets differ, the child takes the client's through the
+ * signal module (signal.getsignal() then agrees), as python3's start would
+ * leave them: a signal it ignores stays ignored, SIGINT included; one it
+ * does not is at its default, SIGINT at Python's handler. SIGPIPE and
+ * SIGXFSZ are ignored whatever python3 inherits, and a handler a preloaded
+ * module installed is left alone. Then the client's blocked set. */
+static void take_clients_signals(const struct cgih_req *r)
+{
+    uint64_t diff = (r->sigign ^ S.sigign) &
+                    ~(SIGBIT(SIGKILL) | SIGBIT(SIGSTOP) | SIGBIT(SIGPIPE) | SIGBIT(SIGXFSZ));
+    PyObject *sm = diff ? PyImport_ImportModule("_signal") : NULL;
+    PyObject *dfl = sm ? PyObject_GetAttrString(sm, "SIG_DFL") : NULL;
+    PyObject *ign = sm ? PyObject_GetAttrString(sm, "SIG_IGN") : NULL;
+    PyObject *intr = sm ? PyObject_GetAttrString(sm, "default_int_handler") : NULL;
+    for (int sig = 1; intr && sig <= 64 && sig < NSIG; sig++) {
+        if (!(diff & SIGBIT(sig)))
+            continue;
+        PyObject *now = PyObject_CallMethod(sm, "getsignal", "i", sig);
+        if (!now) {
+            PyErr_Clear(); /* a signal Python does not know */
+            continue;
+        }
+        PyObject *ours = sig == SIGINT ? intr : dfl, *want = NULL;
+        if (r->sigign & SIGBIT(sig))
+            want = now == dfl || now == intr || PyObject_RichCompareBool(now, dfl, Py_EQ) == 1 ? ign : NULL;
+        else
+            want = now == ign || PyObject_RichCompareBool(now, ign, Py_EQ) == 1 ? ours : NULL;
+        PyObject *done = want ? PyObject_CallMethod(sm, "signal", "iO", sig, want) : NULL;
+        Py_XDECREF(done);
+        Py_DECREF(now);
+        PyErr_Clear(); /* a signal Python cannot set (glibc's own 32 and 33) stays as it is */
+    }
+    Py_XDECREF(intr);
+    Py_XDECREF(ign);
+    Py_XDECREF(dfl);
+    Py_XDECREF(sm);
+    PyErr_Clear();
+    sigset_t blk;
+    sigemptyset(&blk);
+    for (int sig = 1; sig <= 64 && sig < NSIG; sig++)
+        if (r->sigblk & SIGBIT(sig) && sigaddset(&blk, sig) != 0) {
+            /* glibc's reserved signals cannot be blocked anyway */
+        }
+    if (sigprocmask(SIG_SETMASK, &blk, NULL) != 0) {
+        /* cannot fail with a valid how */
+    }
+}
+
 /* Seconds a request child waits for each message of the handshake, and for
  * the whole handshake (header, request, GO). */
 #define HANDSHAKE_S 10
@@ -988,6 +1041,7 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
 
     int argc = (int)r.argc;
     char **argv = r.argv;
+    take_clients_signals(&r);
     int status = cgih_main_prepare(&argc, &argv);
     if ((synced < 0 || environ != env) && sync_environ() < 0) {
         PyErr_Print();
@@ -1908,6 +1962,8 @@ static int serve(int argc, char **argv)
     }
     cgih_py_set_code_lookup(cache_lookup);
     cgih_py_fix_baseline();
+    uint64_t blocked_here; /* the server's own mask is no child's: they set the client's */
+    cgih_sigsets(&S.sigign, &blocked_here);
     const char *pf = getenv("CGIHOST_PREFAULT");
     int sanitized = 0; /* a sanitizer would see the pages' bytes as reads and writes */
 #if defined(__SANITIZE_ADDRESS__)

@@ -99,12 +99,13 @@ sys.exit(status)
 class Server:
     """A server in a fresh socket directory, its scripts in a readable dir."""
 
-    def __init__(self, base, args=(), binary=None):
+    def __init__(self, base, args=(), binary=None, wrap=()):
         self.dir = base / "sock"
         self.scripts = base / "scripts"
         self.log = base / "server.log"
         self.binary = binary or CGIHOST
         self.args = list(args)
+        self.wrap = list(wrap)
         self.proc = None
 
     def env(self, **extra):
@@ -117,7 +118,7 @@ class Server:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-c", REAPER,
-                 *as_user([self.binary, "serve", "--socket-dir", self.dir, *self.args])],
+                 *as_user([*self.wrap, self.binary, "serve", "--socket-dir", self.dir, *self.args])],
                 env=self.env(), stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         assert wait_for(lambda: (self.dir / "server.sock").exists() or self.proc.poll() is not None)
         assert self.proc.poll() is None, self.log.read_text()
@@ -275,6 +276,59 @@ def test_a_requests_tz_is_read_as_at_a_fresh_start(srv):
         py = subprocess.run(as_user([PYTHON, script]), env=srv.env(**env), stdout=subprocess.PIPE,
                             timeout=60)
         assert got[0] == py.stdout.decode().rsplit(" ", 1)[0], tz
+
+
+# Runs the rest of argv with SIGHUP and SIGINT ignored (as under nohup, and
+# a shell's background job) and SIGUSR2 blocked; SIGPIPE and SIGXFSZ back at
+# their defaults, as subprocess leaves them; without the LC_CTYPE that
+# Python's start adds (PEP 538), which the tests' environments do not have.
+SIGWRAP = ("import os, signal, sys\n"
+           "os.environ.pop('LC_CTYPE', None)\n"
+           "for s in (signal.SIGPIPE, signal.SIGXFSZ): signal.signal(s, signal.SIG_DFL)\n"
+           "for s in (signal.SIGHUP, signal.SIGINT): signal.signal(s, signal.SIG_IGN)\n"
+           "signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR2])\n"
+           "os.execv(sys.argv[1], sys.argv[1:])\n")
+
+
+def signal_state(r):
+    d = json.loads(r.stdout.splitlines()[0])
+    return {k: d[k] for k in ("signals", "sigmask")
+            if k != "signals" or b"__asan_init" not in CGIHOST_PY.read_bytes()}
+
+
+def python3_signal_state(srv, script, wrap=()):
+    py = subprocess.run(as_user([*wrap, PYTHON, script]), cwd=srv.scripts, timeout=60,
+                        env=srv.env(GATEWAY_INTERFACE="CGI/1.1"), stdout=subprocess.PIPE)
+    return signal_state(py)
+
+
+def test_the_clients_ignored_and_blocked_signals_are_the_scripts(srv):
+    script = srv.script("dump.py", DUMP)
+    wrap = [PYTHON, "-c", SIGWRAP]
+    ours, plain = srv.run([script], wrap=wrap), srv.run([script])
+    assert served(srv, ours) and served(srv, plain)
+    got, want = signal_state(ours), python3_signal_state(srv, script, wrap)
+    assert got == want
+    assert want["sigmask"] == ["SIGUSR2"]
+    if "signals" in want:
+        assert want["signals"]["SIGHUP"] == want["signals"]["SIGINT"] == str(signal.SIG_IGN)
+    # and the next request, from a client that ignores nothing, has none of it
+    assert signal_state(plain) == python3_signal_state(srv, script)
+    assert signal_state(plain) != want
+
+
+def test_what_the_server_ignores_is_not_the_scripts(base):
+    srv = Server(base, wrap=[PYTHON, "-c", SIGWRAP]).start()
+    try:
+        script = srv.script("dump.py", DUMP)
+        r = srv.run([script])
+        assert served(srv, r)
+        want = python3_signal_state(srv, script)
+        assert signal_state(r) == want
+        if "signals" in want:
+            assert want["signals"]["SIGINT"] == "<built-in function default_int_handler>"
+    finally:
+        srv.stop()
 
 
 def test_umask_and_tty_free_stdio_follow_the_request(srv):

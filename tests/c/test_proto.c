@@ -3,6 +3,7 @@
  * every single-byte corruption of a request decoded without a crash and
  * either rejected or decoded into something sane, header checks, limits. */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -27,13 +28,15 @@ static struct cgih_req sample(void)
     r.nrlim = 2;
     r.rlim[0] = (struct cgih_rlim){7, 300, 4000};
     r.rlim[1] = (struct cgih_rlim){3, 8u << 20, ~0ull};
+    r.sigign = 1ull << (SIGHUP - 1) | 1ull << 63;
+    r.sigblk = 1ull << (SIGUSR2 - 1);
     return r;
 }
 
 static int same(const struct cgih_req *a, const struct cgih_req *b)
 {
     if (a->flags != b->flags || a->umask != b->umask || a->argc != b->argc || a->envc != b->envc ||
-        a->nrlim != b->nrlim)
+        a->nrlim != b->nrlim || a->sigign != b->sigign || a->sigblk != b->sigblk)
         return 0;
     for (uint32_t i = 0; i < a->argc; i++)
         if (strcmp(a->argv[i], b->argv[i]) != 0)
@@ -168,7 +171,7 @@ static void test_header(void)
     h.magic ^= 1;
     tap_ok(cgih_hdr_check(&h, &why) == CGIH_ERROR && strcmp(why, "bad magic") == 0, "bad magic");
     h.magic ^= 1;
-    h.version = 2;
+    h.version = CGIH_PROTO_VERSION + 1;
     tap_ok(cgih_hdr_check(&h, &why) == CGIH_ERROR && strstr(why, "version"), "other version");
     h.version = CGIH_PROTO_VERSION;
     h.body_len = CGIH_REQ_MAX + 1;
@@ -250,6 +253,32 @@ static void test_sockdir(void)
     }
 }
 
+/* cgih_sigsets() sees what this process ignores and blocks, as a program
+ * it execs would inherit them. */
+static void test_sigsets(void)
+{
+    struct sigaction ig = {.sa_handler = SIG_IGN}, old;
+    sigemptyset(&ig.sa_mask);
+    sigset_t blk, oldmask;
+    sigemptyset(&blk);
+    sigaddset(&blk, SIGUSR2);
+    sigaddset(&blk, SIGRTMIN + 1);
+    if (sigaction(SIGHUP, &ig, &old) != 0 || sigprocmask(SIG_BLOCK, &blk, &oldmask) != 0) {
+        tap_ok(0, "set up the signals");
+        return;
+    }
+    uint64_t ign = 0, blkd = 0;
+    cgih_sigsets(&ign, &blkd);
+    tap_ok(ign & 1ull << (SIGHUP - 1) && !(ign & 1ull << (SIGTERM - 1)), "SIGHUP ignored, SIGTERM not");
+    tap_ok(blkd & 1ull << (SIGUSR2 - 1) && blkd & 1ull << (SIGRTMIN + 1 - 1) &&
+               !(blkd & 1ull << (SIGUSR1 - 1)),
+           "SIGUSR2 and a real-time signal blocked, SIGUSR1 not");
+    sigaction(SIGHUP, &old, NULL);
+    sigprocmask(SIG_SETMASK, &oldmask, NULL);
+    cgih_sigsets(&ign, &blkd);
+    tap_ok(!(ign & 1ull << (SIGHUP - 1)) && !(blkd & 1ull << (SIGUSR2 - 1)), "and not once put back");
+}
+
 int main(void)
 {
     test_round_trip();
@@ -257,5 +286,6 @@ int main(void)
     test_header();
     test_env();
     test_sockdir();
+    test_sigsets();
     return tap_done();
 }
