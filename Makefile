@@ -85,8 +85,11 @@ $(BUILD)/obj/host/%.o: host/%.c host/*.h shim/*.h VERSION Makefile
 	$(CC) $(ALL_CFLAGS) $(PY_INCLUDES) -DCGIH_VERSION='"$(VERSION)"' \
 	    -DCGIH_PYTHON_EXE='"$(PYTHON_EXE)"' -DCGIH_SITE_DIRS='"$(SITE_DIRS)"' -c $< -o $@
 
+# Its segments start at 2 MiB boundaries, so that the resident server can put
+# its code on huge pages (server.c, hugify_code()).
+HUGE_ALIGN := -Wl,-z,max-page-size=0x200000,-z,common-page-size=0x200000,-z,separate-code
 $(BUILD)/cgihost-py: $(HOST_OBJS) $(MODULE_OBJS) $(PARSER_OBJS)
-	$(CC) $(ALL_CFLAGS) $^ -o $@ $(ALL_LDFLAGS) $(PY_LDFLAGS)
+	$(CC) $(ALL_CFLAGS) $^ -o $@ $(HUGE_ALIGN) $(ALL_LDFLAGS) $(PY_LDFLAGS)
 
 # build/cgihost, what a web server executes, is a small static client without
 # libpython: it hands the request to the user's resident server (about the

@@ -302,6 +302,104 @@ static void prefault(void)
     learned_unlock();
 }
 
+/* ---- our code on huge pages -------------------------------------------------------------
+ *
+ * cgihost-py holds the whole interpreter (libpython is linked in), 5 MiB of
+ * code and constants, linked at 2 MiB boundaries (see the Makefile). The
+ * server copies each whole 2 MiB of them into an anonymous transparent huge
+ * page and moves it over the original (mremap(), one atomic step; the bytes
+ * are the same, so the code running it goes on). A fork then copies one
+ * page table entry for each 2 MiB instead of 512, an exit drops one, and a
+ * request child's instruction fetches miss the TLB far less. The rest stays
+ * as it was, as does everything when the kernel refuses a step. */
+static void hugify_range(uintptr_t a, uintptr_t b, uintptr_t next, int prot)
+{
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    if (b - a < huge / 2)
+        return; /* the ELF headers' 128 KiB: not worth 2 MiB */
+    uintptr_t ha = (a + huge - 1) & ~(huge - 1), hb = (b + huge - 1) & ~(huge - 1);
+    if (hb > next)
+        hb = b & ~(huge - 1); /* the last part stays: what follows it is in use */
+    if (hb <= ha)
+        return;
+    size_t n = hb - ha, have = (b < hb ? b : hb) - ha; /* past b: zeros, where nothing was mapped */
+    char *raw = mmap(NULL, n + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED)
+        return;
+    char *tmp = (char *)(((uintptr_t)raw + huge - 1) & ~(huge - 1));
+    char *end = raw + n + huge;
+    if (madvise(tmp, n, MADV_HUGEPAGE) == 0) {
+        memcpy(tmp, (const void *)ha, have);
+        if (mprotect(tmp, n, prot) == 0 &&
+            mremap(tmp, n, n, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)ha) != MAP_FAILED) {
+            if (tmp > raw && munmap(raw, (size_t)(tmp - raw)) != 0) {
+                /* an unused reservation stays */
+            }
+            if (end > tmp + n && munmap(tmp + n, (size_t)(end - (tmp + n))) != 0) {
+                /* likewise */
+            }
+            return;
+        }
+    }
+    if (munmap(raw, n + huge) != 0) {
+        /* likewise */
+    }
+}
+
+/* Whether madvise(MADV_HUGEPAGE) gives 2 MiB pages here. */
+static int huge_pages_usable(void)
+{
+    char buf[128];
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "re");
+    int ok = f && fgets(buf, sizeof buf, f) && (strstr(buf, "[always]") || strstr(buf, "[madvise]"));
+    if (f)
+        fclose(f);
+    f = ok ? fopen("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", "re") : NULL;
+    ok = f && fgets(buf, sizeof buf, f) && strtoul(buf, NULL, 10) == 2u << 20;
+    if (f)
+        fclose(f);
+    return ok;
+}
+
+static void hugify_code(void)
+{
+    if (!huge_pages_usable())
+        return; /* copies on small pages would only cost memory */
+    char self[PATH_MAX];
+    ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
+    FILE *f = k > 0 ? fopen("/proc/self/maps", "re") : NULL;
+    if (!f)
+        return;
+    self[k] = '\0';
+    struct {
+        uintptr_t a, b, next; /* next: where the following mapping starts */
+        int prot;
+    } r[8];
+    int n = 0;
+    char line[PATH_MAX + 128];
+    while (fgets(line, sizeof line, f)) {
+        unsigned long a, b;
+        char perms[8];
+        int at = 0;
+        line[strcspn(line, "\n")] = '\0';
+        if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &a, &b, perms, &at) != 3 || at == 0)
+            continue;
+        if (n > 0 && r[n - 1].next == UINTPTR_MAX)
+            r[n - 1].next = a; /* maps lists mappings in address order */
+        if (n == 8 || strcmp(line + at, self) != 0 || perms[0] != 'r' || perms[1] != '-' ||
+            perms[3] != 'p')
+            continue;
+        r[n].a = a;
+        r[n].b = b;
+        r[n].next = UINTPTR_MAX;
+        r[n].prot = PROT_READ | (perms[2] == 'x' ? PROT_EXEC : 0);
+        n++;
+    }
+    fclose(f);
+    for (int i = 0; i < n; i++)
+        hugify_range(r[i].a, r[i].b, r[i].next, r[i].prot);
+}
+
 /* ---- code mappings that a fork copies ---------------------------------------------------
  *
  * fork() copies no page table entries of a private file mapping that has
@@ -1977,8 +2075,10 @@ static int serve(int argc, char **argv)
         void *m = mmap(NULL, sizeof *L, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         L = m == MAP_FAILED ? NULL : m;
     }
-    if (!sanitized)
+    if (!sanitized) {
+        hugify_code();
         share_code_on_fork();
+    }
 
     sigset_t set;
     sigemptyset(&set);

@@ -885,30 +885,52 @@ def test_pool_children_take_the_requests_faults_ahead(srv):
     assert faults[4] < 30, faults
 
 
+def huge_pages_usable():
+    try:
+        enabled = pathlib.Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text()
+        size = int(pathlib.Path("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size").read_text())
+    except (OSError, ValueError):
+        return False
+    return ("[always]" in enabled or "[madvise]" in enabled) and size == 2 << 20
+
+
 def test_a_request_child_has_the_servers_code_mapped_from_the_fork(srv):
-    """The server maps its code and constants whole and gives each such
-    mapping an anonymous page, so that fork() copies their page table
-    entries: a request child takes no faults on code (68 a request without).
-    The script looks first thing: the executable's code mapping is all
-    present. Without it about 85% is, by the pool child's warm-up and
-    fault-around."""
+    """The server maps its code and constants whole, its own on huge pages
+    and the libraries' with an anonymous page each, so that fork() copies
+    their page table entries: a request child takes no faults on code (68 a
+    request without). The script looks first thing: every code mapping of
+    the executable (a file mapping, or the anonymous huge pages the server
+    moved over it) is all present. Without it about 85% is, by the pool
+    child's warm-up and fault-around."""
     if b"__asan_init" in CGIHOST_PY.read_bytes():
         pytest.skip("not under a sanitizer (the server does not do it there)")
-    script = srv.script("smaps.py", """import os
-exe, want, out = os.path.realpath('/proc/self/exe'), None, []
+    script = srv.script("smaps.py", """import json, os
+exe, maps, cur = os.path.realpath('/proc/self/exe'), [], None
 for line in open('/proc/self/smaps'):
     w = line.split()
     if not w[0].endswith(':'):
-        want = len(w) == 6 and w[5] == exe and w[1] == 'r-xp'
-    elif want and w[0] in ('Size:', 'Rss:'):
-        out.append(w[0] + w[1])
-print(os.getppid(), *out)
+        cur = {'range': w[0], 'perms': w[1], 'path': w[5] if len(w) == 6 else ''}
+        maps.append(cur)
+    elif w[0] in ('Size:', 'Rss:', 'AnonHugePages:'):
+        cur[w[0][:-1]] = int(w[1])
+print(os.getppid(), json.dumps({'exe': exe, 'maps': maps}))
 """)
     r = srv.run([script])
     assert r.returncode == 0, r.stderr
-    ppid, size, rss = r.stdout.decode().split()
+    ppid, info = r.stdout.decode().split(" ", 1)
     assert int(ppid) == srv.pid, "not run by the server"
-    assert rss.replace("Rss:", "") == size.replace("Size:", ""), (size, rss)
+    info = json.loads(info)
+    # the executable's mappings and the anonymous ones among them
+    first = min(i for i, m in enumerate(info["maps"]) if m["path"] == info["exe"])
+    last = max(i for i, m in enumerate(info["maps"]) if m["path"] == info["exe"])
+    own = [m for m in info["maps"][first:last + 1] if m["path"] in (info["exe"], "")]
+    code = [m for m in own if m["perms"] == "r-xp"]
+    assert code and all(m["Rss"] == m["Size"] for m in code), code
+    text = sum(m["Size"] for m in code)
+    if huge_pages_usable() and text >= 2048:
+        # the executable's code on 2 MiB pages, its constants too
+        assert sum(m["AnonHugePages"] for m in code) >= 2048, code
+        assert sum(m["AnonHugePages"] for m in own if m["perms"] == "r--p") >= 2048, own
 
 
 def server_figures(pid):
