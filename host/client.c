@@ -278,8 +278,7 @@ static int send_go(int fd, const int *fds, int nfds)
 }
 
 /* Builds and sends the request; fills fds with those GO will carry. 0, or -1. */
-static int send_request(int fd, int argc, char **argv, int cwdfd, int *fds, int *nfdsp,
-                        uint64_t sigign, uint64_t sigblk)
+static int send_request(int fd, int argc, char **argv, int cwdfd, int *fds, int *nfdsp)
 {
     struct cgih_req r;
     memset(&r, 0, sizeof r);
@@ -300,8 +299,7 @@ static int send_request(int fd, int argc, char **argv, int cwdfd, int *fds, int 
     for (char **e = environ; *e; e++)
         r.envc++;
     r.envp = environ;
-    r.sigign = sigign;
-    r.sigblk = sigblk;
+    r.sigblk = cgih_sigset_bits(&old_mask); /* as before take_signals() */
     for (int res = 0; res < RLIM_NLIMITS && r.nrlim < CGIH_MAX_RLIM; res++) {
         struct rlimit rl;
         if (getrlimit(res, &rl) != 0)
@@ -405,14 +403,10 @@ static int via_server(int argc, char **argv)
     int cwdfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (cwdfd < 0)
         goto fallback;
-    /* What a script exec'd from here would inherit, as python3 would:
-     * read before we take the signals we forward. */
-    uint64_t sigign, sigblk;
-    cgih_sigsets(&sigign, &sigblk);
     take_signals();
     int fds[CGIH_MAX_FDS], nfds = 0;
     struct cgih_msg m;
-    int rc = send_request(fd, argc, argv, cwdfd, fds, &nfds, sigign, sigblk);
+    int rc = send_request(fd, argc, argv, cwdfd, fds, &nfds);
     if (tracing)
         t_sent = cgih_now_ns();
     if (rc == 0 && (read_msg(fd, &m, deadline) != 1 || m.type != CGIH_MSG_READY))

@@ -78,7 +78,6 @@ char *cgih_req_encode(const struct cgih_req *r, size_t *len)
         put(&o, &r->rlim[i].cur, sizeof(uint64_t));
         put(&o, &r->rlim[i].max, sizeof(uint64_t));
     }
-    put(&o, &r->sigign, sizeof(uint64_t));
     put(&o, &r->sigblk, sizeof(uint64_t));
     if (o.failed) {
         free(o.buf);
@@ -218,8 +217,7 @@ int cgih_req_decode(char *body, size_t len, struct cgih_req *r, const char **rea
             get(&in, &r->rlim[i].cur, 8, "truncated rlimit") < 0 ||
             get(&in, &r->rlim[i].max, 8, "truncated rlimit") < 0)
             goto fail;
-    if (get(&in, &r->sigign, 8, "truncated signal sets") < 0 ||
-        get(&in, &r->sigblk, 8, "truncated signal sets") < 0)
+    if (get(&in, &r->sigblk, 8, "truncated signal set") < 0)
         goto fail;
     if (in.pos != len) {
         in.reason = "trailing bytes";
@@ -260,31 +258,28 @@ static int status_set(const char *text, const char *name, uint64_t *out)
     return 0;
 }
 
-void cgih_sigsets(uint64_t *ign, uint64_t *blk)
+uint64_t cgih_sigset_bits(const sigset_t *set)
 {
-    char text[4096];
-    ssize_t n = -1;
-    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        n = read(fd, text, sizeof text - 1); /* SigIgn and SigBlk come in the first 1.5 KiB */
-        close(fd);
-    }
-    if (n > 0) {
-        text[n] = '\0';
-        if (status_set(text, "SigBlk:", blk) == 0 && status_set(text, "SigIgn:", ign) == 0)
-            return;
-    }
-    /* No /proc (a chroot): one system call a signal. */
-    *ign = *blk = 0;
-    sigset_t cur;
-    int have_mask = sigprocmask(SIG_BLOCK, NULL, &cur) == 0;
-    for (int sig = 1; sig <= 64; sig++) {
-        struct sigaction sa;
-        if (sig < NSIG && sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
-            *ign |= 1ull << (sig - 1);
-        if (have_mask && sig < NSIG && sigismember(&cur, sig) == 1)
-            *blk |= 1ull << (sig - 1);
-    }
+    uint64_t bits = 0;
+    for (int sig = 1; sig <= 64 && sig < NSIG; sig++)
+        if (sigismember(set, sig) == 1)
+            bits |= 1ull << (sig - 1);
+    return bits;
+}
+
+int cgih_proc_sigign(pid_t pid, uint64_t *ign)
+{
+    char path[64], text[4096];
+    snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return CGIH_ERROR;
+    ssize_t n = read(fd, text, sizeof text - 1); /* SigIgn comes in the first 1.5 KiB */
+    close(fd);
+    if (n <= 0)
+        return CGIH_ERROR;
+    text[n] = '\0';
+    return status_set(text, "SigIgn:", ign) == 0 ? CGIH_OK : CGIH_ERROR;
 }
 
 const char *cgih_env_get(char *const *envp, const char *name)

@@ -122,6 +122,7 @@ static struct server {
     PyObject *std_file[3]; /* the same made on /dev/null, for regular files and /dev/null */
     int stdio_on_files;
     uint64_t sigign; /* the signals ignored here, which children inherit (bit n-1: signal n) */
+    int sigign_known;
     const char *tz; /* the server's TZ, NULL if unset */
     dev_t null_rdev;
 } S = {.lfd = -1, .sfd = -1, .epfd = -1, .lockfd = -1};
@@ -833,16 +834,20 @@ static void warm_up(void)
 
 /* A script run by python3 from the client would inherit the client's
  * ignored and blocked signals; a request child has inherited the server's.
- * Where the ignored sets differ, the child takes the client's through the
+ * The client sends its blocked set; its ignored set the child reads from
+ * /proc while the client builds its request (unknown without /proc: the
+ * dispositions then stay the server's). Where the ignored sets differ, the
+ * child takes the client's through the
  * signal module (signal.getsignal() then agrees), as python3's start would
  * leave them: a signal it ignores stays ignored, SIGINT included; one it
  * does not is at its default, SIGINT at Python's handler. SIGPIPE and
  * SIGXFSZ are ignored whatever python3 inherits, and a handler a preloaded
  * module installed is left alone. Then the client's blocked set. */
-static void take_clients_signals(const struct cgih_req *r)
+static void take_clients_signals(const struct cgih_req *r, int ign_known, uint64_t sigign)
 {
-    uint64_t diff = (r->sigign ^ S.sigign) &
-                    ~(SIGBIT(SIGKILL) | SIGBIT(SIGSTOP) | SIGBIT(SIGPIPE) | SIGBIT(SIGXFSZ));
+    uint64_t diff = ign_known ? (sigign ^ S.sigign) & ~(SIGBIT(SIGKILL) | SIGBIT(SIGSTOP) |
+                                                       SIGBIT(SIGPIPE) | SIGBIT(SIGXFSZ))
+                              : 0;
     PyObject *sm = diff ? PyImport_ImportModule("_signal") : NULL;
     PyObject *dfl = sm ? PyObject_GetAttrString(sm, "SIG_DFL") : NULL;
     PyObject *ign = sm ? PyObject_GetAttrString(sm, "SIG_IGN") : NULL;
@@ -856,7 +861,7 @@ static void take_clients_signals(const struct cgih_req *r)
             continue;
         }
         PyObject *ours = sig == SIGINT ? intr : dfl, *want = NULL;
-        if (r->sigign & SIGBIT(sig))
+        if (sigign & SIGBIT(sig))
             want = now == dfl || now == intr || PyObject_RichCompareBool(now, dfl, Py_EQ) == 1 ? ign : NULL;
         else
             want = now == ign || PyObject_RichCompareBool(now, ign, Py_EQ) == 1 ? ours : NULL;
@@ -965,6 +970,13 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
     if (S.lfd >= 0)
         close(S.lfd);
     long long t_dispatched = cgih_now_ns(), t_req = 0, t_go = 0, t_setup = 0;
+    /* The client's ignored signals, read while it builds its request (about
+     * 18 us of the kernel's, which its critical path does not wait for). */
+    struct ucred pc;
+    socklen_t pcl = sizeof pc;
+    uint64_t client_ign = 0;
+    int ign_known = S.sigign_known && getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &pc, &pcl) == 0 &&
+                    cgih_proc_sigign(pc.pid, &client_ign) == CGIH_OK;
     /* Out of the script's way: its first open() gets fd 3, as in a cold start. */
     int hi = fcntl(conn, F_DUPFD_CLOEXEC, 200);
     if (hi >= 0) {
@@ -1139,7 +1151,7 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
 
     int argc = (int)r.argc;
     char **argv = r.argv;
-    take_clients_signals(&r);
+    take_clients_signals(&r, ign_known, client_ign);
     int status = cgih_main_prepare(&argc, &argv);
     if ((synced < 0 || environ != env) && sync_environ() < 0) {
         PyErr_Print();
@@ -2060,8 +2072,7 @@ static int serve(int argc, char **argv)
     }
     cgih_py_set_code_lookup(cache_lookup);
     cgih_py_fix_baseline();
-    uint64_t blocked_here; /* the server's own mask is no child's: they set the client's */
-    cgih_sigsets(&S.sigign, &blocked_here);
+    S.sigign_known = cgih_proc_sigign(getpid(), &S.sigign) == CGIH_OK;
     const char *pf = getenv("CGIHOST_PREFAULT");
     int sanitized = 0; /* a sanitizer would see the pages' bytes as reads and writes */
 #if defined(__SANITIZE_ADDRESS__)
