@@ -590,7 +590,9 @@ def _upload_run(argv, env, body=None, size=None, out=None):
         thread = threading.Thread(target=gen)
         thread.start()
     sink = open(out, "wb") if out else subprocess.PIPE
-    p = subprocess.Popen(argv, stdin=stdin, stdout=sink, env=env)
+    # stderr kept aside (the stdlib's DeprecationWarning), shown on a failure
+    errf = tempfile.TemporaryFile()
+    p = subprocess.Popen(argv, stdin=stdin, stdout=sink, stderr=errf, env=env)
     if feeder:
         feeder.stdout.close()
     elif r is not None:
@@ -604,8 +606,11 @@ def _upload_run(argv, env, body=None, size=None, out=None):
         feeder.wait()
     if thread:
         thread.join()
+    errf.seek(0)
+    err = errf.read()
+    errf.close()
     if p.returncode != 0:
-        raise SystemExit(f"bench: {argv} exited {p.returncode}")
+        raise SystemExit(f"bench: {argv} exited {p.returncode}: {err.decode(errors='replace')}")
     with rssf:
         kb = int(open(rssf.name).read().split()[-1])
     return wall, kb, got

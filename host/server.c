@@ -837,12 +837,12 @@ static void warm_up(void)
  * The client sends its blocked set; its ignored set the child reads from
  * /proc while the client builds its request (unknown without /proc: the
  * dispositions then stay the server's). Where the ignored sets differ, the
- * child takes the client's through the
- * signal module (signal.getsignal() then agrees), as python3's start would
- * leave them: a signal it ignores stays ignored, SIGINT included; one it
- * does not is at its default, SIGINT at Python's handler. SIGPIPE and
- * SIGXFSZ are ignored whatever python3 inherits, and a handler a preloaded
- * module installed is left alone. Then the client's blocked set. */
+ * child takes the client's through the signal module (signal.getsignal()
+ * then agrees), as python3's start would leave them: a signal it ignores
+ * stays ignored, SIGINT included; one it does not is at its default,
+ * SIGINT at Python's handler. SIGPIPE and SIGXFSZ are ignored whatever
+ * python3 inherits, and a handler a preloaded module installed is left
+ * alone. Then the client's blocked set. */
 static void take_clients_signals(const struct cgih_req *r, int ign_known, uint64_t sigign)
 {
     uint64_t diff = ign_known ? (sigign ^ S.sigign) & ~(SIGBIT(SIGKILL) | SIGBIT(SIGSTOP) |
