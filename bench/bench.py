@@ -656,14 +656,14 @@ def upload(cgihost, mib=256, runs=5):
         small = (1 << 20) + 12345
         for name, argv in engines:
             r, w = os.pipe2(os.O_CLOEXEC)
-            p = subprocess.Popen(argv, stdin=r, stdout=subprocess.PIPE,
+            p = subprocess.Popen(argv, stdin=r, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                  env={**env_for(small), "MP_UPLOAD_HASH": "1"})
             os.close(r)
             want = _write_upload(w, small)
             os.close(w)
-            got = p.communicate()[0].decode()
+            got, err = (x.decode(errors="replace") for x in p.communicate())
             if p.returncode != 0 or f"sha256 {want}" not in got or "title 'holiday photos'" not in got:
-                raise SystemExit(f"bench: upload: {name} got it wrong: {got!r}")
+                raise SystemExit(f"bench: upload: {name} got it wrong: {got!r} {err}")
         body = tmp / "body"
         with open(body, "wb") as f:
             _write_upload(f.fileno(), size)
