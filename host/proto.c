@@ -240,24 +240,6 @@ void cgih_req_free(struct cgih_req *r)
     r->argv = r->envp = NULL;
 }
 
-/* The hexadecimal set after "NAME:\t" in /proc/self/status's text. */
-static int status_set(const char *text, const char *name, uint64_t *out)
-{
-    const char *p = strstr(text, name);
-    if (!p || (p != text && p[-1] != '\n'))
-        return -1;
-    p += strlen(name);
-    while (*p == ' ' || *p == '\t')
-        p++;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(p, &end, 16);
-    if (errno != 0 || end == p || *end != '\n')
-        return -1;
-    *out = (uint64_t)v;
-    return 0;
-}
-
 uint64_t cgih_sigset_bits(const sigset_t *set)
 {
     uint64_t bits = 0;
@@ -267,19 +249,43 @@ uint64_t cgih_sigset_bits(const sigset_t *set)
     return bits;
 }
 
+int cgih_status_sigign(FILE *f, uint64_t *ign)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    int rc = CGIH_ERROR;
+    while (getline(&line, &cap, f) > 0) {
+        if (strncmp(line, "SigIgn:", 7) != 0)
+            continue;
+        const char *p = line + 7;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(p, &end, 16);
+        if (errno == 0 && end != p && (*end == '\n' || *end == '\0')) {
+            *ign = (uint64_t)v;
+            rc = CGIH_OK;
+        }
+        break;
+    }
+    free(line);
+    return rc;
+}
+
 int cgih_proc_sigign(pid_t pid, uint64_t *ign)
 {
-    char path[64], text[4096];
-    snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    char path[64];
+    if (pid > 0)
+        snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+    else
+        snprintf(path, sizeof path, "/proc/self/status");
+    FILE *f = fopen(path, "re");
+    if (!f)
         return CGIH_ERROR;
-    ssize_t n = read(fd, text, sizeof text - 1); /* SigIgn comes in the first 1.5 KiB */
-    close(fd);
-    if (n <= 0)
-        return CGIH_ERROR;
-    text[n] = '\0';
-    return status_set(text, "SigIgn:", ign) == 0 ? CGIH_OK : CGIH_ERROR;
+    int rc = cgih_status_sigign(f, ign);
+    fclose(f);
+    return rc;
 }
 
 const char *cgih_env_get(char *const *envp, const char *name)

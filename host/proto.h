@@ -37,6 +37,7 @@
 #define CGIH_PROTO_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -128,11 +129,15 @@ void cgih_req_free(struct cgih_req *r);
 /* A signal set as the bits the protocol uses: bit n-1 for signal n (1-64). */
 uint64_t cgih_sigset_bits(const sigset_t *set);
 
-/* The signals process pid ignores (SigIgn in /proc/PID/status), as bits.
- * CGIH_OK, or CGIH_ERROR when it cannot be read. Reading it costs about
- * 18 us here: the server's child does it while it waits for the request,
- * not the client. */
+/* The signals process pid ignores (SigIgn in /proc/PID/status; pid 0:
+ * /proc/self), as bits. CGIH_OK, or CGIH_ERROR when it cannot be read.
+ * Reading it costs about 18 us here: the server's child does it while it
+ * waits for the request, not the client. */
 int cgih_proc_sigign(pid_t pid, uint64_t *ign);
+
+/* The same from a status file's text, read line by line (a long Groups:
+ * line may put SigIgn past the first 4 KiB). */
+int cgih_status_sigign(FILE *f, uint64_t *ign);
 
 /* The value of NAME in envp, or NULL. */
 const char *cgih_env_get(char *const *envp, const char *name);

@@ -306,84 +306,152 @@ static void prefault(void)
 /* ---- our code on huge pages -------------------------------------------------------------
  *
  * cgihost-py holds the whole interpreter (libpython is linked in), 5 MiB of
- * code and constants, linked at 2 MiB boundaries (see the Makefile). The
- * server copies each whole 2 MiB of them into an anonymous transparent huge
- * page and moves it over the original (mremap(), one atomic step; the bytes
- * are the same, so the code running it goes on). A fork then copies one
- * page table entry for each 2 MiB instead of 512, an exit drops one, and a
- * request child's instruction fetches miss the TLB far less. The rest stays
- * as it was, as does everything when the kernel refuses a step. */
-static void hugify_range(uintptr_t a, uintptr_t b, uintptr_t next, int prot)
+ * code and constants, linked at 2 MiB boundaries (see the Makefile). On
+ * x86-64 the server reads each whole 2 MiB of them from its executable into
+ * an anonymous transparent huge page and moves that over the original
+ * mapping (mremap(), one atomic step; the bytes are the same, so the code
+ * running it goes on). A fork then copies one page table entry for each
+ * 2 MiB instead of 512, an exit drops one, and a request child's
+ * instruction fetches miss the TLB far less. What it costs: 8 MiB of the
+ * server's own memory instead of shared page cache, and perf and uprobes
+ * no longer see the executable behind that code. CGIHOST_HUGEPAGES=0 keeps
+ * it as it was, as does any step the kernel refuses or a huge page it does
+ * not give. */
+#define HUGE_SIZE ((uintptr_t)2 << 20)
+
+/* AnonHugePages of the mapping that starts at a, in KiB, or -1. */
+static long anon_huge_kb(uintptr_t a)
 {
-    const uintptr_t huge = (uintptr_t)2 << 20;
-    if (b - a < huge / 2)
-        return; /* the ELF headers' 128 KiB: not worth 2 MiB */
-    uintptr_t ha = (a + huge - 1) & ~(huge - 1), hb = (b + huge - 1) & ~(huge - 1);
-    if (hb > next)
-        hb = b & ~(huge - 1); /* the last part stays: what follows it is in use */
-    if (hb <= ha)
-        return;
-    size_t n = hb - ha, have = (b < hb ? b : hb) - ha; /* past b: zeros, where nothing was mapped */
-    char *raw = mmap(NULL, n + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (raw == MAP_FAILED)
-        return;
-    char *tmp = (char *)(((uintptr_t)raw + huge - 1) & ~(huge - 1));
-    char *end = raw + n + huge;
-    if (madvise(tmp, n, MADV_HUGEPAGE) == 0) {
-        memcpy(tmp, (const void *)ha, have);
-        if (mprotect(tmp, n, prot) == 0 &&
-            mremap(tmp, n, n, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)ha) != MAP_FAILED) {
-            if (tmp > raw && munmap(raw, (size_t)(tmp - raw)) != 0) {
-                /* an unused reservation stays */
-            }
-            if (end > tmp + n && munmap(tmp + n, (size_t)(end - (tmp + n))) != 0) {
-                /* likewise */
-            }
-            return;
-        }
+    FILE *f = fopen("/proc/self/smaps", "re");
+    char line[512];
+    long kb = -1;
+    int in = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        unsigned long x, y;
+        if (sscanf(line, "%lx-%lx ", &x, &y) == 2 && strchr(line, '-') < strchr(line, ' '))
+            in = x == a;
+        else if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+            break;
     }
-    if (munmap(raw, n + huge) != 0) {
-        /* likewise */
-    }
+    if (f)
+        fclose(f);
+    return kb;
 }
 
-/* Whether madvise(MADV_HUGEPAGE) gives 2 MiB pages here. */
-static int huge_pages_usable(void)
+/* [a, b) of the executable, at file offset off, onto huge pages; up to the
+ * next 2 MiB boundary when nothing is mapped there (next: where the
+ * following mapping starts). NULL, or why not. */
+static const char *hugify_range(int exe, uintptr_t a, uintptr_t b, off_t off, uintptr_t next, int prot)
 {
+    if (b - a < HUGE_SIZE / 2)
+        return NULL; /* the ELF headers' 128 KiB: not worth 2 MiB */
+    uintptr_t ha = (a + HUGE_SIZE - 1) & ~(HUGE_SIZE - 1), hb = (b + HUGE_SIZE - 1) & ~(HUGE_SIZE - 1);
+    if (hb > next)
+        hb = b & ~(HUGE_SIZE - 1); /* the last part stays: what follows it is in use */
+    if (hb <= ha)
+        return NULL;
+    size_t n = hb - ha, have = (b < hb ? b : hb) - ha; /* past b: zeros, where nothing was mapped */
+    char *raw = mmap(NULL, n + HUGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED)
+        return "mmap failed";
+    char *tmp = (char *)(((uintptr_t)raw + HUGE_SIZE - 1) & ~(HUGE_SIZE - 1));
+    char *end = raw + n + HUGE_SIZE;
+    const char *why = NULL;
+    if (madvise(tmp, n, MADV_HUGEPAGE) != 0)
+        why = "madvise(MADV_HUGEPAGE) refused";
+    /* From the file, not from memory: a breakpoint a debugger or a uprobe
+     * has written into the code must not be copied into memory that no
+     * longer has a file for the kernel to match it against. */
+    for (size_t got = 0; !why && got < have;) {
+        ssize_t k = pread(exe, tmp + got, have - got, off + (off_t)(ha - a) + (off_t)got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            why = "cannot read the executable";
+        else
+            got += (size_t)k;
+    }
+    if (!why && anon_huge_kb((uintptr_t)tmp) < (long)(n >> 10))
+        why = "no huge pages given";
+    if (!why && mprotect(tmp, n, prot) != 0)
+        why = "mprotect refused";
+    if (!why && mremap(tmp, n, n, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)ha) == MAP_FAILED)
+        why = "mremap refused";
+    if (why) {
+        if (munmap(raw, n + HUGE_SIZE) != 0) {
+            /* an unused reservation stays */
+        }
+        return why;
+    }
+    if (tmp > raw && munmap(raw, (size_t)(tmp - raw)) != 0) {
+        /* likewise */
+    }
+    if (end > tmp + n && munmap(tmp + n, (size_t)(end - (tmp + n))) != 0) {
+        /* likewise */
+    }
+    return NULL;
+}
+
+/* Whether madvise(MADV_HUGEPAGE) gives 2 MiB pages to this process. */
+static const char *huge_pages_unusable(void)
+{
+#if !defined(__x86_64__)
+    return "not x86-64"; /* elsewhere code pages want more (BTI, cache flushes) */
+#else
     char buf[128];
     FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "re");
     int ok = f && fgets(buf, sizeof buf, f) && (strstr(buf, "[always]") || strstr(buf, "[madvise]"));
     if (f)
         fclose(f);
-    f = ok ? fopen("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", "re") : NULL;
-    ok = f && fgets(buf, sizeof buf, f) && strtoul(buf, NULL, 10) == 2u << 20;
+    if (!ok)
+        return "transparent huge pages are off";
+    f = fopen("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", "re");
+    ok = f && fgets(buf, sizeof buf, f) && strtoul(buf, NULL, 10) == HUGE_SIZE;
     if (f)
         fclose(f);
-    return ok;
+    if (!ok)
+        return "huge pages are not of 2 MiB";
+    /* PR_SET_THP_DISABLE (a container's) shows here */
+    f = fopen("/proc/self/status", "re");
+    ok = 1;
+    while (f && fgets(buf, sizeof buf, f))
+        if (strncmp(buf, "THP_enabled:", 12) == 0)
+            ok = atoi(buf + 12) != 0;
+    if (f)
+        fclose(f);
+    return ok ? NULL : "transparent huge pages are off for this process";
+#endif
 }
 
-static void hugify_code(void)
+/* NULL when done (or not wanted), else why the code stays on small pages. */
+static const char *hugify_code(void)
 {
-    if (!huge_pages_usable())
-        return; /* copies on small pages would only cost memory */
+    const char *no = getenv("CGIHOST_HUGEPAGES");
+    if (no && strcmp(no, "0") == 0)
+        return NULL;
+    const char *why = huge_pages_unusable();
+    if (why)
+        return why;
     char self[PATH_MAX];
     ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
     FILE *f = k > 0 ? fopen("/proc/self/maps", "re") : NULL;
     if (!f)
-        return;
+        return "cannot read /proc/self/maps";
     self[k] = '\0';
     struct {
         uintptr_t a, b, next; /* next: where the following mapping starts */
+        unsigned long long off;
         int prot;
     } r[8];
     int n = 0;
     char line[PATH_MAX + 128];
     while (fgets(line, sizeof line, f)) {
         unsigned long a, b;
+        unsigned long long off;
         char perms[8];
         int at = 0;
         line[strcspn(line, "\n")] = '\0';
-        if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &a, &b, perms, &at) != 3 || at == 0)
+        if (sscanf(line, "%lx-%lx %7s %llx %*s %*s %n", &a, &b, perms, &off, &at) != 4 || at == 0)
             continue;
         if (n > 0 && r[n - 1].next == UINTPTR_MAX)
             r[n - 1].next = a; /* maps lists mappings in address order */
@@ -392,13 +460,19 @@ static void hugify_code(void)
             continue;
         r[n].a = a;
         r[n].b = b;
+        r[n].off = off;
         r[n].next = UINTPTR_MAX;
         r[n].prot = PROT_READ | (perms[2] == 'x' ? PROT_EXEC : 0);
         n++;
     }
     fclose(f);
-    for (int i = 0; i < n; i++)
-        hugify_range(r[i].a, r[i].b, r[i].next, r[i].prot);
+    int exe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    if (exe < 0)
+        return "cannot open the executable";
+    for (int i = 0; i < n && !why; i++)
+        why = hugify_range(exe, r[i].a, r[i].b, (off_t)r[i].off, r[i].next, r[i].prot);
+    close(exe);
+    return why;
 }
 
 /* ---- code mappings that a fork copies ---------------------------------------------------
@@ -868,7 +942,15 @@ static void take_clients_signals(const struct cgih_req *r, int ign_known, uint64
         PyObject *done = want ? PyObject_CallMethod(sm, "signal", "iO", sig, want) : NULL;
         Py_XDECREF(done);
         Py_DECREF(now);
-        PyErr_Clear(); /* a signal Python cannot set (glibc's own 32 and 33) stays as it is */
+        /* A SIGINT that came before GO made signal() raise KeyboardInterrupt
+         * (it runs pending handlers first): it is the script's, raised in
+         * its first instructions. Any other error: a signal Python cannot
+         * set (glibc's own 32 and 33) stays as it is. */
+        if (PyErr_Occurred() && PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+            PyErr_Clear();
+            PyErr_SetInterruptEx(SIGINT);
+        }
+        PyErr_Clear();
     }
     Py_XDECREF(intr);
     Py_XDECREF(ign);
@@ -881,6 +963,9 @@ static void take_clients_signals(const struct cgih_req *r, int ign_known, uint64
         if (r->sigblk & SIGBIT(sig) && sigaddset(&blk, sig) != 0) {
             /* glibc's reserved signals cannot be blocked anyway */
         }
+    /* Last: what was held since GO is delivered now, to the script's
+     * dispositions (what the client's mask blocks stays pending, as it
+     * would under python3). */
     if (sigprocmask(SIG_SETMASK, &blk, NULL) != 0) {
         /* cannot fail with a valid how */
     }
@@ -976,7 +1061,7 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
     socklen_t pcl = sizeof pc;
     uint64_t client_ign = 0;
     int ign_known = S.sigign_known && getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &pc, &pcl) == 0 &&
-                    cgih_proc_sigign(pc.pid, &client_ign) == CGIH_OK;
+                    pc.pid > 0 && cgih_proc_sigign(pc.pid, &client_ign) == CGIH_OK;
     /* Out of the script's way: its first open() gets fd 3, as in a cold start. */
     int hi = fcntl(conn, F_DUPFD_CLOEXEC, 200);
     if (hi >= 0) {
@@ -1098,6 +1183,12 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
     if (sigaction(SIGALRM, &alrm0, NULL) != 0)
         _exit(71);
     t_go = cgih_now_ns();
+    /* Signals wait (the client forwards what it caught from now on) until
+     * the script's dispositions and mask are in place: take_clients_signals(). */
+    sigset_t all;
+    sigfillset(&all);
+    if (sigprocmask(SIG_BLOCK, &all, NULL) != 0)
+        _exit(71);
     struct ctl_msg started = {.type = CTL_STARTED};
     if (send(ctl, &started, sizeof started, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
         /* the server is gone: the request goes on without it */
@@ -2072,7 +2163,7 @@ static int serve(int argc, char **argv)
     }
     cgih_py_set_code_lookup(cache_lookup);
     cgih_py_fix_baseline();
-    S.sigign_known = cgih_proc_sigign(getpid(), &S.sigign) == CGIH_OK;
+    S.sigign_known = cgih_proc_sigign(0, &S.sigign) == CGIH_OK;
     const char *pf = getenv("CGIHOST_PREFAULT");
     int sanitized = 0; /* a sanitizer would see the pages' bytes as reads and writes */
 #if defined(__SANITIZE_ADDRESS__)
@@ -2087,7 +2178,9 @@ static int serve(int argc, char **argv)
         L = m == MAP_FAILED ? NULL : m;
     }
     if (!sanitized) {
-        hugify_code();
+        const char *small = hugify_code();
+        if (small)
+            logmsg("code and constants stay on small pages: %s", small);
         share_code_on_fork();
     }
 

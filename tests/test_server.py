@@ -210,6 +210,7 @@ print(json.dumps({
     "signals": {s.name: str(signal.getsignal(s)) for s in signal.Signals
                 if s not in (signal.SIGKILL, signal.SIGSTOP)},
     "sigmask": sorted(s.name for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])),
+    "procsig": [l.split() for l in open("/proc/self/status") if l.startswith(("SigIgn", "SigBlk"))],
     "rlimits": {n: resource.getrlimit(getattr(resource, n)) for n in dir(resource) if n.startswith("RLIMIT_")},
     "tz": [time.tzname, time.timezone], "gc": [gc.isenabled(), gc.get_threshold()],
     "warnings": [str(f) for f in warnings.filters], "recursion": sys.getrecursionlimit(),
@@ -252,7 +253,7 @@ def test_environment_is_the_requests_exactly(srv):
                                                          SERVER_SOFTWARE="test").items()},
                         cwd=sub, stdout=subprocess.PIPE, timeout=60)
     c = json.loads(py.stdout.splitlines()[0])
-    keys = ["environ", "argv", "cwd", "umask", "nofile", "stdio", "fds", "sigmask", "rlimits", "tz",
+    keys = ["environ", "argv", "cwd", "umask", "nofile", "stdio", "fds", "sigmask", "procsig", "rlimits", "tz",
             "gc", "warnings", "recursion", "faulthandler", "int_max_str_digits"]
     if b"__asan_init" not in CGIHOST_PY.read_bytes():
         keys.append("signals")  # the sanitizers' runtime installs handlers of its own
@@ -282,17 +283,26 @@ def test_a_requests_tz_is_read_as_at_a_fresh_start(srv):
 # a shell's background job) and SIGUSR2 blocked; SIGPIPE and SIGXFSZ back at
 # their defaults, as subprocess leaves them; without the LC_CTYPE that
 # Python's start adds (PEP 538), which the tests' environments do not have.
-SIGWRAP = ("import os, signal, sys\n"
-           "os.environ.pop('LC_CTYPE', None)\n"
-           "for s in (signal.SIGPIPE, signal.SIGXFSZ): signal.signal(s, signal.SIG_DFL)\n"
-           "for s in (signal.SIGHUP, signal.SIGINT): signal.signal(s, signal.SIG_IGN)\n"
-           "signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR2])\n"
-           "os.execv(sys.argv[1], sys.argv[1:])\n")
+# DFLWRAP: the same with every signal at its default and none blocked,
+# whatever the test run inherited.
+WRAP = ("import os, signal, sys\n"
+        "os.environ.pop('LC_CTYPE', None)\n"
+        "for s in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT):\n"
+        "    signal.signal(s, signal.SIG_DFL)\n"
+        "signal.pthread_sigmask(signal.SIG_SETMASK, [])\n"
+        "%s"
+        "os.execv(sys.argv[1], sys.argv[1:])\n")
+SIGWRAP = WRAP % ("for s in (signal.SIGHUP, signal.SIGINT): signal.signal(s, signal.SIG_IGN)\n"
+                  "signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR2])\n")
+DFLWRAP = WRAP % ""
 
 
 def signal_state(r):
+    """What the script saw of its signals: the kernel's ignored and blocked
+    sets, Python's view of the mask and (but under a sanitizer, whose
+    runtime installs handlers of its own) of the dispositions."""
     d = json.loads(r.stdout.splitlines()[0])
-    return {k: d[k] for k in ("signals", "sigmask")
+    return {k: d[k] for k in ("signals", "sigmask", "procsig")
             if k != "signals" or b"__asan_init" not in CGIHOST_PY.read_bytes()}
 
 
@@ -305,15 +315,18 @@ def python3_signal_state(srv, script, wrap=()):
 def test_the_clients_ignored_and_blocked_signals_are_the_scripts(srv):
     script = srv.script("dump.py", DUMP)
     wrap = [PYTHON, "-c", SIGWRAP]
-    ours, plain = srv.run([script], wrap=wrap), srv.run([script])
+    dfl = [PYTHON, "-c", DFLWRAP]
+    ours, plain = srv.run([script], wrap=wrap), srv.run([script], wrap=dfl)
     assert served(srv, ours) and served(srv, plain)
     got, want = signal_state(ours), python3_signal_state(srv, script, wrap)
     assert got == want
     assert want["sigmask"] == ["SIGUSR2"]
+    ign = int(dict(want["procsig"])["SigIgn:"], 16)
+    assert ign & (1 << (signal.SIGHUP - 1)) and ign & (1 << (signal.SIGINT - 1))
     if "signals" in want:
         assert want["signals"]["SIGHUP"] == want["signals"]["SIGINT"] == str(signal.SIG_IGN)
     # and the next request, from a client that ignores nothing, has none of it
-    assert signal_state(plain) == python3_signal_state(srv, script)
+    assert signal_state(plain) == python3_signal_state(srv, script, dfl)
     assert signal_state(plain) != want
 
 
@@ -321,10 +334,13 @@ def test_what_the_server_ignores_is_not_the_scripts(base):
     srv = Server(base, wrap=[PYTHON, "-c", SIGWRAP]).start()
     try:
         script = srv.script("dump.py", DUMP)
-        r = srv.run([script])
+        dfl = [PYTHON, "-c", DFLWRAP]
+        r = srv.run([script], wrap=dfl)
         assert served(srv, r)
-        want = python3_signal_state(srv, script)
+        want = python3_signal_state(srv, script, dfl)
         assert signal_state(r) == want
+        ign = int(dict(want["procsig"])["SigIgn:"], 16)
+        assert not ign & (1 << (signal.SIGHUP - 1)) and not ign & (1 << (signal.SIGINT - 1))
         if "signals" in want:
             assert want["signals"]["SIGINT"] == "<built-in function default_int_handler>"
     finally:
@@ -927,10 +943,39 @@ print(os.getppid(), json.dumps({'exe': exe, 'maps': maps}))
     code = [m for m in own if m["perms"] == "r-xp"]
     assert code and all(m["Rss"] == m["Size"] for m in code), code
     text = sum(m["Size"] for m in code)
+    small = [l for l in srv.log.read_text().splitlines() if "stay on small pages" in l]
+    # what the machine may refuse (a fragmented memory gives no huge page)
+    if small and any(w in small[0] for w in ("huge pages are off", "no huge pages given")):
+        pytest.skip(small[0])
+    assert not small, small
     if huge_pages_usable() and text >= 2048:
         # the executable's code on 2 MiB pages, its constants too
         assert sum(m["AnonHugePages"] for m in code) >= 2048, code
         assert sum(m["AnonHugePages"] for m in own if m["perms"] == "r--p") >= 2048, own
+
+
+# Runs the rest of argv with transparent huge pages off for it and what it
+# starts (prctl PR_SET_THP_DISABLE, as a container may have it).
+NOTHP = ("import ctypes, os, sys\n"
+         "os.environ.pop('LC_CTYPE', None)\n"
+         "assert ctypes.CDLL(None, use_errno=True).prctl(41, 1, 0, 0, 0) == 0\n"
+         "os.execv(sys.argv[1], sys.argv[1:])\n")
+
+
+@pytest.mark.skipif(b"__asan_init" in CGIHOST_PY.read_bytes(), reason="not under a sanitizer")
+def test_without_huge_pages_the_code_stays_as_it_was(base):
+    srv = Server(base, wrap=[PYTHON, "-c", NOTHP]).start()
+    try:
+        r = srv.run([srv.script("who.py", WHO)])
+        assert served(srv, r)
+        log = srv.log.read_text()
+        assert "stay on small pages: transparent huge pages are off" in log, log
+        maps = pathlib.Path(f"/proc/{srv.pid}/maps").read_text().splitlines()
+        exe = os.path.realpath(f"/proc/{srv.pid}/exe")
+        code = [l for l in maps if l.split()[1] == "r-xp" and l.endswith(exe)]
+        assert code, maps  # the executable's own code mapping, not an anonymous copy
+    finally:
+        srv.stop()
 
 
 def server_figures(pid):

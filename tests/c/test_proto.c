@@ -256,9 +256,10 @@ static void test_sockdir(void)
  * would inherit it; cgih_sigset_bits() numbers a set as the protocol does. */
 static void test_sigsets(void)
 {
-    struct sigaction ig = {.sa_handler = SIG_IGN}, old;
+    struct sigaction ig = {.sa_handler = SIG_IGN}, dfl = {.sa_handler = SIG_DFL}, old;
     sigemptyset(&ig.sa_mask);
-    if (sigaction(SIGHUP, &ig, &old) != 0) {
+    sigemptyset(&dfl.sa_mask);
+    if (sigaction(SIGHUP, &ig, &old) != 0 || sigaction(SIGTERM, &dfl, NULL) != 0) {
         tap_ok(0, "set up the signals");
         return;
     }
@@ -266,10 +267,33 @@ static void test_sigsets(void)
     tap_ok(cgih_proc_sigign(getpid(), &ign) == CGIH_OK && ign & 1ull << (SIGHUP - 1) &&
                !(ign & 1ull << (SIGTERM - 1)),
            "SIGHUP ignored, SIGTERM not");
-    sigaction(SIGHUP, &old, NULL);
+    uint64_t self = 0;
+    tap_ok(cgih_proc_sigign(0, &self) == CGIH_OK && self == ign, "pid 0 reads /proc/self");
+    sigaction(SIGHUP, &dfl, NULL); /* whatever the test run inherited */
     tap_ok(cgih_proc_sigign(getpid(), &ign) == CGIH_OK && !(ign & 1ull << (SIGHUP - 1)),
-           "and not once put back");
-    tap_ok(cgih_proc_sigign(0, &ign) == CGIH_ERROR, "no such process: an error");
+           "and not once at its default");
+    sigaction(SIGHUP, &old, NULL);
+    tap_ok(cgih_proc_sigign(999999999, &ign) == CGIH_ERROR, "no such process: an error");
+
+    /* SigIgn past the first 4 KiB (a long Groups: line), a name that
+     * contains the word, no SigIgn at all. */
+    size_t cap = 16384;
+    char *text = malloc(cap);
+    int k = snprintf(text, cap, "Name:\tSigIgn: 1\nGroups:\t");
+    for (int g = 0; g < 900; g++)
+        k += snprintf(text + k, cap - (size_t)k, "%d ", 100000 + g);
+    snprintf(text + k, cap - (size_t)k, "\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000001001\n");
+    FILE *f = fmemopen(text, strlen(text), "r");
+    ign = 0;
+    tap_ok(f && strlen(text) > 4096 && cgih_status_sigign(f, &ign) == CGIH_OK && ign == 0x1001,
+           "SigIgn found at byte %zu, not in Name:", strlen(text) - 25);
+    if (f)
+        fclose(f);
+    f = fmemopen(text, 20, "r");
+    tap_ok(f && cgih_status_sigign(f, &ign) == CGIH_ERROR, "no SigIgn line: an error");
+    if (f)
+        fclose(f);
+    free(text);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGUSR2);
