@@ -942,15 +942,7 @@ static void take_clients_signals(const struct cgih_req *r, int ign_known, uint64
         PyObject *done = want ? PyObject_CallMethod(sm, "signal", "iO", sig, want) : NULL;
         Py_XDECREF(done);
         Py_DECREF(now);
-        /* A SIGINT that came before GO made signal() raise KeyboardInterrupt
-         * (it runs pending handlers first): it is the script's, raised in
-         * its first instructions. Any other error: a signal Python cannot
-         * set (glibc's own 32 and 33) stays as it is. */
-        if (PyErr_Occurred() && PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
-            PyErr_Clear();
-            PyErr_SetInterruptEx(SIGINT);
-        }
-        PyErr_Clear();
+        PyErr_Clear(); /* a signal Python cannot set (glibc's own 32 and 33) stays as it is */
     }
     Py_XDECREF(intr);
     Py_XDECREF(ign);
@@ -1189,6 +1181,13 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
     sigfillset(&all);
     if (sigprocmask(SIG_BLOCK, &all, NULL) != 0)
         _exit(71);
+    /* A signal that reached this pool child before it became the request
+     * (only a kill aimed at it: it has a session of its own) is no
+     * request's: a SIGINT Python noted would be the script's
+     * KeyboardInterrupt. Python's handlers run now, and what they raise
+     * is dropped. */
+    if (PyErr_CheckSignals() < 0)
+        PyErr_Clear();
     struct ctl_msg started = {.type = CTL_STARTED};
     if (send(ctl, &started, sizeof started, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
         /* the server is gone: the request goes on without it */

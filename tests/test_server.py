@@ -347,6 +347,19 @@ def test_what_the_server_ignores_is_not_the_scripts(base):
         srv.stop()
 
 
+def test_a_sigint_to_a_waiting_pool_child_is_no_requests(srv):
+    """A SIGINT that reaches a pool child before its request (Python notes
+    it) is no script's KeyboardInterrupt."""
+    script = srv.script("who.py", "import time\nfor _ in range(1000): time.sleep(0)\n" + WHO)
+    for _ in range(3):
+        for pid in settled_pool(srv, 2):
+            os.kill(pid, signal.SIGINT)
+        time.sleep(0.1)
+        r = srv.run([script])
+        assert r.returncode == 0 and served(srv, r), r.stderr
+        assert b"KeyboardInterrupt" not in r.stderr
+
+
 def test_umask_and_tty_free_stdio_follow_the_request(srv):
     script = srv.script("dump.py", DUMP)
     ours = srv.run([script], wrap=["sh", "-c", 'umask 027; exec "$@"', "sh"])
