@@ -530,6 +530,52 @@ static PyObject *module_dict(const char *name)
     return m && PyModule_Check(m) ? PyModule_GetDict(m) : NULL;
 }
 
+/* Whether the builtins dict has changed since mark_baseline(), so that
+ * the teardown looks at its ~160 names only when a script did: its version
+ * tag on 3.11, a dict watcher from 3.12 on (where the tag is deprecated). */
+#if PY_VERSION_HEX >= 0x030C0000
+static int builtins_watcher = -1, builtins_touched = 1;
+
+static int on_builtins(PyDict_WatchEvent ev, PyObject *d, PyObject *k, PyObject *v)
+{
+    (void)ev, (void)d, (void)k, (void)v;
+    builtins_touched = 1;
+    return 0;
+}
+
+static void watch_builtins(PyObject *d)
+{
+    if (builtins_watcher < 0)
+        builtins_watcher = PyDict_AddWatcher(on_builtins);
+    builtins_touched = builtins_watcher < 0 || PyDict_Watch(builtins_watcher, d) < 0;
+    PyErr_Clear(); /* not watched: always looked at */
+}
+
+static int builtins_changed(PyObject *d)
+{
+    (void)d;
+    return builtins_touched;
+}
+#else
+static uint64_t builtins_version;
+
+static void watch_builtins(PyObject *d)
+{
+    builtins_version = ((PyDictObject *)d)->ma_version_tag;
+}
+
+static int builtins_changed(PyObject *d)
+{
+    return ((PyDictObject *)d)->ma_version_tag != builtins_version;
+}
+#endif
+
+static int cmp_addr(const void *a, const void *b)
+{
+    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+    return (x > y) - (x < y);
+}
+
 static void mark_baseline(void)
 {
     PyObject *modules = PyImport_GetModuleDict(), *k, *v;
@@ -541,10 +587,13 @@ static void mark_baseline(void)
     nbaseline = 0;
     while (nbaseline < n && PyDict_Next(modules, &pos, &k, &v))
         baseline[nbaseline++] = (uintptr_t)v;
+    qsort(baseline, (size_t)nbaseline, sizeof *baseline, cmp_addr);
     PyObject *d = module_dict("sys");
     Py_XSETREF(sys_copy, d ? PyDict_Copy(d) : NULL);
     d = module_dict("builtins");
     Py_XSETREF(builtins_copy, d ? PyDict_Copy(d) : NULL);
+    if (d)
+        watch_builtins(d);
     PyErr_Clear();
 }
 
@@ -556,10 +605,8 @@ void cgih_py_fix_baseline(void)
 
 static int in_baseline(PyObject *m)
 {
-    for (Py_ssize_t i = 0; i < nbaseline; i++)
-        if (baseline[i] == (uintptr_t)m)
-            return 1;
-    return 0;
+    uintptr_t key = (uintptr_t)m;
+    return nbaseline > 0 && bsearch(&key, baseline, (size_t)nbaseline, sizeof *baseline, cmp_addr);
 }
 
 /* _PyModule_ClearDict(): names with one leading underscore set to None
@@ -653,7 +700,9 @@ static void delete_special(void)
     }
     for (int i = 0; i < 3; i++) {
         PyObject *orig = PySys_GetObject(files[i][1]); /* borrowed */
-        if (PySys_SetObject(files[i][0], orig ? orig : Py_None) < 0)
+        if (!orig)
+            orig = Py_None;
+        if (PySys_GetObject(files[i][0]) != orig && PySys_SetObject(files[i][0], orig) < 0)
             PyErr_WriteUnraisable(NULL);
     }
     PyObject *b = module_dict("builtins");
@@ -711,7 +760,9 @@ static void release_what_the_script_added(void)
     for (Py_ssize_t i = 0; gone && i < PyList_GET_SIZE(gone); i++)
         if (PyDict_DelItem(modules, PyTuple_GET_ITEM(PyList_GET_ITEM(gone, i), 0)) < 0)
             PyErr_WriteUnraisable(NULL);
-    put_back(module_dict("builtins"), builtins_copy, 1);
+    PyObject *bd = module_dict("builtins");
+    if (bd && builtins_changed(bd))
+        put_back(bd, builtins_copy, 1);
     PyGC_Collect();
     for (Py_ssize_t i = gone ? PyList_GET_SIZE(gone) - 1 : -1; i >= 0; i--) {
         PyObject *m = referent(PyTuple_GET_ITEM(PyList_GET_ITEM(gone, i), 1));
