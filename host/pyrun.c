@@ -385,6 +385,7 @@ static PyObject *abspath_object(const char *path)
 }
 
 static void mark_baseline(void);
+static void intern_special_names(void);
 static int baseline_fixed; /* cgih_py_fix_baseline() was called */
 static int unhandled_sigint; /* the script ended by an uncaught KeyboardInterrupt */
 
@@ -594,6 +595,7 @@ static void mark_baseline(void)
     Py_XSETREF(builtins_copy, d ? PyDict_Copy(d) : NULL);
     if (d)
         watch_builtins(d);
+    intern_special_names();
     PyErr_Clear();
 }
 
@@ -679,35 +681,61 @@ static void put_back(PyObject *d, PyObject *copy, int restore)
     }
 }
 
+static const char *const special[] = {
+    /* sys names set to None */
+    "path", "argv", "ps1", "ps2", "last_exc" /* 3.12 */, "last_type", "last_value", "last_traceback",
+    "path_hooks", "path_importer_cache", "meta_path", "__interactivehook__",
+    /* sys streams put back, builtins._ */
+    "stdin", "__stdin__", "stdout", "__stdout__", "stderr", "__stderr__", "_"};
+#define NSPECIAL (sizeof special / sizeof *special)
+#define NDELETES 12
+static PyObject *special_names[NSPECIAL]; /* interned in mark_baseline(): in the server, once */
+
+static void intern_special_names(void)
+{
+    for (size_t i = 0; i < NSPECIAL; i++)
+        if (!special_names[i] && !(special_names[i] = PyUnicode_InternFromString(special[i])))
+            PyErr_Clear();
+}
+
+/* d[special[i]], borrowed, or NULL (no error). */
+static PyObject *special_get(PyObject *d, size_t i)
+{
+    PyObject *v = special_names[i] ? PyDict_GetItemWithError(d, special_names[i])
+                                   : PyDict_GetItemString(d, special[i]);
+    PyErr_Clear();
+    return v;
+}
+
+static int special_set(PyObject *d, size_t i, PyObject *v)
+{
+    return special_names[i] ? PyDict_SetItem(d, special_names[i], v) : PyDict_SetItemString(d, special[i], v);
+}
+
 /* finalize_modules_delete_special(): the sys names where values hide that
  * would otherwise be released last (sys.last_traceback holds the frames of
  * an uncaught exception) set to None, sys.stdin = sys.__stdin__ and co.,
  * builtins._ = None. */
 static void delete_special(void)
 {
-    static const char *const deletes[] = {"path", "argv", "ps1", "ps2", "last_exc" /* 3.12 */, "last_type",
-                                          "last_value", "last_traceback", "path_hooks",
-                                          "path_importer_cache", "meta_path", "__interactivehook__"};
-    static const char *const files[][2] = {
-        {"stdin", "__stdin__"}, {"stdout", "__stdout__"}, {"stderr", "__stderr__"}};
     /* Those the script set: what was there before it is the server's. */
     PyObject *sys = module_dict("sys");
-    for (size_t i = 0; sys && i < sizeof deletes / sizeof *deletes; i++) {
-        PyObject *v = PyDict_GetItemString(sys, deletes[i]); /* borrowed */
-        PyObject *was = sys_copy ? PyDict_GetItemString(sys_copy, deletes[i]) : NULL;
-        if (v && v != Py_None && v != was && PyDict_SetItemString(sys, deletes[i], Py_None) < 0)
+    for (size_t i = 0; sys && i < NDELETES; i++) {
+        PyObject *v = special_get(sys, i);
+        PyObject *was = sys_copy ? special_get(sys_copy, i) : NULL;
+        if (v && v != Py_None && v != was && special_set(sys, i, Py_None) < 0)
             PyErr_WriteUnraisable(NULL);
     }
-    for (int i = 0; i < 3; i++) {
-        PyObject *orig = PySys_GetObject(files[i][1]); /* borrowed */
+    for (size_t i = NDELETES; sys && i < NDELETES + 6; i += 2) {
+        PyObject *orig = special_get(sys, i + 1);
         if (!orig)
             orig = Py_None;
-        if (PySys_GetObject(files[i][0]) != orig && PySys_SetObject(files[i][0], orig) < 0)
+        if (special_get(sys, i) != orig && special_set(sys, i, orig) < 0)
             PyErr_WriteUnraisable(NULL);
     }
     PyObject *b = module_dict("builtins");
-    PyObject *last = b ? PyDict_GetItemString(b, "_") : NULL; /* borrowed */
-    if (last && last != Py_None && PyDict_SetItemString(b, "_", Py_None) < 0)
+    PyObject *last = b ? special_get(b, NSPECIAL - 1) : NULL;
+    if (last && last != Py_None && special_set(b, NSPECIAL - 1, Py_None) < 0)
         PyErr_WriteUnraisable(NULL);
 }
 
