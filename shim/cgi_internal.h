@@ -55,6 +55,10 @@ extern PyMethodDef cgih_cgi_funcs[];
 PyObject *cgih_default_environ(void);
 
 /* pyutil.c: small helpers the module's files share. */
+/* The interned str of an ASCII name (new reference), kept for the next
+ * call: see pyutil.c. cgih_names_clear() drops them. */
+PyObject *cgih_name(const char *s);
+void cgih_names_clear(void);
 int cgih_has_key(PyObject *mapping, const char *key);     /* key in mapping */
 PyObject *cgih_get_key(PyObject *mapping, const char *key); /* mapping[key] */
 /* An int as a byte count: past long long it saturates (cgi.py compares

@@ -305,6 +305,7 @@ static int cgi_clear(PyObject *m)
 static void cgi_free(void *m)
 {
     cgi_clear((PyObject *)m);
+    cgih_names_clear();
 }
 
 static PyModuleDef_Slot cgi_slots[] = {

@@ -26,27 +26,33 @@ typedef struct {
 
 static int set(PyObject *self, const char *name, PyObject *v)
 {
-    return PyObject_SetAttrString(self, name, v);
+    PyObject *n = cgih_name(name);
+    int rc = n ? PyObject_SetAttr(self, n, v) : -1;
+    Py_XDECREF(n);
+    return rc;
 }
 
 static int set_steal(PyObject *self, const char *name, PyObject *v)
 {
     if (!v)
         return -1;
-    int rc = PyObject_SetAttrString(self, name, v);
+    int rc = set(self, name, v);
     Py_DECREF(v);
     return rc;
 }
 
 static PyObject *get(PyObject *self, const char *name)
 {
-    return PyObject_GetAttrString(self, name);
+    PyObject *n = cgih_name(name);
+    PyObject *v = n ? PyObject_GetAttr(self, n) : NULL;
+    Py_XDECREF(n);
+    return v;
 }
 
 /* hasattr(o, name): 1, 0, or -1 for an error other than AttributeError. */
 static int has_attr(PyObject *o, const char *name)
 {
-    PyObject *v = PyObject_GetAttrString(o, name);
+    PyObject *v = get(o, name);
     if (v) {
         Py_DECREF(v);
         return 1;
@@ -59,7 +65,10 @@ static int has_attr(PyObject *o, const char *name)
 
 static PyObject *call_method0(PyObject *self, const char *name)
 {
-    return PyObject_CallMethod(self, name, NULL);
+    PyObject *n = cgih_name(name);
+    PyObject *r = n ? PyObject_CallMethodObjArgs(self, n, NULL) : NULL;
+    Py_XDECREF(n);
+    return r;
 }
 
 static int call_method0_void(PyObject *self, const char *name)

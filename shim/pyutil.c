@@ -3,14 +3,90 @@
 #include "cgi_internal.h"
 
 #include <limits.h>
+#include <stdlib.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
+/* ---- interned names ----------------------------------------------------------
+ *
+ * PyUnicode_InternFromString() decodes, hashes and looks up its name at
+ * every call: a fifth of a FieldStorage()'s work, which names some thirty
+ * attributes, keys and methods, several more than once. Here each name is
+ * interned once and kept, found again by a hash of its bytes. The table
+ * serves the first interpreter that asks (another one, a subinterpreter,
+ * interns as before), not at all in a free-threaded build, and is emptied
+ * with cgih_names_clear() when that interpreter's cgi module goes. */
+#define NAME_SLOTS 256 /* a power of two; a full table interns as before */
+static struct name_slot {
+    uint32_t hash;
+    char *key;
+    PyObject *name;
+} name_slots[NAME_SLOTS];
+static PyInterpreterState *names_owner;
+
+static uint32_t name_hash(const char *s)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+PyObject *cgih_name(const char *s)
+{
+#ifdef Py_GIL_DISABLED
+    return PyUnicode_InternFromString(s);
+#else
+    PyInterpreterState *me = PyInterpreterState_Get();
+    PyInterpreterState *owner = __atomic_load_n(&names_owner, __ATOMIC_ACQUIRE);
+    if (!owner) {
+        PyInterpreterState *none = NULL;
+        if (!__atomic_compare_exchange_n(&names_owner, &none, me, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            owner = none; /* another interpreter was first */
+        else
+            owner = me;
+    }
+    if (owner != me)
+        return PyUnicode_InternFromString(s);
+    uint32_t h = name_hash(s);
+    for (uint32_t i = 0; i < NAME_SLOTS; i++) {
+        struct name_slot *slot = &name_slots[(h + i) & (NAME_SLOTS - 1)];
+        if (slot->name && slot->hash == h && strcmp(slot->key, s) == 0)
+            return Py_NewRef(slot->name);
+        if (!slot->name) {
+            PyObject *name = PyUnicode_InternFromString(s);
+            char *key = name ? strdup(s) : NULL;
+            if (!key)
+                return name; /* not kept: next time again */
+            slot->hash = h;
+            slot->key = key;
+            slot->name = Py_NewRef(name);
+            return name;
+        }
+    }
+    return PyUnicode_InternFromString(s);
+#endif
+}
+
+void cgih_names_clear(void)
+{
+#ifndef Py_GIL_DISABLED
+    if (__atomic_load_n(&names_owner, __ATOMIC_ACQUIRE) != PyInterpreterState_Get())
+        return;
+    for (size_t i = 0; i < NAME_SLOTS; i++) {
+        Py_CLEAR(name_slots[i].name);
+        free(name_slots[i].key);
+        name_slots[i].key = NULL;
+    }
+    __atomic_store_n(&names_owner, NULL, __ATOMIC_RELEASE);
+#endif
+}
+
 int cgih_has_key(PyObject *mapping, const char *key)
 {
-    PyObject *k = PyUnicode_FromString(key);
+    PyObject *k = cgih_name(key);
     if (!k)
         return -1;
     int rc = PySequence_Contains(mapping, k);
@@ -20,7 +96,7 @@ int cgih_has_key(PyObject *mapping, const char *key)
 
 PyObject *cgih_get_key(PyObject *mapping, const char *key)
 {
-    PyObject *k = PyUnicode_FromString(key);
+    PyObject *k = cgih_name(key);
     if (!k)
         return NULL;
     PyObject *v = PyObject_GetItem(mapping, k);
