@@ -59,6 +59,8 @@ PyObject *cgih_default_environ(void);
  * call: see pyutil.c. cgih_names_clear() drops them. */
 PyObject *cgih_name(const char *s);
 void cgih_names_clear(void);
+PyObject *cgih_getattr(PyObject *o, const char *name);       /* getattr(o, name) */
+int cgih_setattr(PyObject *o, const char *name, PyObject *v); /* setattr(o, name, v) */
 int cgih_has_key(PyObject *mapping, const char *key);     /* key in mapping */
 PyObject *cgih_get_key(PyObject *mapping, const char *key); /* mapping[key] */
 /* An int as a byte count: past long long it saturates (cgi.py compares

@@ -169,7 +169,7 @@ PyObject *cgih_default_environ(void)
 {
     PyObject *os = PyDict_GetItemString(PyImport_GetModuleDict(), "os"); /* borrowed */
     if (os)
-        return PyObject_GetAttrString(os, "environ");
+        return cgih_getattr(os, "environ");
     PyObject *d = PyDict_New();
     if (!d)
         return NULL;
@@ -324,7 +324,7 @@ static PyObject *cgi_dolog(PyObject *module, PyObject *args, PyObject *kw)
         return NULL;
     /* logfp.write is looked up before fmt % args is formatted */
     PyObject *logfp = load_global(module, "logfp");
-    PyObject *write = logfp ? PyObject_GetAttrString(logfp, "write") : NULL;
+    PyObject *write = logfp ? cgih_getattr(logfp, "write") : NULL;
     PyObject *line = write ? PyNumber_Remainder(fmt, rest) : NULL;
     PyObject *nl = line ? PyUnicode_FromString("\n") : NULL;
     PyObject *full = nl ? PyNumber_Add(line, nl) : NULL;
@@ -423,7 +423,7 @@ static PyObject *parse_qs(PyObject *qs, PyObject *keep_blank, PyObject *strict, 
         /* bytes and stranger things: the real one, which is rare enough. */
         PyObject *m = PyImport_ImportModule("urllib.parse"), *f = NULL, *r = NULL;
         PyObject *a = NULL, *k = NULL;
-        if (m && (f = PyObject_GetAttrString(m, "parse_qs")) &&
+        if (m && (f = cgih_getattr(m, "parse_qs")) &&
             (a = PyTuple_Pack(3, qs, keep_blank, strict)) &&
             (k = Py_BuildValue("{sOsO}", "encoding", encoding, "separator", separator)))
             r = PyObject_Call(f, a, k);
@@ -514,7 +514,7 @@ static PyObject *cgi_parse(PyObject *module, PyObject *args, PyObject *kw)
     if (!environ_) {
         /* cgi.py mutates os.environ itself: that needs os. */
         if (!(os = PyImport_ImportModule("os")) ||
-            !(environ_ = PyObject_GetAttrString(os, "environ")))
+            !(environ_ = cgih_getattr(os, "environ")))
             goto done;
     } else {
         Py_INCREF(environ_);
@@ -525,7 +525,7 @@ static PyObject *cgi_parse(PyObject *module, PyObject *args, PyObject *kw)
         if (!fp)
             goto done;
     }
-    encoding = PyObject_GetAttrString(fp, "encoding");
+    encoding = cgih_getattr(fp, "encoding");
     if (!encoding) {
         if (!PyErr_ExceptionMatches(PyExc_AttributeError))
             goto done;
@@ -535,13 +535,13 @@ static PyObject *cgi_parse(PyObject *module, PyObject *args, PyObject *kw)
     }
     PyObject *tiow = PyImport_ImportModule("_io");
     if (tiow)
-        Py_SETREF(tiow, PyObject_GetAttrString(tiow, "TextIOWrapper"));
+        Py_SETREF(tiow, cgih_getattr(tiow, "TextIOWrapper"));
     t = tiow ? PyObject_IsInstance(fp, tiow) : -1;
     Py_XDECREF(tiow);
     if (t < 0)
         goto done;
     if (t) {
-        Py_SETREF(fp, PyObject_GetAttrString(fp, "buffer"));
+        Py_SETREF(fp, cgih_getattr(fp, "buffer"));
         if (!fp)
             goto done;
     }

@@ -26,10 +26,7 @@ typedef struct {
 
 static int set(PyObject *self, const char *name, PyObject *v)
 {
-    PyObject *n = cgih_name(name);
-    int rc = n ? PyObject_SetAttr(self, n, v) : -1;
-    Py_XDECREF(n);
-    return rc;
+    return cgih_setattr(self, name, v);
 }
 
 static int set_steal(PyObject *self, const char *name, PyObject *v)
@@ -43,10 +40,7 @@ static int set_steal(PyObject *self, const char *name, PyObject *v)
 
 static PyObject *get(PyObject *self, const char *name)
 {
-    PyObject *n = cgih_name(name);
-    PyObject *v = n ? PyObject_GetAttr(self, n) : NULL;
-    Py_XDECREF(n);
-    return v;
+    return cgih_getattr(self, name);
 }
 
 /* hasattr(o, name): 1, 0, or -1 for an error other than AttributeError. */
@@ -84,7 +78,7 @@ static PyObject *module_global(PyTypeObject *tp, const char *name)
     PyObject *m = cgih_cgi_module_of(tp);
     if (!m)
         return NULL;
-    return PyObject_GetAttrString(m, name);
+    return cgih_getattr(m, name);
 }
 
 /* getattr(module, attr), the module taken from sys.modules where it is
@@ -99,7 +93,7 @@ static PyObject *import_attr(const char *module, const char *attr)
     Py_XDECREF(name);
     if (!m)
         return NULL;
-    PyObject *a = PyObject_GetAttrString(m, attr);
+    PyObject *a = cgih_getattr(m, attr);
     Py_DECREF(m);
     return a;
 }
@@ -107,7 +101,7 @@ static PyObject *import_attr(const char *module, const char *attr)
 /* type(x).__name__ (new reference) */
 static PyObject *type_name(PyObject *x)
 {
-    return PyObject_GetAttrString((PyObject *)Py_TYPE(x), "__name__");
+    return cgih_getattr((PyObject *)Py_TYPE(x), "__name__");
 }
 
 /* ValueError("%s should return bytes, got %s" % (fp, type(x).__name__)) */
@@ -263,7 +257,7 @@ static int headers_type_ok(PyObject *headers)
     PyObject *em = PyDict_GetItemString(mods, "email.message");
     if (!em)
         return 0;
-    PyObject *msg = PyObject_GetAttrString(em, "Message");
+    PyObject *msg = cgih_getattr(em, "Message");
     if (!msg)
         return -1;
     ok = PyObject_IsInstance(headers, msg);
@@ -969,7 +963,7 @@ static void fs_finalize(PyObject *self)
         /* "Exception ignored in" __del__, as for cgi.py's method: not
          * repr(self), which would read the whole file again via .value */
         PyObject *err = PyErr_GetRaisedException_compat();
-        PyObject *del = PyObject_GetAttrString((PyObject *)Py_TYPE(self), "__del__");
+        PyObject *del = cgih_getattr((PyObject *)Py_TYPE(self), "__del__");
         if (!del)
             PyErr_Clear();
         PyErr_SetRaisedException_compat(err);

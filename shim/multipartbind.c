@@ -297,10 +297,10 @@ static int emit_unit(sink_t *s, const char *u, size_t n)
         PyObject *file = PyObject_CallMethod(s->self, "make_file", NULL);
         if (!file)
             return -1;
-        int rc = PyObject_SetAttrString(s->self, "file", file);
+        int rc = cgih_setattr(s->self, "file", file);
         PyObject *data = rc < 0 ? NULL : PyObject_CallMethod(s->mem, "getvalue", NULL);
         rc = (!data || call_write(file, data) < 0 ||
-              PyObject_SetAttrString(s->self, "_FieldStorage__file", Py_None) < 0)
+              cgih_setattr(s->self, "_FieldStorage__file", Py_None) < 0)
                  ? -1
                  : 0;
         Py_XDECREF(data);
@@ -309,7 +309,7 @@ static int emit_unit(sink_t *s, const char *u, size_t n)
             return -1;
         Py_CLEAR(s->mem);
     }
-    PyObject *target = s->mem ? Py_NewRef(s->mem) : PyObject_GetAttrString(s->self, "file");
+    PyObject *target = s->mem ? Py_NewRef(s->mem) : cgih_getattr(s->self, "file");
     if (!target)
         return -1;
     PyObject *data = s->binary ? PyBytes_FromStringAndSize(u, (Py_ssize_t)n)
@@ -325,7 +325,7 @@ static int emit_unit(sink_t *s, const char *u, size_t n)
 /* Bytes straight to the part's file (a file part that is on disk). */
 static int write_direct(sink_t *s, const char *at, size_t n)
 {
-    PyObject *file = PyObject_GetAttrString(s->self, "file");
+    PyObject *file = cgih_getattr(s->self, "file");
     if (!file)
         return -1;
     PyObject *mv = PyMemoryView_FromMemory((char *)at, (Py_ssize_t)n, PyBUF_READ);
@@ -384,7 +384,7 @@ static int sink_flush(sink_t *s)
 
 static void not_bytes(PyObject *fp, PyObject *x)
 {
-    PyObject *t = PyObject_GetAttrString((PyObject *)Py_TYPE(x), "__name__");
+    PyObject *t = cgih_getattr((PyObject *)Py_TYPE(x), "__name__");
     if (t) {
         PyErr_Format(PyExc_ValueError, "%S should return bytes, got %S", fp, t);
         Py_DECREF(t);
@@ -877,7 +877,7 @@ static stream_obj *as_stream(PyObject *fp)
 
 static int get_int(PyObject *o, const char *name, long long *out)
 {
-    PyObject *v = PyObject_GetAttrString(o, name);
+    PyObject *v = cgih_getattr(o, name);
     if (!v)
         return -1;
     if (v == Py_None) {
@@ -903,7 +903,7 @@ static int sub_count(PyObject **mnf, Py_ssize_t k)
 static int set_ll(PyObject *o, const char *name, long long v)
 {
     PyObject *x = PyLong_FromLongLong(v);
-    int rc = x ? PyObject_SetAttrString(o, name, x) : -1;
+    int rc = x ? cgih_setattr(o, name, x) : -1;
     Py_XDECREF(x);
     return rc;
 }
@@ -918,15 +918,15 @@ static int read_parts(PyObject *self, stream_obj *r, int d, PyObject *env, PyObj
     uint64_t missing = 0; /* bytes of read_to_eof parts, absent from bytes_read */
     int rc = -1;
 
-    if (!(list = PyObject_GetAttrString(self, "list")) ||
-        !(ib = PyObject_GetAttrString(self, "innerboundary")) ||
-        !(limit = PyObject_GetAttrString(self, "limit")) ||
-        !(enc = PyObject_GetAttrString(self, "encoding")) ||
-        !(err = PyObject_GetAttrString(self, "errors")) ||
-        !(sep = PyObject_GetAttrString(self, "separator")) ||
-        !(mnf = PyObject_GetAttrString(self, "max_num_fields")))
+    if (!(list = cgih_getattr(self, "list")) ||
+        !(ib = cgih_getattr(self, "innerboundary")) ||
+        !(limit = cgih_getattr(self, "limit")) ||
+        !(enc = cgih_getattr(self, "encoding")) ||
+        !(err = cgih_getattr(self, "errors")) ||
+        !(sep = cgih_getattr(self, "separator")) ||
+        !(mnf = cgih_getattr(self, "max_num_fields")))
         goto done;
-    if (!(klass = PyObject_GetAttrString(self, "FieldStorageClass")))
+    if (!(klass = cgih_getattr(self, "FieldStorageClass")))
         goto done;
     int t = PyObject_IsTrue(klass);
     if (t < 0)
@@ -1029,7 +1029,7 @@ static int read_parts(PyObject *self, stream_obj *r, int d, PyObject *env, PyObj
             part_read = 0;
         }
         if (mnf != Py_None) {
-            PyObject *plist = sub_count(&mnf, 1) == 0 ? PyObject_GetAttrString(part, "list") : NULL;
+            PyObject *plist = sub_count(&mnf, 1) == 0 ? cgih_getattr(part, "list") : NULL;
             int pt = plist ? PyObject_IsTrue(plist) : -1;
             if (pt > 0)
                 (void)sub_count(&mnf, PyObject_Size(plist)); /* a failure leaves mnf NULL */
@@ -1047,7 +1047,7 @@ static int read_parts(PyObject *self, stream_obj *r, int d, PyObject *env, PyObj
         /* cgi.py then reads the part's bytes_read, which a FieldStorageClass
          * that makes something else (None, a MiniFieldStorage) lacks: the
          * same AttributeError. Then the part is given what it read. */
-        PyObject *probe = PyObject_GetAttrString(part, "bytes_read");
+        PyObject *probe = cgih_getattr(part, "bytes_read");
         Py_XDECREF(probe);
         if (!probe || set_ll(part, "done", r->end_done[d]) < 0 || set_ll(part, "bytes_read", part_read) < 0) {
             Py_DECREF(part);
@@ -1075,8 +1075,8 @@ done:
 /* read_multi after cgi.py's checks and qs_on_post fields: the parts. */
 int cgih_read_multi_parts(PyObject *self, PyObject *env, PyObject *kbv, PyObject *strict)
 {
-    PyObject *fp = PyObject_GetAttrString(self, "fp");
-    PyObject *ib = fp ? PyObject_GetAttrString(self, "innerboundary") : NULL;
+    PyObject *fp = cgih_getattr(self, "fp");
+    PyObject *ib = fp ? cgih_getattr(self, "innerboundary") : NULL;
     if (!ib) {
         Py_XDECREF(fp);
         return -1;
@@ -1149,7 +1149,7 @@ out:
  * 0 when fp is something else, -1 on error. */
 int cgih_part_read_lines(PyObject *self)
 {
-    PyObject *fp = PyObject_GetAttrString(self, "fp");
+    PyObject *fp = cgih_getattr(self, "fp");
     if (!fp)
         return -1;
     stream_obj *r = as_stream(fp);
@@ -1160,18 +1160,18 @@ int cgih_part_read_lines(PyObject *self)
     int d = r->cur_depth, rc = -1;
     r->after_headers = 0;
     sink_t s = {.self = self};
-    PyObject *bin = PyObject_GetAttrString(self, "_binary_file");
+    PyObject *bin = cgih_getattr(self, "_binary_file");
     int b = bin ? PyObject_IsTrue(bin) : -1;
     Py_XDECREF(bin);
     if (b < 0)
         goto out;
     s.binary = b;
-    if (!(s.mem = PyObject_GetAttrString(self, "_FieldStorage__file")))
+    if (!(s.mem = cgih_getattr(self, "_FieldStorage__file")))
         goto out;
     if (s.mem == Py_None)
         Py_CLEAR(s.mem);
-    if (!(s.enc = PyObject_GetAttrString(self, "encoding")) ||
-        !(s.err = PyObject_GetAttrString(self, "errors")))
+    if (!(s.enc = cgih_getattr(self, "encoding")) ||
+        !(s.err = cgih_getattr(self, "errors")))
         goto out;
     r->sink = &s;
     rc = drain_part(r, d);
@@ -1194,7 +1194,7 @@ out:
  * what cgi.py's skip_lines does; the part's end is consumed. 1/0/-1 as above. */
 int cgih_part_skip_lines(PyObject *self)
 {
-    PyObject *fp = PyObject_GetAttrString(self, "fp");
+    PyObject *fp = cgih_getattr(self, "fp");
     if (!fp)
         return -1;
     stream_obj *r = as_stream(fp);

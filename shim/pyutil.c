@@ -84,6 +84,22 @@ void cgih_names_clear(void)
 #endif
 }
 
+PyObject *cgih_getattr(PyObject *o, const char *name)
+{
+    PyObject *n = cgih_name(name);
+    PyObject *v = n ? PyObject_GetAttr(o, n) : NULL;
+    Py_XDECREF(n);
+    return v;
+}
+
+int cgih_setattr(PyObject *o, const char *name, PyObject *v)
+{
+    PyObject *n = cgih_name(name);
+    int rc = n ? PyObject_SetAttr(o, n, v) : -1;
+    Py_XDECREF(n);
+    return rc;
+}
+
 int cgih_has_key(PyObject *mapping, const char *key)
 {
     PyObject *k = cgih_name(key);
