@@ -747,8 +747,13 @@ time.sleep(60)
 def test_concurrency_200_requests_16_at_a_time(srv):
     script = srv.script("n.py", WHO + "import sys\nprint('n', sys.argv[1])\n")
 
+    # A handshake may wait past the default 2 s here: under ASan the server
+    # now and then stalls for about 2 s near the 64th request (seen at
+    # 6938b83 too, 1 run in 6), and the requests waiting then would run
+    # in-process. That is right too, but this test counts what the server
+    # serves.
     def one(i):
-        r = srv.run([script, str(i)], timeout=120)
+        r = srv.run([script, str(i)], timeout=120, env={"CGIHOST_TIMEOUT_MS": "30000"})
         return r.returncode, r.stdout
 
     with concurrent.futures.ThreadPoolExecutor(16) as ex:
