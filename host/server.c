@@ -64,6 +64,7 @@ enum { CTL_DISPATCH = 1, CTL_STARTED = 2, CTL_SCRIPT = 3, CTL_STOP = 4, CTL_TAKE
 struct ctl_msg {
     uint32_t type;
     uint32_t peer_uid;
+    int32_t peer_pid;
     int32_t info[CGIH_INFO_COUNT];
 };
 
@@ -991,6 +992,7 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
      * child is idle). EOF on ctl: the server is gone or recycles us. */
     int conn = -1;
     uid_t peer = (uid_t)-1;
+    pid_t peer_pid = 0; /* the client, as SO_PEERCRED gave it */
     while (conn < 0) {
         struct pollfd pfd[2] = {{ctl, POLLIN, 0}, {S.lfd, POLLIN, 0}};
         if (poll(pfd, S.lfd >= 0 ? 2 : 1, -1) < 0) {
@@ -1018,6 +1020,7 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
                 _exit(0);
             memcpy(&conn, CMSG_DATA(c), sizeof conn);
             peer = m.peer_uid;
+            peer_pid = (pid_t)m.peer_pid;
         } else if (pfd[1].revents) {
             int a = accept4(S.lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
             if (a < 0)
@@ -1042,6 +1045,7 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
             }
             conn = a;
             peer = cr.uid;
+            peer_pid = cr.pid;
         }
     }
     if (S.lfd >= 0)
@@ -1049,11 +1053,8 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
     long long t_dispatched = cgih_now_ns(), t_req = 0, t_go = 0, t_setup = 0;
     /* The client's ignored signals, read while it builds its request (about
      * 18 us of the kernel's, which its critical path does not wait for). */
-    struct ucred pc;
-    socklen_t pcl = sizeof pc;
     uint64_t client_ign = 0;
-    int ign_known = S.sigign_known && getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &pc, &pcl) == 0 &&
-                    pc.pid > 0 && cgih_proc_sigign(pc.pid, &client_ign) == CGIH_OK;
+    int ign_known = S.sigign_known && peer_pid > 0 && cgih_proc_sigign(peer_pid, &client_ign) == CGIH_OK;
     /* Out of the script's way: its first open() gets fd 3, as in a cold start. */
     int hi = fcntl(conn, F_DUPFD_CLOEXEC, 200);
     if (hi >= 0) {
@@ -1457,7 +1458,7 @@ static void answer_unforked(int conn)
     refuse(conn, CGIH_REFUSE_BUSY);
 }
 
-static void dispatch(int conn, uid_t peer)
+static void dispatch(int conn, uid_t peer, pid_t peer_pid)
 {
     for (;;) {
         /* We accept only when no pool child is idle (or one was forked just
@@ -1469,7 +1470,7 @@ static void dispatch(int conn, uid_t peer)
             answer_unforked(conn);
             return;
         }
-        struct ctl_msg m = {.type = CTL_DISPATCH, .peer_uid = (uint32_t)peer};
+        struct ctl_msg m = {.type = CTL_DISPATCH, .peer_uid = (uint32_t)peer, .peer_pid = (int32_t)peer_pid};
         c->next = S.busy;
         S.busy = c;
         S.nbusy++;
@@ -1502,7 +1503,7 @@ static void on_listen(void)
             continue;
         }
         S.t_active = now_s();
-        dispatch(conn, cr.uid);
+        dispatch(conn, cr.uid, cr.pid);
     }
 }
 
