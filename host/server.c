@@ -68,11 +68,23 @@ struct ctl_msg {
     int32_t info[CGIH_INFO_COUNT];
 };
 
-enum wkind { W_LISTEN, W_SIGNAL, W_CTL, W_CONN };
+enum wkind { W_LISTEN, W_SIGNAL, W_CTL, W_CONN, W_QUEUED };
 struct child;
+struct queued;
 struct watch {
     enum wkind kind;
     struct child *c;
+    struct queued *q;
+};
+
+/* A connection waiting for one of --max-children to finish (--queue). */
+struct queued {
+    int fd; /* -1 once answered or gone; freed when it reaches the head */
+    uid_t uid;
+    pid_t pid;
+    long long since_ns;
+    struct watch w;
+    struct queued *next;
 };
 
 struct child {
@@ -88,6 +100,8 @@ struct child {
 static struct server {
     /* options */
     int pool, max_children, autostarted, ncpu;
+    int queue;     /* connections that may wait for a child (--queue) */
+    long queue_ms; /* for at most this long (--queue-ms) */
     long idle_exit;
     const char *preload;
     char dir[PATH_MAX], sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -96,6 +110,8 @@ static struct server {
     struct watch wlisten, wsignal;
     struct child *idle, *busy, *grave;
     int nidle, nbusy;
+    struct queued *qhead, **qtail; /* oldest first */
+    int nqueued;                   /* those with an fd */
     gid_t *groups; /* our supplementary groups, read once (same_groups()) */
     int ngroups;
     unsigned gen;
@@ -1372,8 +1388,8 @@ static struct child *spawn(int pending)
     c->ctl = sv[0];
     c->conn = -1;
     c->gen = S.gen;
-    c->wctl = (struct watch){W_CTL, c};
-    c->wconn = (struct watch){W_CONN, c};
+    c->wctl = (struct watch){.kind = W_CTL, .c = c};
+    c->wconn = (struct watch){.kind = W_CONN, .c = c};
     ep_add(c->ctl, EPOLLIN, &c->wctl);
     return c;
 }
@@ -1458,7 +1474,102 @@ static void answer_unforked(int conn)
     refuse(conn, CGIH_REFUSE_BUSY);
 }
 
-static void dispatch(int conn, uid_t peer, pid_t peer_pid)
+/* ---- the queue: requests waiting for a child -------------------------------------------
+ *
+ * With --max-children running, a request waits here (--queue of them, each
+ * --queue-ms at most) for one of them to end, instead of being refused at
+ * once: refused, it would run in-process, a whole interpreter's start on a
+ * machine that is busy already, and past the limit on processes that
+ * --max-children is. Waiting ones are served oldest first; one that waited
+ * too long, or finds the server stopping, is refused BUSY and runs
+ * in-process then. STOP and QUERY are answered as soon as their header is
+ * read. */
+static void unqueue(struct queued *q)
+{
+    if (q->fd < 0)
+        return;
+    epoll_ctl(S.epfd, EPOLL_CTL_DEL, q->fd, NULL);
+    q->fd = -1;
+    S.nqueued--;
+}
+
+/* 0 when conn waits in the queue; -1 when it is full or off. */
+static int enqueue(int conn, uid_t peer, pid_t peer_pid)
+{
+    struct queued *q;
+    if (S.stopping || S.queue_ms <= 0 || S.nqueued >= S.queue || !(q = calloc(1, sizeof *q)))
+        return -1;
+    *q = (struct queued){.fd = conn, .uid = peer, .pid = peer_pid, .since_ns = cgih_now_ns()};
+    q->w = (struct watch){.kind = W_QUEUED, .q = q};
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = &q->w};
+    if (epoll_ctl(S.epfd, EPOLL_CTL_ADD, conn, &ev) != 0) {
+        free(q);
+        return -1;
+    }
+    *S.qtail = q;
+    S.qtail = &q->next;
+    S.nqueued++;
+    return 0;
+}
+
+/* Its header (peeked, left for the child) or its hang-up. */
+static void on_queued(struct queued *q, uint32_t events)
+{
+    struct cgih_hdr h;
+    const char *why;
+    ssize_t k = events & EPOLLIN ? recv(q->fd, &h, sizeof h, MSG_PEEK | MSG_DONTWAIT) : 0;
+    if (k < 0 && (errno == EINTR || errno == EAGAIN))
+        return;
+    int fd = q->fd;
+    if (k == (ssize_t)sizeof h && cgih_hdr_check(&h, &why) == CGIH_OK && h.kind != CGIH_KIND_REQ) {
+        unqueue(q);
+        if (h.kind == CGIH_KIND_QUERY)
+            send_info(fd);
+        else
+            answer_stop(fd);
+        close(fd);
+    } else if (k > 0 && !(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+        /* A request (or a part of one, or garbage: its child will see):
+         * from now on only its hang-up matters. */
+        ep_mod(fd, EPOLLRDHUP, &q->w);
+    } else {
+        unqueue(q); /* gone: it runs in-process (or never was a client) */
+        close(fd);
+    }
+}
+
+static void hand_to_child(int conn, uid_t peer, pid_t peer_pid);
+
+/* Hands the oldest waiting connections to children while there is room,
+ * refuses those that waited --queue-ms (all of them when stopping), frees
+ * the entries done with. Returns the milliseconds until the oldest waiting
+ * one times out, -1 when none waits. */
+static long drain_queue(void)
+{
+    long long now = cgih_now_ns(), limit = (long long)S.queue_ms * 1000000;
+    while (S.qhead) {
+        struct queued *q = S.qhead;
+        if (q->fd >= 0) {
+            int fd = q->fd;
+            if (S.stopping || now - q->since_ns >= limit) {
+                unqueue(q);
+                refuse(fd, CGIH_REFUSE_BUSY);
+            } else if (S.nbusy < S.max_children) {
+                unqueue(q);
+                hand_to_child(fd, q->uid, q->pid);
+            } else {
+                return (long)((q->since_ns + limit - now) / 1000000) + 1;
+            }
+        }
+        S.qhead = q->next;
+        if (!S.qhead)
+            S.qtail = &S.qhead;
+        free(q);
+    }
+    return -1;
+}
+
+static void hand_to_child(int conn, uid_t peer, pid_t peer_pid)
 {
     for (;;) {
         /* We accept only when no pool child is idle (or one was forked just
@@ -1484,6 +1595,14 @@ static void dispatch(int conn, uid_t peer, pid_t peer_pid)
         /* A dead pool child: forget it (SIGCHLD reaps it) and try again. */
         close_watched(&c->ctl);
     }
+}
+
+static void dispatch(int conn, uid_t peer, pid_t peer_pid)
+{
+    /* Oldest first: with others waiting, a new one waits behind them. */
+    if ((S.nbusy >= S.max_children || S.nqueued > 0) && enqueue(conn, peer, peer_pid) == 0)
+        return;
+    hand_to_child(conn, peer, peer_pid);
 }
 
 static void on_listen(void)
@@ -1747,7 +1866,7 @@ done:
  * memory): either would make a busy loop of idle work that cannot be done. */
 static int want_refill(void)
 {
-    return S.nidle < S.pool && S.nidle + S.nbusy < S.max_children &&
+    return S.nidle < S.pool && S.nidle + S.nbusy < S.max_children && S.nqueued == 0 &&
            (S.nbusy == 0 || (S.nidle == 0 && S.nbusy < S.ncpu)) &&
            (S.t_spawn_failed == 0 || now_s() > S.t_spawn_failed);
 }
@@ -2015,6 +2134,7 @@ static int preload(void)
 static void usage_serve(FILE *f)
 {
     fputs("usage: cgihost serve [--user USER] [--socket-dir DIR] [--pool N] [--max-children N]\n"
+          "                     [--queue N] [--queue-ms MS]\n"
           "                     [--idle-exit SECONDS] [--preload MOD,MOD...]\n"
           "       cgihost stop | status [--user USER] [--socket-dir DIR]\n",
           f);
@@ -2070,6 +2190,9 @@ static int serve(int argc, char **argv)
     }
     S.pool = 2;
     S.max_children = 64;
+    S.queue = 256;
+    S.queue_ms = 500;
+    S.qtail = &S.qhead;
     S.idle_exit = 600;
     S.preload = getenv("CGIHOST_PRELOAD");
     S.tz = getenv("TZ");
@@ -2079,6 +2202,10 @@ static int serve(int argc, char **argv)
         S.idle_exit = v;
     if (getenv("CGIHOST_MAX_CHILDREN") && parse_long(getenv("CGIHOST_MAX_CHILDREN"), 1, 4096, &v) == 0)
         S.max_children = (int)v;
+    if (getenv("CGIHOST_QUEUE") && parse_long(getenv("CGIHOST_QUEUE"), 0, 65536, &v) == 0)
+        S.queue = (int)v;
+    if (getenv("CGIHOST_QUEUE_MS") && parse_long(getenv("CGIHOST_QUEUE_MS"), 0, 3600000, &v) == 0)
+        S.queue_ms = v;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--auto") == 0) {
@@ -2100,6 +2227,10 @@ static int serve(int argc, char **argv)
             S.pool = (int)v;
         else if (strcmp(a, "--max-children") == 0 && parse_long(val, 1, 4096, &v) == 0)
             S.max_children = (int)v;
+        else if (strcmp(a, "--queue") == 0 && parse_long(val, 0, 65536, &v) == 0)
+            S.queue = (int)v;
+        else if (strcmp(a, "--queue-ms") == 0 && parse_long(val, 0, 3600000, &v) == 0)
+            S.queue_ms = v;
         else if (strcmp(a, "--idle-exit") == 0 && parse_long(val, 0, 1L << 30, &v) == 0)
             S.idle_exit = v;
         else {
@@ -2216,8 +2347,8 @@ static int serve(int argc, char **argv)
         fprintf(stderr, "cgihost: %s\n", strerror(errno));
         return 1;
     }
-    S.wlisten = (struct watch){W_LISTEN, NULL};
-    S.wsignal = (struct watch){W_SIGNAL, NULL};
+    S.wlisten = (struct watch){.kind = W_LISTEN};
+    S.wsignal = (struct watch){.kind = W_SIGNAL};
     ep_add(S.sfd, EPOLLIN, &S.wsignal);
     update_listening();
     S.t_start = S.t_active = S.t_selfcheck = now_s();
@@ -2226,11 +2357,14 @@ static int serve(int argc, char **argv)
     logmsg("serving on %s (pool %d, idle exit %lds)", S.sock, S.pool, S.idle_exit);
 
     struct epoll_event ev[64];
+    long queue_wait = -1;
     for (;;) {
         int busy_work = !S.stopping && (want_refill() || PyList_GET_SIZE(S.pending) > 0);
         for (struct child *c = S.idle; c && !busy_work; c = c->next)
             busy_work = c->gen != S.gen;
         int timeout = busy_work ? 0 : 1000;
+        if (queue_wait >= 0 && queue_wait < timeout)
+            timeout = (int)queue_wait;
         int k = epoll_wait(S.epfd, ev, 64, timeout);
         if (k < 0 && errno != EINTR) {
             logmsg("epoll_wait: %s", strerror(errno));
@@ -2253,6 +2387,10 @@ static int serve(int argc, char **argv)
                 if (w->c->conn >= 0)
                     on_conn(w->c, ev[i].events);
                 break;
+            case W_QUEUED:
+                if (w->q->fd >= 0)
+                    on_queued(w->q, ev[i].events);
+                break;
             }
         }
         /* Dead pool children are freed only here, after their events. */
@@ -2261,6 +2399,7 @@ static int serve(int argc, char **argv)
             S.grave = c->next;
             free(c);
         }
+        queue_wait = drain_queue();
         if (k == 0 && busy_work)
             idle_work();
         update_listening();
@@ -2277,6 +2416,7 @@ static int serve(int argc, char **argv)
         if (S.stopping && (S.nbusy == 0 || now - S.t_stop > 30))
             break;
     }
+    (void)drain_queue(); /* stopping: whoever still waits runs in-process */
     if (S.restarting && S.nbusy == 0) {
         close(S.lockfd);
         reexec();
