@@ -1374,6 +1374,9 @@ static struct child *spawn(int pending)
                 if (o->conn >= 0)
                     close(o->conn);
             }
+        for (struct queued *q = S.qhead; q; q = q->next)
+            if (q->fd >= 0)
+                close(q->fd);
         child_serve(sv[1], pending >= 0);
     }
     PyOS_AfterFork_Parent();

@@ -923,6 +923,36 @@ def test_a_saturated_server_queues_requests_until_a_child_ends(base):
         s.stop()
 
 
+def test_a_request_child_has_none_of_the_waiting_requests_connections(base):
+    """A child forked while requests wait in the queue has none of their
+    connections (a script could otherwise answer in another request's name)."""
+    s = Server(base, ["--pool", "0", "--max-children", "1", "--queue-ms", "20000"]).start()
+    try:
+        socks = s.script("socks.py", WHO + "import os\nn = 0\n"
+                         "for f in [int(f) for f in os.listdir('/proc/self/fd')]:\n"
+                         "    try:\n"
+                         "        n += f > 2 and os.readlink(f'/proc/self/fd/{f}').startswith('socket:')\n"
+                         "    except OSError:\n"
+                         "        pass  # listdir's own\n"
+                         "print('sockets', n)\n")
+        nap = s.script("nap.py", WHO + "import time\ntime.sleep(0.5)\nprint('nap')\n")
+        full = s.env(GATEWAY_INTERFACE="CGI/1.1", CGIHOST_TIMEOUT_MS="30000")
+        alone = s.run([socks], env={"CGIHOST_TIMEOUT_MS": "30000"})
+        assert served(s, alone) and b"sockets " in alone.stdout, alone
+        # nap runs; socks, then nap again, wait; socks's child is forked when
+        # the first nap ends, with the second waiting.
+        procs = []
+        for script in (nap, socks, nap):
+            procs.append(subprocess.Popen(as_user([CGIHOST, script]), env=full, cwd=s.scripts,
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+            time.sleep(0.1)
+        outs = [p.communicate(timeout=60)[0] for p in procs]
+        assert all(f"ppid {s.pid}\n".encode() in o for o in outs), outs
+        assert outs[1] == alone.stdout, (outs[1], alone.stdout)
+    finally:
+        s.stop()
+
+
 def test_a_queued_request_waits_queue_ms_then_runs_in_process(base):
     """A request that waited --queue-ms is refused and runs in-process: not
     at once (it waited), and well before the client's own 2 s bound. With
