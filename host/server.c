@@ -8,7 +8,11 @@
  * never runs Python on a request's path:
  *
  *   listener  only while no pool child is idle: accept, check SO_PEERCRED,
- *             fork a child for that connection and hand it over (DISPATCH)
+ *             fork a child for that connection and hand it over (DISPATCH);
+ *             with --max-children running, park it in the queue
+ *   queued    a parked connection's header (STOP, QUERY: answered) or
+ *             hang-up; handed to a child when one ends, oldest first,
+ *             refused BUSY after --queue-ms
  *   control   TAKEN (watch that client from now on), STARTED (the client said
  *             GO: read its SIGNAL messages from now on), SCRIPT path (compile
  *             it into the code cache when idle), QUERY and STOP
@@ -112,6 +116,9 @@ static struct server {
     int nidle, nbusy;
     struct queued *qhead, **qtail; /* oldest first */
     int nqueued;                   /* those with an fd */
+    long queue_refused;            /* those that waited --queue-ms, since the last log line */
+    time_t t_queue_log;
+    int fd_starved;                /* accept() ran out of fds: not listening until a child ends */
     gid_t *groups; /* our supplementary groups, read once (same_groups()) */
     int ngroups;
     unsigned gen;
@@ -1557,11 +1564,12 @@ static long drain_queue(void)
             if (S.stopping || now - q->since_ns >= limit) {
                 unqueue(q);
                 refuse(fd, CGIH_REFUSE_BUSY);
+                S.queue_refused += !S.stopping;
             } else if (S.nbusy < S.max_children) {
                 unqueue(q);
                 hand_to_child(fd, q->uid, q->pid);
             } else {
-                return (long)((q->since_ns + limit - now) / 1000000) + 1;
+                break;
             }
         }
         S.qhead = q->next;
@@ -1569,7 +1577,25 @@ static long drain_queue(void)
             S.qtail = &S.qhead;
         free(q);
     }
-    return -1;
+    /* Those gone from further down (hang-ups, STOP, QUERY). */
+    for (struct queued **p = S.qhead ? &S.qhead->next : &S.qhead; *p;) {
+        struct queued *q = *p;
+        if (q->fd >= 0) {
+            p = &q->next;
+            continue;
+        }
+        *p = q->next;
+        if (!*p)
+            S.qtail = p;
+        free(q);
+    }
+    if (S.queue_refused > 0 && now_s() - S.t_queue_log >= 10) {
+        logmsg("%ld requests waited %ld ms for one of --max-children %d and ran in-process",
+               S.queue_refused, S.queue_ms, S.max_children);
+        S.queue_refused = 0;
+        S.t_queue_log = now_s();
+    }
+    return S.qhead ? (long)((S.qhead->since_ns + limit - now) / 1000000) + 1 : -1;
 }
 
 static void hand_to_child(int conn, uid_t peer, pid_t peer_pid)
@@ -1602,9 +1628,13 @@ static void hand_to_child(int conn, uid_t peer, pid_t peer_pid)
 
 static void dispatch(int conn, uid_t peer, pid_t peer_pid)
 {
-    /* Oldest first: with others waiting, a new one waits behind them. */
-    if ((S.nbusy >= S.max_children || S.nqueued > 0) && enqueue(conn, peer, peer_pid) == 0)
+    /* Oldest first: with others waiting, a new one waits behind them (or,
+     * the queue full, is refused: it does not pass them). */
+    if (S.nbusy >= S.max_children || S.nqueued > 0) {
+        if (enqueue(conn, peer, peer_pid) != 0)
+            answer_unforked(conn);
         return;
+    }
     hand_to_child(conn, peer, peer_pid);
 }
 
@@ -1613,8 +1643,15 @@ static void on_listen(void)
     for (int i = 0; i < 64; i++) {
         int conn = accept4(S.lfd, NULL, NULL, SOCK_CLOEXEC);
         if (conn < 0) {
-            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+            if (errno == EMFILE || errno == ENFILE) {
+                /* Out of fds: listening again when a child ends frees some
+                 * (not now, or the ready socket would spin the loop). */
+                if (!S.fd_starved)
+                    logmsg("accept: %s; not accepting until a request ends", strerror(errno));
+                S.fd_starved = 1;
+            } else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
                 logmsg("accept: %s", strerror(errno));
+            }
             return;
         }
         struct ucred cr;
@@ -1698,7 +1735,7 @@ static int on_ctl(struct child *c)
  * (idle children accept their own). */
 static void update_listening(void)
 {
-    int want = !S.stopping && S.nidle == 0;
+    int want = !S.stopping && S.nidle == 0 && !S.fd_starved;
     if (want && !S.listening) {
         ep_add(S.lfd, EPOLLIN, &S.wlisten);
         S.listening = 1;
@@ -1768,6 +1805,7 @@ static void reap(void)
         }
         close_watched(&c->conn);
         close_watched(&c->ctl);
+        S.fd_starved = 0;
         if (which == 0) {
             S.nbusy--;
             S.served++;
@@ -2357,6 +2395,16 @@ static int serve(int argc, char **argv)
     S.t_start = S.t_active = S.t_selfcheck = now_s();
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     S.ncpu = ncpu > 0 ? (int)ncpu : 1;
+    /* Each running request holds two fds here, each waiting one one: the
+     * queue gets what the fd limit leaves (accept() failing with EMFILE
+     * is handled too, but would turn waiting into refusals). */
+    struct rlimit nf;
+    if (getrlimit(RLIMIT_NOFILE, &nf) == 0 && nf.rlim_cur != RLIM_INFINITY &&
+        (long)nf.rlim_cur - 2L * S.max_children - 32 < (long)S.queue) {
+        long room = (long)nf.rlim_cur - 2L * S.max_children - 32;
+        S.queue = room > 0 ? (int)room : 0;
+        logmsg("--queue cut to %d: the fd limit is %ld", S.queue, (long)nf.rlim_cur);
+    }
     logmsg("serving on %s (pool %d, idle exit %lds)", S.sock, S.pool, S.idle_exit);
 
     struct epoll_event ev[64];
@@ -2377,7 +2425,8 @@ static int serve(int argc, char **argv)
             struct watch *w = ev[i].data.ptr;
             switch (w->kind) {
             case W_LISTEN:
-                on_listen();
+                if (S.listening) /* not since a STOP in this batch */
+                    on_listen();
                 break;
             case W_SIGNAL:
                 on_signal();
@@ -2416,10 +2465,13 @@ static int serve(int argc, char **argv)
                 start_stop("binary replaced");
             }
         }
+        if (S.stopping && S.nqueued > 0)
+            queue_wait = drain_queue(); /* a stop just begun: they run in-process now */
         if (S.stopping && (S.nbusy == 0 || now - S.t_stop > 30))
             break;
     }
-    (void)drain_queue(); /* stopping: whoever still waits runs in-process */
+    S.stopping = 1;
+    (void)drain_queue(); /* whoever still waits runs in-process */
     if (S.restarting && S.nbusy == 0) {
         close(S.lockfd);
         reexec();

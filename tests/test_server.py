@@ -923,6 +923,36 @@ def test_a_saturated_server_queues_requests_until_a_child_ends(base):
         s.stop()
 
 
+def test_past_queue_waiting_requests_a_request_is_refused_at_once(base):
+    """--queue bounds how many wait: one more is refused at once (and runs
+    in-process), and does not pass those waiting; they are still served."""
+    s = Server(base, ["--pool", "0", "--max-children", "1", "--queue", "1",
+                      "--queue-ms", "20000"]).start()
+    try:
+        gate = base / "scripts" / "gate"
+        slow = s.script("slow.py", WHO + f"import time\nopen({str(gate)!r}, 'w').close()\n"
+                        "time.sleep(1.5)\nprint('slow done')\n")
+        ok = s.script("ok.py", WHO + "print('ok')\n")
+        full = s.env(GATEWAY_INTERFACE="CGI/1.1", CGIHOST_TIMEOUT_MS="30000")
+        p = subprocess.Popen(as_user([CGIHOST, slow]), env=full, cwd=s.scripts,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert wait_for(gate.exists, 30)
+        waiting = subprocess.Popen(as_user([CGIHOST, ok]), env=full, cwd=s.scripts,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        r = s.run([ok], env={"CGIHOST_TIMEOUT_MS": "30000"})
+        assert r.returncode == 0 and r.stdout.endswith(b"ok\n") and not served(s, r), r
+        assert time.monotonic() - t0 < 1.0
+        assert waiting.poll() is None  # still waiting, not passed
+        out, err = waiting.communicate(timeout=30)
+        assert waiting.returncode == 0 and out == f"ppid {s.pid}\nok\n".encode(), (out, err)
+        out, err = p.communicate(timeout=30)
+        assert p.returncode == 0 and out.endswith(b"slow done\n"), (out, err)
+    finally:
+        s.stop()
+
+
 def test_a_request_child_has_none_of_the_waiting_requests_connections(base):
     """A child forked while requests wait in the queue has none of their
     connections (a script could otherwise answer in another request's name)."""
