@@ -10,7 +10,6 @@ Whether a request went through the server shows in the script itself: its
 parent process is then the server (os.getppid()), not the client's caller.
 """
 import concurrent.futures
-import ctypes
 import hashlib
 import json
 import os
@@ -19,7 +18,6 @@ import pwd
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -872,19 +870,26 @@ def test_a_server_that_cannot_fork_idles_and_requests_still_run(base):
         s.stop()
 
 
+def occupy(s, base, seconds):
+    """Starts slow.py (sleeping SECONDS) through server s and waits until it
+    runs: with --max-children 1, s is then saturated."""
+    gate = base / "scripts" / "gate"
+    gate.unlink(missing_ok=True)
+    slow = s.script("slow.py", WHO + f"import time\nopen({str(gate)!r}, 'w').close()\n"
+                    f"time.sleep({seconds})\nprint('slow done')\n")
+    p = subprocess.Popen(as_user([CGIHOST, slow]), env=s.env(GATEWAY_INTERFACE="CGI/1.1"),
+                         cwd=s.scripts, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert wait_for(gate.exists, 30)
+    return p
+
+
 def test_a_saturated_server_answers_status_and_stop(base):
     """With --max-children busy, a request waits --queue-ms, is refused and runs in-process,
     but `cgihost status` and `cgihost stop` still reach the server; stop lets
     the running request finish."""
     s = Server(base, ["--pool", "0", "--max-children", "1"]).start()
     try:
-        gate = base / "scripts" / "gate"
-        slow = s.script("slow.py", WHO + f"import os, time\nopen({str(gate)!r}, 'w').close()\n"
-                        "time.sleep(2)\nprint('slow done')\n")
-        full = s.env(GATEWAY_INTERFACE="CGI/1.1")
-        p = subprocess.Popen(as_user([CGIHOST, slow]), env=full, cwd=s.scripts,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        assert wait_for(gate.exists, 30)
+        p = occupy(s, base, 2)
         ok = s.script("ok.py", WHO + "print('ok')\n")
         r = s.run([ok])
         assert r.returncode == 0 and r.stdout.endswith(b"ok\n") and not served(s, r), r
@@ -929,14 +934,9 @@ def test_past_queue_waiting_requests_a_request_is_refused_at_once(base):
     s = Server(base, ["--pool", "0", "--max-children", "1", "--queue", "1",
                       "--queue-ms", "20000"]).start()
     try:
-        gate = base / "scripts" / "gate"
-        slow = s.script("slow.py", WHO + f"import time\nopen({str(gate)!r}, 'w').close()\n"
-                        "time.sleep(1.5)\nprint('slow done')\n")
+        p = occupy(s, base, 1.5)
         ok = s.script("ok.py", WHO + "print('ok')\n")
         full = s.env(GATEWAY_INTERFACE="CGI/1.1", CGIHOST_TIMEOUT_MS="30000")
-        p = subprocess.Popen(as_user([CGIHOST, slow]), env=full, cwd=s.scripts,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        assert wait_for(gate.exists, 30)
         waiting = subprocess.Popen(as_user([CGIHOST, ok]), env=full, cwd=s.scripts,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         time.sleep(0.3)
@@ -990,13 +990,7 @@ def test_a_queued_request_waits_queue_ms_then_runs_in_process(base):
     requests wait, and stopping sends the waiting ones in-process."""
     s = Server(base, ["--pool", "0", "--max-children", "1", "--queue-ms", "600"]).start()
     try:
-        gate = base / "scripts" / "gate"
-        slow = s.script("slow.py", WHO + f"import time\nopen({str(gate)!r}, 'w').close()\n"
-                        "time.sleep(6)\nprint('slow done')\n")
-        full = s.env(GATEWAY_INTERFACE="CGI/1.1")
-        p = subprocess.Popen(as_user([CGIHOST, slow]), env=full, cwd=s.scripts,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        assert wait_for(gate.exists, 30)
+        p = occupy(s, base, 6)
         ok = s.script("ok.py", WHO + "print('ok')\n")
         t0 = time.monotonic()
         r = s.run([ok])
@@ -1026,10 +1020,7 @@ def test_a_queued_request_waits_queue_ms_then_runs_in_process(base):
     # --queue 0: refused at once, as before the queue
     s = Server(base, ["--pool", "0", "--max-children", "1", "--queue", "0"]).start()
     try:
-        gate.unlink()
-        p = subprocess.Popen(as_user([CGIHOST, slow]), env=full, cwd=s.scripts,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        assert wait_for(gate.exists, 30)
+        p = occupy(s, base, 6)
         t0 = time.monotonic()
         r = s.run([ok])
         assert r.returncode == 0 and r.stdout.endswith(b"ok\n") and not served(s, r), r
