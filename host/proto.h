@@ -77,7 +77,7 @@ enum cgih_refuse {
 
 /* INFO replies to QUERY, in order: pid, uptime seconds, requests served,
  * running requests, idle pool children, cached code objects. */
-enum { CGIH_INFO_COUNT = 6 };
+enum { CGIH_INFO_COUNT = 7 }; /* pid, uptime, served, running, idle, cached, waiting */
 
 #define CGIH_FLAG_CWD (1u << 3)
 

@@ -1440,7 +1440,7 @@ static void start_stop(const char *why)
 static void send_info(int conn)
 {
     int32_t info[CGIH_INFO_COUNT] = {(int32_t)getpid(), (int32_t)(now_s() - S.t_start), (int32_t)S.served,
-                                     S.nbusy, S.nidle, (int32_t)PyDict_GET_SIZE(S.cache)};
+                                     S.nbusy, S.nidle, (int32_t)PyDict_GET_SIZE(S.cache), S.nqueued};
     for (int i = 0; i < CGIH_INFO_COUNT; i++) {
         struct cgih_msg m = {CGIH_MSG_INFO, info[i]};
         if (send(conn, &m, sizeof m, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
@@ -2568,8 +2568,11 @@ static int ask(int argc, char **argv, uint32_t kind)
         return 0;
     }
     printf("cgihost: server %d on %s\n  uptime %ds, %d requests served, %d running, %d idle children, "
-           "%d cached scripts\n",
+           "%d cached scripts",
            info[0], path, info[1], info[2], info[3], info[4], info[5]);
+    if (got > 6) /* a server from before the queue sends six */
+        printf(", %d waiting", info[6]);
+    printf("\n");
     return 0;
 }
 

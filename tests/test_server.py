@@ -1005,7 +1005,7 @@ def test_a_queued_request_waits_queue_ms_then_runs_in_process(base):
         t0 = time.monotonic()
         st = subprocess.run(as_user([CGIHOST, "status"]), env=s.env(), stdout=subprocess.PIPE,
                             timeout=30)
-        assert st.returncode == 0 and b"1 running" in st.stdout, st
+        assert st.returncode == 0 and b"1 running" in st.stdout and b", 1 waiting" in st.stdout, st
         assert time.monotonic() - t0 < 0.5
         sp = subprocess.run(as_user([CGIHOST, "stop"]), env=s.env(), stdout=subprocess.PIPE,
                             timeout=30)
