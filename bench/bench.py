@@ -427,6 +427,23 @@ def server_table(cgihost, runs):
         print(f"CPU per request (what bounds throughput on a busy server): static C "
               f"{cpu['static C'] * 1e3:.2f} ms; cgihost + server: client {cpu['cgihost + server'] * 1e3:.2f} ms "
               f"+ server and its children {server_cpu * 1e3:.2f} ms (fork, pre-faulting, the script, exit)")
+        # Back to back, the pool's refill (a fork and its pre-faulting, about
+        # 1 ms of CPU) overlaps the next request on two CPUs. Requests a few
+        # ms apart, as on most sites, find the pool refilled and the server
+        # idle: the same two rows, 3 ms of sleep before each run.
+        with tempfile.TemporaryDirectory() as td:
+            os.chmod(td, 0o777)
+            js = pathlib.Path(td) / "apart.json"
+            args = ["hyperfine", "-N", "--style", "none", "--output", "pipe", "-w", "20",
+                    "-r", str(runs * 3), "--prepare", "sleep 0.003", "--export-json", str(js)]
+            for name, cmd in cmds[2:]:
+                args += ["-n", name, cmd]
+            subprocess.run(_as_user(args), env=env, check=True, stdout=subprocess.DEVNULL)
+            apart = {r["command"]: r["median"] for r in json.load(open(js))["results"]}
+        a, af = apart["cgihost + server"], apart["static C"]
+        print(f"requests 3 ms apart (hyperfine --prepare 'sleep 0.003', -r {runs * 3}): cgihost + server "
+              f"{a * 1e3:.3f} ms, static C {af * 1e3:.3f} ms: {a / af:.2f}x the floor (back to back: "
+              f"{s / floor:.2f}x; static C is slower after a pause too)")
         print()
 
         # Where a request's time goes: CGIHOST_TRACE=2 timestamps (CLOCK_MONOTONIC) of
