@@ -154,21 +154,33 @@ static struct server {
 /* ---- learned pre-faulting ------------------------------------------------------------
  *
  * Most of what a request child costs beyond running the script is taking
- * copy-on-write faults on the pages of the shared heap it writes to. A
- * request child, once its fds 0-2 are closed and before it reports its
- * status, now and then records which pages of its writable private mappings
- * are its own (pagemap's "exclusively mapped") in a MAP_SHARED area; pool
- * children, while they wait, copy those pages (MADV_POPULATE_WRITE) so that
- * the next request finds them copied already. */
+ * copy-on-write faults on the pages of the shared heap it writes to. Now and
+ * then a request child records, once its fds 0-2 are closed and before it
+ * reports its status, which pages of its writable private mappings are its
+ * own (pagemap's "exclusively mapped") in a MAP_SHARED area; pool children,
+ * while they wait, copy those pages (MADV_POPULATE_WRITE) so that the next
+ * request finds them copied already.
+ *
+ * Only a child that copied nothing ahead records (a learner: the first
+ * children forked, then one in LEARN_EVERY, which skip the copying, and
+ * children forked for a connection, which never do it): the pages it owns
+ * are then exactly those its request wrote. A child that had copied the
+ * pages learned before would own those too, whether its request wrote them
+ * or not, and the set could only grow: one request of a large script, once
+ * learned, made every later request copy its pages (hello.py's 206 pages
+ * became 533 for good). */
 #define LEARN_PAGES 4096
+#define LEARN_FIRST 4
+#define LEARN_EVERY 64
 struct learned {
     int lock;              /* 0 free, else the pid holding it: whoever fails to take it skips */
     unsigned samples;      /* requests that recorded so far */
-    unsigned requests;     /* requests seen, to sample now and then */
     unsigned n;
     uintptr_t page[LEARN_PAGES];
 };
 static struct learned *L;
+static unsigned long children_forked; /* in the server: which child is a learner */
+static int learner;                   /* in a child: it copies nothing ahead, and records */
 
 /* A holder that died holding the lock (a request child killed because its
  * client went away) leaves it to the next taker; the pages it left half
@@ -236,14 +248,10 @@ static void record_range(uintptr_t a, uintptr_t b, void *arg)
     }
 }
 
-/* In a request child, its fds 0-2 closed, before it reports: the first
- * requests, then one in 64, record their pages. */
+/* In a learner request child, its fds 0-2 closed, before it reports. */
 static void learn_pages(void)
 {
-    if (!L)
-        return;
-    unsigned r = __atomic_fetch_add(&L->requests, 1, __ATOMIC_RELAXED);
-    if ((L->samples >= 4 && r % 64 != 0) || !learned_lock())
+    if (!L || !learner || !learned_lock())
         return;
     int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
     if (pm >= 0) {
@@ -922,7 +930,8 @@ static int same_groups(int conn)
  * the path that prefault() does not; stdio is made once, in the server.) */
 static void warm_up(void)
 {
-    prefault();
+    if (!learner)
+        prefault();
     if (sync_environ() < 0)
         PyErr_Clear();
     read_own_limits();
@@ -1362,9 +1371,12 @@ static struct child *spawn(int pending)
         close(sv[1]);
         return NULL;
     }
+    children_forked++;
+    int learns = children_forked <= LEARN_FIRST || children_forked % LEARN_EVERY == 0;
     PyOS_BeforeFork();
     pid_t pid = fork();
     if (pid == 0) {
+        learner = learns;
         PyOS_AfterFork_Child();
         /* Nothing of the server's: its sockets, and other requests'. */
         close(sv[0]);
