@@ -1523,7 +1523,9 @@ static int enqueue(int conn, uid_t peer, pid_t peer_pid)
         return -1;
     *q = (struct queued){.fd = conn, .uid = peer, .pid = peer_pid, .since_ns = cgih_now_ns()};
     q->w = (struct watch){.kind = W_QUEUED, .q = q};
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = &q->w};
+    /* Edge-triggered: a header that came in part waits for the rest
+     * without waking the loop over and over. */
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.ptr = &q->w};
     if (epoll_ctl(S.epfd, EPOLL_CTL_ADD, conn, &ev) != 0) {
         free(q);
         return -1;
@@ -1542,7 +1544,7 @@ static void on_queued(struct queued *q, uint32_t events)
     ssize_t k = events & EPOLLIN ? recv(q->fd, &h, sizeof h, MSG_PEEK | MSG_DONTWAIT) : 0;
     if (k < 0 && (errno == EINTR || errno == EAGAIN))
         return;
-    int fd = q->fd;
+    int fd = q->fd, gone = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
     if (k == (ssize_t)sizeof h && cgih_hdr_check(&h, &why) == CGIH_OK && h.kind != CGIH_KIND_REQ) {
         unqueue(q);
         if (h.kind == CGIH_KIND_QUERY)
@@ -1550,10 +1552,13 @@ static void on_queued(struct queued *q, uint32_t events)
         else
             answer_stop(fd);
         close(fd);
-    } else if (k > 0 && !(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
-        /* A request (or a part of one, or garbage: its child will see):
-         * from now on only its hang-up matters. */
-        ep_mod(fd, EPOLLRDHUP, &q->w);
+    } else if (k == (ssize_t)sizeof h && !gone) {
+        /* A request (or garbage: its child will see): from now on only
+         * its hang-up matters. */
+        ep_mod(fd, EPOLLRDHUP | EPOLLET, &q->w);
+    } else if (k > 0 && !gone) {
+        /* part of a header: the rest comes with the next edge (or the
+         * wait ends at --queue-ms) */
     } else {
         unqueue(q); /* gone: it runs in-process (or never was a client) */
         close(fd);

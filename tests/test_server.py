@@ -933,6 +933,33 @@ def test_a_saturated_server_queues_requests_until_a_child_ends(base):
         s.stop()
 
 
+def test_a_status_query_sent_in_pieces_is_answered_from_the_queue(base):
+    """A saturated server reads a STOP or QUERY header that comes in parts
+    (edge-triggered), and answers it; nothing spins meanwhile."""
+    s = Server(base, ["--pool", "0", "--max-children", "1", "--queue-ms", "20000"]).start()
+    try:
+        p = occupy(s, base, 6)
+        ask = s.script("ask.py", f"""import socket, struct, time
+s = socket.socket(socket.AF_UNIX)
+s.connect({str(s.dir / "server.sock")!r})
+hdr = struct.pack("IIII", 0x31484743, 3, 3, 0)  # QUERY
+s.sendall(hdr[:5])
+time.sleep(0.5)
+s.sendall(hdr[5:])
+s.settimeout(10)
+print(struct.unpack("Ii", s.recv(8)))
+""")
+        cpu0, t0 = cpu_seconds(s.pid), time.monotonic()
+        r = subprocess.run(as_user([sys.executable, ask]), env=s.env(), capture_output=True, timeout=30)
+        assert r.stdout == f"(6, {s.pid})\n".encode(), r  # INFO, the server's pid first
+        assert time.monotonic() - t0 < 3  # from the queue, not once the slow script ends
+        assert cpu_seconds(s.pid) - cpu0 < 0.3  # no busy loop over the half header
+        p.kill()
+        p.communicate(timeout=30)
+    finally:
+        s.stop()
+
+
 def test_past_queue_waiting_requests_a_request_is_refused_at_once(base):
     """--queue bounds how many wait: one more is refused at once (and runs
     in-process), and does not pass those waiting; they are still served."""
