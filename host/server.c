@@ -97,6 +97,7 @@ struct child {
     int conn; /* the client's connection, -1 when idle or gone */
     int started, dead;
     unsigned gen; /* the code cache generation it was forked with */
+    int learner;  /* it records the pages its request writes (see learn_pages()) */
     struct watch wctl, wconn;
     struct child *next;
 };
@@ -161,25 +162,28 @@ static struct server {
  * while they wait, copy those pages (MADV_POPULATE_WRITE) so that the next
  * request finds them copied already.
  *
- * Only a child that copied nothing ahead records (a learner: the first
- * children forked, then one in LEARN_EVERY, which skip the copying, and
- * children forked for a connection, which never do it): the pages it owns
- * are then exactly those its request wrote. A child that had copied the
- * pages learned before would own those too, whether its request wrote them
- * or not, and the set could only grow: one request of a large script, once
- * learned, made every later request copy its pages (hello.py's 206 pages
- * became 533 for good). */
+ * Only a learner records: the first LEARN_FIRST children forked, then one
+ * in LEARN_EVERY (and one more for each learner retired unused), which copy
+ * nothing ahead. The pages a learner owns are then those it wrote since the
+ * fork (and any the server wrote since, once no other child shared them). A
+ * child that had copied the pages learned before would own those too,
+ * whether its request wrote them or not, and the set could only grow: one
+ * request of a large script, once learned, made every later request copy
+ * its pages (hello.py's 206 pages became 533 for good). Children forked for
+ * a connection copy nothing ahead either, but learn only when their number
+ * comes up: they are forked under load, where recording would hold up
+ * every request's status. */
 #define LEARN_PAGES 4096
 #define LEARN_FIRST 4
 #define LEARN_EVERY 64
 struct learned {
-    int lock;              /* 0 free, else the pid holding it: whoever fails to take it skips */
-    unsigned samples;      /* requests that recorded so far */
-    unsigned n;
+    int lock;   /* 0 free, else the pid holding it: whoever fails to take it skips */
+    unsigned n; /* read once, and checked: a script can write here too */
     uintptr_t page[LEARN_PAGES];
 };
 static struct learned *L;
 static unsigned long children_forked; /* in the server: which child is a learner */
+static unsigned learners_owed;        /* in the server: learners retired before they served */
 static int learner;                   /* in a child: it copies nothing ahead, and records */
 
 /* A holder that died holding the lock (a request child killed because its
@@ -257,7 +261,6 @@ static void learn_pages(void)
     if (pm >= 0) {
         L->n = 0;
         each_mapping(WRITABLE, record_range, &pm);
-        L->samples++;
         close(pm);
     }
     learned_unlock();
@@ -1373,6 +1376,10 @@ static struct child *spawn(int pending)
     }
     children_forked++;
     int learns = children_forked <= LEARN_FIRST || children_forked % LEARN_EVERY == 0;
+    if (!learns && learners_owed > 0) {
+        learns = 1;
+        learners_owed--;
+    }
     PyOS_BeforeFork();
     pid_t pid = fork();
     if (pid == 0) {
@@ -1410,6 +1417,7 @@ static struct child *spawn(int pending)
     c->ctl = sv[0];
     c->conn = -1;
     c->gen = S.gen;
+    c->learner = learns;
     c->wctl = (struct watch){.kind = W_CTL, .c = c};
     c->wconn = (struct watch){.kind = W_CONN, .c = c};
     ep_add(c->ctl, EPOLLIN, &c->wctl);
@@ -1800,6 +1808,10 @@ static void reap(void)
                     which = i;
                     break;
                 }
+        if (L) { /* a child that died holding the learning lock frees it */
+            int held = (int)pid;
+            __atomic_compare_exchange_n(&L->lock, &held, 0, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+        }
         if (!c)
             continue; /* one of a previous image's, before a re-exec */
         int code = WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 1;
@@ -1940,6 +1952,7 @@ static int idle_work(void)
             struct child *c = *p;
             *p = c->next;
             S.nidle--;
+            learners_owed += c->learner && learners_owed < LEARN_FIRST; /* a later child learns instead */
             close_watched(&c->ctl);
             c->dead = 1;
             c->next = S.grave;
