@@ -1794,6 +1794,9 @@ static void on_conn(struct child *c, uint32_t events)
     close_watched(&c->conn);
 }
 
+static long idle_deaths;      /* pool children killed by a signal, since the last log line */
+static time_t t_idle_death_log;
+
 static void reap(void)
 {
     int st;
@@ -1841,6 +1844,15 @@ static void reap(void)
             S.t_active = now_s();
         } else if (which == 1) {
             S.nidle--;
+            if (WIFSIGNALED(st)) { /* a pool child dies only of EOF on ctl, normally */
+                idle_deaths++;
+                if (now_s() - t_idle_death_log >= 10) {
+                    logmsg("%ld pool children died while idle, the last of signal %d", idle_deaths,
+                           WTERMSIG(st));
+                    idle_deaths = 0;
+                    t_idle_death_log = now_s();
+                }
+            }
         }
         if (which != 2) {
             /* Freed after this batch of events, some of which may be its. */
