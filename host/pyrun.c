@@ -688,7 +688,9 @@ static const char *const special[] = {
     /* sys streams put back, builtins._ */
     "stdin", "__stdin__", "stdout", "__stdout__", "stderr", "__stderr__", "_"};
 #define NSPECIAL (sizeof special / sizeof *special)
-#define NDELETES 12
+#define NDELETES 12              /* special[0..12): the sys names set to None */
+#define STREAMS NDELETES         /* then three pairs: (stream, its original) */
+#define UNDERSCORE (NSPECIAL - 1) /* and builtins._ */
 static PyObject *special_names[NSPECIAL]; /* interned in mark_baseline(): in the server, once */
 
 static void intern_special_names(void)
@@ -726,7 +728,7 @@ static void delete_special(void)
         if (v && v != Py_None && v != was && special_set(sys, i, Py_None) < 0)
             PyErr_WriteUnraisable(NULL);
     }
-    for (size_t i = NDELETES; sys && i < NDELETES + 6; i += 2) {
+    for (size_t i = STREAMS; sys && i < STREAMS + 6; i += 2) {
         PyObject *orig = special_get(sys, i + 1);
         if (!orig)
             orig = Py_None;
@@ -734,8 +736,8 @@ static void delete_special(void)
             PyErr_WriteUnraisable(NULL);
     }
     PyObject *b = module_dict("builtins");
-    PyObject *last = b ? special_get(b, NSPECIAL - 1) : NULL;
-    if (last && last != Py_None && special_set(b, NSPECIAL - 1, Py_None) < 0)
+    PyObject *last = b ? special_get(b, UNDERSCORE) : NULL;
+    if (last && last != Py_None && special_set(b, UNDERSCORE, Py_None) < 0)
         PyErr_WriteUnraisable(NULL);
 }
 

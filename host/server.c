@@ -1582,9 +1582,11 @@ static void hand_to_child(int conn, uid_t peer, pid_t peer_pid);
 static long drain_queue(void)
 {
     long long now = cgih_now_ns(), limit = (long long)S.queue_ms * 1000000;
-    while (S.qhead) {
-        struct queued *q = S.qhead;
-        if (q->fd >= 0) {
+    int blocked = 0; /* the oldest waiting one stays: so do all after it */
+    struct queued **p = &S.qhead;
+    while (*p) {
+        struct queued *q = *p;
+        if (q->fd >= 0 && !blocked) {
             int fd = q->fd;
             if (S.stopping || now - q->since_ns >= limit) {
                 unqueue(q);
@@ -1594,26 +1596,17 @@ static long drain_queue(void)
                 unqueue(q);
                 hand_to_child(fd, q->uid, q->pid);
             } else {
-                break;
+                blocked = 1;
             }
         }
-        S.qhead = q->next;
-        if (!S.qhead)
-            S.qtail = &S.qhead;
-        free(q);
-    }
-    /* Those gone from further down (hang-ups, STOP, QUERY). */
-    for (struct queued **p = S.qhead ? &S.qhead->next : &S.qhead; *p;) {
-        struct queued *q = *p;
         if (q->fd >= 0) {
             p = &q->next;
-            continue;
+        } else { /* done with: handed, refused, answered or gone */
+            *p = q->next;
+            free(q);
         }
-        *p = q->next;
-        if (!*p)
-            S.qtail = p;
-        free(q);
     }
+    S.qtail = p;
     if (S.queue_refused > 0 && now_s() - S.t_queue_log >= 10) {
         logmsg("%ld requests waited %ld ms for one of --max-children %d and ran in-process",
                S.queue_refused, S.queue_ms, S.max_children);
@@ -2441,9 +2434,10 @@ static int serve(int argc, char **argv)
      * queue gets what the fd limit leaves (accept() failing with EMFILE
      * is handled too, but would turn waiting into refusals). */
     struct rlimit nf;
-    if (getrlimit(RLIMIT_NOFILE, &nf) == 0 && nf.rlim_cur != RLIM_INFINITY &&
-        (long)nf.rlim_cur - 2L * S.max_children - 32 < (long)S.queue) {
-        long room = (long)nf.rlim_cur - 2L * S.max_children - 32;
+    long room = getrlimit(RLIMIT_NOFILE, &nf) == 0 && nf.rlim_cur != RLIM_INFINITY
+                    ? (long)nf.rlim_cur - 2L * S.max_children - 32
+                    : (long)S.queue;
+    if (room < (long)S.queue) {
         S.queue = room > 0 ? (int)room : 0;
         logmsg("--queue cut to %d: the fd limit is %ld", S.queue, (long)nf.rlim_cur);
     }
