@@ -428,6 +428,31 @@ PyObject *cgih_py_compile_file(PyObject *filename)
     return code;
 }
 
+/* The __main__ a server child runs the script in. The server's own was made
+ * before the fork and gc.freeze()d with the rest of its heap, and the
+ * collector never frees a cycle through a frozen dict: a class and its
+ * methods with the globals make one, so what the script left in them (and
+ * their __del__ methods) would outlive the teardown. The script gets a
+ * module of its own, with the same first names and a dict of annotations
+ * of its own. Borrowed, from sys.modules. */
+static PyObject *own_main(void)
+{
+    PyObject *modules = PyImport_GetModuleDict(); /* borrowed */
+    PyObject *old = PyDict_GetItemString(modules, "__main__"); /* borrowed */
+    PyObject *m = PyModule_New("__main__");
+    if (!m)
+        return NULL;
+    PyObject *d = PyModule_GetDict(m), *ann = NULL; /* borrowed */
+    int rc = old && PyModule_Check(old) ? PyDict_Update(d, PyModule_GetDict(old)) : 0;
+    if (rc == 0 && PyDict_GetItemString(d, "__annotations__"))
+        rc = (ann = PyDict_New()) ? PyDict_SetItemString(d, "__annotations__", ann) : -1;
+    Py_XDECREF(ann);
+    if (rc == 0)
+        rc = PyDict_SetItemString(modules, "__main__", m);
+    Py_DECREF(m);
+    return rc < 0 ? NULL : PyDict_GetItemString(modules, "__main__");
+}
+
 int cgih_py_run_file(const char *path)
 {
     size_t len = 0;
@@ -460,7 +485,7 @@ int cgih_py_run_file(const char *path)
     if (!filename && !(filename = abspath_object(path)))
         goto error;
 
-    PyObject *main = PyImport_AddModule("__main__"); /* borrowed */
+    PyObject *main = baseline_fixed ? own_main() : PyImport_AddModule("__main__"); /* borrowed */
     if (!main)
         goto error;
     PyObject *d = PyModule_GetDict(main); /* borrowed */

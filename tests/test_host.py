@@ -124,6 +124,14 @@ ENDINGS = {
     "keyboardinterrupt": "print('body')\nraise KeyboardInterrupt\n",
     "keyboardinterrupt-subclass": "class K(KeyboardInterrupt): pass\nraise K\n",
     "keyboardinterrupt-exit": "import sys\nsys.exit(KeyboardInterrupt())\n",
+    # the script's globals are released at the end, and with them what
+    # their __del__ methods print (a class and its functions make a cycle
+    # with the globals, which only a collection frees)
+    "global-del": "class D:\n    def __del__(self):\n        print('del ran')\n"
+                  "d = D()\nprint('end')\n",
+    "global-cycle-del": "import sys\nclass D:\n    def __del__(self):\n"
+                        "        sys.stdout.write('del of a cycle ran\\n')\n"
+                        "d = D()\nd.me = d\ndel d\nkeep = D()\nprint('end')\n",
 }
 
 
@@ -252,6 +260,7 @@ def test_sys_executable_is_the_matching_python(cgihost, tmp_path):
         "print(out == str(sys.version_info[:2]), sys.executable)\n")
     r = run([cgihost, script])
     assert r.stdout.startswith(b"True /"), r.stderr
+
 
 
 def test_import_cgi_is_built_in_and_light(cgihost, tmp_path):

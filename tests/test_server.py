@@ -528,6 +528,23 @@ def test_the_teardown_flushes_what_python3s_does(srv):
     assert outs[0] == outs[1] == (0, b"Content-Type: text/plain\n\nbody\n", *TEARDOWN_FILES.values())
 
 
+@pytest.mark.parametrize("name", ["atexit", "traceback", "exit-message", "global-del",
+                                  "global-cycle-del", "keyboardinterrupt"])
+def test_the_end_of_a_script_is_the_cold_paths(srv, name):
+    # __main__ is the child's own: what the script left in it is released
+    # at the end, __del__ methods run, as on the cold path (test_host.py
+    # compares that with python3).
+    from test_host import ENDINGS
+    script = srv.script("end.py", WHO + ENDINGS[name])
+    ours = srv.run([script])
+    cold = srv.run([script], env={"CGIHOST_NO_SERVER": "1"})
+    assert served(srv, ours) and not served(srv, cold)
+    cold_rc = cold.returncode if cold.returncode >= 0 else 128 - cold.returncode  # 128+N of a signal
+    assert (ours.returncode, ours.stdout.split(b"\n", 1)[1], ours.stderr) == \
+        (cold_rc, cold.stdout.split(b"\n", 1)[1], cold.stderr)
+    assert (b"ran\n" in cold.stdout) == name.endswith("-del")
+
+
 # ---- signals and faults ------------------------------------------------------------
 
 SLEEPER = """
