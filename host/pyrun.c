@@ -218,6 +218,21 @@ int cgih_py_set_argv(int argc, char **argv)
         PyList_SET_ITEM(list, i, a);
     }
     int rc = PySys_SetObject("argv", list);
+#if PY_VERSION_HEX >= 0x030A0000
+    /* sys.orig_argv: python3's command line for the script, as a shebang
+     * line or a web server would have given it. */
+    PyObject *exe = rc < 0 ? NULL : PySys_GetObject("executable"); /* borrowed */
+    PyObject *orig = exe ? PyList_New(1) : NULL;
+    if (orig) {
+        PyList_SET_ITEM(orig, 0, Py_NewRef(exe));
+        PyObject *all = PySequence_InPlaceConcat(orig, list);
+        Py_XDECREF(all);
+        rc = all ? PySys_SetObject("orig_argv", orig) : -1;
+        Py_DECREF(orig);
+    } else if (rc == 0) {
+        rc = -1;
+    }
+#endif
     Py_DECREF(list);
     if (rc < 0)
         goto fail;

@@ -262,6 +262,12 @@ def test_sys_executable_is_the_matching_python(cgihost, tmp_path):
     assert r.stdout.startswith(b"True /"), r.stderr
 
 
+def test_sys_orig_argv_is_the_python3_command_line(cgihost, tmp_path):
+    script = tmp_path / "orig.py"
+    script.write_text("import sys\nprint(sys.orig_argv == [sys.executable, *sys.argv], sys.argv[1:])\n")
+    for argv in ([cgihost, script, "a", "b c"], [PYTHON, script, "a", "b c"]):
+        assert run(argv).stdout == b"True ['a', 'b c']\n"
+
 
 def test_import_cgi_is_built_in_and_light(cgihost, tmp_path):
     script = tmp_path / "mods.py"
