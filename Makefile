@@ -40,6 +40,10 @@ ifneq ($(PY_PREFIX),/usr)
 PY_LDFLAGS    += -Wl,-rpath,$(PY_PREFIX)/lib
 endif
 endif
+# sys.executable: the python3 next to it when that is the same program (as
+# Debian's /usr/bin/python3 -> python3.11), as python3 itself shows it.
+PYTHON_SHOWN  := $(shell p=$(dir $(PYTHON_CONFIG))python3; \
+                 [ "$$(realpath -q $$p)" = "$$(realpath -q $(PYTHON_EXE))" ] && echo $$p || echo $(PYTHON_EXE))
 SITE_DIRS     := $(shell $(PYTHON_EXE) -S -c 'import site; print(":".join(site.getsitepackages()))')
 VERSION       := $(shell cat VERSION)
 
@@ -83,7 +87,7 @@ $(BUILD)/obj/shim/%.o: shim/%.c shim/*.h shim/parsers/*.h
 $(BUILD)/obj/host/%.o: host/%.c host/*.h shim/*.h VERSION Makefile
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(PY_INCLUDES) -DCGIH_VERSION='"$(VERSION)"' \
-	    -DCGIH_PYTHON_EXE='"$(PYTHON_EXE)"' -DCGIH_SITE_DIRS='"$(SITE_DIRS)"' -c $< -o $@
+	    -DCGIH_PYTHON_EXE='"$(PYTHON_SHOWN)"' -DCGIH_SITE_DIRS='"$(SITE_DIRS)"' -c $< -o $@
 
 # Its segments start at 2 MiB boundaries, so that the resident server can put
 # its code on huge pages (server.c, hugify_code()).

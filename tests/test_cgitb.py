@@ -16,7 +16,7 @@ OUR_RESET_LINE = "X-Cgitb: <!--"
 
 def normalize(text):
     """What legitimately differs between two runs: addresses, the clock, the
-    interpreter's path (cgihost names /usr/bin/python3.11), and the first line
+    interpreter's path (another CPython's under make test-matrix), and the first line
     of reset() (ours is a valid header, on purpose)."""
     text = re.sub(r"0x[0-9a-f]+", "0xADDR", text)
     text = DATE.sub("DATE", text)

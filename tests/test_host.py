@@ -260,6 +260,9 @@ def test_sys_executable_is_the_matching_python(cgihost, tmp_path):
         "print(out == str(sys.version_info[:2]), sys.executable)\n")
     r = run([cgihost, script])
     assert r.stdout.startswith(b"True /"), r.stderr
+    # named as python3 names itself (cgitb's reports show it): the python3
+    # beside the python3.X it is
+    assert r.stdout.endswith(b"/python3\n"), r.stdout
 
 
 def test_sys_orig_argv_is_the_python3_command_line(cgihost, tmp_path):
