@@ -2108,44 +2108,17 @@ static int open_socket(void)
     return 0;
 }
 
-static int preload(void)
+/* sys.std* made once, before the preloads (a module that keeps the
+ * sys.stdout of its import, as cgitb's handler does, then keeps the one a
+ * request on pipes has), on pipes and sockets as most requests' fds 0-2
+ * are, and on /dev/null for regular files and /dev/null itself (mod_cgid's
+ * stderr is the error log). They name fds 0-2, nothing else of ours: a
+ * child whose fd matches the kind takes the premade object. Making them in
+ * each child cost 50-95 copy-on-write faults, a third of what a request
+ * took. Our own fds 0-2 are put back (Python's messages here still reach
+ * them). */
+static int premake_stdio(void)
 {
-    /* The built-in modules, os, then the configured ones; a module that
-     * fails to import is reported and skipped. os because python3's start
-     * imports it (site does) and nearly every script imports it: here
-     * nothing else had, and a request's `import os` executed the frozen
-     * os module, 3.4 ms and 313 page faults, twice a whole hello.py request.
-     * Its os.environ is posix.environ, which each request sets. */
-    char list[4096];
-    snprintf(list, sizeof list, "cgi,cgitb,os,%s", S.preload ? S.preload : "");
-    for (char *save = NULL, *m = strtok_r(list, ", ", &save); m; m = strtok_r(NULL, ", ", &save)) {
-        PyObject *mod = PyImport_ImportModule(m);
-        if (!mod) {
-            logmsg("cannot preload %s:", m);
-            PyErr_Print();
-        }
-        Py_XDECREF(mod);
-    }
-    /* One FieldStorage of a made-up GET, before any fork, reading nothing
-     * of ours (its environ is given): the names cgi looks up are then
-     * interned and kept for every request (shim/pyutil.c), 40% of a
-     * FieldStorage()'s instructions. */
-    PyObject *cgi = PyImport_ImportModule("cgi");
-    PyObject *fsc = cgi ? PyObject_GetAttrString(cgi, "FieldStorage") : NULL;
-    PyObject *none = fsc ? PyTuple_New(0) : NULL;
-    PyObject *kw = none ? Py_BuildValue("{s{ssss}}", "environ", "REQUEST_METHOD", "GET", "QUERY_STRING",
-                                        "a=1&b=")
-                        : NULL;
-    PyObject *fs = kw ? PyObject_Call(fsc, none, kw) : NULL;
-    PyObject *got = fs ? PyObject_CallMethod(fs, "getvalue", "s", "a") : NULL;
-    if (!got)
-        PyErr_Clear(); /* only a little slower then */
-    Py_XDECREF(got);
-    Py_XDECREF(fs);
-    Py_XDECREF(kw);
-    Py_XDECREF(none);
-    Py_XDECREF(fsc);
-    Py_XDECREF(cgi);
     /* How Python made stdio, to make it again per request. */
     PyObject *out = PySys_GetObject("stdout");
     if (!out || out == Py_None)
@@ -2157,13 +2130,6 @@ static int preload(void)
         return -1;
     S.buffered_stdio = !PyObject_IsTrue(wt);
     Py_DECREF(wt);
-    /* sys.std* made once, here, on pipes and sockets as most requests' fds
-     * 0-2 are, and on /dev/null for regular files and /dev/null itself (mod_cgid's
-     * stderr is the error log). They name fds 0-2, nothing else of ours: a
-     * child whose fd matches the kind takes the premade object. Making them
-     * in each child cost 50-95 copy-on-write faults, a third of what a
-     * request took. Our own fds 0-2 are put back (Python's messages here
-     * still reach them). */
     int saved[3], p[2], nul = -1;
     for (int fd = 0; fd < 3; fd++)
         saved[fd] = fcntl(fd, F_DUPFD_CLOEXEC, 3);
@@ -2197,6 +2163,49 @@ static int preload(void)
         if (saved[fd] >= 0)
             close(saved[fd]);
     }
+    return 0;
+}
+
+static int preload(void)
+{
+    /* The built-in modules, os, then the configured ones; a module that
+     * fails to import is reported and skipped. os because python3's start
+     * imports it (site does) and nearly every script imports it: here
+     * nothing else had, and a request's `import os` executed the frozen
+     * os module, 3.4 ms and 313 page faults, twice a whole hello.py request.
+     * Its os.environ is posix.environ, which each request sets. */
+    if (premake_stdio() < 0)
+        return -1;
+    char list[4096];
+    snprintf(list, sizeof list, "cgi,cgitb,os,%s", S.preload ? S.preload : "");
+    for (char *save = NULL, *m = strtok_r(list, ", ", &save); m; m = strtok_r(NULL, ", ", &save)) {
+        PyObject *mod = PyImport_ImportModule(m);
+        if (!mod) {
+            logmsg("cannot preload %s:", m);
+            PyErr_Print();
+        }
+        Py_XDECREF(mod);
+    }
+    /* One FieldStorage of a made-up GET, before any fork, reading nothing
+     * of ours (its environ is given): the names cgi looks up are then
+     * interned and kept for every request (shim/pyutil.c), 40% of a
+     * FieldStorage()'s instructions. */
+    PyObject *cgi = PyImport_ImportModule("cgi");
+    PyObject *fsc = cgi ? PyObject_GetAttrString(cgi, "FieldStorage") : NULL;
+    PyObject *none = fsc ? PyTuple_New(0) : NULL;
+    PyObject *kw = none ? Py_BuildValue("{s{ssss}}", "environ", "REQUEST_METHOD", "GET", "QUERY_STRING",
+                                        "a=1&b=")
+                        : NULL;
+    PyObject *fs = kw ? PyObject_Call(fsc, none, kw) : NULL;
+    PyObject *got = fs ? PyObject_CallMethod(fs, "getvalue", "s", "a") : NULL;
+    if (!got)
+        PyErr_Clear(); /* only a little slower then */
+    Py_XDECREF(got);
+    Py_XDECREF(fs);
+    Py_XDECREF(kw);
+    Py_XDECREF(none);
+    Py_XDECREF(fsc);
+    Py_XDECREF(cgi);
     /* Children share the heap as it is now: keep the collector off it. */
     PyObject *gc = PyImport_ImportModule("gc");
     PyObject *r = gc ? PyObject_CallMethod(gc, "freeze", NULL) : NULL;
