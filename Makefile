@@ -146,8 +146,10 @@ test: deps
 test-c: $(CTESTS)
 	prove --exec '' $(CTESTS)
 
+# Then the differential suites again, every run served by a resident server.
 test-py: $(BUILD)/cgihost $(BUILD)/cgihost-py
 	CGIHOST=$(abspath $(BUILD)/cgihost) $(TEST_PYTHON) -m pytest -q tests
+	CGIHOST=$(abspath $(BUILD)/cgihost) $(TEST_PYTHON) tests/served
 
 # setup.py's extension modules built and tested under every CPython found
 # (Debian's 3.11, pyenv's 3.8-3.13; missing or unsupported ones are listed as

@@ -2,7 +2,9 @@
 that executes one CGI request through both."""
 import os
 import pathlib
+import re
 import subprocess
+import time
 
 import pytest
 
@@ -20,6 +22,18 @@ BASE_ENV = {
 }
 
 
+# tests/served (make test-py's second pass) runs the differential suites again
+# with every cgihost run handed to a resident server: CGIHOST_TEST_SERVED=1,
+# the server's socket directory in CGIHOST_SOCKET_DIR. run() counts the runs
+# that must be served, and the session checks the server served them all.
+SERVED = os.environ.get("CGIHOST_TEST_SERVED") == "1"
+if SERVED:
+    BASE_ENV.update(CGIHOST_SOCKET_DIR=os.environ["CGIHOST_SOCKET_DIR"], CGIHOST_NO_AUTOSTART="1")
+runs_to_serve = 0
+cold_only = pytest.mark.skipif(SERVED, reason="the cold path's own: the server preloads cgi, cgitb "
+                                              "and os (README)")
+
+
 def fixed_copy(src: pathlib.Path, dst_dir: pathlib.Path) -> pathlib.Path:
     """The script with its no-break spaces replaced, as python3 needs it."""
     dst = dst_dir / src.name
@@ -28,8 +42,12 @@ def fixed_copy(src: pathlib.Path, dst_dir: pathlib.Path) -> pathlib.Path:
 
 
 def run(argv, env=None, stdin=b"", cwd=None, timeout=30):
+    global runs_to_serve
     full = dict(BASE_ENV)
     full.update(env or {})
+    if SERVED and pathlib.Path(argv[0]) == CGIHOST and "CGIHOST_NO_SERVER" not in full \
+            and len(argv) > 1 and pathlib.Path(argv[1]).is_file():
+        runs_to_serve += 1
     return subprocess.run(
         [str(a) for a in argv], input=stdin, env=full, cwd=cwd,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
@@ -40,3 +58,32 @@ def cgihost():
     if not CGIHOST.exists():
         pytest.fail(f"{CGIHOST} is not built; run make")
     return CGIHOST
+
+
+@pytest.fixture(scope="session", autouse=True)
+def resident_server():
+    """Under tests/served: a server for the session, and at its end a check
+    that it served every run that run() handed to cgihost (a refusal would
+    fall back to the cold path without a word)."""
+    if not SERVED:
+        yield
+        return
+    sock = os.environ["CGIHOST_SOCKET_DIR"]
+    env = {"PATH": "/usr/bin:/bin"}
+    log = open(pathlib.Path(sock).parent / "server.log", "ab")
+    server = subprocess.Popen([str(CGIHOST), "serve", "--socket-dir", sock], env=env,
+                              stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    for _ in range(400):
+        if os.path.exists(os.path.join(sock, "server.sock")) or server.poll() is not None:
+            break
+        time.sleep(0.05)
+    assert server.poll() is None, "the server did not start"
+    yield
+    st = subprocess.run([str(CGIHOST), "status", "--socket-dir", sock], env=env,
+                        stdout=subprocess.PIPE, timeout=30).stdout.decode()
+    subprocess.run([str(CGIHOST), "stop", "--socket-dir", sock], env=env, timeout=30)
+    server.wait(timeout=30)
+    log.close()
+    served = int(re.search(r"(\d+) requests served", st).group(1))
+    print(f"\nthe server served {served} requests; run() handed it {runs_to_serve}")
+    assert runs_to_serve > 0 and served >= runs_to_serve, st

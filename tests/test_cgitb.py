@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from conftest import PYTHON, ROOT, run
+from conftest import PYTHON, ROOT, cold_only, run
 
 SCRIPTS = ROOT / "tests" / "scripts"
 REPORT = SCRIPTS / "cgitb_report.py"
@@ -97,6 +97,7 @@ def test_uncaught_exception_goes_through_the_hook(cgihost):
 LAZY = ["inspect", "linecache", "pydoc", "tokenize", "keyword", "tempfile", "time"]
 
 
+@cold_only
 def test_import_and_enable_import_nothing_heavy(cgihost, tmp_path):
     script = tmp_path / "lazy.py"
     script.write_text(
