@@ -1833,7 +1833,7 @@ static void reap(void)
         S.fd_starved = 0;
         if (which == 0) {
             S.nbusy--;
-            S.served++;
+            S.served += c->started; /* a request it refused, or one whose client left before GO, is none */
             S.t_active = now_s();
         } else if (which == 1) {
             S.nidle--;

@@ -375,6 +375,7 @@ import ctypes, os, sys
 ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
 pid = os.fork()
 if pid == 0:
+    os.environ.pop("LC_CTYPE", None)  # our own start's PEP 538 coercion: not the requests'
     os.execvp(sys.argv[1], sys.argv[1:])
 status = 0
 while True:
