@@ -133,9 +133,9 @@ deps:
 
 # ---- tests ------------------------------------------------------------------
 
-$(BUILD)/tests/%: tests/c/%.c tests/c/tap.h $(PARSER_SRCS) host/nbsp.c host/cgienv.c host/proto.c
+$(BUILD)/tests/%: tests/c/%.c tests/c/tap.h $(PARSER_SRCS) host/nbsp.c host/cgienv.c host/proto.c host/shebang.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Ishim/parsers -Ihost -Itests/c $< $(PARSER_SRCS) host/nbsp.c host/cgienv.c \
+	$(CC) $(ALL_CFLAGS) -Ishim/parsers -Ihost -Itests/c $< $(PARSER_SRCS) host/nbsp.c host/cgienv.c host/shebang.c \
 	    host/proto.c -o $@ $(ALL_LDFLAGS)
 
 test: deps

@@ -14,6 +14,7 @@
 #include "cgienv.h"
 #include "pyrun.h"
 #include "server.h"
+#include "shebang.h"
 
 #ifndef CGIH_VERSION
 #define CGIH_VERSION "unknown"
@@ -92,8 +93,11 @@ int main(int argc, char **argv)
     int status = cgih_main_prepare(&argc, &argv);
     if (status >= 0)
         return status;
-    status = cgih_py_init();
-    if (status != 0)
+    /* The options of the script's "#!" line, as python3 would have had them. */
+    char opt[CGIH_SHEBANG_MAX];
+    (void)cgih_shebang_python_arg_of(argv[1], opt);
+    status = cgih_py_init(opt, argv[1]);
+    if (status >= 0)
         return status;
     _exit(cgih_main_run(argc, argv));
 }

@@ -28,11 +28,13 @@
 /* The one place that reports a failed PyStatus. */
 static int report_status(PyStatus st)
 {
+    if (PyStatus_IsExit(st)) /* what python3 itself ends with (-h, an unknown option) */
+        return st.exitcode;
     if (st.func)
         fprintf(stderr, "cgihost: %s: %s\n", st.func, st.err_msg ? st.err_msg : "error");
     else
         fprintf(stderr, "cgihost: %s\n", st.err_msg ? st.err_msg : "cannot start Python");
-    return PyStatus_IsExit(st) ? st.exitcode : 1;
+    return 1;
 }
 
 /* Appends dir to sys.path if it is a directory, then the plain path lines of its
@@ -109,8 +111,13 @@ static int lean_site(void)
         return -1;
     }
     const char *home = getenv("HOME");
-    const char *nouser = getenv("PYTHONNOUSERSITE");
-    if (home && *home && !(nouser && *nouser) && getuid() == geteuid() && getgid() == getegid()) {
+    PyObject *flags = PySys_GetObject("flags"); /* borrowed */
+    PyObject *nus = flags ? PyObject_GetAttrString(flags, "no_user_site") : NULL;
+    int nouser = nus ? PyObject_IsTrue(nus) : -1; /* -s, -I or PYTHONNOUSERSITE */
+    Py_XDECREF(nus);
+    if (nouser < 0)
+        return -1;
+    if (home && *home && !nouser && getuid() == geteuid() && getgid() == getegid()) {
         char user[PATH_MAX];
         if (snprintf(user, sizeof user, "%s/.local/lib/python%d.%d/site-packages", home,
                      PY_MAJOR_VERSION, PY_MINOR_VERSION) < (int)sizeof user &&
@@ -148,12 +155,74 @@ done:
     return rc;
 }
 
-int cgih_py_init(void)
+/* sys.flags with one field set to value: a new instance in its place (the
+ * type makes none from Python). 0, or -1 with an exception set. */
+static int set_sys_flag(const char *name, long value)
+{
+    PyObject *flags = PySys_GetObject("flags"); /* borrowed */
+    if (!flags) {
+        PyErr_SetString(PyExc_RuntimeError, "no sys.flags");
+        return -1;
+    }
+    PyTypeObject *tp = Py_TYPE(flags);
+    PyObject *names = PyObject_GetAttrString((PyObject *)tp, "__match_args__");
+    PyObject *nf = names ? PyObject_GetAttrString((PyObject *)tp, "n_fields") : NULL;
+    Py_ssize_t n = nf ? PyLong_AsSsize_t(nf) : -1, at = -1;
+    Py_XDECREF(nf);
+    for (Py_ssize_t i = 0; n >= 0 && names && PyTuple_Check(names) && i < PyTuple_GET_SIZE(names); i++)
+        if (PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(names, i), name) == 0)
+            at = i;
+    Py_XDECREF(names);
+    if (n < 0 || at < 0 || at >= n) {
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_RuntimeError, "no sys.flags.%s", name);
+        return -1;
+    }
+    PyObject *copy = PyStructSequence_New(tp);
+    if (!copy)
+        return -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = i == at ? (PyBool_Check(PyStructSequence_GetItem(flags, i))
+                                     ? PyBool_FromLong(value) : PyLong_FromLong(value))
+                              : Py_XNewRef(PyStructSequence_GetItem(flags, i));
+        if (!v) {
+            Py_DECREF(copy);
+            return -1;
+        }
+        PyStructSequence_SetItem(copy, i, v);
+    }
+    int rc = PySys_SetObject("flags", copy);
+    Py_DECREF(copy);
+    return rc;
+}
+
+/* The option of the script's "#!" line (shebang.h), python3's own command
+ * line option: kept for sys.orig_argv. */
+static char *shebang_opt;
+
+int cgih_py_note_option(const char *opt)
+{
+    char *o = strdup(opt);
+    if (!o)
+        return -1;
+    free(shebang_opt);
+    shebang_opt = o;
+    return 0;
+}
+
+int cgih_py_init(const char *opt, const char *script)
 {
     PyStatus st;
     PyPreConfig pre;
     PyPreConfig_InitPythonConfig(&pre);
-    st = Py_PreInitialize(&pre);
+    /* Python reads the "#!" line's option as python3 would from its command
+     * line: here what shapes the start (-E, -I, -X utf8, -X dev), then in
+     * PyConfig_Read() the rest (an unknown option is python3's usage message
+     * and status 2, -h its help); the script is not run from there, whatever
+     * the option says. */
+    int with_opt = opt && *opt && script;
+    char *args[] = {(char *)CGIH_PYTHON_EXE, (char *)opt, (char *)script};
+    st = with_opt ? Py_PreInitializeFromBytesArgs(&pre, 3, args) : Py_PreInitialize(&pre);
     if (PyStatus_Exception(st))
         return report_status(st);
 
@@ -169,23 +238,46 @@ int cgih_py_init(void)
     PyConfig cfg;
     PyConfig_InitPythonConfig(&cfg);
     cfg.parse_argv = 0;
-    cfg.site_import = 0;
     st = PyConfig_SetBytesString(&cfg, &cfg.program_name, CGIH_PYTHON_EXE);
     if (PyStatus_Exception(st))
         goto fail;
     st = PyConfig_SetBytesString(&cfg, &cfg.executable, CGIH_PYTHON_EXE);
     if (PyStatus_Exception(st))
         goto fail;
+    int no_site = 0;
+    if (with_opt) {
+        cfg.parse_argv = 1;
+        st = PyConfig_SetBytesArgv(&cfg, 3, args);
+        if (PyStatus_Exception(st))
+            goto fail;
+        st = PyConfig_Read(&cfg);
+        if (PyStatus_Exception(st))
+            goto fail;
+        no_site = !cfg.site_import; /* -S */
+        if (!(shebang_opt = strdup(opt))) {
+            st = PyStatus_NoMemory();
+            goto fail;
+        }
+    }
+    cfg.site_import = 0;
     st = Py_InitializeFromConfig(&cfg);
     if (PyStatus_Exception(st))
         goto fail;
+    if (cfg.verbose && !cfg.quiet) { /* python3's pymain_header() for -v */
+        fprintf(stderr, "Python %s on %s\n", Py_GetVersion(), Py_GetPlatform());
+        if (!no_site)
+            fputs("Type \"help\", \"copyright\", \"credits\" or \"license\" for more information.\n",
+                  stderr);
+    }
     PyConfig_Clear(&cfg);
 
-    if (lean_site() < 0) {
+    /* site is not imported, but sys.flags says what python3's would: a
+     * script that imports site gets what python3 gave it at its start. */
+    if (!no_site && (set_sys_flag("no_site", 0) < 0 || lean_site() < 0)) {
         PyErr_Print();
         return 1;
     }
-    return 0;
+    return -1;
 fail:
     PyConfig_Clear(&cfg);
     return report_status(st);
@@ -222,9 +314,12 @@ int cgih_py_set_argv(int argc, char **argv)
     /* sys.orig_argv: python3's command line for the script, as a shebang
      * line or a web server would have given it. */
     PyObject *exe = rc < 0 ? NULL : PySys_GetObject("executable"); /* borrowed */
-    PyObject *orig = exe ? PyList_New(1) : NULL;
+    PyObject *o = shebang_opt ? PyUnicode_DecodeFSDefault(shebang_opt) : NULL;
+    PyObject *orig = exe && (o || !shebang_opt) ? PyList_New(o ? 2 : 1) : NULL;
     if (orig) {
         PyList_SET_ITEM(orig, 0, Py_NewRef(exe));
+        if (o)
+            PyList_SET_ITEM(orig, 1, Py_NewRef(o));
         PyObject *all = PySequence_InPlaceConcat(orig, list);
         Py_XDECREF(all);
         rc = all ? PySys_SetObject("orig_argv", orig) : -1;
@@ -232,6 +327,7 @@ int cgih_py_set_argv(int argc, char **argv)
     } else if (rc == 0) {
         rc = -1;
     }
+    Py_XDECREF(o);
 #endif
     Py_DECREF(list);
     if (rc < 0)

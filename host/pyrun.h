@@ -9,9 +9,17 @@
 #define CGIH_PYRUN_H
 
 /* Starts CPython with the built-in cgi/cgitb modules, the system's site and
- * dist-packages on sys.path, and without importing site. Returns 0, or prints
- * the reason and returns the exit status to use. */
-int cgih_py_init(void);
+ * dist-packages on sys.path, and without importing site. opt, when not NULL
+ * or "", is the option the script's "#!" line gives python3 (shebang.h) and
+ * script the script's path: Python reads the option as python3 reads its
+ * command line (-u, -O, -W..., -S, -s, -E, -I, -B, -X...). Returns -1 when
+ * Python is ready, else the exit status to leave with, the reason printed (0
+ * for what python3 ends with at once, as for -V). */
+int cgih_py_init(const char *opt, const char *script);
+
+/* For a server's request child that applies the "#!" line's option itself
+ * (-u): sys.orig_argv names it. 0, or -1 when out of memory. */
+int cgih_py_note_option(const char *opt);
 
 /* sys.argv = argv[0..argc) and sys.path[0] = the script's real directory.
  * Returns 0, or -1 with the error already printed. */

@@ -60,6 +60,7 @@
 #include "proto.h"
 #include "pyrun.h"
 #include "server.h"
+#include "shebang.h"
 
 extern char **environ;
 
@@ -999,6 +1000,62 @@ static void take_clients_signals(const struct cgih_req *r, int ign_known, uint64
     }
 }
 
+/* A script whose "#!" line gives python3 an option (shebang.h: -u, -O, -E,
+ * -W...) needs an interpreter started with it, which this one is past: the
+ * child runs it as the cold path does, by execing our own program with the
+ * request as it stands (fds, environment, cwd, limits, argv after the CGI
+ * rewrite) and the client's signal dispositions and mask. It keeps its pid,
+ * so the server reports its exit status and the client's signals reach it as
+ * for any request. Returns only if the exec failed. */
+static void exec_cold(int argc, char **argv, int ign_known, uint64_t sigign)
+{
+    for (int sig = 1; sig <= 64 && sig < NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP)
+            continue;
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = ign_known && (sigign & SIGBIT(sig)) ? SIG_IGN : SIG_DFL;
+        if (sigaction(sig, &sa, NULL) != 0) {
+            /* glibc's reserved signals cannot be set: they stay as they are */
+        }
+    }
+    const char *gw = getenv("GATEWAY_INTERFACE");
+    int dashdash = !(gw && *gw) && argv[1][0] == '-'; /* read again as a command line */
+    char **av = calloc((size_t)argc + 2, sizeof *av);
+    if (!av)
+        return;
+    int k = 0;
+    av[k++] = argv[0];
+    if (dashdash)
+        av[k++] = "--";
+    for (int i = 1; i < argc; i++)
+        av[k++] = argv[i];
+    /* The environment without what our own start added (PEP 538's LC_CTYPE):
+     * the fresh start decides that again, as python3's would. */
+    size_t ne = 0, n = 0;
+    while (environ[ne])
+        ne++;
+    char **ev = calloc(ne + 1, sizeof *ev);
+    if (!ev) {
+        free(av);
+        return;
+    }
+    for (size_t i = 0; i < ne; i++) {
+        int added = 0;
+        for (size_t j = 0; j < S.nadded && !added; j++)
+            added = environ[i] == S.added[j];
+        if (!added)
+            ev[n++] = environ[i];
+    }
+    fflush(NULL);
+    execve("/proc/self/exe", av, ev);
+    int e = errno;
+    free(av);
+    free(ev);
+    fprintf(stderr, "cgihost: cannot start a fresh interpreter for the script's #! option: %s\n",
+            strerror(e));
+}
+
 /* Seconds a request child waits for each message of the handshake, and for
  * the whole handshake (header, request, GO). */
 #define HANDSHAKE_S 10
@@ -1285,6 +1342,20 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
     }
     /* The run's code lookup tells the server of a script to cache, then
      * closes ctl (cache_lookup()); it is closed here if no run looks. */
+    char opt[CGIH_SHEBANG_MAX];
+    if (status < 0 && cgih_shebang_python_arg_of(argv[1], opt)) {
+        /* -u (the common one): unbuffered stdout and stderr, made here;
+         * any other option needs a fresh start. */
+        if (opt[0] == '-' && opt[1] && strspn(opt + 1, "u") == strlen(opt + 1)) {
+            S.buffered_stdio = 0;
+            if (reset_stdio_fds(7) < 0 || cgih_py_note_option(opt) < 0) {
+                PyErr_Print();
+                _exit(71);
+            }
+        } else {
+            exec_cold(argc, argv, ign_known, client_ign); /* on failure it runs here, without it */
+        }
+    }
     if (status < 0)
         lookup_ctl = ctl;
     else
@@ -2376,9 +2447,9 @@ static int serve(int argc, char **argv)
         return 1;
     /* The same environment before and after Python's start, but for what
      * the start itself added. */
-    int status = cgih_py_init();
-    if (status != 0)
-        return status;
+    int status = cgih_py_init(NULL, NULL);
+    if (status >= 0)
+        return status ? status : 1;
     size_t ne = 0;
     for (char **e = environ; *e; e++)
         ne++;

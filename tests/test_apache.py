@@ -382,6 +382,26 @@ def test_status_location_and_stderr_stay_apaches(httpd):
     assert lines[0].endswith("apache-stderr-one") and lines[1].endswith("apache-stderr-two")
 
 
+UNBUFFERED = """#!/usr/bin/python3 -u
+import os, sys
+print("Content-Type: text/plain")
+print()
+os.system("echo from a subprocess")  # after the header only when stdout is unbuffered
+print("write_through", sys.stdout.write_through)
+"""
+
+
+@needs_apache
+def test_a_unbuffered_shebang_script_answers_as_run_directly(httpd, site):
+    # Buffered, the subprocess's line would reach Apache before the header:
+    # a malformed header, status 500.
+    site.write_exec(site.doc / "unbuffered.py", UNBUFFERED)
+    site.write_exec(site.direct / "unbuffered.py", UNBUFFERED)
+    via = request(httpd, "GET", "/unbuffered.py")
+    direct = request(httpd, "GET", "/direct/unbuffered.py")
+    assert (via[0], via[2]) == (direct[0], direct[2]) == (200, b"from a subprocess\nwrite_through True\n")
+
+
 # ---- multipart --------------------------------------------------------------------
 
 def multipart(data, boundary="----cgihostTestBoundary7MA4YWxkTrZu0gW"):

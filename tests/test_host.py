@@ -412,3 +412,37 @@ def test_a_script_that_closes_its_stdout_exits_as_python3(cgihost, tmp_path):
     ref = run([PYTHON, script])
     assert (ours.returncode, ours.stdout, ours.stderr) == (ref.returncode, ref.stdout, ref.stderr)
     assert ref.returncode == 0 and ref.stdout == b"hi\n"
+
+
+SHEBANG_BODY = r"""
+import os, sys
+f = sys.flags
+print(f.optimize, __debug__, f.dont_write_bytecode, f.no_user_site, f.no_site,
+      f.ignore_environment, f.isolated, f.safe_path, f.bytes_warning, f.dev_mode, f.utf8_mode)
+print(sys.warnoptions, sys._xoptions, sys.stdout.write_through, sys.stdout.line_buffering)
+print(sys.orig_argv[1:-1], 'exit' in dir(__builtins__), sys.path[0] == os.path.dirname(__file__),
+      [p for p in sys.path if 'packages' in p])
+import warnings
+warnings.warn("careful")
+print("Content-Type: text/plain\n")
+os.system("echo from a subprocess")   # before it, or after: -u
+print("end")
+"""
+
+
+@pytest.mark.parametrize("opt", ["-u", "-O", "-OO", "-uO", "-B", "-s", "-S", "-E", "-I", "-P",
+                                 "-W ignore", "-Werror", "-W ignore::UserWarning", "-b", "-X dev",
+                                 "-X utf8", "-v", "-q", "-R", "-u -O", "-Z", "-h", "-V", ""])
+def test_a_shebang_lines_option_is_python3s(cgihost, tmp_path, opt):
+    """The option of a `#!/usr/bin/python3 OPT` line, as mod_cgi running the
+    script directly gives it to python3 (through the kernel), is cgihost's."""
+    script = tmp_path / "opt.py"
+    script.write_text(f"#!{PYTHON} {opt}\n" + SHEBANG_BODY)
+    script.chmod(0o755)
+    # no PYTHON* variable: under tests/served the request is then the server's
+    ours, ref = run([cgihost, script]), run([script])
+    def norm(r):  # -v's import lines differ (cgihost starts lean, imports built-in cgi)
+        err = r.stderr if opt != "-v" else b"".join(
+            line for line in r.stderr.splitlines(True) if line.startswith((b"Python ", b"Type ")) or b"Warning" in line)
+        return r.returncode, r.stdout.replace(b"python3.11", b"python3"), err
+    assert norm(ours) == norm(ref)

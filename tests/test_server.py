@@ -545,6 +545,31 @@ def test_the_end_of_a_script_is_the_cold_paths(srv, name):
     assert (b"ran\n" in cold.stdout) == name.endswith("-del")
 
 
+SHEBANG = """import os, sys
+print('ppid', os.getppid(), flush=True)
+print('cgi' in sys.modules, sys.flags.optimize, sys.stdout.write_through, sys.orig_argv[1])
+print(sys.stdin.read())
+os.system('echo from a subprocess')
+print('end')
+sys.exit(3)
+"""
+
+
+@pytest.mark.parametrize("opt", ["-u", "-O"])
+def test_a_shebang_option_is_the_scripts_through_the_server(srv, opt):
+    # -u the request child applies itself (the server's preloads are there);
+    # another option needs a fresh start, which the child execs: still the
+    # server's child, with the request's stdin, output and exit status.
+    script = srv.script("opt.py", f"#!/usr/bin/python3 {opt}\n" + SHEBANG)
+    r = srv.run([script], stdin=b"the body", env={"REQUEST_METHOD": "POST", "CONTENT_LENGTH": "8"})
+    assert served(srv, r), r.stderr
+    assert r.returncode == 3, r.stderr
+    lines = f"{opt == '-u'} {int(opt == '-O')} {opt == '-u'} {opt}\nthe body\n".encode()
+    sub = b"from a subprocess\n"
+    # unbuffered, the lines come in the order printed; buffered, at exit
+    assert r.stdout.split(b"\n", 1)[1] == (lines + sub + b"end\n" if opt == "-u" else sub + lines + b"end\n")
+
+
 # ---- signals and faults ------------------------------------------------------------
 
 SLEEPER = """
