@@ -256,7 +256,22 @@ static void record_range(uintptr_t a, uintptr_t b, void *arg)
 /* In a learner request child, its fds 0-2 closed, before it reports. */
 static void learn_pages(void)
 {
-    if (!L || !learner || !learned_lock())
+    if (!L || !learner)
+        return;
+    /* A pool child copying pages ahead holds the lock for a millisecond or
+     * so, often just now, as the pool is refilled after each request:
+     * skipping then lost this learner's turn, and the pages stayed those of
+     * an older script for another LEARN_EVERY children. Wait for it, 20 ms
+     * at most (a learner is one request in LEARN_EVERY). */
+    int locked = learned_lock();
+    for (int i = 0; !locked && i < 400; i++) {
+        struct timespec pause = {0, 50 * 1000};
+        if (nanosleep(&pause, NULL) != 0) {
+            /* a signal cut it short: look again */
+        }
+        locked = learned_lock();
+    }
+    if (!locked)
         return;
     int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
     if (pm >= 0) {
