@@ -402,6 +402,48 @@ def test_a_unbuffered_shebang_script_answers_as_run_directly(httpd, site):
     assert (via[0], via[2]) == (direct[0], direct[2]) == (200, b"from a subprocess\nwrite_through True\n")
 
 
+OPTIMIZED = """#!/usr/bin/python3 -O
+import os, sys
+print("Content-Type: text/plain")
+print()
+print(__debug__, sys.flags.optimize, 'cgi' in sys.modules)
+for k in ("SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "REQUEST_METHOD"):
+    print(k, os.environ.get(k))
+print(sys.stdin.read())
+print("ppid", os.getppid())
+"""
+
+
+def resident_server_pid(httpd):
+    """The pid of the resident server Apache's requests started (they run
+    cold until it is up, so ask until it is)."""
+    deadline = time.monotonic() + 30
+    while not (httpd.cgihost_sockets / "server.sock").exists():
+        assert time.monotonic() < deadline, "no resident server"
+        assert request(httpd, "GET", "/hello.py")[0] == 200
+        time.sleep(0.2)
+    st = subprocess.run(["setpriv", "--reuid=www-data", "--regid=www-data", "--clear-groups",
+                         str(httpd.cgihost), "status"], stdout=subprocess.PIPE, timeout=30,
+                        env={"PATH": "/usr/bin:/bin", "CGIHOST_SOCKET_DIR": str(httpd.cgihost_sockets)})
+    return int(re.search(rb"server (\d+) ", st.stdout).group(1))
+
+
+@needs_apache
+def test_a_shebang_option_that_needs_a_fresh_start_through_the_handler(httpd, site):
+    # -O: the server's child execs a fresh interpreter, which must see the
+    # request as the handler rewrote it (a script run directly by mod_cgi is
+    # the reference).
+    site.write_exec(site.doc / "optimized.py", OPTIMIZED)
+    site.write_exec(site.direct / "optimized.py", OPTIMIZED)
+    pid = resident_server_pid(httpd)
+    via = request(httpd, "POST", "/optimized.py/more?q=1", b"the body")
+    direct = request(httpd, "POST", "/direct/optimized.py/more?q=1", b"the body")
+    assert via[0] == direct[0] == 200
+    assert via[2].endswith(f"ppid {pid}\n".encode()), via[2]  # the server's child
+    assert via[2].rsplit(b"ppid", 1)[0] == direct[2].replace(b"/direct/", b"/").rsplit(b"ppid", 1)[0]
+    assert via[2].startswith(b"False 1 False\nSCRIPT_NAME /optimized.py\nPATH_INFO /more\n"), via[2]
+
+
 # ---- multipart --------------------------------------------------------------------
 
 def multipart(data, boundary="----cgihostTestBoundary7MA4YWxkTrZu0gW"):
