@@ -593,8 +593,10 @@ def start_client(srv, argv, env=None):
 
 
 @pytest.mark.parametrize("handled", [False, True])
-def test_sigterm_to_the_client_reaches_the_script(srv, handled):
-    script = srv.script("sleep.py", SLEEPER)
+@pytest.mark.parametrize("shebang", ["", "#!/usr/bin/python3 -O\n"], ids=["", "fresh-interpreter"])
+def test_sigterm_to_the_client_reaches_the_script(srv, handled, shebang):
+    # also in the fresh interpreter a #! option makes the child exec
+    script = srv.script("sleep.py", shebang + SLEEPER)
     p, pid, ppid = start_client(srv, [script] + (["h"] if handled else []))
     assert ppid == srv.pid
     time.sleep(0.5)  # let print() return: a signal inside it is another test
@@ -646,8 +648,9 @@ time.sleep(3)
     assert p.returncode == 0
 
 
-def test_sigkill_of_the_client_kills_the_script(srv):
-    script = srv.script("sleep.py", SLEEPER)
+@pytest.mark.parametrize("shebang", ["", "#!/usr/bin/python3 -O\n"], ids=["", "fresh-interpreter"])
+def test_sigkill_of_the_client_kills_the_script(srv, shebang):
+    script = srv.script("sleep.py", shebang + SLEEPER)
     p, pid, ppid = start_client(srv, [script])
     assert ppid == srv.pid and proc_alive(pid)
     p.kill()
