@@ -76,8 +76,9 @@ enum cgih_refuse {
 };
 
 /* INFO replies to QUERY, in order: pid, uptime seconds, requests served,
- * running requests, idle pool children, cached code objects. */
-enum { CGIH_INFO_COUNT = 7 }; /* pid, uptime, served, running, idle, cached, waiting */
+ * running requests, idle pool children, cached code objects, requests
+ * waiting for a child, requests refused (their clients ran them). */
+enum { CGIH_INFO_COUNT = 8 }; /* pid, uptime, served, running, idle, cached, waiting, refused */
 
 #define CGIH_FLAG_CWD (1u << 3)
 

@@ -65,7 +65,8 @@
 extern char **environ;
 
 /* Control messages on a child's SOCK_SEQPACKET socketpair. */
-enum { CTL_DISPATCH = 1, CTL_STARTED = 2, CTL_SCRIPT = 3, CTL_STOP = 4, CTL_TAKEN = 6, CTL_QUERY = 7 };
+enum { CTL_DISPATCH = 1, CTL_STARTED = 2, CTL_SCRIPT = 3, CTL_STOP = 4, CTL_TAKEN = 6, CTL_QUERY = 7,
+       CTL_REFUSED = 8 };
 struct ctl_msg {
     uint32_t type;
     uint32_t peer_uid;
@@ -119,6 +120,7 @@ static struct server {
     struct queued *qhead, **qtail; /* oldest first */
     int nqueued;                   /* those with an fd */
     long queue_refused;            /* those that waited --queue-ms, since the last log line */
+    long refused;                  /* requests refused since the start: their clients ran them */
     time_t t_queue_log;
     int fd_starved;                /* accept() ran out of fds: not listening until a child ends */
     gid_t *groups; /* our supplementary groups, read once (same_groups()) */
@@ -1071,6 +1073,18 @@ static void exec_cold(int argc, char **argv, int ign_known, uint64_t sigign)
             strerror(e));
 }
 
+/* A request child refusing its request: the client runs it in-process.
+ * The server counts it (cgihost status). */
+static _Noreturn void refuse_request(int conn, int ctl, int why)
+{
+    struct ctl_msg t = {.type = CTL_REFUSED};
+    if (send(ctl, &t, sizeof t, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+        /* the server is gone: nobody counts */
+    }
+    cgih_send_msg(conn, CGIH_MSG_REFUSE, why);
+    _exit(0);
+}
+
 /* Seconds a request child waits for each message of the handshake, and for
  * the whole handshake (header, request, GO). */
 #define HANDSHAKE_S 10
@@ -1143,6 +1157,10 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
                     /* it falls back on EOF as well */
                 }
                 close(a);
+                struct ctl_msg t = {.type = CTL_REFUSED};
+                if (send(ctl, &t, sizeof t, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+                    /* the server is gone: nobody counts */
+                }
                 continue;
             }
             /* Tell the server: it watches the client from now on. */
@@ -1186,12 +1204,10 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
     const char *why = NULL;
     if (read_full(conn, &h, sizeof h) < 0)
         _exit(0);
-    if (cgih_hdr_check(&h, &why) != CGIH_OK) {
-        cgih_send_msg(conn, CGIH_MSG_REFUSE,
-                 h.magic == CGIH_PROTO_MAGIC && h.version != CGIH_PROTO_VERSION ? CGIH_REFUSE_VERSION
-                                                                               : CGIH_REFUSE_BAD);
-        _exit(0);
-    }
+    if (cgih_hdr_check(&h, &why) != CGIH_OK)
+        refuse_request(conn, ctl, h.magic == CGIH_PROTO_MAGIC && h.version != CGIH_PROTO_VERSION
+                                      ? CGIH_REFUSE_VERSION
+                                      : CGIH_REFUSE_BAD);
     if (h.kind == CGIH_KIND_QUERY || h.kind == CGIH_KIND_STOP) {
         /* The server answers on its copy of the connection. */
         struct ctl_msg s = {.type = h.kind == CGIH_KIND_STOP ? CTL_STOP : CTL_QUERY};
@@ -1201,24 +1217,20 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
         _exit(0);
     }
     if (peer != getuid()) {
-        cgih_send_msg(conn, CGIH_MSG_REFUSE, CGIH_REFUSE_UID);
-        _exit(0);
+        refuse_request(conn, ctl, CGIH_REFUSE_UID);
     }
     /* The same groups too: the script runs with ours, and must not get
      * more than its client had (a file readable by a group it left). */
     if (!same_groups(conn)) {
-        cgih_send_msg(conn, CGIH_MSG_REFUSE, CGIH_REFUSE_GROUPS);
-        _exit(0);
+        refuse_request(conn, ctl, CGIH_REFUSE_GROUPS);
     }
     char *body = malloc((size_t)h.body_len + 1);
     struct cgih_req r;
     size_t pos;
     if (!body || read_full(conn, body, h.body_len) < 0)
         _exit(0);
-    if (cgih_req_decode(body, h.body_len, &r, &why, &pos) != CGIH_OK) {
-        cgih_send_msg(conn, CGIH_MSG_REFUSE, CGIH_REFUSE_BAD);
-        _exit(0);
-    }
+    if (cgih_req_decode(body, h.body_len, &r, &why, &pos) != CGIH_OK)
+        refuse_request(conn, ctl, CGIH_REFUSE_BAD);
     /* Only a request whose interpreter would start as ours did. */
     size_t nshape;
     char **shape = shape_of(r.envp, &nshape);
@@ -1226,12 +1238,10 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
     for (size_t i = 0; same && i < nshape; i++)
         same = strcmp(shape[i], S.shape[i]) == 0;
     if (!same) {
-        cgih_send_msg(conn, CGIH_MSG_REFUSE, CGIH_REFUSE_ENV);
-        _exit(0);
+        refuse_request(conn, ctl, CGIH_REFUSE_ENV);
     }
     if (!limits_fit(&r)) {
-        cgih_send_msg(conn, CGIH_MSG_REFUSE, CGIH_REFUSE_LIMITS);
-        _exit(0);
+        refuse_request(conn, ctl, CGIH_REFUSE_LIMITS);
     }
     if (cgih_send_msg(conn, CGIH_MSG_READY, 0) < 0)
         _exit(0);
@@ -1512,6 +1522,7 @@ static struct child *spawn(int pending)
 
 static void refuse(int conn, int why)
 {
+    S.refused++;
     struct cgih_msg m = {CGIH_MSG_REFUSE, why};
     if (send(conn, &m, sizeof m, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
         /* the client falls back on EOF as well */
@@ -1546,7 +1557,8 @@ static void start_stop(const char *why)
 static void send_info(int conn)
 {
     int32_t info[CGIH_INFO_COUNT] = {(int32_t)getpid(), (int32_t)(now_s() - S.t_start), (int32_t)S.served,
-                                     S.nbusy, S.nidle, (int32_t)PyDict_GET_SIZE(S.cache), S.nqueued};
+                                     S.nbusy, S.nidle, (int32_t)PyDict_GET_SIZE(S.cache), S.nqueued,
+                                     (int32_t)S.refused};
     for (int i = 0; i < CGIH_INFO_COUNT; i++) {
         struct cgih_msg m = {CGIH_MSG_INFO, info[i]};
         if (send(conn, &m, sizeof m, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
@@ -1825,6 +1837,8 @@ static int on_ctl(struct child *c)
         if (!f || PyList_Append(S.pending, f) < 0)
             PyErr_Clear();
         Py_XDECREF(f);
+    } else if (m.type == CTL_REFUSED) {
+        S.refused++;
     } else if (m.type == CTL_QUERY && c->conn >= 0) {
         send_info(c->conn);
     } else if (m.type == CTL_STOP) {
@@ -2703,6 +2717,8 @@ static int ask(int argc, char **argv, uint32_t kind)
            info[0], path, info[1], info[2], info[3], info[4], info[5]);
     if (got > 6) /* a server from before the queue sends six */
         printf(", %d waiting", info[6]);
+    if (got > 7)
+        printf(", %d refused (run by their clients)", info[7]);
     printf("\n");
     return 0;
 }

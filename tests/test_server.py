@@ -1038,6 +1038,7 @@ def test_past_queue_waiting_requests_a_request_is_refused_at_once(base):
         assert waiting.returncode == 0 and out == f"ppid {s.pid}\nok\n".encode(), (out, err)
         out, err = p.communicate(timeout=30)
         assert p.returncode == 0 and out.endswith(b"slow done\n"), (out, err)
+        assert refused(s) == 1
     finally:
         s.stop()
 
@@ -1292,8 +1293,9 @@ print(struct.unpack("Ii", s.recv(8)))  # refused before it says anything
     # ... and the real client, as the stranger, runs the request itself.
     r = srv.run([script], env={"CGIHOST_SOCKET_DIR": str(odir)}, user=STRANGER)
     assert r.returncode == 0 and r.stdout.endswith(b"ok\n") and not served(srv, r), r.stderr
-    # Our own user still gets the server.
+    # Our own user still gets the server, which counts the two refusals.
     assert served(srv, srv.run([script]))
+    assert wait_for(lambda: refused(srv) == 2, 5), refused(srv)
 
 
 @pytest.mark.parametrize("bad", ["group-writable", "world-writable", "symlink"])
@@ -1492,8 +1494,17 @@ def test_no_server_forces_the_cold_path(srv):
 
 def test_an_interpreter_shaping_variable_falls_back(srv):
     script = srv.script("who.py", WHO + "import sys; print(sys.flags.dont_write_bytecode)\n")
+    assert refused(srv) == 0
     r = srv.run([script], env={"PYTHONDONTWRITEBYTECODE": "1"})
     assert r.stdout.endswith(b"1\n") and not served(srv, r)
+    assert refused(srv) == 1  # cgihost status tells
+
+
+def refused(srv):
+    """How many requests the server has refused (their clients ran them)."""
+    st = subprocess.run(as_user([CGIHOST, "status"]), env=srv.env(), stdout=subprocess.PIPE,
+                        timeout=30, check=True).stdout.decode()
+    return int(st.split(" refused (run by their clients)")[0].split()[-1])
 
 
 def cached_scripts(srv):
