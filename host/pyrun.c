@@ -254,7 +254,7 @@ int cgih_py_init(const char *opt, const char *script)
         if (PyStatus_Exception(st))
             goto fail;
         no_site = !cfg.site_import; /* -S */
-        if (!(shebang_opt = strdup(opt))) {
+        if (cgih_py_note_option(opt) < 0) {
             st = PyStatus_NoMemory();
             goto fail;
         }

@@ -1073,14 +1073,20 @@ static void exec_cold(int argc, char **argv, int ign_known, uint64_t sigign)
             strerror(e));
 }
 
-/* A request child refusing its request: the client runs it in-process.
- * The server counts it (cgihost status). */
-static _Noreturn void refuse_request(int conn, int ctl, int why)
+/* Tells the server that a child refused a request (cgihost status counts
+ * them): its client runs it in-process. */
+static void tell_refused(int ctl)
 {
     struct ctl_msg t = {.type = CTL_REFUSED};
     if (send(ctl, &t, sizeof t, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
         /* the server is gone: nobody counts */
     }
+}
+
+/* A request child refusing its request. */
+static _Noreturn void refuse_request(int conn, int ctl, int why)
+{
+    tell_refused(ctl);
     cgih_send_msg(conn, CGIH_MSG_REFUSE, why);
     _exit(0);
 }
@@ -1157,10 +1163,7 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
                     /* it falls back on EOF as well */
                 }
                 close(a);
-                struct ctl_msg t = {.type = CTL_REFUSED};
-                if (send(ctl, &t, sizeof t, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
-                    /* the server is gone: nobody counts */
-                }
+                tell_refused(ctl);
                 continue;
             }
             /* Tell the server: it watches the client from now on. */
