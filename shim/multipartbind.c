@@ -63,6 +63,7 @@ typedef struct {
     int after_headers; /* the current part's headers just ended */
     PyObject *headers; /* list of (name, value) of the current header block */
     PyObject *msg;     /* or the email.message.Message that email's FeedParser made of it */
+    PyObject *htext;   /* hdr_text decoded, as cgi.py feeds it: _Headers makes that Message of it on demand */
     cgih_buf hname, hvalue;
     cgih_buf hraw;   /* cgi.py's hdr_text of the current part */
     int hdr_bad; /* a header's name or value did not decode */
@@ -91,6 +92,7 @@ static int on_part_begin(cgih_mp_parser *p)
     r->hraw.len = 0;
     r->hdr_bad = 0;
     Py_CLEAR(r->msg);
+    Py_CLEAR(r->htext);
     Py_XSETREF(r->headers, PyList_New(0));
     if (!r->headers)
         return -1;
@@ -194,7 +196,7 @@ static int on_headers_complete(cgih_mp_parser *p)
         return -1;
     if (fixed)
         Py_XSETREF(r->msg, feed_parse(text));
-    Py_DECREF(text);
+    Py_XSETREF(r->htext, text);
     if (fixed && !r->msg)
         return -1;
     r->ev = EV_HEADERS;
@@ -514,6 +516,7 @@ static int stream_traverse(stream_obj *r, visitproc visit, void *arg)
     Py_VISIT(r->chunk);
     Py_VISIT(r->headers);
     Py_VISIT(r->msg);
+    Py_VISIT(r->htext);
     Py_VISIT(r->encoding);
     Py_VISIT(r->errors);
     Py_VISIT(Py_TYPE(r));
@@ -526,6 +529,7 @@ static int stream_clear(stream_obj *r)
     Py_CLEAR(r->chunk);
     Py_CLEAR(r->headers);
     Py_CLEAR(r->msg);
+    Py_CLEAR(r->htext);
     Py_CLEAR(r->encoding);
     Py_CLEAR(r->errors);
     return 0;
@@ -605,12 +609,58 @@ static PyType_Spec stream_spec = {
     .slots = stream_slots,
 };
 
-/* ---- _Headers: the part headers, as an email.message.Message reads them ---- */
+/* ---- _Headers: the part headers, as an email.message.Message reads them ---- *
+ *
+ * cgi.py hands each part the email.message.Message that email's FeedParser
+ * makes of the part's header text. Importing email costs milliseconds, and
+ * what cgi.py and most scripts do with it is look names up: _Headers
+ * answers those from the (name, value) pairs the parser found. Anything
+ * else (get_filename(), get_content_charset(), get_param(), as_string(),
+ * str(), copy.copy(), pickle...) makes the Message as cgi.py made it, from
+ * the same text, with the changes made here since replayed (cgi.py's own
+ * `del headers['content-length']` first), and from then on every operation,
+ * lookups too, is the Message's. */
 
 typedef struct {
     PyObject_HEAD
     PyObject *items; /* list of (name, value) */
+    PyObject *text;  /* the header text cgi.py feeds email's parser, or NULL */
+    PyObject *ops;   /* changes made before msg: list of (name,) deleted or (name, value) set */
+    PyObject *msg;   /* the Message, once made */
 } headers_obj;
+
+/* The Message (borrowed), made on first call. */
+static PyObject *hdr_message(headers_obj *h)
+{
+    if (h->msg)
+        return h->msg;
+    PyObject *msg;
+    if (h->text) {
+        msg = feed_parse(h->text);
+        for (Py_ssize_t i = 0; msg && h->ops && i < PyList_GET_SIZE(h->ops); i++) {
+            PyObject *op = PyList_GET_ITEM(h->ops, i);
+            PyObject *name = PyTuple_GET_ITEM(op, 0);
+            if ((PyTuple_GET_SIZE(op) == 2 ? PyObject_SetItem(msg, name, PyTuple_GET_ITEM(op, 1))
+                                           : PyObject_DelItem(msg, name)) < 0)
+                Py_CLEAR(msg);
+        }
+    } else { /* not from a header block: a Message holding the pairs */
+        PyObject *mod = PyImport_ImportModule("email.message");
+        msg = mod ? PyObject_CallMethod(mod, "Message", NULL) : NULL;
+        Py_XDECREF(mod);
+        for (Py_ssize_t i = 0; msg && i < PyList_GET_SIZE(h->items); i++) {
+            PyObject *pair = PyList_GET_ITEM(h->items, i);
+            if (PyObject_SetItem(msg, PyTuple_GET_ITEM(pair, 0), PyTuple_GET_ITEM(pair, 1)) < 0)
+                Py_CLEAR(msg);
+        }
+    }
+    if (!msg)
+        return NULL;
+    h->msg = msg;
+    Py_CLEAR(h->text);
+    Py_CLEAR(h->ops);
+    return msg;
+}
 
 /* name.lower() == key.lower() */
 static int same_name(PyObject *a, PyObject *b)
@@ -642,6 +692,8 @@ static PyObject *hdr_first(headers_obj *h, PyObject *name)
 
 static PyObject *hdr_getitem(headers_obj *h, PyObject *name)
 {
+    if (h->msg)
+        return PyObject_GetItem(h->msg, name);
     PyObject *v = hdr_first(h, name);
     if (v || PyErr_Occurred())
         return v;
@@ -650,6 +702,8 @@ static PyObject *hdr_getitem(headers_obj *h, PyObject *name)
 
 static int hdr_contains(headers_obj *h, PyObject *name)
 {
+    if (h->msg)
+        return PySequence_Contains(h->msg, name);
     PyObject *v = hdr_first(h, name);
     if (v) {
         Py_DECREF(v);
@@ -660,11 +714,28 @@ static int hdr_contains(headers_obj *h, PyObject *name)
 
 static Py_ssize_t hdr_len(headers_obj *h)
 {
-    return PyList_GET_SIZE(h->items);
+    return h->msg ? PyObject_Size(h->msg) : PyList_GET_SIZE(h->items);
+}
+
+/* Noted for the Message, should one be made. */
+static int hdr_note(headers_obj *h, PyObject *name, PyObject *value)
+{
+    if (!h->text)
+        return 0;
+    if (!h->ops && !(h->ops = PyList_New(0)))
+        return -1;
+    PyObject *op = value ? PyTuple_Pack(2, name, value) : PyTuple_Pack(1, name);
+    int rc = op ? PyList_Append(h->ops, op) : -1;
+    Py_XDECREF(op);
+    return rc;
 }
 
 static int hdr_ass(headers_obj *h, PyObject *name, PyObject *value)
 {
+    if (h->msg)
+        return value ? PyObject_SetItem(h->msg, name, value) : PyObject_DelItem(h->msg, name);
+    if (hdr_note(h, name, value) < 0)
+        return -1;
     if (value) { /* Message.__setitem__ appends */
         PyObject *pair = PyTuple_Pack(2, name, value);
         int rc = pair ? PyList_Append(h->items, pair) : -1;
@@ -688,6 +759,8 @@ static int hdr_ass(headers_obj *h, PyObject *name, PyObject *value)
 
 static PyObject *hdr_column(headers_obj *h, int col)
 {
+    if (h->msg)
+        return PyObject_CallMethod(h->msg, col == 0 ? "keys" : col == 1 ? "values" : "items", NULL);
     Py_ssize_t n = PyList_GET_SIZE(h->items);
     PyObject *res = PyList_New(n);
     for (Py_ssize_t i = 0; res && i < n; i++) {
@@ -716,30 +789,50 @@ static PyObject *hdr_items(headers_obj *h, PyObject *Py_UNUSED(x))
 
 static PyObject *hdr_iter(headers_obj *h)
 {
+    if (h->msg)
+        return PyObject_GetIter(h->msg);
     PyObject *keys = hdr_column(h, 0);
     PyObject *it = keys ? PyObject_GetIter(keys) : NULL;
     Py_XDECREF(keys);
     return it;
 }
 
-static PyObject *hdr_get(headers_obj *h, PyObject *args)
+/* get(name, failobj=None) and get_all(name, failobj=None), as Message's:
+ * 1 when the Message answered (*res), 0 when _Headers answers, -1 error. */
+static int hdr_get_args(headers_obj *h, PyObject *args, PyObject *kw, const char *method,
+                        PyObject **name, PyObject **failobj, PyObject **res)
 {
-    PyObject *name, *failobj = Py_None;
-    if (!PyArg_ParseTuple(args, "O|O:get", &name, &failobj))
-        return NULL;
+    static char *kwlist[] = {"name", "failobj", NULL};
+    char fmt[16];
+    snprintf(fmt, sizeof fmt, "O|O:%s", method);
+    *failobj = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, kwlist, name, failobj))
+        return -1;
+    if (!h->msg)
+        return 0;
+    *res = PyObject_CallMethod(h->msg, method, "OO", *name, *failobj);
+    return *res ? 1 : -1;
+}
+
+static PyObject *hdr_get(headers_obj *h, PyObject *args, PyObject *kw)
+{
+    PyObject *name, *failobj, *res = NULL;
+    int rc = hdr_get_args(h, args, kw, "get", &name, &failobj, &res);
+    if (rc != 0)
+        return res;
     PyObject *v = hdr_first(h, name);
     if (v || PyErr_Occurred())
         return v;
-    Py_INCREF(failobj);
-    return failobj;
+    return Py_NewRef(failobj);
 }
 
-static PyObject *hdr_get_all(headers_obj *h, PyObject *args)
+static PyObject *hdr_get_all(headers_obj *h, PyObject *args, PyObject *kw)
 {
-    PyObject *name, *failobj = Py_None;
-    if (!PyArg_ParseTuple(args, "O|O:get_all", &name, &failobj))
-        return NULL;
-    PyObject *res = PyList_New(0);
+    PyObject *name, *failobj, *res = NULL;
+    int rc = hdr_get_args(h, args, kw, "get_all", &name, &failobj, &res);
+    if (rc != 0)
+        return res;
+    res = PyList_New(0);
     for (Py_ssize_t i = 0; res && i < PyList_GET_SIZE(h->items); i++) {
         PyObject *pair = PyList_GET_ITEM(h->items, i);
         int m = same_name(PyTuple_GET_ITEM(pair, 0), name);
@@ -748,15 +841,64 @@ static PyObject *hdr_get_all(headers_obj *h, PyObject *args)
     }
     if (res && PyList_GET_SIZE(res) == 0) {
         Py_DECREF(res);
-        Py_INCREF(failobj);
-        return failobj;
+        return Py_NewRef(failobj);
     }
     return res;
+}
+
+/* What _Headers does not answer itself, the Message does. */
+static PyObject *hdr_getattro(headers_obj *h, PyObject *name)
+{
+    PyObject *r = PyObject_GenericGetAttr((PyObject *)h, name);
+    if (r || !PyErr_ExceptionMatches(PyExc_AttributeError))
+        return r;
+    PyErr_Clear();
+    PyObject *msg = hdr_message(h);
+    /* its error when it has no such attribute either, as cgi.py's gives */
+    return msg ? PyObject_GetAttr(msg, name) : NULL;
+}
+
+static PyObject *hdr_str(headers_obj *h)
+{
+    PyObject *msg = hdr_message(h);
+    return msg ? PyObject_Str(msg) : NULL;
+}
+
+static PyObject *hdr_call_msg(headers_obj *h, const char *method)
+{
+    PyObject *msg = hdr_message(h);
+    return msg ? PyObject_CallMethod(msg, method, NULL) : NULL;
+}
+
+static PyObject *hdr_bytes(headers_obj *h, PyObject *Py_UNUSED(x))
+{
+    return hdr_call_msg(h, "__bytes__");
+}
+
+static PyObject *hdr_dir(headers_obj *h, PyObject *Py_UNUSED(x))
+{
+    return hdr_call_msg(h, "__dir__");
+}
+
+/* copy.copy(), copy.deepcopy() and pickle make a Message: copy.copy(msg)
+ * (pickle wants an object made by __newobj__ to be of the class named). */
+static PyObject *hdr_reduce_ex(headers_obj *h, PyObject *Py_UNUSED(proto))
+{
+    PyObject *msg = hdr_message(h);
+    PyObject *copy = msg ? PyImport_ImportModule("copy") : NULL;
+    PyObject *fn = copy ? PyObject_GetAttrString(copy, "copy") : NULL;
+    PyObject *r = fn ? Py_BuildValue("(O(O))", fn, msg) : NULL;
+    Py_XDECREF(fn);
+    Py_XDECREF(copy);
+    return r;
 }
 
 static int hdr_traverse(headers_obj *h, visitproc visit, void *arg)
 {
     Py_VISIT(h->items);
+    Py_VISIT(h->text);
+    Py_VISIT(h->ops);
+    Py_VISIT(h->msg);
     Py_VISIT(Py_TYPE(h));
     return 0;
 }
@@ -764,6 +906,9 @@ static int hdr_traverse(headers_obj *h, visitproc visit, void *arg)
 static int hdr_clear(headers_obj *h)
 {
     Py_CLEAR(h->items);
+    Py_CLEAR(h->text);
+    Py_CLEAR(h->ops);
+    Py_CLEAR(h->msg);
     return 0;
 }
 
@@ -780,17 +925,23 @@ static PyMethodDef hdr_methods[] = {
     {"keys", (PyCFunction)hdr_keys, METH_NOARGS, NULL},
     {"values", (PyCFunction)hdr_values, METH_NOARGS, NULL},
     {"items", (PyCFunction)hdr_items, METH_NOARGS, NULL},
-    {"get", (PyCFunction)hdr_get, METH_VARARGS, NULL},
-    {"get_all", (PyCFunction)hdr_get_all, METH_VARARGS, NULL},
+    {"get", (PyCFunction)(void (*)(void))hdr_get, METH_VARARGS | METH_KEYWORDS, NULL},
+    {"get_all", (PyCFunction)(void (*)(void))hdr_get_all, METH_VARARGS | METH_KEYWORDS, NULL},
+    {"__bytes__", (PyCFunction)hdr_bytes, METH_NOARGS, NULL},
+    {"__dir__", (PyCFunction)hdr_dir, METH_NOARGS, NULL},
+    {"__reduce_ex__", (PyCFunction)hdr_reduce_ex, METH_O, NULL},
     {NULL, NULL, 0, NULL},
 };
 
 static PyType_Slot hdr_slots[] = {
     {Py_tp_doc, "A multipart part's headers, read as email.message.Message reads them: "
                 "names are case-insensitive, all values are kept in order, and a missing "
-                "name gives None."},
+                "name gives None. Beyond lookups, the email.message.Message that cgi.py "
+                "makes of the part's header text answers."},
     {Py_tp_methods, hdr_methods},
     {Py_tp_iter, hdr_iter},
+    {Py_tp_getattro, hdr_getattro},
+    {Py_tp_str, hdr_str},
     {Py_mp_subscript, hdr_getitem},
     {Py_mp_ass_subscript, hdr_ass},
     {Py_mp_length, hdr_len},
@@ -975,6 +1126,9 @@ static int read_parts(PyObject *self, stream_obj *r, int d, PyObject *env, PyObj
                 goto done;
             hh->items = r->headers;
             r->headers = NULL;
+            hh->text = r->htext;
+            r->htext = NULL;
+            hh->ops = hh->msg = NULL;
             if (!hh->items && !(hh->items = PyList_New(0))) {
                 Py_DECREF(hh);
                 goto done;

@@ -13,6 +13,7 @@
 #         values like sys.stdin.buffer may be named: see FP below)
 # T_FP    stdin (default: let cgi pick sys.stdin.buffer) | buffer | text |
 #         bytesio (stdin read whole into a BytesIO first)
+import copy
 import hashlib
 import io
 import os
@@ -63,6 +64,44 @@ def headers_of(h):
         except Exception as e:  # noqa: BLE001
             out.append("in(%s) %s" % (k, exc(e)))
     return " ".join(out)
+
+
+def message_of(h):
+    """What a part's email.message.Message gives beyond lookups (cgihost
+    makes it on demand), after a change made before any of it."""
+    out = []
+    try:
+        h["X-Dump"] = "1"
+    except Exception as e:  # noqa: BLE001
+        out.append("set " + exc(e))
+    for name, call in (("type", lambda: h.get_content_type()),
+                       ("filename", lambda: h.get_filename()),
+                       ("charset", lambda: h.get_content_charset()),
+                       ("param", lambda: h.get_param("name", header="content-disposition")),
+                       ("str", lambda: str(h)),
+                       ("items", lambda: list(h.items())),
+                       ("len", lambda: len(h)),
+                       ("copy", lambda: (type(copy.copy(h)).__name__, list(copy.copy(h).items()))),
+                       ("get_kw", lambda: h.get("nope", failobj="F")),
+                       ("get_all", lambda: h.get_all("x-dump")),
+                       ("defects", lambda: [type(d).__name__ for d in h.defects])):
+        try:
+            out.append("%s=%s" % (name, short(call())))
+        except Exception as e:  # noqa: BLE001
+            out.append("%s %s" % (name, exc(e)))
+    return " ".join(out)
+
+
+def messages(fs, lines, ind=""):
+    """Second pass, once every part is dumped as read: each part's headers
+    as a Message."""
+    if isinstance(fs, cgi.MiniFieldStorage):
+        return
+    h = getattr(fs, "headers", None)
+    if h is not None and not isinstance(h, dict):
+        lines.append("%smessage %s" % (ind, message_of(h)))
+    for item in getattr(fs, "list", None) or ():
+        messages(item, lines, ind + "    ")
 
 
 FIELDS = ("name", "filename", "type", "type_options", "disposition",
@@ -158,6 +197,7 @@ def main():
             cls = Top if mode == "sub" else cgi.FieldStorage
             form = cls(**kwargs)
             dump(form, lines)
+            messages(form, lines)
             if mode == "sub":
                 lines.append("make_file calls=%s" % short(MAKE_FILE_CALLS))
         elif mode == "pm":
