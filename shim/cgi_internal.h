@@ -53,6 +53,7 @@ extern PyMethodDef cgih_cgi_funcs[];
  * else a snapshot of the C environment decoded as os.environ does. New
  * reference. */
 PyObject *cgih_default_environ(void);
+PyObject *cgih_argv1(int *err); /* sys.argv[1] if sys.argv[1:] (NULL: none, or *err) */
 
 /* pyutil.c: small helpers the module's files share. */
 /* The interned str of an ASCII name (new reference), kept for the next

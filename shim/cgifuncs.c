@@ -142,8 +142,9 @@ static PyObject *sys_attr(const char *name)
     return v;
 }
 
-/* sys.argv[1] when sys.argv[1:] is non-empty, else NULL with no error. */
-static PyObject *argv1(int *err)
+/* sys.argv[1] when sys.argv[1:] is non-empty, else NULL with no error
+ * (*err 0) or with one (*err 1): cgi.py's `sys.argv[1] if sys.argv[1:]`. */
+PyObject *cgih_argv1(int *err)
 {
     *err = 0;
     PyObject *argv = sys_attr("argv");
@@ -151,7 +152,11 @@ static PyObject *argv1(int *err)
         *err = 1;
         return NULL;
     }
-    PyObject *tail = PySequence_GetSlice(argv, 1, PY_SSIZE_T_MAX), *v = NULL;
+    PyObject *one = PyLong_FromLong(1);
+    PyObject *from1 = one ? PySlice_New(one, NULL, NULL) : NULL;
+    PyObject *tail = from1 ? PyObject_GetItem(argv, from1) : NULL, *v = NULL; /* argv[1:] */
+    Py_XDECREF(from1);
+    Py_XDECREF(one);
     int t = tail ? PyObject_IsTrue(tail) : -1;
     Py_XDECREF(tail);
     if (t > 0)
@@ -615,7 +620,7 @@ static PyObject *cgi_parse(PyObject *module, PyObject *args, PyObject *kw)
             Py_CLEAR(tmp);
         } else {
             int err;
-            tmp = argv1(&err);
+            tmp = cgih_argv1(&err);
             if (err)
                 goto done;
             if (tmp)
@@ -632,7 +637,7 @@ static PyObject *cgi_parse(PyObject *module, PyObject *args, PyObject *kw)
                 goto done;
         } else {
             int err;
-            qs = argv1(&err);
+            qs = cgih_argv1(&err);
             if (err)
                 goto done;
             if (!qs && !(qs = PyUnicode_FromString("")))

@@ -350,10 +350,9 @@ static int fs_init(PyObject *self, PyObject *args, PyObject *kw)
         if (found) {
             qs = cgih_get_key(environ_, "QUERY_STRING");
         } else {
-            PyObject *argv = PySys_GetObject("argv"); /* borrowed */
-            if (argv && PySequence_Check(argv) && PySequence_Size(argv) > 1)
-                qs = PySequence_GetItem(argv, 1);
-            else
+            int err;
+            qs = cgih_argv1(&err);
+            if (!qs && !err)
                 qs = PyUnicode_FromString("");
         }
         if (!qs)

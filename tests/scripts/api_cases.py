@@ -769,6 +769,14 @@ def case_fs_get_argv():
     show("argv", cgi.FieldStorage, environ={"REQUEST_METHOD": "GET"}, keep_blank_values=1)
     del sys.argv[1:]
     show("none", cgi.FieldStorage, environ={})
+    # cgi.py's `elif sys.argv[1:]` on whatever sys.argv is, or is not
+    saved = sys.argv
+    for argv in ["abc", ("t", "tuple=1"), [], 5, None]:
+        sys.argv = argv
+        show("argv %r" % (argv,), cgi.FieldStorage, environ={"REQUEST_METHOD": "GET"})
+    del sys.argv
+    show("no argv", cgi.FieldStorage, environ={"REQUEST_METHOD": "GET"})
+    sys.argv = saved
 
 
 @case
