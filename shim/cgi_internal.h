@@ -14,6 +14,7 @@ typedef struct {
     PyObject *tempdir; /* str, the directory make_file() uses once found */
     PyTypeObject *PartStream; /* multipartbind.c */
     PyTypeObject *Headers;
+    PyObject *environ; /* the default environ: os.environ as it was when bound (cgi.py binds it at import) */
 } cgi_state;
 
 extern PyModuleDef cgih_cgi_module;
@@ -52,7 +53,7 @@ extern PyMethodDef cgih_cgi_funcs[];
 /* The default environ=os.environ, for reading: os.environ once os is loaded,
  * else a snapshot of the C environment decoded as os.environ does. New
  * reference. */
-PyObject *cgih_default_environ(void);
+PyObject *cgih_default_environ(PyObject *module, int need_os);
 PyObject *cgih_argv1(int *err); /* sys.argv[1] if sys.argv[1:] (NULL: none, or *err) */
 
 /* pyutil.c: small helpers the module's files share. */

@@ -167,15 +167,28 @@ PyObject *cgih_argv1(int *err)
     return v;
 }
 
-/* The default `environ=os.environ`, for reading: os.environ once os is
- * loaded, else a snapshot of the C environment decoded as os.environ decodes
- * it (nothing can have changed os.environ before os is imported). */
-PyObject *cgih_default_environ(void)
+/* The default `environ=os.environ`. cgi.py binds os.environ when it is
+ * imported: a script that then rebinds os.environ does not change it. Here
+ * it is bound when cgi is made if os is loaded by then (always in the
+ * resident server), else on the first call that needs it once os is loaded;
+ * before that, a snapshot of the C environment decoded as os.environ
+ * decodes it (nothing can have changed os.environ before os is imported).
+ * NEED_OS: the real os.environ, importing os (parse() mutates it). */
+PyObject *cgih_default_environ(PyObject *module, int need_os)
 {
+    cgi_state *st = cgih_cgi_state(module);
+    if (st->environ)
+        return Py_NewRef(st->environ);
     PyObject *os = PyDict_GetItemString(PyImport_GetModuleDict(), "os"); /* borrowed */
-    if (os)
-        return cgih_getattr(os, "environ");
-    PyObject *d = PyDict_New();
+    if (os || need_os) {
+        PyObject *owned = os ? NULL : PyImport_ImportModule("os");
+        PyObject *e = os || owned ? cgih_getattr(os ? os : owned, "environ") : NULL;
+        Py_XDECREF(owned);
+        if (e)
+            st->environ = Py_NewRef(e);
+        return e;
+    }
+PyObject *d = PyDict_New();
     if (!d)
         return NULL;
     for (char **e = environ; *e; e++) {
@@ -504,7 +517,7 @@ static PyObject *cgi_parse(PyObject *module, PyObject *args, PyObject *kw)
         return NULL;
     PyObject *fp = av[0] ? av[0] : Py_None, *environ_ = av[1], *keep_blank = av[2], *strict = av[3];
     PyObject *separator = av[4];
-    PyObject *zero = NULL, *amp = NULL, *os = NULL, *encoding = NULL, *qs = NULL;
+    PyObject *zero = NULL, *amp = NULL, *encoding = NULL, *qs = NULL;
     PyObject *method = NULL, *ctype = NULL, *pdict = NULL, *res = NULL, *tmp = NULL;
     int t;
     Py_INCREF(fp);
@@ -518,8 +531,7 @@ static PyObject *cgi_parse(PyObject *module, PyObject *args, PyObject *kw)
         separator = amp;
     if (!environ_) {
         /* cgi.py mutates os.environ itself: that needs os. */
-        if (!(os = PyImport_ImportModule("os")) ||
-            !(environ_ = cgih_getattr(os, "environ")))
+        if (!(environ_ = cgih_default_environ(module, 1)))
             goto done;
     } else {
         Py_INCREF(environ_);
@@ -650,7 +662,6 @@ static PyObject *cgi_parse(PyObject *module, PyObject *args, PyObject *kw)
 done:
     Py_XDECREF(zero);
     Py_XDECREF(amp);
-    Py_XDECREF(os);
     Py_XDECREF(environ_);
     Py_XDECREF(fp);
     Py_XDECREF(encoding);
@@ -861,7 +872,7 @@ static PyObject *cgi_print_environ(PyObject *module, PyObject *args, PyObject *k
         return NULL;
     if (environ_)
         Py_INCREF(environ_);
-    else if (!(environ_ = cgih_default_environ()))
+    else if (!(environ_ = cgih_default_environ(module, 0)))
         return NULL;
     int rc = print_environ_impl(module, environ_);
     Py_DECREF(environ_);
@@ -1032,7 +1043,7 @@ static PyObject *cgi_test(PyObject *module, PyObject *args, PyObject *kw)
         return NULL;
     if (environ_)
         Py_INCREF(environ_);
-    else if (!(environ_ = cgih_default_environ()))
+    else if (!(environ_ = cgih_default_environ(module, 0)))
         return NULL;
     PyObject *res = NULL;
     if (print_str(module, "Content-type: text/html") < 0 || print_str(module, NULL) < 0)

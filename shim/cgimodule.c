@@ -255,6 +255,10 @@ static int cgi_exec(PyObject *m)
     cgi_state *st = cgih_cgi_state(m);
     if (cgih_fieldstorage_add_types(m, st) < 0)
         return -1;
+    /* environ=os.environ, bound now when os is loaded (cgih_default_environ()) */
+    PyObject *os = PyDict_GetItemString(PyImport_GetModuleDict(), "os"); /* borrowed */
+    if (os && !(st->environ = cgih_getattr(os, "environ")))
+        return -1;
     if (PyModule_AddStringConstant(m, "__version__", "2.6") < 0 ||
         PyModule_AddIntConstant(m, "maxlen", 0) < 0 ||
         PyModule_AddStringConstant(m, "logfile", "") < 0 ||
@@ -288,6 +292,7 @@ static int cgi_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->tempdir);
     Py_VISIT(st->PartStream);
     Py_VISIT(st->Headers);
+    Py_VISIT(st->environ);
     return 0;
 }
 
@@ -299,6 +304,7 @@ static int cgi_clear(PyObject *m)
     Py_CLEAR(st->tempdir);
     Py_CLEAR(st->PartStream);
     Py_CLEAR(st->Headers);
+    Py_CLEAR(st->environ);
     return 0;
 }
 

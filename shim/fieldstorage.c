@@ -314,7 +314,8 @@ static int fs_init(PyObject *self, PyObject *args, PyObject *kw)
     if (!outerboundary && !(outerboundary = empty_bytes = PyBytes_FromStringAndSize("", 0)))
         goto done;
     if (!environ_) {
-        if (!(owned_environ = cgih_default_environ()))
+        PyObject *m = cgih_cgi_module_of(Py_TYPE(self));
+        if (!m || !(owned_environ = cgih_default_environ(m, 0)))
             goto done;
         environ_ = owned_environ;
     }

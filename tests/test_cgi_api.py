@@ -25,6 +25,7 @@ CASE_ENV = {
     "test_post_maxlen": (dict(POST_ENV, CONTENT_LENGTH="62"), b"x=" + b"y" * 60),
     "fs_stdin_default": (dict(POST_ENV, QUERY_STRING="g=0"), POST_BODY),
     "fs_default_environ": ({"REQUEST_METHOD": "GET", "QUERY_STRING": "d=1&d=2"}, b""),
+    "default_environ_bound_at_import": ({"REQUEST_METHOD": "GET", "QUERY_STRING": "orig=1"}, b""),
     "print_environ_default": ({"ZZ": "<&>", "AA": "x"}, b""),
 }
 
@@ -110,6 +111,36 @@ def test_stdlib_imports_them(tmp_path):
     r = run([PYTHON, script], env={"REQUEST_METHOD": "GET", "QUERY_STRING": "z=1"})
     assert r.returncode == 0, r.stderr.decode()
     assert "email" in r.stdout.decode()
+
+
+ENVIRON_FIRST_USE = r"""
+import cgi, os
+print(cgi.FieldStorage().list)
+os.environ["QUERY_STRING"] = "changed=1"
+os.environ = {"REQUEST_METHOD": "GET", "QUERY_STRING": "rebound=1"}
+print(cgi.FieldStorage().list, cgi.parse())
+import io, sys
+sys.stdout = buf = io.StringIO()
+cgi.print_environ()
+sys.stdout = sys.__stdout__
+print("rebound" in buf.getvalue(), "changed=1" in buf.getvalue())
+"""
+
+
+def test_the_default_environ_is_the_os_environ_cgi_found(cgihost, tmp_path):
+    """cgi.py binds os.environ as its default environ when imported. Without
+    site, cgihost's start does not load os: cgi binds os.environ at its first
+    use then (the api case default_environ_bound_at_import has os loaded
+    first). A script rebinding os.environ afterwards changes nothing."""
+    script = tmp_path / "environ.py"
+    script.write_text(ENVIRON_FIRST_USE)
+    env = {"REQUEST_METHOD": "GET", "QUERY_STRING": "orig=1"}
+    theirs = run([PYTHON, "-W", "ignore", script], env=env)
+    ours = run([cgihost, script], env=env)
+    assert theirs.returncode == 0, theirs.stderr.decode()
+    assert ours.returncode == 0, ours.stderr.decode()
+    assert ours.stdout == theirs.stdout
+    assert b"[MiniFieldStorage('changed', '1')] {'changed': ['1']}" in ours.stdout
 
 
 METHODS = r"""

@@ -780,6 +780,20 @@ def case_fs_get_argv():
 
 
 @case
+def case_default_environ_bound_at_import():
+    """cgi.py binds os.environ as the default environ when it is imported:
+    a change made in it shows, rebinding os.environ afterwards does not."""
+    saved = os.environ
+    os.environ["QUERY_STRING"] = "inplace=1"
+    show("fs", cgi.FieldStorage)
+    os.environ = {"REQUEST_METHOD": "GET", "QUERY_STRING": "rebound=1"}
+    show("fs rebound", cgi.FieldStorage)
+    show("parse rebound", cgi.parse)
+    os.environ = saved
+    print("QUERY_STRING", os.environ.get("QUERY_STRING"))
+
+
+@case
 def case_fs_get_nonascii():
     show("fs", cgi.FieldStorage, environ={"QUERY_STRING": "n=Jos\u00e9&e=%E2%82%AC&s=\udcff"})
 
