@@ -1281,14 +1281,21 @@ static PyObject *handle_doc(PyObject *module, PyObject *self, PyObject *info, in
     Py_XDECREF(context);
     if (doc)
         return doc;
-    /* except: (bare, as in cgitb.py) */
-    PyErr_Clear();
+    /* except: (bare, as in cgitb.py): the fallback runs with the
+     * formatter's exception being handled, so that sys.exc_info() is it
+     * and an exception the fallback raises has it as __context__ */
+    PyObject *exc = PyErr_GetRaisedException_compat();
+    PyObject *ot, *ov, *otb;
+    PyErr_GetExcInfo(&ot, &ov, &otb);
+    PyObject *tb = exc ? PyException_GetTraceback(exc) : NULL;
+    if (exc)
+        Py_INCREF(Py_TYPE(exc));
+    PyErr_SetExcInfo(exc ? (PyObject *)Py_TYPE(exc) : NULL, exc, tb);
     *plain = 1;
     PyObject *t = PySequence_Tuple(info); /* the *info of format_exception(*info) */
-    if (!t)
-        return NULL;
-    doc = format_exception_args(t);
-    Py_DECREF(t);
+    doc = t ? format_exception_args(t) : NULL;
+    Py_XDECREF(t);
+    PyErr_SetExcInfo(ot, ov, otb);
     return doc;
 }
 

@@ -196,6 +196,32 @@ def test_hook_call_and_attribute_errors_as_stdlib(cgihost, tmp_path):
     assert out.startswith(b"None\n'Hook' object has no attribute"), out
 
 
+
+def test_the_plain_fallback_runs_with_the_formatters_exception_handled(cgihost, tmp_path):
+    """handle()'s bare except: while it falls back to a plain traceback, the
+    formatter's exception is the one being handled (sys.exc_info()), and an
+    exception the fallback raises has it as __context__ (review finding)."""
+    script = tmp_path / "fallback.py"
+    script.write_text(
+        "import cgitb, io, sys, traceback\n"
+        "try:\n"
+        "    cgitb.Hook(file=io.StringIO(), format='html').handle(('strtype', 'val', None))\n"
+        "except Exception as e:\n"
+        "    print(type(e).__name__, repr(e.__context__))\n"
+        "orig = traceback.format_exception\n"
+        "def spy(*a, **k):\n"
+        "    print('handled:', type(sys.exc_info()[1]).__name__)\n"
+        "    return orig(*a, **k)\n"
+        "traceback.format_exception = spy\n"
+        "cgitb.html = lambda info, context=5: 1 / 0\n"
+        "try:\n"
+        "    raise ValueError('x')\n"
+        "except ValueError:\n"
+        "    cgitb.Hook(file=io.StringIO(), format='html').handle()\n"
+        "print('after:', sys.exc_info())\n")
+    out = same_stdout(cgihost, script)
+    assert b"handled: ZeroDivisionError" in out and b"__suppress_context__'\")\n" in out, out
+
 # ---- the AH02429 flaw: the report must be a valid CGI response ----------------
 
 TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
