@@ -2460,7 +2460,11 @@ static int serve(int argc, char **argv)
     if (snprintf(lock, sizeof lock, "%s/lock", S.dir) >= (int)sizeof lock)
         return 1;
     S.lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (S.lockfd < 0 || flock(S.lockfd, LOCK_EX | LOCK_NB) != 0) {
+    if (S.lockfd < 0) {
+        fprintf(stderr, "cgihost: cannot make %s: %s\n", lock, strerror(errno));
+        return 1;
+    }
+    if (flock(S.lockfd, LOCK_EX | LOCK_NB) != 0) {
         if (S.autostarted)
             return 0; /* another client started one first */
         fprintf(stderr, "cgihost: a server already runs in %s\n", S.dir);

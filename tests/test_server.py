@@ -1624,29 +1624,41 @@ def test_a_tty_gets_a_line_buffered_stdout(srv):
             os.close(slave)
 
 
-def test_socket_activation(base):
+@pytest.mark.parametrize("maker", ["user", "root"])
+def test_socket_activation(base, maker):
     """As systemd's cgihost.socket would: the socket made by someone else,
-    passed as fd 3 with LISTEN_FDS=1; the server leaves it in place."""
+    passed as fd 3 with LISTEN_FDS=1; the server leaves it in place. With
+    "root", as systemd itself makes it: bound and listening as root (a
+    client then sees root's credentials on it), chowned to the user with
+    mode 0600, in the user's directory (the tmpfiles.d line the unit
+    documents), the server started as the user; requests are served."""
+    if maker == "root" and not IS_ROOT:
+        pytest.skip("needs root, as systemd")
     s = Server(base)
     s.dir.mkdir(mode=0o700)
     if IS_ROOT:
         os.chown(s.dir, UID, -1)
     sock = s.dir / "server.sock"
+    pw = pwd.getpwnam(USER)
     activator = f"""
 import os, socket, sys
 l = socket.socket(socket.AF_UNIX)
 l.bind({str(sock)!r}); l.listen(16)
+if os.geteuid() == 0:
+    os.chown({str(sock)!r}, {pw.pw_uid}, {pw.pw_gid})
+    os.chmod({str(sock)!r}, 0o600)
 if l.fileno() != 3:
     os.dup2(l.fileno(), 3)
 os.set_inheritable(3, True)
 os.environ.update(LISTEN_FDS="1", LISTEN_PID=str(os.getpid()))
 os.environ.pop("LC_CTYPE", None)
-os.execv(sys.argv[1], sys.argv[1:])
+os.execvp(sys.argv[1], sys.argv[1:])
 """
+    serve = [CGIHOST, "serve", "--socket-dir", s.dir, "--idle-exit", "2"]
+    argv = (as_user([sys.executable, "-c", activator, *serve]) if maker == "user" else
+            [sys.executable, "-c", activator, *as_user(serve)])
     with open(s.log, "ab") as log:
-        s.proc = subprocess.Popen([sys.executable, "-c", REAPER,
-                                   *as_user([sys.executable, "-c", activator, CGIHOST, "serve",
-                                             "--socket-dir", s.dir, "--idle-exit", "2"])],
+        s.proc = subprocess.Popen([sys.executable, "-c", REAPER, *map(str, argv)],
                                   env=s.env(), stdout=log, stderr=log)
     try:
         assert wait_for(lambda: "serving on" in s.log.read_text(), 20), s.log.read_text()
