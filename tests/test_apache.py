@@ -14,6 +14,7 @@ import pwd
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -730,6 +731,23 @@ def test_demo_oneshot(cgihost, tmp_path):
     assert f"GET http://127.0.0.1:{port}/hello.py?name=Ada&happy=on: 200" in r.stdout
     assert "HelloAda! Thanks for using my script!" in r.stdout
     assert not (tmp_path / "demo" / "httpd.pid").exists()
+
+
+@needs_apache
+def test_demo_on_a_port_in_use_says_so_and_fails(cgihost, tmp_path):
+    """Another program listening on the port: the demo must not claim to
+    serve (Apache cannot bind it, and a connect would reach that program)."""
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen(4)
+        port = other.getsockname()[1]
+        r = subprocess.run([PYTHON, ROOT / "host" / "demo", "--cgihost", cgihost, "--port", str(port),
+                            "--run-dir", tmp_path / "demo"],
+                           env={"PATH": "/usr/bin:/bin", "DEMO_ONESHOT": "1"},
+                           capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert f"port {port} on 127.0.0.1 is in use" in r.stderr
+    assert "hello.py" not in r.stdout
 
 
 @needs_apache

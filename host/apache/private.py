@@ -150,7 +150,20 @@ class PrivateApache:
         return subprocess.run([APACHE, "-t", "-f", str(self.run / "httpd.conf")],
                               capture_output=True, text=True)
 
+    def port_in_use(self):
+        """Whether something listens on 127.0.0.1:port already (Apache would
+        fail to bind, and a connect would reach that other program)."""
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Apache
+            try:
+                probe.bind(("127.0.0.1", self.port))
+            except OSError:
+                return True
+        return False
+
     def start(self, timeout=15):
+        if self.port_in_use():
+            raise RuntimeError(f"port {self.port} on 127.0.0.1 is in use by another program")
         self._prepare()
         t = self.configtest()
         if t.returncode != 0:
@@ -169,9 +182,15 @@ class PrivateApache:
                                    + self.error_log())
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return self
+                    pass
             except OSError:
                 time.sleep(0.05)
+                continue
+            # listening, and still ours: not another program that took the
+            # port meanwhile while Apache failed to bind it
+            time.sleep(0.1)
+            if self.proc.poll() is None:
+                return self
         self.stop()
         raise RuntimeError("apache2 did not start listening: " + self.error_log())
 
