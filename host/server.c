@@ -1557,10 +1557,12 @@ static void start_stop(const char *why)
     }
 }
 
-static void send_info(int conn)
+/* ASKER: 1 when a pool child took the asking connection: counted as the
+ * idle child it was until the question came, not as a running request. */
+static void send_info(int conn, int asker)
 {
     int32_t info[CGIH_INFO_COUNT] = {(int32_t)getpid(), (int32_t)(now_s() - S.t_start), (int32_t)S.served,
-                                     S.nbusy, S.nidle, (int32_t)PyDict_GET_SIZE(S.cache), S.nqueued,
+                                     S.nbusy - asker, S.nidle + asker, (int32_t)PyDict_GET_SIZE(S.cache), S.nqueued,
                                      (int32_t)S.refused};
     for (int i = 0; i < CGIH_INFO_COUNT; i++) {
         struct cgih_msg m = {CGIH_MSG_INFO, info[i]};
@@ -1592,7 +1594,7 @@ static void answer_unforked(int conn)
     if (poll(&p, 1, 20) == 1 && recv(conn, &h, sizeof h, MSG_PEEK | MSG_DONTWAIT) == (ssize_t)sizeof h &&
         cgih_hdr_check(&h, &why) == CGIH_OK) {
         if (h.kind == CGIH_KIND_QUERY) {
-            send_info(conn);
+            send_info(conn, 0);
             close(conn);
             return;
         }
@@ -1657,7 +1659,7 @@ static void on_queued(struct queued *q, uint32_t events)
     if (k == (ssize_t)sizeof h && cgih_hdr_check(&h, &why) == CGIH_OK && h.kind != CGIH_KIND_REQ) {
         unqueue(q);
         if (h.kind == CGIH_KIND_QUERY)
-            send_info(fd);
+            send_info(fd, 0);
         else
             answer_stop(fd);
         close(fd);
@@ -1843,7 +1845,7 @@ static int on_ctl(struct child *c)
     } else if (m.type == CTL_REFUSED) {
         S.refused++;
     } else if (m.type == CTL_QUERY && c->conn >= 0) {
-        send_info(c->conn);
+        send_info(c->conn, 1); /* c, busy since it took the connection */
     } else if (m.type == CTL_STOP) {
         answer_stop(c->conn);
     }

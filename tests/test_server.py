@@ -15,6 +15,7 @@ import json
 import os
 import pathlib
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -1594,8 +1595,14 @@ def test_restarts_when_its_binary_is_replaced(base):
 
 
 def test_status_and_stop(srv):
+    def status():
+        return subprocess.run(as_user([CGIHOST, "status"]), env=srv.env(), stdout=subprocess.PIPE,
+                              timeout=30).stdout
     st = subprocess.run(as_user([CGIHOST, "status"]), env=srv.env(), stdout=subprocess.PIPE, timeout=30)
     assert st.returncode == 0 and f"server {srv.pid}".encode() in st.stdout
+    # The pool child that answers the question is not a running request
+    # (it was counted as one), and counts as the idle child it was.
+    assert wait_for(lambda: re.search(rb", 0 running, [1-9]\d* idle children", status()), 10), status()
     sp = subprocess.run(as_user([CGIHOST, "stop"]), env=srv.env(), stdout=subprocess.PIPE, timeout=30)
     assert sp.returncode == 0 and b"stopped" in sp.stdout
     assert wait_for(lambda: srv.proc.poll() is not None, 10)
