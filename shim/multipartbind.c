@@ -1243,7 +1243,9 @@ int cgih_read_multi_parts(PyObject *self, PyObject *env, PyObject *kbv, PyObject
         int pr = cgih_mp_push_boundary(nested->p, PyBytes_AS_STRING(ib),
                                        (size_t)PyBytes_GET_SIZE(ib));
         if (pr == -2) {
-            PyErr_SetString(PyExc_ValueError, "multipart: parts nested too deeply");
+            /* the parser's own error, as for its other limits */
+            PyErr_Format(PyExc_ValueError, "multipart body: %s at byte %llu",
+                         cgih_mp_errmsg(nested->p), (unsigned long long)cgih_mp_errpos(nested->p));
         } else if (pr != 0) {
             PyErr_Format(PyExc_ValueError, "Invalid boundary in multipart form: %R", ib);
         } else {

@@ -1,5 +1,7 @@
 """The multipart parser's limits are configurable from the environment, and a
 request over one gets a ValueError naming the limit and the byte offset."""
+import re
+
 from conftest import run
 
 SCRIPT = "import cgi\nform = cgi.FieldStorage()\nprint(form.getvalue('a'))\n"
@@ -37,6 +39,27 @@ def test_parts_limit_is_configurable(cgihost, tmp_path):
     r = request(cgihost, tmp_path, data, CGIHOST_MAX_PARTS="3")
     assert r.returncode == 1 and b"ValueError: multipart body:" in r.stderr
 
+
+
+def nested(depth):
+    """A form field inside DEPTH levels of multipart/mixed parts."""
+    inner = b'--B0\r\nContent-Disposition: form-data; name="a"\r\n\r\nvalue\r\n--B0--\r\n'
+    for d in range(1, depth + 1):
+        inner = (b"--B%d\r\nContent-Disposition: form-data; name=\"n%d\"\r\n"
+                 b"Content-Type: multipart/mixed; boundary=B%d\r\n\r\n" % (d, d, d - 1) +
+                 inner + b"\r\n--B%d--\r\n" % d)
+    return inner
+
+
+def test_depth_limit_is_configurable_and_named(cgihost, tmp_path):
+    data = nested(3)
+    env = {"CONTENT_TYPE": "multipart/form-data; boundary=B3"}
+    r = request(cgihost, tmp_path, data, **env)
+    assert r.returncode == 0, r.stderr
+    r = request(cgihost, tmp_path, data, CGIHOST_MAX_DEPTH="2", **env)
+    assert r.returncode == 1
+    assert re.search(rb"ValueError: multipart body: multipart nesting too deep \(max_depth\) "
+                     rb"at byte \d+\n$", r.stderr), r.stderr
 
 KEEPER = r'''
 import io
