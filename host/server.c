@@ -121,7 +121,8 @@ static struct server {
     int nqueued;                   /* those with an fd */
     long queue_refused;            /* those that waited --queue-ms, since the last log line */
     long refused;                  /* requests refused since the start: their clients ran them */
-    time_t t_queue_log;
+    int refused_logged;            /* the reason last logged (enum cgih_refuse) */
+    time_t t_queue_log, t_refused_log;
     int fd_starved;                /* accept() ran out of fds: not listening until a child ends */
     gid_t *groups; /* our supplementary groups, read once (same_groups()) */
     int ngroups;
@@ -1075,20 +1076,53 @@ static void exec_cold(int argc, char **argv, int ign_known, uint64_t sigign)
 
 /* Tells the server that a child refused a request (cgihost status counts
  * them): its client runs it in-process. */
-static void tell_refused(int ctl)
+/* Tells the server of a refusal: WHY (enum cgih_refuse), with DETAIL (or
+ * NULL) for its log. */
+static void tell_refused(int ctl, int why, const char *detail)
 {
-    struct ctl_msg t = {.type = CTL_REFUSED};
-    if (send(ctl, &t, sizeof t, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+    char msg[sizeof(struct ctl_msg) + 512];
+    struct ctl_msg *t = (struct ctl_msg *)(void *)msg;
+    memset(t, 0, sizeof *t);
+    t->type = CTL_REFUSED;
+    t->info[0] = why;
+    size_t n = detail ? strnlen(detail, sizeof msg - sizeof *t) : 0;
+    memcpy(msg + sizeof *t, detail ? detail : "", n);
+    if (send(ctl, msg, sizeof *t + n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
         /* the server is gone: nobody counts */
     }
 }
 
 /* A request child refusing its request. */
-static _Noreturn void refuse_request(int conn, int ctl, int why)
+static _Noreturn void refuse_request(int conn, int ctl, int why, const char *detail)
 {
-    tell_refused(ctl);
+    tell_refused(ctl, why, detail);
     cgih_send_msg(conn, CGIH_MSG_REFUSE, why);
     _exit(0);
+}
+
+/* The names of the interpreter-shaping variables (sorted NAME=value lists A
+ * and B) whose values differ or that only one has, into out. */
+static void shape_difference(char *const *a, size_t na, char *const *b, size_t nb, char *out, size_t n)
+{
+    size_t i = 0, j = 0, w = 0;
+    out[0] = '\0';
+    while ((i < na || j < nb) && w + 1 < n) {
+        const char *x = i < na ? a[i] : NULL, *y = j < nb ? b[j] : NULL;
+        size_t lx = x ? strcspn(x, "=") : 0, ly = y ? strcspn(y, "=") : 0;
+        /* the names, '=' included: the lists' own (strcmp) order */
+        int c = !x ? 1 : !y ? -1 : strncmp(x, y, (lx < ly ? lx : ly) + 1);
+        const char *name = c <= 0 ? x : y;
+        size_t len = c <= 0 ? lx : ly;
+        int differs = c != 0 || strcmp(x, y) != 0;
+        if (c <= 0)
+            i++;
+        if (c >= 0)
+            j++;
+        if (differs) {
+            int k = snprintf(out + w, n - w, "%s%.*s", w ? ", " : "", (int)len, name);
+            w = k < 0 || (size_t)k >= n - w ? n - 1 : w + (size_t)k;
+        }
+    }
 }
 
 /* Seconds a request child waits for each message of the handshake, and for
@@ -1163,7 +1197,9 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
                     /* it falls back on EOF as well */
                 }
                 close(a);
-                tell_refused(ctl);
+                char who[64];
+                snprintf(who, sizeof who, "uid %ld", (long)cr.uid);
+                tell_refused(ctl, CGIH_REFUSE_UID, who);
                 continue;
             }
             /* Tell the server: it watches the client from now on. */
@@ -1210,7 +1246,7 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
     if (cgih_hdr_check(&h, &why) != CGIH_OK)
         refuse_request(conn, ctl, h.magic == CGIH_PROTO_MAGIC && h.version != CGIH_PROTO_VERSION
                                       ? CGIH_REFUSE_VERSION
-                                      : CGIH_REFUSE_BAD);
+                                      : CGIH_REFUSE_BAD, why);
     if (h.kind == CGIH_KIND_QUERY || h.kind == CGIH_KIND_STOP) {
         /* The server answers on its copy of the connection. */
         struct ctl_msg s = {.type = h.kind == CGIH_KIND_STOP ? CTL_STOP : CTL_QUERY};
@@ -1220,12 +1256,14 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
         _exit(0);
     }
     if (peer != getuid()) {
-        refuse_request(conn, ctl, CGIH_REFUSE_UID);
+        char who[64];
+        snprintf(who, sizeof who, "uid %ld", (long)peer);
+        refuse_request(conn, ctl, CGIH_REFUSE_UID, who);
     }
     /* The same groups too: the script runs with ours, and must not get
      * more than its client had (a file readable by a group it left). */
     if (!same_groups(conn)) {
-        refuse_request(conn, ctl, CGIH_REFUSE_GROUPS);
+        refuse_request(conn, ctl, CGIH_REFUSE_GROUPS, NULL);
     }
     char *body = malloc((size_t)h.body_len + 1);
     struct cgih_req r;
@@ -1233,7 +1271,7 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
     if (!body || read_full(conn, body, h.body_len) < 0)
         _exit(0);
     if (cgih_req_decode(body, h.body_len, &r, &why, &pos) != CGIH_OK)
-        refuse_request(conn, ctl, CGIH_REFUSE_BAD);
+        refuse_request(conn, ctl, CGIH_REFUSE_BAD, why);
     /* Only a request whose interpreter would start as ours did. */
     size_t nshape;
     char **shape = shape_of(r.envp, &nshape);
@@ -1241,10 +1279,13 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
     for (size_t i = 0; same && i < nshape; i++)
         same = strcmp(shape[i], S.shape[i]) == 0;
     if (!same) {
-        refuse_request(conn, ctl, CGIH_REFUSE_ENV);
+        char names[256] = "";
+        if (shape)
+            shape_difference(shape, nshape, S.shape, S.nshape, names, sizeof names);
+        refuse_request(conn, ctl, CGIH_REFUSE_ENV, names);
     }
     if (!limits_fit(&r)) {
-        refuse_request(conn, ctl, CGIH_REFUSE_LIMITS);
+        refuse_request(conn, ctl, CGIH_REFUSE_LIMITS, NULL);
     }
     if (cgih_send_msg(conn, CGIH_MSG_READY, 0) < 0)
         _exit(0);
@@ -1788,6 +1829,27 @@ static void on_listen(void)
 }
 
 /* Handles one control message; 0 when there was none. */
+/* A refusal in the log: the first of its kind, then at most one a minute,
+ * with what was refused, so that a server that serves nothing says why. */
+static void log_refused(int why, const char *detail)
+{
+    time_t now = now_s();
+    if (why == S.refused_logged && now - S.t_refused_log < 60)
+        return;
+    S.refused_logged = why;
+    S.t_refused_log = now;
+    const char *what = why == CGIH_REFUSE_UID        ? "another user"
+                       : why == CGIH_REFUSE_ENV      ? "interpreter-shaping variables not as mine"
+                       : why == CGIH_REFUSE_GROUPS   ? "other groups than mine"
+                       : why == CGIH_REFUSE_LIMITS   ? "a hard resource limit above mine"
+                       : why == CGIH_REFUSE_VERSION  ? "another version of cgihost"
+                                                     : "a malformed request";
+    logmsg("refused a request (%s%s%s), which its client runs in-process (%ld refused so far)%s", what,
+           *detail ? ": " : "", detail, S.refused,
+           why == CGIH_REFUSE_ENV ? "; a server for a web server's requests starts with their "
+                                    "environment (cgihost(1), ENVIRONMENT)" : "");
+}
+
 static int on_ctl(struct child *c)
 {
     char buf[sizeof(struct ctl_msg) + PATH_MAX + 1];
@@ -1844,6 +1906,8 @@ static int on_ctl(struct child *c)
         Py_XDECREF(f);
     } else if (m.type == CTL_REFUSED) {
         S.refused++;
+        buf[k] = '\0';
+        log_refused(m.info[0], buf + sizeof m);
     } else if (m.type == CTL_QUERY && c->conn >= 0) {
         send_info(c->conn, 1); /* c, busy since it took the connection */
     } else if (m.type == CTL_STOP) {
@@ -2165,6 +2229,14 @@ static int drop_to(const char *user)
         fprintf(stderr, "cgihost: could not drop root\n");
         return -1;
     }
+    /* root's shell's HOME and locale are not the user's, nor in a web
+     * server's requests, and a server serves only requests whose
+     * interpreter-shaping variables are its own: drop them, as the systemd
+     * unit does (UnsetEnvironment=). PYTHON* stay: set on purpose. */
+    static const char *const drop[] = {"HOME", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE"};
+    for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++)
+        if (unsetenv(drop[i]) != 0)
+            return -1;
     return 0;
 }
 

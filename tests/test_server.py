@@ -1327,8 +1327,13 @@ def test_root_serves_only_with_user_and_drops_it(base):
                        stderr=subprocess.PIPE, timeout=30, env={"PATH": "/usr/bin:/bin"})
     assert r.returncode == 1 and b"--user" in r.stderr
     s = Server(base)
+    # As from root's shell (sudo keeps LANG): root's HOME and locale are
+    # dropped with root, or no request of a web server (which has neither)
+    # would be served.
     proc = subprocess.Popen([sys.executable, "-c", REAPER, CGIHOST, "serve", "--user", USER,
-                             "--socket-dir", s.dir], env=s.env(), stderr=subprocess.PIPE)
+                             "--socket-dir", s.dir],
+                            env=s.env(HOME="/root", LANG="C.UTF-8", LC_ALL="C.UTF-8"),
+                            stderr=subprocess.PIPE)
     s.proc = proc
     try:
         assert wait_for(lambda: (s.dir / "server.sock").exists())
@@ -1336,6 +1341,12 @@ def test_root_serves_only_with_user_and_drops_it(base):
         uids = open(f"/proc/{s.pid}/status").read().split("Uid:")[1].split("\n")[0].split()
         assert set(map(int, uids)) == {UID}
         assert os.stat(s.dir).st_uid == UID
+        script = s.script("who.py", WHO + "import os; print(os.environ.get('HOME'))\n")
+        # with USER's groups, as the server has them (initgroups), as Apache's
+        r = subprocess.run(["setpriv", f"--reuid={UID}", f"--regid={pwd.getpwnam(USER).pw_gid}",
+                            "--init-groups", CGIHOST, script], env=s.env(), capture_output=True,
+                           timeout=60)
+        assert served(s, r) and r.stdout.endswith(b"None\n"), r
     finally:
         s.stop()
 
@@ -1499,6 +1510,9 @@ def test_an_interpreter_shaping_variable_falls_back(srv):
     r = srv.run([script], env={"PYTHONDONTWRITEBYTECODE": "1"})
     assert r.stdout.endswith(b"1\n") and not served(srv, r)
     assert refused(srv) == 1  # cgihost status tells
+    # and the log says why, naming the variable
+    assert wait_for(lambda: "refused a request (interpreter-shaping variables not as mine: "
+                    "PYTHONDONTWRITEBYTECODE)" in srv.log.read_text(), 5), srv.log.read_text()
 
 
 def refused(srv):
