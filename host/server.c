@@ -2202,6 +2202,20 @@ static int parse_long(const char *s, long lo, long hi, long *out)
     return 0;
 }
 
+/* A setting from the environment: 0 with *out set; -1 when unset, or when
+ * not a whole number from lo to hi, which is logged (the default stays). */
+static int env_long(const char *name, long lo, long hi, long dflt, long *out)
+{
+    const char *s = getenv(name);
+    if (!s || !*s)
+        return -1;
+    if (parse_long(s, lo, hi, out) == 0)
+        return 0;
+    fprintf(stderr, "cgihost: %s=%s ignored: not a whole number from %ld to %ld; %ld it is\n", name, s, lo,
+            hi, dflt);
+    return -1;
+}
+
 static int drop_to(const char *user)
 {
     errno = 0;
@@ -2458,15 +2472,15 @@ static int serve(int argc, char **argv)
     S.idle_exit = 600;
     S.preload = getenv("CGIHOST_PRELOAD");
     S.tz = getenv("TZ");
-    if (getenv("CGIHOST_POOL") && parse_long(getenv("CGIHOST_POOL"), 0, 64, &v) == 0)
+    if (env_long("CGIHOST_POOL", 0, 64, S.pool, &v) == 0)
         S.pool = (int)v;
-    if (getenv("CGIHOST_IDLE_EXIT") && parse_long(getenv("CGIHOST_IDLE_EXIT"), 0, 1L << 30, &v) == 0)
+    if (env_long("CGIHOST_IDLE_EXIT", 0, 1L << 30, S.idle_exit, &v) == 0)
         S.idle_exit = v;
-    if (getenv("CGIHOST_MAX_CHILDREN") && parse_long(getenv("CGIHOST_MAX_CHILDREN"), 1, 4096, &v) == 0)
+    if (env_long("CGIHOST_MAX_CHILDREN", 1, 4096, S.max_children, &v) == 0)
         S.max_children = (int)v;
-    if (getenv("CGIHOST_QUEUE") && parse_long(getenv("CGIHOST_QUEUE"), 0, 65536, &v) == 0)
+    if (env_long("CGIHOST_QUEUE", 0, 65536, S.queue, &v) == 0)
         S.queue = (int)v;
-    if (getenv("CGIHOST_QUEUE_MS") && parse_long(getenv("CGIHOST_QUEUE_MS"), 0, 3600000, &v) == 0)
+    if (env_long("CGIHOST_QUEUE_MS", 0, 3600000, S.queue_ms, &v) == 0)
         S.queue_ms = v;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;

@@ -41,6 +41,17 @@ def test_parts_limit_is_configurable(cgihost, tmp_path):
 
 
 
+
+def test_a_limit_that_is_no_number_is_said_and_the_default_applies(cgihost, tmp_path):
+    data = body(300)
+    for bad in ("0", "abc", "-1", "99999999999999999999", " 5"):
+        r = request(cgihost, tmp_path, data, CGIHOST_MAX_HEADER_LINE=bad)
+        assert r.returncode == 0 and r.stdout == b"value\n", (bad, r)
+        assert (b"cgihost: CGIHOST_MAX_HEADER_LINE=%s ignored: not a whole number from 1 to "
+                % bad.encode()) in r.stderr, (bad, r.stderr)
+    r = request(cgihost, tmp_path, data, CGIHOST_MAX_HEADER_LINE="20000")
+    assert r.returncode == 0 and r.stderr == b"", r.stderr
+
 def nested(depth):
     """A form field inside DEPTH levels of multipart/mixed parts."""
     inner = b'--B0\r\nContent-Disposition: form-data; name="a"\r\n\r\nvalue\r\n--B0--\r\n'

@@ -1608,6 +1608,22 @@ def test_restarts_when_its_binary_is_replaced(base):
         s.stop()
 
 
+def test_a_setting_that_is_no_number_is_logged(base):
+    s = Server(base)
+    with open(s.log, "ab") as log:
+        p = subprocess.Popen(as_user([CGIHOST, "serve", "--socket-dir", s.dir, "--idle-exit", "1"]),
+                             env=s.env(CGIHOST_MAX_CHILDREN="0", CGIHOST_POOL="many"),
+                             stdout=log, stderr=log)
+    try:
+        assert p.wait(timeout=60) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+    text = s.log.read_text()
+    assert "cgihost: CGIHOST_MAX_CHILDREN=0 ignored: not a whole number from 1 to 4096; 64 it is" in text
+    assert "cgihost: CGIHOST_POOL=many ignored: not a whole number from 0 to 64; 2 it is" in text
+
+
 def test_status_and_stop(srv):
     def status():
         return subprocess.run(as_user([CGIHOST, "status"]), env=srv.env(), stdout=subprocess.PIPE,
