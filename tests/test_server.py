@@ -1624,6 +1624,14 @@ def test_a_setting_that_is_no_number_is_logged(base):
     assert "cgihost: CGIHOST_POOL=many ignored: not a whole number from 0 to 64; 2 it is" in text
 
 
+def test_a_client_timeout_that_is_no_number_is_said(srv):
+    script = srv.script("who.py", WHO)
+    r = srv.run([script], env={"CGIHOST_TIMEOUT_MS": "soon"})
+    assert served(srv, r), r
+    assert r.stderr == (b"cgihost: CGIHOST_TIMEOUT_MS=soon ignored: not a whole number from 1 to "
+                        b"3599999; 2000 it is\n"), r.stderr
+
+
 def test_status_and_stop(srv):
     def status():
         return subprocess.run(as_user([CGIHOST, "status"]), env=srv.env(), stdout=subprocess.PIPE,
