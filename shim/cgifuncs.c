@@ -1201,28 +1201,34 @@ done:
 
 #define DOC_print_environ_usage "Dump a list of environment variables used by CGI as HTML."
 
+/* A text signature (inspect.signature(), help()) as cgi.py's own: CPython
+ * takes it off the docstring. (One can hold constants only: parse(),
+ * test() and print_environ(), whose environ defaults to os.environ, have
+ * none.) */
+#define SIG(s) s "\n--\n\n"
+
 PyMethodDef cgih_cgi_funcs[] = {
     {"parse", (PyCFunction)(void (*)(void))cgi_parse, METH_VARARGS | METH_KEYWORDS, DOC_parse},
     {"parse_multipart", (PyCFunction)(void (*)(void))cgi_parse_multipart,
-     METH_VARARGS | METH_KEYWORDS, DOC_parse_multipart},
+     METH_VARARGS | METH_KEYWORDS, SIG("parse_multipart($module, /, fp, pdict, encoding='utf-8', errors='replace', separator='&')") DOC_parse_multipart},
     {"initlog", (PyCFunction)(void (*)(void))cgi_initlog, METH_VARARGS | METH_KEYWORDS,
-     DOC_initlog},
-    {"dolog", (PyCFunction)(void (*)(void))cgi_dolog, METH_VARARGS | METH_KEYWORDS, DOC_dolog},
-    {"nolog", (PyCFunction)(void (*)(void))cgi_nolog, METH_VARARGS | METH_KEYWORDS, DOC_nolog},
+     SIG("initlog($module, /, *allargs)") DOC_initlog},
+    {"dolog", (PyCFunction)(void (*)(void))cgi_dolog, METH_VARARGS | METH_KEYWORDS, SIG("dolog($module, /, fmt, *args)") DOC_dolog},
+    {"nolog", (PyCFunction)(void (*)(void))cgi_nolog, METH_VARARGS | METH_KEYWORDS, SIG("nolog($module, /, *allargs)") DOC_nolog},
     {"closelog", (PyCFunction)(void (*)(void))cgi_closelog, METH_VARARGS | METH_KEYWORDS,
-     DOC_closelog},
+     SIG("closelog($module, /)") DOC_closelog},
     {"test", (PyCFunction)(void (*)(void))cgi_test, METH_VARARGS | METH_KEYWORDS, DOC_test},
     {"print_exception", (PyCFunction)(void (*)(void))cgi_print_exception,
-     METH_VARARGS | METH_KEYWORDS, NULL},
+     METH_VARARGS | METH_KEYWORDS, SIG("print_exception($module, /, type=None, value=None, tb=None, limit=None)") ""},
     {"print_environ", (PyCFunction)(void (*)(void))cgi_print_environ, METH_VARARGS | METH_KEYWORDS,
      DOC_print_environ},
     {"print_form", (PyCFunction)(void (*)(void))cgi_print_form, METH_VARARGS | METH_KEYWORDS,
-     DOC_print_form},
+     SIG("print_form($module, /, form)") DOC_print_form},
     {"print_directory", (PyCFunction)(void (*)(void))cgi_print_directory,
-     METH_VARARGS | METH_KEYWORDS, DOC_print_directory},
+     METH_VARARGS | METH_KEYWORDS, SIG("print_directory($module, /)") DOC_print_directory},
     {"print_arguments", (PyCFunction)(void (*)(void))cgi_print_arguments,
-     METH_VARARGS | METH_KEYWORDS, NULL},
+     METH_VARARGS | METH_KEYWORDS, SIG("print_arguments($module, /)") ""},
     {"print_environ_usage", (PyCFunction)(void (*)(void))cgi_print_environ_usage,
-     METH_VARARGS | METH_KEYWORDS, DOC_print_environ_usage},
+     METH_VARARGS | METH_KEYWORDS, SIG("print_environ_usage($module, /)") DOC_print_environ_usage},
     {NULL, NULL, 0, NULL},
 };

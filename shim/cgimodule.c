@@ -243,10 +243,11 @@ static PyObject *cgi_valid_boundary(PyObject *module, PyObject *args, PyObject *
 
 static PyMethodDef cgi_methods[] = {
     {"parse_header", (PyCFunction)(void (*)(void))cgi_parse_header, METH_VARARGS | METH_KEYWORDS,
-     "Parse a Content-type like header.\n\nReturn the main content-type and a dictionary of "
-     "options."},
+     "parse_header($module, /, line)\n--\n\n"
+     "Parse a Content-type like header.\n\n    Return the main content-type and a dictionary of "
+     "options.\n\n    "},
     {"valid_boundary", (PyCFunction)(void (*)(void))cgi_valid_boundary, METH_VARARGS | METH_KEYWORDS,
-     NULL},
+     "valid_boundary($module, /, s)\n--\n\n"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -143,6 +143,29 @@ def test_the_default_environ_is_the_os_environ_cgi_found(cgihost, tmp_path):
     assert b"[MiniFieldStorage('changed', '1')] {'changed': ['1']}" in ours.stdout
 
 
+FUNCTION_SIGNATURES = r"""
+import cgi, inspect
+for n in ["parse_multipart", "parse_header", "valid_boundary", "print_exception", "print_form",
+          "print_directory", "print_arguments", "print_environ_usage", "initlog", "dolog", "nolog",
+          "closelog"]:
+    f = getattr(cgi, n)
+    print(n, inspect.signature(f), repr(f.__doc__))
+"""
+
+
+def test_module_functions_have_cgi_pys_signatures(cgihost, tmp_path):
+    """inspect.signature() and help() show cgi.py's parameters; the
+    docstrings are unchanged by it. (parse, test and print_environ, whose
+    environ defaults to os.environ, have none: a C function's text signature
+    holds constants only.)"""
+    script = tmp_path / "sigs.py"
+    script.write_text(FUNCTION_SIGNATURES)
+    theirs = run([PYTHON, "-W", "ignore", script])
+    ours = run([cgihost, script])
+    assert theirs.returncode == 0 and ours.returncode == 0, ours.stderr.decode()
+    assert ours.stdout == theirs.stdout
+
+
 METHODS = r"""
 import cgi, inspect, re
 FS = cgi.FieldStorage
