@@ -61,6 +61,7 @@
 #include "pyrun.h"
 #include "server.h"
 #include "shebang.h"
+#include "../shim/shim.h"
 
 extern char **environ;
 
@@ -1396,7 +1397,7 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
             remake |= 1u << fd;
         }
     }
-    if (remake && reset_stdio_fds(remake) < 0) {
+    if ((remake && reset_stdio_fds(remake) < 0) || cgih_cgitb_follow_stdout() < 0) {
         PyErr_Print();
         _exit(71);
     }
@@ -1417,7 +1418,7 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
          * any other option needs a fresh start. */
         if (opt[0] == '-' && opt[1] && strspn(opt + 1, "u") == strlen(opt + 1)) {
             S.buffered_stdio = 0;
-            if (reset_stdio_fds(7) < 0 || cgih_py_note_option(opt) < 0) {
+            if (reset_stdio_fds(7) < 0 || cgih_cgitb_follow_stdout() < 0 || cgih_py_note_option(opt) < 0) {
                 PyErr_Print();
                 _exit(71);
             }

@@ -1398,6 +1398,15 @@ static int rebind_handler_file(cgitb_state *st, PyObject *self)
     return 0;
 }
 
+int cgih_cgitb_follow_stdout(void)
+{
+    PyObject *m = PyDict_GetItemString(PyImport_GetModuleDict(), "cgitb"); /* borrowed */
+    if (!m || !PyModule_Check(m) || PyModule_GetDef(m) != &cgitb_module)
+        return 0;
+    cgitb_state *st = get_state(m);
+    return st && st->handler_hook ? rebind_handler_file(st, st->handler_hook) : 0;
+}
+
 static PyObject *hook_handle(PyObject *self, PyTypeObject *cls, PyObject *const *args,
                              Py_ssize_t nargs, PyObject *kwnames)
 {

@@ -2,10 +2,11 @@
 heavy imported until a report is made, and a reset() that gives a valid CGI
 response whether the script crashed before, during or after its headers."""
 import re
+import subprocess
 
 import pytest
 
-from conftest import PYTHON, ROOT, cold_only, run
+from conftest import BASE_ENV, PYTHON, ROOT, cold_only, run
 
 SCRIPTS = ROOT / "tests" / "scripts"
 REPORT = SCRIPTS / "cgitb_report.py"
@@ -352,6 +353,22 @@ def test_handler_follows_the_streams_a_resident_server_gives_each_request(cgihos
     r = run([cgihost, script])
     assert r.returncode == 0, r.stderr
     assert r.stdout == b"True True\n"
+
+
+@pytest.mark.parametrize("shebang", ["", "#!/usr/bin/python3 -u\n"])
+def test_handler_holds_the_scripts_stdout_on_a_pipe_or_a_file(cgihost, tmp_path, shebang):
+    """cgitb.handler's file is the script's sys.stdout before any report, as
+    under python3, whatever stdout is. (Through the server, whose import made
+    the handler, a file or a -u script gets streams made for the request.)"""
+    script = tmp_path / "ident.py"
+    script.write_text(shebang + "import cgitb, sys\nprint(cgitb.handler.__self__.file is sys.stdout)\n")
+    r = run([cgihost, script])
+    assert r.stdout == b"True\n", r.stderr
+    out = tmp_path / "out.txt"
+    with open(out, "wb") as f:
+        r = subprocess.run([str(cgihost), str(script)], env=BASE_ENV, stdout=f, stderr=subprocess.PIPE,
+                           timeout=60)
+    assert r.returncode == 0 and out.read_bytes() == b"True\n", (out.read_bytes(), r.stderr)
 
 
 def test_handler_keeps_a_stream_the_script_chose(cgihost, tmp_path):
