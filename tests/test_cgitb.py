@@ -208,7 +208,7 @@ def test_the_plain_fallback_runs_with_the_formatters_exception_handled(cgihost, 
         "try:\n"
         "    cgitb.Hook(file=io.StringIO(), format='html').handle(('strtype', 'val', None))\n"
         "except Exception as e:\n"
-        "    print(type(e).__name__, repr(e.__context__))\n"
+        "    print(type(e).__name__, type(e.__context__).__name__)\n"
         "orig = traceback.format_exception\n"
         "def spy(*a, **k):\n"
         "    print('handled:', type(sys.exc_info()[1]).__name__)\n"
@@ -221,7 +221,7 @@ def test_the_plain_fallback_runs_with_the_formatters_exception_handled(cgihost, 
         "    cgitb.Hook(file=io.StringIO(), format='html').handle()\n"
         "print('after:', sys.exc_info())\n")
     out = same_stdout(cgihost, script)
-    assert b"handled: ZeroDivisionError" in out and b"__suppress_context__'\")\n" in out, out
+    assert out.startswith(b"AttributeError AttributeError\nhandled: ZeroDivisionError\n"), out
 
 # ---- the AH02429 flaw: the report must be a valid CGI response ----------------
 
