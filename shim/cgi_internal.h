@@ -56,6 +56,15 @@ extern PyMethodDef cgih_cgi_funcs[];
 PyObject *cgih_default_environ(PyObject *module, int need_os);
 PyObject *cgih_argv1(int *err); /* sys.argv[1] if sys.argv[1:] (NULL: none, or *err) */
 
+/* A bare `except:` in C: cgih_except_begin() makes the exception raised
+ * the one being handled (sys.exc_info(), and the __context__ of anything
+ * raised meanwhile) until cgih_except_end() puts back what was. */
+typedef struct {
+    PyObject *type, *value, *tb;
+} cgih_handled;
+void cgih_except_begin(cgih_handled *saved);
+void cgih_except_end(cgih_handled *saved);
+
 /* pyutil.c: small helpers the module's files share. */
 /* The interned str of an ASCII name (new reference), kept for the next
  * call: see pyutil.c. cgih_names_clear() drops them. */

@@ -1096,15 +1096,10 @@ static PyObject *cgi_test(PyObject *module, PyObject *args, PyObject *kw)
         }
         if (rc < 0) {
             /* except: print_exception() */
-            PyObject *exc = PyErr_GetRaisedException_compat();
-            PyObject *ot, *ov, *otb;
-            PyErr_GetExcInfo(&ot, &ov, &otb);
-            PyObject *tb = exc ? PyException_GetTraceback(exc) : NULL;
-            if (exc)
-                Py_INCREF(Py_TYPE(exc));
-            PyErr_SetExcInfo(exc ? (PyObject *)Py_TYPE(exc) : NULL, exc, tb);
+            cgih_handled saved;
+            cgih_except_begin(&saved);
             rc = call_global_void(module, "print_exception", NULL);
-            PyErr_SetExcInfo(ot, ov, otb);
+            cgih_except_end(&saved);
             if (rc < 0)
                 goto done;
         }

@@ -1284,18 +1284,13 @@ static PyObject *handle_doc(PyObject *module, PyObject *self, PyObject *info, in
     /* except: (bare, as in cgitb.py): the fallback runs with the
      * formatter's exception being handled, so that sys.exc_info() is it
      * and an exception the fallback raises has it as __context__ */
-    PyObject *exc = PyErr_GetRaisedException_compat();
-    PyObject *ot, *ov, *otb;
-    PyErr_GetExcInfo(&ot, &ov, &otb);
-    PyObject *tb = exc ? PyException_GetTraceback(exc) : NULL;
-    if (exc)
-        Py_INCREF(Py_TYPE(exc));
-    PyErr_SetExcInfo(exc ? (PyObject *)Py_TYPE(exc) : NULL, exc, tb);
+    cgih_handled saved;
+    cgih_except_begin(&saved);
     *plain = 1;
     PyObject *t = PySequence_Tuple(info); /* the *info of format_exception(*info) */
     doc = t ? format_exception_args(t) : NULL;
     Py_XDECREF(t);
-    PyErr_SetExcInfo(ot, ov, otb);
+    cgih_except_end(&saved);
     return doc;
 }
 

@@ -489,3 +489,18 @@ int cgih_add_methods(PyTypeObject *method_type, PyTypeObject *owner, PyMethodDef
     }
     return 0;
 }
+
+void cgih_except_begin(cgih_handled *saved)
+{
+    PyObject *exc = PyErr_GetRaisedException_compat();
+    PyErr_GetExcInfo(&saved->type, &saved->value, &saved->tb);
+    PyObject *tb = exc ? PyException_GetTraceback(exc) : NULL;
+    if (exc)
+        Py_INCREF(Py_TYPE(exc));
+    PyErr_SetExcInfo(exc ? (PyObject *)Py_TYPE(exc) : NULL, exc, tb); /* steals all three */
+}
+
+void cgih_except_end(cgih_handled *saved)
+{
+    PyErr_SetExcInfo(saved->type, saved->value, saved->tb);
+}
