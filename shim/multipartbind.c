@@ -632,33 +632,46 @@ typedef struct {
     PyObject *msg;   /* the Message, once made */
 } headers_obj;
 
-/* The Message (borrowed), made on first call. */
+/* The Message (borrowed), made on first call. Python code runs while it is
+ * made (email's import and parser): another thread may make it meanwhile,
+ * so what it is made of is held here, and the first one made is kept. */
 static PyObject *hdr_message(headers_obj *h)
 {
     if (h->msg)
         return h->msg;
     PyObject *msg;
     if (h->text) {
-        msg = feed_parse(h->text);
-        for (Py_ssize_t i = 0; msg && h->ops && i < PyList_GET_SIZE(h->ops); i++) {
-            PyObject *op = PyList_GET_ITEM(h->ops, i);
+        PyObject *text = Py_NewRef(h->text), *ops = h->ops ? PyList_GetSlice(h->ops, 0, PY_SSIZE_T_MAX) : NULL;
+        msg = h->ops && !ops ? NULL : feed_parse(text);
+        for (Py_ssize_t i = 0; msg && ops && i < PyList_GET_SIZE(ops); i++) {
+            PyObject *op = PyList_GET_ITEM(ops, i);
             PyObject *name = PyTuple_GET_ITEM(op, 0);
             if ((PyTuple_GET_SIZE(op) == 2 ? PyObject_SetItem(msg, name, PyTuple_GET_ITEM(op, 1))
                                            : PyObject_DelItem(msg, name)) < 0)
                 Py_CLEAR(msg);
         }
+        Py_DECREF(text);
+        Py_XDECREF(ops);
     } else { /* not from a header block: a Message holding the pairs */
         PyObject *mod = PyImport_ImportModule("email.message");
         msg = mod ? PyObject_CallMethod(mod, "Message", NULL) : NULL;
         Py_XDECREF(mod);
-        for (Py_ssize_t i = 0; msg && i < PyList_GET_SIZE(h->items); i++) {
-            PyObject *pair = PyList_GET_ITEM(h->items, i);
+        PyObject *items = msg ? PyList_GetSlice(h->items, 0, PY_SSIZE_T_MAX) : NULL;
+        if (msg && !items)
+            Py_CLEAR(msg);
+        for (Py_ssize_t i = 0; msg && i < PyList_GET_SIZE(items); i++) {
+            PyObject *pair = PyList_GET_ITEM(items, i);
             if (PyObject_SetItem(msg, PyTuple_GET_ITEM(pair, 0), PyTuple_GET_ITEM(pair, 1)) < 0)
                 Py_CLEAR(msg);
         }
+        Py_XDECREF(items);
     }
     if (!msg)
         return NULL;
+    if (h->msg) { /* another thread's came first */
+        Py_DECREF(msg);
+        return h->msg;
+    }
     h->msg = msg;
     Py_CLEAR(h->text);
     Py_CLEAR(h->ops);
@@ -861,6 +874,15 @@ static PyObject *hdr_getattro(headers_obj *h, PyObject *name)
     return msg ? PyObject_GetAttr(msg, name) : NULL;
 }
 
+/* Setting or deleting an attribute (preamble, policy, ...) is the Message's. */
+static int hdr_setattro(headers_obj *h, PyObject *name, PyObject *value)
+{
+    PyObject *msg = hdr_message(h);
+    if (!msg)
+        return -1;
+    return value ? PyObject_SetAttr(msg, name, value) : PyObject_DelAttr(msg, name);
+}
+
 static PyObject *hdr_str(headers_obj *h)
 {
     PyObject *msg = hdr_message(h);
@@ -944,6 +966,7 @@ static PyType_Slot hdr_slots[] = {
     {Py_tp_methods, hdr_methods},
     {Py_tp_iter, hdr_iter},
     {Py_tp_getattro, hdr_getattro},
+    {Py_tp_setattro, hdr_setattro},
     {Py_tp_str, hdr_str},
     {Py_mp_subscript, hdr_getitem},
     {Py_mp_ass_subscript, hdr_ass},

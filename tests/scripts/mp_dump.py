@@ -84,7 +84,8 @@ def message_of(h):
                        ("copy", lambda: (type(copy.copy(h)).__name__, list(copy.copy(h).items()))),
                        ("get_kw", lambda: h.get("nope", failobj="F")),
                        ("get_all", lambda: h.get_all("x-dump")),
-                       ("defects", lambda: [type(d).__name__ for d in h.defects])):
+                       ("defects", lambda: [type(d).__name__ for d in h.defects]),
+                       ("setattr", lambda: (setattr(h, "preamble", "p"), h.preamble))):
         try:
             out.append("%s=%s" % (name, short(call())))
         except Exception as e:  # noqa: BLE001
