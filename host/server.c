@@ -101,6 +101,7 @@ struct child {
     int started, dead;
     unsigned gen; /* the code cache generation it was forked with */
     int learner;  /* it records the pages its request writes (see learn_pages()) */
+    int took;     /* a pool child that accepted its connection itself (TAKEN) */
     struct watch wctl, wconn;
     struct child *next;
 };
@@ -122,8 +123,8 @@ static struct server {
     int nqueued;                   /* those with an fd */
     long queue_refused;            /* those that waited --queue-ms, since the last log line */
     long refused;                  /* requests refused since the start: their clients ran them */
-    int refused_logged;            /* the reason last logged (enum cgih_refuse) */
-    time_t t_queue_log, t_refused_log;
+    time_t t_queue_log;
+    time_t t_refused_log[8];       /* when a refusal of each kind (enum cgih_refuse) was last logged */
     int fd_starved;                /* accept() ran out of fds: not listening until a child ends */
     gid_t *groups; /* our supplementary groups, read once (same_groups()) */
     int ngroups;
@@ -1187,7 +1188,7 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
             int a = accept4(S.lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
             if (a < 0)
                 continue; /* another child was faster */
-            struct ucred cr;
+            struct ucred cr = {0, (uid_t)-1, (gid_t)-1}; /* (uid -1 in the log: unknown) */
             socklen_t crl = sizeof cr;
             int fl = fcntl(a, F_GETFL);
             if (fl < 0 || fcntl(a, F_SETFL, fl & ~O_NONBLOCK) != 0 ||
@@ -1575,6 +1576,26 @@ static void refuse(int conn, int why)
     close(conn);
 }
 
+/* A refusal in the log: the first of its kind, then at most one a minute,
+ * with what was refused, so that a server that serves nothing says why. */
+static void log_refused(int why, const char *detail)
+{
+    time_t now = now_s(), *last = &S.t_refused_log[why > 0 && why < 8 ? why : 0];
+    if (*last && now - *last < 60)
+        return;
+    *last = now;
+    const char *what = why == CGIH_REFUSE_UID        ? "another user"
+                       : why == CGIH_REFUSE_ENV      ? "interpreter-shaping variables not as mine"
+                       : why == CGIH_REFUSE_GROUPS   ? "other groups than mine"
+                       : why == CGIH_REFUSE_LIMITS   ? "a hard resource limit above mine"
+                       : why == CGIH_REFUSE_VERSION  ? "another version of cgihost"
+                                                     : "a malformed request";
+    logmsg("refused a request (%s%s%s), which its client runs in-process (%ld refused so far)%s", what,
+           *detail ? ": " : "", detail, S.refused,
+           why == CGIH_REFUSE_ENV ? "; a server for a web server's requests starts with their "
+                                    "environment (cgihost(1), ENVIRONMENT)" : "");
+}
+
 static void start_stop(const char *why)
 {
     if (S.stopping)
@@ -1599,12 +1620,13 @@ static void start_stop(const char *why)
     }
 }
 
-/* ASKER: 1 when a pool child took the asking connection: counted as the
- * idle child it was until the question came, not as a running request. */
-static void send_info(int conn, int asker)
+/* ASKER: the child that took the asking connection, or NULL: it runs no
+ * request, and a pool child that took it itself counts as the idle child
+ * it was until the question came. */
+static void send_info(int conn, const struct child *asker)
 {
     int32_t info[CGIH_INFO_COUNT] = {(int32_t)getpid(), (int32_t)(now_s() - S.t_start), (int32_t)S.served,
-                                     S.nbusy - asker, S.nidle + asker, (int32_t)PyDict_GET_SIZE(S.cache), S.nqueued,
+                                     S.nbusy - (asker != NULL), S.nidle + (asker && asker->took), (int32_t)PyDict_GET_SIZE(S.cache), S.nqueued,
                                      (int32_t)S.refused};
     for (int i = 0; i < CGIH_INFO_COUNT; i++) {
         struct cgih_msg m = {CGIH_MSG_INFO, info[i]};
@@ -1636,7 +1658,7 @@ static void answer_unforked(int conn)
     if (poll(&p, 1, 20) == 1 && recv(conn, &h, sizeof h, MSG_PEEK | MSG_DONTWAIT) == (ssize_t)sizeof h &&
         cgih_hdr_check(&h, &why) == CGIH_OK) {
         if (h.kind == CGIH_KIND_QUERY) {
-            send_info(conn, 0);
+            send_info(conn, NULL);
             close(conn);
             return;
         }
@@ -1701,7 +1723,7 @@ static void on_queued(struct queued *q, uint32_t events)
     if (k == (ssize_t)sizeof h && cgih_hdr_check(&h, &why) == CGIH_OK && h.kind != CGIH_KIND_REQ) {
         unqueue(q);
         if (h.kind == CGIH_KIND_QUERY)
-            send_info(fd, 0);
+            send_info(fd, NULL);
         else
             answer_stop(fd);
         close(fd);
@@ -1817,11 +1839,14 @@ static void on_listen(void)
             }
             return;
         }
-        struct ucred cr;
+        struct ucred cr = {0, (uid_t)-1, (gid_t)-1};
         socklen_t crl = sizeof cr;
         if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cr, &crl) != 0 ||
             (cr.uid != getuid() && cr.uid != 0)) {
             refuse(conn, CGIH_REFUSE_UID);
+            char who[64];
+            snprintf(who, sizeof who, "uid %ld", (long)cr.uid);
+            log_refused(CGIH_REFUSE_UID, who);
             continue;
         }
         S.t_active = now_s();
@@ -1830,27 +1855,6 @@ static void on_listen(void)
 }
 
 /* Handles one control message; 0 when there was none. */
-/* A refusal in the log: the first of its kind, then at most one a minute,
- * with what was refused, so that a server that serves nothing says why. */
-static void log_refused(int why, const char *detail)
-{
-    time_t now = now_s();
-    if (why == S.refused_logged && now - S.t_refused_log < 60)
-        return;
-    S.refused_logged = why;
-    S.t_refused_log = now;
-    const char *what = why == CGIH_REFUSE_UID        ? "another user"
-                       : why == CGIH_REFUSE_ENV      ? "interpreter-shaping variables not as mine"
-                       : why == CGIH_REFUSE_GROUPS   ? "other groups than mine"
-                       : why == CGIH_REFUSE_LIMITS   ? "a hard resource limit above mine"
-                       : why == CGIH_REFUSE_VERSION  ? "another version of cgihost"
-                                                     : "a malformed request";
-    logmsg("refused a request (%s%s%s), which its client runs in-process (%ld refused so far)%s", what,
-           *detail ? ": " : "", detail, S.refused,
-           why == CGIH_REFUSE_ENV ? "; a server for a web server's requests starts with their "
-                                    "environment (cgihost(1), ENVIRONMENT)" : "");
-}
-
 static int on_ctl(struct child *c)
 {
     char buf[sizeof(struct ctl_msg) + PATH_MAX + 1];
@@ -1883,6 +1887,7 @@ static int on_ctl(struct child *c)
     memcpy(&m, buf, sizeof m);
     if (m.type == CTL_TAKEN && fd >= 0 && c->conn < 0 && !c->dead) {
         /* A pool child accepted a connection itself: it is busy now. */
+        c->took = 1;
         for (struct child **p = &S.idle; *p; p = &(*p)->next)
             if (*p == c) {
                 *p = c->next;
@@ -1910,7 +1915,7 @@ static int on_ctl(struct child *c)
         buf[k] = '\0';
         log_refused(m.info[0], buf + sizeof m);
     } else if (m.type == CTL_QUERY && c->conn >= 0) {
-        send_info(c->conn, 1); /* c, busy since it took the connection */
+        send_info(c->conn, c);
     } else if (m.type == CTL_STOP) {
         answer_stop(c->conn);
     }

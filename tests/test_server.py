@@ -1299,6 +1299,35 @@ print(struct.unpack("Ii", s.recv(8)))  # refused before it says anything
     assert wait_for(lambda: refused(srv) == 2, 5), refused(srv)
 
 
+def test_without_a_pool_status_counts_and_refusals_are_logged(base):
+    """With --pool 0 the server accepts each connection itself and forks a
+    child for it: a status query is then no running request and no idle
+    child, and a stranger's connection, refused there, is logged too."""
+    s = Server(base, ["--pool", "0"]).start()
+    try:
+        st = subprocess.run(as_user([CGIHOST, "status"]), env=s.env(), stdout=subprocess.PIPE,
+                            timeout=30).stdout
+        assert b", 0 running, 0 idle children" in st, st
+        nobody = pwd.getpwnam(STRANGER)
+        odir = base / "other"
+        odir.mkdir(mode=0o700)
+        os.chown(odir, nobody.pw_uid, nobody.pw_gid)
+        os.link(s.dir / "server.sock", odir / "server.sock")
+        os.chmod(odir / "server.sock", 0o666)
+        raw = subprocess.run(as_user([sys.executable, "-c", f"""
+import socket, struct
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect({str(odir / 'server.sock')!r})
+print(struct.unpack("Ii", s.recv(8)))
+"""], user=STRANGER), stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        assert raw.stdout == b"(5, 1)\n", raw.stderr  # REFUSE, CGIH_REFUSE_UID
+        assert wait_for(lambda: f"refused a request (another user: uid {nobody.pw_uid})"
+                        in s.log.read_text(), 5), s.log.read_text()
+    finally:
+        s.stop()
+
+
 @pytest.mark.parametrize("bad", ["group-writable", "world-writable", "symlink"])
 def test_socket_directory_rules(srv, base, bad):
     script = srv.script("who.py", WHO + "print('ok')\n")
@@ -1669,15 +1698,17 @@ def test_a_tty_gets_a_line_buffered_stdout(srv):
             os.close(slave)
 
 
-@pytest.mark.parametrize("maker", ["user", "root"])
+@pytest.mark.parametrize("maker", ["user", "root", "root, left root's"])
 def test_socket_activation(base, maker):
     """As systemd's cgihost.socket would: the socket made by someone else,
     passed as fd 3 with LISTEN_FDS=1; the server leaves it in place. With
     "root", as systemd itself makes it: bound and listening as root (a
     client then sees root's credentials on it), chowned to the user with
     mode 0600, in the user's directory (the tmpfiles.d line the unit
-    documents), the server started as the user; requests are served."""
-    if maker == "root" and not IS_ROOT:
+    documents), the server started as the user; requests are served.
+    "root, left root's": the socket file stays root's (mode 0666), as
+    another service of root's would be: the client does not use it."""
+    if maker != "user" and not IS_ROOT:
         pytest.skip("needs root, as systemd")
     s = Server(base)
     s.dir.mkdir(mode=0o700)
@@ -1689,9 +1720,11 @@ def test_socket_activation(base, maker):
 import os, socket, sys
 l = socket.socket(socket.AF_UNIX)
 l.bind({str(sock)!r}); l.listen(16)
-if os.geteuid() == 0:
+if os.geteuid() == 0 and {maker == "root"!r}:
     os.chown({str(sock)!r}, {pw.pw_uid}, {pw.pw_gid})
     os.chmod({str(sock)!r}, 0o600)
+elif os.geteuid() == 0:
+    os.chmod({str(sock)!r}, 0o666)
 if l.fileno() != 3:
     os.dup2(l.fileno(), 3)
 os.set_inheritable(3, True)
@@ -1710,7 +1743,10 @@ os.execvp(sys.argv[1], sys.argv[1:])
         s.pid = s.reaper_child()
         script = s.script("who.py", WHO)
         r = s.run([script])
-        assert served(s, r), (r.stdout, s.pid, s.log.read_text())
+        if maker == "root, left root's":
+            assert r.returncode == 0 and not served(s, r), (r.stdout, s.pid)
+        else:
+            assert served(s, r), (r.stdout, s.pid, s.log.read_text())
         # It exits when idle and leaves the socket it did not make.
         assert wait_for(lambda: s.proc.poll() is not None, 30)
         assert sock.exists()
