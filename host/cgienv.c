@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -479,4 +481,32 @@ int cgih_cgi_resolve(int *argc, char ***argv)
     *argc += 1;
     *argv = nargv;
     return -1;
+}
+
+void cgih_cgi_drain_stdin(void)
+{
+    const char *gw = getenv("GATEWAY_INTERFACE"), *cl = getenv("CONTENT_LENGTH");
+    struct stat st;
+    if (!gw || !*gw || !cl || fstat(0, &st) != 0 || !S_ISSOCK(st.st_mode))
+        return;
+    char *end;
+    errno = 0;
+    long long left = strtoll(cl, &end, 10);
+    if (errno || end == cl || *end || left <= 0)
+        return;
+    char buf[65536];
+    int waited = 0; /* nothing waits until some body was found unread */
+    while (left > 0) {
+        ssize_t n = recv(0, buf, left < (long long)sizeof buf ? (size_t)left : sizeof buf, MSG_DONTWAIT);
+        if (n > 0) {
+            left -= n;
+            waited = 1;
+            continue;
+        }
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) || !waited)
+            return;
+        struct pollfd p = {0, POLLIN, 0};
+        if (poll(&p, 1, 100) <= 0)
+            return;
+    }
 }

@@ -80,9 +80,10 @@ int cgih_main_prepare(int *argcp, char ***argvp)
 /* Runs (*argv)[1] in the initialized interpreter; returns the exit status. */
 int cgih_main_run(int argc, char **argv)
 {
-    if (cgih_py_set_argv(argc - 1, argv + 1) < 0)
-        return cgih_py_finalize(1);
-    return cgih_py_finalize(cgih_py_run_file(argv[1]));
+    int status = cgih_py_set_argv(argc - 1, argv + 1) < 0 ? cgih_py_finalize(1)
+                                                           : cgih_py_finalize(cgih_py_run_file(argv[1]));
+    cgih_cgi_drain_stdin(); /* its output written: what it left of the body */
+    return status;
 }
 
 int main(int argc, char **argv)
