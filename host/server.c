@@ -126,6 +126,7 @@ static struct server {
     time_t t_queue_log;
     time_t t_refused_log[8];       /* when a refusal of each kind (enum cgih_refuse) was last logged */
     int fd_starved;                /* accept() ran out of fds: not listening until a child ends */
+    int has_tty;                   /* we have a controlling terminal (child_serve()) */
     gid_t *groups; /* our supplementary groups, read once (same_groups()) */
     int ngroups;
     unsigned gen;
@@ -1136,11 +1137,14 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    /* A session of our own, without the server's controlling terminal: a
-     * script must not reach the terminal `serve` was started from (root's,
-     * before `--user`), nor get its job-control signals. A forked child is
-     * no process group leader, so this does not fail. */
-    if (setsid() < 0)
+    /* A server with a controlling terminal (`serve` run from a shell): a
+     * session of our own, without it, so that no script reaches the
+     * terminal (root's, before `--user`) or gets its job-control signals. A
+     * forked child is no process group leader, so this does not fail.
+     * Otherwise (systemd's, or started by a client) the server's session
+     * has no terminal, and the child stays in it, no session or group
+     * leader, as a CGI under Apache: os.setsid() works for its script. */
+    if (S.has_tty && setsid() < 0)
         _exit(0);
     /* A child forked for a connection the server holds takes only that. */
     if (for_dispatch) {
@@ -2529,6 +2533,10 @@ static int serve(int argc, char **argv)
     }
     if (user && drop_to(user) < 0)
         return 1;
+    int tty = open("/dev/tty", O_RDONLY | O_NOCTTY | O_CLOEXEC);
+    S.has_tty = tty >= 0;
+    if (tty >= 0)
+        close(tty);
     int ng = getgroups(0, NULL);
     if (ng < 0 || !(S.groups = calloc((size_t)ng + 1, sizeof(gid_t))) ||
         (S.ngroups = getgroups(ng, S.groups)) != ng) {

@@ -1467,6 +1467,17 @@ def test_the_servers_terminal_and_inherited_fds_are_not_a_scripts(base, tmp_path
         s.stop()
 
 
+def test_a_script_can_start_a_session_of_its_own(srv):
+    """A server without a terminal (as systemd or a client starts it) keeps
+    its children in its session, no session or group leaders, as a CGI is
+    under Apache: os.setsid() in the script's own process works, as it does
+    under python3 (it failed with EPERM when every child was a session
+    leader)."""
+    script = srv.script("sid.py", WHO + "os.setsid()\nprint('setsid', os.getsid(0) == os.getpid())\n")
+    r = srv.run([script])
+    assert served(srv, r) and r.stdout.endswith(b"setsid True\n"), r
+
+
 @pytest.mark.skipif(not IS_ROOT, reason="needs root to play two group lists")
 def test_a_client_with_other_groups_runs_in_process(base):
     # The script would run with the server's groups: a client without the
