@@ -1272,24 +1272,32 @@ def test_no_fd_or_memory_growth_over_10000_requests(srv):
 
 # ---- security and set-up --------------------------------------------------------------
 
-@pytest.mark.skipif(not IS_ROOT, reason="needs root to play two users")
-def test_another_user_is_refused_and_falls_back(srv, base):
-    script = srv.script("who.py", WHO + "print('ok')\n")
+def stranger_connects(server, base):
+    """The stranger connects to server's socket, linked into a directory of
+    the stranger's own, and reads the first message: (that directory, the
+    run, whose stdout is the message unpacked)."""
     nobody = pwd.getpwnam(STRANGER)
-    # The stranger's own directory, holding a link to our server's socket.
     odir = base / "other"
     odir.mkdir(mode=0o700)
     os.chown(odir, nobody.pw_uid, nobody.pw_gid)
-    os.link(srv.dir / "server.sock", odir / "server.sock")
+    os.link(server.dir / "server.sock", odir / "server.sock")
     os.chmod(odir / "server.sock", 0o666)
-    # The server refuses the connection itself (SO_PEERCRED) ...
     raw = subprocess.run(as_user([sys.executable, "-c", f"""
 import socket, struct
 s = socket.socket(socket.AF_UNIX)
 s.settimeout(10)
 s.connect({str(odir / 'server.sock')!r})
-print(struct.unpack("Ii", s.recv(8)))  # refused before it says anything
+print(struct.unpack("Ii", s.recv(8)))
 """], user=STRANGER), stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    return odir, raw
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root to play two users")
+def test_another_user_is_refused_and_falls_back(srv, base):
+    script = srv.script("who.py", WHO + "print('ok')\n")
+    # The server refuses the connection itself (SO_PEERCRED), before it
+    # says anything ...
+    odir, raw = stranger_connects(srv, base)
     assert raw.stdout == b"(5, 1)\n", raw.stderr  # REFUSE, CGIH_REFUSE_UID
     # ... and the real client, as the stranger, runs the request itself.
     r = srv.run([script], env={"CGIHOST_SOCKET_DIR": str(odir)}, user=STRANGER)
@@ -1299,6 +1307,7 @@ print(struct.unpack("Ii", s.recv(8)))  # refused before it says anything
     assert wait_for(lambda: refused(srv) == 2, 5), refused(srv)
 
 
+@pytest.mark.skipif(not IS_ROOT, reason="needs root to play two users")
 def test_without_a_pool_status_counts_and_refusals_are_logged(base):
     """With --pool 0 the server accepts each connection itself and forks a
     child for it: a status query is then no running request and no idle
@@ -1308,20 +1317,9 @@ def test_without_a_pool_status_counts_and_refusals_are_logged(base):
         st = subprocess.run(as_user([CGIHOST, "status"]), env=s.env(), stdout=subprocess.PIPE,
                             timeout=30).stdout
         assert b", 0 running, 0 idle children" in st, st
-        nobody = pwd.getpwnam(STRANGER)
-        odir = base / "other"
-        odir.mkdir(mode=0o700)
-        os.chown(odir, nobody.pw_uid, nobody.pw_gid)
-        os.link(s.dir / "server.sock", odir / "server.sock")
-        os.chmod(odir / "server.sock", 0o666)
-        raw = subprocess.run(as_user([sys.executable, "-c", f"""
-import socket, struct
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(10)
-s.connect({str(odir / 'server.sock')!r})
-print(struct.unpack("Ii", s.recv(8)))
-"""], user=STRANGER), stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        _, raw = stranger_connects(s, base)
         assert raw.stdout == b"(5, 1)\n", raw.stderr  # REFUSE, CGIH_REFUSE_UID
+        nobody = pwd.getpwnam(STRANGER)
         assert wait_for(lambda: f"refused a request (another user: uid {nobody.pw_uid})"
                         in s.log.read_text(), 5), s.log.read_text()
     finally:
