@@ -1078,9 +1078,8 @@ static void exec_cold(int argc, char **argv, int ign_known, uint64_t sigign)
 }
 
 /* Tells the server that a child refused a request (cgihost status counts
- * them): its client runs it in-process. */
-/* Tells the server of a refusal: WHY (enum cgih_refuse), with DETAIL (or
- * NULL) for its log. */
+ * them, its log says why): WHY (enum cgih_refuse), with DETAIL (or NULL).
+ * Its client runs it in-process. */
 static void tell_refused(int ctl, int why, const char *detail)
 {
     char msg[sizeof(struct ctl_msg) + 512];
@@ -1093,6 +1092,13 @@ static void tell_refused(int ctl, int why, const char *detail)
     if (send(ctl, msg, sizeof *t + n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
         /* the server is gone: nobody counts */
     }
+}
+
+/* The detail of a refusal of another user's request. */
+static const char *uid_detail(char *out, size_t n, uid_t uid)
+{
+    snprintf(out, n, "uid %ld", (long)uid);
+    return out;
 }
 
 /* A request child refusing its request. */
@@ -1203,9 +1209,8 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
                     /* it falls back on EOF as well */
                 }
                 close(a);
-                char who[64];
-                snprintf(who, sizeof who, "uid %ld", (long)cr.uid);
-                tell_refused(ctl, CGIH_REFUSE_UID, who);
+                char who[32];
+                tell_refused(ctl, CGIH_REFUSE_UID, uid_detail(who, sizeof who, cr.uid));
                 continue;
             }
             /* Tell the server: it watches the client from now on. */
@@ -1262,9 +1267,8 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
         _exit(0);
     }
     if (peer != getuid()) {
-        char who[64];
-        snprintf(who, sizeof who, "uid %ld", (long)peer);
-        refuse_request(conn, ctl, CGIH_REFUSE_UID, who);
+        char who[32];
+        refuse_request(conn, ctl, CGIH_REFUSE_UID, uid_detail(who, sizeof who, peer));
     }
     /* The same groups too: the script runs with ours, and must not get
      * more than its client had (a file readable by a group it left). */
@@ -1402,7 +1406,7 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
             remake |= 1u << fd;
         }
     }
-    if ((remake && reset_stdio_fds(remake) < 0) || cgih_cgitb_follow_stdout() < 0) {
+    if (remake && reset_stdio_fds(remake) < 0) {
         PyErr_Print();
         _exit(71);
     }
@@ -1423,13 +1427,19 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
          * any other option needs a fresh start. */
         if (opt[0] == '-' && opt[1] && strspn(opt + 1, "u") == strlen(opt + 1)) {
             S.buffered_stdio = 0;
-            if (reset_stdio_fds(7) < 0 || cgih_cgitb_follow_stdout() < 0 || cgih_py_note_option(opt) < 0) {
+            if (reset_stdio_fds(7) < 0 || cgih_py_note_option(opt) < 0) {
                 PyErr_Print();
                 _exit(71);
             }
         } else {
             exec_cold(argc, argv, ign_known, client_ign); /* on failure it runs here, without it */
         }
+    }
+    /* Streams made for this request (above, or for -u): cgitb's handler,
+     * made at our import, holds them from the start, as in a fresh start. */
+    if (cgih_cgitb_follow_stdout() < 0) {
+        PyErr_Print();
+        _exit(71);
     }
     if (status < 0)
         lookup_ctl = ctl;
@@ -1630,8 +1640,8 @@ static void start_stop(const char *why)
 static void send_info(int conn, const struct child *asker)
 {
     int32_t info[CGIH_INFO_COUNT] = {(int32_t)getpid(), (int32_t)(now_s() - S.t_start), (int32_t)S.served,
-                                     S.nbusy - (asker != NULL), S.nidle + (asker && asker->took), (int32_t)PyDict_GET_SIZE(S.cache), S.nqueued,
-                                     (int32_t)S.refused};
+                                     S.nbusy - (asker != NULL), S.nidle + (asker && asker->took),
+                                     (int32_t)PyDict_GET_SIZE(S.cache), S.nqueued, (int32_t)S.refused};
     for (int i = 0; i < CGIH_INFO_COUNT; i++) {
         struct cgih_msg m = {CGIH_MSG_INFO, info[i]};
         if (send(conn, &m, sizeof m, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
@@ -1848,9 +1858,8 @@ static void on_listen(void)
         if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cr, &crl) != 0 ||
             (cr.uid != getuid() && cr.uid != 0)) {
             refuse(conn, CGIH_REFUSE_UID);
-            char who[64];
-            snprintf(who, sizeof who, "uid %ld", (long)cr.uid);
-            log_refused(CGIH_REFUSE_UID, who);
+            char who[32];
+            log_refused(CGIH_REFUSE_UID, uid_detail(who, sizeof who, cr.uid));
             continue;
         }
         S.t_active = now_s();

@@ -50,8 +50,9 @@ int cgih_bind_args(const char *fname, int has_self, PyObject *args, PyObject *kw
 /* The module-level functions of cgifuncs.c, added in the exec slot. */
 extern PyMethodDef cgih_cgi_funcs[];
 
-/* The default environ=os.environ, for reading: os.environ once os is loaded,
- * else a snapshot of the C environment decoded as os.environ does. New
+/* The default environ=os.environ, bound in the module's state as cgi.py
+ * binds it at import, once os is loaded; before that a snapshot of the C
+ * environment decoded as os.environ does. NEED_OS imports os. New
  * reference. */
 PyObject *cgih_default_environ(PyObject *module, int need_os);
 PyObject *cgih_argv1(int *err); /* sys.argv[1] if sys.argv[1:] (NULL: none, or *err) */

@@ -188,7 +188,7 @@ PyObject *cgih_default_environ(PyObject *module, int need_os)
             st->environ = Py_NewRef(e);
         return e;
     }
-PyObject *d = PyDict_New();
+    PyObject *d = PyDict_New();
     if (!d)
         return NULL;
     for (char **e = environ; *e; e++) {
@@ -1205,16 +1205,21 @@ done:
 PyMethodDef cgih_cgi_funcs[] = {
     {"parse", (PyCFunction)(void (*)(void))cgi_parse, METH_VARARGS | METH_KEYWORDS, DOC_parse},
     {"parse_multipart", (PyCFunction)(void (*)(void))cgi_parse_multipart,
-     METH_VARARGS | METH_KEYWORDS, SIG("parse_multipart($module, /, fp, pdict, encoding='utf-8', errors='replace', separator='&')") DOC_parse_multipart},
+     METH_VARARGS | METH_KEYWORDS,
+     SIG("parse_multipart($module, /, fp, pdict, encoding='utf-8', errors='replace', separator='&')")
+         DOC_parse_multipart},
     {"initlog", (PyCFunction)(void (*)(void))cgi_initlog, METH_VARARGS | METH_KEYWORDS,
      SIG("initlog($module, /, *allargs)") DOC_initlog},
-    {"dolog", (PyCFunction)(void (*)(void))cgi_dolog, METH_VARARGS | METH_KEYWORDS, SIG("dolog($module, /, fmt, *args)") DOC_dolog},
-    {"nolog", (PyCFunction)(void (*)(void))cgi_nolog, METH_VARARGS | METH_KEYWORDS, SIG("nolog($module, /, *allargs)") DOC_nolog},
+    {"dolog", (PyCFunction)(void (*)(void))cgi_dolog, METH_VARARGS | METH_KEYWORDS,
+     SIG("dolog($module, /, fmt, *args)") DOC_dolog},
+    {"nolog", (PyCFunction)(void (*)(void))cgi_nolog, METH_VARARGS | METH_KEYWORDS,
+     SIG("nolog($module, /, *allargs)") DOC_nolog},
     {"closelog", (PyCFunction)(void (*)(void))cgi_closelog, METH_VARARGS | METH_KEYWORDS,
      SIG("closelog($module, /)") DOC_closelog},
     {"test", (PyCFunction)(void (*)(void))cgi_test, METH_VARARGS | METH_KEYWORDS, DOC_test},
     {"print_exception", (PyCFunction)(void (*)(void))cgi_print_exception,
-     METH_VARARGS | METH_KEYWORDS, SIG("print_exception($module, /, type=None, value=None, tb=None, limit=None)") ""},
+     METH_VARARGS | METH_KEYWORDS,
+     SIG("print_exception($module, /, type=None, value=None, tb=None, limit=None)") ""},
     {"print_environ", (PyCFunction)(void (*)(void))cgi_print_environ, METH_VARARGS | METH_KEYWORDS,
      DOC_print_environ},
     {"print_form", (PyCFunction)(void (*)(void))cgi_print_form, METH_VARARGS | METH_KEYWORDS,

@@ -257,9 +257,12 @@ static int cgi_exec(PyObject *m)
     if (cgih_fieldstorage_add_types(m, st) < 0)
         return -1;
     /* environ=os.environ, bound now when os is loaded (cgih_default_environ()) */
-    PyObject *os = PyDict_GetItemString(PyImport_GetModuleDict(), "os"); /* borrowed */
-    if (os && !(st->environ = cgih_getattr(os, "environ")))
-        return -1;
+    if (PyDict_GetItemString(PyImport_GetModuleDict(), "os")) {
+        PyObject *e = cgih_default_environ(m, 0);
+        if (!e)
+            return -1;
+        Py_DECREF(e);
+    }
     if (PyModule_AddStringConstant(m, "__version__", "2.6") < 0 ||
         PyModule_AddIntConstant(m, "maxlen", 0) < 0 ||
         PyModule_AddStringConstant(m, "logfile", "") < 0 ||

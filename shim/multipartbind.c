@@ -627,7 +627,8 @@ static PyType_Spec stream_spec = {
 typedef struct {
     PyObject_HEAD
     PyObject *items; /* list of (name, value) */
-    PyObject *text;  /* the header text cgi.py feeds email's parser, or NULL */
+    PyObject *text;  /* the header text cgi.py feeds email's parser (on_headers_complete() set it
+                        before EV_HEADERS made us), until msg is made */
     PyObject *ops;   /* changes made before msg: list of (name,) deleted or (name, value) set */
     PyObject *msg;   /* the Message, once made */
 } headers_obj;
@@ -639,33 +640,17 @@ static PyObject *hdr_message(headers_obj *h)
 {
     if (h->msg)
         return h->msg;
-    PyObject *msg;
-    if (h->text) {
-        PyObject *text = Py_NewRef(h->text), *ops = h->ops ? PyList_GetSlice(h->ops, 0, PY_SSIZE_T_MAX) : NULL;
-        msg = h->ops && !ops ? NULL : feed_parse(text);
-        for (Py_ssize_t i = 0; msg && ops && i < PyList_GET_SIZE(ops); i++) {
-            PyObject *op = PyList_GET_ITEM(ops, i);
-            PyObject *name = PyTuple_GET_ITEM(op, 0);
-            if ((PyTuple_GET_SIZE(op) == 2 ? PyObject_SetItem(msg, name, PyTuple_GET_ITEM(op, 1))
-                                           : PyObject_DelItem(msg, name)) < 0)
-                Py_CLEAR(msg);
-        }
-        Py_DECREF(text);
-        Py_XDECREF(ops);
-    } else { /* not from a header block: a Message holding the pairs */
-        PyObject *mod = PyImport_ImportModule("email.message");
-        msg = mod ? PyObject_CallMethod(mod, "Message", NULL) : NULL;
-        Py_XDECREF(mod);
-        PyObject *items = msg ? PyList_GetSlice(h->items, 0, PY_SSIZE_T_MAX) : NULL;
-        if (msg && !items)
+    PyObject *text = Py_NewRef(h->text), *ops = h->ops ? PyList_GetSlice(h->ops, 0, PY_SSIZE_T_MAX) : NULL;
+    PyObject *msg = h->ops && !ops ? NULL : feed_parse(text);
+    for (Py_ssize_t i = 0; msg && ops && i < PyList_GET_SIZE(ops); i++) {
+        PyObject *op = PyList_GET_ITEM(ops, i);
+        PyObject *name = PyTuple_GET_ITEM(op, 0);
+        if ((PyTuple_GET_SIZE(op) == 2 ? PyObject_SetItem(msg, name, PyTuple_GET_ITEM(op, 1))
+                                       : PyObject_DelItem(msg, name)) < 0)
             Py_CLEAR(msg);
-        for (Py_ssize_t i = 0; msg && i < PyList_GET_SIZE(items); i++) {
-            PyObject *pair = PyList_GET_ITEM(items, i);
-            if (PyObject_SetItem(msg, PyTuple_GET_ITEM(pair, 0), PyTuple_GET_ITEM(pair, 1)) < 0)
-                Py_CLEAR(msg);
-        }
-        Py_XDECREF(items);
     }
+    Py_DECREF(text);
+    Py_XDECREF(ops);
     if (!msg)
         return NULL;
     if (h->msg) { /* another thread's came first */
@@ -736,8 +721,6 @@ static Py_ssize_t hdr_len(headers_obj *h)
 /* Noted for the Message, should one be made. */
 static int hdr_note(headers_obj *h, PyObject *name, PyObject *value)
 {
-    if (!h->text)
-        return 0;
     if (!h->ops && !(h->ops = PyList_New(0)))
         return -1;
     PyObject *op = value ? PyTuple_Pack(2, name, value) : PyTuple_Pack(1, name);
@@ -816,11 +799,9 @@ static PyObject *hdr_iter(headers_obj *h)
 /* get(name, failobj=None) and get_all(name, failobj=None), as Message's:
  * 1 when the Message answered (*res), 0 when _Headers answers, -1 error. */
 static int hdr_get_args(headers_obj *h, PyObject *args, PyObject *kw, const char *method,
-                        PyObject **name, PyObject **failobj, PyObject **res)
+                        const char *fmt, PyObject **name, PyObject **failobj, PyObject **res)
 {
     static char *kwlist[] = {"name", "failobj", NULL};
-    char fmt[16];
-    snprintf(fmt, sizeof fmt, "O|O:%s", method);
     *failobj = Py_None;
     if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, kwlist, name, failobj))
         return -1;
@@ -833,7 +814,7 @@ static int hdr_get_args(headers_obj *h, PyObject *args, PyObject *kw, const char
 static PyObject *hdr_get(headers_obj *h, PyObject *args, PyObject *kw)
 {
     PyObject *name, *failobj, *res = NULL;
-    int rc = hdr_get_args(h, args, kw, "get", &name, &failobj, &res);
+    int rc = hdr_get_args(h, args, kw, "get", "O|O:get", &name, &failobj, &res);
     if (rc != 0)
         return res;
     PyObject *v = hdr_first(h, name);
@@ -845,7 +826,7 @@ static PyObject *hdr_get(headers_obj *h, PyObject *args, PyObject *kw)
 static PyObject *hdr_get_all(headers_obj *h, PyObject *args, PyObject *kw)
 {
     PyObject *name, *failobj, *res = NULL;
-    int rc = hdr_get_args(h, args, kw, "get_all", &name, &failobj, &res);
+    int rc = hdr_get_args(h, args, kw, "get_all", "O|O:get_all", &name, &failobj, &res);
     if (rc != 0)
         return res;
     res = PyList_New(0);
