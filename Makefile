@@ -181,6 +181,11 @@ build/fuzz/%: fuzz/%.c $(PARSER_SRCS) shim/parsers/*.h
 	@mkdir -p $(@D)
 	clang -std=c11 -D_GNU_SOURCE $(FUZZ_FLAGS) -Ishim/parsers $< $(PARSER_SRCS) -o $@
 
+# The CGI-mode environment is the host's, but as pure as the parsers.
+build/fuzz/fuzz_cgienv: fuzz/fuzz_cgienv.c host/cgienv.c host/cgienv.h
+	@mkdir -p $(@D)
+	clang -std=c11 -D_GNU_SOURCE $(FUZZ_FLAGS) -Ihost $< host/cgienv.c -o $@
+
 test-fuzz: $(FUZZERS)
 	./fuzz/run 5 $(FUZZERS)
 

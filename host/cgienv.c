@@ -31,41 +31,10 @@ size_t cgih_cgi_query_words(const char *qs)
     return n;
 }
 
-/* True when entry is "name=...". */
-static int has_name(const char *entry, const char *name)
-{
-    size_t n = strlen(name);
-    return strncmp(entry, name, n) == 0 && entry[n] == '=';
-}
-
 static const char *const replaced[] = {
     "SCRIPT_NAME",     "SCRIPT_FILENAME", "PATH_INFO",
     "PATH_TRANSLATED", "CONTEXT_PREFIX",  "CONTEXT_DOCUMENT_ROOT",
 };
-
-static int is_replaced(const char *entry)
-{
-    for (size_t i = 0; i < sizeof replaced / sizeof replaced[0]; i++)
-        if (has_name(entry, replaced[i]))
-            return 1;
-    return 0;
-}
-
-enum cgih_env_fate cgih_cgi_env_fate(const char *entry)
-{
-    static const char redirect[] = "REDIRECT_";
-    if (strncmp(entry, redirect, sizeof redirect - 1) == 0) {
-        const char *rest = entry + sizeof redirect - 1;
-        /* Made by the Action's internal redirect itself (http_request.c,
-         * util_script.c) or by mod_actions for it (HANDLER). */
-        if (*rest == '=' || *rest == '\0' || has_name(rest, "STATUS") || has_name(rest, "URL") ||
-            has_name(rest, "QUERY_STRING") || has_name(rest, "HANDLER") ||
-            has_name(rest, "CGIHOST_FILE")) /* the snippet's, for cgihost alone */
-            return CGIH_ENV_DROP;
-        return CGIH_ENV_UNWRAP;
-    }
-    return is_replaced(entry) ? CGIH_ENV_REPLACE : CGIH_ENV_KEEP;
-}
 
 size_t cgih_cgi_script_name_len(const char *path_info, const char *extra)
 {
@@ -172,6 +141,273 @@ size_t cgih_cgi_first_url(const char *request_uri, char *out, size_t outlen, con
     if (*p == '?')
         *query = p + 1;
     return n;
+}
+
+/* ---- the levels of a chain of redirects (cgih_cgi_direct_env) --------------- */
+
+#define REDIR "REDIRECT_"
+#define REDIR_LEN (sizeof REDIR - 1)
+
+/* One variable: NAME at its level, REDIRECT_ prefixes counted off. */
+struct var {
+    const char *name, *value;
+    size_t len, level;
+};
+
+struct vars {
+    struct var *v;
+    size_t n;
+};
+
+static const char *get(const struct vars *vs, size_t level, const char *name)
+{
+    size_t len = strlen(name);
+    for (size_t i = 0; i < vs->n; i++)
+        if (vs->v[i].level == level && vs->v[i].len == len && memcmp(vs->v[i].name, name, len) == 0)
+            return vs->v[i].value;
+    return NULL;
+}
+
+static int named(const struct var *v, const char *const *names, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (v->len == strlen(names[i]) && memcmp(v->name, names[i], v->len) == 0)
+            return 1;
+    return 0;
+}
+
+/* The result being built: a later entry of the same name replaces one. */
+struct out {
+    char **v;
+    size_t n, cap;
+};
+
+static int put(struct out *o, size_t level, const char *name, size_t len, const char *value,
+               size_t vlen)
+{
+    size_t head = level * REDIR_LEN + len + 1;
+    char *s = malloc(head + vlen + 1);
+    if (s == NULL)
+        return -1;
+    for (size_t i = 0; i < level; i++)
+        memcpy(s + i * REDIR_LEN, REDIR, REDIR_LEN);
+    memcpy(s + level * REDIR_LEN, name, len);
+    s[head - 1] = '=';
+    memcpy(s + head, value, vlen);
+    s[head + vlen] = '\0';
+    for (size_t i = 0; i < o->n; i++)
+        if (strncmp(o->v[i], s, head) == 0) {
+            free(o->v[i]);
+            o->v[i] = s;
+            return 0;
+        }
+    if (o->n + 1 >= o->cap) {
+        size_t cap = o->cap * 2 + 16;
+        char **v = realloc(o->v, cap * sizeof *v);
+        if (v == NULL) {
+            free(s);
+            return -1;
+        }
+        o->v = v;
+        o->cap = cap;
+    }
+    o->v[o->n++] = s;
+    o->v[o->n] = NULL;
+    return 0;
+}
+
+static int put_str(struct out *o, size_t level, const char *name, const char *value, size_t vlen)
+{
+    return put(o, level, name, strlen(name), value, vlen);
+}
+
+/* Level r is the handler's request of an earlier script of this chain. */
+static int is_handler(const struct vars *vs, size_t r, const char *self)
+{
+    const char *sf = get(vs, r, "SCRIPT_FILENAME"), *pi = get(vs, r, "PATH_INFO");
+    const char *url = get(vs, r + 1, "URL");
+    return self && sf && strcmp(sf, self) == 0 && pi && *pi && url && strcmp(url, pi) == 0 &&
+           get(vs, r, "PATH_TRANSLATED") && get(vs, r + 1, "STATUS");
+}
+
+/* The six variables naming the script of the handler level r, at level. */
+static int put_script(struct out *o, const struct vars *vs, size_t r, size_t level,
+                      cgih_cgi_find_fn find, void *arg)
+{
+    const char *pi = get(vs, r, "PATH_INFO"), *pt = get(vs, r, "PATH_TRANSLATED");
+    const char *docroot = get(vs, r, "DOCUMENT_ROOT");
+    if (pi == NULL || pt == NULL)
+        return 0;
+    size_t fn_len = find(pt, r, arg);
+    if (fn_len == (size_t)-1 || fn_len > strlen(pt))
+        return 0;
+    const char *extra = pt + fn_len;
+    size_t sn_len = cgih_cgi_script_name_len(pi, extra);
+    if (sn_len == (size_t)-1)
+        return 0;
+    char *sn = malloc(sn_len + 1), *fn = malloc(fn_len + 1);
+    int rc = -1;
+    if (sn == NULL || fn == NULL)
+        goto done;
+    memcpy(sn, pi, sn_len);
+    sn[sn_len] = '\0';
+    memcpy(fn, pt, fn_len);
+    fn[fn_len] = '\0';
+    size_t prefix_len, root_len;
+    cgih_cgi_context(docroot, sn, fn, &prefix_len, &root_len);
+    size_t le = strlen(extra);
+    if (put_str(o, level, "SCRIPT_NAME", sn, sn_len) < 0 ||
+        put_str(o, level, "SCRIPT_FILENAME", fn, fn_len) < 0 ||
+        put_str(o, level, "CONTEXT_PREFIX", sn, prefix_len) < 0 ||
+        (root_len == (size_t)-1
+             ? put_str(o, level, "CONTEXT_DOCUMENT_ROOT", docroot, strlen(docroot))
+             : put_str(o, level, "CONTEXT_DOCUMENT_ROOT", fn, root_len)) < 0)
+        goto done;
+    if (le > 0) {
+        if (put_str(o, level, "PATH_INFO", extra, le) < 0)
+            goto done;
+        /* mod_cgi translates PATH_INFO as a URL; for a path that no Alias
+         * claims that is DOCUMENT_ROOT followed by it. */
+        if (docroot && *docroot) {
+            char *t = malloc(strlen(docroot) + le + 1);
+            if (t == NULL)
+                goto done;
+            memcpy(t, docroot, strlen(docroot));
+            memcpy(t + strlen(docroot), extra, le + 1);
+            int failed = put_str(o, level, "PATH_TRANSLATED", t, strlen(t)) < 0;
+            free(t);
+            if (failed)
+                goto done;
+        }
+    }
+    rc = 0;
+done:
+    free(sn);
+    free(fn);
+    return rc;
+}
+
+/* REDIRECT_URL (and a lost REDIRECT_QUERY_STRING) of the script of handler
+ * level r, at level + 1: the request it came from, when that is not another
+ * handler's (whose level has it). */
+static int put_previous(struct out *o, const struct vars *vs, size_t r, size_t level,
+                        const char *self)
+{
+    if (get(vs, r + 2, "STATUS") == NULL || is_handler(vs, r + 2, self))
+        return 0;
+    const char *sn = get(vs, r + 2, "SCRIPT_NAME");
+    if (sn) { /* a CGI program run directly: its URL is its two halves */
+        const char *pi = get(vs, r + 2, "PATH_INFO");
+        size_t ls = strlen(sn), lp = pi ? strlen(pi) : 0;
+        char *url = malloc(ls + lp + 1);
+        if (url == NULL)
+            return -1;
+        memcpy(url, sn, ls);
+        memcpy(url + ls, pi ? pi : "", lp + 1);
+        int rc = put_str(o, level + 1, "URL", url, ls + lp);
+        free(url);
+        return rc;
+    }
+    /* A request that ran nothing, such as the one that failed before an
+     * ErrorDocument: known only if it was the first (REQUEST_URI's). */
+    const char *first = get(vs, 0, "REQUEST_URI");
+    if (first == NULL || get(vs, r + 3, "STATUS") != NULL)
+        return 0;
+    size_t cap = strlen(first) + 1;
+    char *url = malloc(cap);
+    if (url == NULL)
+        return -1;
+    const char *query;
+    size_t lu = cgih_cgi_first_url(first, url, cap, &query);
+    int rc = 0;
+    if (lu != (size_t)-1)
+        rc = (put_str(o, level + 1, "URL", url, lu) < 0 ||
+              (query && put_str(o, level + 1, "QUERY_STRING", query, strlen(query)) < 0))
+                 ? -1
+                 : 0;
+    free(url);
+    return rc;
+}
+
+void cgih_cgi_env_free(char **env)
+{
+    if (env == NULL)
+        return;
+    for (char **e = env; *e; e++)
+        free(*e);
+    free(env);
+}
+
+char **cgih_cgi_direct_env(char *const *env, cgih_cgi_find_fn find, void *arg)
+{
+    /* What the Action adds to the script's request, and the snippet. */
+    static const char *const action[] = {"STATUS", "QUERY_STRING", "HANDLER", "CGIHOST_FILE"};
+    size_t n = 0;
+    while (env[n])
+        n++;
+    struct vars vs = {calloc(n + 1, sizeof *vs.v), n};
+    struct out o = {calloc(n + 16, sizeof *o.v), 0, n + 16};
+    if (vs.v == NULL || o.v == NULL) {
+        free(vs.v);
+        free(o.v);
+        return NULL;
+    }
+    size_t deepest = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct var *v = &vs.v[i];
+        const char *e = env[i];
+        while (strncmp(e, REDIR, REDIR_LEN) == 0 && e[REDIR_LEN] != '=' && e[REDIR_LEN] != '\0') {
+            e += REDIR_LEN;
+            v->level++;
+        }
+        v->name = e;
+        v->len = strcspn(e, "=");
+        v->value = e[v->len] ? e + v->len + 1 : "";
+        if (v->level > deepest)
+            deepest = v->level;
+    }
+    const char *self = get(&vs, 0, "SCRIPT_FILENAME");
+    int rc = 0;
+    size_t r = 0, level = 0;
+    while (rc == 0 && r <= deepest) {
+        if (r > 0 && !is_handler(&vs, r, self)) {
+            for (size_t i = 0; i < n && rc == 0; i++)
+                if (vs.v[i].level == r)
+                    rc = put(&o, level, vs.v[i].name, vs.v[i].len, vs.v[i].value,
+                             strlen(vs.v[i].value));
+            r++;
+            level++;
+            continue;
+        }
+        /* The handler's variables, then its script request's over them. */
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            const struct var *v = &vs.v[i];
+            if (v->level == r && !named(v, replaced, sizeof replaced / sizeof replaced[0]))
+                rc = put(&o, level, v->name, v->len, v->value, strlen(v->value));
+        }
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            const struct var *v = &vs.v[i];
+            /* The Action's REDIRECT_URL is this level's script's URL: for an
+             * earlier level, that is the REDIRECT_URL of the one after. */
+            if (v->level != r + 1 || named(v, replaced, sizeof replaced / sizeof replaced[0]) ||
+                named(v, action, sizeof action / sizeof action[0]) ||
+                (level == 0 && v->len == 3 && memcmp(v->name, "URL", 3) == 0))
+                continue;
+            rc = put(&o, level, v->name, v->len, v->value, strlen(v->value));
+        }
+        if (rc == 0)
+            rc = put_script(&o, &vs, r, level, find, arg);
+        if (rc == 0)
+            rc = put_previous(&o, &vs, r, level, self);
+        r += 2;
+        level++;
+    }
+    free(vs.v);
+    if (rc != 0) {
+        cgih_cgi_env_free(o.v);
+        return NULL;
+    }
+    return o.v;
 }
 
 /* ---- responses ------------------------------------------------------------ */
@@ -302,98 +538,25 @@ static char *concat(const char *a, size_t la, const char *b, size_t lb, const ch
     return s;
 }
 
-static char *entry(const char *name, const char *value, size_t len)
+/* Level 0's script file is the one cgih_cgi_resolve checked; an earlier
+ * script of a chain of local redirects is found again. */
+static size_t find_level(const char *translated, size_t level, void *arg)
 {
-    return concat(name, strlen(name), "=", 1, value, len);
+    if (level == 0)
+        return *(const size_t *)arg;
+    struct stat st;
+    size_t len;
+    return find_script(translated, &len, &st) == 0 ? len : (size_t)-1;
 }
 
-/* Builds the script's environment and installs it as environ. The strings and
- * the array live until exit, as environ's always do. Returns 0 or -1 (ENOMEM). */
-static int rewrite_env(const char *script_name, size_t sn_len, const char *filename, size_t fn_len,
-                       const char *extra)
+/* Installs the script's environment as environ (cgih_cgi_direct_env). The
+ * strings and the array live until exit, as environ's always do. Returns 0
+ * or -1 (ENOMEM). */
+static int rewrite_env(size_t fn_len)
 {
-    size_t n = 0;
-    while (environ[n])
-        n++;
-    char **out = calloc(n + 9, sizeof *out);
+    char **out = cgih_cgi_direct_env(environ, find_level, &fn_len);
     if (out == NULL)
         return -1;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *e = environ[i];
-        switch (cgih_cgi_env_fate(e)) {
-        case CGIH_ENV_KEEP: {
-            /* The first request's value of the same name wins. */
-            size_t len = strcspn(e, "=");
-            int shadowed = 0;
-            for (size_t m = 0; m < n && !shadowed; m++)
-                shadowed = cgih_cgi_env_fate(environ[m]) == CGIH_ENV_UNWRAP &&
-                           strncmp(environ[m] + 9, e, len + 1) == 0;
-            if (!shadowed)
-                out[k++] = environ[i];
-            break;
-        }
-        case CGIH_ENV_UNWRAP:
-            if (!is_replaced(e + 9))
-                out[k++] = environ[i] + 9;
-            break;
-        case CGIH_ENV_DROP:
-        case CGIH_ENV_REPLACE:
-            break;
-        }
-    }
-
-    const char *docroot = getenv("DOCUMENT_ROOT");
-    char *sn = concat(script_name, sn_len, "", 0, "", 0);
-    char *fn = concat(filename, fn_len, "", 0, "", 0);
-    if (sn == NULL || fn == NULL) {
-        free(sn);
-        free(fn);
-        return -1;
-    }
-    size_t prefix_len, root_len;
-    cgih_cgi_context(docroot, sn, fn, &prefix_len, &root_len);
-
-    size_t le = strlen(extra);
-    int failed = (out[k++] = entry("SCRIPT_NAME", sn, sn_len)) == NULL ||
-                 (out[k++] = entry("SCRIPT_FILENAME", fn, fn_len)) == NULL ||
-                 (out[k++] = entry("CONTEXT_PREFIX", sn, prefix_len)) == NULL ||
-                 (out[k++] = root_len == (size_t)-1
-                                 ? entry("CONTEXT_DOCUMENT_ROOT", docroot, strlen(docroot))
-                                 : entry("CONTEXT_DOCUMENT_ROOT", fn, root_len)) == NULL;
-    free(sn);
-    free(fn);
-    if (failed)
-        return -1;
-    if (le > 0) {
-        if ((out[k++] = entry("PATH_INFO", extra, le)) == NULL)
-            return -1;
-        /* mod_cgi translates PATH_INFO as a URL; for a path that no Alias
-         * claims that is DOCUMENT_ROOT followed by it. */
-        if (docroot && *docroot &&
-            (out[k++] = concat("PATH_TRANSLATED=", 16, docroot, strlen(docroot), extra, le)) ==
-                NULL)
-            return -1;
-    }
-    /* Sent here by an ErrorDocument (REDIRECT_REDIRECT_STATUS, now
-     * REDIRECT_STATUS): a directly run script would see the failed request's
-     * URL and query string, which Apache gives the Action only as REQUEST_URI. */
-    const char *first = getenv("REQUEST_URI");
-    if (getenv("REDIRECT_REDIRECT_STATUS") && !getenv("REDIRECT_REDIRECT_REDIRECT_STATUS") &&
-        first) {
-        size_t cap = strlen(first) + 1;
-        char *url = malloc(cap);
-        const char *query;
-        size_t lu = url ? cgih_cgi_first_url(first, url, cap, &query) : (size_t)-1;
-        if (lu != (size_t)-1) {
-            if ((out[k++] = entry("REDIRECT_URL", url, lu)) == NULL)
-                return -1;
-            if (query && (out[k++] = entry("REDIRECT_QUERY_STRING", query, strlen(query))) == NULL)
-                return -1;
-        }
-        free(url);
-    }
-    out[k] = NULL;
     environ = out;
     return 0;
 }
@@ -476,7 +639,7 @@ int cgih_cgi_resolve(int *argc, char ***argv)
     for (int i = 1; i < *argc; i++)
         nargv[i + 1] = (*argv)[i];
 
-    if (rewrite_env(path_info, sn_len, filename, fn_len, extra) != 0)
+    if (rewrite_env(fn_len) != 0)
         return respond(500, "out of memory");
     *argc += 1;
     *argv = nargv;

@@ -63,19 +63,38 @@ void cgih_cgi_drain_stdin(void);
  * overestimate only makes cgihost refuse, never run argv as a script. */
 size_t cgih_cgi_query_words(const char *query_string);
 
-/* What becomes of one environment entry "NAME=value" of the handler's request
- * when the script gets what a directly run script would have had. */
-enum cgih_env_fate {
-    CGIH_ENV_KEEP,   /* as it is */
-    CGIH_ENV_DROP,   /* made by the Action's redirect: REDIRECT_STATUS, _URL,
-                        _QUERY_STRING, _HANDLER */
-    CGIH_ENV_UNWRAP, /* REDIRECT_NAME: the first request's NAME; entry+9 is
-                        the entry to keep, and it wins over the handler's NAME */
-    CGIH_ENV_REPLACE /* recomputed for the script: SCRIPT_NAME, SCRIPT_FILENAME,
-                        PATH_INFO, PATH_TRANSLATED, CONTEXT_PREFIX,
-                        CONTEXT_DOCUMENT_ROOT */
-};
-enum cgih_env_fate cgih_cgi_env_fate(const char *entry);
+/* The environment a directly run script would have had, made from env, the
+ * handler's (NULL-terminated "NAME=value" strings, level 0 a handler
+ * request that cgih_cgi_resolve accepted).
+ *
+ * Levels. Each internal redirect renames the previous request's variables
+ * REDIRECT_NAME, so REDIRECT_REDIRECT_X=v is X=v at level 2, two requests
+ * back. A script run directly by mod_cgi costs one level, a script run
+ * through the Action two: the handler's request (level r: the CGI variables,
+ * naming cgihost) and the script's own request it was redirected from (level
+ * r+1: SetEnv and the like, and the Action's REDIRECT_STATUS, _URL,
+ * _QUERY_STRING and _HANDLER, and the snippet's CGIHOST_FILE). Level 0 is a
+ * handler; a deeper level is one when its SCRIPT_FILENAME is level 0's and
+ * its REDIRECT_URL, at level r+1, is its PATH_INFO: an earlier script of the
+ * same chain, which sent a local redirect (RFC 3875 6.2.2).
+ *
+ * Each handler level becomes one level of the result: its variables, with
+ * those of the script's request winning over them, the Action's dropped, and
+ * SCRIPT_NAME, SCRIPT_FILENAME, PATH_INFO, PATH_TRANSLATED, CONTEXT_PREFIX
+ * and CONTEXT_DOCUMENT_ROOT made again from its PATH_INFO and the script file
+ * at the start of its PATH_TRANSLATED: find(translated, level, arg) gives
+ * that file name's length, or (size_t)-1 to leave the six out. Any other
+ * level is kept as it is. REDIRECT_URL, which Apache makes only for a CGI
+ * program, is recovered for each level whose request came by a redirect: the
+ * URL of a handler's script request, the SCRIPT_NAME and PATH_INFO of a
+ * directly run CGI program, or, for a first request that ran nothing (an
+ * ErrorDocument's), REQUEST_URI (cgih_cgi_first_url) with its query string.
+ *
+ * Returns a NULL-terminated array of new strings, for cgih_cgi_env_free, or
+ * NULL when out of memory. */
+typedef size_t (*cgih_cgi_find_fn)(const char *translated, size_t level, void *arg);
+char **cgih_cgi_direct_env(char *const *env, cgih_cgi_find_fn find, void *arg);
+void cgih_cgi_env_free(char **env);
 
 /* PATH_INFO is the script's URL path followed by the extra path, and the extra
  * path is what follows the script's file name in PATH_TRANSLATED. Returns the

@@ -974,3 +974,50 @@ def test_command_line_with_gateway_interface_still_runs_the_named_script(cgihost
     r = run([cgihost, doc / "ok.py"], {"QUERY_STRING": "w"})
     assert_refused(r, 403)
     assert len(ran(tmp_path)) == 3
+
+
+
+def levels(env):
+    """{(level, NAME): value}, level being the count of REDIRECT_ prefixes."""
+    out = {}
+    for k, v in env.items():
+        n = 0
+        while k.startswith("REDIRECT_") and len(k) > 9:
+            k, n = k[9:], n + 1
+        out[n, k] = v
+    return out
+
+
+@needs_apache
+@pytest.mark.parametrize("query, scripts", [("env", 2), ("hop", 3), ("docenv", 2), ("hopdoc", 3)])
+def test_environment_after_a_local_redirect(httpd, site, query, scripts):
+    # A script's "Location: /local/path" makes Apache run the target with the
+    # first script's variables renamed REDIRECT_NAME (RFC 3875 6.2.2), and
+    # REDIRECT_URL its URL. Through the handler, each level says what it
+    # would have said with every script run directly. In env and hop, every
+    # script runs through the handler; in docenv and hopdoc, only the last
+    # (the others are run directly by mod_cgi, and give their own levels).
+    mixed = query.endswith("doc") or query.startswith("doc")
+    ref_query = query.replace("doc", "")
+    via = levels(env_dump(httpd, ("/direct" if mixed else "") + "/response.py/ex?" + query))
+    ref = levels(env_dump(httpd, "/direct/response.py/ex?" + ref_query))
+    if mixed:  # what differs only by the query's name
+        via = {key: v.replace("hopdoc", "hop").replace("docenv", "env") for key, v in via.items()}
+    expect = {}
+    for (level, k), v in ref.items():
+        if k in VOLATILE:
+            continue
+        if level == 0 or not mixed:  # ran through the handler
+            v = v.replace(str(site.direct), str(site.doc))
+            if k in ("SCRIPT_NAME", "URL") or (not mixed and k in (
+                    "REQUEST_URI", "SCRIPT_URL", "SCRIPT_URI")):
+                v = v.replace("/direct/", "/", 1)
+            if k == "CONTEXT_PREFIX":
+                v = ""
+            if k == "CONTEXT_DOCUMENT_ROOT":
+                v = str(site.doc)
+        expect[level, k] = v
+    got = {key: v for key, v in via.items() if key[1] not in VOLATILE}
+    assert sorted(got.items()) == sorted(expect.items())
+    assert max(level for level, _ in got) == scripts - 1
+    assert got[scripts - 1, "SCRIPT_NAME"] == ("/direct" if mixed else "") + "/response.py"

@@ -1,7 +1,7 @@
 /* test_cgienv.c: the pure parts of CGI-mode resolution (host/cgienv.c): how
- * many argv words a query string accounts for, what becomes of each variable
- * of the handler's request, where the script's URL ends, and the context a
- * directly run script would have had. The rest runs end to end in
+ * many argv words a query string accounts for, the environment a directly run
+ * script would have had (through chains of redirects too), where the script's
+ * URL ends, and its context. The rest runs end to end in
  * tests/test_cgienv.py and tests/test_apache.py. */
 #include <string.h>
 
@@ -22,40 +22,257 @@ static void test_query_words(void)
                cases[i].qs ? cases[i].qs : "(unset)", cases[i].want);
 }
 
-static void test_env_fate(void)
+/* ---- cgih_cgi_direct_env ---- */
+
+#define MAXENV 96
+
+/* An environment under construction: entries added at a level get that many
+ * REDIRECT_ prefixes, as Apache's internal redirects give them. */
+struct env {
+    char *v[MAXENV];
+    size_t n;
+};
+
+static void add(struct env *e, size_t level, const char *entry)
 {
-    static const struct {
-        const char *entry;
-        enum cgih_env_fate want;
-    } cases[] = {
-        {"HTTP_HOST=x", CGIH_ENV_KEEP},
-        {"QUERY_STRING=a=1", CGIH_ENV_KEEP},
-        {"REQUEST_URI=/x.py", CGIH_ENV_KEEP},
-        {"SCRIPT_NAMES=x", CGIH_ENV_KEEP},
-        {"SCRIPT_NAME=/cgihost-bin/cgihost", CGIH_ENV_REPLACE},
-        {"SCRIPT_FILENAME=/usr/bin/cgihost", CGIH_ENV_REPLACE},
-        {"PATH_INFO=/x.py", CGIH_ENV_REPLACE},
-        {"PATH_TRANSLATED=/var/www/x.py", CGIH_ENV_REPLACE},
-        {"CONTEXT_PREFIX=/cgihost-bin/cgihost", CGIH_ENV_REPLACE},
-        {"CONTEXT_DOCUMENT_ROOT=/usr/bin/cgihost", CGIH_ENV_REPLACE},
-        {"PATH=/usr/bin:/bin", CGIH_ENV_KEEP},
-        {"REDIRECT_STATUS=200", CGIH_ENV_DROP},
-        {"REDIRECT_URL=/x.py", CGIH_ENV_DROP},
-        {"REDIRECT_QUERY_STRING=a=1", CGIH_ENV_DROP},
-        {"REDIRECT_HANDLER=cgihost-script", CGIH_ENV_DROP},
-        {"REDIRECT_CGIHOST_FILE=/srv/x.py", CGIH_ENV_DROP},
-        {"REDIRECT_=x", CGIH_ENV_DROP},
-        {"REDIRECT_STATUSX=1", CGIH_ENV_UNWRAP},
-        {"REDIRECT_UNIQUE_ID=abc", CGIH_ENV_UNWRAP},
-        {"REDIRECT_HTTPS=on", CGIH_ENV_UNWRAP},
-        {"REDIRECT_REDIRECT_STATUS=404", CGIH_ENV_UNWRAP},
-        {"REDIRECT_REDIRECT_URL=/missing", CGIH_ENV_UNWRAP},
-        {"REDIRECT_SCRIPT_NAME=/x", CGIH_ENV_UNWRAP},
-        {"REDIRECTED=1", CGIH_ENV_KEEP},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        tap_ok(cgih_cgi_env_fate(cases[i].entry) == cases[i].want, "fate of %s is %d",
-               cases[i].entry, (int)cases[i].want);
+    static char store[MAXENV * 8][160];
+    static size_t used;
+    char *s = store[used++ % (MAXENV * 8)];
+    s[0] = '\0';
+    for (size_t i = 0; i < level; i++)
+        strcat(s, "REDIRECT_");
+    strcat(s, entry);
+    e->v[e->n++] = s;
+    e->v[e->n] = NULL;
+}
+
+static void add_all(struct env *e, size_t level, const char *const *entries)
+{
+    for (; *entries; entries++)
+        add(e, level, *entries);
+}
+
+/* The request of the handler, as Apache makes it from the request for the
+ * script (url, under /srv). */
+static void handler(struct env *e, size_t level, const char *url, const char *query)
+{
+    char b[160];
+    add(e, level, "SCRIPT_NAME=/cgihost-bin/cgihost");
+    add(e, level, "SCRIPT_FILENAME=/usr/bin/cgihost");
+    add(e, level, "CONTEXT_PREFIX=/cgihost-bin/cgihost");
+    add(e, level, "CONTEXT_DOCUMENT_ROOT=/usr/bin/cgihost");
+    add(e, level, "DOCUMENT_ROOT=/srv");
+    add(e, level, "HTTP_HOST=h");
+    snprintf(b, sizeof b, "PATH_INFO=%s", url);
+    add(e, level, b);
+    snprintf(b, sizeof b, "PATH_TRANSLATED=/srv%s", url);
+    add(e, level, b);
+    snprintf(b, sizeof b, "QUERY_STRING=%s", query);
+    add(e, level, b);
+    /* The Action's redirect, and the snippet's variable. */
+    add(e, level + 1, "STATUS=200");
+    snprintf(b, sizeof b, "URL=%s", url);
+    add(e, level + 1, b);
+    if (*query) {
+        snprintf(b, sizeof b, "QUERY_STRING=%s", query);
+        add(e, level + 1, b);
+    }
+    add(e, level + 1, "HANDLER=cgihost-script");
+    add(e, level + 1, "CGIHOST_FILE=/srv/somewhere.py");
+}
+
+/* The script file at the start of a PATH_TRANSLATED: up to ".py", where the
+ * file gone.py no longer exists. */
+static size_t fake_find(const char *translated, size_t level, void *arg)
+{
+    (void)level;
+    (void)arg;
+    const char *p = strstr(translated, ".py");
+    if (p == NULL || strstr(translated, "gone.py"))
+        return (size_t)-1;
+    return (size_t)(p + 3 - translated);
+}
+
+static int in(char *const *env, const char *entry)
+{
+    for (; *env; env++)
+        if (strcmp(*env, entry) == 0)
+            return 1;
+    return 0;
+}
+
+static void check_direct_env(const char *what, const struct env *e, const char *const *want)
+{
+    char **got = cgih_cgi_direct_env(e->v, fake_find, NULL);
+    if (got == NULL) {
+        tap_ok(0, "direct environment of %s", what);
+        return;
+    }
+    size_t ng = 0, nw = 0;
+    int ok = 1;
+    for (; got[ng]; ng++)
+        if (!in((char *const *)want, got[ng])) {
+            tap_diag("%s: unexpected %s", what, got[ng]);
+            ok = 0;
+        }
+    for (; want[nw]; nw++)
+        if (!in(got, want[nw])) {
+            tap_diag("%s: missing %s", what, want[nw]);
+            ok = 0;
+        }
+    tap_ok(ok && ng == nw, "direct environment of %s", what);
+    cgih_cgi_env_free(got);
+}
+
+static void test_direct_env(void)
+{
+    struct env e = {{NULL}, 0};
+    handler(&e, 0, "/d/x.py/a/b", "q=1");
+    add(&e, 0, "UNIQUE_ID=handler");
+    add(&e, 0, "REQUEST_URI=/d/x.py/a/b?q=1");
+    add(&e, 1, "UNIQUE_ID=first"); /* the script's request's wins */
+    add(&e, 1, "HTTPS=on");
+    add(&e, 1, "SCRIPT_NAME=/bogus"); /* made again, never taken */
+    add(&e, 0, "REDIRECTED=1");
+    check_direct_env("a request through the Action", &e,
+                     (const char *const[]){"SCRIPT_NAME=/d/x.py", "SCRIPT_FILENAME=/srv/d/x.py",
+                                           "PATH_INFO=/a/b", "PATH_TRANSLATED=/srv/a/b",
+                                           "CONTEXT_PREFIX=", "CONTEXT_DOCUMENT_ROOT=/srv",
+                                           "DOCUMENT_ROOT=/srv", "HTTP_HOST=h", "QUERY_STRING=q=1",
+                                           "UNIQUE_ID=first", "HTTPS=on", "REDIRECTED=1",
+                                           "REQUEST_URI=/d/x.py/a/b?q=1", NULL});
+
+    /* An ErrorDocument: the request that failed ran nothing. */
+    e.n = 0;
+    handler(&e, 0, "/err.py", "");
+    add(&e, 0, "REQUEST_URI=/missing?a=1");
+    add(&e, 2, "STATUS=404");
+    add(&e, 2, "GLOBALVAR=g");
+    static const char *const errdoc[] = {"SCRIPT_NAME=/err.py",
+                                         "SCRIPT_FILENAME=/srv/err.py",
+                                         "CONTEXT_PREFIX=",
+                                         "CONTEXT_DOCUMENT_ROOT=/srv",
+                                         "DOCUMENT_ROOT=/srv",
+                                         "HTTP_HOST=h",
+                                         "QUERY_STRING=",
+                                         "REQUEST_URI=/missing?a=1",
+                                         "REDIRECT_STATUS=404",
+                                         "REDIRECT_GLOBALVAR=g",
+                                         "REDIRECT_URL=/missing",
+                                         "REDIRECT_QUERY_STRING=a=1",
+                                         NULL};
+    check_direct_env("an ErrorDocument", &e, errdoc);
+    /* ... whose failed request came by a redirect: its URL is unknown. */
+    add(&e, 3, "STATUS=200");
+    check_direct_env("an ErrorDocument after a redirect", &e,
+                     (const char *const[]){"SCRIPT_NAME=/err.py", "SCRIPT_FILENAME=/srv/err.py",
+                                           "CONTEXT_PREFIX=", "CONTEXT_DOCUMENT_ROOT=/srv",
+                                           "DOCUMENT_ROOT=/srv", "HTTP_HOST=h",
+                                           "QUERY_STRING=", "REQUEST_URI=/missing?a=1",
+                                           "REDIRECT_STATUS=404", "REDIRECT_GLOBALVAR=g",
+                                           "REDIRECT_REDIRECT_STATUS=200", NULL});
+
+    /* A local redirect from a.py, run through the Action too, to b.py. */
+    e.n = 0;
+    handler(&e, 0, "/b.py/p", "k=v");
+    add(&e, 0, "REQUEST_URI=/a.py/ex?env");
+    add(&e, 1, "GLOBALVAR=g");
+    handler(&e, 2, "/a.py/ex", "env");
+    add(&e, 2, "STATUS=200");
+    add(&e, 2, "REQUEST_URI=/a.py/ex?env");
+    add(&e, 3, "GLOBALVAR=g");
+    static const char *const b_from_a[] = {"SCRIPT_NAME=/b.py",
+                                           "SCRIPT_FILENAME=/srv/b.py",
+                                           "PATH_INFO=/p",
+                                           "PATH_TRANSLATED=/srv/p",
+                                           "CONTEXT_PREFIX=",
+                                           "CONTEXT_DOCUMENT_ROOT=/srv",
+                                           "DOCUMENT_ROOT=/srv",
+                                           "HTTP_HOST=h",
+                                           "QUERY_STRING=k=v",
+                                           "REQUEST_URI=/a.py/ex?env",
+                                           "GLOBALVAR=g",
+                                           "REDIRECT_STATUS=200",
+                                           "REDIRECT_URL=/a.py/ex",
+                                           "REDIRECT_SCRIPT_NAME=/a.py",
+                                           "REDIRECT_SCRIPT_FILENAME=/srv/a.py",
+                                           "REDIRECT_PATH_INFO=/ex",
+                                           "REDIRECT_PATH_TRANSLATED=/srv/ex",
+                                           "REDIRECT_CONTEXT_PREFIX=",
+                                           "REDIRECT_CONTEXT_DOCUMENT_ROOT=/srv",
+                                           "REDIRECT_DOCUMENT_ROOT=/srv",
+                                           "REDIRECT_HTTP_HOST=h",
+                                           "REDIRECT_QUERY_STRING=env",
+                                           "REDIRECT_REQUEST_URI=/a.py/ex?env",
+                                           "REDIRECT_GLOBALVAR=g",
+                                           NULL};
+    check_direct_env("a local redirect between two scripts", &e, b_from_a);
+
+    /* One more hop before: first.py to a.py to b.py. */
+    handler(&e, 4, "/first.py", "");
+    add(&e, 4, "STATUS=302"); /* another status, to tell the levels apart */
+    const char *const *w = b_from_a;
+    struct env want = {{NULL}, 0};
+    for (; *w; w++)
+        add(&want, 0, *w);
+    add_all(&want, 2,
+            (const char *const[]){"STATUS=302", "URL=/first.py", "SCRIPT_NAME=/first.py",
+                                  "SCRIPT_FILENAME=/srv/first.py",
+                                  "CONTEXT_PREFIX=", "CONTEXT_DOCUMENT_ROOT=/srv",
+                                  "DOCUMENT_ROOT=/srv", "HTTP_HOST=h", "QUERY_STRING=", NULL});
+    check_direct_env("two local redirects", &e, (const char *const *)want.v);
+
+    /* From a script mod_cgi ran directly: its level stays, its URL found. */
+    e.n = 0;
+    handler(&e, 0, "/b.py/p", "k=v");
+    add(&e, 0, "REQUEST_URI=/cgi-bin/a.py/ex?env");
+    add_all(&e, 2,
+            (const char *const[]){"STATUS=200", "SCRIPT_NAME=/cgi-bin/a.py",
+                                  "SCRIPT_FILENAME=/usr/lib/cgi-bin/a.py", "PATH_INFO=/ex",
+                                  "QUERY_STRING=env", NULL});
+    check_direct_env("a local redirect from a script run directly", &e,
+                     (const char *const[]){
+                         "SCRIPT_NAME=/b.py", "SCRIPT_FILENAME=/srv/b.py", "PATH_INFO=/p",
+                         "PATH_TRANSLATED=/srv/p", "CONTEXT_PREFIX=", "CONTEXT_DOCUMENT_ROOT=/srv",
+                         "DOCUMENT_ROOT=/srv", "HTTP_HOST=h", "QUERY_STRING=k=v",
+                         "REQUEST_URI=/cgi-bin/a.py/ex?env", "REDIRECT_STATUS=200",
+                         "REDIRECT_URL=/cgi-bin/a.py/ex", "REDIRECT_SCRIPT_NAME=/cgi-bin/a.py",
+                         "REDIRECT_SCRIPT_FILENAME=/usr/lib/cgi-bin/a.py", "REDIRECT_PATH_INFO=/ex",
+                         "REDIRECT_QUERY_STRING=env", NULL});
+
+    /* An earlier script whose file is gone: its level without the six. */
+    e.n = 0;
+    handler(&e, 0, "/b.py", "");
+    handler(&e, 2, "/gone.py", "");
+    add(&e, 2, "STATUS=200");
+    check_direct_env("a local redirect from a script since removed", &e,
+                     (const char *const[]){"SCRIPT_NAME=/b.py", "SCRIPT_FILENAME=/srv/b.py",
+                                           "CONTEXT_PREFIX=", "CONTEXT_DOCUMENT_ROOT=/srv",
+                                           "DOCUMENT_ROOT=/srv", "HTTP_HOST=h",
+                                           "QUERY_STRING=", "REDIRECT_STATUS=200",
+                                           "REDIRECT_URL=/gone.py", "REDIRECT_DOCUMENT_ROOT=/srv",
+                                           "REDIRECT_HTTP_HOST=h", "REDIRECT_QUERY_STRING=", NULL});
+
+    /* A level that names cgihost but did not come through the Action (its
+     * REDIRECT_URL is not its PATH_INFO) is kept as it is. */
+    e.n = 0;
+    handler(&e, 0, "/b.py", "");
+    add_all(&e, 2,
+            (const char *const[]){"STATUS=200", "SCRIPT_NAME=/cgihost-bin/cgihost",
+                                  "SCRIPT_FILENAME=/usr/bin/cgihost", "PATH_INFO=/a.py",
+                                  "PATH_TRANSLATED=/srv/a.py", NULL});
+    add(&e, 3, "STATUS=200");
+    add(&e, 3, "URL=/elsewhere");
+    check_direct_env("a level not made by the Action", &e,
+                     (const char *const[]){
+                         "SCRIPT_NAME=/b.py", "SCRIPT_FILENAME=/srv/b.py",
+                         "CONTEXT_PREFIX=", "CONTEXT_DOCUMENT_ROOT=/srv", "DOCUMENT_ROOT=/srv",
+                         "HTTP_HOST=h", "QUERY_STRING=", "REDIRECT_STATUS=200",
+                         "REDIRECT_URL=/cgihost-bin/cgihost/a.py",
+                         "REDIRECT_SCRIPT_NAME=/cgihost-bin/cgihost",
+                         "REDIRECT_SCRIPT_FILENAME=/usr/bin/cgihost", "REDIRECT_PATH_INFO=/a.py",
+                         "REDIRECT_PATH_TRANSLATED=/srv/a.py", "REDIRECT_REDIRECT_STATUS=200",
+                         "REDIRECT_REDIRECT_URL=/elsewhere", NULL});
 }
 
 static void test_script_name(void)
@@ -168,7 +385,7 @@ int main(void)
 {
     test_first_url();
     test_query_words();
-    test_env_fate();
+    test_direct_env();
     test_script_name();
     test_context();
     return tap_done();

@@ -12,6 +12,16 @@ elif how == "redirect":
     print("Location: http://example.invalid/elsewhere\n")
 elif how == "local":
     print("Location: /hello.py?name=Local\n")
+elif how in ("env", "hop", "docenv", "hopdoc"):
+    # A local redirect to env.py beside this script, with extra path and
+    # query; after one more through this script (hop); to the env.py in the
+    # document root, wherever this script is (docenv), after one more
+    # (hopdoc).
+    here = os.path.dirname(os.environ["SCRIPT_NAME"]).rstrip("/")
+    if how.startswith("hop"):
+        print(f"Location: {here}/response.py/h?{how[3:]}env\n")
+    else:
+        print(f"Location: {'' if how == 'docenv' else here}/env.py/p?k=v\n")
 elif how == "stderr":
     sys.stderr.write("apache-stderr-one\napache-stderr-two\n")
     sys.stderr.flush()
