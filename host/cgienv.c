@@ -35,6 +35,7 @@ static const char *const replaced[] = {
     "SCRIPT_NAME",     "SCRIPT_FILENAME", "PATH_INFO",
     "PATH_TRANSLATED", "CONTEXT_PREFIX",  "CONTEXT_DOCUMENT_ROOT",
 };
+#define NREPLACED (sizeof replaced / sizeof replaced[0])
 
 size_t cgih_cgi_script_name_len(const char *path_info, const char *extra)
 {
@@ -176,7 +177,8 @@ static int named(const struct var *v, const char *const *names, size_t count)
     return 0;
 }
 
-/* The result being built: a later entry of the same name replaces one. */
+/* The result being built. A later entry of a name replaces an earlier one
+ * (dedupe(), once, at the end). */
 struct out {
     char **v;
     size_t n, cap;
@@ -195,12 +197,6 @@ static int put(struct out *o, size_t level, const char *name, size_t len, const 
     s[head - 1] = '=';
     memcpy(s + head, value, vlen);
     s[head + vlen] = '\0';
-    for (size_t i = 0; i < o->n; i++)
-        if (strncmp(o->v[i], s, head) == 0) {
-            free(o->v[i]);
-            o->v[i] = s;
-            return 0;
-        }
     if (o->n + 1 >= o->cap) {
         size_t cap = o->cap * 2 + 16;
         char **v = realloc(o->v, cap * sizeof *v);
@@ -216,18 +212,89 @@ static int put(struct out *o, size_t level, const char *name, size_t len, const 
     return 0;
 }
 
+/* By name, then by when it was put. */
+static int by_name(const void *pa, const void *pb)
+{
+    char *const *a = *(char *const *const *)pa, *const *b = *(char *const *const *)pb;
+    const unsigned char *x = (const unsigned char *)*a, *y = (const unsigned char *)*b;
+    while (*x == *y && *x != '=') {
+        x++;
+        y++;
+    }
+    int cx = *x == '=' ? 0 : *x, cy = *y == '=' ? 0 : *y; /* names never hold '=' */
+    if (cx != cy)
+        return cx < cy ? -1 : 1;
+    return (a > b) - (a < b);
+}
+
+/* Keeps the last entry of each name, in the order they were put: sorted, not
+ * compared pairwise, as a request's headers are many. Returns 0 or -1. */
+static int dedupe(struct out *o)
+{
+    char ***idx = malloc((o->n ? o->n : 1) * sizeof *idx);
+    if (idx == NULL)
+        return -1;
+    for (size_t i = 0; i < o->n; i++)
+        idx[i] = &o->v[i];
+    qsort(idx, o->n, sizeof *idx, by_name);
+    for (size_t i = 0; i + 1 < o->n; i++) {
+        const char *a = *idx[i], *b = *idx[i + 1];
+        while (*a == *b && *a != '=') {
+            a++;
+            b++;
+        }
+        if (*a == '=' && *b == '=') {
+            free(*idx[i]);
+            *idx[i] = NULL;
+        }
+    }
+    free(idx);
+    size_t k = 0;
+    for (size_t i = 0; i < o->n; i++)
+        if (o->v[i])
+            o->v[k++] = o->v[i];
+    o->n = k;
+    o->v[k] = NULL;
+    return 0;
+}
+
 static int put_str(struct out *o, size_t level, const char *name, const char *value, size_t vlen)
 {
     return put(o, level, name, strlen(name), value, vlen);
 }
 
-/* Level r is the handler's request of an earlier script of this chain. */
-static int is_handler(const struct vars *vs, size_t r, const char *self)
+/* What a level is. An Action's request (the handler's) is followed by the
+ * request it was made from, with the HANDLER variable mod_actions gives that
+ * one: two levels of the environment for one request a directly run script
+ * would have had. */
+enum kind {
+    RAN_CGIHOST, /* an Action's request that ran cgihost: an earlier script */
+    RAN_NOTHING, /* an Action's request that failed before running anything */
+    OTHER        /* any other request: one level, as it is */
+};
+
+static int ran_a_cgi(const struct vars *vs, size_t r)
 {
+    return get(vs, r, "GATEWAY_INTERFACE") != NULL || get(vs, r, "SCRIPT_NAME") != NULL;
+}
+
+static enum kind kind_of(const struct vars *vs, size_t r, const char *self)
+{
+    if (get(vs, r + 1, "HANDLER") == NULL)
+        return OTHER;
+    if (!ran_a_cgi(vs, r))
+        return RAN_NOTHING;
     const char *sf = get(vs, r, "SCRIPT_FILENAME"), *pi = get(vs, r, "PATH_INFO");
     const char *url = get(vs, r + 1, "URL");
-    return self && sf && strcmp(sf, self) == 0 && pi && *pi && url && strcmp(url, pi) == 0 &&
-           get(vs, r, "PATH_TRANSLATED") && get(vs, r + 1, "STATUS");
+    if (self && sf && strcmp(sf, self) == 0 && pi && *pi && url && strcmp(url, pi) == 0 &&
+        get(vs, r, "PATH_TRANSLATED") && get(vs, r + 1, "STATUS"))
+        return RAN_CGIHOST;
+    return OTHER; /* another program's Action: what it gave its program */
+}
+
+static size_t width(enum kind k)
+{
+    return k == OTHER ? 1 : 2;
 }
 
 /* The six variables naming the script of the handler level r, at level. */
@@ -287,31 +354,34 @@ done:
     return rc;
 }
 
-/* REDIRECT_URL (and a lost REDIRECT_QUERY_STRING) of the script of handler
- * level r, at level + 1: the request it came from, when that is not another
- * handler's (whose level has it). */
+/* REDIRECT_URL (and a lost REDIRECT_QUERY_STRING) at level, of the request
+ * at raw level r, when it came by a redirect from one that did not run
+ * cgihost (whose level has it: see cgih_cgi_direct_env). */
 static int put_previous(struct out *o, const struct vars *vs, size_t r, size_t level,
                         const char *self)
 {
-    if (get(vs, r + 2, "STATUS") == NULL || is_handler(vs, r + 2, self))
+    if (get(vs, r, "STATUS") == NULL) /* made by no redirect: the first */
         return 0;
-    const char *sn = get(vs, r + 2, "SCRIPT_NAME");
-    if (sn) { /* a CGI program run directly: its URL is its two halves */
-        const char *pi = get(vs, r + 2, "PATH_INFO");
+    enum kind k = kind_of(vs, r, self);
+    if (k == RAN_CGIHOST)
+        return 0;
+    const char *sn = get(vs, r, "SCRIPT_NAME");
+    if (k == OTHER && sn) { /* a CGI program run directly: its URL is its two halves */
+        const char *pi = get(vs, r, "PATH_INFO");
         size_t ls = strlen(sn), lp = pi ? strlen(pi) : 0;
         char *url = malloc(ls + lp + 1);
         if (url == NULL)
             return -1;
         memcpy(url, sn, ls);
         memcpy(url + ls, pi ? pi : "", lp + 1);
-        int rc = put_str(o, level + 1, "URL", url, ls + lp);
+        int rc = put_str(o, level, "URL", url, ls + lp);
         free(url);
         return rc;
     }
-    /* A request that ran nothing, such as the one that failed before an
+    /* A request that ran nothing, such as one that failed before an
      * ErrorDocument: known only if it was the first (REQUEST_URI's). */
     const char *first = get(vs, 0, "REQUEST_URI");
-    if (first == NULL || get(vs, r + 3, "STATUS") != NULL)
+    if (first == NULL || ran_a_cgi(vs, r) || get(vs, r + width(k), "STATUS") != NULL)
         return 0;
     size_t cap = strlen(first) + 1;
     char *url = malloc(cap);
@@ -321,8 +391,8 @@ static int put_previous(struct out *o, const struct vars *vs, size_t r, size_t l
     size_t lu = cgih_cgi_first_url(first, url, cap, &query);
     int rc = 0;
     if (lu != (size_t)-1)
-        rc = (put_str(o, level + 1, "URL", url, lu) < 0 ||
-              (query && put_str(o, level + 1, "QUERY_STRING", query, strlen(query)) < 0))
+        rc = (put_str(o, level, "URL", url, lu) < 0 ||
+              (query && put_str(o, level, "QUERY_STRING", query, strlen(query)) < 0))
                  ? -1
                  : 0;
     free(url);
@@ -369,39 +439,47 @@ char **cgih_cgi_direct_env(char *const *env, cgih_cgi_find_fn find, void *arg)
     const char *self = get(&vs, 0, "SCRIPT_FILENAME");
     int rc = 0;
     size_t r = 0, level = 0;
+    int after_cgi = 0; /* the request one level up ran a CGI program */
     while (rc == 0 && r <= deepest) {
-        if (r > 0 && !is_handler(&vs, r, self)) {
+        /* Level 0 is cgih_cgi_resolve's: an Action's request for cgihost. */
+        enum kind k = r == 0 ? RAN_CGIHOST : kind_of(&vs, r, self);
+        if (level > 0 && after_cgi)
+            rc = put_previous(&o, &vs, r, level, self);
+        if (k == OTHER) {
             for (size_t i = 0; i < n && rc == 0; i++)
                 if (vs.v[i].level == r)
                     rc = put(&o, level, vs.v[i].name, vs.v[i].len, vs.v[i].value,
                              strlen(vs.v[i].value));
+            after_cgi = ran_a_cgi(&vs, r);
             r++;
             level++;
             continue;
         }
-        /* The handler's variables, then its script request's over them. */
+        /* The Action's request, then the one it was made from over it. */
         for (size_t i = 0; i < n && rc == 0; i++) {
             const struct var *v = &vs.v[i];
-            if (v->level == r && !named(v, replaced, sizeof replaced / sizeof replaced[0]))
+            if (v->level == r && !(k == RAN_CGIHOST && named(v, replaced, NREPLACED)))
                 rc = put(&o, level, v->name, v->len, v->value, strlen(v->value));
         }
         for (size_t i = 0; i < n && rc == 0; i++) {
             const struct var *v = &vs.v[i];
-            /* The Action's REDIRECT_URL is this level's script's URL: for an
-             * earlier level, that is the REDIRECT_URL of the one after. */
-            if (v->level != r + 1 || named(v, replaced, sizeof replaced / sizeof replaced[0]) ||
+            /* The Action's REDIRECT_URL is the URL of the request it was
+             * made from: REDIRECT_URL of the level before, if Apache made
+             * one there (for a CGI program). */
+            if (v->level != r + 1 || (k == RAN_CGIHOST && named(v, replaced, NREPLACED)) ||
                 named(v, action, sizeof action / sizeof action[0]) ||
-                (level == 0 && v->len == 3 && memcmp(v->name, "URL", 3) == 0))
+                (v->len == 3 && memcmp(v->name, "URL", 3) == 0 && (level == 0 || !after_cgi)))
                 continue;
             rc = put(&o, level, v->name, v->len, v->value, strlen(v->value));
         }
-        if (rc == 0)
+        if (rc == 0 && k == RAN_CGIHOST)
             rc = put_script(&o, &vs, r, level, find, arg);
-        if (rc == 0)
-            rc = put_previous(&o, &vs, r, level, self);
+        after_cgi = k == RAN_CGIHOST;
         r += 2;
         level++;
     }
+    if (rc == 0)
+        rc = dedupe(&o);
     free(vs.v);
     if (rc != 0) {
         cgih_cgi_env_free(o.v);
@@ -588,6 +666,12 @@ int cgih_cgi_resolve(int *argc, char ***argv)
     const char *redirect_status = getenv("REDIRECT_STATUS");
     if (redirect_status == NULL || *redirect_status == '\0')
         return respond(403, "not reached through the cgihost-script Action (no REDIRECT_STATUS)");
+    /* mod_actions names the handler to the request it makes (HANDLER, now
+     * REDIRECT_HANDLER); a CGI program's local redirect to the handler's
+     * URL, which could name the program's own file, carries none. */
+    const char *redirect_handler = getenv("REDIRECT_HANDLER");
+    if (redirect_handler == NULL || *redirect_handler == '\0')
+        return respond(403, "not made by an Action (no REDIRECT_HANDLER)");
     const char *path_info = getenv("PATH_INFO");
     const char *redirect_url = getenv("REDIRECT_URL");
     if (path_info == NULL || *path_info == '\0')
@@ -595,8 +679,10 @@ int cgih_cgi_resolve(int *argc, char ***argv)
     if (redirect_url == NULL || strcmp(redirect_url, path_info) != 0)
         return respond(403, "PATH_INFO is not the redirected URL");
     const char *translated = getenv("PATH_TRANSLATED");
+    /* Apache gives none when its look-up of PATH_INFO fails, as past
+     * LimitInternalRecursion (each script through the Action costs two). */
     if (translated == NULL)
-        return respond(404, "no PATH_TRANSLATED");
+        return respond(500, "no PATH_TRANSLATED (Apache's LimitInternalRecursion?)");
 
     size_t fn_len = 0;
     int status = find_script(translated, &fn_len, &st);

@@ -19,8 +19,8 @@
  *            x.py/extra, REDIRECT_STATUS, REDIRECT_URL, and the first request's
  *            own variables renamed REDIRECT_NAME. cgihost requires
  *            REDIRECT_STATUS (the request came through the Action, as PHP's
- *            cgi.force_redirect does since CVE-2012-1823) and REDIRECT_URL equal
- *            to PATH_INFO, finds the regular file Apache resolved at the start
+ *            cgi.force_redirect does since CVE-2012-1823), REDIRECT_HANDLER
+ *            (mod_actions made it) and REDIRECT_URL equal to PATH_INFO, finds the regular file Apache resolved at the start
  *            of PATH_TRANSLATED, and rewrites the environment (below).
  *
  * Which one: argv words beyond those the query string can account for, or
@@ -69,26 +69,33 @@ size_t cgih_cgi_query_words(const char *query_string);
  *
  * Levels. Each internal redirect renames the previous request's variables
  * REDIRECT_NAME, so REDIRECT_REDIRECT_X=v is X=v at level 2, two requests
- * back. A script run directly by mod_cgi costs one level, a script run
- * through the Action two: the handler's request (level r: the CGI variables,
- * naming cgihost) and the script's own request it was redirected from (level
- * r+1: SetEnv and the like, and the Action's REDIRECT_STATUS, _URL,
- * _QUERY_STRING and _HANDLER, and the snippet's CGIHOST_FILE). Level 0 is a
- * handler; a deeper level is one when its SCRIPT_FILENAME is level 0's and
- * its REDIRECT_URL, at level r+1, is its PATH_INFO: an earlier script of the
- * same chain, which sent a local redirect (RFC 3875 6.2.2).
+ * back. A request through an Action costs two levels where a directly run
+ * script's costs one: the Action's request (level r) and the request it was
+ * made from (level r+1: SetEnv and the like, the Action's REDIRECT_STATUS,
+ * _URL and _QUERY_STRING, mod_actions' HANDLER and the snippet's
+ * CGIHOST_FILE). A level r is an Action's when level r+1 has HANDLER; it
+ * ran cgihost (an earlier script of the chain, which sent a local redirect,
+ * RFC 3875 6.2.2) when its SCRIPT_FILENAME is level 0's and its PATH_INFO
+ * the Action's REDIRECT_URL, and ran nothing when it has no CGI variables
+ * (refused, say, by a <Location> of the handler's URL, before an
+ * ErrorDocument).
  *
- * Each handler level becomes one level of the result: its variables, with
- * those of the script's request winning over them, the Action's dropped, and
- * SCRIPT_NAME, SCRIPT_FILENAME, PATH_INFO, PATH_TRANSLATED, CONTEXT_PREFIX
- * and CONTEXT_DOCUMENT_ROOT made again from its PATH_INFO and the script file
- * at the start of its PATH_TRANSLATED: find(translated, level, arg) gives
- * that file name's length, or (size_t)-1 to leave the six out. Any other
- * level is kept as it is. REDIRECT_URL, which Apache makes only for a CGI
- * program, is recovered for each level whose request came by a redirect: the
- * URL of a handler's script request, the SCRIPT_NAME and PATH_INFO of a
- * directly run CGI program, or, for a first request that ran nothing (an
- * ErrorDocument's), REQUEST_URI (cgih_cgi_first_url) with its query string.
+ * Each such pair becomes one level of the result: the Action's request's
+ * variables, with those of the request it was made from winning over them,
+ * the Action's own dropped, and, where it ran cgihost, SCRIPT_NAME,
+ * SCRIPT_FILENAME, PATH_INFO, PATH_TRANSLATED, CONTEXT_PREFIX and
+ * CONTEXT_DOCUMENT_ROOT made again from its PATH_INFO and the script file at
+ * the start of its PATH_TRANSLATED: find(translated, level, arg) gives that
+ * file name's length, or (size_t)-1 to leave the six out. Any other level
+ * (another program's, or a request that ran nothing and was made by no
+ * Action) is kept as it is.
+ *
+ * REDIRECT_URL, which Apache makes for a CGI program alone (the URL of the
+ * request before), is given where a directly run chain would have it: after
+ * a CGI program's level, the URL of an Action's script request, the
+ * SCRIPT_NAME and PATH_INFO of a CGI program run directly, or, for a first
+ * request that ran nothing (one an ErrorDocument answered), REQUEST_URI
+ * (cgih_cgi_first_url) with its query string; otherwise it is not known.
  *
  * Returns a NULL-terminated array of new strings, for cgih_cgi_env_free, or
  * NULL when out of memory. */

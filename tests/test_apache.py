@@ -55,8 +55,9 @@ class Site:
         b = self.base
         self.doc, self.direct, self.shebang = b / "doc", b / "direct", b / "shebang"
         self.aliased, self.outside, self.markers = b / "aliased", b / "outside", b / "markers"
-        for d in (self.doc, self.doc / "sub", self.doc / "limits", self.doc / "app", self.direct,
-                  self.direct / "sub", self.shebang, self.aliased, self.outside, self.markers):
+        for d in (self.doc, self.doc / "sub", self.doc / "limits", self.doc / "app",
+                  self.doc / "deny", self.direct, self.direct / "sub", self.direct / "deny",
+                  self.shebang, self.aliased, self.outside, self.markers):
             d.mkdir()
             os.chmod(d, 0o755)
         os.chmod(self.markers, 0o777)
@@ -67,6 +68,7 @@ class Site:
         for name in ("env", "upload", "response"):
             shutil.copyfile(SCRIPTS / f"apache_{name}.py", self.doc / f"{name}.py")
         shutil.copyfile(SCRIPTS / "apache_env.py", self.doc / "sub" / "env.py")
+        shutil.copyfile(SCRIPTS / "apache_env.py", self.doc / "deny" / "x.py")
         shutil.copyfile(SCRIPTS / "apache_env.py", self.aliased / "env.py")
         shutil.copyfile(SCRIPTS / "apache_loop.py", self.doc / "limits" / "loop.py")
         for where, name in ((self.doc, "marker.py"), (self.doc / "sub", "marker.py"),
@@ -81,6 +83,7 @@ class Site:
         # Run directly by mod_cgi with /usr/bin/python3: the reference.
         for name, src in (("env.py", SCRIPTS / "apache_env.py"),
                           ("sub/env.py", SCRIPTS / "apache_env.py"),
+                          ("deny/x.py", SCRIPTS / "apache_env.py"),
                           ("upload.py", SCRIPTS / "apache_upload.py"),
                           ("response.py", SCRIPTS / "apache_response.py")):
             self.write_exec(self.direct / name, "#!/usr/bin/python3\n" + src.read_text())
@@ -149,6 +152,15 @@ ScriptAlias /raw-bin/cgihost "@CGIHOST@"
 </Location>
 <Location /errdoc3/>
     ErrorDocument 404 /direct/env.py
+</Location>
+# Refused where the handler runs (and the same for mod_cgi), answered by a script.
+<Location /cgihost-bin/cgihost/deny/>
+    Require all denied
+    ErrorDocument 403 /env.py/e?z=1
+</Location>
+<Location /direct/deny/>
+    Require all denied
+    ErrorDocument 403 /direct/env.py/e?z=1
 </Location>
 
 # Limits for scripts run through the handler apply where the handler runs.
@@ -343,6 +355,101 @@ def test_environment_of_a_script_used_as_error_document(httpd, site, path):
     assert via["REDIRECT_STATUS"] == "404"
 
 
+def levels(env):
+    """{(level, NAME): value}, level being the count of REDIRECT_ prefixes."""
+    out = {}
+    for k, v in env.items():
+        n = 0
+        while k.startswith("REDIRECT_") and len(k) > 9:
+            k, n = k[9:], n + 1
+        out[n, k] = v
+    return out
+
+
+def env_levels(httpd, target, status=200):
+    """The levels of what env.py printed at the end of target's chain."""
+    got, _, body = request(httpd, "GET", target)
+    assert got == status, body
+    lines = body.decode().splitlines()
+    return {key: v for key, v in levels(dict(
+        line.partition("=")[::2] if "=" in line and not line.startswith("ARGV")
+        else line.split(" ", 1) for line in lines if line)).items() if key[1] not in VOLATILE}
+
+
+def through_handler(ref, site, at=None, first_direct=False):
+    """What the handler gives where mod_cgi ran the /direct copies: the
+    reference's levels (those in at, or all) without the copies' directory
+    and URL prefix; with first_direct, the chain began at /direct too."""
+    expect = {}
+    for (level, k), v in ref.items():
+        if at is None or level in at:
+            v = v.replace(str(site.direct), str(site.doc))
+            if k in ("SCRIPT_NAME", "URL") or (not first_direct and k in (
+                    "REQUEST_URI", "SCRIPT_URL", "SCRIPT_URI")):
+                v = v.replace("/direct/", "/", 1)
+            if k == "CONTEXT_PREFIX":
+                v = ""
+            if k == "CONTEXT_DOCUMENT_ROOT":
+                v = str(site.doc)
+        expect[level, k] = v
+    return expect
+
+
+def assert_same_levels(got, expect):
+    extra = {k: v for k, v in got.items() if expect.get(k) != v}
+    missing = {k: v for k, v in expect.items() if got.get(k) != v}
+    assert (extra, missing) == ({}, {})
+
+
+@needs_apache
+@pytest.mark.parametrize("query, scripts", [("env", 2), ("hop", 3), ("docenv", 2), ("hopdoc", 3)])
+def test_environment_after_a_local_redirect(httpd, site, query, scripts):
+    # A script's "Location: /local/path" makes Apache run the target with the
+    # first script's variables renamed REDIRECT_NAME (RFC 3875 6.2.2), and
+    # REDIRECT_URL its URL. Through the handler, each level says what it
+    # would have said with every script run directly. In env and hop, every
+    # script runs through the handler; in docenv and hopdoc, only the last
+    # (the others are run directly by mod_cgi, and give their own levels).
+    mixed = "doc" in query
+    via = env_levels(httpd, ("/direct" if mixed else "") + "/response.py/ex?" + query)
+    ref = env_levels(httpd, "/direct/response.py/ex?" + query.replace("doc", ""))
+    if mixed:  # what differs only by the query's name
+        via = {key: v.replace("hopdoc", "hop").replace("docenv", "env") for key, v in via.items()}
+    assert_same_levels(via, through_handler(ref, site, {0} if mixed else None, first_direct=mixed))
+    assert max(level for level, _ in via) == scripts - 1
+    assert via[scripts - 1, "SCRIPT_NAME"] == ("/direct" if mixed else "") + "/response.py"
+
+
+@needs_apache
+def test_environment_of_an_error_document_for_a_request_refused_in_the_handler(httpd, site):
+    # <Location /cgihost-bin/cgihost/deny/> refuses the Action's request
+    # before anything runs; its ErrorDocument sees the request as refused
+    # directly (<Location /direct/deny/>): one level, its URL and query.
+    via = env_levels(httpd, "/deny/x.py/p?q=1", 403)
+    ref = env_levels(httpd, "/direct/deny/x.py/p?q=1", 403)
+    # The script's request passed its own checks and fixups (SetEnv) before
+    # the Action's was refused; refused where it is, a directly run script's
+    # request never got that far.
+    assert (via.pop((1, "GLOBALVAR")), via.pop((1, "CGIHOST_SOCKET_DIR"))) == (
+        "g1", ref[0, "CGIHOST_SOCKET_DIR"])
+    assert_same_levels(via, through_handler(ref, site))
+    assert (via[1, "URL"], via[1, "QUERY_STRING"], via[1, "STATUS"]) == ("/deny/x.py/p", "q=1", "403")
+    assert max(level for level, _ in via) == 1
+
+
+@needs_apache
+def test_environment_of_an_error_document_after_a_local_redirect(httpd, site):
+    # A script redirects to a missing URL, whose ErrorDocument is a script.
+    via = env_levels(httpd, "/response.py?go=/errdoc2/missing%3Fq=1", 404)
+    ref = env_levels(httpd, "/direct/response.py?go=/errdoc3/missing%3Fq=1", 404)
+    ref = {key: v.replace("/errdoc3/", "/errdoc2/") for key, v in ref.items()}
+    # The failed request's URL is not in the environment Apache gives, as it
+    # ran nothing: neither in cgihost's, nor in REQUEST_URI (the script's).
+    assert (ref.pop((1, "URL")), ref.pop((1, "QUERY_STRING"))) == ("/errdoc2/missing", "q=1")
+    assert_same_levels(via, through_handler(ref, site))
+    assert via[2, "SCRIPT_NAME"] == "/response.py" and (2, "URL") not in via
+
+
 @needs_apache
 def test_shebang_mode(httpd, tmp_path, site):
     status, _, body = request(httpd, "GET", "/shebang/hello.py?name=Ada&happy=on")
@@ -520,6 +627,8 @@ ATTEMPTS = [
     ("GET", "/raw-bin/cgihost", {}),
     # an ErrorDocument aimed at the handler URL
     ("GET", "/errdoc/missing", {}),
+    # a CGI program's local redirect to the handler URL of its own file
+    ("GET", "/direct/response.py?go=/cgihost-bin/cgihost/direct/response.py%3Fstatus", {}),
     # traversal
     ("GET", "/sub/../../outside/marker.py", {}),
     ("GET", "/%2e%2e/outside/marker.py", {}),
@@ -861,13 +970,14 @@ def as_handler(doc, path_info, extra=None):
     env = {"REQUEST_METHOD": "GET", "QUERY_STRING": "", "DOCUMENT_ROOT": str(doc),
            "SCRIPT_NAME": "/cgihost-bin/cgihost", "SCRIPT_FILENAME": str(CGIHOST),
            "PATH_INFO": path_info, "PATH_TRANSLATED": str(doc) + path_info,
-           "REDIRECT_STATUS": "200", "REDIRECT_URL": path_info, "REQUEST_URI": path_info}
+           "REDIRECT_STATUS": "200", "REDIRECT_URL": path_info, "REQUEST_URI": path_info,
+           "REDIRECT_HANDLER": "cgihost-script"}
     env.update(extra or {})
     return {k: v for k, v in env.items() if v is not None}
 
 
 def assert_refused(r, status):
-    text = {403: "Forbidden", 404: "Not Found"}[status]
+    text = {403: "Forbidden", 404: "Not Found", 500: "Internal Server Error"}[status]
     assert r.stdout == (f"Status: {status} {text}\r\nContent-Type: text/plain; charset=utf-8\r\n"
                         f"\r\n{status} {text}\n").encode()
     assert r.stderr.count(b"\n") == 1 and r.stderr.startswith(f"cgihost: {status}".encode())
@@ -892,7 +1002,10 @@ def ran(tmp_path):
     ("empty REDIRECT_STATUS", {"REDIRECT_STATUS": ""}, [], 403),
     ("REDIRECT_URL differs", {"REDIRECT_URL": "/other"}, [], 403),
     ("no REDIRECT_URL", {"REDIRECT_URL": None}, [], 403),
-    ("no PATH_TRANSLATED", {"PATH_TRANSLATED": None}, [], 404),
+    ("no REDIRECT_HANDLER", {"REDIRECT_HANDLER": None}, [], 403),
+    ("a CGI program's local redirect", {"REDIRECT_HANDLER": None,
+                                         "REDIRECT_GATEWAY_INTERFACE": "CGI/1.1"}, [], 403),
+    ("no PATH_TRANSLATED", {"PATH_TRANSLATED": None}, [], 500),
     ("no PATH_INFO", {"PATH_INFO": None}, [], 404),
     ("relative PATH_TRANSLATED", {"PATH_TRANSLATED": "ok.py"}, [], 404),
     ("dot-dot in PATH_TRANSLATED", {"PATH_TRANSLATED": "/{doc}/sub/../ok.py"}, [], 403),
@@ -974,50 +1087,3 @@ def test_command_line_with_gateway_interface_still_runs_the_named_script(cgihost
     r = run([cgihost, doc / "ok.py"], {"QUERY_STRING": "w"})
     assert_refused(r, 403)
     assert len(ran(tmp_path)) == 3
-
-
-
-def levels(env):
-    """{(level, NAME): value}, level being the count of REDIRECT_ prefixes."""
-    out = {}
-    for k, v in env.items():
-        n = 0
-        while k.startswith("REDIRECT_") and len(k) > 9:
-            k, n = k[9:], n + 1
-        out[n, k] = v
-    return out
-
-
-@needs_apache
-@pytest.mark.parametrize("query, scripts", [("env", 2), ("hop", 3), ("docenv", 2), ("hopdoc", 3)])
-def test_environment_after_a_local_redirect(httpd, site, query, scripts):
-    # A script's "Location: /local/path" makes Apache run the target with the
-    # first script's variables renamed REDIRECT_NAME (RFC 3875 6.2.2), and
-    # REDIRECT_URL its URL. Through the handler, each level says what it
-    # would have said with every script run directly. In env and hop, every
-    # script runs through the handler; in docenv and hopdoc, only the last
-    # (the others are run directly by mod_cgi, and give their own levels).
-    mixed = query.endswith("doc") or query.startswith("doc")
-    ref_query = query.replace("doc", "")
-    via = levels(env_dump(httpd, ("/direct" if mixed else "") + "/response.py/ex?" + query))
-    ref = levels(env_dump(httpd, "/direct/response.py/ex?" + ref_query))
-    if mixed:  # what differs only by the query's name
-        via = {key: v.replace("hopdoc", "hop").replace("docenv", "env") for key, v in via.items()}
-    expect = {}
-    for (level, k), v in ref.items():
-        if k in VOLATILE:
-            continue
-        if level == 0 or not mixed:  # ran through the handler
-            v = v.replace(str(site.direct), str(site.doc))
-            if k in ("SCRIPT_NAME", "URL") or (not mixed and k in (
-                    "REQUEST_URI", "SCRIPT_URL", "SCRIPT_URI")):
-                v = v.replace("/direct/", "/", 1)
-            if k == "CONTEXT_PREFIX":
-                v = ""
-            if k == "CONTEXT_DOCUMENT_ROOT":
-                v = str(site.doc)
-        expect[level, k] = v
-    got = {key: v for key, v in via.items() if key[1] not in VOLATILE}
-    assert sorted(got.items()) == sorted(expect.items())
-    assert max(level for level, _ in got) == scripts - 1
-    assert got[scripts - 1, "SCRIPT_NAME"] == ("/direct" if mixed else "") + "/response.py"

@@ -253,8 +253,8 @@ static void test_direct_env(void)
                                            "REDIRECT_URL=/gone.py", "REDIRECT_DOCUMENT_ROOT=/srv",
                                            "REDIRECT_HTTP_HOST=h", "REDIRECT_QUERY_STRING=", NULL});
 
-    /* A level that names cgihost but did not come through the Action (its
-     * REDIRECT_URL is not its PATH_INFO) is kept as it is. */
+    /* A level that names cgihost but was made by no Action (no HANDLER
+     * below it: a CGI program's local redirect) is kept as it is. */
     e.n = 0;
     handler(&e, 0, "/b.py", "");
     add_all(&e, 2,
@@ -273,6 +273,81 @@ static void test_direct_env(void)
                          "REDIRECT_SCRIPT_FILENAME=/usr/bin/cgihost", "REDIRECT_PATH_INFO=/a.py",
                          "REDIRECT_PATH_TRANSLATED=/srv/a.py", "REDIRECT_REDIRECT_STATUS=200",
                          "REDIRECT_REDIRECT_URL=/elsewhere", NULL});
+
+    /* Another program's Action (HANDLER below it, another SCRIPT_FILENAME):
+     * what Apache gave that program. */
+    e.n = 0;
+    handler(&e, 0, "/b.py", "");
+    add_all(&e, 2,
+            (const char *const[]){"STATUS=200", "SCRIPT_NAME=/cgi-bin/php",
+                                  "SCRIPT_FILENAME=/usr/bin/php-cgi", "PATH_INFO=/a.php",
+                                  "PATH_TRANSLATED=/srv/a.php", NULL});
+    add_all(&e, 3, (const char *const[]){"STATUS=200", "URL=/a.php", "HANDLER=php", NULL});
+    check_direct_env("a local redirect from another program's Action", &e,
+                     (const char *const[]){
+                         "SCRIPT_NAME=/b.py", "SCRIPT_FILENAME=/srv/b.py",
+                         "CONTEXT_PREFIX=", "CONTEXT_DOCUMENT_ROOT=/srv", "DOCUMENT_ROOT=/srv",
+                         "HTTP_HOST=h", "QUERY_STRING=", "REDIRECT_STATUS=200",
+                         "REDIRECT_URL=/cgi-bin/php/a.php", "REDIRECT_SCRIPT_NAME=/cgi-bin/php",
+                         "REDIRECT_SCRIPT_FILENAME=/usr/bin/php-cgi", "REDIRECT_PATH_INFO=/a.php",
+                         "REDIRECT_PATH_TRANSLATED=/srv/a.php", "REDIRECT_REDIRECT_STATUS=200",
+                         "REDIRECT_REDIRECT_URL=/a.php", "REDIRECT_REDIRECT_HANDLER=php", NULL});
+
+    /* An ErrorDocument for a request the handler's own <Location> refused
+     * (an Action's request that ran nothing): one level, the first URL. */
+    e.n = 0;
+    handler(&e, 0, "/err.py", "");
+    add(&e, 0, "REQUEST_URI=/deny/x.py/p?q=1");
+    add_all(&e, 2, (const char *const[]){"STATUS=403", "GLOBALVAR=g", NULL});
+    add_all(&e, 3,
+            (const char *const[]){"STATUS=200", "HANDLER=cgihost-script", "QUERY_STRING=q=1",
+                                  "CGIHOST_FILE=/srv/deny/x.py", "GLOBALVAR=g", "FIRST=1", NULL});
+    check_direct_env("an ErrorDocument for a request refused in the handler", &e,
+                     (const char *const[]){"SCRIPT_NAME=/err.py", "SCRIPT_FILENAME=/srv/err.py",
+                                           "CONTEXT_PREFIX=", "CONTEXT_DOCUMENT_ROOT=/srv",
+                                           "DOCUMENT_ROOT=/srv", "HTTP_HOST=h", "QUERY_STRING=",
+                                           "REQUEST_URI=/deny/x.py/p?q=1", "REDIRECT_STATUS=403",
+                                           "REDIRECT_URL=/deny/x.py/p", "REDIRECT_QUERY_STRING=q=1",
+                                           "REDIRECT_GLOBALVAR=g", "REDIRECT_FIRST=1", NULL});
+
+    /* An ErrorDocument for a request a script's local redirect made (it ran
+     * nothing, so the script's level has no REDIRECT_URL; its own URL is
+     * not known). */
+    e.n = 0;
+    handler(&e, 0, "/err.py", "");
+    add(&e, 0, "REQUEST_URI=/a.py");
+    add_all(&e, 2, (const char *const[]){"STATUS=404", "GLOBALVAR=g", NULL});
+    handler(&e, 3, "/a.py", "");
+    add(&e, 3, "STATUS=200");
+    check_direct_env(
+        "an ErrorDocument after a local redirect", &e,
+        (const char *const[]){
+            "SCRIPT_NAME=/err.py", "SCRIPT_FILENAME=/srv/err.py",
+            "CONTEXT_PREFIX=", "CONTEXT_DOCUMENT_ROOT=/srv", "DOCUMENT_ROOT=/srv", "HTTP_HOST=h",
+            "QUERY_STRING=", "REQUEST_URI=/a.py", "REDIRECT_STATUS=404", "REDIRECT_GLOBALVAR=g",
+            "REDIRECT_REDIRECT_STATUS=200", "REDIRECT_REDIRECT_SCRIPT_NAME=/a.py",
+            "REDIRECT_REDIRECT_SCRIPT_FILENAME=/srv/a.py", "REDIRECT_REDIRECT_CONTEXT_PREFIX=",
+            "REDIRECT_REDIRECT_CONTEXT_DOCUMENT_ROOT=/srv", "REDIRECT_REDIRECT_DOCUMENT_ROOT=/srv",
+            "REDIRECT_REDIRECT_HTTP_HOST=h", "REDIRECT_REDIRECT_QUERY_STRING=", NULL});
+
+    /* Many variables, each given twice: the script request's wins. */
+    e.n = 0;
+    handler(&e, 0, "/b.py", "");
+    static char many[2][20][24];
+    for (int i = 0; i < 20; i++) {
+        snprintf(many[0][i], sizeof many[0][i], "HTTP_X_%d=handler", i);
+        snprintf(many[1][i], sizeof many[1][i], "HTTP_X_%d=first", i);
+        add(&e, 0, many[0][i]);
+        add(&e, 1, many[1][i]);
+    }
+    struct env want_many = {{NULL}, 0};
+    add_all(&want_many, 0,
+            (const char *const[]){"SCRIPT_NAME=/b.py", "SCRIPT_FILENAME=/srv/b.py",
+                                  "CONTEXT_PREFIX=", "CONTEXT_DOCUMENT_ROOT=/srv",
+                                  "DOCUMENT_ROOT=/srv", "HTTP_HOST=h", "QUERY_STRING=", NULL});
+    for (int i = 0; i < 20; i++)
+        add(&want_many, 0, many[1][i]);
+    check_direct_env("a variable given by both requests", &e, (const char *const *)want_many.v);
 }
 
 static void test_script_name(void)

@@ -22,6 +22,10 @@ elif how in ("env", "hop", "docenv", "hopdoc"):
         print(f"Location: {here}/response.py/h?{how[3:]}env\n")
     else:
         print(f"Location: {'' if how == 'docenv' else here}/env.py/p?k=v\n")
+elif how.startswith("go="):
+    # A local redirect to wherever the query says (%-decoded).
+    from urllib.parse import unquote
+    print(f"Location: {unquote(how[3:])}\n")
 elif how == "stderr":
     sys.stderr.write("apache-stderr-one\napache-stderr-two\n")
     sys.stderr.flush()
