@@ -436,7 +436,11 @@ static PyObject *compile_script(char *src, size_t len, PyObject *filename)
     PyObject *exc = PyErr_GetRaisedException_compat();
     if (cgih_nbsp_fix(src, len) > 0)
         code = Py_CompileStringObject(src, filename, Py_file_input, &cf, -1);
-    if (code) {
+    /* Compiled, or failed again with a SyntaxError: the rewritten source's
+     * is the error python3 gives a copy with the no-break spaces made
+     * spaces (the original's is the first no-break space, which would hide
+     * it: an unclosed bracket, an unexpected indent). */
+    if (code || (PyErr_Occurred() && PyErr_ExceptionMatches(PyExc_SyntaxError))) {
         Py_XDECREF(exc);
         return code;
     }

@@ -80,13 +80,29 @@ def test_a_script_that_compiles_is_not_rewritten(cgihost, tmp_path):
     assert r.stdout == b"'\\xa0'\n"
 
 
-def test_other_syntax_errors_are_reported_as_python3_does(cgihost, tmp_path):
+@pytest.mark.parametrize("src", [
+    f"if True:\n{NB}{NB}x = (\n",
+    f"import os\nif True:\n{NB}{NB}print(os.sep)\n{NB}{NB}x = (1,\n",  # '(' was never closed
+    f"x = 1\n{NB}{NB}y = 2\n",  # unexpected indent
+    f"if True:\n{NB}{NB}x = 1\n\ty = 2\n",  # inconsistent use of tabs
+    f"if True:\n{NB}{NB}x = 1\n  y = (1 +{NB}\n",
+])
+def test_other_syntax_errors_are_reported_as_python3_does(cgihost, tmp_path, src):
+    # The error python3 gives the same script with its no-break spaces made
+    # spaces, not the first no-break space.
     script = tmp_path / "bad.py"
-    script.write_text(f"if True:\n{NB}{NB}x = (\n", encoding="utf-8")
-    r = run([cgihost, script])
-    assert r.returncode == 1
-    assert b"SyntaxError" in r.stderr
-    assert r.stdout == b""
+    script.write_text(src, encoding="utf-8")
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    theirs = run([PYTHON, fixed_copy(script, ref)])
+    ours = run([cgihost, script])
+    assert ours.returncode == theirs.returncode == 1
+    assert ours.stdout == b""
+    a, b = ours.stderr.decode().splitlines(), theirs.stderr.decode().splitlines()
+    assert "U+00A0" not in a[-1]
+    assert a[-1] == b[-1]
+    assert [x for x in a if x.startswith("  File")][0].split(",")[1:] == \
+        [x for x in b if x.startswith("  File")][0].split(",")[1:]
 
 
 @pytest.mark.parametrize("src", [
