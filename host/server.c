@@ -2772,6 +2772,14 @@ static int ask(int argc, char **argv, uint32_t kind)
             return 2;
         }
         uid = pw->pw_uid;
+        if (uid != geteuid() && geteuid() != 0) {
+            fprintf(stderr, "cgihost: --user %s: only root asks another user's server\n", user);
+            return 2;
+        }
+    } else if (uid == 0 && !(dir && *dir)) {
+        fprintf(stderr, "cgihost: root has no server (cgihost serves no request as root): "
+                        "name the server's user with --user\n");
+        return 2;
     }
     char d[PATH_MAX], path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     if (dir && *dir)
@@ -2800,6 +2808,19 @@ static int ask(int argc, char **argv, uint32_t kind)
             close(fd);
         return kind == CGIH_KIND_STOP ? 0 : 3;
     }
+    /* The server must be the user's, as the client checks it: another
+     * process in its place (root's, say, or under socket activation one
+     * whose socket file is not the user's alone) is not asked. */
+    struct ucred cr;
+    socklen_t crl = sizeof cr;
+    struct stat sst;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crl) != 0 ||
+        (cr.uid != uid && (cr.uid != 0 || lstat(path, &sst) != 0 || !S_ISSOCK(sst.st_mode) ||
+                           sst.st_uid != uid || (sst.st_mode & 077) != 0))) {
+        printf("cgihost: %s is not a server of uid %u\n", path, (unsigned)uid);
+        close(fd);
+        return 1;
+    }
     struct cgih_hdr h = {CGIH_PROTO_MAGIC, CGIH_PROTO_VERSION, kind, 0};
     int32_t info[CGIH_INFO_COUNT] = {0};
     int got = 0;
@@ -2816,9 +2837,14 @@ static int ask(int argc, char **argv, uint32_t kind)
     if (kind == CGIH_KIND_STOP) {
         /* Wait (bounded) for it to go: its lock is free then. */
         char lock[PATH_MAX];
+        struct stat lst;
         int lfd = snprintf(lock, sizeof lock, "%s/lock", d) < (int)sizeof lock
-                      ? open(lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+                      ? open(lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)
                       : -1;
+        if (lfd >= 0 && (fstat(lfd, &lst) != 0 || !S_ISREG(lst.st_mode))) {
+            close(lfd); /* not the server's lock: a FIFO would have hung the open */
+            lfd = -1;
+        }
         int gone = 0;
         for (int i = 0; i < 200 && lfd >= 0 && !gone; i++) {
             gone = flock(lfd, LOCK_SH | LOCK_NB) == 0;

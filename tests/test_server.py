@@ -1348,6 +1348,70 @@ def test_socket_directory_rules(srv, base, bad):
     assert served(srv, srv.run([script]))
 
 
+FAKE_SERVER = r"""
+import os, socket, struct, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(os.path.join(sys.argv[1], "server.sock"))
+s.listen(4)
+print("listening", flush=True)
+while True:
+    c, _ = s.accept()
+    try:
+        c.recv(64)
+        c.sendall(struct.pack("Ii", 6, 4242))  # one INFO: its "pid"
+    except OSError:  # asked nothing
+        pass
+    c.close()
+"""
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root")
+@pytest.mark.parametrize("listener", ["the user's", "root's"])
+def test_status_and_stop_for_a_user_ask_only_that_users_server(base, listener):
+    # Root's `cgihost stop --user NAME` (from cron, say) meets what NAME left
+    # in its socket directory: a FIFO as the lock must not hang it, and a
+    # listener that is not NAME's is not taken for its server.
+    d = base / "sock"
+    d.mkdir(mode=0o700)
+    os.chown(d, UID, -1)
+    os.mkfifo(d / "lock", 0o600)
+    os.chown(d / "lock", UID, -1)
+    argv = [sys.executable, "-c", FAKE_SERVER, d]
+    fake = subprocess.Popen(as_user(argv) if listener == "the user's" else argv, stdout=subprocess.PIPE)
+    env = {"PATH": "/usr/bin:/bin"}
+    try:
+        assert fake.stdout.readline() == b"listening\n"
+        st = subprocess.run([CGIHOST, "status", "--user", USER, "--socket-dir", d], env=env,
+                            capture_output=True, timeout=20)
+        sp = subprocess.run([CGIHOST, "stop", "--user", USER, "--socket-dir", d], env=env,
+                            capture_output=True, timeout=20)
+    finally:
+        fake.kill()
+        fake.wait()
+    if listener == "the user's":
+        assert st.returncode == 0 and st.stdout.startswith(b"cgihost: server 4242 on "), st
+        assert sp.returncode == 0 and sp.stdout == b"cgihost: server 4242 is stopping\n", sp
+    else:
+        for r in (st, sp):
+            assert r.returncode == 1 and b"is not a server of uid %d" % UID in r.stdout, r
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root")
+def test_status_and_stop_say_whose_server_they_may_ask(base):
+    env = {"PATH": "/usr/bin:/bin"}
+    for cmd in ("status", "stop"):
+        # root has no server of its own: it names the user
+        r = subprocess.run([CGIHOST, cmd], env=env, capture_output=True, timeout=20)
+        assert r.returncode == 2 and b"--user" in r.stderr, r
+        # a user asks only its own
+        r = subprocess.run(as_user([CGIHOST, cmd, "--user", "root"]), env=env, capture_output=True,
+                           timeout=20)
+        assert r.returncode == 2 and b"only root asks another user's server" in r.stderr, r
+        r = subprocess.run(as_user([CGIHOST, cmd, "--user", USER, "--socket-dir", base / "none"]),
+                           env=env, capture_output=True, timeout=20)
+        assert r.returncode == (0 if cmd == "stop" else 3) and b"no server" in r.stdout, r
+
+
 @pytest.mark.skipif(not IS_ROOT, reason="needs root")
 def test_root_serves_only_with_user_and_drops_it(base):
     r = subprocess.run([CGIHOST, "serve", "--socket-dir", base / "r"], stdout=subprocess.PIPE,
