@@ -997,6 +997,19 @@ def ran(tmp_path):
     return [p.name for p in tmp_path.iterdir() if p.name.startswith("ok.")]
 
 
+@pytest.mark.parametrize("query", ["hello", "a+b", "%2Fetc%2Fpasswd", "-s", "x=1"])
+def test_a_cgi_environment_made_by_hand_runs_the_script(cgihost, tmp_path, query):
+    # GATEWAY_INTERFACE and a query string set by hand, no web server (no
+    # SCRIPT_NAME): `cgihost script.py` runs the script, as python3 would,
+    # whatever the query string looks like.
+    script = tmp_path / "isi.py"
+    script.write_text("import cgi, sys\nprint(sys.argv[1:], cgi.FieldStorage(keep_blank_values=1).list)\n")
+    env = {"GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": "GET", "QUERY_STRING": query}
+    ours, theirs = run([cgihost, script], env), run([PYTHON, script], env)
+    assert ours.returncode == theirs.returncode == 0, ours.stderr
+    assert ours.stdout == theirs.stdout and ours.stdout.startswith(b"[] [MiniFieldStorage(")
+
+
 @pytest.mark.parametrize("case,extra,argv,status", [
     ("no REDIRECT_STATUS", {"REDIRECT_STATUS": None}, [], 403),
     ("empty REDIRECT_STATUS", {"REDIRECT_STATUS": ""}, [], 403),
