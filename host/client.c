@@ -359,6 +359,9 @@ static int via_server(int argc, char **argv)
     if (cgih_sockdir_check(dir, uid, 0, &why) != CGIH_OK) {
         if (errno == ENOENT)
             autostart(dir, argv);
+        else /* someone else's, or open to others: said on every request */
+            fprintf(stderr, "cgihost: socket directory %.200s: %s; no resident server, running "
+                            "in-process\n", dir, why);
         return -1;
     }
 

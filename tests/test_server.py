@@ -1326,7 +1326,7 @@ def test_without_a_pool_status_counts_and_refusals_are_logged(base):
         s.stop()
 
 
-@pytest.mark.parametrize("bad", ["group-writable", "world-writable", "symlink"])
+@pytest.mark.parametrize("bad", ["group-writable", "world-writable", "symlink", "another user's"])
 def test_socket_directory_rules(srv, base, bad):
     script = srv.script("who.py", WHO + "print('ok')\n")
     env = {}
@@ -1334,11 +1334,22 @@ def test_socket_directory_rules(srv, base, bad):
         link = base / "link"
         link.symlink_to(srv.dir)
         env["CGIHOST_SOCKET_DIR"] = str(link)
+    elif bad == "another user's":
+        if not IS_ROOT:
+            pytest.skip("needs root to make another user's directory")
+        other = base / "other"
+        other.mkdir(mode=0o700)
+        os.chown(other, pwd.getpwnam(STRANGER).pw_uid, -1)
+        env["CGIHOST_SOCKET_DIR"] = str(other)
     else:
         os.chmod(srv.dir, 0o720 if bad == "group-writable" else 0o702)
     try:
         r = srv.run([script], env=env)
         assert r.returncode == 0 and r.stdout.endswith(b"ok\n") and not served(srv, r)
+        # Said, on every request: someone may have put it there to turn the
+        # server off.
+        assert re.fullmatch(rb"cgihost: socket directory \S+: [^\n]+; no resident server, running "
+                            rb"in-process\n", r.stderr), r.stderr
         # A server will not start there either.
         s = subprocess.run(as_user([CGIHOST, "serve", "--socket-dir", env.get("CGIHOST_SOCKET_DIR", srv.dir)]),
                            env=srv.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
