@@ -1097,6 +1097,11 @@ def test_command_line_with_gateway_interface_still_runs_the_named_script(cgihost
     # script in SCRIPT_FILENAME, which is argv[1].
     r = run([cgihost, doc / "ok.py"], {"QUERY_STRING": "w", "SCRIPT_FILENAME": str(doc / "ok.py")})
     assert r.returncode == 0 and len(ran(tmp_path)) == 3
-    r = run([cgihost, doc / "ok.py"], {"QUERY_STRING": "w"})
+    # From a web server (SCRIPT_NAME set), a lone argv word the query string
+    # accounts for is the query's: `cgihost ok.py` may be `/cgihost?ok.py`.
+    r = run([cgihost, doc / "ok.py"], {"QUERY_STRING": "w", "SCRIPT_NAME": "/cgi-bin/cgihost"})
     assert_refused(r, 403)
     assert len(ran(tmp_path)) == 3
+    # Without one, the environment was made by hand: it is a command line.
+    r = run([cgihost, doc / "ok.py"], {"QUERY_STRING": "w"})
+    assert r.returncode == 0 and len(ran(tmp_path)) == 4
