@@ -655,8 +655,11 @@ int cgih_cgi_resolve(int *argc, char ***argv)
     const char *script_filename = getenv("SCRIPT_FILENAME");
     /* Run by hand in a CGI environment made up for it (a test, a cron job):
      * a web server always sets SCRIPT_NAME (RFC 3875 4.1.13), and no request
-     * can unset it, so without it the arguments are a command line. */
-    int by_hand = *argc >= 2 && getenv("SCRIPT_NAME") == NULL;
+     * can unset it; nor are there then the variables of a server's request
+     * (Apache's REQUEST_URI, a redirect's REDIRECT_STATUS, a PATH_INFO). A
+     * gateway that dropped SCRIPT_NAME keeps the rule below. */
+    int by_hand = *argc >= 2 && getenv("SCRIPT_NAME") == NULL && getenv("REQUEST_URI") == NULL &&
+                  getenv("REDIRECT_STATUS") == NULL && getenv("PATH_INFO") == NULL;
     if ((size_t)(*argc - 1) > words || by_hand ||
         (*argc >= 2 && script_filename && strcmp((*argv)[1], script_filename) == 0)) {
         /* shebang (or a command line): argv[1] came from the kernel. */

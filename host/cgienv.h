@@ -26,10 +26,11 @@
  * Which one: argv words beyond those the query string can account for, or
  * an argv[1] that is SCRIPT_FILENAME (a server that passes no query words,
  * such as fcgiwrap or lighttpd, runs `cgihost SCRIPT` for a query `foo`), or
- * no SCRIPT_NAME at all (which every web server sets: a CGI environment made
- * by hand, with `cgihost SCRIPT` on the command line) mean shebang.
+ * none of SCRIPT_NAME (which every web server sets), REQUEST_URI,
+ * REDIRECT_STATUS and PATH_INFO (a CGI environment made by hand, with
+ * `cgihost SCRIPT` on the command line) mean shebang.
  * WORDs from the query string come last and are never read as options or as
- * a script, so `/cgihost-bin/cgihost?/etc/passwd` or `/x.py?-s` run nothing
+ * a script (but by hand, where there is no request), so `/cgihost-bin/cgihost?/etc/passwd` or `/x.py?-s` run nothing
  * they name (a query naming SCRIPT_FILENAME, cgihost itself there, names a
  * program, which cgihost refuses to run as a script).
  */

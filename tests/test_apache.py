@@ -1029,6 +1029,13 @@ def test_a_cgi_environment_made_by_hand_runs_the_script(cgihost, tmp_path, query
     ("another file routed", {"REDIRECT_CGIHOST_FILE": "{doc}/env.py"}, [], 403),
     ("query word naming SCRIPT_FILENAME", {"REDIRECT_STATUS": None, "QUERY_STRING": "{cgihost}",
                                            "PATH_INFO": None}, ["{cgihost}"], 403),
+    # a gateway that drops SCRIPT_NAME: still a request, not a command line
+    ("query words as a script, no SCRIPT_NAME", {"SCRIPT_NAME": None, "REDIRECT_STATUS": None,
+                                                 "QUERY_STRING": "{doc}/ok.py"}, ["{doc}/ok.py"], 403),
+    ("query words as a script, only REQUEST_URI", {
+        "SCRIPT_NAME": None, "REDIRECT_STATUS": None, "PATH_INFO": None, "PATH_TRANSLATED": None,
+        "REDIRECT_URL": None, "REDIRECT_HANDLER": None, "QUERY_STRING": "{doc}/ok.py"},
+     ["{doc}/ok.py"], 403),
 ])
 def test_cgihost_refuses_without_running(cgihost, doc, tmp_path, case, extra, argv, status):
     extra = {k: v.replace("/{doc}", str(doc)).replace("{doc}", str(doc)).replace("{cgihost}", str(cgihost))

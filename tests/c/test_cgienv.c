@@ -2,7 +2,7 @@
  * many argv words a query string accounts for, the environment a directly run
  * script would have had (through chains of redirects too), where the script's
  * URL ends, and its context. The rest runs end to end in
- * tests/test_cgienv.py and tests/test_apache.py. */
+ * tests/test_apache.py. */
 #include <string.h>
 
 #include "cgienv.h"
