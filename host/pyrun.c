@@ -413,9 +413,26 @@ fail: {
 }
 }
 
+/* orig with each no-break space that the rewrite (fixed, of the same length)
+ * replaced made one space, as in a copy of the script fixed by hand. */
+static void flatten(char *orig, const char *fixed, size_t len)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < len;) {
+        if (i + 1 < len && memcmp(orig + i, "\xc2\xa0", 2) == 0 && memcmp(fixed + i, "\xc2\xa0", 2) != 0) {
+            orig[k++] = ' ';
+            i += 2;
+        } else {
+            orig[k++] = orig[i++];
+        }
+    }
+    orig[k] = '\0';
+}
+
 /* Compiles the script; when CPython refuses it and it holds no-break spaces,
- * compiles the rewritten source instead. The original error stands when the
- * rewrite does not compile either. */
+ * compiles the rewritten source instead. When that fails too, the
+ * SyntaxError python3 gives a copy fixed by hand stands; any other failure,
+ * the original's. */
 static PyObject *compile_script(char *src, size_t len, PyObject *filename)
 {
     /* Compiled from memory, the tokenizer would not check what it checks in
@@ -434,16 +451,49 @@ static PyObject *compile_script(char *src, size_t len, PyObject *filename)
     if (code || !PyErr_ExceptionMatches(PyExc_SyntaxError) || !memmem(src, len, "\xc2\xa0", 2))
         return code;
     PyObject *exc = PyErr_GetRaisedException_compat();
+    char *orig = malloc(len + 1);
+    if (orig == NULL) {
+        PyErr_SetRaisedException_compat(exc);
+        return NULL;
+    }
+    memcpy(orig, src, len + 1);
     if (cgih_nbsp_fix(src, len) > 0)
         code = Py_CompileStringObject(src, filename, Py_file_input, &cf, -1);
-    /* Compiled, or failed again with a SyntaxError: the rewritten source's
-     * is the error python3 gives a copy with the no-break spaces made
-     * spaces (the original's is the first no-break space, which would hide
-     * it: an unclosed bracket, an unexpected indent). */
-    if (code || (PyErr_Occurred() && PyErr_ExceptionMatches(PyExc_SyntaxError))) {
-        Py_XDECREF(exc);
-        return code;
+    if (code || !PyErr_Occurred() || !PyErr_ExceptionMatches(PyExc_SyntaxError)) {
+        free(orig);
+        if (code) {
+            Py_XDECREF(exc);
+            return code;
+        }
+        PyErr_Clear();
+        PyErr_SetRaisedException_compat(exc);
+        return NULL;
     }
+    /* The rewritten source fails too: its SyntaxError is the one to give,
+     * as python3 gives it for a copy with the no-break spaces made spaces
+     * (the original's is the first no-break space, which would hide an
+     * unclosed bracket or an unexpected indent). Where it sits is that
+     * copy's: compiled as such a copy, one space for each, under no file
+     * name (or CPython would read the line again from the file, where a
+     * no-break space is one column but two bytes), then named. */
+    Py_XDECREF(exc);
+    exc = PyErr_GetRaisedException_compat();
+    flatten(orig, src, len);
+    PyObject *none = PyUnicode_FromString("");
+    PyObject *again = none ? Py_CompileStringObject(orig, none, Py_file_input, &cf, -1) : NULL;
+    Py_XDECREF(none);
+    free(orig);
+    if (!again && PyErr_Occurred() && PyErr_ExceptionMatches(PyExc_SyntaxError)) {
+        PyObject *copy = PyErr_GetRaisedException_compat();
+        if (PyObject_SetAttrString(copy, "filename", filename) == 0) {
+            Py_XDECREF(exc);
+            exc = copy;
+        } else {
+            PyErr_Clear();
+            Py_DECREF(copy);
+        }
+    }
+    Py_XDECREF(again);
     PyErr_Clear();
     PyErr_SetRaisedException_compat(exc);
     return NULL;

@@ -2776,7 +2776,7 @@ static int ask(int argc, char **argv, uint32_t kind)
             fprintf(stderr, "cgihost: --user %s: only root asks another user's server\n", user);
             return 2;
         }
-    } else if (uid == 0 && !(dir && *dir)) {
+    } else if (uid == 0) {
         fprintf(stderr, "cgihost: root has no server (cgihost serves no request as root): "
                         "name the server's user with --user\n");
         return 2;

@@ -86,6 +86,7 @@ def test_a_script_that_compiles_is_not_rewritten(cgihost, tmp_path):
     f"x = 1\n{NB}{NB}y = 2\n",  # unexpected indent
     f"if True:\n{NB}{NB}x = 1\n\ty = 2\n",  # inconsistent use of tabs
     f"if True:\n{NB}{NB}x = 1\n  y = (1 +{NB}\n",
+    f"if True:\n{NB}{NB}x = (1,{NB}2 3)\n",  # the caret under '2 3'
 ])
 def test_other_syntax_errors_are_reported_as_python3_does(cgihost, tmp_path, src):
     # The error python3 gives the same script with its no-break spaces made
@@ -101,6 +102,9 @@ def test_other_syntax_errors_are_reported_as_python3_does(cgihost, tmp_path, src
     a, b = ours.stderr.decode().splitlines(), theirs.stderr.decode().splitlines()
     assert "U+00A0" not in a[-1]
     assert a[-1] == b[-1]
+    # The line shown, and the caret under it.
+    assert a[a.index(next(x for x in a if x.startswith("  File"))) + 1:] == \
+        b[b.index(next(x for x in b if x.startswith("  File"))) + 1:]
     assert [x for x in a if x.startswith("  File")][0].split(",")[1:] == \
         [x for x in b if x.startswith("  File")][0].split(",")[1:]
 

@@ -1411,9 +1411,10 @@ def test_status_and_stop_for_a_user_ask_only_that_users_server(base, listener):
 def test_status_and_stop_say_whose_server_they_may_ask(base):
     env = {"PATH": "/usr/bin:/bin"}
     for cmd in ("status", "stop"):
-        # root has no server of its own: it names the user
-        r = subprocess.run([CGIHOST, cmd], env=env, capture_output=True, timeout=20)
-        assert r.returncode == 2 and b"--user" in r.stderr, r
+        # root has no server of its own: it names the user, wherever it looks
+        for where in ([], ["--socket-dir", base / "none"]):
+            r = subprocess.run([CGIHOST, cmd, *where], env=env, capture_output=True, timeout=20)
+            assert r.returncode == 2 and b"--user" in r.stderr, r
         # a user asks only its own
         r = subprocess.run(as_user([CGIHOST, cmd, "--user", "root"]), env=env, capture_output=True,
                            timeout=20)
