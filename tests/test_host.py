@@ -95,18 +95,24 @@ def test_other_syntax_errors_are_reported_as_python3_does(cgihost, tmp_path, src
     script.write_text(src, encoding="utf-8")
     ref = tmp_path / "ref"
     ref.mkdir()
-    theirs = run([PYTHON, fixed_copy(script, ref)])
+    fixed = fixed_copy(script, ref)
+    theirs, same = run([PYTHON, fixed]), run([cgihost, fixed])
     ours = run([cgihost, script])
-    assert ours.returncode == theirs.returncode == 1
+    assert ours.returncode == theirs.returncode == same.returncode == 1
     assert ours.stdout == b""
-    a, b = ours.stderr.decode().splitlines(), theirs.stderr.decode().splitlines()
-    assert "U+00A0" not in a[-1]
-    assert a[-1] == b[-1]
-    # The line shown, and the caret under it.
-    assert a[a.index(next(x for x in a if x.startswith("  File"))) + 1:] == \
-        b[b.index(next(x for x in b if x.startswith("  File"))) + 1:]
-    assert [x for x in a if x.startswith("  File")][0].split(",")[1:] == \
-        [x for x in b if x.startswith("  File")][0].split(",")[1:]
+
+    def after_file(r):
+        lines = r.stderr.decode().splitlines()
+        i = next(i for i, x in enumerate(lines) if x.startswith("  File"))
+        return lines[i].split(",")[1:], lines[i + 1:]
+    # python3's message and line number (the oracle); and all that follows
+    # the File line, the line shown and the caret under it, as the same
+    # interpreter shows them for the fixed copy (make test-matrix runs this
+    # against 3.13, whose display of a TabError differs from 3.11's).
+    a, b, c = after_file(ours), after_file(theirs), after_file(same)
+    assert "U+00A0" not in a[1][-1]
+    assert (a[0], a[1][-1]) == (b[0], b[1][-1])
+    assert a == c
 
 
 @pytest.mark.parametrize("src", [
