@@ -212,12 +212,13 @@ bench:
 
 # ---- install ------------------------------------------------------------------
 
-# The program, the Apache snippet (a2enconf cgihost), the systemd units and the
-# man page. Paths inside the snippet and the units follow BINDIR.
+# The program, the Apache snippet (a2enconf cgihost), the systemd units with
+# the tmpfiles.d line for their directory, and the man page. Paths inside the snippet and the units follow BINDIR.
 BINDIR     ?= $(PREFIX)/bin
 MANDIR     ?= $(PREFIX)/share/man
 APACHE_CONFDIR ?= /etc/apache2/conf-available
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 UNITS      := $(wildcard host/cgihost.service host/cgihost.socket)
 MANPAGE    := $(wildcard host/cgihost.1)
 INSTALLED_BIN := $(BINDIR)/cgihost
@@ -232,6 +233,8 @@ install: all
 	    sed 's|/usr/local/bin/cgihost|$(INSTALLED_BIN)|g' $$u > $(BUILD)/$${u##*/}; \
 	    echo install -m 644 $$u $(DESTDIR)$(UNITDIR)/; \
 	    install -m 644 $(BUILD)/$${u##*/} $(DESTDIR)$(UNITDIR)/; done
+	install -d $(DESTDIR)$(TMPFILESDIR)
+	install -m 644 host/cgihost.tmpfiles $(DESTDIR)$(TMPFILESDIR)/cgihost.conf
 	@set -e; for m in $(MANPAGE); do \
 	    install -d $(DESTDIR)$(MANDIR)/man1; \
 	    echo install -m 644 $$m $(DESTDIR)$(MANDIR)/man1/; \
@@ -240,7 +243,7 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(INSTALLED_BIN) $(DESTDIR)$(INSTALLED_BIN)-py $(DESTDIR)$(APACHE_CONFDIR)/cgihost.conf \
 	    $(DESTDIR)$(UNITDIR)/cgihost.service $(DESTDIR)$(UNITDIR)/cgihost.socket \
-	    $(DESTDIR)$(MANDIR)/man1/cgihost.1
+	    $(DESTDIR)$(TMPFILESDIR)/cgihost.conf $(DESTDIR)$(MANDIR)/man1/cgihost.1
 
 clean:
 	rm -rf build

@@ -938,7 +938,10 @@ def test_make_install_and_uninstall(cgihost, tmp_path):
             want.append(f"opt/cgih/lib/systemd/system/{unit}")
     if (ROOT / "host" / "cgihost.1").exists():
         want.append("opt/cgih/share/man/man1/cgihost.1")
+    want.append("opt/cgih/lib/tmpfiles.d/cgihost.conf")
     assert files == sorted(want)
+    tmpfiles = (dest / "opt/cgih/lib/tmpfiles.d/cgihost.conf").read_text()
+    assert "\nd /run/cgihost 0700 www-data www-data -\n" in tmpfiles
     assert (dest / "opt/cgih/bin/cgihost").read_bytes() == cgihost.read_bytes()
     assert os.access(dest / "opt/cgih/bin/cgihost", os.X_OK)
     conf = (dest / "etc/apache2/conf-available/cgihost.conf").read_text()
