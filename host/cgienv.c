@@ -146,6 +146,18 @@ size_t cgih_cgi_first_url(const char *request_uri, char *out, size_t outlen, con
 
 /* ---- the levels of a chain of redirects (cgih_cgi_direct_env) --------------- */
 
+static char *concat(const char *a, size_t la, const char *b, size_t lb, const char *c, size_t lc)
+{
+    char *s = malloc(la + lb + lc + 1);
+    if (s == NULL)
+        return NULL;
+    memcpy(s, a, la);
+    memcpy(s + la, b, lb);
+    memcpy(s + la + lb, c, lc);
+    s[la + lb + lc] = '\0';
+    return s;
+}
+
 #define REDIR "REDIRECT_"
 #define REDIR_LEN (sizeof REDIR - 1)
 
@@ -212,19 +224,24 @@ static int put(struct out *o, size_t level, const char *name, size_t len, const 
     return 0;
 }
 
-/* By name, then by when it was put. */
-static int by_name(const void *pa, const void *pb)
+/* Compares the names of two "NAME=value" entries (names never hold '='). */
+static int name_cmp(const char *a, const char *b)
 {
-    char *const *a = *(char *const *const *)pa, *const *b = *(char *const *const *)pb;
-    const unsigned char *x = (const unsigned char *)*a, *y = (const unsigned char *)*b;
+    const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
     while (*x == *y && *x != '=') {
         x++;
         y++;
     }
-    int cx = *x == '=' ? 0 : *x, cy = *y == '=' ? 0 : *y; /* names never hold '=' */
-    if (cx != cy)
-        return cx < cy ? -1 : 1;
-    return (a > b) - (a < b);
+    int cx = *x == '=' ? 0 : *x, cy = *y == '=' ? 0 : *y;
+    return (cx > cy) - (cx < cy);
+}
+
+/* By name, then by when it was put. */
+static int by_name(const void *pa, const void *pb)
+{
+    char *const *a = *(char *const *const *)pa, *const *b = *(char *const *const *)pb;
+    int c = name_cmp(*a, *b);
+    return c != 0 ? c : (a > b) - (a < b);
 }
 
 /* Keeps the last entry of each name, in the order they were put: sorted, not
@@ -237,17 +254,11 @@ static int dedupe(struct out *o)
     for (size_t i = 0; i < o->n; i++)
         idx[i] = &o->v[i];
     qsort(idx, o->n, sizeof *idx, by_name);
-    for (size_t i = 0; i + 1 < o->n; i++) {
-        const char *a = *idx[i], *b = *idx[i + 1];
-        while (*a == *b && *a != '=') {
-            a++;
-            b++;
-        }
-        if (*a == '=' && *b == '=') {
+    for (size_t i = 0; i + 1 < o->n; i++)
+        if (name_cmp(*idx[i], *idx[i + 1]) == 0) {
             free(*idx[i]);
             *idx[i] = NULL;
         }
-    }
     free(idx);
     size_t k = 0;
     for (size_t i = 0; i < o->n; i++)
@@ -312,14 +323,10 @@ static int put_script(struct out *o, const struct vars *vs, size_t r, size_t lev
     size_t sn_len = cgih_cgi_script_name_len(pi, extra);
     if (sn_len == (size_t)-1)
         return 0;
-    char *sn = malloc(sn_len + 1), *fn = malloc(fn_len + 1);
+    char *sn = concat(pi, sn_len, "", 0, "", 0), *fn = concat(pt, fn_len, "", 0, "", 0);
     int rc = -1;
     if (sn == NULL || fn == NULL)
         goto done;
-    memcpy(sn, pi, sn_len);
-    sn[sn_len] = '\0';
-    memcpy(fn, pt, fn_len);
-    fn[fn_len] = '\0';
     size_t prefix_len, root_len;
     cgih_cgi_context(docroot, sn, fn, &prefix_len, &root_len);
     size_t le = strlen(extra);
@@ -336,12 +343,9 @@ static int put_script(struct out *o, const struct vars *vs, size_t r, size_t lev
         /* mod_cgi translates PATH_INFO as a URL; for a path that no Alias
          * claims that is DOCUMENT_ROOT followed by it. */
         if (docroot && *docroot) {
-            char *t = malloc(strlen(docroot) + le + 1);
-            if (t == NULL)
-                goto done;
-            memcpy(t, docroot, strlen(docroot));
-            memcpy(t + strlen(docroot), extra, le + 1);
-            int failed = put_str(o, level, "PATH_TRANSLATED", t, strlen(t)) < 0;
+            size_t ld = strlen(docroot);
+            char *t = concat(docroot, ld, extra, le, "", 0);
+            int failed = t == NULL || put_str(o, level, "PATH_TRANSLATED", t, ld + le) < 0;
             free(t);
             if (failed)
                 goto done;
@@ -355,26 +359,18 @@ done:
 }
 
 /* REDIRECT_URL (and a lost REDIRECT_QUERY_STRING) at level, of the request
- * at raw level r, when it came by a redirect from one that did not run
- * cgihost (whose level has it: see cgih_cgi_direct_env). */
-static int put_previous(struct out *o, const struct vars *vs, size_t r, size_t level,
-                        const char *self)
+ * at raw level r, of kind k, when it came by a redirect from one that did
+ * not run cgihost (whose level has it: see cgih_cgi_direct_env). */
+static int put_previous(struct out *o, const struct vars *vs, size_t r, enum kind k, size_t level)
 {
-    if (get(vs, r, "STATUS") == NULL) /* made by no redirect: the first */
-        return 0;
-    enum kind k = kind_of(vs, r, self);
-    if (k == RAN_CGIHOST)
+    if (get(vs, r, "STATUS") == NULL || k == RAN_CGIHOST) /* the first, or its level has it */
         return 0;
     const char *sn = get(vs, r, "SCRIPT_NAME");
     if (k == OTHER && sn) { /* a CGI program run directly: its URL is its two halves */
         const char *pi = get(vs, r, "PATH_INFO");
         size_t ls = strlen(sn), lp = pi ? strlen(pi) : 0;
-        char *url = malloc(ls + lp + 1);
-        if (url == NULL)
-            return -1;
-        memcpy(url, sn, ls);
-        memcpy(url + ls, pi ? pi : "", lp + 1);
-        int rc = put_str(o, level, "URL", url, ls + lp);
+        char *url = concat(sn, ls, pi ? pi : "", lp, "", 0);
+        int rc = url == NULL ? -1 : put_str(o, level, "URL", url, ls + lp);
         free(url);
         return rc;
     }
@@ -444,7 +440,7 @@ char **cgih_cgi_direct_env(char *const *env, cgih_cgi_find_fn find, void *arg)
         /* Level 0 is cgih_cgi_resolve's: an Action's request for cgihost. */
         enum kind k = r == 0 ? RAN_CGIHOST : kind_of(&vs, r, self);
         if (level > 0 && after_cgi)
-            rc = put_previous(&o, &vs, r, level, self);
+            rc = put_previous(&o, &vs, r, k, level);
         if (k == OTHER) {
             for (size_t i = 0; i < n && rc == 0; i++)
                 if (vs.v[i].level == r)
@@ -602,18 +598,6 @@ static int is_program(const char *path, const struct stat *st)
                             "\x7f"
                             "ELF",
                             4) == 0;
-}
-
-static char *concat(const char *a, size_t la, const char *b, size_t lb, const char *c, size_t lc)
-{
-    char *s = malloc(la + lb + lc + 1);
-    if (s == NULL)
-        return NULL;
-    memcpy(s, a, la);
-    memcpy(s + la, b, lb);
-    memcpy(s + la + lb, c, lc);
-    s[la + lb + lc] = '\0';
-    return s;
 }
 
 /* Level 0's script file is the one cgih_cgi_resolve checked; an earlier

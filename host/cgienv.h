@@ -20,8 +20,9 @@
  *            own variables renamed REDIRECT_NAME. cgihost requires
  *            REDIRECT_STATUS (the request came through the Action, as PHP's
  *            cgi.force_redirect does since CVE-2012-1823), REDIRECT_HANDLER
- *            (mod_actions made it) and REDIRECT_URL equal to PATH_INFO, finds the regular file Apache resolved at the start
- *            of PATH_TRANSLATED, and rewrites the environment (below).
+ *            (mod_actions made it) and REDIRECT_URL equal to PATH_INFO, finds
+ *            the regular file Apache resolved at the start of
+ *            PATH_TRANSLATED, and rewrites the environment (below).
  *
  * Which one: argv words beyond those the query string can account for, or
  * an argv[1] that is SCRIPT_FILENAME (a server that passes no query words,
@@ -30,9 +31,10 @@
  * REDIRECT_STATUS and PATH_INFO (a CGI environment made by hand, with
  * `cgihost SCRIPT` on the command line) mean shebang.
  * WORDs from the query string come last and are never read as options or as
- * a script (but by hand, where there is no request), so `/cgihost-bin/cgihost?/etc/passwd` or `/x.py?-s` run nothing
- * they name (a query naming SCRIPT_FILENAME, cgihost itself there, names a
- * program, which cgihost refuses to run as a script).
+ * a script (but by hand, where there is no request), so
+ * `/cgihost-bin/cgihost?/etc/passwd` or `/x.py?-s` run nothing they name (a
+ * query naming SCRIPT_FILENAME, cgihost itself there, names a program, which
+ * cgihost refuses to run as a script).
  */
 #ifndef CGIH_CGIENV_H
 #define CGIH_CGIENV_H

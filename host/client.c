@@ -382,19 +382,8 @@ static int via_server(int argc, char **argv)
             autostart(dir, argv);
         return -1; /* EAGAIN: the backlog is full, a busy or wedged server */
     }
-    /* The server must be ours too. A listening socket carries the
-     * credentials of who called listen(): root's, where systemd made it
-     * (cgihost.socket) and passed it to the server it starts as our user.
-     * Root's then only as systemd makes that one: a socket file of ours,
-     * closed to group and others (not another service of root's, such as
-     * a journal's, put in its place). */
-    struct ucred cr;
-    socklen_t crl = sizeof cr;
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crl) != 0 || (cr.uid != uid && cr.uid != 0))
-        goto fallback;
-    struct stat sst;
-    if (cr.uid != uid && (lstat(path, &sst) != 0 || !S_ISSOCK(sst.st_mode) || sst.st_uid != uid ||
-                          (sst.st_mode & 077) != 0))
+    /* The server must be ours too. */
+    if (!cgih_peer_is_server_of(fd, path, uid))
         goto fallback;
 
     long timeout = 2000;

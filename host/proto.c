@@ -362,6 +362,17 @@ int cgih_sockdir_check(const char *dir, uid_t uid, int create, const char **reas
     return CGIH_OK;
 }
 
+int cgih_peer_is_server_of(int fd, const char *path, uid_t uid)
+{
+    struct ucred cr;
+    socklen_t crl = sizeof cr;
+    struct stat st;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crl) != 0)
+        return 0;
+    return cr.uid == uid || (cr.uid == 0 && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+                             st.st_uid == uid && (st.st_mode & 077) == 0);
+}
+
 /* ---- tracing ------------------------------------------------------------------ */
 
 long long cgih_now_ns(void)

@@ -163,6 +163,14 @@ const char *cgih_sockdir_verdict(const struct stat *st, uid_t uid);
  * call failed). */
 int cgih_sockdir_check(const char *dir, uid_t uid, int create, const char **reason);
 
+/* Whether the peer of fd, connected to the socket at path, is the server of
+ * uid. A listening socket carries the credentials of who called listen():
+ * uid's, or root's where systemd made it (cgihost.socket) and passed it to
+ * the server it starts as uid. Root's then only as systemd makes that one:
+ * a socket file of uid's, closed to group and others (not another service
+ * of root's, such as a journal's, put in its place). */
+int cgih_peer_is_server_of(int fd, const char *path, uid_t uid);
+
 /* For CGIHOST_TRACE=1 (per-phase timings on stderr, read by bench.py):
  * CLOCK_MONOTONIC in ns, and this process's private memory
  * (Private_Clean + Private_Dirty of /proc/self/smaps_rollup) in KiB, -1 if

@@ -2808,15 +2808,8 @@ static int ask(int argc, char **argv, uint32_t kind)
             close(fd);
         return kind == CGIH_KIND_STOP ? 0 : 3;
     }
-    /* The server must be the user's, as the client checks it: another
-     * process in its place (root's, say, or under socket activation one
-     * whose socket file is not the user's alone) is not asked. */
-    struct ucred cr;
-    socklen_t crl = sizeof cr;
-    struct stat sst;
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crl) != 0 ||
-        (cr.uid != uid && (cr.uid != 0 || lstat(path, &sst) != 0 || !S_ISSOCK(sst.st_mode) ||
-                           sst.st_uid != uid || (sst.st_mode & 077) != 0))) {
+    /* The server must be the user's, as the client checks it. */
+    if (!cgih_peer_is_server_of(fd, path, uid)) {
         printf("cgihost: %s is not a server of uid %u\n", path, (unsigned)uid);
         close(fd);
         return 1;
