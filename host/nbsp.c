@@ -146,8 +146,9 @@ static size_t utf8_len(const unsigned char *s, const unsigned char *end)
     return n;
 }
 
-/* get_coding_spec(): a comment line naming an encoding. */
-static int has_coding_spec(const char *s, size_t n)
+/* get_coding_spec(): a comment line naming an encoding. Returns the name's
+ * length and sets *name, or returns 0. */
+static size_t coding_spec(const char *s, size_t n, const char **name)
 {
     size_t i = 0;
     while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\f'))
@@ -160,10 +161,14 @@ static int has_coding_spec(const char *s, size_t n)
         size_t t = i + 7;
         while (t < n && (s[t] == ' ' || s[t] == '\t'))
             t++;
-        char c = t < n ? s[t] : '\0';
-        if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '-' ||
-            c == '_' || c == '.')
-            return 1;
+        size_t b = t;
+        while (t < n && ((s[t] >= '0' && s[t] <= '9') || (s[t] >= 'A' && s[t] <= 'Z') ||
+                         (s[t] >= 'a' && s[t] <= 'z') || s[t] == '-' || s[t] == '_' || s[t] == '.'))
+            t++;
+        if (t > b) {
+            *name = s + b;
+            return t - b;
+        }
     }
     return 0;
 }
@@ -186,6 +191,7 @@ size_t cgih_source_bad_utf8(const char *src, size_t len, size_t *line)
         return (size_t)-1;
     int looking = 1; /* for a coding spec */
     size_t lineno = 0;
+    const char *spec;
     for (size_t i = 0; i < len;) {
         const char *nl = memchr(src + i, '\n', len - i);
         size_t next = nl ? (size_t)(nl - src) + 1 : len;
@@ -193,7 +199,7 @@ size_t cgih_source_bad_utf8(const char *src, size_t len, size_t *line)
         if (looking) {
             if (lineno > 2)
                 looking = 0;
-            else if (has_coding_spec(src + i, next - i))
+            else if (coding_spec(src + i, next - i, &spec))
                 return (size_t)-1;
             else if (!comment_or_blank(src + i, next - i))
                 looking = 0;
@@ -210,4 +216,45 @@ size_t cgih_source_bad_utf8(const char *src, size_t len, size_t *line)
         i = next;
     }
     return (size_t)-1;
+}
+
+/* get_normal_name(): its first 12 bytes lowercased, '_' read as '-'. */
+static const char *normal_name(const char *s, size_t n, size_t *len)
+{
+    char buf[13];
+    size_t i;
+    for (i = 0; i < 12 && i < n; i++)
+        buf[i] = s[i] == '_' ? '-' : (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] - 'A' + 'a') : s[i];
+    buf[i] = '\0';
+    const char *r = NULL;
+    if (strcmp(buf, "utf-8") == 0 || strncmp(buf, "utf-8-", 6) == 0)
+        r = "utf-8";
+    else if (strcmp(buf, "latin-1") == 0 || strcmp(buf, "iso-8859-1") == 0 ||
+             strcmp(buf, "iso-latin-1") == 0 || strncmp(buf, "latin-1-", 8) == 0 ||
+             strncmp(buf, "iso-8859-1-", 11) == 0 || strncmp(buf, "iso-latin-1-", 12) == 0)
+        r = "iso-8859-1";
+    if (!r) {
+        *len = n;
+        return s;
+    }
+    *len = strlen(r);
+    return r;
+}
+
+size_t cgih_source_coding(const char *src, size_t len, const char **name)
+{
+    size_t i = len >= 3 && memcmp(src, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
+    for (int lineno = 1; lineno <= 2 && i < len; lineno++) {
+        const char *nl = memchr(src + i, '\n', len - i);
+        size_t next = nl ? (size_t)(nl - src) + 1 : len, n;
+        const char *spec;
+        if ((n = coding_spec(src + i, next - i, &spec)) != 0) {
+            *name = normal_name(spec, n, &n);
+            return n;
+        }
+        if (!comment_or_blank(src + i, next - i))
+            break;
+        i = next;
+    }
+    return 0;
 }

@@ -29,4 +29,12 @@ size_t cgih_nbsp_fix(char *src, size_t len);
  * (1-based), or returns (size_t)-1. */
 size_t cgih_source_bad_utf8(const char *src, size_t len, size_t *line);
 
+/* The encoding the source declares, as python3's tokenizer names it: a PEP
+ * 263 coding spec on line 1 (after a UTF-8 BOM), or on line 2 after a line
+ * of only a comment or blanks, with utf-8 and latin-1 and their aliases
+ * normalized as get_normal_name() does ("utf-8", "iso-8859-1"), any other
+ * name as written. Returns the name's length and sets *name (into src, or
+ * a static string), or returns 0 when there is none. */
+size_t cgih_source_coding(const char *src, size_t len, const char **name);
+
 #endif

@@ -433,6 +433,37 @@ static void flatten(char *orig, const char *fixed, size_t len)
  * compiles the rewritten source instead. When that fails too, the
  * SyntaxError python3 gives a copy fixed by hand stands; any other failure,
  * the original's. */
+/* A source whose declared encoding python3 cannot read it with (no such
+ * codec, a byte the codec refuses anywhere in the file, or a coding spec
+ * other than utf-8 after a UTF-8 BOM): reading the file, python3's tokenizer
+ * says only "encoding problem: NAME" (" with BOM"), with no place; compiled
+ * from memory, the same source gives the codec's own error at line 0. Such a
+ * pending SyntaxError (line 0, a coding spec that is not utf-8) becomes
+ * python3's. Returns 1 if it did. */
+static int encoding_problem(const char *src, size_t len)
+{
+    const char *spec;
+    size_t n = cgih_source_coding(src, len, &spec);
+    if (n == 0 || (n == 5 && memcmp(spec, "utf-8", 5) == 0))
+        return 0;
+    PyObject *exc = PyErr_GetRaisedException_compat();
+    PyObject *lineno = PyObject_GetAttrString(exc, "lineno");
+    int at0 = lineno && PyLong_Check(lineno) && PyLong_AsLong(lineno) == 0;
+    Py_XDECREF(lineno);
+    PyErr_Clear();
+    PyObject *name = at0 ? PyUnicode_FromStringAndSize(spec, (Py_ssize_t)n) : NULL;
+    if (!name) {
+        PyErr_Clear();
+        PyErr_SetRaisedException_compat(exc);
+        return 0;
+    }
+    Py_DECREF(exc);
+    PyErr_Format(PyExc_SyntaxError, "encoding problem: %U%s", name,
+                 len >= 3 && memcmp(src, "\xef\xbb\xbf", 3) == 0 ? " with BOM" : "");
+    Py_DECREF(name);
+    return 1;
+}
+
 static PyObject *compile_script(char *src, size_t len, PyObject *filename)
 {
     /* Compiled from memory, the tokenizer would not check what it checks in
@@ -448,6 +479,8 @@ static PyObject *compile_script(char *src, size_t len, PyObject *filename)
     }
     PyCompilerFlags cf = _PyCompilerFlags_INIT;
     PyObject *code = Py_CompileStringObject(src, filename, Py_file_input, &cf, -1);
+    if (!code && PyErr_ExceptionMatches(PyExc_SyntaxError) && encoding_problem(src, len))
+        return NULL;
     if (code || !PyErr_ExceptionMatches(PyExc_SyntaxError) || !memmem(src, len, "\xc2\xa0", 2))
         return code;
     PyObject *exc = PyErr_GetRaisedException_compat();

@@ -127,8 +127,21 @@ def test_other_syntax_errors_are_reported_as_python3_does(cgihost, tmp_path, src
     b"# \xed\xa0\x80\nprint('ok')\n",
     b"# \xc0\xaf\nprint('ok')\n",
     b"# \xf4\x90\x80\x80\nprint('ok')\n",
+    # an encoding python3 cannot read the file with: "encoding problem",
+    # with no line
+    b"# coding: nosuch\nprint('ok')\n",
+    b"#!/usr/bin/python3\n# vim: set fileencoding=ascii :\nx = 1\nprint('caf\xe9')\n",
+    b"# coding: cp1252\nprint('\x81')\n",
+    b"# coding: utf8\nprint('\xff')\n",
+    b"\xef\xbb\xbf# -*- coding: latin-1 -*-\nprint('ok')\n",
+    b"\xef\xbb\xbf# coding: utf8\nprint('ok')\n",
+    b"\xef\xbb\xbf# coding: UTF_8\nprint('ok')\n",
+    b"# coding: Latin_1_x\nprint('caf\xe9')\n",
+    b"# coding: latin-1\nprint('\xc2\xa0')\nx = (\n",
 ], ids=["comment", "literal", "cookie", "cookie-line-2", "cookie-too-late", "bad-line-1",
-        "bom", "bad-continuation", "surrogate", "overlong", "past-10ffff"])
+        "bom", "bad-continuation", "surrogate", "overlong", "past-10ffff",
+        "no-such-codec", "ascii-refuses", "cp1252-refuses", "utf8-unnormalized-refuses",
+        "bom-and-latin-1", "bom-and-utf8", "bom-and-UTF_8", "latin-1-alias", "latin-1-syntax-error"])
 def test_source_that_is_not_utf8_is_taken_or_refused_as_python3_does(cgihost, tmp_path, src):
     # Compiled from memory, the tokenizer would skip the check python3 makes
     # of a file that declares no encoding.

@@ -56,8 +56,38 @@ static const struct {
     {"# \xf4\x8f\xbf\xbf \xed\x9f\xbf \xef\xbf\xbf\n", 0, (size_t)-1, 0}, /* the highest of each */
 };
 
+/* The declared encoding, as the tokenizer names it, or NULL. */
+static const struct {
+    const char *in, *name;
+} coding_cases[] = {
+    {"# -*- coding: latin-1 -*-\n", "iso-8859-1"},
+    {"# coding=ISO_8859_1\n", "iso-8859-1"},
+    {"# coding: Latin-1-Unix\n", "iso-8859-1"},
+    {"# coding: iso-latin-1\n", "iso-8859-1"},
+    {"# coding: utf_8\n", "utf-8"},
+    {"# coding: UTF-8-sig\n", "utf-8"},
+    {"# coding: utf8\n", "utf8"},                                  /* not normalized */
+    {"# coding: ASCII\n", "ASCII"},                                /* as written */
+    {"#!/usr/bin/python3\n# vim: set fileencoding=cp1252 :\n", "cp1252"},
+    {"\n# coding: euc_jp\n", "euc_jp"},                            /* line 2 after a blank */
+    {"\xef\xbb\xbf# coding: nosuch\n", "nosuch"},                  /* after a BOM */
+    {"x = 1\n# coding: latin-1\n", NULL},                           /* line 2 after code */
+    {"#\n#\n# coding: latin-1\n", NULL},                             /* line 3 */
+    {"x = 1  # coding: latin-1\n", NULL},                           /* not only a comment */
+    {"# coding: \n", NULL},                                          /* no name */
+    {"# coding latin-1\n", NULL},
+    {"# codinG: latin-1\n", NULL},
+    {"# coding: very-long-name-here.x", "very-long-name-here.x"},  /* no newline */
+};
+
 int main(void)
 {
+    for (size_t i = 0; i < sizeof coding_cases / sizeof coding_cases[0]; i++) {
+        const char *name = NULL, *want = coding_cases[i].name;
+        size_t n = cgih_source_coding(coding_cases[i].in, strlen(coding_cases[i].in), &name);
+        tap_ok(want ? n == strlen(want) && memcmp(name, want, n) == 0 : n == 0,
+               "coding case %zu: %.*s", i, (int)n, n ? name : "");
+    }
     for (size_t i = 0; i < sizeof utf8_cases / sizeof utf8_cases[0]; i++) {
         size_t n = utf8_cases[i].len ? utf8_cases[i].len : strlen(utf8_cases[i].in), line = 0;
         size_t at = cgih_source_bad_utf8(utf8_cases[i].in, n, &line);
