@@ -186,6 +186,11 @@ build/fuzz/fuzz_cgienv: fuzz/fuzz_cgienv.c host/cgienv.c host/cgienv.h
 	@mkdir -p $(@D)
 	clang -std=c11 -D_GNU_SOURCE $(FUZZ_FLAGS) -Ihost $< host/cgienv.c -o $@
 
+# So is the script-source rewrite and its checks.
+build/fuzz/fuzz_nbsp: fuzz/fuzz_nbsp.c host/nbsp.c host/nbsp.h
+	@mkdir -p $(@D)
+	clang -std=c11 -D_GNU_SOURCE $(FUZZ_FLAGS) -Ihost $< host/nbsp.c -o $@
+
 test-fuzz: $(FUZZERS)
 	./fuzz/run 5 $(FUZZERS)
 
