@@ -146,6 +146,8 @@ static struct server {
     char **argv;
     char self[PATH_MAX];
     struct stat self_st;
+    struct stat self_seen; /* a new binary seen at the last look, if self_seen_ok */
+    int self_seen_ok;
     /* stdio as Python made it */
     PyObject *stdio_encoding, *stdio_errors;
     int buffered_stdio;
@@ -2170,14 +2172,30 @@ static int idle_work(void)
     return 0;
 }
 
+static int same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+           a->st_mtim.tv_nsec == b->st_mtim.tv_nsec && a->st_size == b->st_size;
+}
+
+/* Whether the binary we run from was replaced by a finished one: another
+ * file, time or size under its name, executable by us, and the same at two
+ * looks (a second apart). A linker or install(1) writes the new file in
+ * place and makes it executable last; re-executing it half written would
+ * fail and end the server. */
 static int binary_replaced(void)
 {
     struct stat st;
-    if (stat(S.self, &st) != 0)
-        return 0; /* being replaced: look again later */
-    return st.st_dev != S.self_st.st_dev || st.st_ino != S.self_st.st_ino ||
-           st.st_mtim.tv_sec != S.self_st.st_mtim.tv_sec || st.st_mtim.tv_nsec != S.self_st.st_mtim.tv_nsec ||
-           st.st_size != S.self_st.st_size;
+    if (stat(S.self, &st) != 0 || same_file(&st, &S.self_st)) {
+        S.self_seen_ok = 0; /* being replaced, or not */
+        return 0;
+    }
+    if (access(S.self, X_OK) != 0 || !S.self_seen_ok || !same_file(&st, &S.self_seen)) {
+        S.self_seen = st;
+        S.self_seen_ok = 1;
+        return 0;
+    }
+    return 1;
 }
 
 /* Re-executes the (new) binary, handing it the listening socket as systemd

@@ -1722,6 +1722,40 @@ def test_restarts_when_its_binary_is_replaced(base):
         s.stop()
 
 
+def test_a_binary_being_written_is_waited_for(base):
+    # A linker or install(1) writes the new binary in place, and makes it
+    # executable last: the server restarts once it is whole, not before
+    # (executing it half written failed, and the server ended).
+    bindir = base / "bin"
+    bindir.mkdir(mode=0o755)
+    for f in (CGIHOST, CGIHOST_PY):
+        shutil.copy2(f, bindir / f.name)
+    s = Server(base, binary=bindir / "cgihost").start()
+    try:
+        script = s.script("who.py", WHO)
+        pid = s.pid
+        target = bindir / "cgihost-py"
+        data = CGIHOST_PY.read_bytes()
+        target.unlink()
+        with open(target, "wb") as f:
+            f.write(data[:4096])
+            f.flush()
+            time.sleep(2.5)  # not executable yet: two looks at least
+            os.chmod(target, 0o755)
+            step = len(data) // 10 + 1
+            for at in range(4096, len(data), step):  # executable, still growing
+                f.write(data[at:at + step])
+                f.flush()
+                time.sleep(0.3)
+            assert "restarting" not in s.log.read_text(), s.log.read_text()
+        assert wait_for(lambda: s.log.read_text().count("serving on") == 2, 20), s.log.read_text()
+        assert "re-exec" not in s.log.read_text()
+        assert s.reaper_child() == pid
+        assert s.run([script]).stdout == f"ppid {pid}\n".encode()
+    finally:
+        s.stop()
+
+
 def test_a_setting_that_is_no_number_is_logged(base):
     s = Server(base)
     with open(s.log, "ab") as log:
