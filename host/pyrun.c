@@ -25,6 +25,8 @@
 #define CGIH_SITE_DIRS ""
 #endif
 
+static void fix_modules_too(void);
+
 /* The one place that reports a failed PyStatus. */
 static int report_status(PyStatus st)
 {
@@ -263,6 +265,7 @@ int cgih_py_init(const char *opt, const char *script)
     st = Py_InitializeFromConfig(&cfg);
     if (PyStatus_Exception(st))
         goto fail;
+    fix_modules_too();
     if (cfg.verbose && !cfg.quiet) { /* python3's pymain_header() for -v */
         fprintf(stderr, "Python %s on %s\n", Py_GetVersion(), Py_GetPlatform());
         if (!no_site)
@@ -414,8 +417,9 @@ fail: {
 }
 
 /* orig with each no-break space that the rewrite (fixed, of the same length)
- * replaced made one space, as in a copy of the script fixed by hand. */
-static void flatten(char *orig, const char *fixed, size_t len)
+ * replaced made one space, as in a copy of the script fixed by hand.
+ * Returns its new length. */
+static size_t flatten(char *orig, const char *fixed, size_t len)
 {
     size_t k = 0;
     for (size_t i = 0; i < len;) {
@@ -427,12 +431,75 @@ static void flatten(char *orig, const char *fixed, size_t len)
         }
     }
     orig[k] = '\0';
+    return k;
 }
 
-/* Compiles the script; when CPython refuses it and it holds no-break spaces,
- * compiles the rewritten source instead. When that fails too, the
- * SyntaxError python3 gives a copy fixed by hand stands; any other failure,
- * the original's. */
+/* How a source is compiled: the script with Py_CompileStringObject(), a
+ * module it imports by importlib's own source_to_code(). src is
+ * NUL-terminated at len. */
+typedef PyObject *(*compile_fn)(const char *src, size_t len, PyObject *filename, void *ctx);
+
+static PyObject *compile_string(const char *src, size_t len, PyObject *filename, void *ctx)
+{
+    (void)len;
+    (void)ctx;
+    PyCompilerFlags cf = _PyCompilerFlags_INIT;
+    return Py_CompileStringObject(src, filename, Py_file_input, &cf, -1);
+}
+
+/* After src failed to compile with the pending SyntaxError, and holds
+ * no-break spaces: compiles the rewritten source (src is rewritten in
+ * place). When that fails too, the SyntaxError python3 gives a copy fixed by
+ * hand stands (the original's is the first no-break space, which would hide
+ * an unclosed bracket or an unexpected indent); any other failure, the
+ * original's. Where it sits is that copy's: compiled as such a copy, one
+ * space for each, under no file name (or CPython would read the line again
+ * from the file, where a no-break space is one column but two bytes), then
+ * named. */
+static PyObject *compile_fixed(char *src, size_t len, PyObject *filename, compile_fn compile, void *ctx)
+{
+    PyObject *exc = PyErr_GetRaisedException_compat(), *code = NULL;
+    char *orig = malloc(len + 1);
+    if (orig == NULL) {
+        PyErr_SetRaisedException_compat(exc);
+        return NULL;
+    }
+    memcpy(orig, src, len + 1);
+    if (cgih_nbsp_fix(src, len) > 0)
+        code = compile(src, len, filename, ctx);
+    if (code || !PyErr_Occurred() || !PyErr_ExceptionMatches(PyExc_SyntaxError)) {
+        free(orig);
+        if (code) {
+            Py_XDECREF(exc);
+            return code;
+        }
+        PyErr_Clear();
+        PyErr_SetRaisedException_compat(exc);
+        return NULL;
+    }
+    Py_XDECREF(exc);
+    exc = PyErr_GetRaisedException_compat();
+    size_t flat = flatten(orig, src, len);
+    PyObject *none = PyUnicode_FromString("");
+    PyObject *again = none ? compile(orig, flat, none, ctx) : NULL;
+    Py_XDECREF(none);
+    free(orig);
+    if (!again && PyErr_Occurred() && PyErr_ExceptionMatches(PyExc_SyntaxError)) {
+        PyObject *copy = PyErr_GetRaisedException_compat();
+        if (PyObject_SetAttrString(copy, "filename", filename) == 0) {
+            Py_XDECREF(exc);
+            exc = copy;
+        } else {
+            PyErr_Clear();
+            Py_DECREF(copy);
+        }
+    }
+    Py_XDECREF(again);
+    PyErr_Clear();
+    PyErr_SetRaisedException_compat(exc);
+    return NULL;
+}
+
 /* A source whose declared encoding python3 cannot read it with (no such
  * codec, a byte the codec refuses anywhere in the file, or a coding spec
  * other than utf-8 after a UTF-8 BOM): reading the file, python3's tokenizer
@@ -464,6 +531,17 @@ static int encoding_problem(const char *src, size_t len)
     return 1;
 }
 
+/* Whether no-break spaces in this source are rewritten: it has some, and is
+ * UTF-8 (declares no other encoding). */
+static int nbsp_fixable(const char *src, size_t len)
+{
+    const char *spec;
+    size_t n = cgih_source_coding(src, len, &spec);
+    return memmem(src, len, "\xc2\xa0", 2) && (n == 0 || (n == 5 && memcmp(spec, "utf-8", 5) == 0));
+}
+
+/* Compiles the script; when CPython refuses it and it holds no-break spaces,
+ * compiles the rewritten source instead (compile_fixed()). */
 static PyObject *compile_script(char *src, size_t len, PyObject *filename)
 {
     /* Compiled from memory, the tokenizer would not check what it checks in
@@ -477,59 +555,123 @@ static PyObject *compile_script(char *src, size_t len, PyObject *filename)
                      (unsigned char)src[bad], filename, line);
         return NULL;
     }
-    PyCompilerFlags cf = _PyCompilerFlags_INIT;
-    PyObject *code = Py_CompileStringObject(src, filename, Py_file_input, &cf, -1);
+    PyObject *code = compile_string(src, len, filename, NULL);
     if (!code && PyErr_ExceptionMatches(PyExc_SyntaxError) && encoding_problem(src, len))
         return NULL;
-    if (code || !PyErr_ExceptionMatches(PyExc_SyntaxError) || !memmem(src, len, "\xc2\xa0", 2))
+    if (code || !PyErr_ExceptionMatches(PyExc_SyntaxError) || !nbsp_fixable(src, len))
         return code;
-    PyObject *exc = PyErr_GetRaisedException_compat();
-    char *orig = malloc(len + 1);
-    if (orig == NULL) {
-        PyErr_SetRaisedException_compat(exc);
+    return compile_fixed(src, len, filename, compile_string, NULL);
+}
+
+/* ---- no-break spaces in the modules a script imports ------------------------------
+ *
+ * importlib's SourceLoader.source_to_code() compiles a module's source; its
+ * wrapper here, when that fails with a SyntaxError, does what is done for the
+ * script (compile_fixed()), calling the original again, so a traceback loses
+ * importlib's frames as it does. A module so fixed is not cached as
+ * bytecode (SourceFileLoader._cache_bytecode()): python3 refuses it, and
+ * would run a .pyc of it without a word. */
+static PyObject *source_to_code_orig, *cache_bytecode_orig, *fixed_paths;
+
+struct module_compile {
+    PyObject *const *args; /* self, data, path, then the keyword values */
+    PyObject *kwnames;
+    Py_ssize_t nkw;
+};
+
+static PyObject *compile_module(const char *src, size_t len, PyObject *filename, void *ctx)
+{
+    struct module_compile *m = ctx;
+    PyObject *args[8];
+    if (m->nkw > 5 || !(args[1] = PyBytes_FromStringAndSize(src, (Py_ssize_t)len)))
         return NULL;
-    }
-    memcpy(orig, src, len + 1);
-    if (cgih_nbsp_fix(src, len) > 0)
-        code = Py_CompileStringObject(src, filename, Py_file_input, &cf, -1);
-    if (code || !PyErr_Occurred() || !PyErr_ExceptionMatches(PyExc_SyntaxError)) {
-        free(orig);
-        if (code) {
-            Py_XDECREF(exc);
-            return code;
-        }
-        PyErr_Clear();
-        PyErr_SetRaisedException_compat(exc);
+    args[0] = m->args[0];
+    args[2] = filename;
+    for (Py_ssize_t i = 0; i < m->nkw; i++)
+        args[3 + i] = m->args[3 + i];
+    PyObject *code = PyObject_Vectorcall(source_to_code_orig, args, 3, m->kwnames);
+    Py_DECREF(args[1]);
+    return code;
+}
+
+static PyObject *module_source_to_code(PyObject *unused, PyObject *const *args, Py_ssize_t nargs,
+                                       PyObject *kwnames)
+{
+    (void)unused;
+    PyObject *code = PyObject_Vectorcall(source_to_code_orig, args, (size_t)nargs, kwnames);
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    if (code || nargs != 3 || nkw > 5 || !PyErr_ExceptionMatches(PyExc_SyntaxError) ||
+        !PyBytes_Check(args[1]) || !PyUnicode_Check(args[2]))
+        return code;
+    const char *data = PyBytes_AS_STRING(args[1]);
+    size_t len = (size_t)PyBytes_GET_SIZE(args[1]);
+    if (!nbsp_fixable(data, len))
         return NULL;
+    char *src = malloc(len + 1);
+    if (!src)
+        return NULL; /* the SyntaxError stands */
+    memcpy(src, data, len);
+    src[len] = '\0';
+    struct module_compile m = {args, kwnames, nkw};
+    code = compile_fixed(src, len, args[2], compile_module, &m);
+    free(src);
+    if (code && PySet_Add(fixed_paths, args[2]) < 0)
+        Py_CLEAR(code);
+    return code;
+}
+
+static PyObject *module_cache_bytecode(PyObject *unused, PyObject *const *args, Py_ssize_t nargs,
+                                       PyObject *kwnames)
+{
+    (void)unused;
+    if (nargs >= 2) { /* self, source_path, bytecode_path, data */
+        int fixed = PySet_Discard(fixed_paths, args[1]);
+        if (fixed < 0)
+            return NULL;
+        if (fixed)
+            Py_RETURN_NONE;
     }
-    /* The rewritten source fails too: its SyntaxError is the one to give,
-     * as python3 gives it for a copy with the no-break spaces made spaces
-     * (the original's is the first no-break space, which would hide an
-     * unclosed bracket or an unexpected indent). Where it sits is that
-     * copy's: compiled as such a copy, one space for each, under no file
-     * name (or CPython would read the line again from the file, where a
-     * no-break space is one column but two bytes), then named. */
-    Py_XDECREF(exc);
-    exc = PyErr_GetRaisedException_compat();
-    flatten(orig, src, len);
-    PyObject *none = PyUnicode_FromString("");
-    PyObject *again = none ? Py_CompileStringObject(orig, none, Py_file_input, &cf, -1) : NULL;
-    Py_XDECREF(none);
-    free(orig);
-    if (!again && PyErr_Occurred() && PyErr_ExceptionMatches(PyExc_SyntaxError)) {
-        PyObject *copy = PyErr_GetRaisedException_compat();
-        if (PyObject_SetAttrString(copy, "filename", filename) == 0) {
-            Py_XDECREF(exc);
-            exc = copy;
-        } else {
+    return PyObject_Vectorcall(cache_bytecode_orig, args, (size_t)nargs, kwnames);
+}
+
+static PyMethodDef module_source_to_code_def = {
+    "source_to_code", (PyCFunction)(void (*)(void))module_source_to_code, METH_FASTCALL | METH_KEYWORDS,
+    "importlib's SourceLoader.source_to_code(), which cgihost wraps to take no-break spaces as spaces."};
+static PyMethodDef module_cache_bytecode_def = {
+    "_cache_bytecode", (PyCFunction)(void (*)(void))module_cache_bytecode, METH_FASTCALL | METH_KEYWORDS,
+    "importlib's SourceFileLoader._cache_bytecode(), which cgihost wraps to cache no module it fixed."};
+
+/* Replaces cls.name (a function) by a method calling def, keeping the original in *orig. */
+static int wrap_method(PyObject *ext, const char *cls, const char *name, PyMethodDef *def, PyObject **orig)
+{
+    PyObject *c = PyObject_GetAttrString(ext, cls), *f = NULL, *m = NULL;
+    int rc = -1;
+    if (c && (*orig = PyObject_GetAttrString(c, name)) && PyFunction_Check(*orig) &&
+        (f = PyCFunction_New(def, NULL)) && (m = PyInstanceMethod_New(f)))
+        rc = PyObject_SetAttrString(c, name, m);
+    Py_XDECREF(m);
+    Py_XDECREF(f);
+    Py_XDECREF(c);
+    return rc;
+}
+
+/* Installs both wrappers, or neither (then modules are compiled as python3
+ * compiles them). */
+static void fix_modules_too(void)
+{
+    PyObject *ext = PyImport_ImportModule("_frozen_importlib_external");
+    if (ext && (fixed_paths = PySet_New(NULL)) &&
+        wrap_method(ext, "SourceFileLoader", "_cache_bytecode", &module_cache_bytecode_def,
+                    &cache_bytecode_orig) == 0 &&
+        wrap_method(ext, "SourceLoader", "source_to_code", &module_source_to_code_def,
+                    &source_to_code_orig) < 0) {
+        PyObject *c = PyObject_GetAttrString(ext, "SourceFileLoader");
+        if (!c || PyObject_SetAttrString(c, "_cache_bytecode", cache_bytecode_orig) < 0)
             PyErr_Clear();
-            Py_DECREF(copy);
-        }
+        Py_XDECREF(c);
     }
-    Py_XDECREF(again);
     PyErr_Clear();
-    PyErr_SetRaisedException_compat(exc);
-    return NULL;
+    Py_XDECREF(ext);
 }
 
 /* The exit status for a pending exception, printing as python3 does. */

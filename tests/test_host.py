@@ -115,6 +115,54 @@ def test_other_syntax_errors_are_reported_as_python3_does(cgihost, tmp_path, src
     assert a == c
 
 
+def test_a_module_with_nbsp_is_imported_as_the_script_runs(cgihost, tmp_path):
+    # A helper module pasted from the same web page: python3 refuses it, and
+    # runs a copy fixed by hand. No bytecode is cached for it (python3 would
+    # run that .pyc without a word); a clean module's is, as python3 does.
+    orig, ref = tmp_path / "orig", tmp_path / "ref"
+    orig.mkdir()
+    ref.mkdir()
+    script = orig / "main.py"
+    script.write_text("import helper, clean\nhelper.hi(clean.X)\n", encoding="utf-8")
+    (orig / "helper.py").write_text(
+        "def hi(x):\n"
+        f"{NB}{NB}if x:\n"
+        f"{NB}{NB}{NB}{NB}print('hi',{NB}x)  #{NB}a comment\n", encoding="utf-8")
+    (orig / "clean.py").write_text("X = 5\n", encoding="utf-8")
+    for f in ("main.py", "helper.py", "clean.py"):
+        fixed_copy(orig / f, ref)
+    refused = run([PYTHON, script])
+    assert refused.returncode == 1 and b"U+00A0" in refused.stderr
+    assert not (orig / "__pycache__").exists()
+    ours, theirs = run([cgihost, script]), run([PYTHON, ref / "main.py"])
+    assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr)
+    assert ours.stdout == b"hi 5\n"
+    cached = sorted(p.name.split(".")[0] for p in (orig / "__pycache__").iterdir())
+    assert cached == ["clean"]
+    assert run([cgihost, script]).stdout == ours.stdout  # and again, from clean's .pyc
+
+
+@pytest.mark.parametrize("src", [
+    f"def f():\n{NB}{NB}x = (1,\n",  # '(' was never closed
+    f"x = 1\n{NB}{NB}y = 2\n",  # unexpected indent
+    f"def f():\n{NB}{NB}return{NB}1 2\n",
+])
+def test_a_syntax_error_in_a_module_with_nbsp_is_python3s(cgihost, tmp_path, src):
+    # As for the script: the error python3 gives the fixed copy, under the
+    # frames it shows (importlib's are left out).
+    orig, ref = tmp_path / "orig", tmp_path / "ref"
+    orig.mkdir()
+    ref.mkdir()
+    (orig / "main.py").write_text("print('before')\nimport bad\n", encoding="utf-8")
+    (orig / "bad.py").write_text(src, encoding="utf-8")
+    for f in ("main.py", "bad.py"):
+        fixed_copy(orig / f, ref)
+    ours, theirs = run([cgihost, orig / "main.py"]), run([PYTHON, ref / "main.py"])
+    assert ours.returncode == theirs.returncode == 1
+    assert ours.stdout == theirs.stdout == b"before\n"
+    assert ours.stderr.decode().replace(str(orig), "D") == theirs.stderr.decode().replace(str(ref), "D")
+
+
 @pytest.mark.parametrize("src", [
     b"x = 1\n# caf\xe9\nprint('ok')\n",
     b"print('caf\xe9')\n",
