@@ -447,6 +447,65 @@ static PyObject *compile_string(const char *src, size_t len, PyObject *filename,
     return Py_CompileStringObject(src, filename, Py_file_input, &cf, -1);
 }
 
+/* Calls compile with every warning ignored: an "ignore" filter first in the
+ * list the warnings machinery reads (warnings.filters once warnings is
+ * imported, _warnings.filters before). For a compile whose only purpose is
+ * the place of an error, whose warnings the compile before it gave. */
+static PyObject *compile_quietly(compile_fn compile, const char *src, size_t len, PyObject *filename,
+                                 void *ctx)
+{
+    PyObject *w = PyDict_GetItemString(PyImport_GetModuleDict(), "warnings"); /* borrowed */
+    PyObject *uw = PyImport_ImportModule("_warnings"), *r;
+    PyObject *filters = w ? PyObject_GetAttrString(w, "filters")
+                          : uw ? PyObject_GetAttrString(uw, "filters") : NULL;
+    PyObject *entry = Py_BuildValue("(sOOOi)", "ignore", Py_None, PyExc_Warning, Py_None, 0);
+    int added = uw && filters && PyList_Check(filters) && entry && PyList_Insert(filters, 0, entry) == 0;
+    if (added && (r = PyObject_CallMethod(uw, "_filters_mutated", NULL)))
+        Py_DECREF(r);
+    PyErr_Clear();
+    PyObject *code = compile(src, len, filename, ctx);
+    PyObject *exc = PyErr_GetRaisedException_compat();
+    if (added && PyList_GET_SIZE(filters) > 0 && PyList_GET_ITEM(filters, 0) == entry &&
+        PySequence_DelItem(filters, 0) == 0 && (r = PyObject_CallMethod(uw, "_filters_mutated", NULL)))
+        Py_DECREF(r);
+    PyErr_Clear();
+    PyErr_SetRaisedException_compat(exc);
+    Py_XDECREF(entry);
+    Py_XDECREF(filters);
+    Py_XDECREF(uw);
+    return code;
+}
+
+/* A SyntaxError found past the parser ('break' outside a loop, a duplicate
+ * argument) takes its text from the file, which under no file name it did
+ * not find: given here from the source (line lineno, with its newline), as
+ * CPython reads it from a file. Returns -1 with an exception set on failure. */
+static int set_text(PyObject *err, const char *src, size_t len)
+{
+    PyObject *text = PyObject_GetAttrString(err, "text");
+    PyObject *lineno = text == Py_None ? PyObject_GetAttrString(err, "lineno") : NULL;
+    long n = lineno && PyLong_Check(lineno) ? PyLong_AsLong(lineno) : -1;
+    int rc = text ? 0 : -1;
+    Py_XDECREF(text);
+    Py_XDECREF(lineno);
+    PyErr_Clear();
+    if (rc < 0 || n < 1)
+        return rc;
+    size_t i = 0;
+    for (long k = 1; k < n && i < len; k++) {
+        const char *nl = memchr(src + i, '\n', len - i);
+        i = nl ? (size_t)(nl - src) + 1 : len;
+    }
+    if (i >= len)
+        return 0;
+    const char *nl = memchr(src + i, '\n', len - i);
+    size_t end = nl ? (size_t)(nl - src) + 1 : len;
+    PyObject *line = PyUnicode_DecodeUTF8(src + i, (Py_ssize_t)(end - i), "replace");
+    rc = line ? PyObject_SetAttrString(err, "text", line) : -1;
+    Py_XDECREF(line);
+    return rc;
+}
+
 /* After src failed to compile with the pending SyntaxError, and holds
  * no-break spaces: compiles the rewritten source (src is rewritten in
  * place). When that fails too, the SyntaxError python3 gives a copy fixed by
@@ -481,12 +540,11 @@ static PyObject *compile_fixed(char *src, size_t len, PyObject *filename, compil
     exc = PyErr_GetRaisedException_compat();
     size_t flat = flatten(orig, src, len);
     PyObject *none = PyUnicode_FromString("");
-    PyObject *again = none ? compile(orig, flat, none, ctx) : NULL;
+    PyObject *again = none ? compile_quietly(compile, orig, flat, none, ctx) : NULL;
     Py_XDECREF(none);
-    free(orig);
     if (!again && PyErr_Occurred() && PyErr_ExceptionMatches(PyExc_SyntaxError)) {
         PyObject *copy = PyErr_GetRaisedException_compat();
-        if (PyObject_SetAttrString(copy, "filename", filename) == 0) {
+        if (PyObject_SetAttrString(copy, "filename", filename) == 0 && set_text(copy, orig, flat) == 0) {
             Py_XDECREF(exc);
             exc = copy;
         } else {
@@ -494,6 +552,7 @@ static PyObject *compile_fixed(char *src, size_t len, PyObject *filename, compil
             Py_DECREF(copy);
         }
     }
+    free(orig);
     Py_XDECREF(again);
     PyErr_Clear();
     PyErr_SetRaisedException_compat(exc);
@@ -532,12 +591,30 @@ static int encoding_problem(const char *src, size_t len)
 }
 
 /* Whether no-break spaces in this source are rewritten: it has some, and is
- * UTF-8 (declares no other encoding). */
+ * UTF-8: declares no encoding, or one whose codec is UTF-8's ("utf8", "U8",
+ * "cp65001" as well as what the tokenizer names "utf-8"). Asked only of a
+ * source CPython refused, so a codec lookup costs nothing that matters. */
 static int nbsp_fixable(const char *src, size_t len)
 {
     const char *spec;
     size_t n = cgih_source_coding(src, len, &spec);
-    return memmem(src, len, "\xc2\xa0", 2) && (n == 0 || (n == 5 && memcmp(spec, "utf-8", 5) == 0));
+    if (!memmem(src, len, "\xc2\xa0", 2))
+        return 0;
+    if (n == 0 || (n == 5 && memcmp(spec, "utf-8", 5) == 0))
+        return 1;
+    char name[64];
+    if (n >= sizeof name)
+        return 0;
+    memcpy(name, spec, n);
+    name[n] = '\0';
+    PyObject *exc = PyErr_GetRaisedException_compat();
+    PyObject *want = PyCodec_Decoder("utf-8"), *got = want ? PyCodec_Decoder(name) : NULL;
+    int utf8 = got && got == want;
+    Py_XDECREF(want);
+    Py_XDECREF(got);
+    PyErr_Clear(); /* an unknown codec is not UTF-8 */
+    PyErr_SetRaisedException_compat(exc);
+    return utf8;
 }
 
 /* Compiles the script; when CPython refuses it and it holds no-break spaces,
@@ -555,42 +632,47 @@ static PyObject *compile_script(char *src, size_t len, PyObject *filename)
                      (unsigned char)src[bad], filename, line);
         return NULL;
     }
-    PyObject *code = compile_string(src, len, filename, NULL);
+    /* With no-break spaces, compiled with warnings ignored first: those
+     * given before CPython stops at one would be given again by the fixed
+     * compile; compiled again as it is if it compiles. */
+    int nbsp = nbsp_fixable(src, len);
+    PyObject *code = nbsp ? compile_quietly(compile_string, src, len, filename, NULL)
+                          : compile_string(src, len, filename, NULL);
+    if (nbsp && code) {
+        Py_DECREF(code);
+        return compile_string(src, len, filename, NULL);
+    }
     if (!code && PyErr_ExceptionMatches(PyExc_SyntaxError) && encoding_problem(src, len))
         return NULL;
-    if (code || !PyErr_ExceptionMatches(PyExc_SyntaxError) || !nbsp_fixable(src, len))
+    if (code || !nbsp || !PyErr_ExceptionMatches(PyExc_SyntaxError))
         return code;
     return compile_fixed(src, len, filename, compile_string, NULL);
 }
 
 /* ---- no-break spaces in the modules a script imports ------------------------------
  *
- * importlib's SourceLoader.source_to_code() compiles a module's source; its
- * wrapper here, when that fails with a SyntaxError, does what is done for the
- * script (compile_fixed()), calling the original again, so a traceback loses
- * importlib's frames as it does. A module so fixed is not cached as
- * bytecode (SourceFileLoader._cache_bytecode()): python3 refuses it, and
- * would run a .pyc of it without a word. */
-static PyObject *source_to_code_orig, *cache_bytecode_orig, *fixed_paths;
-
-struct module_compile {
-    PyObject *const *args; /* self, data, path, then the keyword values */
-    PyObject *kwnames;
-    Py_ssize_t nkw;
-};
+ * importlib's SourceLoader.get_code() finds a module's code (its .pyc, or
+ * its source compiled by source_to_code() and then cached as a .pyc). Its
+ * wrapper here, when that fails with a SyntaxError and the source holds
+ * no-break spaces, compiles the source as the script's is (compile_fixed(),
+ * through the original source_to_code(), so a traceback loses importlib's
+ * frames as it does) and returns that code, cached nowhere: python3 refuses
+ * the file, and would run a .pyc of it without a word. Only imports go this
+ * way; compile(), py_compile and runpy.run_path() see what python3 gives.
+ * source_to_code() is wrapped too, for get_code()'s compile of a source with
+ * no-break spaces only: compiled with warnings ignored first, so that the
+ * warnings given before CPython stops at a no-break space are not given
+ * twice (once more by the fixed compile); again as it is if it compiles. */
+static PyObject *source_to_code_orig, *get_code_orig, *source_to_code_ours;
+static int in_get_code; /* get_code() calls under way (the GIL is held) */
 
 static PyObject *compile_module(const char *src, size_t len, PyObject *filename, void *ctx)
 {
-    struct module_compile *m = ctx;
-    PyObject *args[8];
-    if (m->nkw > 5 || !(args[1] = PyBytes_FromStringAndSize(src, (Py_ssize_t)len)))
+    PyObject *data = PyBytes_FromStringAndSize(src, (Py_ssize_t)len);
+    if (!data)
         return NULL;
-    args[0] = m->args[0];
-    args[2] = filename;
-    for (Py_ssize_t i = 0; i < m->nkw; i++)
-        args[3 + i] = m->args[3 + i];
-    PyObject *code = PyObject_Vectorcall(source_to_code_orig, args, 3, m->kwnames);
-    Py_DECREF(args[1]);
+    PyObject *code = PyObject_CallFunctionObjArgs(source_to_code_orig, (PyObject *)ctx, data, filename, NULL);
+    Py_DECREF(data);
     return code;
 }
 
@@ -598,79 +680,108 @@ static PyObject *module_source_to_code(PyObject *unused, PyObject *const *args, 
                                        PyObject *kwnames)
 {
     (void)unused;
-    PyObject *code = PyObject_Vectorcall(source_to_code_orig, args, (size_t)nargs, kwnames);
-    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
-    if (code || nargs != 3 || nkw > 5 || !PyErr_ExceptionMatches(PyExc_SyntaxError) ||
-        !PyBytes_Check(args[1]) || !PyUnicode_Check(args[2]))
-        return code;
-    const char *data = PyBytes_AS_STRING(args[1]);
-    size_t len = (size_t)PyBytes_GET_SIZE(args[1]);
-    if (!nbsp_fixable(data, len))
-        return NULL;
-    char *src = malloc(len + 1);
-    if (!src)
-        return NULL; /* the SyntaxError stands */
-    memcpy(src, data, len);
-    src[len] = '\0';
-    struct module_compile m = {args, kwnames, nkw};
-    code = compile_fixed(src, len, args[2], compile_module, &m);
-    free(src);
-    if (code && PySet_Add(fixed_paths, args[2]) < 0)
-        Py_CLEAR(code);
-    return code;
+    if (in_get_code && nargs == 3 && !kwnames && PyBytes_Check(args[1]) &&
+        nbsp_fixable(PyBytes_AS_STRING(args[1]), (size_t)PyBytes_GET_SIZE(args[1]))) {
+        PyObject *code = compile_quietly(compile_module, PyBytes_AS_STRING(args[1]),
+                                         (size_t)PyBytes_GET_SIZE(args[1]), args[2], args[0]);
+        if (!code)
+            return NULL; /* get_code()'s wrapper takes it from here */
+        Py_DECREF(code);
+    }
+    return PyObject_Vectorcall(source_to_code_orig, args, (size_t)nargs, kwnames);
 }
 
-static PyObject *module_cache_bytecode(PyObject *unused, PyObject *const *args, Py_ssize_t nargs,
-                                       PyObject *kwnames)
+/* Whether this loader compiles with SourceLoader's own source_to_code()
+ * (ours, the function the method on the class gives). The pending
+ * exception stays. */
+static int own_source_to_code(PyObject *self)
+{
+    PyObject *exc = PyErr_GetRaisedException_compat();
+    PyObject *f = PyObject_GetAttrString((PyObject *)Py_TYPE(self), "source_to_code");
+    int own = f && f == source_to_code_ours;
+    Py_XDECREF(f);
+    PyErr_Clear();
+    PyErr_SetRaisedException_compat(exc);
+    return own;
+}
+
+static PyObject *module_get_code(PyObject *unused, PyObject *const *args, Py_ssize_t nargs,
+                                 PyObject *kwnames)
 {
     (void)unused;
-    if (nargs >= 2) { /* self, source_path, bytecode_path, data */
-        int fixed = PySet_Discard(fixed_paths, args[1]);
-        if (fixed < 0)
-            return NULL;
-        if (fixed)
-            Py_RETURN_NONE;
+    in_get_code++;
+    PyObject *code = PyObject_Vectorcall(get_code_orig, args, (size_t)nargs, kwnames);
+    in_get_code--;
+    if (code || nargs != 2 || kwnames || !PyErr_ExceptionMatches(PyExc_SyntaxError) || !own_source_to_code(args[0]))
+        return code;
+    PyObject *exc = PyErr_GetRaisedException_compat();
+    PyObject *path = PyObject_CallMethod(args[0], "get_filename", "O", args[1]);
+    PyObject *data = path && PyUnicode_Check(path) ? PyObject_CallMethod(args[0], "get_data", "O", path) : NULL;
+    PyErr_Clear();
+    if (!data || !PyBytes_Check(data) ||
+        !nbsp_fixable(PyBytes_AS_STRING(data), (size_t)PyBytes_GET_SIZE(data))) {
+        Py_XDECREF(data);
+        Py_XDECREF(path);
+        PyErr_SetRaisedException_compat(exc);
+        return NULL;
     }
-    return PyObject_Vectorcall(cache_bytecode_orig, args, (size_t)nargs, kwnames);
+    size_t len = (size_t)PyBytes_GET_SIZE(data);
+    char *src = malloc(len + 1);
+    if (src) {
+        memcpy(src, PyBytes_AS_STRING(data), len);
+        src[len] = '\0';
+        PyErr_SetRaisedException_compat(exc); /* compile_fixed() starts from it */
+        code = compile_fixed(src, len, path, compile_module, args[0]);
+        free(src);
+    } else {
+        PyErr_SetRaisedException_compat(exc);
+    }
+    Py_DECREF(data);
+    Py_DECREF(path);
+    return code;
 }
 
 static PyMethodDef module_source_to_code_def = {
     "source_to_code", (PyCFunction)(void (*)(void))module_source_to_code, METH_FASTCALL | METH_KEYWORDS,
-    "importlib's SourceLoader.source_to_code(), which cgihost wraps to take no-break spaces as spaces."};
-static PyMethodDef module_cache_bytecode_def = {
-    "_cache_bytecode", (PyCFunction)(void (*)(void))module_cache_bytecode, METH_FASTCALL | METH_KEYWORDS,
-    "importlib's SourceFileLoader._cache_bytecode(), which cgihost wraps to cache no module it fixed."};
+    "importlib's SourceLoader.source_to_code(), wrapped by cgihost (no-break spaces in imported modules)."};
+static PyMethodDef module_get_code_def = {
+    "get_code", (PyCFunction)(void (*)(void))module_get_code, METH_FASTCALL | METH_KEYWORDS,
+    "importlib's SourceLoader.get_code(), wrapped by cgihost to take no-break spaces in an imported "
+    "module as spaces."};
 
-/* Replaces cls.name (a function) by a method calling def, keeping the original in *orig. */
-static int wrap_method(PyObject *ext, const char *cls, const char *name, PyMethodDef *def, PyObject **orig)
+/* A method calling def in place of cls.name (a function), the original kept
+ * in *orig; the function it calls in *ours if ours is not NULL. */
+static int wrap_method(PyObject *cls, const char *name, PyMethodDef *def, PyObject **orig, PyObject **ours)
 {
-    PyObject *c = PyObject_GetAttrString(ext, cls), *f = NULL, *m = NULL;
+    PyObject *f = NULL, *m = NULL;
     int rc = -1;
-    if (c && (*orig = PyObject_GetAttrString(c, name)) && PyFunction_Check(*orig) &&
-        (f = PyCFunction_New(def, NULL)) && (m = PyInstanceMethod_New(f)))
-        rc = PyObject_SetAttrString(c, name, m);
+    if ((*orig = PyObject_GetAttrString(cls, name)) && PyFunction_Check(*orig) &&
+        (f = PyCFunction_New(def, NULL)) && (m = PyInstanceMethod_New(f)) &&
+        PyObject_SetAttrString(cls, name, m) == 0) {
+        rc = 0;
+        if (ours)
+            *ours = Py_NewRef(f);
+    }
     Py_XDECREF(m);
     Py_XDECREF(f);
-    Py_XDECREF(c);
     return rc;
 }
 
-/* Installs both wrappers, or neither (then modules are compiled as python3
+/* Installs both wrappers, or neither (modules are then compiled as python3
  * compiles them). */
 static void fix_modules_too(void)
 {
     PyObject *ext = PyImport_ImportModule("_frozen_importlib_external");
-    if (ext && (fixed_paths = PySet_New(NULL)) &&
-        wrap_method(ext, "SourceFileLoader", "_cache_bytecode", &module_cache_bytecode_def,
-                    &cache_bytecode_orig) == 0 &&
-        wrap_method(ext, "SourceLoader", "source_to_code", &module_source_to_code_def,
-                    &source_to_code_orig) < 0) {
-        PyObject *c = PyObject_GetAttrString(ext, "SourceFileLoader");
-        if (!c || PyObject_SetAttrString(c, "_cache_bytecode", cache_bytecode_orig) < 0)
+    PyObject *cls = ext ? PyObject_GetAttrString(ext, "SourceLoader") : NULL;
+    if (cls && wrap_method(cls, "source_to_code", &module_source_to_code_def, &source_to_code_orig,
+                           &source_to_code_ours) == 0 &&
+        wrap_method(cls, "get_code", &module_get_code_def, &get_code_orig, NULL) < 0) {
+        if (PyObject_SetAttrString(cls, "source_to_code", source_to_code_orig) < 0)
             PyErr_Clear();
-        Py_XDECREF(c);
+        Py_CLEAR(source_to_code_ours);
     }
     PyErr_Clear();
+    Py_XDECREF(cls);
     Py_XDECREF(ext);
 }
 

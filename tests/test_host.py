@@ -163,6 +163,72 @@ def test_a_syntax_error_in_a_module_with_nbsp_is_python3s(cgihost, tmp_path, src
     assert ours.stderr.decode().replace(str(orig), "D") == theirs.stderr.decode().replace(str(ref), "D")
 
 
+@pytest.mark.parametrize("spec", ["utf8", "UTF8", "u8", "cp65001", "utf_8", "utf-8-unix"])
+def test_utf8_by_any_name_is_fixed(cgihost, tmp_path, spec):
+    # The tokenizer names only utf-8 and its utf-8-* forms "utf-8"; the
+    # codec is UTF-8's for all of these, and python3 reads the fixed copies.
+    orig, ref = tmp_path / "orig", tmp_path / "ref"
+    orig.mkdir()
+    ref.mkdir()
+    (orig / "main.py").write_text(f"# -*- coding: {spec} -*-\nimport helper\nif True:\n"
+                                  f"{NB}{NB}print(helper.X)\n", encoding="utf-8")
+    (orig / "helper.py").write_text(f"# vim: set fileencoding={spec} :\nif True:\n{NB}{NB}X = 'ok'\n",
+                                    encoding="utf-8")
+    for f in ("main.py", "helper.py"):
+        fixed_copy(orig / f, ref)
+    ours, theirs = run([cgihost, orig / "main.py"]), run([PYTHON, ref / "main.py"])
+    assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr)
+    assert ours.stdout == b"ok\n"
+
+
+@pytest.mark.parametrize("src", [
+    f"if True:\n{NB}{NB}y = 1\nbreak\n",  # found by the compiler, past the parser
+    f"def f(a, a):\n{NB}{NB}pass\n",
+    f"if True:\n{NB}{NB}print(1 is 1)\nreturn 5\n",  # a warning, then the error
+    f"x = 1 is 1\nif True:\n{NB}{NB}print(x)\n",  # a warning, and it runs
+    # an invalid escape: a DeprecationWarning on 3.11, not shown; a
+    # SyntaxWarning from 3.12, given while parsing, before the no-break space
+    f"import re\nx = re.match('\\d', '1')\nif True:\n{NB}{NB}print(x is None)\n",
+])
+@pytest.mark.parametrize("as_module", [False, True], ids=["script", "module"])
+def test_errors_and_warnings_of_a_source_with_nbsp_are_python3s(cgihost, tmp_path, src, as_module):
+    # The text and carets of an error the compiler finds, and each warning
+    # once, as python3 gives them for the fixed copy: its status, output and
+    # error; all of stderr as the same interpreter shows it for the fixed
+    # copy (make test-matrix runs this against 3.13, whose warnings differ).
+    orig, ref, same = tmp_path / "orig", tmp_path / "ref", tmp_path / "same"
+    for d in (orig, ref, same):
+        d.mkdir()
+    (orig / "main.py").write_text("import bad\n" if as_module else src, encoding="utf-8")
+    (orig / "bad.py").write_text(src, encoding="utf-8")
+    for f in ("main.py", "bad.py"):
+        fixed_copy(orig / f, ref)
+        fixed_copy(orig / f, same)
+    ours, theirs = run([cgihost, orig / "main.py"]), run([PYTHON, ref / "main.py"])
+    fixed = run([cgihost, same / "main.py"])
+
+    def shown(r, d):  # the source lines a warning shows are the file's, no-break spaces and all
+        return [x.strip(" " + NB) for x in r.stderr.decode().replace(str(d), "D").splitlines()]
+    assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout)
+    if theirs.returncode:
+        assert shown(ours, orig)[-1] == shown(theirs, ref)[-1]  # the error
+    assert shown(ours, orig) == shown(fixed, same)
+    assert sum("Warning" in x for x in shown(ours, orig)) <= 1
+
+
+def test_py_compile_of_a_module_with_nbsp_is_refused_as_python3_does(cgihost, tmp_path):
+    # Only imports take no-break spaces as spaces: py_compile (and
+    # compileall) refuse the file, and write no .pyc python3 would then run.
+    (tmp_path / "helper.py").write_text(f"if True:\n{NB}{NB}X = 1\n", encoding="utf-8")
+    script = tmp_path / "main.py"
+    script.write_text("import py_compile\n"
+                      "try:\n    py_compile.compile('helper.py', doraise=True)\n"
+                      "except py_compile.PyCompileError as e:\n    print(type(e.exc_value).__name__)\n"
+                      "import os\nprint(os.path.exists('__pycache__'))\n", encoding="utf-8")
+    ours, theirs = run([cgihost, script], cwd=tmp_path), run([PYTHON, script], cwd=tmp_path)
+    assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout) == (0, b"SyntaxError\nFalse\n")
+
+
 @pytest.mark.parametrize("src", [
     b"x = 1\n# caf\xe9\nprint('ok')\n",
     b"print('caf\xe9')\n",
