@@ -41,6 +41,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <sched.h>
+#include <spawn.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,8 +147,9 @@ static struct server {
     char **argv;
     char self[PATH_MAX];
     struct stat self_st;
-    struct stat self_seen; /* a new binary seen at the last look, if self_seen_ok */
+    struct stat self_seen; /* a new binary seen at the last look (at t_seen), if self_seen_ok */
     int self_seen_ok;
+    long t_seen, t_nextlook, backoff;
     /* stdio as Python made it */
     PyObject *stdio_encoding, *stdio_errors;
     int buffered_stdio;
@@ -2179,23 +2181,73 @@ static int same_file(const struct stat *a, const struct stat *b)
 }
 
 /* Whether the binary we run from was replaced by a finished one: another
- * file, time or size under its name, executable by us, and the same at two
- * looks (a second apart). A linker or install(1) writes the new file in
- * place and makes it executable last; re-executing it half written would
- * fail and end the server. */
-static int binary_replaced(void)
+ * regular file, time or size under its name, executable by us, the same at
+ * two looks at least a second apart, and running (binary_runs()). A linker
+ * or install(1) writes the new file in place and makes it executable last;
+ * cp(1) makes it executable first. After a look that found it not running,
+ * or an exec of it that failed, the next is S.backoff seconds later. */
+static int binary_runs(void);
+
+static int binary_replaced(long now)
 {
     struct stat st;
+    if (now < S.t_nextlook)
+        return 0;
     if (stat(S.self, &st) != 0 || same_file(&st, &S.self_st)) {
         S.self_seen_ok = 0; /* being replaced, or not */
         return 0;
     }
-    if (access(S.self, X_OK) != 0 || !S.self_seen_ok || !same_file(&st, &S.self_seen)) {
+    if (!S_ISREG(st.st_mode) || access(S.self, X_OK) != 0 || !S.self_seen_ok ||
+        !same_file(&st, &S.self_seen)) {
         S.self_seen = st;
         S.self_seen_ok = 1;
+        S.t_seen = now;
+        return 0;
+    }
+    if (now - S.t_seen < 1)
+        return 0;
+    S.self_seen_ok = 0;
+    if (!binary_runs()) {
+        logmsg("%s changed, but does not run: looking again in %lds", S.self, S.backoff);
+        S.t_nextlook = now + S.backoff;
+        S.backoff = S.backoff < 300 ? S.backoff * 2 : 600;
         return 0;
     }
     return 1;
+}
+
+/* Whether `BINARY --version` exits 0 within two seconds (posix_spawn(): no
+ * copy of this process), with /dev/null for its stdio. */
+static int binary_runs(void)
+{
+    posix_spawn_file_actions_t fa;
+    if (posix_spawn_file_actions_init(&fa) != 0)
+        return 0;
+    pid_t pid;
+    char *argv[] = {S.argv[0], "--version", NULL}, *env[] = {NULL};
+    int rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    if (rc == 0)
+        rc = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    if (rc == 0)
+        rc = posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    if (rc == 0)
+        rc = posix_spawn(&pid, S.self, &fa, NULL, argv, env);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+        return 0;
+    int status = 0;
+    for (int i = 0; i < 2000; i++) {
+        pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid)
+            return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        if (w < 0 && errno != EINTR)
+            return 0;
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+    kill(pid, SIGKILL);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    return 0;
 }
 
 /* Re-executes the (new) binary, handing it the listening socket as systemd
@@ -2203,8 +2255,6 @@ static int binary_replaced(void)
 static void reexec(void)
 {
     logmsg("%s changed: restarting", S.self);
-    if (dup2(S.lfd, 3) < 0 || fcntl(3, F_SETFD, 0) != 0)
-        return;
     char pid[32], **env;
     snprintf(pid, sizeof pid, "LISTEN_PID=%ld", (long)getpid());
     size_t n = 0;
@@ -2212,6 +2262,19 @@ static void reexec(void)
         n++;
     if (!(env = calloc(n + 4, sizeof *env)))
         return;
+    /* fd 3 is the socket's across the exec; what it was (the lock, maybe:
+     * close-on-exec, it is let go only by an exec that works) is kept aside
+     * and put back if the exec fails. */
+    int saved = -1, flags3 = fcntl(3, F_GETFD);
+    if (S.lfd != 3 && flags3 >= 0 && (saved = fcntl(3, F_DUPFD_CLOEXEC, 10)) < 0) {
+        logmsg("re-exec %s: %s", S.self, strerror(errno));
+        free(env);
+        return;
+    }
+    if ((S.lfd != 3 && dup2(S.lfd, 3) < 0) || fcntl(3, F_SETFD, 0) != 0) {
+        logmsg("re-exec %s: %s", S.self, strerror(errno));
+        goto restore;
+    }
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         if (strncmp(S.env0[i], "LISTEN_", 7) != 0 && strncmp(S.env0[i], "CGIHOST_REEXEC=", 15) != 0)
@@ -2223,6 +2286,17 @@ static void reexec(void)
     fflush(NULL);
     execve(S.self, S.argv, env);
     logmsg("re-exec %s: %s", S.self, strerror(errno));
+restore:
+    if (S.lfd == 3) {
+        if (fcntl(3, F_SETFD, flags3) != 0)
+            logmsg("fd 3: %s", strerror(errno));
+    } else if (saved >= 0) {
+        if (dup2(saved, 3) < 0 || fcntl(3, F_SETFD, flags3) != 0)
+            logmsg("fd 3: %s", strerror(errno));
+        close(saved);
+    } else {
+        close(3);
+    }
     free(env);
 }
 
@@ -2602,8 +2676,9 @@ static int serve(int argc, char **argv)
     if (open_socket() < 0)
         return 1;
 
+    /* The file we run, even if another has since taken its name. */
     ssize_t n = readlink("/proc/self/exe", S.self, sizeof S.self - 1);
-    if (n < 0 || stat((S.self[n] = '\0', S.self), &S.self_st) != 0) {
+    if (n < 0 || (S.self[n] = '\0', stat("/proc/self/exe", &S.self_st)) != 0) {
         fprintf(stderr, "cgihost: cannot find my binary\n");
         return 1;
     }
@@ -2690,6 +2765,8 @@ static int serve(int argc, char **argv)
 
     struct epoll_event ev[64];
     long queue_wait = -1;
+    S.backoff = 10;
+serve:
     for (;;) {
         int busy_work = !S.stopping && (want_refill() || PyList_GET_SIZE(S.pending) > 0);
         for (struct child *c = S.idle; c && !busy_work; c = c->next)
@@ -2741,7 +2818,7 @@ static int serve(int argc, char **argv)
             start_stop("idle");
         if (!S.stopping && now != S.t_selfcheck) {
             S.t_selfcheck = now;
-            if (binary_replaced()) {
+            if (binary_replaced(now)) {
                 S.restarting = 1;
                 start_stop("binary replaced");
             }
@@ -2754,8 +2831,15 @@ static int serve(int argc, char **argv)
     S.stopping = 1;
     (void)drain_queue(); /* whoever still waits runs in-process */
     if (S.restarting && S.nbusy == 0) {
-        close(S.lockfd);
         reexec();
+        /* The exec failed (the file changed again since it ran): serve on
+         * as we are, and look at it again later. The lock is still ours. */
+        S.stopping = S.restarting = 0;
+        S.t_active = now_s();
+        S.t_nextlook = S.t_active + S.backoff;
+        S.backoff = S.backoff < 300 ? S.backoff * 2 : 600;
+        logmsg("serving on %s, as before", S.sock);
+        goto serve;
     }
     if (!S.activated)
         unlink(S.sock);

@@ -1756,6 +1756,78 @@ def test_a_binary_being_written_is_waited_for(base):
         s.stop()
 
 
+def test_a_binary_that_does_not_run_is_not_restarted_into(base):
+    # A directory where the binary was, then a file executable from the
+    # start but still open for writing (cp, rsync --inplace): the server
+    # stops for neither (its exec would fail, and end it), serves on, and
+    # restarts once a binary that runs is there.
+    bindir = base / "bin"
+    bindir.mkdir(mode=0o755)
+    for f in (CGIHOST, CGIHOST_PY):
+        shutil.copy2(f, bindir / f.name)
+    s = Server(base, binary=bindir / "cgihost").start()
+    try:
+        script = s.script("who.py", WHO)
+        pid = s.pid
+        target = bindir / "cgihost-py"
+        target.unlink()
+        target.mkdir()
+        time.sleep(3)
+        assert s.run([script]).stdout == f"ppid {pid}\n".encode()
+        target.rmdir()
+        data = CGIHOST_PY.read_bytes()
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT, 0o755)
+        try:
+            os.write(fd, data[:len(data) // 2])
+            assert wait_for(lambda: "does not run" in s.log.read_text(), 10), s.log.read_text()
+            assert s.run([script]).stdout == f"ppid {pid}\n".encode()
+            os.write(fd, data[len(data) // 2:])
+        finally:
+            os.close(fd)
+        assert wait_for(lambda: s.log.read_text().count("(pool") == 2, 40), s.log.read_text()
+        assert "re-exec" not in s.log.read_text() and "stopped" not in s.log.read_text()
+        assert s.reaper_child() == pid
+        assert s.run([script]).stdout == f"ppid {pid}\n".encode()
+    finally:
+        s.stop()
+
+
+def test_an_exec_that_fails_leaves_the_server_serving(base):
+    # The binary gone again while the server waited for a request to end
+    # before its exec: the exec fails, and the server serves on as it was
+    # (it ended), then restarts once a binary is back.
+    bindir = base / "bin"
+    bindir.mkdir(mode=0o755)
+    for f in (CGIHOST, CGIHOST_PY):
+        shutil.copy2(f, bindir / f.name)
+    s = Server(base, binary=bindir / "cgihost").start()
+    try:
+        who = s.script("who.py", WHO)
+        slow = s.script("slow.py", "import time\ntime.sleep(4)\nprint('done')\n")
+        pid = s.pid
+        p = subprocess.Popen(as_user([CGIHOST, slow]), cwd=s.scripts, stdout=subprocess.PIPE,
+                             env=s.env(GATEWAY_INTERFACE="CGI/1.1", SERVER_PROTOCOL="HTTP/1.1"))
+        time.sleep(1)
+        target = bindir / "cgihost-py"
+        new = bindir / "cgihost-py.new"
+        shutil.copy2(CGIHOST_PY, new)
+        os.replace(new, target)
+        assert wait_for(lambda: "stopping: binary replaced" in s.log.read_text(), 10), s.log.read_text()
+        target.unlink()
+        target.mkdir()
+        assert p.communicate(timeout=30)[0] == b"done\n"
+        assert wait_for(lambda: "as before" in s.log.read_text(), 20), s.log.read_text()
+        assert "re-exec" in s.log.read_text()
+        assert s.reaper_child() == pid
+        assert s.run([who]).stdout == f"ppid {pid}\n".encode()
+        target.rmdir()
+        shutil.copy2(CGIHOST_PY, target)
+        assert wait_for(lambda: s.log.read_text().count("(pool") == 2, 40), s.log.read_text()
+        assert s.run([who]).stdout == f"ppid {pid}\n".encode()
+    finally:
+        s.stop()
+
+
 def test_a_setting_that_is_no_number_is_logged(base):
     s = Server(base)
     with open(s.log, "ab") as log:
