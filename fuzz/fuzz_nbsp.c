@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int was_nbsp = ((unsigned char)orig[i] == 0xC2 && i + 1 < size && (unsigned char)orig[i + 1] == 0xA0) ||
                        ((unsigned char)orig[i] == 0xA0 && i > 0 && (unsigned char)orig[i - 1] == 0xC2);
         int in_indent = 1; /* form feeds go only into a line's leading whitespace */
-        for (size_t j = i; j > 0 && orig[j - 1] != '\n'; j--) {
+        for (size_t j = i; j > 0 && orig[j - 1] != '\n' && orig[j - 1] != '\r'; j--) {
             unsigned char c = (unsigned char)orig[j - 1];
             if (c != ' ' && c != '\t' && c != '\f' && c != 0xC2 && c != 0xA0)
                 in_indent = 0;

@@ -66,7 +66,7 @@ size_t cgih_nbsp_fix(char *s, size_t len)
             st = CODE;
             break;
         case CODE:
-            if (c == '\n') {
+            if (c == '\n' || c == '\r') { /* CR LF, LF, or a lone CR (old Mac files) */
                 i++;
                 st = LINE_START;
             } else if (c == '#') {
@@ -86,17 +86,17 @@ size_t cgih_nbsp_fix(char *s, size_t len)
             }
             break;
         case COMMENT:
-            if (c == '\n')
+            if (c == '\n' || c == '\r')
                 st = LINE_START;
             i++;
             break;
         case STRING:
             if (c == '\\') {
-                i += 2;
+                i += i + 2 < len && s[i + 1] == '\r' && s[i + 2] == '\n' ? 3 : 2;
             } else if (c == quote && (!triple || (i + 2 < len && s[i + 1] == c && s[i + 2] == c))) {
                 i += triple ? 3 : 1;
                 st = CODE;
-            } else if (c == '\n' && !triple) {
+            } else if ((c == '\n' || c == '\r') && !triple) {
                 i++; /* unterminated: the compiler reports it */
                 st = LINE_START;
             } else {

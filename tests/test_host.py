@@ -73,6 +73,19 @@ def test_traceback_lines_and_columns_stay_right(cgihost, tmp_path):
     assert marks.index("~") == shown.index("1 / x[1]")
 
 
+@pytest.mark.parametrize("eol", ["\r\n", "\r"], ids=["crlf", "cr"])
+def test_nbsp_with_other_line_endings(cgihost, tmp_path, eol):
+    # Windows and old Mac line endings, as python3 reads them.
+    src = eol.join(["if True:", f"{NB}{NB}x = 'a\\", f"{NB}b'", "  y = 2", "print(ascii(x), y)", ""])
+    script = tmp_path / "eol.py"
+    script.write_bytes(src.encode())
+    ref = tmp_path / "ref.py"
+    ref.write_bytes(src.replace(f"{NB}{NB}x", "  x").encode())
+    ours, theirs = run([cgihost, script]), run([PYTHON, ref])
+    assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr)
+    assert ours.stdout == b"'a\\xa0b' 2\n"
+
+
 def test_a_script_that_compiles_is_not_rewritten(cgihost, tmp_path):
     script = tmp_path / "ok.py"
     script.write_text(f"x = '{NB}'\nprint(ascii(x))\n", encoding="utf-8")

@@ -27,6 +27,12 @@ static const struct {
     {"x = 1 # " NB "\n", "x = 1 # " NB "\n", 0},
     {"\xc2", "\xc2", 0},
     {"'unterminated" NB "\n" NB "x\n", "'unterminated" NB "\n\f x\n", 1},
+    /* CR LF and a lone CR end lines as LF does (the tokenizer reads them so) */
+    {"if 1:\r\n" NB NB "x = 1\r\n", "if 1:\r\n\f\f  x = 1\r\n", 2},
+    {"if 1:\r" NB NB "x = 1\r  y = 2\r", "if 1:\r\f\f  x = 1\r  y = 2\r", 2},
+    {"# c\r" NB "x\r", "# c\r\f x\r", 1},
+    {"s = 'a\\\r\n" NB "b'\r\n", "s = 'a\\\r\n" NB "b'\r\n", 0}, /* a continued literal */
+    {"s = 'a\r" NB "x\r", "s = 'a\r\f x\r", 1},                    /* unterminated at a CR */
 };
 
 /* Source declaring no encoding: where python3's tokenizer finds a byte that
