@@ -447,10 +447,22 @@ static PyObject *compile_string(const char *src, size_t len, PyObject *filename,
     return Py_CompileStringObject(src, filename, Py_file_input, &cf, -1);
 }
 
+/* The end of the line at src[i], past its LF, CR LF or lone CR (as the
+ * tokenizer reads them). */
+static size_t line_end(const char *src, size_t len, size_t i)
+{
+    while (i < len && src[i] != '\n' && src[i] != '\r')
+        i++;
+    if (i < len && src[i] == '\r' && i + 1 < len && src[i + 1] == '\n')
+        i++;
+    return i < len ? i + 1 : i;
+}
+
 /* Calls compile with every warning ignored: an "ignore" filter first in the
  * list the warnings machinery reads (warnings.filters once warnings is
- * imported, _warnings.filters before). For a compile whose only purpose is
- * the place of an error, whose warnings the compile before it gave. */
+ * imported, _warnings.filters before), taken out again wherever it is then.
+ * Used only for a source that failed to compile, to place its error: the
+ * compile before gave its warnings. */
 static PyObject *compile_quietly(compile_fn compile, const char *src, size_t len, PyObject *filename,
                                  void *ctx)
 {
@@ -465,9 +477,12 @@ static PyObject *compile_quietly(compile_fn compile, const char *src, size_t len
     PyErr_Clear();
     PyObject *code = compile(src, len, filename, ctx);
     PyObject *exc = PyErr_GetRaisedException_compat();
-    if (added && PyList_GET_SIZE(filters) > 0 && PyList_GET_ITEM(filters, 0) == entry &&
-        PySequence_DelItem(filters, 0) == 0 && (r = PyObject_CallMethod(uw, "_filters_mutated", NULL)))
-        Py_DECREF(r);
+    for (Py_ssize_t i = 0; added && i < PyList_GET_SIZE(filters); i++)
+        if (PyList_GET_ITEM(filters, i) == entry) { /* another thread may have added one before it */
+            if (PySequence_DelItem(filters, i) == 0 && (r = PyObject_CallMethod(uw, "_filters_mutated", NULL)))
+                Py_DECREF(r);
+            break;
+        }
     PyErr_Clear();
     PyErr_SetRaisedException_compat(exc);
     Py_XDECREF(entry);
@@ -478,8 +493,9 @@ static PyObject *compile_quietly(compile_fn compile, const char *src, size_t len
 
 /* A SyntaxError found past the parser ('break' outside a loop, a duplicate
  * argument) takes its text from the file, which under no file name it did
- * not find: given here from the source (line lineno, with its newline), as
- * CPython reads it from a file. Returns -1 with an exception set on failure. */
+ * not find: given here from the source (line lineno, ended by a newline),
+ * as CPython reads it from a file. Returns -1 with an exception set on
+ * failure. */
 static int set_text(PyObject *err, const char *src, size_t len)
 {
     PyObject *text = PyObject_GetAttrString(err, "text");
@@ -492,71 +508,19 @@ static int set_text(PyObject *err, const char *src, size_t len)
     if (rc < 0 || n < 1)
         return rc;
     size_t i = 0;
-    for (long k = 1; k < n && i < len; k++) {
-        const char *nl = memchr(src + i, '\n', len - i);
-        i = nl ? (size_t)(nl - src) + 1 : len;
-    }
+    for (long k = 1; k < n && i < len; k++)
+        i = line_end(src, len, i);
     if (i >= len)
         return 0;
-    const char *nl = memchr(src + i, '\n', len - i);
-    size_t end = nl ? (size_t)(nl - src) + 1 : len;
-    PyObject *line = PyUnicode_DecodeUTF8(src + i, (Py_ssize_t)(end - i), "replace");
+    size_t end = i;
+    while (end < len && src[end] != '\n' && src[end] != '\r')
+        end++;
+    PyObject *bare = PyUnicode_DecodeUTF8(src + i, (Py_ssize_t)(end - i), "replace");
+    PyObject *line = bare ? PyUnicode_FromFormat("%U\n", bare) : NULL;
     rc = line ? PyObject_SetAttrString(err, "text", line) : -1;
     Py_XDECREF(line);
+    Py_XDECREF(bare);
     return rc;
-}
-
-/* After src failed to compile with the pending SyntaxError, and holds
- * no-break spaces: compiles the rewritten source (src is rewritten in
- * place). When that fails too, the SyntaxError python3 gives a copy fixed by
- * hand stands (the original's is the first no-break space, which would hide
- * an unclosed bracket or an unexpected indent); any other failure, the
- * original's. Where it sits is that copy's: compiled as such a copy, one
- * space for each, under no file name (or CPython would read the line again
- * from the file, where a no-break space is one column but two bytes), then
- * named. */
-static PyObject *compile_fixed(char *src, size_t len, PyObject *filename, compile_fn compile, void *ctx)
-{
-    PyObject *exc = PyErr_GetRaisedException_compat(), *code = NULL;
-    char *orig = malloc(len + 1);
-    if (orig == NULL) {
-        PyErr_SetRaisedException_compat(exc);
-        return NULL;
-    }
-    memcpy(orig, src, len + 1);
-    if (cgih_nbsp_fix(src, len) > 0)
-        code = compile(src, len, filename, ctx);
-    if (code || !PyErr_Occurred() || !PyErr_ExceptionMatches(PyExc_SyntaxError)) {
-        free(orig);
-        if (code) {
-            Py_XDECREF(exc);
-            return code;
-        }
-        PyErr_Clear();
-        PyErr_SetRaisedException_compat(exc);
-        return NULL;
-    }
-    Py_XDECREF(exc);
-    exc = PyErr_GetRaisedException_compat();
-    size_t flat = flatten(orig, src, len);
-    PyObject *none = PyUnicode_FromString("");
-    PyObject *again = none ? compile_quietly(compile, orig, flat, none, ctx) : NULL;
-    Py_XDECREF(none);
-    if (!again && PyErr_Occurred() && PyErr_ExceptionMatches(PyExc_SyntaxError)) {
-        PyObject *copy = PyErr_GetRaisedException_compat();
-        if (PyObject_SetAttrString(copy, "filename", filename) == 0 && set_text(copy, orig, flat) == 0) {
-            Py_XDECREF(exc);
-            exc = copy;
-        } else {
-            PyErr_Clear();
-            Py_DECREF(copy);
-        }
-    }
-    free(orig);
-    Py_XDECREF(again);
-    PyErr_Clear();
-    PyErr_SetRaisedException_compat(exc);
-    return NULL;
 }
 
 /* A source whose declared encoding python3 cannot read it with (no such
@@ -617,8 +581,78 @@ static int nbsp_fixable(const char *src, size_t len)
     return utf8;
 }
 
-/* Compiles the script; when CPython refuses it and it holds no-break spaces,
- * compiles the rewritten source instead (compile_fixed()). */
+/* The source rewritten (a NUL-terminated copy) when it is UTF-8 with
+ * no-break spaces outside its literals and comments, where CPython refuses
+ * them; NULL when it has none there (or is not UTF-8), or with an exception
+ * set when out of memory. */
+static char *nbsp_rewritten(const char *src, size_t len)
+{
+    if (!nbsp_fixable(src, len))
+        return NULL;
+    char *fixed = malloc(len + 1);
+    if (!fixed) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    memcpy(fixed, src, len);
+    fixed[len] = '\0';
+    if (cgih_nbsp_fix(fixed, len) == 0) {
+        free(fixed);
+        return NULL;
+    }
+    return fixed;
+}
+
+/* Compiles the rewritten source (fixed, from nbsp_rewritten()); orig, as it
+ * is, would not compile, and is not tried. When this fails too, the
+ * SyntaxError stands that python3 gives a copy fixed by hand, one space for
+ * each no-break space replaced (the rewrite keeps every byte offset, two
+ * bytes for each): found by compiling such a copy under no file name (or
+ * CPython would read the line again from the file, where a no-break space
+ * is one column but two bytes), then named, and given its line where the
+ * compiler left it out. That compile ignores warnings (the first gave
+ * them), unless a warning was the error. */
+static PyObject *compile_fixed(const char *orig, const char *fixed, size_t len, PyObject *filename,
+                               compile_fn compile, void *ctx)
+{
+    PyObject *code = compile(fixed, len, filename, ctx);
+    if (code || !PyErr_ExceptionMatches(PyExc_SyntaxError))
+        return code;
+    PyObject *exc = PyErr_GetRaisedException_compat();
+    char *flat = malloc(len + 1);
+    if (!flat) {
+        PyErr_SetRaisedException_compat(exc);
+        return NULL;
+    }
+    memcpy(flat, orig, len);
+    flat[len] = '\0';
+    size_t n = flatten(flat, fixed, len);
+    PyObject *none = PyUnicode_FromString("");
+    PyObject *again = none ? compile_quietly(compile, flat, n, none, ctx) : NULL;
+    if (again) { /* the error was a warning made one (-W error): it is again */
+        Py_CLEAR(again);
+        again = compile(flat, n, none, ctx);
+    }
+    Py_XDECREF(none);
+    if (!again && PyErr_Occurred() && PyErr_ExceptionMatches(PyExc_SyntaxError)) {
+        PyObject *copy = PyErr_GetRaisedException_compat();
+        if (PyObject_SetAttrString(copy, "filename", filename) == 0 && set_text(copy, flat, n) == 0) {
+            Py_XDECREF(exc);
+            exc = copy;
+        } else {
+            PyErr_Clear();
+            Py_DECREF(copy);
+        }
+    }
+    free(flat);
+    Py_XDECREF(again);
+    PyErr_Clear();
+    PyErr_SetRaisedException_compat(exc);
+    return NULL;
+}
+
+/* Compiles the script, rewritten when it has no-break spaces where CPython
+ * refuses them (compile_fixed()). */
 static PyObject *compile_script(char *src, size_t len, PyObject *filename)
 {
     /* Compiled from memory, the tokenizer would not check what it checks in
@@ -632,39 +666,33 @@ static PyObject *compile_script(char *src, size_t len, PyObject *filename)
                      (unsigned char)src[bad], filename, line);
         return NULL;
     }
-    /* With no-break spaces, compiled with warnings ignored first: those
-     * given before CPython stops at one would be given again by the fixed
-     * compile; compiled again as it is if it compiles. */
-    int nbsp = nbsp_fixable(src, len);
-    PyObject *code = nbsp ? compile_quietly(compile_string, src, len, filename, NULL)
-                          : compile_string(src, len, filename, NULL);
-    if (nbsp && code) {
-        Py_DECREF(code);
-        return compile_string(src, len, filename, NULL);
-    }
-    if (!code && PyErr_ExceptionMatches(PyExc_SyntaxError) && encoding_problem(src, len))
+    char *fixed = nbsp_rewritten(src, len);
+    if (!fixed && PyErr_Occurred())
         return NULL;
-    if (code || !nbsp || !PyErr_ExceptionMatches(PyExc_SyntaxError))
-        return code;
-    return compile_fixed(src, len, filename, compile_string, NULL);
+    PyObject *code = fixed ? compile_fixed(src, fixed, len, filename, compile_string, NULL)
+                           : compile_string(src, len, filename, NULL);
+    free(fixed);
+    if (!code && PyErr_ExceptionMatches(PyExc_SyntaxError))
+        (void)encoding_problem(src, len);
+    return code;
 }
 
 /* ---- no-break spaces in the modules a script imports ------------------------------
  *
  * importlib's SourceLoader.get_code() finds a module's code (its .pyc, or
- * its source compiled by source_to_code() and then cached as a .pyc). Its
- * wrapper here, when that fails with a SyntaxError and the source holds
- * no-break spaces, compiles the source as the script's is (compile_fixed(),
- * through the original source_to_code(), so a traceback loses importlib's
- * frames as it does) and returns that code, cached nowhere: python3 refuses
- * the file, and would run a .pyc of it without a word. Only imports go this
- * way; compile(), py_compile and runpy.run_path() see what python3 gives.
- * source_to_code() is wrapped too, for get_code()'s compile of a source with
- * no-break spaces only: compiled with warnings ignored first, so that the
- * warnings given before CPython stops at a no-break space are not given
- * twice (once more by the fixed compile); again as it is if it compiles. */
+ * its source compiled by source_to_code() and then cached as a .pyc). Both
+ * are wrapped here. In get_code(), source_to_code() given a source with
+ * no-break spaces where CPython refuses them compiles nothing: it raises a
+ * SyntaxError that carries the source, which get_code() lets through without
+ * caching anything, and get_code()'s wrapper compiles the source as the
+ * script's is (compile_fixed(), through the original source_to_code(), so a
+ * traceback loses importlib's frames as it does) and returns that code,
+ * cached nowhere: python3 refuses the file, and would run a .pyc of it
+ * without a word. Only imports go this way; compile(), py_compile and
+ * runpy.run_path() see what python3 gives them, as does a loader with a
+ * source_to_code() of its own. */
 static PyObject *source_to_code_orig, *get_code_orig, *source_to_code_ours;
-static int in_get_code; /* get_code() calls under way (the GIL is held) */
+static _Thread_local PyObject *getting_code; /* the loader whose get_code() this thread is in */
 
 static PyObject *compile_module(const char *src, size_t len, PyObject *filename, void *ctx)
 {
@@ -676,66 +704,68 @@ static PyObject *compile_module(const char *src, size_t len, PyObject *filename,
     return code;
 }
 
-static PyObject *module_source_to_code(PyObject *unused, PyObject *const *args, Py_ssize_t nargs,
-                                       PyObject *kwnames)
-{
-    (void)unused;
-    if (in_get_code && nargs == 3 && !kwnames && PyBytes_Check(args[1]) &&
-        nbsp_fixable(PyBytes_AS_STRING(args[1]), (size_t)PyBytes_GET_SIZE(args[1]))) {
-        PyObject *code = compile_quietly(compile_module, PyBytes_AS_STRING(args[1]),
-                                         (size_t)PyBytes_GET_SIZE(args[1]), args[2], args[0]);
-        if (!code)
-            return NULL; /* get_code()'s wrapper takes it from here */
-        Py_DECREF(code);
-    }
-    return PyObject_Vectorcall(source_to_code_orig, args, (size_t)nargs, kwnames);
-}
-
 /* Whether this loader compiles with SourceLoader's own source_to_code()
- * (ours, the function the method on the class gives). The pending
- * exception stays. */
+ * (ours, the function the method on the class gives). */
 static int own_source_to_code(PyObject *self)
 {
-    PyObject *exc = PyErr_GetRaisedException_compat();
     PyObject *f = PyObject_GetAttrString((PyObject *)Py_TYPE(self), "source_to_code");
     int own = f && f == source_to_code_ours;
     Py_XDECREF(f);
     PyErr_Clear();
-    PyErr_SetRaisedException_compat(exc);
     return own;
+}
+
+static PyObject *module_source_to_code(PyObject *unused, PyObject *const *args, Py_ssize_t nargs,
+                                       PyObject *kwnames)
+{
+    (void)unused;
+    if (getting_code && nargs == 3 && !kwnames && args[0] == getting_code && PyBytes_Check(args[1]) &&
+        PyUnicode_Check(args[2]) && own_source_to_code(args[0])) {
+        char *fixed = nbsp_rewritten(PyBytes_AS_STRING(args[1]), (size_t)PyBytes_GET_SIZE(args[1]));
+        if (fixed) {
+            free(fixed);
+            PyObject *e = PyObject_CallFunction(PyExc_SyntaxError, "s", "no-break spaces (cgihost)");
+            if (e && PyObject_SetAttrString(e, "_cgihost_source", args[1]) == 0 &&
+                PyObject_SetAttrString(e, "_cgihost_path", args[2]) == 0)
+                PyErr_SetObject(PyExc_SyntaxError, e);
+            Py_XDECREF(e);
+            return NULL;
+        }
+        if (PyErr_Occurred())
+            return NULL;
+    }
+    return PyObject_Vectorcall(source_to_code_orig, args, (size_t)nargs, kwnames);
 }
 
 static PyObject *module_get_code(PyObject *unused, PyObject *const *args, Py_ssize_t nargs,
                                  PyObject *kwnames)
 {
     (void)unused;
-    in_get_code++;
+    PyObject *outer = getting_code;
+    getting_code = nargs >= 1 ? args[0] : NULL;
     PyObject *code = PyObject_Vectorcall(get_code_orig, args, (size_t)nargs, kwnames);
-    in_get_code--;
-    if (code || nargs != 2 || kwnames || !PyErr_ExceptionMatches(PyExc_SyntaxError) || !own_source_to_code(args[0]))
+    getting_code = outer;
+    if (code || !PyErr_ExceptionMatches(PyExc_SyntaxError))
         return code;
     PyObject *exc = PyErr_GetRaisedException_compat();
-    PyObject *path = PyObject_CallMethod(args[0], "get_filename", "O", args[1]);
-    PyObject *data = path && PyUnicode_Check(path) ? PyObject_CallMethod(args[0], "get_data", "O", path) : NULL;
+    PyObject *data = PyObject_GetAttrString(exc, "_cgihost_source");
+    PyObject *path = data ? PyObject_GetAttrString(exc, "_cgihost_path") : NULL;
     PyErr_Clear();
-    if (!data || !PyBytes_Check(data) ||
-        !nbsp_fixable(PyBytes_AS_STRING(data), (size_t)PyBytes_GET_SIZE(data))) {
+    if (!path || !PyBytes_Check(data)) { /* a SyntaxError of its own */
         Py_XDECREF(data);
         Py_XDECREF(path);
         PyErr_SetRaisedException_compat(exc);
         return NULL;
     }
+    Py_DECREF(exc);
+    const char *src = PyBytes_AS_STRING(data);
     size_t len = (size_t)PyBytes_GET_SIZE(data);
-    char *src = malloc(len + 1);
-    if (src) {
-        memcpy(src, PyBytes_AS_STRING(data), len);
-        src[len] = '\0';
-        PyErr_SetRaisedException_compat(exc); /* compile_fixed() starts from it */
-        code = compile_fixed(src, len, path, compile_module, args[0]);
-        free(src);
-    } else {
-        PyErr_SetRaisedException_compat(exc);
-    }
+    char *fixed = nbsp_rewritten(src, len);
+    if (fixed)
+        code = compile_fixed(src, fixed, len, path, compile_module, nargs >= 1 ? args[0] : NULL);
+    else if (!PyErr_Occurred())
+        code = compile_module(src, len, path, nargs >= 1 ? args[0] : NULL);
+    free(fixed);
     Py_DECREF(data);
     Py_DECREF(path);
     return code;

@@ -229,6 +229,51 @@ def test_errors_and_warnings_of_a_source_with_nbsp_are_python3s(cgihost, tmp_pat
     assert sum("Warning" in x for x in shown(ours, orig)) <= 1
 
 
+@pytest.mark.parametrize("src", [
+    # -W error: the warning is the error, placed as python3 places it
+    f"#!/usr/bin/python3 -Werror\nif 1:\n{NB}{NB}x = '\\d'\n",
+    f"#!/usr/bin/python3 -Werror\nx = 1;{NB}y = 1 is 1\n",
+    # no-break spaces only in a literal: the warnings before a real error
+    f"#!/usr/bin/python3 -Walways\nx = '\\d'\ns = 'a{NB}b'\nbreak\n",
+    # an error the compiler finds, with CR LF and CR line endings
+    f"if 1:\r\n{NB}{NB}x = 1\r\nbreak\r\n",
+    f"if 1:\r{NB}{NB}x = 1\rbreak\r",
+], ids=["werror-escape", "werror-is", "walways-literal-only", "crlf", "cr"])
+def test_warnings_and_errors_as_python3_gives_them_for_a_fixed_copy(cgihost, tmp_path, src):
+    script = tmp_path / "w.py"
+    script.write_bytes(src.encode())
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    fixed = ref / "w.py"
+    fixed.write_bytes(re.sub(f"{NB}(?![^']*'\\n)", " ", src).encode())  # not in the literal 'a b'
+    opt = src.split("\n")[0].split()[1:] if src.startswith("#!") else []
+    ours, theirs, same = run([cgihost, script]), run([PYTHON, *opt, fixed]), run([cgihost, fixed])
+    assert ours.returncode == theirs.returncode != 0
+    # all of stderr as the same interpreter gives it for the fixed copy (as
+    # python3 here: make test-matrix runs this against 3.13, whose warnings
+    # differ), and python3's error
+    assert ours.stderr.replace(bytes(tmp_path), b"T") == same.stderr.replace(bytes(ref), b"T")
+    assert ours.stderr.splitlines()[-1].split(b":")[0] == theirs.stderr.splitlines()[-1].split(b":")[0]
+    (tmp_path / "v.py").write_text("import sys\nprint(sys.version_info[:2] == (3, 11))\n")
+    if run([cgihost, tmp_path / "v.py"]).stdout == b"True\n":
+        assert ours.stderr.replace(bytes(tmp_path), b"T") == theirs.stderr.replace(bytes(ref), b"T")
+
+
+def test_a_warning_once_given_is_not_given_again_by_an_import(cgihost, tmp_path):
+    # Importing a module (compiled from source) whose no-break spaces are all
+    # in literals leaves the warnings registry alone.
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "mod.py").write_text(f"S = 'a{NB}b'\n", encoding="utf-8")
+    script = tmp_path / "s.py"
+    script.write_text("import os, sys, warnings\nsys.dont_write_bytecode = True\n"
+                      "sys.path.insert(0, os.path.join(os.path.dirname(__file__), 'm'))\n"
+                      "def w(): warnings.warn('x')\nw()\nimport mod\nw()\nprint(repr(mod.S))\n",
+                      encoding="utf-8")
+    ours, theirs = run([cgihost, script]), run([PYTHON, script])
+    assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr)
+    assert ours.stderr.count(b"UserWarning") == 1
+
+
 def test_py_compile_of_a_module_with_nbsp_is_refused_as_python3_does(cgihost, tmp_path):
     # Only imports take no-break spaces as spaces: py_compile (and
     # compileall) refuse the file, and write no .pyc python3 would then run.
