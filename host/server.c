@@ -150,6 +150,8 @@ static struct server {
     struct stat self_seen; /* a new binary seen at the last look (at t_seen), if self_seen_ok */
     int self_seen_ok;
     long t_seen, t_nextlook, backoff;
+    struct stat self_failed; /* the file that did not run, if self_failed_ok */
+    int self_failed_ok;
     /* stdio as Python made it */
     PyObject *stdio_encoding, *stdio_errors;
     int buffered_stdio;
@@ -2053,10 +2055,12 @@ static void on_signal(void)
 {
     struct signalfd_siginfo si;
     while (read(S.sfd, &si, sizeof si) == (ssize_t)sizeof si) {
-        if (si.ssi_signo == SIGCHLD)
+        if (si.ssi_signo == SIGCHLD) {
             reap();
-        else
+        } else {
+            S.restarting = 0; /* during a restart's wait too: a stop, no exec */
             start_stop(strsignal((int)si.ssi_signo));
+        }
     }
     reap();
 }
@@ -2184,18 +2188,33 @@ static int same_file(const struct stat *a, const struct stat *b)
  * regular file, time or size under its name, executable by us, the same at
  * two looks at least a second apart, and running (binary_runs()). A linker
  * or install(1) writes the new file in place and makes it executable last;
- * cp(1) makes it executable first. After a look that found it not running,
- * or an exec of it that failed, the next is S.backoff seconds later. */
+ * cp(1) makes it executable first. */
 static int binary_runs(void);
+
+/* The file now under the binary's name did not run or exec: it is looked
+ * at again S.backoff seconds later (10, doubling to 600), another file at
+ * once. */
+static void failed_look(long now)
+{
+    S.self_failed_ok = stat(S.self, &S.self_failed) == 0;
+    S.t_nextlook = now + S.backoff;
+    logmsg("%s changed, but does not run: looking again in %lds", S.self, S.backoff);
+    S.backoff = S.backoff < 300 ? S.backoff * 2 : 600;
+}
 
 static int binary_replaced(long now)
 {
     struct stat st;
-    if (now < S.t_nextlook)
-        return 0;
     if (stat(S.self, &st) != 0 || same_file(&st, &S.self_st)) {
         S.self_seen_ok = 0; /* being replaced, or not */
         return 0;
+    }
+    if (S.self_failed_ok && same_file(&st, &S.self_failed)) {
+        if (now < S.t_nextlook)
+            return 0;
+    } else if (S.self_failed_ok) {
+        S.self_failed_ok = 0; /* another file: no waiting */
+        S.backoff = 10;
     }
     if (!S_ISREG(st.st_mode) || access(S.self, X_OK) != 0 || !S.self_seen_ok ||
         !same_file(&st, &S.self_seen)) {
@@ -2208,9 +2227,7 @@ static int binary_replaced(long now)
         return 0;
     S.self_seen_ok = 0;
     if (!binary_runs()) {
-        logmsg("%s changed, but does not run: looking again in %lds", S.self, S.backoff);
-        S.t_nextlook = now + S.backoff;
-        S.backoff = S.backoff < 300 ? S.backoff * 2 : 600;
+        failed_look(now);
         return 0;
     }
     return 1;
@@ -2224,14 +2241,14 @@ static int binary_runs(void)
     if (posix_spawn_file_actions_init(&fa) != 0)
         return 0;
     pid_t pid;
-    char *argv[] = {S.argv[0], "--version", NULL}, *env[] = {NULL};
+    char *argv[] = {S.argv[0], "--version", NULL};
     int rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     if (rc == 0)
         rc = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     if (rc == 0)
         rc = posix_spawn_file_actions_adddup2(&fa, 1, 2);
     if (rc == 0)
-        rc = posix_spawn(&pid, S.self, &fa, NULL, argv, env);
+        rc = posix_spawn(&pid, S.self, &fa, NULL, argv, S.env0); /* as the exec would have it */
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0)
         return 0;
@@ -2676,8 +2693,11 @@ static int serve(int argc, char **argv)
     if (open_socket() < 0)
         return 1;
 
-    /* The file we run, even if another has since taken its name. */
+    /* The file we run, even if another has since taken its name (then a
+     * restart into that one follows). */
     ssize_t n = readlink("/proc/self/exe", S.self, sizeof S.self - 1);
+    if (n >= 0 && (size_t)n > 10 && memcmp(S.self + n - 10, " (deleted)", 10) == 0)
+        n -= 10;
     if (n < 0 || (S.self[n] = '\0', stat("/proc/self/exe", &S.self_st)) != 0) {
         fprintf(stderr, "cgihost: cannot find my binary\n");
         return 1;
@@ -2836,8 +2856,7 @@ serve:
          * as we are, and look at it again later. The lock is still ours. */
         S.stopping = S.restarting = 0;
         S.t_active = now_s();
-        S.t_nextlook = S.t_active + S.backoff;
-        S.backoff = S.backoff < 300 ? S.backoff * 2 : 600;
+        failed_look(S.t_active);
         logmsg("serving on %s, as before", S.sock);
         goto serve;
     }

@@ -1803,7 +1803,7 @@ def test_an_exec_that_fails_leaves_the_server_serving(base):
     s = Server(base, binary=bindir / "cgihost").start()
     try:
         who = s.script("who.py", WHO)
-        slow = s.script("slow.py", "import time\ntime.sleep(4)\nprint('done')\n")
+        slow = s.script("slow.py", "import time\ntime.sleep(8)\nprint('done')\n")
         pid = s.pid
         p = subprocess.Popen(as_user([CGIHOST, slow]), cwd=s.scripts, stdout=subprocess.PIPE,
                              env=s.env(GATEWAY_INTERFACE="CGI/1.1", SERVER_PROTOCOL="HTTP/1.1"))
@@ -1824,6 +1824,34 @@ def test_an_exec_that_fails_leaves_the_server_serving(base):
         shutil.copy2(CGIHOST_PY, target)
         assert wait_for(lambda: s.log.read_text().count("(pool") == 2, 40), s.log.read_text()
         assert s.run([who]).stdout == f"ppid {pid}\n".encode()
+    finally:
+        s.stop()
+
+
+def test_a_signal_during_a_restarts_wait_stops_the_server(base):
+    # SIGTERM while the server waits for a request to end before it
+    # re-executes: it stops then, as asked, and does not restart.
+    bindir = base / "bin"
+    bindir.mkdir(mode=0o755)
+    for f in (CGIHOST, CGIHOST_PY):
+        shutil.copy2(f, bindir / f.name)
+    s = Server(base, binary=bindir / "cgihost").start()
+    try:
+        slow = s.script("slow.py", "import time\ntime.sleep(8)\nprint('done')\n")
+        pid = s.pid
+        p = subprocess.Popen(as_user([CGIHOST, slow]), cwd=s.scripts, stdout=subprocess.PIPE,
+                             env=s.env(GATEWAY_INTERFACE="CGI/1.1", SERVER_PROTOCOL="HTTP/1.1"))
+        time.sleep(1)
+        new = bindir / "cgihost-py.new"
+        shutil.copy2(CGIHOST_PY, new)
+        os.replace(new, bindir / "cgihost-py")
+        assert wait_for(lambda: "stopping: binary replaced" in s.log.read_text(), 10), s.log.read_text()
+        os.kill(pid, signal.SIGTERM)
+        assert p.communicate(timeout=30)[0] == b"done\n"
+        assert s.proc.wait(timeout=30) == 0
+        log = s.log.read_text()
+        assert "stopped after" in log and "restarting" not in log, log
+        assert not (s.dir / "server.sock").exists()
     finally:
         s.stop()
 
