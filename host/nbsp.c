@@ -258,3 +258,16 @@ size_t cgih_source_coding(const char *src, size_t len, const char **name)
     }
     return 0;
 }
+
+int cgih_source_has_fstring(const char *src, size_t len)
+{
+    for (const char *q = src; (q = memchr(q, '"', len - (size_t)(q - src))) != NULL; q++)
+        for (const char *p = q; p > src && p > q - 2 && ((p[-1] | 0x20) == 'f' || (p[-1] | 0x20) == 'r'); p--)
+            if ((p[-1] | 0x20) == 'f')
+                return 1;
+    for (const char *q = src; (q = memchr(q, '\'', len - (size_t)(q - src))) != NULL; q++)
+        for (const char *p = q; p > src && p > q - 2 && ((p[-1] | 0x20) == 'f' || (p[-1] | 0x20) == 'r'); p--)
+            if ((p[-1] | 0x20) == 'f')
+                return 1;
+    return 0;
+}

@@ -29,6 +29,13 @@ size_t cgih_nbsp_fix(char *src, size_t len);
  * (1-based), or returns (size_t)-1. */
 size_t cgih_source_bad_utf8(const char *src, size_t len, size_t *line);
 
+/* Whether the source may hold an f-string: a quote right after a string
+ * prefix with an f in it (f, rf, fr, any case). Inside an f-string's {...}
+ * the rewrite cannot tell code from a literal (from 3.12 the same quote may
+ * open a literal there), so such a source is compiled as it is first. An
+ * identifier ending in f before a quote ("if'x'") counts too. */
+int cgih_source_has_fstring(const char *src, size_t len);
+
 /* The encoding the source declares, as python3's tokenizer names it: a PEP
  * 263 coding spec on line 1 (after a UTF-8 BOM), or on line 2 after a line
  * of only a comment or blanks, with utf-8 and latin-1 and their aliases

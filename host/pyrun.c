@@ -669,8 +669,19 @@ static PyObject *compile_script(char *src, size_t len, PyObject *filename)
     char *fixed = nbsp_rewritten(src, len);
     if (!fixed && PyErr_Occurred())
         return NULL;
-    PyObject *code = fixed ? compile_fixed(src, fixed, len, filename, compile_string, NULL)
-                           : compile_string(src, len, filename, NULL);
+    /* With an f-string, the rewrite may have taken a literal inside its
+     * {...} for code: the source as it is first, then. */
+    PyObject *code = NULL;
+    if (fixed && cgih_source_has_fstring(src, len)) {
+        code = compile_string(src, len, filename, NULL);
+        if (code || !PyErr_ExceptionMatches(PyExc_SyntaxError)) {
+            free(fixed);
+            return code;
+        }
+        PyErr_Clear();
+    }
+    code = fixed ? compile_fixed(src, fixed, len, filename, compile_string, NULL)
+                 : compile_string(src, len, filename, NULL);
     free(fixed);
     if (!code && PyErr_ExceptionMatches(PyExc_SyntaxError))
         (void)encoding_problem(src, len);
@@ -682,9 +693,10 @@ static PyObject *compile_script(char *src, size_t len, PyObject *filename)
  * importlib's SourceLoader.get_code() finds a module's code (its .pyc, or
  * its source compiled by source_to_code() and then cached as a .pyc). Both
  * are wrapped here. In get_code(), source_to_code() given a source with
- * no-break spaces where CPython refuses them compiles nothing: it raises a
- * SyntaxError that carries the source, which get_code() lets through without
- * caching anything, and get_code()'s wrapper compiles the source as the
+ * no-break spaces where CPython refuses them compiles nothing (but for an
+ * f-string, as for the script): it raises a SyntaxError that carries the
+ * source, which get_code() lets through without caching anything, and
+ * get_code()'s wrapper compiles the source as the
  * script's is (compile_fixed(), through the original source_to_code(), so a
  * traceback loses importlib's frames as it does) and returns that code,
  * cached nowhere: python3 refuses the file, and would run a .pyc of it
@@ -721,18 +733,28 @@ static PyObject *module_source_to_code(PyObject *unused, PyObject *const *args, 
     (void)unused;
     if (getting_code && nargs == 3 && !kwnames && args[0] == getting_code && PyBytes_Check(args[1]) &&
         PyUnicode_Check(args[2]) && own_source_to_code(args[0])) {
-        char *fixed = nbsp_rewritten(PyBytes_AS_STRING(args[1]), (size_t)PyBytes_GET_SIZE(args[1]));
-        if (fixed) {
-            free(fixed);
-            PyObject *e = PyObject_CallFunction(PyExc_SyntaxError, "s", "no-break spaces (cgihost)");
-            if (e && PyObject_SetAttrString(e, "_cgihost_source", args[1]) == 0 &&
-                PyObject_SetAttrString(e, "_cgihost_path", args[2]) == 0)
-                PyErr_SetObject(PyExc_SyntaxError, e);
-            Py_XDECREF(e);
+        const char *src = PyBytes_AS_STRING(args[1]);
+        size_t len = (size_t)PyBytes_GET_SIZE(args[1]);
+        char *fixed = nbsp_rewritten(src, len);
+        int rewrite = fixed != NULL;
+        free(fixed);
+        if (!rewrite && PyErr_Occurred())
             return NULL;
-        }
-        if (PyErr_Occurred())
+        /* With an f-string, the source as it is first (compile_script()). */
+        PyObject *code = !rewrite || cgih_source_has_fstring(src, len)
+                             ? PyObject_Vectorcall(source_to_code_orig, args, (size_t)nargs, kwnames)
+                             : NULL;
+        if (code || !rewrite || (PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_SyntaxError)))
+            return code;
+        PyObject *e = PyErr_GetRaisedException_compat();
+        if (!e && (e = PyObject_CallFunction(PyExc_SyntaxError, "s", "no-break spaces (cgihost)")) == NULL)
             return NULL;
+        if (PyObject_SetAttrString(e, "_cgihost_source", args[1]) == 0 &&
+            PyObject_SetAttrString(e, "_cgihost_path", args[2]) == 0)
+            PyErr_SetRaisedException_compat(e);
+        else
+            Py_DECREF(e);
+        return NULL;
     }
     return PyObject_Vectorcall(source_to_code_orig, args, (size_t)nargs, kwnames);
 }

@@ -274,6 +274,23 @@ def test_a_warning_once_given_is_not_given_again_by_an_import(cgihost, tmp_path)
     assert ours.stderr.count(b"UserWarning") == 1
 
 
+def test_a_script_that_compiles_with_an_fstring_is_not_rewritten(cgihost, tmp_path):
+    # From 3.12 an f-string's {...} may hold a literal in the same quotes,
+    # which the rewrite would take for code: a source with an f-string is
+    # compiled as it is first (3.11 refuses this one; make test-matrix runs
+    # it against 3.13).
+    (tmp_path / "v.py").write_text("import sys\nprint(sys.version_info >= (3, 12))\n")
+    if run([cgihost, tmp_path / "v.py"]).stdout != b"True\n":
+        pytest.skip("same quotes inside an f-string need CPython 3.12+")
+    script = tmp_path / "f.py"
+    script.write_text(f'd = {{"a{NB}b": "ok"}}\nprint(f"{{d["a{NB}b"]}}")\n', encoding="utf-8")
+    r = run([cgihost, script])
+    assert (r.returncode, r.stdout) == (0, b"ok\n"), r.stderr
+    (tmp_path / "main.py").write_text("import f\n", encoding="utf-8")
+    r = run([cgihost, tmp_path / "main.py"])
+    assert (r.returncode, r.stdout) == (0, b"ok\n"), r.stderr
+
+
 def test_py_compile_of_a_module_with_nbsp_is_refused_as_python3_does(cgihost, tmp_path):
     # Only imports take no-break spaces as spaces: py_compile (and
     # compileall) refuse the file, and write no .pyc python3 would then run.

@@ -86,8 +86,21 @@ static const struct {
     {"# coding: very-long-name-here.x", "very-long-name-here.x"},  /* no newline */
 };
 
+/* Whether a source may hold an f-string. */
+static const struct {
+    const char *in;
+    int want;
+} fstring_cases[] = {
+    {"x = f'{a}'\n", 1}, {"x = F\"{a}\"\n", 1}, {"x = rf'{a}'\n", 1}, {"x = fR'{a}'\n", 1},
+    {"x = Rf\"\"\n", 1}, {"f'", 1}, {"x = r'a'\n", 0}, {"x = b'a'\n", 0}, {"x = 'f'\n", 1} /* a closing quote after f: counted, harmless */,
+    {"x = u\"a\" + 'b'\n", 0}, {"if'x' in y: pass\n", 1}, {"", 0}, {"'", 0},
+};
+
 int main(void)
 {
+    for (size_t i = 0; i < sizeof fstring_cases / sizeof fstring_cases[0]; i++)
+        tap_ok(cgih_source_has_fstring(fstring_cases[i].in, strlen(fstring_cases[i].in)) == fstring_cases[i].want,
+               "f-string case %zu", i);
     for (size_t i = 0; i < sizeof coding_cases / sizeof coding_cases[0]; i++) {
         const char *name = NULL, *want = coding_cases[i].name;
         size_t n = cgih_source_coding(coding_cases[i].in, strlen(coding_cases[i].in), &name);
