@@ -1702,12 +1702,31 @@ def test_idle_exit(base):
         s.stop()
 
 
-def test_restarts_when_its_binary_is_replaced(base):
+def server_on_a_copy(base):
+    """A server started from a copy of the binaries in base/bin, which a
+    test may then replace."""
     bindir = base / "bin"
     bindir.mkdir(mode=0o755)
     for f in (CGIHOST, CGIHOST_PY):
         shutil.copy2(f, bindir / f.name)
-    s = Server(base, binary=bindir / "cgihost").start()
+    return bindir, Server(base, binary=bindir / "cgihost").start()
+
+
+def replaced_while_running(s, bindir, script):
+    """Runs script (a slow one) in the background, replaces the server's
+    binary meanwhile, and returns once the server waits for it to restart."""
+    p = subprocess.Popen(as_user([CGIHOST, script]), cwd=s.scripts, stdout=subprocess.PIPE,
+                         env=s.env(GATEWAY_INTERFACE="CGI/1.1", SERVER_PROTOCOL="HTTP/1.1"))
+    time.sleep(1)
+    new = bindir / "cgihost-py.new"
+    shutil.copy2(CGIHOST_PY, new)
+    os.replace(new, bindir / "cgihost-py")
+    assert wait_for(lambda: "stopping: binary replaced" in s.log.read_text(), 10), s.log.read_text()
+    return p
+
+
+def test_restarts_when_its_binary_is_replaced(base):
+    bindir, s = server_on_a_copy(base)
     try:
         script = s.script("who.py", WHO)
         pid = s.pid
@@ -1726,11 +1745,7 @@ def test_a_binary_being_written_is_waited_for(base):
     # A linker or install(1) writes the new binary in place, and makes it
     # executable last: the server restarts once it is whole, not before
     # (executing it half written failed, and the server ended).
-    bindir = base / "bin"
-    bindir.mkdir(mode=0o755)
-    for f in (CGIHOST, CGIHOST_PY):
-        shutil.copy2(f, bindir / f.name)
-    s = Server(base, binary=bindir / "cgihost").start()
+    bindir, s = server_on_a_copy(base)
     try:
         script = s.script("who.py", WHO)
         pid = s.pid
@@ -1761,11 +1776,7 @@ def test_a_binary_that_does_not_run_is_not_restarted_into(base):
     # start but still open for writing (cp, rsync --inplace): the server
     # stops for neither (its exec would fail, and end it), serves on, and
     # restarts once a binary that runs is there.
-    bindir = base / "bin"
-    bindir.mkdir(mode=0o755)
-    for f in (CGIHOST, CGIHOST_PY):
-        shutil.copy2(f, bindir / f.name)
-    s = Server(base, binary=bindir / "cgihost").start()
+    bindir, s = server_on_a_copy(base)
     try:
         script = s.script("who.py", WHO)
         pid = s.pid
@@ -1796,23 +1807,13 @@ def test_an_exec_that_fails_leaves_the_server_serving(base):
     # The binary gone again while the server waited for a request to end
     # before its exec: the exec fails, and the server serves on as it was
     # (it ended), then restarts once a binary is back.
-    bindir = base / "bin"
-    bindir.mkdir(mode=0o755)
-    for f in (CGIHOST, CGIHOST_PY):
-        shutil.copy2(f, bindir / f.name)
-    s = Server(base, binary=bindir / "cgihost").start()
+    bindir, s = server_on_a_copy(base)
     try:
         who = s.script("who.py", WHO)
         slow = s.script("slow.py", "import time\ntime.sleep(8)\nprint('done')\n")
         pid = s.pid
-        p = subprocess.Popen(as_user([CGIHOST, slow]), cwd=s.scripts, stdout=subprocess.PIPE,
-                             env=s.env(GATEWAY_INTERFACE="CGI/1.1", SERVER_PROTOCOL="HTTP/1.1"))
-        time.sleep(1)
+        p = replaced_while_running(s, bindir, slow)
         target = bindir / "cgihost-py"
-        new = bindir / "cgihost-py.new"
-        shutil.copy2(CGIHOST_PY, new)
-        os.replace(new, target)
-        assert wait_for(lambda: "stopping: binary replaced" in s.log.read_text(), 10), s.log.read_text()
         target.unlink()
         target.mkdir()
         assert p.communicate(timeout=30)[0] == b"done\n"
@@ -1831,21 +1832,11 @@ def test_an_exec_that_fails_leaves_the_server_serving(base):
 def test_a_signal_during_a_restarts_wait_stops_the_server(base):
     # SIGTERM while the server waits for a request to end before it
     # re-executes: it stops then, as asked, and does not restart.
-    bindir = base / "bin"
-    bindir.mkdir(mode=0o755)
-    for f in (CGIHOST, CGIHOST_PY):
-        shutil.copy2(f, bindir / f.name)
-    s = Server(base, binary=bindir / "cgihost").start()
+    bindir, s = server_on_a_copy(base)
     try:
         slow = s.script("slow.py", "import time\ntime.sleep(8)\nprint('done')\n")
         pid = s.pid
-        p = subprocess.Popen(as_user([CGIHOST, slow]), cwd=s.scripts, stdout=subprocess.PIPE,
-                             env=s.env(GATEWAY_INTERFACE="CGI/1.1", SERVER_PROTOCOL="HTTP/1.1"))
-        time.sleep(1)
-        new = bindir / "cgihost-py.new"
-        shutil.copy2(CGIHOST_PY, new)
-        os.replace(new, bindir / "cgihost-py")
-        assert wait_for(lambda: "stopping: binary replaced" in s.log.read_text(), 10), s.log.read_text()
+        p = replaced_while_running(s, bindir, slow)
         os.kill(pid, signal.SIGTERM)
         assert p.communicate(timeout=30)[0] == b"done\n"
         assert s.proc.wait(timeout=30) == 0
