@@ -458,43 +458,67 @@ static size_t line_end(const char *src, size_t len, size_t i)
     return i < len ? i + 1 : i;
 }
 
-/* Calls compile with every warning ignored: an "ignore" filter first in the
- * list the warnings machinery reads (warnings.filters once warnings is
- * imported, _warnings.filters before), taken out again wherever it is then.
- * Used only for a source that failed to compile, to place its error: the
- * compile before gave its warnings. */
-static PyObject *compile_quietly(compile_fn compile, const char *src, size_t len, PyObject *filename,
-                                 void *ctx)
+/* The list of warning filters in force: warnings.filters once warnings is
+ * imported, _warnings.filters before (new reference, or NULL). */
+static PyObject *warning_filters(void)
 {
     PyObject *w = PyDict_GetItemString(PyImport_GetModuleDict(), "warnings"); /* borrowed */
-    PyObject *uw = PyImport_ImportModule("_warnings"), *r;
-    PyObject *filters = w ? PyObject_GetAttrString(w, "filters")
-                          : uw ? PyObject_GetAttrString(uw, "filters") : NULL;
-    PyObject *entry = Py_BuildValue("(sOOOi)", "ignore", Py_None, PyExc_Warning, Py_None, 0);
-    int added = uw && filters && PyList_Check(filters) && entry && PyList_Insert(filters, 0, entry) == 0;
-    if (added && (r = PyObject_CallMethod(uw, "_filters_mutated", NULL)))
-        Py_DECREF(r);
-    PyErr_Clear();
-    PyObject *code = compile(src, len, filename, ctx);
-    PyObject *exc = PyErr_GetRaisedException_compat();
-    for (Py_ssize_t i = 0; added && i < PyList_GET_SIZE(filters); i++)
-        if (PyList_GET_ITEM(filters, i) == entry) { /* another thread may have added one before it */
-            if (PySequence_DelItem(filters, i) == 0 && (r = PyObject_CallMethod(uw, "_filters_mutated", NULL)))
-                Py_DECREF(r);
-            break;
-        }
-    PyErr_Clear();
-    PyErr_SetRaisedException_compat(exc);
-    Py_XDECREF(entry);
-    Py_XDECREF(filters);
+    PyObject *uw = w ? NULL : PyImport_ImportModule("_warnings");
+    PyObject *f = w ? PyObject_GetAttrString(w, "filters") : uw ? PyObject_GetAttrString(uw, "filters") : NULL;
     Py_XDECREF(uw);
+    if (f && !PyList_Check(f))
+        Py_CLEAR(f);
+    PyErr_Clear();
+    return f;
+}
+
+/* Compiles src (in C: no other thread runs meanwhile) giving no warning: the
+ * filters are, for that time, the same list with every action but "error"
+ * made "ignore", then an "ignore" for all; a warning that is an error (-W
+ * error) still stops the compile where it does. For the compile that only
+ * places an error: the compile before gave the warnings. The filters'
+ * version is left alone (compile-time warnings keep no registry; bumping it
+ * would make every warning already shown show again). */
+static PyObject *compile_quietly(const char *src, size_t len, PyObject *filename)
+{
+    PyObject *filters = warning_filters(), *saved = NULL, *quiet = NULL, *ignore = NULL;
+    Py_ssize_t n = filters ? PyList_GET_SIZE(filters) : 0;
+    int swapped = 0;
+    if (filters && (saved = PyList_GetSlice(filters, 0, n)) && (quiet = PyList_New(0)) &&
+        (ignore = PyUnicode_FromString("ignore"))) {
+        int ok = 1;
+        for (Py_ssize_t i = 0; ok && i < n; i++) {
+            PyObject *f = PyList_GET_ITEM(saved, i), *g = NULL;
+            if (PyTuple_Check(f) && PyTuple_GET_SIZE(f) == 5 && PyUnicode_Check(PyTuple_GET_ITEM(f, 0)) &&
+                PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(f, 0), "error") != 0)
+                g = Py_BuildValue("(OOOOO)", ignore, PyTuple_GET_ITEM(f, 1), PyTuple_GET_ITEM(f, 2),
+                                  PyTuple_GET_ITEM(f, 3), PyTuple_GET_ITEM(f, 4));
+            else
+                g = Py_NewRef(f);
+            ok = g && PyList_Append(quiet, g) == 0;
+            Py_XDECREF(g);
+        }
+        PyObject *all = ok ? Py_BuildValue("(OOOOi)", ignore, Py_None, PyExc_Warning, Py_None, 0) : NULL;
+        swapped = all && PyList_Append(quiet, all) == 0 && PyList_SetSlice(filters, 0, n, quiet) == 0;
+        Py_XDECREF(all);
+    }
+    PyErr_Clear();
+    PyObject *code = compile_string(src, len, filename, NULL);
+    PyObject *exc = PyErr_GetRaisedException_compat();
+    if (swapped && PyList_SetSlice(filters, 0, PyList_GET_SIZE(filters), saved) < 0)
+        PyErr_Clear();
+    PyErr_SetRaisedException_compat(exc);
+    Py_XDECREF(ignore);
+    Py_XDECREF(quiet);
+    Py_XDECREF(saved);
+    Py_XDECREF(filters);
     return code;
 }
 
 /* A SyntaxError found past the parser ('break' outside a loop, a duplicate
  * argument) takes its text from the file, which under no file name it did
- * not find: given here from the source (line lineno, ended by a newline),
- * as CPython reads it from a file. Returns -1 with an exception set on
+ * not find: given here from the source (line lineno, with a newline if it
+ * has one), as CPython reads it from a file. Returns -1 with an exception set on
  * failure. */
 static int set_text(PyObject *err, const char *src, size_t len)
 {
@@ -516,7 +540,7 @@ static int set_text(PyObject *err, const char *src, size_t len)
     while (end < len && src[end] != '\n' && src[end] != '\r')
         end++;
     PyObject *bare = PyUnicode_DecodeUTF8(src + i, (Py_ssize_t)(end - i), "replace");
-    PyObject *line = bare ? PyUnicode_FromFormat("%U\n", bare) : NULL;
+    PyObject *line = bare ? PyUnicode_FromFormat("%U%s", bare, end < len ? "\n" : "") : NULL;
     rc = line ? PyObject_SetAttrString(err, "text", line) : -1;
     Py_XDECREF(line);
     Py_XDECREF(bare);
@@ -628,27 +652,42 @@ static PyObject *compile_fixed(const char *orig, const char *fixed, size_t len, 
     flat[len] = '\0';
     size_t n = flatten(flat, fixed, len);
     PyObject *none = PyUnicode_FromString("");
-    PyObject *again = none ? compile_quietly(compile, flat, n, none, ctx) : NULL;
-    if (again) { /* the error was a warning made one (-W error): it is again */
-        Py_CLEAR(again);
-        again = compile(flat, n, none, ctx);
-    }
+    PyObject *again = none ? compile_quietly(flat, n, none) : NULL;
     Py_XDECREF(none);
     if (!again && PyErr_Occurred() && PyErr_ExceptionMatches(PyExc_SyntaxError)) {
-        PyObject *copy = PyErr_GetRaisedException_compat();
-        if (PyObject_SetAttrString(copy, "filename", filename) == 0 && set_text(copy, flat, n) == 0) {
+        /* it takes the first error's traceback: a module's went through
+         * importlib's frames, which are dropped from what is shown */
+        PyObject *copy = PyErr_GetRaisedException_compat(), *tb = PyException_GetTraceback(exc);
+        if (PyObject_SetAttrString(copy, "filename", filename) == 0 && set_text(copy, flat, n) == 0 &&
+            PyException_SetTraceback(copy, tb ? tb : Py_None) == 0) {
             Py_XDECREF(exc);
             exc = copy;
         } else {
             PyErr_Clear();
             Py_DECREF(copy);
         }
+        Py_XDECREF(tb);
     }
     free(flat);
     Py_XDECREF(again);
     PyErr_Clear();
     PyErr_SetRaisedException_compat(exc);
     return NULL;
+}
+
+/* Whether the rewrite may have taken a literal for code: from 3.12 an
+ * f-string's {...} may hold a string in the same quotes, which the rewrite,
+ * reading f-strings as the 3.11 tokenizer does, takes for the f-string's
+ * end. Such a source is compiled as it is first. */
+static int fstring_may_hide_literals(const char *src, size_t len)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return cgih_source_has_fstring(src, len);
+#else
+    (void)src;
+    (void)len;
+    return 0;
+#endif
 }
 
 /* Compiles the script, rewritten when it has no-break spaces where CPython
@@ -672,7 +711,7 @@ static PyObject *compile_script(char *src, size_t len, PyObject *filename)
     /* With an f-string, the rewrite may have taken a literal inside its
      * {...} for code: the source as it is first, then. */
     PyObject *code = NULL;
-    if (fixed && cgih_source_has_fstring(src, len)) {
+    if (fixed && fstring_may_hide_literals(src, len)) {
         code = compile_string(src, len, filename, NULL);
         if (code || !PyErr_ExceptionMatches(PyExc_SyntaxError)) {
             free(fixed);
@@ -741,7 +780,7 @@ static PyObject *module_source_to_code(PyObject *unused, PyObject *const *args, 
         if (!rewrite && PyErr_Occurred())
             return NULL;
         /* With an f-string, the source as it is first (compile_script()). */
-        PyObject *code = !rewrite || cgih_source_has_fstring(src, len)
+        PyObject *code = !rewrite || fstring_may_hide_literals(src, len)
                              ? PyObject_Vectorcall(source_to_code_orig, args, (size_t)nargs, kwnames)
                              : NULL;
         if (code || !rewrite || (PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_SyntaxError)))

@@ -238,7 +238,11 @@ def test_errors_and_warnings_of_a_source_with_nbsp_are_python3s(cgihost, tmp_pat
     # an error the compiler finds, with CR LF and CR line endings
     f"if 1:\r\n{NB}{NB}x = 1\r\nbreak\r\n",
     f"if 1:\r{NB}{NB}x = 1\rbreak\r",
-], ids=["werror-escape", "werror-is", "walways-literal-only", "crlf", "cr"])
+    # -W error, a warning before a real error: the warning is the error
+    f"#!/usr/bin/python3 -Werror\nx = '\\d'\nif 1:\n{NB}{NB}y = (1,\n",
+    # mixed filters: a warning shown, then one that is an error
+    f"#!/usr/bin/python3 -Werror::SyntaxWarning\nx = 1\nif x:\n{NB}{NB}y = x is 1\nz = '\\d'\n",
+], ids=["werror-escape", "werror-is", "walways-literal-only", "crlf", "cr", "werror-before-error", "mixed"])
 def test_warnings_and_errors_as_python3_gives_them_for_a_fixed_copy(cgihost, tmp_path, src):
     script = tmp_path / "w.py"
     script.write_bytes(src.encode())
@@ -257,6 +261,49 @@ def test_warnings_and_errors_as_python3_gives_them_for_a_fixed_copy(cgihost, tmp
     (tmp_path / "v.py").write_text("import sys\nprint(sys.version_info[:2] == (3, 11))\n")
     if run([cgihost, tmp_path / "v.py"]).stdout == b"True\n":
         assert ours.stderr.replace(bytes(tmp_path), b"T") == theirs.stderr.replace(bytes(ref), b"T")
+
+
+@pytest.mark.parametrize("as_module", [False, True], ids=["script", "module"])
+def test_mixed_warning_filters_give_each_warning_once(cgihost, tmp_path, as_module):
+    # A warning shown (always), then one that is an error: python3 shows the
+    # first once, then the error, for the fixed copy.
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    src = f"x ={NB}'\\d'\nif x is 1: pass\n"
+    (tmp_path / "bad.py").write_text(src, encoding="utf-8")
+    (tmp_path / "main.py").write_text("import bad\n" if as_module else src, encoding="utf-8")
+    for f in ("bad.py", "main.py"):
+        fixed_copy(tmp_path / f, ref)
+    env = {"PYTHONWARNINGS": "always::DeprecationWarning,error::SyntaxWarning"}
+    ours, theirs = run([cgihost, tmp_path / "main.py"], env=env), run([PYTHON, ref / "main.py"], env=env)
+    same = run([cgihost, ref / "main.py"], env=env)  # (make test-matrix: 3.13's warnings differ)
+
+    def shown(r, d):  # a warning shows the file's line, no-break spaces and all
+        return r.stderr.replace(bytes(d), b"T").replace(NB.encode(), b" ")
+    assert ours.returncode == theirs.returncode == same.returncode == 1
+    assert shown(ours, tmp_path) == shown(same, ref)
+    (tmp_path / "v.py").write_text("import sys\nprint(sys.version_info[:2] == (3, 11))\n")
+    if run([cgihost, tmp_path / "v.py"]).stdout == b"True\n":
+        assert shown(same, ref) == shown(theirs, ref)
+        assert ours.stderr.count(b"DeprecationWarning") == 1
+
+
+def test_a_failed_import_of_a_module_with_nbsp_is_python3s(cgihost, tmp_path):
+    # The error's text is the line as in the file (no newline at its end
+    # there, none here), and a warning shown before is not shown again.
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    (tmp_path / "bad.py").write_text(f"x ={NB}1\nif x:\n    break", encoding="utf-8")
+    script = tmp_path / "main.py"
+    script.write_text("import warnings\ndef f(): warnings.warn('w')\nf()\n"
+                      "try:\n    import bad\nexcept SyntaxError as e:\n    print(repr(e.text), e.lineno, e.offset)\n"
+                      "f()\n", encoding="utf-8")
+    for f in ("bad.py", "main.py"):
+        fixed_copy(tmp_path / f, ref)
+    ours, theirs = run([cgihost, script]), run([PYTHON, ref / "main.py"])
+    assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout) == (0, b"'    break' 3 5\n")
+    assert ours.stderr.replace(bytes(tmp_path), b"T") == theirs.stderr.replace(bytes(ref), b"T")
+    assert ours.stderr.count(b"UserWarning") == 1
 
 
 def test_a_warning_once_given_is_not_given_again_by_an_import(cgihost, tmp_path):
