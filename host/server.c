@@ -1640,6 +1640,22 @@ static void start_stop(const char *why)
     }
 }
 
+/* A stop asked for (a signal, `cgihost stop`), also while a restart waits
+ * for running requests: then it becomes a stop, with no exec, and the
+ * socket goes at once, so no client waits for a server that will not
+ * answer. */
+static void stop_now(const char *why)
+{
+    if (S.stopping && S.restarting) {
+        logmsg("stopping: %s", why);
+        S.restarting = 0;
+        if (!S.activated)
+            unlink(S.sock);
+        return;
+    }
+    start_stop(why);
+}
+
 /* ASKER: the child that took the asking connection, or NULL: it runs no
  * request, and a pool child that took it itself counts as the idle child
  * it was until the question came. */
@@ -1662,7 +1678,7 @@ static void answer_stop(int conn)
     if (conn >= 0 && send(conn, &r, sizeof r, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
         /* it asked; it need not hear */
     }
-    start_stop("asked to stop");
+    stop_now("asked to stop");
 }
 
 /* A connection no child can take (--max-children are busy, or fork failed):
@@ -2058,8 +2074,7 @@ static void on_signal(void)
         if (si.ssi_signo == SIGCHLD) {
             reap();
         } else {
-            S.restarting = 0; /* during a restart's wait too: a stop, no exec */
-            start_stop(strsignal((int)si.ssi_signo));
+            stop_now(strsignal((int)si.ssi_signo));
         }
     }
     reap();

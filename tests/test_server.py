@@ -1838,6 +1838,8 @@ def test_a_signal_during_a_restarts_wait_stops_the_server(base):
         pid = s.pid
         p = replaced_while_running(s, bindir, slow)
         os.kill(pid, signal.SIGTERM)
+        # the socket goes at once: no new request waits for this server
+        assert wait_for(lambda: not (s.dir / "server.sock").exists(), 2), s.log.read_text()
         assert p.communicate(timeout=30)[0] == b"done\n"
         assert s.proc.wait(timeout=30) == 0
         log = s.log.read_text()
