@@ -472,27 +472,55 @@ static PyObject *warning_filters(void)
     return f;
 }
 
-/* Compiles src (in C: no other thread runs meanwhile) giving no warning: the
- * filters are, for that time, the same list with every action but "error"
- * made "ignore", then an "ignore" for all; a warning that is an error (-W
- * error) still stops the compile where it does. For the compile that only
- * places an error: the compile before gave the warnings. The filters'
- * version is left alone (compile-time warnings keep no registry; bumping it
- * would make every warning already shown show again). */
+/* Whether an "error" filter's module pattern (None, or a compiled regex)
+ * matches the module name compile-time warnings of FILENAME carry: the path
+ * without ".py", as _warnings names it. */
+static int module_matches(PyObject *pattern, PyObject *filename)
+{
+    if (pattern == Py_None)
+        return 1;
+    Py_ssize_t n = PyUnicode_GetLength(filename);
+    PyObject *suffix = PyUnicode_FromString(".py");
+    int py = suffix && n >= 3 ? (int)PyUnicode_Tailmatch(filename, suffix, 0, n, 1) : 0;
+    Py_XDECREF(suffix);
+    PyObject *name = py > 0 ? PyUnicode_Substring(filename, 0, n - 3) : Py_NewRef(filename);
+    PyObject *m = name ? PyObject_CallMethod(pattern, "match", "O", name) : NULL;
+    int r = m ? PyObject_IsTrue(m) : -1;
+    Py_XDECREF(m);
+    Py_XDECREF(name);
+    PyErr_Clear();
+    return r > 0;
+}
+
+/* Compiles src (under no file name, for FILENAME's source) giving no
+ * warning: the filters are, for that time, the same list with every action
+ * but "error" made "ignore" (and an "error" for another module's warnings
+ * too, one for this file's made to match it under no file name), then an
+ * "ignore" for all; a warning that is an error (-W error) still stops the
+ * compile where it does. For the compile that only places an error: the
+ * compile before gave the warnings. The filters' version is left alone
+ * (compile-time warnings keep no registry; bumping it would make every
+ * warning already shown show again). The compile is in C: no Python code
+ * runs meanwhile but a warning category's or a filter's own. */
 static PyObject *compile_quietly(const char *src, size_t len, PyObject *filename)
 {
     PyObject *filters = warning_filters(), *saved = NULL, *quiet = NULL, *ignore = NULL;
     Py_ssize_t n = filters ? PyList_GET_SIZE(filters) : 0;
     int swapped = 0;
-    if (filters && (saved = PyList_GetSlice(filters, 0, n)) && (quiet = PyList_New(0)) &&
+    PyObject *none = PyUnicode_FromString("");
+    if (none && filters && (saved = PyList_GetSlice(filters, 0, n)) && (quiet = PyList_New(0)) &&
         (ignore = PyUnicode_FromString("ignore"))) {
         int ok = 1;
         for (Py_ssize_t i = 0; ok && i < n; i++) {
             PyObject *f = PyList_GET_ITEM(saved, i), *g = NULL;
-            if (PyTuple_Check(f) && PyTuple_GET_SIZE(f) == 5 && PyUnicode_Check(PyTuple_GET_ITEM(f, 0)) &&
-                PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(f, 0), "error") != 0)
+            int tuple = PyTuple_Check(f) && PyTuple_GET_SIZE(f) == 5 && PyUnicode_Check(PyTuple_GET_ITEM(f, 0));
+            int error = tuple && PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(f, 0), "error") == 0;
+            if (tuple && (!error || !module_matches(PyTuple_GET_ITEM(f, 3), filename)))
                 g = Py_BuildValue("(OOOOO)", ignore, PyTuple_GET_ITEM(f, 1), PyTuple_GET_ITEM(f, 2),
                                   PyTuple_GET_ITEM(f, 3), PyTuple_GET_ITEM(f, 4));
+            else if (error && PyTuple_GET_ITEM(f, 3) != Py_None)
+                g = Py_BuildValue("(OOOOO)", PyTuple_GET_ITEM(f, 0), PyTuple_GET_ITEM(f, 1),
+                                  PyTuple_GET_ITEM(f, 2), Py_None, PyTuple_GET_ITEM(f, 4));
             else
                 g = Py_NewRef(f);
             ok = g && PyList_Append(quiet, g) == 0;
@@ -503,11 +531,14 @@ static PyObject *compile_quietly(const char *src, size_t len, PyObject *filename
         Py_XDECREF(all);
     }
     PyErr_Clear();
-    PyObject *code = compile_string(src, len, filename, NULL);
+    PyObject *code = none ? compile_string(src, len, none, NULL) : NULL;
     PyObject *exc = PyErr_GetRaisedException_compat();
-    if (swapped && PyList_SetSlice(filters, 0, PyList_GET_SIZE(filters), saved) < 0)
+    if (swapped && PyList_SetSlice(filters, 0, PyList_GET_SIZE(filters), saved) < 0) {
         PyErr_Clear();
+        fputs("cgihost: the warning filters could not be put back\n", stderr);
+    }
     PyErr_SetRaisedException_compat(exc);
+    Py_XDECREF(none);
     Py_XDECREF(ignore);
     Py_XDECREF(quiet);
     Py_XDECREF(saved);
@@ -651,9 +682,7 @@ static PyObject *compile_fixed(const char *orig, const char *fixed, size_t len, 
     memcpy(flat, orig, len);
     flat[len] = '\0';
     size_t n = flatten(flat, fixed, len);
-    PyObject *none = PyUnicode_FromString("");
-    PyObject *again = none ? compile_quietly(flat, n, none) : NULL;
-    Py_XDECREF(none);
+    PyObject *again = compile_quietly(flat, n, filename);
     if (!again && PyErr_Occurred() && PyErr_ExceptionMatches(PyExc_SyntaxError)) {
         /* it takes the first error's traceback: a module's went through
          * importlib's frames, which are dropped from what is shown */

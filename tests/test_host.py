@@ -288,6 +288,27 @@ def test_mixed_warning_filters_give_each_warning_once(cgihost, tmp_path, as_modu
         assert ours.stderr.count(b"DeprecationWarning") == 1
 
 
+@pytest.mark.parametrize("module", [".*bad", ".*other"])
+def test_an_error_filter_for_one_module_is_python3s(cgihost, tmp_path, module):
+    # The compile that places an error runs under no file name; a filter
+    # making one module's warnings errors still applies to this one (and to
+    # no other): the warning is the error, or is shown and the later error
+    # stands.
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    (tmp_path / "bad.py").write_text(f"x = 1\nif x is 1:\n{NB}{NB}y = 1\nbreak\n", encoding="utf-8")
+    (tmp_path / "main.py").write_text(f"import warnings\nwarnings.filterwarnings('error', module='{module}')\n"
+                                      "import bad\n", encoding="utf-8")
+    for f in ("bad.py", "main.py"):
+        fixed_copy(tmp_path / f, ref)
+    ours, theirs = run([cgihost, tmp_path / "main.py"]), run([PYTHON, ref / "main.py"])
+    same = run([cgihost, ref / "main.py"])  # (make test-matrix: 3.13's messages differ)
+    assert ours.returncode == theirs.returncode == 1
+    assert ours.stderr.replace(bytes(tmp_path), b"T") == same.stderr.replace(bytes(ref), b"T")
+    assert ours.stderr.splitlines()[-1].split(b":")[0] == theirs.stderr.splitlines()[-1].split(b":")[0]
+    assert (b"'break' outside loop" in ours.stderr) == (module == ".*other")
+
+
 def test_a_failed_import_of_a_module_with_nbsp_is_python3s(cgihost, tmp_path):
     # The error's text is the line as in the file (no newline at its end
     # there, none here), and a warning shown before is not shown again.
