@@ -261,13 +261,13 @@ size_t cgih_source_coding(const char *src, size_t len, const char **name)
 
 int cgih_source_has_fstring(const char *src, size_t len)
 {
-    for (const char *q = src; (q = memchr(q, '"', len - (size_t)(q - src))) != NULL; q++)
-        for (const char *p = q; p > src && p > q - 2 && ((p[-1] | 0x20) == 'f' || (p[-1] | 0x20) == 'r'); p--)
-            if ((p[-1] | 0x20) == 'f')
+    for (size_t i = 0; i < len; i++) {
+        if (src[i] != '"' && src[i] != '\'')
+            continue;
+        /* up to two prefix letters before it, f or r, one of them an f */
+        for (size_t k = i; k > 0 && k + 2 > i && ((src[k - 1] | 0x20) == 'f' || (src[k - 1] | 0x20) == 'r'); k--)
+            if ((src[k - 1] | 0x20) == 'f')
                 return 1;
-    for (const char *q = src; (q = memchr(q, '\'', len - (size_t)(q - src))) != NULL; q++)
-        for (const char *p = q; p > src && p > q - 2 && ((p[-1] | 0x20) == 'f' || (p[-1] | 0x20) == 'r'); p--)
-            if ((p[-1] | 0x20) == 'f')
-                return 1;
+    }
     return 0;
 }

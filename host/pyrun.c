@@ -611,8 +611,8 @@ static int encoding_problem(const char *src, size_t len)
 
 /* Whether no-break spaces in this source are rewritten: it has some, and is
  * UTF-8: declares no encoding, or one whose codec is UTF-8's ("utf8", "U8",
- * "cp65001" as well as what the tokenizer names "utf-8"). Asked only of a
- * source CPython refused, so a codec lookup costs nothing that matters. */
+ * "cp65001" as well as what the tokenizer names "utf-8"; the codec is looked
+ * up only for a source with no-break spaces and another name). */
 static int nbsp_fixable(const char *src, size_t len)
 {
     const char *spec;
@@ -800,7 +800,7 @@ static PyObject *module_source_to_code(PyObject *unused, PyObject *const *args, 
 {
     (void)unused;
     if (getting_code && nargs == 3 && !kwnames && args[0] == getting_code && PyBytes_Check(args[1]) &&
-        PyUnicode_Check(args[2]) && own_source_to_code(args[0])) {
+        PyUnicode_Check(args[2])) {
         const char *src = PyBytes_AS_STRING(args[1]);
         size_t len = (size_t)PyBytes_GET_SIZE(args[1]);
         char *fixed = nbsp_rewritten(src, len);
@@ -808,11 +808,13 @@ static PyObject *module_source_to_code(PyObject *unused, PyObject *const *args, 
         free(fixed);
         if (!rewrite && PyErr_Occurred())
             return NULL;
+        if (!rewrite || !own_source_to_code(args[0])) /* the class lookup only when it matters */
+            return PyObject_Vectorcall(source_to_code_orig, args, (size_t)nargs, kwnames);
         /* With an f-string, the source as it is first (compile_script()). */
-        PyObject *code = !rewrite || fstring_may_hide_literals(src, len)
+        PyObject *code = fstring_may_hide_literals(src, len)
                              ? PyObject_Vectorcall(source_to_code_orig, args, (size_t)nargs, kwnames)
                              : NULL;
-        if (code || !rewrite || (PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_SyntaxError)))
+        if (code || (PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_SyntaxError)))
             return code;
         PyObject *e = PyErr_GetRaisedException_compat();
         if (!e && (e = PyObject_CallFunction(PyExc_SyntaxError, "s", "no-break spaces (cgihost)")) == NULL)

@@ -2199,11 +2199,6 @@ static int same_file(const struct stat *a, const struct stat *b)
            a->st_mtim.tv_nsec == b->st_mtim.tv_nsec && a->st_size == b->st_size;
 }
 
-/* Whether the binary we run from was replaced by a finished one: another
- * regular file, time or size under its name, executable by us, the same at
- * two looks at least a second apart, and running (binary_runs()). A linker
- * or install(1) writes the new file in place and makes it executable last;
- * cp(1) makes it executable first. */
 static int binary_runs(void);
 
 /* The file now under the binary's name did not run or exec: it is looked
@@ -2217,6 +2212,11 @@ static void failed_look(long now)
     S.backoff = S.backoff < 300 ? S.backoff * 2 : 600;
 }
 
+/* Whether the binary we run from was replaced by a finished one: another
+ * regular file, time or size under its name, executable by us, the same at
+ * two looks at least a second apart, and running (binary_runs()). A linker
+ * or install(1) writes the new file in place and makes it executable last;
+ * cp(1) makes it executable first. */
 static int binary_replaced(long now)
 {
     struct stat st;
