@@ -54,7 +54,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     }
 
-    (void)cgih_source_has_fstring(src, size); /* reads only inside the source */
     size_t before = count_nbsp(src, size), fixed = cgih_nbsp_fix(src, size);
     if (fixed > before || count_nbsp(src, size) != before - fixed)
         abort();

@@ -1,23 +1,50 @@
 /* nbsp.c: see nbsp.h.
  *
- * States of the scan:
- *   LINE_START  at the start of a physical line, outside any literal: the
- *               leading whitespace run is rewritten as a whole
- *   CODE        between tokens
- *   COMMENT     from '#' to the end of the line
- *   STRING      inside a literal opened by quote q (triple or not); a backslash
- *               skips the next byte in every kind of literal, as the tokenizer
- *               does when it looks for the end
+ * The scan keeps a stack of what is open, innermost last:
+ *   LITERAL  a string or bytes literal opened by quote q (triple or not),
+ *            an f-string or not, raw or not;
+ *   FIELD    an f-string's replacement field {...}: its expression and
+ *            conversion (!r), which are code, then (past a ':' outside
+ *            brackets) its format spec, literal text that may open fields.
+ * With nothing open the scan is at the top level: at the start of a line,
+ * whose leading whitespace is rewritten as a whole, or between tokens.
+ * Comments run to the end of the line, at the top level and in a field's
+ * expression (from 3.12 a comment may stand there).
+ *
+ * f-strings are read as CPython 3.12 tokenizes them (PEP 701): a field's
+ * expression may hold strings in any quotes, the f-string's own included,
+ * and span lines. For source that is valid 3.11, where the f-string ends at
+ * the first quote like its own, this finds the same ends.
  */
 #include "nbsp.h"
 
 #include <string.h>
 
-enum state { LINE_START, CODE, COMMENT, STRING };
+/* Deeper nesting than any real source has (CPython 3.12 refuses more than
+ * 150 nested f-strings); past it the rewrite stops, and the compiler says
+ * what it finds. */
+#define MAX_OPEN 200
+
+enum kind { LITERAL, FIELD };
+
+struct open {
+    unsigned char kind;
+    char quote;            /* LITERAL: ' or " */
+    unsigned char triple;  /* LITERAL: ''' or """ */
+    unsigned char fstring; /* LITERAL: an f-string, whose {...} are fields */
+    unsigned char raw;     /* LITERAL: with an r in its prefix */
+    unsigned char spec;    /* FIELD: past the expression, in the format spec */
+    unsigned depth;        /* FIELD: brackets open in the expression */
+};
 
 static int is_nbsp(const char *s, size_t i, size_t len)
 {
     return i + 1 < len && (unsigned char)s[i] == 0xC2 && (unsigned char)s[i + 1] == 0xA0;
+}
+
+static int is_newline(char c)
+{
+    return c == '\n' || c == '\r'; /* LF, CR LF, or a lone CR (old Mac files) */
 }
 
 /* Rewrites the leading whitespace of the line at s[i..]; returns its end. */
@@ -51,58 +78,143 @@ static size_t fix_indent(char *s, size_t i, size_t len, size_t *count)
     return end;
 }
 
+static int is_ident(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           (unsigned char)c >= 0x80;
+}
+
+/* The literal that the quote at s[q] opens: its prefix is the name right
+ * before the quote when that whole name is a string prefix (r, u, b, f and
+ * the pairs of r with b or f, any case), as the tokenizer reads it: "if'x'"
+ * is the name if and a plain string. */
+static struct open literal_at(const char *s, size_t q, size_t len)
+{
+    struct open o = {.kind = LITERAL, .quote = s[q]};
+    o.triple = q + 2 < len && s[q + 1] == s[q] && s[q + 2] == s[q];
+    size_t k = q;
+    while (k > 0 && q - k < 3 && is_ident(s[k - 1]))
+        k--;
+    int f = 0, r = 0, other = 0;
+    for (size_t i = k; i < q; i++) {
+        char c = (char)(s[i] | 0x20);
+        f += c == 'f';
+        r += c == 'r';
+        other += c != 'f' && c != 'r' && c != 'b' && c != 'u';
+    }
+    size_t n = q - k;
+    int prefix = n <= 2 && !other && (n < 2 || (r == 1 && (char)(s[k] | 0x20) != 'u' &&
+                                                 (char)(s[k + 1] | 0x20) != 'u'));
+    o.fstring = prefix && f == 1;
+    o.raw = prefix && r == 1;
+    return o;
+}
+
+/* How far a backslash at s[i] in a literal reaches: the byte after it (a
+ * CR LF as one), as the tokenizer skips it looking for the end; in an
+ * f-string, not a brace (it still opens or closes a field) and, but in a raw
+ * one, all of a \N{...} escape. */
+static size_t past_backslash(const char *s, size_t i, size_t len, const struct open *lit)
+{
+    if (i + 1 >= len)
+        return len;
+    char c = s[i + 1];
+    if (lit->fstring && (c == '{' || c == '}'))
+        return i + 1;
+    if (lit->fstring && !lit->raw && c == 'N' && i + 2 < len && s[i + 2] == '{') {
+        size_t j = i + 3;
+        while (j < len && s[j] != '}' && s[j] != lit->quote && !is_newline(s[j]))
+            j++;
+        return j < len && s[j] == '}' ? j + 1 : j;
+    }
+    return i + (c == '\r' && i + 2 < len && s[i + 2] == '\n' ? 3 : 2);
+}
+
+/* Whether the literal lit ends at s[i]: its quote, three of them if triple. */
+static int closes(const char *s, size_t i, size_t len, const struct open *lit)
+{
+    return s[i] == lit->quote && (!lit->triple || (i + 2 < len && s[i + 1] == lit->quote && s[i + 2] == lit->quote));
+}
+
 size_t cgih_nbsp_fix(char *s, size_t len)
 {
-    enum state st = LINE_START;
-    size_t i = 0, count = 0;
-    char quote = 0;
-    int triple = 0;
+    struct open open[MAX_OPEN];
+    size_t n = 0, i = 0, count = 0;
+    int line_start = 1;
 
     while (i < len) {
         char c = s[i];
-        switch (st) {
-        case LINE_START:
+        struct open *top = n ? &open[n - 1] : NULL;
+        if (!top && line_start) {
             i = fix_indent(s, i, len, &count);
-            st = CODE;
-            break;
-        case CODE:
-            if (c == '\n' || c == '\r') { /* CR LF, LF, or a lone CR (old Mac files) */
-                i++;
-                st = LINE_START;
-            } else if (c == '#') {
-                st = COMMENT;
-                i++;
-            } else if (c == '\'' || c == '"') {
-                quote = c;
-                triple = (i + 2 < len && s[i + 1] == c && s[i + 2] == c);
-                i += triple ? 3 : 1;
-                st = STRING;
-            } else if (is_nbsp(s, i, len)) {
-                s[i] = s[i + 1] = ' ';
-                i += 2;
-                count++;
-            } else {
-                i++;
-            }
-            break;
-        case COMMENT:
-            if (c == '\n' || c == '\r')
-                st = LINE_START;
-            i++;
-            break;
-        case STRING:
+            line_start = 0;
+        } else if (top && (top->kind == LITERAL || top->spec)) {
+            /* literal text: a string's, or a field's format spec (whose
+             * string is the literal below it) */
+            size_t l = n - 1;
+            while (open[l].kind != LITERAL)
+                l--;
+            struct open *lit = &open[l];
             if (c == '\\') {
-                i += i + 2 < len && s[i + 1] == '\r' && s[i + 2] == '\n' ? 3 : 2;
-            } else if (c == quote && (!triple || (i + 2 < len && s[i + 1] == c && s[i + 2] == c))) {
-                i += triple ? 3 : 1;
-                st = CODE;
-            } else if ((c == '\n' || c == '\r') && !triple) {
+                i = past_backslash(s, i, len, lit);
+            } else if (closes(s, i, len, lit)) {
+                i += lit->triple ? 3 : 1;
+                n = l; /* and any field left open in it */
+            } else if (is_newline(c) && !lit->triple) {
                 i++; /* unterminated: the compiler reports it */
-                st = LINE_START;
+                n = 0;
+                line_start = 1;
+            } else if (c == '{' && lit->fstring && top->kind == FIELD) {
+                if (n == MAX_OPEN)
+                    return count;
+                open[n++] = (struct open){.kind = FIELD};
+                i++;
+            } else if (c == '{' && lit->fstring) {
+                if (i + 1 < len && s[i + 1] == '{') {
+                    i += 2;
+                } else {
+                    if (n == MAX_OPEN)
+                        return count;
+                    open[n++] = (struct open){.kind = FIELD};
+                    i++;
+                }
+            } else if (c == '}' && top->kind == FIELD) {
+                n--;
+                i++;
+            } else if (c == '}' && lit->fstring && i + 1 < len && s[i + 1] == '}') {
+                i += 2;
             } else {
                 i++;
             }
-            break;
+        } else if (is_newline(c)) {
+            i++;
+            line_start = !top; /* in a field's expression, code goes on */
+        } else if (c == '#') {
+            while (i < len && !is_newline(s[i]))
+                i++;
+        } else if (c == '\'' || c == '"') {
+            if (n == MAX_OPEN)
+                return count;
+            open[n] = literal_at(s, i, len);
+            i += open[n].triple ? 3 : 1;
+            n++;
+        } else if (is_nbsp(s, i, len)) {
+            s[i] = s[i + 1] = ' ';
+            i += 2;
+            count++;
+        } else if (top) { /* a field's expression */
+            if (c == '(' || c == '[' || c == '{') {
+                top->depth++;
+            } else if ((c == ')' || c == ']' || c == '}') && top->depth) {
+                top->depth--;
+            } else if (c == '}') {
+                n--;
+            } else if (c == ':' && top->depth == 0) {
+                top->spec = 1;
+            }
+            i++;
+        } else {
+            i++;
         }
     }
     return count;
@@ -255,19 +367,6 @@ size_t cgih_source_coding(const char *src, size_t len, const char **name)
         if (!comment_or_blank(src + i, next - i))
             break;
         i = next;
-    }
-    return 0;
-}
-
-int cgih_source_has_fstring(const char *src, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        if (src[i] != '"' && src[i] != '\'')
-            continue;
-        /* up to two prefix letters before it, f or r, one of them an f */
-        for (size_t k = i; k > 0 && k + 2 > i && ((src[k - 1] | 0x20) == 'f' || (src[k - 1] | 0x20) == 'r'); k--)
-            if ((src[k - 1] | 0x20) == 'f')
-                return 1;
     }
     return 0;
 }

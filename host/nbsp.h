@@ -9,8 +9,10 @@
  *     the start of the line (the tokenizer resets the column at a form feed)
  *     plus one space each in place, so the indentation is one column per
  *     no-break space, as it looks;
- *   - elsewhere outside string literals and comments, each becomes two spaces;
- *   - inside string and bytes literals and comments nothing changes.
+ *   - elsewhere outside string literals and comments, each becomes two spaces,
+ *     the expressions in an f-string's {...} included (code, not literal);
+ *   - inside string and bytes literals and comments nothing changes, nor in
+ *     an f-string's literal text or format spec.
  * Only UTF-8 source is handled (the default source encoding).
  */
 #ifndef CGIH_NBSP_H
@@ -28,13 +30,6 @@ size_t cgih_nbsp_fix(char *src, size_t len);
  * coding spec, up to the line's first NUL. Returns its offset and sets *line
  * (1-based), or returns (size_t)-1. */
 size_t cgih_source_bad_utf8(const char *src, size_t len, size_t *line);
-
-/* Whether the source may hold an f-string: a quote right after a string
- * prefix with an f in it (f, rf, fr, any case). Inside an f-string's {...}
- * the rewrite cannot tell code from a literal (from 3.12 the same quote may
- * open a literal there), so such a source is compiled as it is first. An
- * identifier ending in f before a quote ("if'x'") counts too. */
-int cgih_source_has_fstring(const char *src, size_t len);
 
 /* The encoding the source declares, as python3's tokenizer names it: a PEP
  * 263 coding spec on line 1 (after a UTF-8 BOM), or on line 2 after a line

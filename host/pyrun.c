@@ -704,21 +704,6 @@ static PyObject *compile_fixed(const char *orig, const char *fixed, size_t len, 
     return NULL;
 }
 
-/* Whether the rewrite may have taken a literal for code: from 3.12 an
- * f-string's {...} may hold a string in the same quotes, which the rewrite,
- * reading f-strings as the 3.11 tokenizer does, takes for the f-string's
- * end. Such a source is compiled as it is first. */
-static int fstring_may_hide_literals(const char *src, size_t len)
-{
-#if PY_VERSION_HEX >= 0x030C0000
-    return cgih_source_has_fstring(src, len);
-#else
-    (void)src;
-    (void)len;
-    return 0;
-#endif
-}
-
 /* Compiles the script, rewritten when it has no-break spaces where CPython
  * refuses them (compile_fixed()). */
 static PyObject *compile_script(char *src, size_t len, PyObject *filename)
@@ -737,18 +722,7 @@ static PyObject *compile_script(char *src, size_t len, PyObject *filename)
     char *fixed = nbsp_rewritten(src, len);
     if (!fixed && PyErr_Occurred())
         return NULL;
-    /* With an f-string, the rewrite may have taken a literal inside its
-     * {...} for code: the source as it is first, then. */
-    PyObject *code = NULL;
-    if (fixed && fstring_may_hide_literals(src, len)) {
-        code = compile_string(src, len, filename, NULL);
-        if (code || !PyErr_ExceptionMatches(PyExc_SyntaxError)) {
-            free(fixed);
-            return code;
-        }
-        PyErr_Clear();
-    }
-    code = fixed ? compile_fixed(src, fixed, len, filename, compile_string, NULL)
+    PyObject *code = fixed ? compile_fixed(src, fixed, len, filename, compile_string, NULL)
                  : compile_string(src, len, filename, NULL);
     free(fixed);
     if (!code && PyErr_ExceptionMatches(PyExc_SyntaxError))
@@ -761,10 +735,9 @@ static PyObject *compile_script(char *src, size_t len, PyObject *filename)
  * importlib's SourceLoader.get_code() finds a module's code (its .pyc, or
  * its source compiled by source_to_code() and then cached as a .pyc). Both
  * are wrapped here. In get_code(), source_to_code() given a source with
- * no-break spaces where CPython refuses them compiles nothing (but for an
- * f-string, as for the script): it raises a SyntaxError that carries the
- * source, which get_code() lets through without caching anything, and
- * get_code()'s wrapper compiles the source as the
+ * no-break spaces where CPython refuses them compiles nothing: it raises a
+ * SyntaxError that carries the source, which get_code() lets through without
+ * caching anything, and get_code()'s wrapper compiles the source as the
  * script's is (compile_fixed(), through the original source_to_code(), so a
  * traceback loses importlib's frames as it does) and returns that code,
  * cached nowhere: python3 refuses the file, and would run a .pyc of it
@@ -810,14 +783,8 @@ static PyObject *module_source_to_code(PyObject *unused, PyObject *const *args, 
             return NULL;
         if (!rewrite || !own_source_to_code(args[0])) /* the class lookup only when it matters */
             return PyObject_Vectorcall(source_to_code_orig, args, (size_t)nargs, kwnames);
-        /* With an f-string, the source as it is first (compile_script()). */
-        PyObject *code = fstring_may_hide_literals(src, len)
-                             ? PyObject_Vectorcall(source_to_code_orig, args, (size_t)nargs, kwnames)
-                             : NULL;
-        if (code || (PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_SyntaxError)))
-            return code;
-        PyObject *e = PyErr_GetRaisedException_compat();
-        if (!e && (e = PyObject_CallFunction(PyExc_SyntaxError, "s", "no-break spaces (cgihost)")) == NULL)
+        PyObject *e = PyObject_CallFunction(PyExc_SyntaxError, "s", "no-break spaces (cgihost)");
+        if (!e)
             return NULL;
         if (PyObject_SetAttrString(e, "_cgihost_source", args[1]) == 0 &&
             PyObject_SetAttrString(e, "_cgihost_path", args[2]) == 0)

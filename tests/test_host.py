@@ -342,21 +342,56 @@ def test_a_warning_once_given_is_not_given_again_by_an_import(cgihost, tmp_path)
     assert ours.stderr.count(b"UserWarning") == 1
 
 
-def test_a_script_that_compiles_with_an_fstring_is_not_rewritten(cgihost, tmp_path):
-    # From 3.12 an f-string's {...} may hold a literal in the same quotes,
-    # which the rewrite would take for code: a source with an f-string is
-    # compiled as it is first (3.11 refuses this one; make test-matrix runs
-    # it against 3.13).
+# An f-string: no-break spaces ("§" below) in the expressions of its {...},
+# which are code, are spaces; those in its text and format spec (NB) are
+# kept. The reference replaces only the first.
+FSTRING_SCRIPT = (
+    'name, price, qty, w, p = "Ann", 2.5, 4, 10, 3\n'
+    'items, d = ["a", "b"], {"k": "v"}\n'
+    'if True:\n'
+    f'§§print(f"Hi{NB}{{§name§}}!")\n'
+    f'§§print(f"Total:{{§price§*§qty§:{NB}>9.2f}}")\n'
+    "§§print(f\"{§', '.join(items)§}\")\n"
+    "§§print(f'{§d[\"k\"]§!r}{{{NB}}}')\n"
+    "§§print(f\"{§price§:{§w§}.{p§}f}|{{{NB}}}\")\n"
+    "§§print(f\"\"\"{§name\n§§+§'x'§}\"\"\")\n"
+    "§§print(rf'\\{§qty§}', f'\\N{NO-BREAK SPACE}' == '\\xa0', f'{qty!r:{NB}^5}')\n"
+    "§§print(f'{§f\"{§name§}{NB}\"§}', F'{§(lambda§x:§x)(1)§}')\n"
+).replace("{NB}", NB)
+
+
+@pytest.mark.parametrize("how", ["script", "module"])
+def test_nbsp_in_an_fstrings_fields_is_a_space(cgihost, tmp_path, how):
+    orig, ref = tmp_path / "orig", tmp_path / "ref"
+    orig.mkdir()
+    ref.mkdir()
+    name = "f.py" if how == "script" else "helper.py"
+    (orig / name).write_text(FSTRING_SCRIPT.replace("§", NB), encoding="utf-8")
+    (ref / name).write_text(FSTRING_SCRIPT.replace("§", " "), encoding="utf-8")
+    if how == "module":
+        for d in (orig, ref):
+            (d / "f.py").write_text("import helper\n")
+    ours, theirs = run([cgihost, orig / "f.py"]), run([PYTHON, ref / "f.py"])
+    assert theirs.returncode == 0, theirs.stderr
+    assert (ours.returncode, ours.stdout, ours.stderr) == (0, theirs.stdout, b"")
+    assert NB.encode() in theirs.stdout  # the literal ones are kept
+
+
+def test_nbsp_in_a_string_inside_an_fstring_in_its_own_quotes_is_kept(cgihost, tmp_path):
+    # From 3.12 an f-string's {...} may hold a string in the f-string's own
+    # quotes (3.11 refuses this; make test-matrix runs it against 3.13): its
+    # no-break spaces are literal, those around it code.
     (tmp_path / "v.py").write_text("import sys\nprint(sys.version_info >= (3, 12))\n")
     if run([cgihost, tmp_path / "v.py"]).stdout != b"True\n":
         pytest.skip("same quotes inside an f-string need CPython 3.12+")
-    script = tmp_path / "f.py"
-    script.write_text(f'd = {{"a{NB}b": "ok"}}\nprint(f"{{d["a{NB}b"]}}")\n', encoding="utf-8")
-    r = run([cgihost, script])
-    assert (r.returncode, r.stdout) == (0, b"ok\n"), r.stderr
-    (tmp_path / "main.py").write_text("import f\n", encoding="utf-8")
-    r = run([cgihost, tmp_path / "main.py"])
-    assert (r.returncode, r.stdout) == (0, b"ok\n"), r.stderr
+    for src in (f'd = {{"a{NB}b": "ok"}}\nprint(f"{{d["a{NB}b"]}}")\n',
+                f'd = {{"a{NB}b": "ok"}}\nif 1:\n{NB}{NB}print(f"{{{NB}d["a{NB}b"]{NB}}}")\n'):
+        (tmp_path / "f.py").write_text(src, encoding="utf-8")
+        r = run([cgihost, tmp_path / "f.py"])
+        assert (r.returncode, r.stdout, r.stderr) == (0, b"ok\n", b"")
+        (tmp_path / "main.py").write_text("import f\n", encoding="utf-8")
+        r = run([cgihost, tmp_path / "main.py"])
+        assert (r.returncode, r.stdout, r.stderr) == (0, b"ok\n", b"")
 
 
 def test_py_compile_of_a_module_with_nbsp_is_refused_as_python3_does(cgihost, tmp_path):
