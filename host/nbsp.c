@@ -37,9 +37,13 @@ struct open {
     unsigned depth;        /* FIELD: brackets open in the expression */
 };
 
-static int is_nbsp(const char *s, size_t i, size_t len)
+/* The length of the no-break space at s[i] (UTF-8 C2 A0, or the byte A0 of
+ * a single-byte encoding), or 0. */
+static size_t nbsp_at(const char *s, size_t i, size_t len, int single)
 {
-    return i + 1 < len && (unsigned char)s[i] == 0xC2 && (unsigned char)s[i + 1] == 0xA0;
+    if (single)
+        return (unsigned char)s[i] == 0xA0;
+    return i + 1 < len && (unsigned char)s[i] == 0xC2 && (unsigned char)s[i + 1] == 0xA0 ? 2 : 0;
 }
 
 static int is_newline(char c)
@@ -47,24 +51,29 @@ static int is_newline(char c)
     return c == '\n' || c == '\r'; /* LF, CR LF, or a lone CR (old Mac files) */
 }
 
-/* Rewrites the leading whitespace of the line at s[i..]; returns its end. */
-static size_t fix_indent(char *s, size_t i, size_t len, size_t *count)
+/* Rewrites the leading whitespace of the line at s[i..]; returns its end.
+ * A single-byte no-break space is one column and one byte, and becomes a
+ * space where it is. */
+static size_t fix_indent(char *s, size_t i, size_t len, int single, size_t *count)
 {
-    size_t end = i, k = 0;
+    size_t end = i, k = 0, w;
     while (end < len) {
         if (s[end] == ' ' || s[end] == '\t' || s[end] == '\f') {
             end++;
-        } else if (is_nbsp(s, end, len)) {
-            end += 2;
+        } else if ((w = nbsp_at(s, end, len, single)) != 0) {
+            if (single)
+                s[end] = ' ';
+            end += w;
             k++;
         } else {
             break;
         }
     }
-    if (k == 0)
+    *count += k;
+    if (k == 0 || single)
         return end;
     /* Compact in place from the right so the k form feeds fit in front. */
-    size_t w = end;
+    w = end;
     for (size_t r = end; r > i;) {
         if (r - i >= 2 && (unsigned char)s[r - 2] == 0xC2 && (unsigned char)s[r - 1] == 0xA0) {
             s[--w] = ' ';
@@ -74,7 +83,6 @@ static size_t fix_indent(char *s, size_t i, size_t len, size_t *count)
         }
     }
     memset(s + i, '\f', k);
-    *count += k;
     return end;
 }
 
@@ -136,7 +144,7 @@ static int closes(const char *s, size_t i, size_t len, const struct open *lit)
     return s[i] == lit->quote && (!lit->triple || (i + 2 < len && s[i + 1] == lit->quote && s[i + 2] == lit->quote));
 }
 
-size_t cgih_nbsp_fix(char *s, size_t len)
+size_t cgih_nbsp_fix(char *s, size_t len, int single)
 {
     struct open open[MAX_OPEN];
     size_t n = 0, i = 0, count = 0;
@@ -146,7 +154,7 @@ size_t cgih_nbsp_fix(char *s, size_t len)
         char c = s[i];
         struct open *top = n ? &open[n - 1] : NULL;
         if (!top && line_start) {
-            i = fix_indent(s, i, len, &count);
+            i = fix_indent(s, i, len, single, &count);
             line_start = 0;
         } else if (top && (top->kind == LITERAL || top->spec)) {
             /* literal text: a string's, or a field's format spec (whose
@@ -198,9 +206,11 @@ size_t cgih_nbsp_fix(char *s, size_t len)
             open[n] = literal_at(s, i, len);
             i += open[n].triple ? 3 : 1;
             n++;
-        } else if (is_nbsp(s, i, len)) {
-            s[i] = s[i + 1] = ' ';
-            i += 2;
+        } else if (nbsp_at(s, i, len, single)) {
+            s[i] = ' ';
+            if (!single)
+                s[++i] = ' ';
+            i++;
             count++;
         } else if (top) { /* a field's expression */
             if (c == '(' || c == '[' || c == '{') {

@@ -417,15 +417,17 @@ fail: {
 }
 
 /* orig with each no-break space that the rewrite (fixed, of the same length)
- * replaced made one space, as in a copy of the script fixed by hand.
- * Returns its new length. */
-static size_t flatten(char *orig, const char *fixed, size_t len)
+ * replaced made one space, as in a copy of the script fixed by hand: a UTF-8
+ * one two bytes, a single-byte encoding's (single) one. Returns its new
+ * length. */
+static size_t flatten(char *orig, const char *fixed, size_t len, int single)
 {
     size_t k = 0;
     for (size_t i = 0; i < len;) {
-        if (i + 1 < len && memcmp(orig + i, "\xc2\xa0", 2) == 0 && memcmp(fixed + i, "\xc2\xa0", 2) != 0) {
+        if (single ? orig[i] == '\xa0' && fixed[i] != '\xa0'
+                   : i + 1 < len && memcmp(orig + i, "\xc2\xa0", 2) == 0 && memcmp(fixed + i, "\xc2\xa0", 2) != 0) {
             orig[k++] = ' ';
-            i += 2;
+            i += single ? 1 : 2;
         } else {
             orig[k++] = orig[i++];
         }
@@ -549,8 +551,9 @@ static PyObject *compile_quietly(const char *src, size_t len, PyObject *filename
 /* A SyntaxError found past the parser ('break' outside a loop, a duplicate
  * argument) takes its text from the file, which under no file name it did
  * not find: given here from the source (line lineno, with a newline if it
- * has one), as CPython reads it from a file. Returns -1 with an exception set on
- * failure. */
+ * has one), as CPython reads it from a file: as UTF-8 whatever the source's
+ * encoding, and none when the line is not UTF-8. Returns -1 with an
+ * exception set on failure. */
 static int set_text(PyObject *err, const char *src, size_t len)
 {
     PyObject *text = PyObject_GetAttrString(err, "text");
@@ -570,11 +573,15 @@ static int set_text(PyObject *err, const char *src, size_t len)
     size_t end = i;
     while (end < len && src[end] != '\n' && src[end] != '\r')
         end++;
-    PyObject *bare = PyUnicode_DecodeUTF8(src + i, (Py_ssize_t)(end - i), "replace");
-    PyObject *line = bare ? PyUnicode_FromFormat("%U%s", bare, end < len ? "\n" : "") : NULL;
+    PyObject *bare = PyUnicode_DecodeUTF8(src + i, (Py_ssize_t)(end - i), NULL);
+    if (!bare) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *line = PyUnicode_FromFormat("%U%s", bare, end < len ? "\n" : "");
     rc = line ? PyObject_SetAttrString(err, "text", line) : -1;
     Py_XDECREF(line);
-    Py_XDECREF(bare);
+    Py_DECREF(bare);
     return rc;
 }
 
@@ -609,40 +616,66 @@ static int encoding_problem(const char *src, size_t len)
     return 1;
 }
 
+/* Whether a codec that is not UTF-8's is single-byte (each of the 256 bytes
+ * one character, errors as U+FFFD), ASCII below 80 and U+00A0 at A0, as
+ * latin-1, cp1252 and most ISO 8859 and Windows code pages are. */
+static int single_byte_nbsp(const char *name)
+{
+    char all[256];
+    for (int i = 0; i < 256; i++)
+        all[i] = (char)i;
+    PyObject *text = PyUnicode_Decode(all, sizeof all, name, "replace");
+    int yes = text && PyUnicode_GET_LENGTH(text) == 256 && PyUnicode_READ_CHAR(text, 0xA0) == 0xA0;
+    for (Py_ssize_t i = 0; yes && i < 128; i++)
+        yes = PyUnicode_READ_CHAR(text, i) == (Py_UCS4)i;
+    Py_XDECREF(text);
+    return yes;
+}
+
 /* Whether no-break spaces in this source are rewritten: it has some, and is
- * UTF-8: declares no encoding, or one whose codec is UTF-8's ("utf8", "U8",
- * "cp65001" as well as what the tokenizer names "utf-8"; the codec is looked
- * up only for a source with no-break spaces and another name). */
+ * UTF-8 (NBSP_UTF8): declares no encoding, or one whose codec is UTF-8's
+ * ("utf8", "U8", "cp65001" as well as what the tokenizer names "utf-8"), or
+ * is in a single-byte encoding whose byte A0 is U+00A0 (NBSP_SINGLE). The
+ * codec is looked up only for a source with no-break spaces and another
+ * name. */
+enum { NBSP_NONE, NBSP_UTF8, NBSP_SINGLE };
+
 static int nbsp_fixable(const char *src, size_t len)
 {
     const char *spec;
     size_t n = cgih_source_coding(src, len, &spec);
-    if (!memmem(src, len, "\xc2\xa0", 2))
-        return 0;
-    if (n == 0 || (n == 5 && memcmp(spec, "utf-8", 5) == 0))
-        return 1;
+    int utf8 = n == 0 || (n == 5 && memcmp(spec, "utf-8", 5) == 0);
+    if (!memchr(src, '\xa0', len) || (utf8 && !memmem(src, len, "\xc2\xa0", 2)))
+        return NBSP_NONE;
+    if (utf8)
+        return NBSP_UTF8;
     char name[64];
     if (n >= sizeof name)
-        return 0;
+        return NBSP_NONE;
     memcpy(name, spec, n);
     name[n] = '\0';
     PyObject *exc = PyErr_GetRaisedException_compat();
     PyObject *want = PyCodec_Decoder("utf-8"), *got = want ? PyCodec_Decoder(name) : NULL;
-    int utf8 = got && got == want;
+    int kind = !got ? NBSP_NONE
+               : got == want ? (memmem(src, len, "\xc2\xa0", 2) ? NBSP_UTF8 : NBSP_NONE)
+               : single_byte_nbsp(name) ? NBSP_SINGLE
+                                        : NBSP_NONE;
     Py_XDECREF(want);
     Py_XDECREF(got);
     PyErr_Clear(); /* an unknown codec is not UTF-8 */
     PyErr_SetRaisedException_compat(exc);
-    return utf8;
+    return kind;
 }
 
-/* The source rewritten (a NUL-terminated copy) when it is UTF-8 with
- * no-break spaces outside its literals and comments, where CPython refuses
- * them; NULL when it has none there (or is not UTF-8), or with an exception
- * set when out of memory. */
-static char *nbsp_rewritten(const char *src, size_t len)
+/* The source rewritten (a NUL-terminated copy) when it has no-break spaces
+ * outside its literals and comments, where CPython refuses them, and is
+ * UTF-8 or in a single-byte encoding (*single); NULL when it has none there
+ * (or is in another encoding), or with an exception set when out of
+ * memory. */
+static char *nbsp_rewritten(const char *src, size_t len, int *single)
 {
-    if (!nbsp_fixable(src, len))
+    int kind = nbsp_fixable(src, len);
+    if (kind == NBSP_NONE)
         return NULL;
     char *fixed = malloc(len + 1);
     if (!fixed) {
@@ -651,7 +684,8 @@ static char *nbsp_rewritten(const char *src, size_t len)
     }
     memcpy(fixed, src, len);
     fixed[len] = '\0';
-    if (cgih_nbsp_fix(fixed, len) == 0) {
+    *single = kind == NBSP_SINGLE;
+    if (cgih_nbsp_fix(fixed, len, *single) == 0) {
         free(fixed);
         return NULL;
     }
@@ -666,9 +700,10 @@ static char *nbsp_rewritten(const char *src, size_t len)
  * CPython would read the line again from the file, where a no-break space
  * is one column but two bytes), then named, and given its line where the
  * compiler left it out. That compile ignores warnings (the first gave
- * them), unless a warning was the error. */
-static PyObject *compile_fixed(const char *orig, const char *fixed, size_t len, PyObject *filename,
-                               compile_fn compile, void *ctx)
+ * them), unless a warning was the error. single: the source is in a
+ * single-byte encoding (nbsp_rewritten()). */
+static PyObject *compile_fixed(const char *orig, const char *fixed, size_t len, int single,
+                               PyObject *filename, compile_fn compile, void *ctx)
 {
     PyObject *code = compile(fixed, len, filename, ctx);
     if (code || !PyErr_ExceptionMatches(PyExc_SyntaxError))
@@ -681,7 +716,7 @@ static PyObject *compile_fixed(const char *orig, const char *fixed, size_t len, 
     }
     memcpy(flat, orig, len);
     flat[len] = '\0';
-    size_t n = flatten(flat, fixed, len);
+    size_t n = flatten(flat, fixed, len, single);
     PyObject *again = compile_quietly(flat, n, filename);
     if (!again && PyErr_Occurred() && PyErr_ExceptionMatches(PyExc_SyntaxError)) {
         /* it takes the first error's traceback: a module's went through
@@ -719,10 +754,11 @@ static PyObject *compile_script(char *src, size_t len, PyObject *filename)
                      (unsigned char)src[bad], filename, line);
         return NULL;
     }
-    char *fixed = nbsp_rewritten(src, len);
+    int single = 0;
+    char *fixed = nbsp_rewritten(src, len, &single);
     if (!fixed && PyErr_Occurred())
         return NULL;
-    PyObject *code = fixed ? compile_fixed(src, fixed, len, filename, compile_string, NULL)
+    PyObject *code = fixed ? compile_fixed(src, fixed, len, single, filename, compile_string, NULL)
                  : compile_string(src, len, filename, NULL);
     free(fixed);
     if (!code && PyErr_ExceptionMatches(PyExc_SyntaxError))
@@ -776,7 +812,8 @@ static PyObject *module_source_to_code(PyObject *unused, PyObject *const *args, 
         PyUnicode_Check(args[2])) {
         const char *src = PyBytes_AS_STRING(args[1]);
         size_t len = (size_t)PyBytes_GET_SIZE(args[1]);
-        char *fixed = nbsp_rewritten(src, len);
+        int single = 0;
+        char *fixed = nbsp_rewritten(src, len, &single);
         int rewrite = fixed != NULL;
         free(fixed);
         if (!rewrite && PyErr_Occurred())
@@ -819,9 +856,10 @@ static PyObject *module_get_code(PyObject *unused, PyObject *const *args, Py_ssi
     Py_DECREF(exc);
     const char *src = PyBytes_AS_STRING(data);
     size_t len = (size_t)PyBytes_GET_SIZE(data);
-    char *fixed = nbsp_rewritten(src, len);
+    int single = 0;
+    char *fixed = nbsp_rewritten(src, len, &single);
     if (fixed)
-        code = compile_fixed(src, fixed, len, path, compile_module, nargs >= 1 ? args[0] : NULL);
+        code = compile_fixed(src, fixed, len, single, path, compile_module, nargs >= 1 ? args[0] : NULL);
     else if (!PyErr_Occurred())
         code = compile_module(src, len, path, nargs >= 1 ? args[0] : NULL);
     free(fixed);

@@ -194,6 +194,51 @@ def test_utf8_by_any_name_is_fixed(cgihost, tmp_path, spec):
     assert ours.stdout == b"ok\n"
 
 
+@pytest.mark.parametrize("spec", ["latin-1", "iso-8859-15", "cp1252", "windows-1250"])
+def test_nbsp_in_a_single_byte_encoding_is_fixed(cgihost, tmp_path, spec):
+    # A script saved in an encoding whose byte A0 is the no-break space:
+    # those in code become spaces, one column each; the literal one stays.
+    orig, ref = tmp_path / "orig", tmp_path / "ref"
+    orig.mkdir()
+    ref.mkdir()
+    main = (f"# -*- coding: {spec} -*-\nimport helper\nif True:\n"
+            "§§print(helper.X,§ascii('caf\xe9\xa0'),§f'{§len(helper.X)§}')\n")
+    helper = f"# vim: set fileencoding={spec} :\nif True:\n§§X§=§'ok'\n"
+    for d, nb in ((orig, "\xa0"), (ref, " ")):
+        (d / "main.py").write_bytes(main.replace("§", nb).encode("latin-1"))
+        (d / "helper.py").write_bytes(helper.replace("§", nb).encode("latin-1"))
+    ours, theirs = run([cgihost, orig / "main.py"]), run([PYTHON, ref / "main.py"])
+    assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr)
+    assert ours.stdout == b"ok 'caf\\xe9\\xa0' 2\n"
+
+
+@pytest.mark.parametrize("body", [
+    b"if 1:\n\xa0\xa0x = '\xe9' 1\n",               # the parser's error, with its line
+    b"def f(a,\xa0a): return '\xe9'\n",             # the compiler's: python3 reads no
+    b"if 1:\n\xa0\xa0y = 1\n\xa0\xa0return 'e'\n",  # line that is not UTF-8 back
+], ids=["parser", "compiler-not-utf8", "compiler"])
+def test_errors_in_a_single_byte_encoding_are_python3s(cgihost, tmp_path, body):
+    orig, ref = tmp_path / "orig", tmp_path / "ref"
+    orig.mkdir()
+    ref.mkdir()
+    (orig / "e.py").write_bytes(b"# -*- coding: latin-1 -*-\n" + body)
+    (ref / "e.py").write_bytes(b"# -*- coding: latin-1 -*-\n" + body.replace(b"\xa0", b" "))
+    ours, theirs = run([cgihost, orig / "e.py"]), run([PYTHON, ref / "e.py"])
+    assert ours.returncode == theirs.returncode == 1
+    assert ours.stdout == theirs.stdout == b""
+    assert ours.stderr.replace(bytes(orig), b"D") == theirs.stderr.replace(bytes(ref), b"D")
+
+
+def test_nbsp_in_a_multibyte_encoding_is_left_to_python3(cgihost, tmp_path):
+    # Only UTF-8 and single-byte encodings are rewritten: in euc_jp the byte
+    # A0 is part of other characters.
+    script = tmp_path / "j.py"
+    script.write_bytes(b"# coding: euc_jp\nif 1:\n\xa0\xa0print(1)\n")
+    ours, theirs = run([cgihost, script]), run([PYTHON, script])
+    assert theirs.returncode == 1
+    assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr)
+
+
 @pytest.mark.parametrize("src", [
     f"if True:\n{NB}{NB}y = 1\nbreak\n",  # found by the compiler, past the parser
     f"def f(a, a):\n{NB}{NB}pass\n",

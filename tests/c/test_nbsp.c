@@ -64,6 +64,16 @@ static const struct {
     {"f'{x:" NB "\n" NB "y\n", "f'{x:" NB "\n\f y\n", 1},              /* unterminated in a spec */
 };
 
+/* In a single-byte encoding: the byte A0 is the no-break space, one column. */
+static const struct {
+    const char *in, *want;
+    size_t count;
+} single_cases[] = {
+    {"if x:\n\xa0\xa0y = '\xe9\xa0'\n", "if x:\n  y = '\xe9\xa0'\n", 2},
+    {"x =\xa0" "f'{\xa0" "a}\xa0' #\xa0\n", "x = f'{ a}\xa0' #\xa0\n", 2},
+    {"\xc2\xa0x\n", "\xc2 x\n", 1}, /* not UTF-8 here */
+};
+
 /* Source declaring no encoding: where python3's tokenizer finds a byte that
  * is not UTF-8 (offset and line), or -1. */
 static const struct {
@@ -132,7 +142,7 @@ static int filter(void)
             buf[n++] = (char)c;
             continue;
         }
-        cgih_nbsp_fix(buf, n);
+        cgih_nbsp_fix(buf, n, 0);
         if (fwrite(buf, 1, n, stdout) != n || putchar(0) == EOF)
             return 1;
         n = 0;
@@ -161,11 +171,19 @@ int main(int argc, char **argv)
         tap_ok(at == utf8_cases[i].at && (at == (size_t)-1 || line == utf8_cases[i].line),
                "utf-8 case %zu: at %zu line %zu", i, at, line);
     }
+    for (size_t i = 0; i < sizeof single_cases / sizeof single_cases[0]; i++) {
+        char buf[256];
+        size_t n = strlen(single_cases[i].in);
+        memcpy(buf, single_cases[i].in, n + 1);
+        size_t count = cgih_nbsp_fix(buf, n, 1);
+        tap_ok(count == single_cases[i].count && memcmp(buf, single_cases[i].want, n + 1) == 0,
+               "single-byte case %zu: %zu replaced", i, count);
+    }
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char buf[256];
         size_t n = strlen(cases[i].in);
         memcpy(buf, cases[i].in, n + 1);
-        size_t count = cgih_nbsp_fix(buf, n);
+        size_t count = cgih_nbsp_fix(buf, n, 0);
         tap_ok(count == cases[i].count && memcmp(buf, cases[i].want, n + 1) == 0 &&
                    strlen(cases[i].want) == n,
                "case %zu: %zu replaced, same length", i, count);
