@@ -147,7 +147,7 @@ test-c: $(CTESTS)
 	prove --exec '' $(CTESTS)
 
 # Then the differential suites again, every run served by a resident server.
-test-py: $(BUILD)/cgihost $(BUILD)/cgihost-py
+test-py: $(BUILD)/cgihost $(BUILD)/cgihost-py $(BUILD)/tests/test_nbsp
 	CGIHOST=$(abspath $(BUILD)/cgihost) $(TEST_PYTHON) -m pytest -q tests
 	CGIHOST=$(abspath $(BUILD)/cgihost) $(TEST_PYTHON) tests/served
 

@@ -13,21 +13,25 @@
  *
  * f-strings are read as CPython 3.12 tokenizes them (PEP 701): a field's
  * expression may hold strings in any quotes, the f-string's own included,
- * and span lines. For source that is valid 3.11, where the f-string ends at
- * the first quote like its own, this finds the same ends.
+ * and span lines; a newline in the format spec of an f-string in single
+ * quotes goes back to the expression, as in 3.12.1 and 3.13.0 (later
+ * releases refuse it). For source that is valid 3.11, where the f-string
+ * ends at the first quote like its own, this finds the same ends. (3.13.0
+ * reads a {{ after a nested field in a format spec as a brace, which this
+ * does not follow.)
  */
 #include "nbsp.h"
 
 #include <string.h>
 
-/* Deeper nesting than any real source has (CPython 3.12 refuses more than
- * 150 nested f-strings); past it the rewrite stops, and the compiler says
- * what it finds. */
-#define MAX_OPEN 200
+/* Deeper nesting than CPython takes: 3.12 refuses more than 150 nested
+ * f-strings, each a literal and a field here. Past it the rewrite stops, and
+ * the compiler says what it finds. */
+#define MAX_OPEN 512
 
 enum kind { LITERAL, FIELD };
 
-struct open {
+struct scope {
     unsigned char kind;
     char quote;            /* LITERAL: ' or " */
     unsigned char triple;  /* LITERAL: ''' or """ */
@@ -96,9 +100,9 @@ static int is_ident(char c)
  * before the quote when that whole name is a string prefix (r, u, b, f and
  * the pairs of r with b or f, any case), as the tokenizer reads it: "if'x'"
  * is the name if and a plain string. */
-static struct open literal_at(const char *s, size_t q, size_t len)
+static struct scope literal_at(const char *s, size_t q, size_t len)
 {
-    struct open o = {.kind = LITERAL, .quote = s[q]};
+    struct scope o = {.kind = LITERAL, .quote = s[q]};
     o.triple = q + 2 < len && s[q + 1] == s[q] && s[q + 2] == s[q];
     size_t k = q;
     while (k > 0 && q - k < 3 && is_ident(s[k - 1]))
@@ -122,7 +126,7 @@ static struct open literal_at(const char *s, size_t q, size_t len)
  * CR LF as one), as the tokenizer skips it looking for the end; in an
  * f-string, not a brace (it still opens or closes a field) and, but in a raw
  * one, all of a \N{...} escape. */
-static size_t past_backslash(const char *s, size_t i, size_t len, const struct open *lit)
+static size_t past_backslash(const char *s, size_t i, size_t len, const struct scope *lit)
 {
     if (i + 1 >= len)
         return len;
@@ -139,20 +143,20 @@ static size_t past_backslash(const char *s, size_t i, size_t len, const struct o
 }
 
 /* Whether the literal lit ends at s[i]: its quote, three of them if triple. */
-static int closes(const char *s, size_t i, size_t len, const struct open *lit)
+static int closes(const char *s, size_t i, size_t len, const struct scope *lit)
 {
     return s[i] == lit->quote && (!lit->triple || (i + 2 < len && s[i + 1] == lit->quote && s[i + 2] == lit->quote));
 }
 
 size_t cgih_nbsp_fix(char *s, size_t len, int single)
 {
-    struct open open[MAX_OPEN];
+    struct scope stack[MAX_OPEN];
     size_t n = 0, i = 0, count = 0;
     int line_start = 1;
 
     while (i < len) {
         char c = s[i];
-        struct open *top = n ? &open[n - 1] : NULL;
+        struct scope *top = n ? &stack[n - 1] : NULL;
         if (!top && line_start) {
             i = fix_indent(s, i, len, single, &count);
             line_start = 0;
@@ -160,14 +164,17 @@ size_t cgih_nbsp_fix(char *s, size_t len, int single)
             /* literal text: a string's, or a field's format spec (whose
              * string is the literal below it) */
             size_t l = n - 1;
-            while (open[l].kind != LITERAL)
+            while (stack[l].kind != LITERAL)
                 l--;
-            struct open *lit = &open[l];
+            struct scope *lit = &stack[l];
             if (c == '\\') {
                 i = past_backslash(s, i, len, lit);
             } else if (closes(s, i, len, lit)) {
                 i += lit->triple ? 3 : 1;
                 n = l; /* and any field left open in it */
+            } else if (is_newline(c) && !lit->triple && top->kind == FIELD) {
+                i++; /* in a spec: back to the field's expression */
+                top->spec = 0;
             } else if (is_newline(c) && !lit->triple) {
                 i++; /* unterminated: the compiler reports it */
                 n = 0;
@@ -175,7 +182,7 @@ size_t cgih_nbsp_fix(char *s, size_t len, int single)
             } else if (c == '{' && lit->fstring && top->kind == FIELD) {
                 if (n == MAX_OPEN)
                     return count;
-                open[n++] = (struct open){.kind = FIELD};
+                stack[n++] = (struct scope){.kind = FIELD};
                 i++;
             } else if (c == '{' && lit->fstring) {
                 if (i + 1 < len && s[i + 1] == '{') {
@@ -183,7 +190,7 @@ size_t cgih_nbsp_fix(char *s, size_t len, int single)
                 } else {
                     if (n == MAX_OPEN)
                         return count;
-                    open[n++] = (struct open){.kind = FIELD};
+                    stack[n++] = (struct scope){.kind = FIELD};
                     i++;
                 }
             } else if (c == '}' && top->kind == FIELD) {
@@ -203,8 +210,8 @@ size_t cgih_nbsp_fix(char *s, size_t len, int single)
         } else if (c == '\'' || c == '"') {
             if (n == MAX_OPEN)
                 return count;
-            open[n] = literal_at(s, i, len);
-            i += open[n].triple ? 3 : 1;
+            stack[n] = literal_at(s, i, len);
+            i += stack[n].triple ? 3 : 1;
             n++;
         } else if (nbsp_at(s, i, len, single)) {
             s[i] = ' ';

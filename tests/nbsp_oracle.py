@@ -11,7 +11,7 @@ tokenizer reads the space as code, the rewrite must give two spaces; in a
 string's text, an f-string's text or format spec, or a comment, it must
 keep the no-break space; a line's leading run of k spaces read as code is k
 form feeds and k spaces. Before 3.12 the tokenizer reads an f-string whole,
-so a file with one is left out there. Non-ASCII characters are made X
+where a space may then be either. Non-ASCII characters are made X
 first (ascii_only()). Prints one line per file that differs,
 at its first difference, and the count checked; exits 1 on a difference.
 """
@@ -29,21 +29,22 @@ FSTRING_END = getattr(tokenize, "FSTRING_END", None)
 
 
 def spans(src):
-    """(literal, inside): character ranges [a, b) of literal text (strings,
-    f-string text and specs, comments), and of whole strings and f-strings
-    (where a line does not start at the top level). None for a file left out."""
+    """(literal, inside, either): character ranges [a, b) of literal text
+    (strings, f-string text and specs, comments); of whole strings and
+    f-strings (where a line does not start at the top level); and of
+    f-strings the tokenizer reads whole (before 3.12), where a space may be
+    either."""
     starts = [0] + [m.end() for m in re.finditer("\n", src)]
 
     def at(pos):
         return starts[pos[0] - 1] + pos[1]
 
-    literal, inside, open_f = [], [], []
+    literal, inside, either, open_f = [], [], [], []
     for t in tokenize.generate_tokens(io.StringIO(src).readline):
         if t.type == tokenize.STRING:
             prefix = t.string[:len(t.string) - len(t.string.lstrip("bBrRuUfF"))]
-            if FSTRING_START is None and "f" in prefix.lower():
-                return None  # read whole before 3.12
-            literal.append((at(t.start), at(t.end)))
+            whole = FSTRING_START is None and "f" in prefix.lower()
+            (either if whole else literal).append((at(t.start), at(t.end)))
             inside.append((at(t.start), at(t.end)))
         elif t.type == tokenize.COMMENT or t.type == FSTRING_MIDDLE:
             literal.append((at(t.start), at(t.end)))
@@ -51,7 +52,7 @@ def spans(src):
             open_f.append(at(t.start))
         elif t.type == FSTRING_END:
             inside.append((open_f.pop(), at(t.end)))
-    return literal, inside
+    return literal, inside, either
 
 
 def union(ranges):
@@ -70,10 +71,11 @@ def within(ranges, firsts, i):
     return k >= 0 and i < ranges[k][1]
 
 
-def expected(src, literal, inside):
-    literal, inside = union(literal), union(inside)
-    lit_first = [a for a, _ in literal]
-    in_first = [a for a, _ in inside]
+def expected(src, literal, inside, either):
+    """What the rewrite must give: a list of strings, and None for a space
+    that may be either a no-break space or two spaces."""
+    literal, inside, either = union(literal), union(inside), union(either)
+    lit_first, in_first, either_first = ([a for a, _ in r] for r in (literal, inside, either))
     out, last = [], 0
     for m in re.finditer(" +", src):
         a, b = m.span()
@@ -81,10 +83,26 @@ def expected(src, literal, inside):
         if (a == 0 or src[a - 1] == "\n") and not within(inside, in_first, a - 1 if a else 0):
             out.append("\f" * (b - a) + " " * (b - a))
         else:
-            out.extend(NB if within(literal, lit_first, i) else "  " for i in range(a, b))
+            out.extend(None if within(either, either_first, i) else NB if within(literal, lit_first, i)
+                       else "  " for i in range(a, b))
         last = b
     out.append(src[last:])
-    return "".join(out)
+    return out
+
+
+def differs(got, want):
+    """Where got first differs from want (expected()), or None."""
+    j = 0
+    for piece in want:
+        if piece is None and got.startswith(NB, j):
+            j += 1
+        elif piece is None and got.startswith("  ", j):
+            j += 2
+        elif piece is not None and got.startswith(piece, j):
+            j += len(piece)
+        else:
+            return j + next((k for k, (x, y) in enumerate(zip(got[j:], piece or "")) if x != y), 0)
+    return None if j == len(got) else j
 
 
 def ascii_only(src):
@@ -110,13 +128,12 @@ def main():
     rewritten = out.split(b"\0")[:-1]
     assert len(rewritten) == len(todo), (len(rewritten), len(todo))
     bad = 0
-    for (f, src, (literal, inside)), got in zip(todo, rewritten):
-        want = expected(src, literal, inside)
+    for (f, src, got_spans), got in zip(todo, rewritten):
         got = got.decode()
-        if got != want:
-            i = next((k for k, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
-            line = want.count("\n", 0, i) + 1
-            print(f"{f}:{line}: rewritten {got[i - 20:i + 20]!r}, the tokenizer says {want[i - 20:i + 20]!r}")
+        i = differs(got, expected(src, *got_spans))
+        if i is not None:
+            n = got.count("\n", 0, i)
+            print(f"{f}:{n + 1}: the line {src.split(chr(10))[n]!r} rewritten {got.split(chr(10))[n]!r}")
             bad += 1
     print(f"checked {len(todo)} files, {bad} differ")
     return 1 if bad else 0

@@ -46,6 +46,7 @@ static const struct {
     {"f'{x!r:" NB "}{" NB "y}'\n", "f'{x!r:" NB "}{  y}'\n", 1},
     {"f'{x:{" NB "w}.{p" NB "}}" NB "'\n", "f'{x:{  w}.{p  }}" NB "'\n", 2},  /* fields in the spec */
     {"f'{{" NB "}}{" NB "x}'\n", "f'{{" NB "}}{  x}'\n", 1},         /* {{ and }} are braces */
+    {"f'{x:{{" NB "1}}}'\n", "f'{x:{{  1}}}'\n", 1},                  /* but in a spec, a field */
     {"f'{d[\"a" NB "\"]" NB "}'\n", "f'{d[\"a" NB "\"]  }'\n", 1}, /* a string inside */
     {"f\"{d[\"a" NB "\"]" NB "}\"\n", "f\"{d[\"a" NB "\"]  }\"\n", 1}, /* same quotes (3.12) */
     {"f'{ {1:2}[1]" NB "}'\n", "f'{ {1:2}[1]  }'\n", 1},             /* a ':' in brackets */
@@ -61,7 +62,9 @@ static const struct {
     {"if'{" NB "}'\n", "if'{" NB "}'\n", 0},                           /* the name if, a string */
     {"fb'{" NB "}' bf'{" NB "}'\n", "fb'{" NB "}' bf'{" NB "}'\n", 0},  /* no such prefix */
     {"f'{x" NB "\n" NB "y\n", "f'{x  \n  y\n", 2},                     /* unterminated in a field */
-    {"f'{x:" NB "\n" NB "y\n", "f'{x:" NB "\n\f y\n", 1},              /* unterminated in a spec */
+    {"f'{x:" NB "\n" NB "y\n", "f'{x:" NB "\n  y\n", 1}, /* a newline in a spec: code again (3.12.1) */
+    {"f'{x:>5\n}', 'a" NB "b'\n", "f'{x:>5\n}', 'a" NB "b'\n", 0},
+    {"x = 'a\n" NB "y\n", "x = 'a\n\f y\n", 1},                     /* unterminated */
 };
 
 /* In a single-byte encoding: the byte A0 is the no-break space, one column. */
@@ -171,6 +174,15 @@ int main(int argc, char **argv)
         tap_ok(at == utf8_cases[i].at && (at == (size_t)-1 || line == utf8_cases[i].line),
                "utf-8 case %zu: at %zu line %zu", i, at, line);
     }
+    /* f-strings nested as deep as CPython 3.12 takes them (149) */
+    static char deep[149 * 5 + 8];
+    size_t d = 0;
+    for (int k = 0; k < 149; k++)
+        d += (size_t)sprintf(deep + d, "f'{");
+    d += (size_t)sprintf(deep + d, NB "x");
+    for (int k = 0; k < 149; k++)
+        d += (size_t)sprintf(deep + d, "}'");
+    tap_ok(cgih_nbsp_fix(deep, d, 0) == 1 && memcmp(deep + 149 * 3, "  x}'", 5) == 0, "149 nested f-strings");
     for (size_t i = 0; i < sizeof single_cases / sizeof single_cases[0]; i++) {
         char buf[256];
         size_t n = strlen(single_cases[i].in);
