@@ -41,13 +41,9 @@ struct scope {
     unsigned depth;        /* FIELD: brackets open in the expression */
 };
 
-/* The length of the no-break space at s[i] (UTF-8 C2 A0, or the byte A0 of
- * a single-byte encoding), or 0. */
-static size_t nbsp_at(const char *s, size_t i, size_t len, int single)
+static int is_nbsp(const char *s, size_t i, size_t len)
 {
-    if (single)
-        return (unsigned char)s[i] == 0xA0;
-    return i + 1 < len && (unsigned char)s[i] == 0xC2 && (unsigned char)s[i + 1] == 0xA0 ? 2 : 0;
+    return i + 1 < len && (unsigned char)s[i] == 0xC2 && (unsigned char)s[i + 1] == 0xA0;
 }
 
 static int is_newline(char c)
@@ -55,29 +51,24 @@ static int is_newline(char c)
     return c == '\n' || c == '\r'; /* LF, CR LF, or a lone CR (old Mac files) */
 }
 
-/* Rewrites the leading whitespace of the line at s[i..]; returns its end.
- * A single-byte no-break space is one column and one byte, and becomes a
- * space where it is. */
-static size_t fix_indent(char *s, size_t i, size_t len, int single, size_t *count)
+/* Rewrites the leading whitespace of the line at s[i..]; returns its end. */
+static size_t fix_indent(char *s, size_t i, size_t len, size_t *count)
 {
-    size_t end = i, k = 0, w;
+    size_t end = i, k = 0;
     while (end < len) {
         if (s[end] == ' ' || s[end] == '\t' || s[end] == '\f') {
             end++;
-        } else if ((w = nbsp_at(s, end, len, single)) != 0) {
-            if (single)
-                s[end] = ' ';
-            end += w;
+        } else if (is_nbsp(s, end, len)) {
+            end += 2;
             k++;
         } else {
             break;
         }
     }
-    *count += k;
-    if (k == 0 || single)
+    if (k == 0)
         return end;
     /* Compact in place from the right so the k form feeds fit in front. */
-    w = end;
+    size_t w = end;
     for (size_t r = end; r > i;) {
         if (r - i >= 2 && (unsigned char)s[r - 2] == 0xC2 && (unsigned char)s[r - 1] == 0xA0) {
             s[--w] = ' ';
@@ -87,6 +78,7 @@ static size_t fix_indent(char *s, size_t i, size_t len, int single, size_t *coun
         }
     }
     memset(s + i, '\f', k);
+    *count += k;
     return end;
 }
 
@@ -148,7 +140,7 @@ static int closes(const char *s, size_t i, size_t len, const struct scope *lit)
     return s[i] == lit->quote && (!lit->triple || (i + 2 < len && s[i + 1] == lit->quote && s[i + 2] == lit->quote));
 }
 
-size_t cgih_nbsp_fix(char *s, size_t len, int single)
+size_t cgih_nbsp_fix(char *s, size_t len)
 {
     struct scope stack[MAX_OPEN];
     size_t n = 0, i = 0, count = 0;
@@ -158,7 +150,7 @@ size_t cgih_nbsp_fix(char *s, size_t len, int single)
         char c = s[i];
         struct scope *top = n ? &stack[n - 1] : NULL;
         if (!top && line_start) {
-            i = fix_indent(s, i, len, single, &count);
+            i = fix_indent(s, i, len, &count);
             line_start = 0;
         } else if (top && (top->kind == LITERAL || top->spec)) {
             /* literal text: a string's, or a field's format spec (whose
@@ -213,11 +205,9 @@ size_t cgih_nbsp_fix(char *s, size_t len, int single)
             stack[n] = literal_at(s, i, len);
             i += stack[n].triple ? 3 : 1;
             n++;
-        } else if (nbsp_at(s, i, len, single)) {
-            s[i] = ' ';
-            if (!single)
-                s[++i] = ' ';
-            i++;
+        } else if (is_nbsp(s, i, len)) {
+            s[i] = s[i + 1] = ' ';
+            i += 2;
             count++;
         } else if (top) { /* a field's expression */
             if (c == '(' || c == '[' || c == '{') {

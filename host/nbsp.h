@@ -13,18 +13,16 @@
  *     the expressions in an f-string's {...} included (code, not literal);
  *   - inside string and bytes literals and comments nothing changes, nor in
  *     an f-string's literal text or format spec.
- * That is for UTF-8 source. In a single-byte encoding whose byte A0 is the
- * no-break space (latin-1, cp1252 and the like), each such byte in code
- * becomes a space, one column and one byte.
+ * Only UTF-8 source is handled (the default source encoding); cgihost
+ * decodes a source in another encoding to UTF-8 first (pyrun.c).
  */
 #ifndef CGIH_NBSP_H
 #define CGIH_NBSP_H
 
 #include <stddef.h>
 
-/* Returns the number of no-break spaces replaced; src is rewritten in place.
- * single: src is in a single-byte encoding (A0), not UTF-8 (C2 A0). */
-size_t cgih_nbsp_fix(char *src, size_t len, int single);
+/* Returns the number of no-break spaces replaced; src is rewritten in place. */
+size_t cgih_nbsp_fix(char *src, size_t len);
 
 /* What python3's tokenizer refuses in a source file that declares no
  * encoding (no UTF-8 BOM, no PEP 263 coding spec in a comment on line 1, or

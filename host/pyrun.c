@@ -417,17 +417,15 @@ fail: {
 }
 
 /* orig with each no-break space that the rewrite (fixed, of the same length)
- * replaced made one space, as in a copy of the script fixed by hand: a UTF-8
- * one two bytes, a single-byte encoding's (single) one. Returns its new
- * length. */
-static size_t flatten(char *orig, const char *fixed, size_t len, int single)
+ * replaced made one space, as in a copy of the script fixed by hand.
+ * Returns its new length. */
+static size_t flatten(char *orig, const char *fixed, size_t len)
 {
     size_t k = 0;
     for (size_t i = 0; i < len;) {
-        if (single ? orig[i] == '\xa0' && fixed[i] != '\xa0'
-                   : i + 1 < len && memcmp(orig + i, "\xc2\xa0", 2) == 0 && memcmp(fixed + i, "\xc2\xa0", 2) != 0) {
+        if (i + 1 < len && memcmp(orig + i, "\xc2\xa0", 2) == 0 && memcmp(fixed + i, "\xc2\xa0", 2) != 0) {
             orig[k++] = ' ';
-            i += single ? 1 : 2;
+            i += 2;
         } else {
             orig[k++] = orig[i++];
         }
@@ -438,14 +436,17 @@ static size_t flatten(char *orig, const char *fixed, size_t len, int single)
 
 /* How a source is compiled: the script with Py_CompileStringObject(), a
  * module it imports by importlib's own source_to_code(). src is
- * NUL-terminated at len. */
-typedef PyObject *(*compile_fn)(const char *src, size_t len, PyObject *filename, void *ctx);
+ * NUL-terminated at len; utf8: it is UTF-8, decoded from the encoding its
+ * coding spec names, which is then not read again. */
+typedef PyObject *(*compile_fn)(const char *src, size_t len, int utf8, PyObject *filename, void *ctx);
 
-static PyObject *compile_string(const char *src, size_t len, PyObject *filename, void *ctx)
+static PyObject *compile_string(const char *src, size_t len, int utf8, PyObject *filename, void *ctx)
 {
     (void)len;
     (void)ctx;
     PyCompilerFlags cf = _PyCompilerFlags_INIT;
+    if (utf8)
+        cf.cf_flags |= PyCF_IGNORE_COOKIE;
     return Py_CompileStringObject(src, filename, Py_file_input, &cf, -1);
 }
 
@@ -504,7 +505,7 @@ static int module_matches(PyObject *pattern, PyObject *filename)
  * (compile-time warnings keep no registry; bumping it would make every
  * warning already shown show again). The compile is in C: no Python code
  * runs meanwhile but a warning category's or a filter's own. */
-static PyObject *compile_quietly(const char *src, size_t len, PyObject *filename)
+static PyObject *compile_quietly(const char *src, size_t len, int utf8, PyObject *filename)
 {
     PyObject *filters = warning_filters(), *saved = NULL, *quiet = NULL, *ignore = NULL;
     Py_ssize_t n = filters ? PyList_GET_SIZE(filters) : 0;
@@ -533,7 +534,7 @@ static PyObject *compile_quietly(const char *src, size_t len, PyObject *filename
         Py_XDECREF(all);
     }
     PyErr_Clear();
-    PyObject *code = none ? compile_string(src, len, none, NULL) : NULL;
+    PyObject *code = none ? compile_string(src, len, utf8, none, NULL) : NULL;
     PyObject *exc = PyErr_GetRaisedException_compat();
     if (swapped && PyList_SetSlice(filters, 0, PyList_GET_SIZE(filters), saved) < 0) {
         PyErr_Clear();
@@ -552,9 +553,10 @@ static PyObject *compile_quietly(const char *src, size_t len, PyObject *filename
  * argument) takes its text from the file, which under no file name it did
  * not find: given here from the source (line lineno, with a newline if it
  * has one), as CPython reads it from a file: as UTF-8 whatever the source's
- * encoding, and none when the line is not UTF-8. Returns -1 with an
- * exception set on failure. */
-static int set_text(PyObject *err, const char *src, size_t len)
+ * encoding, and none when the line is not UTF-8. src is UTF-8; codec, if
+ * not NULL, is the encoding of the file it was decoded from. Returns -1
+ * with an exception set on failure. */
+static int set_text(PyObject *err, const char *src, size_t len, const char *codec)
 {
     PyObject *text = PyObject_GetAttrString(err, "text");
     PyObject *lineno = text == Py_None ? PyObject_GetAttrString(err, "lineno") : NULL;
@@ -574,6 +576,11 @@ static int set_text(PyObject *err, const char *src, size_t len)
     while (end < len && src[end] != '\n' && src[end] != '\r')
         end++;
     PyObject *bare = PyUnicode_DecodeUTF8(src + i, (Py_ssize_t)(end - i), NULL);
+    if (bare && codec) { /* the line's bytes in the file, read as UTF-8 */
+        PyObject *raw = PyUnicode_AsEncodedString(bare, codec, "strict");
+        Py_SETREF(bare, raw ? PyUnicode_DecodeUTF8(PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw), NULL) : NULL);
+        Py_XDECREF(raw);
+    }
     if (!bare) {
         PyErr_Clear();
         return 0;
@@ -616,113 +623,162 @@ static int encoding_problem(const char *src, size_t len)
     return 1;
 }
 
-/* Whether a codec that is not UTF-8's is single-byte (each of the 256 bytes
- * one character, errors as U+FFFD), ASCII below 80 and U+00A0 at A0, as
- * latin-1, cp1252 and most ISO 8859 and Windows code pages are. */
-static int single_byte_nbsp(const char *name)
+/* Whether a codec reads ASCII as ASCII: each byte below 80 as itself, and
+ * no escapes (unicode_escape's \x41, raw_unicode_escape's \u0041, utf-7's
+ * +AEE-; decoding such a source may warn, and one decoded here but not
+ * rewritten is decoded again by the compiler). The escapes are tried first,
+ * so that no invalid escape is warned about. Latin-1, cp1252, koi8-r,
+ * mac_roman, cp437, euc_jp, shift_jis, gbk read ASCII as ASCII; utf-16,
+ * iso2022_jp and EBCDIC do not. */
+static int reads_ascii(const char *name)
 {
-    char all[256];
-    for (int i = 0; i < 256; i++)
-        all[i] = (char)i;
-    PyObject *text = PyUnicode_Decode(all, sizeof all, name, "replace");
-    int yes = text && PyUnicode_GET_LENGTH(text) == 256 && PyUnicode_READ_CHAR(text, 0xA0) == 0xA0;
+    static const char probe[] = "\\x41\\u0041\\101+AEE-";
+    char ascii[128];
+    for (int i = 0; i < 128; i++)
+        ascii[i] = (char)i;
+    PyObject *text = PyUnicode_Decode(probe, sizeof probe - 1, name, "strict");
+    int yes = text && PyUnicode_CompareWithASCIIString(text, probe) == 0;
+    Py_XDECREF(text);
+    text = yes ? PyUnicode_Decode(ascii, sizeof ascii, name, "strict") : NULL;
+    yes = text && PyUnicode_GET_LENGTH(text) == 128;
     for (Py_ssize_t i = 0; yes && i < 128; i++)
         yes = PyUnicode_READ_CHAR(text, i) == (Py_UCS4)i;
     Py_XDECREF(text);
     return yes;
 }
 
-/* Whether no-break spaces in this source are rewritten: it has some, and is
- * UTF-8 (NBSP_UTF8): declares no encoding, or one whose codec is UTF-8's
- * ("utf8", "U8", "cp65001" as well as what the tokenizer names "utf-8"), or
- * is in a single-byte encoding whose byte A0 is U+00A0 (NBSP_SINGLE). The
- * codec is looked up only for a source with no-break spaces and another
- * name. */
-enum { NBSP_NONE, NBSP_UTF8, NBSP_SINGLE };
+/* A source to compile with its no-break spaces rewritten (nbsp_rewritten()):
+ * orig, the source as UTF-8, and fixed, rewritten (NUL-terminated, len
+ * bytes each); codec names the encoding that orig was decoded from ("" for
+ * a UTF-8 source, whose orig is the caller's). */
+typedef struct {
+    const char *orig;
+    char *fixed, *decoded;
+    size_t len;
+    char codec[64];
+} rewrite;
 
-static int nbsp_fixable(const char *src, size_t len)
+static void rewrite_free(rewrite *rw)
 {
-    const char *spec;
-    size_t n = cgih_source_coding(src, len, &spec);
-    int utf8 = n == 0 || (n == 5 && memcmp(spec, "utf-8", 5) == 0);
-    if (!memchr(src, '\xa0', len) || (utf8 && !memmem(src, len, "\xc2\xa0", 2)))
-        return NBSP_NONE;
-    if (utf8)
-        return NBSP_UTF8;
-    char name[64];
-    if (n >= sizeof name)
-        return NBSP_NONE;
-    memcpy(name, spec, n);
-    name[n] = '\0';
+    free(rw->fixed);
+    free(rw->decoded);
+}
+
+/* For a source whose coding spec (spec, n bytes) does not name utf-8: 1 if
+ * it is UTF-8 after all ("utf8", "U8", "cp65001"), 2 with rw->decoded and
+ * rw->codec filled if it is in an encoding that reads ASCII as ASCII
+ * (reads_ascii()) and has no-break spaces, decoded to UTF-8 as CPython's
+ * tokenizer decodes it, so that the rewrite works on the text the compiler
+ * sees and columns are counted alike; 0 to leave it alone (no byte past
+ * ASCII, which no such encoding gives a no-break space from; a codec that
+ * is unknown or refuses the source, which python3 reports; or a UTF-8 BOM,
+ * which python3 refuses with another spec); -1 with an exception set when
+ * out of memory. The exception in flight, if any, is kept. */
+static int other_encoding(const char *src, size_t len, const char *spec, size_t n, rewrite *rw)
+{
+    int high = 0;
+    for (size_t i = 0; i < len && !high; i++)
+        high = (unsigned char)src[i] >= 0x80;
+    if (!high || n >= sizeof rw->codec || (len >= 3 && memcmp(src, "\xef\xbb\xbf", 3) == 0))
+        return 0;
+    memcpy(rw->codec, spec, n);
+    rw->codec[n] = '\0';
     PyObject *exc = PyErr_GetRaisedException_compat();
-    PyObject *want = PyCodec_Decoder("utf-8"), *got = want ? PyCodec_Decoder(name) : NULL;
-    int kind = !got ? NBSP_NONE
-               : got == want ? (memmem(src, len, "\xc2\xa0", 2) ? NBSP_UTF8 : NBSP_NONE)
-               : single_byte_nbsp(name) ? NBSP_SINGLE
-                                        : NBSP_NONE;
+    PyObject *want = PyCodec_Decoder("utf-8"), *got = want ? PyCodec_Decoder(rw->codec) : NULL;
+    int kind = !got ? 0 : got == want ? 1 : reads_ascii(rw->codec) ? 2 : 0;
     Py_XDECREF(want);
     Py_XDECREF(got);
-    PyErr_Clear(); /* an unknown codec is not UTF-8 */
+    PyObject *text = kind == 2 ? PyUnicode_Decode(src, (Py_ssize_t)len, rw->codec, "strict") : NULL;
+    Py_ssize_t size = 0;
+    const char *utf8 = text ? PyUnicode_AsUTF8AndSize(text, &size) : NULL;
+    if (!utf8 || !memmem(utf8, (size_t)size, "\xc2\xa0", 2))
+        kind = kind == 2 ? 0 : kind;
+    else if ((rw->decoded = malloc((size_t)size + 1)) != NULL)
+        memcpy(rw->decoded, utf8, (size_t)size + 1);
+    else
+        kind = -1;
+    Py_XDECREF(text);
+    int oom = kind < 0 || (PyErr_Occurred() && PyErr_ExceptionMatches(PyExc_MemoryError));
+    PyErr_Clear(); /* an unknown codec, or one that refuses the source */
+    if (oom) {
+        Py_XDECREF(exc);
+        free(rw->decoded);
+        rw->decoded = NULL;
+        PyErr_NoMemory();
+        return -1;
+    }
     PyErr_SetRaisedException_compat(exc);
+    if (kind == 2) {
+        rw->orig = rw->decoded;
+        rw->len = (size_t)size;
+    } else {
+        rw->codec[0] = '\0';
+    }
     return kind;
 }
 
-/* The source rewritten (a NUL-terminated copy) when it has no-break spaces
- * outside its literals and comments, where CPython refuses them, and is
- * UTF-8 or in a single-byte encoding (*single); NULL when it has none there
- * (or is in another encoding), or with an exception set when out of
- * memory. */
-static char *nbsp_rewritten(const char *src, size_t len, int *single)
+/* Fills rw when the source has no-break spaces outside its literals and
+ * comments, where CPython refuses them, and is UTF-8 or in an encoding
+ * decoded to UTF-8 (other_encoding()): returns 1, and rewrite_free() frees
+ * it. Returns 0 when there is nothing to rewrite (or it is in an encoding
+ * left alone), -1 with an exception set when out of memory. */
+static int nbsp_rewritten(const char *src, size_t len, rewrite *rw)
 {
-    int kind = nbsp_fixable(src, len);
-    if (kind == NBSP_NONE)
-        return NULL;
-    char *fixed = malloc(len + 1);
-    if (!fixed) {
+    *rw = (rewrite){.orig = src, .len = len};
+    const char *spec;
+    size_t n = cgih_source_coding(src, len, &spec);
+    if (n != 0 && !(n == 5 && memcmp(spec, "utf-8", 5) == 0)) {
+        int kind = other_encoding(src, len, spec, n, rw);
+        if (kind <= 0)
+            return kind;
+    }
+    if (!rw->decoded && !memmem(src, len, "\xc2\xa0", 2))
+        return 0;
+    if (!(rw->fixed = malloc(rw->len + 1))) {
+        rewrite_free(rw);
         PyErr_NoMemory();
-        return NULL;
+        return -1;
     }
-    memcpy(fixed, src, len);
-    fixed[len] = '\0';
-    *single = kind == NBSP_SINGLE;
-    if (cgih_nbsp_fix(fixed, len, *single) == 0) {
-        free(fixed);
-        return NULL;
+    memcpy(rw->fixed, rw->orig, rw->len);
+    rw->fixed[rw->len] = '\0';
+    if (cgih_nbsp_fix(rw->fixed, rw->len) == 0) {
+        rewrite_free(rw);
+        return 0;
     }
-    return fixed;
+    return 1;
 }
 
-/* Compiles the rewritten source (fixed, from nbsp_rewritten()); orig, as it
- * is, would not compile, and is not tried. When this fails too, the
+/* Compiles the rewritten source (rw, from nbsp_rewritten()); the original,
+ * as it is, would not compile, and is not tried. When this fails too, the
  * SyntaxError stands that python3 gives a copy fixed by hand, one space for
- * each no-break space replaced (the rewrite keeps every byte offset, two
- * bytes for each): found by compiling such a copy under no file name (or
- * CPython would read the line again from the file, where a no-break space
- * is one column but two bytes), then named, and given its line where the
- * compiler left it out. That compile ignores warnings (the first gave
- * them), unless a warning was the error. single: the source is in a
- * single-byte encoding (nbsp_rewritten()). */
-static PyObject *compile_fixed(const char *orig, const char *fixed, size_t len, int single,
-                               PyObject *filename, compile_fn compile, void *ctx)
+ * each no-break space replaced (the rewrite keeps every byte offset of the
+ * UTF-8 text, two bytes for each): found by compiling such a copy under no
+ * file name (or CPython would read the line again from the file, where a
+ * no-break space is one column but two bytes), then named, and given its
+ * line where the compiler left it out. That compile ignores warnings (the
+ * first gave them), unless a warning was the error. */
+static PyObject *compile_fixed(const rewrite *rw, PyObject *filename, compile_fn compile, void *ctx)
 {
-    PyObject *code = compile(fixed, len, filename, ctx);
+    int utf8 = *rw->codec != '\0';
+    PyObject *code = compile(rw->fixed, rw->len, utf8, filename, ctx);
     if (code || !PyErr_ExceptionMatches(PyExc_SyntaxError))
         return code;
     PyObject *exc = PyErr_GetRaisedException_compat();
-    char *flat = malloc(len + 1);
+    char *flat = malloc(rw->len + 1);
     if (!flat) {
         PyErr_SetRaisedException_compat(exc);
         return NULL;
     }
-    memcpy(flat, orig, len);
-    flat[len] = '\0';
-    size_t n = flatten(flat, fixed, len, single);
-    PyObject *again = compile_quietly(flat, n, filename);
+    memcpy(flat, rw->orig, rw->len);
+    flat[rw->len] = '\0';
+    size_t n = flatten(flat, rw->fixed, rw->len);
+    PyObject *again = compile_quietly(flat, n, utf8, filename);
     if (!again && PyErr_Occurred() && PyErr_ExceptionMatches(PyExc_SyntaxError)) {
         /* it takes the first error's traceback: a module's went through
          * importlib's frames, which are dropped from what is shown */
         PyObject *copy = PyErr_GetRaisedException_compat(), *tb = PyException_GetTraceback(exc);
-        if (PyObject_SetAttrString(copy, "filename", filename) == 0 && set_text(copy, flat, n) == 0 &&
+        if (PyObject_SetAttrString(copy, "filename", filename) == 0 &&
+            set_text(copy, flat, n, utf8 ? rw->codec : NULL) == 0 &&
             PyException_SetTraceback(copy, tb ? tb : Py_None) == 0) {
             Py_XDECREF(exc);
             exc = copy;
@@ -754,13 +810,14 @@ static PyObject *compile_script(char *src, size_t len, PyObject *filename)
                      (unsigned char)src[bad], filename, line);
         return NULL;
     }
-    int single = 0;
-    char *fixed = nbsp_rewritten(src, len, &single);
-    if (!fixed && PyErr_Occurred())
+    rewrite rw;
+    int fix = nbsp_rewritten(src, len, &rw);
+    if (fix < 0)
         return NULL;
-    PyObject *code = fixed ? compile_fixed(src, fixed, len, single, filename, compile_string, NULL)
-                 : compile_string(src, len, filename, NULL);
-    free(fixed);
+    PyObject *code = fix ? compile_fixed(&rw, filename, compile_string, NULL)
+                         : compile_string(src, len, 0, filename, NULL);
+    if (fix)
+        rewrite_free(&rw);
     if (!code && PyErr_ExceptionMatches(PyExc_SyntaxError))
         (void)encoding_problem(src, len);
     return code;
@@ -783,9 +840,11 @@ static PyObject *compile_script(char *src, size_t len, PyObject *filename)
 static PyObject *source_to_code_orig, *get_code_orig, *source_to_code_ours;
 static _Thread_local PyObject *getting_code; /* the loader whose get_code() this thread is in */
 
-static PyObject *compile_module(const char *src, size_t len, PyObject *filename, void *ctx)
+static PyObject *compile_module(const char *src, size_t len, int utf8, PyObject *filename, void *ctx)
 {
-    PyObject *data = PyBytes_FromStringAndSize(src, (Py_ssize_t)len);
+    /* compile() reads no coding spec in a str */
+    PyObject *data = utf8 ? PyUnicode_DecodeUTF8(src, (Py_ssize_t)len, NULL)
+                          : PyBytes_FromStringAndSize(src, (Py_ssize_t)len);
     if (!data)
         return NULL;
     PyObject *code = PyObject_CallFunctionObjArgs(source_to_code_orig, (PyObject *)ctx, data, filename, NULL);
@@ -812,13 +871,13 @@ static PyObject *module_source_to_code(PyObject *unused, PyObject *const *args, 
         PyUnicode_Check(args[2])) {
         const char *src = PyBytes_AS_STRING(args[1]);
         size_t len = (size_t)PyBytes_GET_SIZE(args[1]);
-        int single = 0;
-        char *fixed = nbsp_rewritten(src, len, &single);
-        int rewrite = fixed != NULL;
-        free(fixed);
-        if (!rewrite && PyErr_Occurred())
+        rewrite rw;
+        int fix = nbsp_rewritten(src, len, &rw);
+        if (fix < 0)
             return NULL;
-        if (!rewrite || !own_source_to_code(args[0])) /* the class lookup only when it matters */
+        if (fix)
+            rewrite_free(&rw);
+        if (!fix || !own_source_to_code(args[0])) /* the class lookup only when it matters */
             return PyObject_Vectorcall(source_to_code_orig, args, (size_t)nargs, kwnames);
         PyObject *e = PyObject_CallFunction(PyExc_SyntaxError, "s", "no-break spaces (cgihost)");
         if (!e)
@@ -856,13 +915,14 @@ static PyObject *module_get_code(PyObject *unused, PyObject *const *args, Py_ssi
     Py_DECREF(exc);
     const char *src = PyBytes_AS_STRING(data);
     size_t len = (size_t)PyBytes_GET_SIZE(data);
-    int single = 0;
-    char *fixed = nbsp_rewritten(src, len, &single);
-    if (fixed)
-        code = compile_fixed(src, fixed, len, single, path, compile_module, nargs >= 1 ? args[0] : NULL);
-    else if (!PyErr_Occurred())
-        code = compile_module(src, len, path, nargs >= 1 ? args[0] : NULL);
-    free(fixed);
+    rewrite rw;
+    int fix = nbsp_rewritten(src, len, &rw);
+    if (fix > 0) {
+        code = compile_fixed(&rw, path, compile_module, nargs >= 1 ? args[0] : NULL);
+        rewrite_free(&rw);
+    } else if (fix == 0) {
+        code = compile_module(src, len, 0, path, nargs >= 1 ? args[0] : NULL);
+    }
     Py_DECREF(data);
     Py_DECREF(path);
     return code;

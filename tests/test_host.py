@@ -194,22 +194,48 @@ def test_utf8_by_any_name_is_fixed(cgihost, tmp_path, spec):
     assert ours.stdout == b"ok\n"
 
 
-@pytest.mark.parametrize("spec", ["latin-1", "iso-8859-15", "cp1252", "windows-1250"])
-def test_nbsp_in_a_single_byte_encoding_is_fixed(cgihost, tmp_path, spec):
-    # A script saved in an encoding whose byte A0 is the no-break space:
-    # those in code become spaces, one column each; the literal one stays.
+@pytest.mark.parametrize("spec", ["latin-1", "iso-8859-15", "cp1252", "windows-1250", "koi8-r",
+                                  "mac_roman", "cp437"])
+def test_nbsp_in_another_encoding_is_fixed(cgihost, tmp_path, spec):
+    # A script saved in an encoding with a no-break space (A0 in latin-1,
+    # 9A in koi8-r, CA in mac_roman, FF in cp437): those in code become
+    # spaces, one column each; the literal one stays.
     orig, ref = tmp_path / "orig", tmp_path / "ref"
     orig.mkdir()
     ref.mkdir()
     main = (f"# -*- coding: {spec} -*-\nimport helper\nif True:\n"
-            "§§print(helper.X,§ascii('caf\xe9\xa0'),§f'{§len(helper.X)§}')\n")
+            "§§print(helper.X,§ascii('x\xa0'),§f'{§len(helper.X)§}')\n")
     helper = f"# vim: set fileencoding={spec} :\nif True:\n§§X§=§'ok'\n"
     for d, nb in ((orig, "\xa0"), (ref, " ")):
-        (d / "main.py").write_bytes(main.replace("§", nb).encode("latin-1"))
-        (d / "helper.py").write_bytes(helper.replace("§", nb).encode("latin-1"))
+        (d / "main.py").write_bytes(main.replace("§", nb).encode(spec))
+        (d / "helper.py").write_bytes(helper.replace("§", nb).encode(spec))
     ours, theirs = run([cgihost, orig / "main.py"]), run([PYTHON, ref / "main.py"])
     assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr)
-    assert ours.stdout == b"ok 'caf\\xe9\\xa0' 2\n"
+    assert ours.stdout == b"ok 'x\\xa0' 2\n"
+
+
+def test_a_traceback_in_another_encoding_marks_the_right_characters(cgihost, tmp_path):
+    # The rewrite works on the text the compiler sees (decoded to UTF-8), so
+    # a marker under an expression sits where it does for a UTF-8 script.
+    script = tmp_path / "tb.py"
+    script.write_bytes(b"# coding: cp1252\nx = '\x80'\ndef f():\n\xa0\xa0return\xa01/0\xa0+ 1\nf()\n")
+    r = run([cgihost, script])
+    assert r.returncode == 1
+    lines = r.stderr.decode("utf-8").splitlines()
+    i = lines.index(f'  File "{script}", line 4, in f')
+    shown, marks = lines[i + 1], lines[i + 2]
+    assert marks.strip() == "~^~" and marks.index("~") == shown.index("1/0"), (shown, marks)
+    assert lines[-1] == "ZeroDivisionError: division by zero"
+
+
+def test_a_string_in_an_escape_encoding_is_not_taken_for_code(cgihost, tmp_path):
+    # unicode_escape reads \x27 as a quote: the rewrite sees the text the
+    # tokenizer sees, a string holding a no-break space, and leaves it.
+    script = tmp_path / "esc.py"
+    script.write_bytes(b"# coding: unicode_escape\nx = \\x27a\xa0b\\x27\nprint(ascii(x))\n")
+    ours, theirs = run([cgihost, script]), run([PYTHON, script])
+    assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr)
+    assert ours.stdout == b"'a\\xa0b'\n"
 
 
 @pytest.mark.parametrize("body", [
@@ -217,7 +243,7 @@ def test_nbsp_in_a_single_byte_encoding_is_fixed(cgihost, tmp_path, spec):
     b"def f(a,\xa0a): return '\xe9'\n",             # the compiler's: python3 reads no
     b"if 1:\n\xa0\xa0y = 1\n\xa0\xa0return 'e'\n",  # line that is not UTF-8 back
 ], ids=["parser", "compiler-not-utf8", "compiler"])
-def test_errors_in_a_single_byte_encoding_are_python3s(cgihost, tmp_path, body):
+def test_errors_in_another_encoding_are_python3s(cgihost, tmp_path, body):
     orig, ref = tmp_path / "orig", tmp_path / "ref"
     orig.mkdir()
     ref.mkdir()
@@ -229,9 +255,8 @@ def test_errors_in_a_single_byte_encoding_are_python3s(cgihost, tmp_path, body):
     assert ours.stderr.replace(bytes(orig), b"D") == theirs.stderr.replace(bytes(ref), b"D")
 
 
-def test_nbsp_in_a_multibyte_encoding_is_left_to_python3(cgihost, tmp_path):
-    # Only UTF-8 and single-byte encodings are rewritten: in euc_jp the byte
-    # A0 is part of other characters.
+def test_a_source_its_encoding_refuses_is_left_to_python3(cgihost, tmp_path):
+    # euc_jp has no character A0 A0: python3 says "encoding problem".
     script = tmp_path / "j.py"
     script.write_bytes(b"# coding: euc_jp\nif 1:\n\xa0\xa0print(1)\n")
     ours, theirs = run([cgihost, script]), run([PYTHON, script])
