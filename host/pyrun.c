@@ -623,13 +623,14 @@ static int encoding_problem(const char *src, size_t len)
     return 1;
 }
 
-/* Whether a codec reads ASCII as ASCII: each byte below 80 as itself, and
- * no escapes (unicode_escape's \x41, raw_unicode_escape's \u0041, utf-7's
- * +AEE-; decoding such a source may warn, and one decoded here but not
- * rewritten is decoded again by the compiler). The escapes are tried first,
- * so that no invalid escape is warned about. Latin-1, cp1252, koi8-r,
- * mac_roman, cp437, euc_jp, shift_jis, gbk read ASCII as ASCII; utf-16,
- * iso2022_jp and EBCDIC do not. */
+/* Whether a codec reads and writes ASCII as ASCII: each byte below 80 as
+ * itself both ways (mac_arabic writes a space as A0), and no escapes
+ * (unicode_escape's \x41, raw_unicode_escape's \u0041, utf-7's +AEE-;
+ * decoding such a source may warn, and one decoded here but not rewritten
+ * is decoded again by the compiler). The escapes are tried first, so that
+ * no invalid escape is warned about. UTF-8 by another name, latin-1,
+ * cp1252, koi8-r, mac_roman, cp437, euc_jp, shift_jis and gbk do; utf-16,
+ * EBCDIC and shift_jis_2004 (whose 5C is a yen sign) do not. */
 static int reads_ascii(const char *name)
 {
     static const char probe[] = "\\x41\\u0041\\101+AEE-";
@@ -643,6 +644,9 @@ static int reads_ascii(const char *name)
     yes = text && PyUnicode_GET_LENGTH(text) == 128;
     for (Py_ssize_t i = 0; yes && i < 128; i++)
         yes = PyUnicode_READ_CHAR(text, i) == (Py_UCS4)i;
+    PyObject *back = yes ? PyUnicode_AsEncodedString(text, name, "strict") : NULL;
+    yes = back && PyBytes_GET_SIZE(back) == 128 && memcmp(PyBytes_AS_STRING(back), ascii, 128) == 0;
+    Py_XDECREF(back);
     Py_XDECREF(text);
     return yes;
 }
@@ -664,16 +668,18 @@ static void rewrite_free(rewrite *rw)
     free(rw->decoded);
 }
 
-/* For a source whose coding spec (spec, n bytes) does not name utf-8: 1 if
- * it is UTF-8 after all ("utf8", "U8", "cp65001"), 2 with rw->decoded and
- * rw->codec filled if it is in an encoding that reads ASCII as ASCII
- * (reads_ascii()) and has no-break spaces, decoded to UTF-8 as CPython's
- * tokenizer decodes it, so that the rewrite works on the text the compiler
- * sees and columns are counted alike; 0 to leave it alone (no byte past
- * ASCII, which no such encoding gives a no-break space from; a codec that
- * is unknown or refuses the source, which python3 reports; or a UTF-8 BOM,
- * which python3 refuses with another spec); -1 with an exception set when
- * out of memory. The exception in flight, if any, is kept. */
+/* For a source whose coding spec (spec, n bytes) does not name utf-8 as
+ * the tokenizer spells it: 1 with rw->decoded and rw->codec filled if it is
+ * in an encoding that reads and writes ASCII as ASCII (reads_ascii(); UTF-8
+ * by another name, "utf8", "U8", "cp65001", is one) and has no-break
+ * spaces, decoded to UTF-8 as CPython's tokenizer decodes it, so that the
+ * rewrite works on the text the compiler sees and columns are counted
+ * alike; 0 to leave it alone (no byte past ASCII: then it has no no-break
+ * space, or is in an iso2022 encoding, which writes everything in 7 bits
+ * and is not fixed; a codec that is unknown or refuses the source, which
+ * python3 reports; or a UTF-8 BOM, which python3 refuses with another
+ * spec); -1 with an exception set when out of memory. The exception in
+ * flight, if any, is kept. */
 static int other_encoding(const char *src, size_t len, const char *spec, size_t n, rewrite *rw)
 {
     int high = 0;
@@ -684,22 +690,19 @@ static int other_encoding(const char *src, size_t len, const char *spec, size_t 
     memcpy(rw->codec, spec, n);
     rw->codec[n] = '\0';
     PyObject *exc = PyErr_GetRaisedException_compat();
-    PyObject *want = PyCodec_Decoder("utf-8"), *got = want ? PyCodec_Decoder(rw->codec) : NULL;
-    int kind = !got ? 0 : got == want ? 1 : reads_ascii(rw->codec) ? 2 : 0;
-    Py_XDECREF(want);
-    Py_XDECREF(got);
-    PyObject *text = kind == 2 ? PyUnicode_Decode(src, (Py_ssize_t)len, rw->codec, "strict") : NULL;
+    int kind = reads_ascii(rw->codec);
+    PyObject *text = kind ? PyUnicode_Decode(src, (Py_ssize_t)len, rw->codec, "strict") : NULL;
     Py_ssize_t size = 0;
     const char *utf8 = text ? PyUnicode_AsUTF8AndSize(text, &size) : NULL;
     if (!utf8 || !memmem(utf8, (size_t)size, "\xc2\xa0", 2))
-        kind = kind == 2 ? 0 : kind;
+        kind = 0;
     else if ((rw->decoded = malloc((size_t)size + 1)) != NULL)
         memcpy(rw->decoded, utf8, (size_t)size + 1);
     else
         kind = -1;
     Py_XDECREF(text);
     int oom = kind < 0 || (PyErr_Occurred() && PyErr_ExceptionMatches(PyExc_MemoryError));
-    PyErr_Clear(); /* an unknown codec, or one that refuses the source */
+    PyErr_Clear(); /* an unknown codec (LookupError), or one that refuses the source */
     if (oom) {
         Py_XDECREF(exc);
         free(rw->decoded);
@@ -708,7 +711,7 @@ static int other_encoding(const char *src, size_t len, const char *spec, size_t 
         return -1;
     }
     PyErr_SetRaisedException_compat(exc);
-    if (kind == 2) {
+    if (kind == 1) {
         rw->orig = rw->decoded;
         rw->len = (size_t)size;
     } else {

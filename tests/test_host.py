@@ -195,7 +195,7 @@ def test_utf8_by_any_name_is_fixed(cgihost, tmp_path, spec):
 
 
 @pytest.mark.parametrize("spec", ["latin-1", "iso-8859-15", "cp1252", "windows-1250", "koi8-r",
-                                  "mac_roman", "cp437"])
+                                  "mac_roman", "cp437", "gb18030", "cp1252-crlf"])
 def test_nbsp_in_another_encoding_is_fixed(cgihost, tmp_path, spec):
     # A script saved in an encoding with a no-break space (A0 in latin-1,
     # 9A in koi8-r, CA in mac_roman, FF in cp437): those in code become
@@ -203,12 +203,14 @@ def test_nbsp_in_another_encoding_is_fixed(cgihost, tmp_path, spec):
     orig, ref = tmp_path / "orig", tmp_path / "ref"
     orig.mkdir()
     ref.mkdir()
+    spec, _, crlf = spec.partition("-crlf")
     main = (f"# -*- coding: {spec} -*-\nimport helper\nif True:\n"
             "§§print(helper.X,§ascii('x\xa0'),§f'{§len(helper.X)§}')\n")
     helper = f"# vim: set fileencoding={spec} :\nif True:\n§§X§=§'ok'\n"
     for d, nb in ((orig, "\xa0"), (ref, " ")):
-        (d / "main.py").write_bytes(main.replace("§", nb).encode(spec))
-        (d / "helper.py").write_bytes(helper.replace("§", nb).encode(spec))
+        for name, text in (("main.py", main), ("helper.py", helper)):
+            text = text.replace("§", nb)
+            (d / name).write_bytes((text.replace("\n", "\r\n") if crlf else text).encode(spec))
     ours, theirs = run([cgihost, orig / "main.py"]), run([PYTHON, ref / "main.py"])
     assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr)
     assert ours.stdout == b"ok 'x\\xa0' 2\n"
@@ -252,6 +254,25 @@ def test_errors_in_another_encoding_are_python3s(cgihost, tmp_path, body):
     ours, theirs = run([cgihost, orig / "e.py"]), run([PYTHON, ref / "e.py"])
     assert ours.returncode == theirs.returncode == 1
     assert ours.stdout == theirs.stdout == b""
+    assert ours.stderr.replace(bytes(orig), b"D") == theirs.stderr.replace(bytes(ref), b"D")
+
+
+@pytest.mark.parametrize("src", [
+    # a parser error at the end, in UTF-8 by another name: python3 shows
+    # the line (compiled with its spec read, 3.11 took line 1's)
+    b"# coding: utf8\nif 1:\n\xc2\xa0 x = 1; y = [1, 2\n  print(x)\n",
+    # mac_arabic writes ASCII punctuation as bytes past 80: left alone
+    b"# coding: mac_arabic\nif 1:\n\x81\x81y = 1\n\x81\x81return (y)\n",
+], ids=["utf8-alias-eof", "mac_arabic"])
+def test_more_encodings_give_what_python3_gives_a_copy_fixed_by_hand(cgihost, tmp_path, src):
+    orig, ref = tmp_path / "orig", tmp_path / "ref"
+    orig.mkdir()
+    ref.mkdir()
+    (orig / "e.py").write_bytes(src)
+    fixed = src if b"mac_arabic" in src else src.replace(b"\xc2\xa0", b" ")
+    (ref / "e.py").write_bytes(fixed)
+    ours, theirs = run([cgihost, orig / "e.py"]), run([PYTHON, ref / "e.py"])
+    assert ours.returncode == theirs.returncode == 1
     assert ours.stderr.replace(bytes(orig), b"D") == theirs.stderr.replace(bytes(ref), b"D")
 
 
