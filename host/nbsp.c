@@ -171,20 +171,13 @@ size_t cgih_nbsp_fix(char *s, size_t len)
                 i++; /* unterminated: the compiler reports it */
                 n = 0;
                 line_start = 1;
-            } else if (c == '{' && lit->fstring && top->kind == FIELD) {
+            } else if (c == '{' && lit->fstring && top->kind == LITERAL && i + 1 < len && s[i + 1] == '{') {
+                i += 2; /* a brace, but in a spec (3.12 reads a field there) */
+            } else if (c == '{' && lit->fstring) {
                 if (n == MAX_OPEN)
                     return count;
                 stack[n++] = (struct scope){.kind = FIELD};
                 i++;
-            } else if (c == '{' && lit->fstring) {
-                if (i + 1 < len && s[i + 1] == '{') {
-                    i += 2;
-                } else {
-                    if (n == MAX_OPEN)
-                        return count;
-                    stack[n++] = (struct scope){.kind = FIELD};
-                    i++;
-                }
             } else if (c == '}' && top->kind == FIELD) {
                 n--;
                 i++;
