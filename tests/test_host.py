@@ -16,6 +16,14 @@ NB = "\u00a0"
 FIXTURE_SHA256 = "42e167393ff83f6d5006f210dfc71d96fdb34ec19fd4bc3e420750fcc01876ec"
 
 
+def orig_and_ref(tmp_path):
+    """Two directories: the files as pasted, and the copy fixed by hand."""
+    dirs = tmp_path / "orig", tmp_path / "ref"
+    for d in dirs:
+        d.mkdir()
+    return dirs
+
+
 def test_hello_is_the_fixture_byte_for_byte():
     fixture = ROOT.parent / "shared" / "fixtures" / "hello.py"
     hello = ROOT / "scripts" / "hello.py"
@@ -45,10 +53,7 @@ def test_nbsp_in_literals_and_comments_keeps_its_value(cgihost, tmp_path):
 
 
 def test_traceback_lines_and_columns_stay_right(cgihost, tmp_path):
-    orig = tmp_path / "orig"
-    ref = tmp_path / "ref"
-    orig.mkdir()
-    ref.mkdir()
+    orig, ref = orig_and_ref(tmp_path)
     script = orig / "crash.py"
     script.write_text(
         "def f(x):\n"
@@ -132,9 +137,7 @@ def test_a_module_with_nbsp_is_imported_as_the_script_runs(cgihost, tmp_path):
     # A helper module pasted from the same web page: python3 refuses it, and
     # runs a copy fixed by hand. No bytecode is cached for it (python3 would
     # run that .pyc without a word); a clean module's is, as python3 does.
-    orig, ref = tmp_path / "orig", tmp_path / "ref"
-    orig.mkdir()
-    ref.mkdir()
+    orig, ref = orig_and_ref(tmp_path)
     script = orig / "main.py"
     script.write_text("import helper, clean\nhelper.hi(clean.X)\n", encoding="utf-8")
     (orig / "helper.py").write_text(
@@ -163,9 +166,7 @@ def test_a_module_with_nbsp_is_imported_as_the_script_runs(cgihost, tmp_path):
 def test_a_syntax_error_in_a_module_with_nbsp_is_python3s(cgihost, tmp_path, src):
     # As for the script: the error python3 gives the fixed copy, under the
     # frames it shows (importlib's are left out).
-    orig, ref = tmp_path / "orig", tmp_path / "ref"
-    orig.mkdir()
-    ref.mkdir()
+    orig, ref = orig_and_ref(tmp_path)
     (orig / "main.py").write_text("print('before')\nimport bad\n", encoding="utf-8")
     (orig / "bad.py").write_text(src, encoding="utf-8")
     for f in ("main.py", "bad.py"):
@@ -180,9 +181,7 @@ def test_a_syntax_error_in_a_module_with_nbsp_is_python3s(cgihost, tmp_path, src
 def test_utf8_by_any_name_is_fixed(cgihost, tmp_path, spec):
     # The tokenizer names only utf-8 and its utf-8-* forms "utf-8"; the
     # codec is UTF-8's for all of these, and python3 reads the fixed copies.
-    orig, ref = tmp_path / "orig", tmp_path / "ref"
-    orig.mkdir()
-    ref.mkdir()
+    orig, ref = orig_and_ref(tmp_path)
     (orig / "main.py").write_text(f"# -*- coding: {spec} -*-\nimport helper\nif True:\n"
                                   f"{NB}{NB}print(helper.X)\n", encoding="utf-8")
     (orig / "helper.py").write_text(f"# vim: set fileencoding={spec} :\nif True:\n{NB}{NB}X = 'ok'\n",
@@ -200,9 +199,7 @@ def test_nbsp_in_another_encoding_is_fixed(cgihost, tmp_path, spec):
     # A script saved in an encoding with a no-break space (A0 in latin-1,
     # 9A in koi8-r, CA in mac_roman, FF in cp437): those in code become
     # spaces, one column each; the literal one stays.
-    orig, ref = tmp_path / "orig", tmp_path / "ref"
-    orig.mkdir()
-    ref.mkdir()
+    orig, ref = orig_and_ref(tmp_path)
     spec, _, crlf = spec.partition("-crlf")
     main = (f"# -*- coding: {spec} -*-\nimport helper\nif True:\n"
             "§§print(helper.X,§ascii('x\xa0'),§f'{§len(helper.X)§}')\n")
@@ -246,9 +243,7 @@ def test_a_string_in_an_escape_encoding_is_not_taken_for_code(cgihost, tmp_path)
     b"if 1:\n\xa0\xa0y = 1\n\xa0\xa0return 'e'\n",  # line that is not UTF-8 back
 ], ids=["parser", "compiler-not-utf8", "compiler"])
 def test_errors_in_another_encoding_are_python3s(cgihost, tmp_path, body):
-    orig, ref = tmp_path / "orig", tmp_path / "ref"
-    orig.mkdir()
-    ref.mkdir()
+    orig, ref = orig_and_ref(tmp_path)
     (orig / "e.py").write_bytes(b"# -*- coding: latin-1 -*-\n" + body)
     (ref / "e.py").write_bytes(b"# -*- coding: latin-1 -*-\n" + body.replace(b"\xa0", b" "))
     ours, theirs = run([cgihost, orig / "e.py"]), run([PYTHON, ref / "e.py"])
@@ -265,9 +260,7 @@ def test_errors_in_another_encoding_are_python3s(cgihost, tmp_path, body):
     b"# coding: mac_arabic\nif 1:\n\x81\x81y = 1\n\x81\x81return (y)\n",
 ], ids=["utf8-alias-eof", "mac_arabic"])
 def test_more_encodings_give_what_python3_gives_a_copy_fixed_by_hand(cgihost, tmp_path, src):
-    orig, ref = tmp_path / "orig", tmp_path / "ref"
-    orig.mkdir()
-    ref.mkdir()
+    orig, ref = orig_and_ref(tmp_path)
     (orig / "e.py").write_bytes(src)
     fixed = src if b"mac_arabic" in src else src.replace(b"\xc2\xa0", b" ")
     (ref / "e.py").write_bytes(fixed)
@@ -453,9 +446,7 @@ FSTRING_SCRIPT = (
 
 @pytest.mark.parametrize("how", ["script", "module"])
 def test_nbsp_in_an_fstrings_fields_is_a_space(cgihost, tmp_path, how):
-    orig, ref = tmp_path / "orig", tmp_path / "ref"
-    orig.mkdir()
-    ref.mkdir()
+    orig, ref = orig_and_ref(tmp_path)
     name = "f.py" if how == "script" else "helper.py"
     (orig / name).write_text(FSTRING_SCRIPT.replace("§", NB), encoding="utf-8")
     (ref / name).write_text(FSTRING_SCRIPT.replace("§", " "), encoding="utf-8")
