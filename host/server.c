@@ -1623,10 +1623,6 @@ static void start_stop(const char *why)
     logmsg("stopping: %s", why);
     S.stopping = 1;
     S.t_stop = now_s();
-    if (S.listening) {
-        epoll_ctl(S.epfd, EPOLL_CTL_DEL, S.lfd, NULL);
-        S.listening = 0;
-    }
     if (!S.activated && !S.restarting)
         unlink(S.sock);
     while (S.idle) {
@@ -1849,6 +1845,10 @@ static void hand_to_child(int conn, uid_t peer, pid_t peer_pid)
 
 static void dispatch(int conn, uid_t peer, pid_t peer_pid)
 {
+    if (S.stopping) { /* status and stop are answered; a request runs in-process now */
+        answer_unforked(conn);
+        return;
+    }
     /* Oldest first: with others waiting, a new one waits behind them (or,
      * the queue full, is refused: it does not pass them). */
     if (S.nbusy >= S.max_children || S.nqueued > 0) {
@@ -1963,7 +1963,10 @@ static int on_ctl(struct child *c)
  * (idle children accept their own). */
 static void update_listening(void)
 {
-    int want = !S.stopping && S.nidle == 0 && !S.fd_starved;
+    /* Stopping, it listens on: until it ends (a running request may take
+     * 30 s), whoever connects hears at once (answer_unforked()), rather
+     * than wait in the backlog for the client's time-out. */
+    int want = (S.stopping || S.nidle == 0) && !S.fd_starved;
     if (want && !S.listening) {
         ep_add(S.lfd, EPOLLIN, &S.wlisten);
         S.listening = 1;
@@ -2818,8 +2821,7 @@ serve:
             struct watch *w = ev[i].data.ptr;
             switch (w->kind) {
             case W_LISTEN:
-                if (S.listening) /* not since a STOP in this batch */
-                    on_listen();
+                on_listen();
                 break;
             case W_SIGNAL:
                 on_signal();

@@ -1861,6 +1861,34 @@ def test_a_signal_during_a_restarts_wait_stops_the_server(base):
         s.stop()
 
 
+def test_a_request_while_a_restart_waits_runs_in_process_at_once(base):
+    """While the server waits for a running request to end before it
+    re-executes, it still accepts: a request is refused at once and runs
+    in-process (it waited in the backlog for the client's 2 s time-out),
+    and `cgihost status` is answered (it waited 5 s, then said the server
+    did not answer)."""
+    bindir, s = server_on_a_copy(base)
+    try:
+        who = s.script("who.py", WHO)
+        slow = s.script("slow.py", "import time\ntime.sleep(8)\nprint('done')\n")
+        p = replaced_while_running(s, bindir, slow)
+        t0 = time.monotonic()
+        r = s.run([who])
+        took = time.monotonic() - t0
+        assert r.returncode == 0 and r.stdout.startswith(b"ppid ") and not served(s, r), r
+        assert took < 1.5, took
+        t0 = time.monotonic()
+        st = subprocess.run(as_user([CGIHOST, "status"]), env=s.env(), stdout=subprocess.PIPE,
+                            timeout=30)
+        assert st.returncode == 0 and f"server {s.pid} ".encode() in st.stdout, st
+        assert b"1 running" in st.stdout and time.monotonic() - t0 < 1.5, st
+        assert p.communicate(timeout=30)[0] == b"done\n"
+        assert wait_for(lambda: s.log.read_text().count("serving on") == 2, 20), s.log.read_text()
+        assert s.run([who]).stdout == f"ppid {s.pid}\n".encode()
+    finally:
+        s.stop()
+
+
 def test_a_setting_that_is_no_number_is_logged(base):
     s = Server(base)
     with open(s.log, "ab") as log:
