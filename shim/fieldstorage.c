@@ -200,42 +200,30 @@ static PyType_Spec mini_spec = {
 
 /* ---- FieldStorage: construction ------------------------------------------- */
 
-/* qs.encode(locale.getpreferredencoding(), 'surrogateescape').
- * PyUnicode_EncodeLocale() refuses a NUL, which a str may hold (an environ
- * dict's QUERY_STRING): the pieces around NULs are encoded and joined with
- * NUL bytes, as an ASCII-compatible locale encoding would. */
+/* qs.encode(locale.getpreferredencoding(), 'surrogateescape'). An ASCII
+ * query string (a URL's is) is the same bytes in every locale encoding
+ * Linux has: no locale module, no codec, 10% of a GET's FieldStorage().
+ * Any other goes as cgi.py sends it: "utf-8" in UTF-8 mode (python3's
+ * under a C or POSIX LC_ALL), which PyUnicode_EncodeLocale() would not
+ * heed, else the encoding of LC_CTYPE as the environment sets it now; a
+ * str subclass's own encode() is called. */
 static PyObject *encode_locale(PyObject *qs)
 {
-    if (!PyUnicode_Check(qs))
-        return PyObject_CallMethod(qs, "encode", "ss", "utf-8", "surrogateescape");
+    if (PyUnicode_CheckExact(qs)) {
 #if PY_VERSION_HEX < 0x030C0000
-    if (PyUnicode_READY(qs) < 0)
-        return NULL;
+        if (PyUnicode_READY(qs) < 0)
+            return NULL;
 #endif
-    /* An ASCII query string (a URL's is) is the same bytes in every locale
-     * encoding Linux has: no wcstombs() round trip, 10% of a GET's
-     * FieldStorage(). */
-    if (PyUnicode_IS_ASCII(qs))
-        return PyBytes_FromStringAndSize((const char *)PyUnicode_DATA(qs), PyUnicode_GET_LENGTH(qs));
-    Py_ssize_t nul = PyUnicode_FindChar(qs, 0, 0, PyUnicode_GET_LENGTH(qs), 1);
-    if (nul == -2)
-        return NULL;
-    if (nul == -1)
-        return PyUnicode_EncodeLocale(qs, "surrogateescape");
-    PyObject *sep = PyUnicode_FromOrdinal(0), *parts = sep ? PyUnicode_Split(qs, sep, -1) : NULL;
-    PyObject *zero = parts ? PyBytes_FromStringAndSize("", 1) : NULL, *r = NULL;
-    Py_ssize_t n = zero ? PyList_GET_SIZE(parts) : 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *b = PyUnicode_EncodeLocale(PyList_GET_ITEM(parts, i), "surrogateescape");
-        if (!b || PyList_SetItem(parts, i, b) < 0) /* steals b, drops the str */
-            goto done;
+        if (PyUnicode_IS_ASCII(qs))
+            return PyBytes_FromStringAndSize((const char *)PyUnicode_DATA(qs), PyUnicode_GET_LENGTH(qs));
     }
-    if (zero)
-        r = PyObject_CallMethod(zero, "join", "O", parts);
-done:
-    Py_XDECREF(sep);
-    Py_XDECREF(parts);
-    Py_XDECREF(zero);
+    PyObject *pref = import_attr("locale", "getpreferredencoding");
+    PyObject *enc = pref ? PyObject_CallNoArgs(pref) : NULL;
+    Py_XDECREF(pref);
+    if (!enc)
+        return NULL;
+    PyObject *r = PyObject_CallMethod(qs, "encode", "Os", enc, "surrogateescape");
+    Py_DECREF(enc);
     return r;
 }
 

@@ -127,6 +127,46 @@ print("rebound" in buf.getvalue(), "changed=1" in buf.getvalue())
 """
 
 
+LOCALE_QS = r"""
+import cgi, sys
+def show(f):
+    try:
+        r = f()
+    except Exception as e:
+        r = f"{type(e).__name__}: {e}"
+    print(ascii(r))
+show(lambda: cgi.FieldStorage().getvalue("q"))
+show(lambda: cgi.FieldStorage(environ={"QUERY_STRING": "a=\xe9\x00b=\u20ac&c=\udcff"}).list)
+show(lambda: cgi.FieldStorage(environ={"QUERY_STRING": b"a=1"}).list)
+class S(str):
+    def encode(self, *a):
+        return b"over=" + str.encode(self, *a)
+show(lambda: cgi.FieldStorage(environ={"QUERY_STRING": S("a=1")}).list)
+show(lambda: cgi.FieldStorage(environ={"QUERY_STRING": S("a=\xe9")}).list)
+show(lambda: sys.flags.utf8_mode)
+"""
+
+
+@pytest.mark.parametrize("env", [{"LC_ALL": "C"}, {"LC_ALL": "POSIX"}, {"LANG": "C"},
+                                 {"LC_ALL": "C", "PYTHONUTF8": "0"}, {"LC_ALL": "C.UTF-8"},
+                                 {"LC_ALL": "C.UTF-8", "PYTHONUTF8": "0"}, {"LC_ALL": "xx_YY.UTF-8"}],
+                         ids=lambda e: " ".join(f"{k}={v}" for k, v in e.items()))
+def test_a_query_string_that_is_not_ascii_is_encoded_as_cgi_py_does(cgihost, tmp_path, env):
+    """cgi.py encodes the query string with locale.getpreferredencoding():
+    UTF-8 in the UTF-8 mode that python3 turns on under a C or POSIX locale
+    (a raw UTF-8 query string under LC_ALL=C raised UnicodeEncodeError, the
+    C library's locale codec being ASCII), else the locale's codec, with its
+    messages; a str subclass's encode() is called."""
+    script = tmp_path / "qs.py"
+    script.write_text(LOCALE_QS)
+    env = dict(env, REQUEST_METHOD="GET", QUERY_STRING="q=caf\xe9")
+    want = run([PYTHON, "-W", "ignore", script], env=env)
+    got = run([cgihost, script], env=env)
+    assert want.returncode == 0, want.stderr
+    assert got.stdout == want.stdout and got.returncode == 0, (got.stdout, want.stdout, got.stderr)
+    assert want.stdout.count(b"caf") == 1
+
+
 def test_the_default_environ_is_the_os_environ_cgi_found(cgihost, tmp_path):
     """cgi.py binds os.environ as its default environ when imported. Without
     site, cgihost's start does not load os: cgi binds os.environ at its first
