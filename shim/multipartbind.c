@@ -404,9 +404,38 @@ static int parse_failed(stream_obj *r)
     return -1;
 }
 
+static int is_io_type(PyObject *io, PyObject *obj, const char *name)
+{
+    PyObject *t = PyObject_GetAttrString(io, name);
+    int yes = t == (PyObject *)Py_TYPE(obj);
+    Py_XDECREF(t);
+    return yes;
+}
+
+/* Whether fp.readinto() may stand for the fp.read() that cgi.py calls:
+ * only where both are io's own, on no Python code (sys.stdin.buffer, an
+ * open() file, a BytesIO). A subclass may have overridden read(), and a
+ * buffered reader hands the caller's buffer to its raw file's readinto(),
+ * which, written in Python, could keep a view of it past its free. */
+static int readinto_is_read(PyObject *fp)
+{
+    PyObject *io = PyImport_ImportModule("_io"); /* built in, loaded at start-up */
+    int yes = 0;
+    if (io && (is_io_type(io, fp, "BytesIO") || is_io_type(io, fp, "FileIO"))) {
+        yes = 1;
+    } else if (io && (is_io_type(io, fp, "BufferedReader") || is_io_type(io, fp, "BufferedRandom"))) {
+        PyObject *raw = PyObject_GetAttrString(fp, "raw");
+        yes = raw && is_io_type(io, raw, "FileIO");
+        Py_XDECREF(raw);
+    }
+    Py_XDECREF(io);
+    PyErr_Clear(); /* none found, or no raw: read() it is */
+    return yes;
+}
+
 /* Reads up to want bytes of the body into r->cdata/r->clen: with
- * fp.readinto() into one reused buffer where fp has it (no allocation per
- * chunk), else with fp.read(). Returns the count, or -1. */
+ * fp.readinto() into one reused buffer where fp is io's own (no allocation
+ * per chunk), else with fp.read(). Returns the count, or -1. */
 static Py_ssize_t fill(stream_obj *r, Py_ssize_t want)
 {
     if (want <= 0)
@@ -438,11 +467,10 @@ static Py_ssize_t fill(stream_obj *r, Py_ssize_t want)
             r->clen = (size_t)got;
             return got;
         }
-        if (!n && !PyErr_ExceptionMatches(PyExc_AttributeError))
+        if (!n)
             return -1;
-        /* no readinto(), or one that gives None: read() from now on */
-        Py_XDECREF(n);
-        PyErr_Clear();
+        /* one that gives None (a non-blocking raw file): read() from now on */
+        Py_DECREF(n);
         r->no_readinto = 1;
     }
     PyObject *data = PyObject_CallMethod(r->fp, "read", "n", want);
@@ -1277,6 +1305,7 @@ int cgih_read_multi_parts(PyObject *self, PyObject *env, PyObject *kbv, PyObject
     memset((char *)r + sizeof(PyObject), 0, sizeof *r - sizeof(PyObject));
     PyObject_GC_Track(r);
     r->fp = Py_NewRef(fp);
+    r->no_readinto = !readinto_is_read(fp);
     long long length, limit;
     if (get_int(self, "length", &length) < 0 || get_int(self, "limit", &limit) < 0) {
         Py_DECREF(r);

@@ -1162,6 +1162,41 @@ def case_fs_fp_types():
 
 
 @case
+def case_fs_multipart_fp_read_overridden():
+    # A multipart body is read with the fp's own read(): io's readinto()
+    # stood for it, skipping a subclass's override, and a raw file without
+    # readinto() raised NotImplementedError.
+    body = b'--BB\r\nContent-Disposition: form-data; name="a"\r\n\r\nhello\r\n--BB--\r\n'
+    env = {"REQUEST_METHOD": "POST", "CONTENT_TYPE": "multipart/form-data; boundary=BB",
+           "CONTENT_LENGTH": str(len(body))}
+
+    def upper(cls):
+        class Upper(cls):
+            def read(self, n=-1):
+                return super().read(n).replace(b"hello", b"HELLO")
+
+            def readline(self, n=-1):
+                return super().readline(n).replace(b"hello", b"HELLO")
+        return Upper
+
+    class RawReads(io.RawIOBase):
+        def __init__(self, b):
+            self.b = io.BytesIO(b)
+
+        def read(self, n=-1):
+            return self.b.read(n)
+
+        def readline(self, n=-1):
+            return self.b.readline(n)
+    for label, fp in [("BytesIO", io.BytesIO(body)),
+                      ("BufferedReader", io.BufferedReader(io.BytesIO(body))),
+                      ("BytesIO subclass", upper(io.BytesIO)(body)),
+                      ("BufferedReader subclass", upper(io.BufferedReader)(io.BytesIO(body))),
+                      ("raw, read() only", RawReads(body))]:
+        show(label, lambda: cgi.FieldStorage(fp=fp, environ=env).getvalue("a"))
+
+
+@case
 def case_fs_stdin_default():
     # fp=None reads sys.stdin.buffer (the body comes from the test)
     fs = show("fs", cgi.FieldStorage)
