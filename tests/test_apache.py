@@ -771,6 +771,24 @@ def test_prefork_with_mod_cgi(cgihost, site, tmp_path):
         assert not alive(pid)
 
 
+@needs_apache
+@pytest.mark.parametrize("missing", ["actions", "alias", "cgid"])
+def test_without_a_module_it_needs_the_snippet_refuses_the_scripts(cgihost, site, missing):
+    """Without mod_actions, mod_alias or a CGI module, scripts are refused
+    with 403, never sent as text: without mod_alias, hello.py's source was
+    sent with 200."""
+    server = private.PrivateApache(site.base / f"run-without-{missing}", cgihost, site.doc,
+                                   without=[missing])
+    with server:
+        conf = (server.run / "httpd.conf").read_text()
+        assert f"\n#LoadModule {missing}_module " in conf
+        for target in ("/hello.py", "/hello.py?name=Ada", "/sub/env.py/x", "/"):
+            status, _, body = request(server, "GET", target)
+            assert status == 403 and b"import" not in body and b"ELF" not in body, (target, body)
+        status, _, body = request(server, "GET", "/cgihost-bin/cgihost/hello.py")
+        assert status in (403, 404) and b"ELF" not in body and b"import" not in body
+
+
 def processes_with_env(entry):
     found = []
     for p in pathlib.Path("/proc").iterdir():

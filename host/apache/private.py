@@ -71,12 +71,12 @@ class PrivateApache:
     """Apache on 127.0.0.1:port serving docroot's .py files through cgihost.
 
     extra: more configuration, written to run/extra.conf (the template
-    includes it last). Call start(), then stop(); or use it as a context
-    manager.
+    includes it last). without: modules not to load ("actions", ...), for
+    tests. Call start(), then stop(); or use it as a context manager.
     """
 
     def __init__(self, run_dir, cgihost, docroot, port=None, extra="", mpm="event",
-                 user=USER, stage=None):
+                 user=USER, stage=None, without=()):
         self.run = pathlib.Path(run_dir).resolve()
         self.cgihost = pathlib.Path(cgihost).resolve()
         self.docroot = pathlib.Path(docroot).absolute()
@@ -87,6 +87,7 @@ class PrivateApache:
         self.user = user if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
         self.group = "www-data" if os.geteuid() == 0 else grp.getgrgid(os.getegid()).gr_name
         self.stage = stage
+        self.without = tuple(without)
         self.staged_dir = None
         self.proc = None
 
@@ -143,6 +144,8 @@ class PrivateApache:
                      "CGIHOST_SOCKETS": self.cgihost_sockets}.items():
             conf = conf.replace(f"@{k}@", str(v))
             self.extra = self.extra.replace(f"@{k}@", str(v))
+        for m in self.without:
+            conf = conf.replace(f"\nLoadModule {m}_module ", f"\n#LoadModule {m}_module ")
         (self.run / "httpd.conf").write_text(conf)
         (self.run / "extra.conf").write_text(self.extra)
 
