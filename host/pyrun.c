@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +106,72 @@ static int add_site_dir(PyObject *path, const char *dir)
 /* What site.py would add that scripts rely on: user and system site
  * directories, and the exit/quit/help builtins. (copyright and credits are
  * left out: their _sitebuiltins._Printer imports os.) */
+/* os.path.abspath(path) (posixpath.normpath() of it joined to the working
+ * directory) into out; -1 when it does not fit. */
+static int abspath_into(char *out, size_t n, const char *path)
+{
+    char joined[PATH_MAX * 2];
+    char cwd[PATH_MAX];
+    if (path[0] != '/' && !getcwd(cwd, sizeof cwd))
+        return -1;
+    if (snprintf(joined, sizeof joined, "%s%s%s", path[0] == '/' ? "" : cwd, path[0] == '/' ? "" : "/",
+                 path) >= (int)sizeof joined)
+        return -1;
+    /* POSIX keeps a leading "//" as it is, and normpath() with it. */
+    size_t len = joined[1] == '/' && joined[2] != '/' ? 2 : 1;
+    if (len >= n)
+        return -1;
+    memcpy(out, joined, len);
+    for (char *save = NULL, *c = strtok_r(joined + len, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+        if (strcmp(c, ".") == 0)
+            continue;
+        if (strcmp(c, "..") == 0) {
+            while (len > 1 && out[len - 1] != '/')
+                len--;
+            if (len > 1 && !(len == 2 && out[0] == '/' && out[1] == '/'))
+                len--; /* the slash before it, but the root's */
+            continue;
+        }
+        size_t k = strlen(c), sep = out[len - 1] != '/';
+        if (len + sep + k >= n)
+            return -1;
+        if (sep)
+            out[len++] = '/';
+        memcpy(out + len, c, k);
+        len += k;
+    }
+    out[len] = '\0';
+    return 0;
+}
+
+/* site.py's user site-packages directory: PYTHONUSERBASE, else ~/.local
+ * (~ being HOME when it is set, even empty, else the user's home in the
+ * password database), then lib/pythonX.Y/site-packages, made absolute. -1
+ * when there is none (no home to be found). */
+static int user_site(char *out, size_t n)
+{
+    const char *base = getenv("PYTHONUSERBASE"), *home = getenv("HOME");
+    char buf[PATH_MAX], pwbuf[4096];
+    if (!base || !*base) {
+        struct passwd pw, *found = NULL;
+        if (!home && (getpwuid_r(getuid(), &pw, pwbuf, sizeof pwbuf, &found) != 0 || !found))
+            return -1; /* expanduser() leaves "~" as it is: a directory named so, never there */
+        if (!home)
+            home = found->pw_dir;
+        size_t len = strlen(home);
+        while (len > 0 && home[len - 1] == '/')
+            len--;
+        if (snprintf(buf, sizeof buf, "%.*s/.local", (int)len, home) >= (int)sizeof buf)
+            return -1;
+        base = buf;
+    }
+    char site[PATH_MAX * 2];
+    if (snprintf(site, sizeof site, "%s/lib/python%d.%d/site-packages", base, PY_MAJOR_VERSION,
+                 PY_MINOR_VERSION) >= (int)sizeof site)
+        return -1;
+    return abspath_into(out, n, site);
+}
+
 static int lean_site(void)
 {
     PyObject *path = PySys_GetObject("path"); /* borrowed */
@@ -112,18 +179,15 @@ static int lean_site(void)
         PyErr_SetString(PyExc_RuntimeError, "sys.path is not a list");
         return -1;
     }
-    const char *home = getenv("HOME");
     PyObject *flags = PySys_GetObject("flags"); /* borrowed */
     PyObject *nus = flags ? PyObject_GetAttrString(flags, "no_user_site") : NULL;
     int nouser = nus ? PyObject_IsTrue(nus) : -1; /* -s, -I or PYTHONNOUSERSITE */
     Py_XDECREF(nus);
     if (nouser < 0)
         return -1;
-    if (home && *home && !nouser && getuid() == geteuid() && getgid() == getegid()) {
+    if (!nouser && getuid() == geteuid() && getgid() == getegid()) {
         char user[PATH_MAX];
-        if (snprintf(user, sizeof user, "%s/.local/lib/python%d.%d/site-packages", home,
-                     PY_MAJOR_VERSION, PY_MINOR_VERSION) < (int)sizeof user &&
-            add_site_dir(path, user) < 0)
+        if (user_site(user, sizeof user) == 0 && add_site_dir(path, user) < 0)
             return -1;
     }
     char dirs[] = CGIH_SITE_DIRS;

@@ -630,6 +630,53 @@ def test_sys_path_is_python3s_with_and_without_pythonsafepath(cgihost, tmp_path,
     assert (str(tmp_path).encode() in ours.stdout) == (not safe)
 
 
+USER_SITE = """
+import os, sys
+v = "python%d.%d" % sys.version_info[:2]
+base = os.environ["BASE"]
+print([p.replace(v, "pythonX.Y") for p in sys.path if p.startswith(base)])
+try:
+    import ubmod
+    print("ubmod", ubmod.WHERE.replace(v, "pythonX.Y"))
+except ImportError as e:
+    print("ImportError", e)
+"""
+
+
+@pytest.mark.parametrize("how", ["abs", "slash", "relative", "dotdot", "empty", "home", "home//",
+                                 "home empty", "nousersite"])
+def test_the_user_site_directory_is_python3s(cgihost, tmp_path, how):
+    """site.py's user site-packages: PYTHONUSERBASE (made absolute, as
+    site.addsitedir() does), else HOME's .local (HOME is read as
+    os.path.expanduser() reads it); PYTHONUSERBASE was ignored."""
+    base = tmp_path / "b"
+    for v in range(8, 14):  # whichever CPython cgihost embeds
+        for top in (base / "ub", base / "home" / ".local"):
+            d = top / "lib" / f"python3.{v}" / "site-packages"
+            d.mkdir(parents=True)
+            (d / "ubmod.py").write_text("WHERE = __file__\n")
+            (d / "x.pth").write_text(str(top / "fromPth") + "\n")
+            (top / "fromPth").mkdir(exist_ok=True)
+    (base / "w").mkdir()
+    env = {"BASE": str(base)}
+    env.update({"abs": {"PYTHONUSERBASE": str(base / "ub")},
+                "slash": {"PYTHONUSERBASE": str(base / "ub") + "//"},
+                "relative": {"PYTHONUSERBASE": "../ub"},
+                "dotdot": {"PYTHONUSERBASE": str(base / "w" / ".." / "ub")},
+                "empty": {"PYTHONUSERBASE": "", "HOME": str(base / "home")},
+                "home": {"HOME": str(base / "home")},
+                "home//": {"HOME": str(base / "home") + "//"},
+                "home empty": {"HOME": ""},
+                "nousersite": {"PYTHONUSERBASE": str(base / "ub"), "PYTHONNOUSERSITE": "1"}}[how])
+    script = tmp_path / "us.py"
+    script.write_text(USER_SITE)
+    ours = run([cgihost, script], env, cwd=base / "w")
+    ref = run([PYTHON, script], env, cwd=base / "w")
+    assert ref.returncode == 0, ref.stderr
+    assert (ours.stdout, ours.returncode) == (ref.stdout, 0), ours.stderr
+    assert (b"\nubmod /" in ref.stdout) == (how not in ("home empty", "nousersite")), ref.stdout
+
+
 H3 = """
 import os
 class Res:
