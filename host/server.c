@@ -1609,6 +1609,7 @@ static void log_refused(int why, const char *detail)
                        : why == CGIH_REFUSE_GROUPS   ? "other groups than mine"
                        : why == CGIH_REFUSE_LIMITS   ? "a hard resource limit above mine"
                        : why == CGIH_REFUSE_VERSION  ? "another version of cgihost"
+                       : why == CGIH_REFUSE_BUSY     ? "no child to run it"
                                                      : "a malformed request";
     logmsg("refused a request (%s%s%s), which its client runs in-process (%ld refused so far)%s", what,
            *detail ? ": " : "", detail, S.refused,
@@ -1701,6 +1702,15 @@ static void answer_unforked(int conn)
         }
     }
     refuse(conn, CGIH_REFUSE_BUSY);
+    char detail[96];
+    if (S.stopping)
+        snprintf(detail, sizeof detail, "the server is stopping");
+    else if (S.nbusy >= S.max_children)
+        snprintf(detail, sizeof detail, "--max-children %d running, %s", S.max_children,
+                 S.queue_ms <= 0 || S.queue <= 0 ? "no --queue" : "the --queue full");
+    else
+        snprintf(detail, sizeof detail, "no child could be forked");
+    log_refused(CGIH_REFUSE_BUSY, detail);
 }
 
 /* ---- the queue: requests waiting for a child -------------------------------------------

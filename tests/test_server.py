@@ -1116,6 +1116,10 @@ def test_a_queued_request_waits_queue_ms_then_runs_in_process(base):
         r = s.run([ok])
         assert r.returncode == 0 and r.stdout.endswith(b"ok\n") and not served(s, r), r
         assert time.monotonic() - t0 < 0.55
+        # said in the log, as the other refusals are
+        assert wait_for(lambda: "refused a request (no child to run it: --max-children 1 running, "
+                        "no --queue), which its client runs in-process" in s.log.read_text(), 5), \
+            s.log.read_text()
         p.kill()
         p.communicate(timeout=30)
     finally:
