@@ -2638,13 +2638,31 @@ static int serve(int argc, char **argv)
         S.queue = (int)v;
     if (env_long("CGIHOST_QUEUE_MS", 0, 3600000, S.queue_ms, &v) == 0)
         S.queue_ms = v;
+    long pool = S.pool, max_children = S.max_children, queue = S.queue;
+    const struct {
+        const char *name;
+        long lo, hi, *to;
+    } num[] = {{"--pool", 0, 64, &pool},
+               {"--max-children", 1, 4096, &max_children},
+               {"--queue", 0, 65536, &queue},
+               {"--queue-ms", 0, 3600000, &S.queue_ms},
+               {"--idle-exit", 0, 1L << 30, &S.idle_exit}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--auto") == 0) {
+        if (strcmp(a, "--auto") == 0) { /* started by a client (internal) */
             S.autostarted = 1;
             continue;
         }
-        if (!val) {
+        size_t k = 0;
+        while (k < sizeof num / sizeof *num && strcmp(a, num[k].name) != 0)
+            k++;
+        int known = k < sizeof num / sizeof *num || strcmp(a, "--user") == 0 ||
+                    strcmp(a, "--socket-dir") == 0 || strcmp(a, "--preload") == 0;
+        if (!known || !val) {
+            if (!known)
+                fprintf(stderr, "cgihost serve: unknown option %s\n", a);
+            else
+                fprintf(stderr, "cgihost serve: %s needs a value\n", a);
             usage_serve(stderr);
             return 2;
         }
@@ -2655,26 +2673,22 @@ static int serve(int argc, char **argv)
             dir = val;
         else if (strcmp(a, "--preload") == 0)
             S.preload = val;
-        else if (strcmp(a, "--pool") == 0 && parse_long(val, 0, 64, &v) == 0)
-            S.pool = (int)v;
-        else if (strcmp(a, "--max-children") == 0 && parse_long(val, 1, 4096, &v) == 0)
-            S.max_children = (int)v;
-        else if (strcmp(a, "--queue") == 0 && parse_long(val, 0, 65536, &v) == 0)
-            S.queue = (int)v;
-        else if (strcmp(a, "--queue-ms") == 0 && parse_long(val, 0, 3600000, &v) == 0)
-            S.queue_ms = v;
-        else if (strcmp(a, "--idle-exit") == 0 && parse_long(val, 0, 1L << 30, &v) == 0)
-            S.idle_exit = v;
-        else {
-            fprintf(stderr, "cgihost serve: bad option %s %s\n", a, val);
+        else if (parse_long(val, num[k].lo, num[k].hi, num[k].to) != 0) {
+            fprintf(stderr, "cgihost serve: %s %s: not a whole number from %ld to %ld\n", a, val,
+                    num[k].lo, num[k].hi);
             usage_serve(stderr);
             return 2;
         }
     }
+    S.pool = (int)pool;
+    S.max_children = (int)max_children;
+    S.queue = (int)queue;
     /* Root serves only as the user it is told to, and drops to it before
      * anything else: before Python starts. */
     if (geteuid() == 0 && (!user || S.autostarted)) {
-        fprintf(stderr, "cgihost: refusing to serve as root; use serve --user USER\n");
+        fprintf(stderr, S.autostarted ? "cgihost: no server starts by itself as root; root runs one with "
+                                        "serve --user USER\n"
+                                      : "cgihost: refusing to serve as root; use serve --user USER\n");
         return 1;
     }
     if (user && drop_to(user) < 0)

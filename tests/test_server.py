@@ -1428,6 +1428,22 @@ def test_status_and_stop_say_whose_server_they_may_ask(base):
         assert r.returncode == (0 if cmd == "stop" else 3) and b"no server" in r.stdout, r
 
 
+@pytest.mark.parametrize("args, said", [
+    (["--pool=3"], "unknown option --pool=3"),
+    (["--bogus", "1"], "unknown option --bogus"),
+    (["--pool"], "--pool needs a value"),
+    (["--pool", "65"], "--pool 65: not a whole number from 0 to 64"),
+    (["--max-children", "0"], "--max-children 0: not a whole number from 1 to 4096"),
+    (["--queue", "x"], "--queue x: not a whole number from 0 to 65536"),
+    (["--queue-ms", "4000000"], "--queue-ms 4000000: not a whole number from 0 to 3600000"),
+    (["--idle-exit", "-1"], "--idle-exit -1: not a whole number from 0 to 1073741824")])
+def test_a_bad_serve_option_says_what_is_wrong(args, said):
+    r = subprocess.run(as_user([CGIHOST, "serve", *args]), capture_output=True, timeout=30,
+                       env={"PATH": "/usr/bin:/bin"})
+    assert r.returncode == 2, r
+    assert r.stderr.startswith(f"cgihost serve: {said}\nusage: cgihost serve ".encode()), r.stderr
+
+
 @pytest.mark.skipif(not IS_ROOT, reason="needs root")
 def test_root_serves_only_with_user_and_drops_it(base):
     r = subprocess.run([CGIHOST, "serve", "--socket-dir", base / "r"], stdout=subprocess.PIPE,
