@@ -47,8 +47,10 @@ PYTHON_SHOWN  := $(shell p=$(dir $(PYTHON_CONFIG))python3; \
 SITE_DIRS     := $(shell $(PYTHON_EXE) -S -c 'import site; print(":".join(site.getsitepackages()))')
 VERSION       := $(shell cat VERSION)
 
-# The interpreter that runs the tests, and the oracle's: Debian's.
+# The interpreter that runs the tests, and the oracle's: Debian's. -B: the
+# tree gets no __pycache__ of host/apache/private.py or of the tests.
 TEST_PYTHON ?= /usr/bin/python3
+PY := $(TEST_PYTHON) -B
 
 WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wundef -Wvla
@@ -148,8 +150,8 @@ test-c: $(CTESTS)
 
 # Then the differential suites again, every run served by a resident server.
 test-py: $(BUILD)/cgihost $(BUILD)/cgihost-py $(BUILD)/tests/test_nbsp
-	CGIHOST=$(abspath $(BUILD)/cgihost) $(TEST_PYTHON) -m pytest -q tests
-	CGIHOST=$(abspath $(BUILD)/cgihost) $(TEST_PYTHON) tests/served
+	CGIHOST=$(abspath $(BUILD)/cgihost) $(PY) -m pytest -q -p no:cacheprovider tests
+	CGIHOST=$(abspath $(BUILD)/cgihost) $(PY) tests/served
 
 # setup.py's extension modules built and tested under every CPython found
 # (Debian's 3.11, pyenv's 3.8-3.13; missing or unsupported ones are listed as
@@ -157,7 +159,7 @@ test-py: $(BUILD)/cgihost $(BUILD)/cgihost-py $(BUILD)/tests/test_nbsp
 # Offline: interpreters without setuptools build with Debian's.
 test-matrix:
 	@./tests/install-deps $(MATRIX_DEPS)
-	$(TEST_PYTHON) tests/matrix/run $(MATRIX_VERSIONS)
+	$(PY) tests/matrix/run $(MATRIX_VERSIONS)
 
 # The parser tests under valgrind: no invalid reads or writes.
 valgrind: $(CTESTS)
@@ -205,15 +207,15 @@ PORT ?= 8080
 demo:
 	@./tests/install-deps $(DEMO_DEPS)
 	@$(MAKE) --no-print-directory all
-	@$(TEST_PYTHON) host/demo --cgihost $(BUILD)/cgihost --port $(PORT) --run-dir $(BUILD)/demo-$(PORT)
+	@$(PY) host/demo --cgihost $(BUILD)/cgihost --port $(PORT) --run-dir $(BUILD)/demo-$(PORT)
 
 demo-stop:
-	@$(TEST_PYTHON) host/demo --stop --port $(PORT) --run-dir $(BUILD)/demo-$(PORT)
+	@$(PY) host/demo --stop --port $(PORT) --run-dir $(BUILD)/demo-$(PORT)
 
 bench:
 	@./tests/install-deps $(BENCH_DEPS)
 	@$(MAKE) --no-print-directory all
-	$(TEST_PYTHON) bench/bench.py --cgihost $(BUILD)/cgihost
+	$(PY) bench/bench.py --cgihost $(BUILD)/cgihost
 
 # ---- install ------------------------------------------------------------------
 
