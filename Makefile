@@ -221,6 +221,9 @@ bench:
 
 # The program, the Apache snippet (a2enconf cgihost), the systemd units with
 # the tmpfiles.d line for their directory, and the man page. Paths inside the snippet and the units follow BINDIR.
+# systemd reads units and tmpfiles.d under /usr/local/lib and /usr/lib, not
+# under another PREFIX: there, give UNITDIR=/etc/systemd/system and
+# TMPFILESDIR=/etc/tmpfiles.d.
 BINDIR     ?= $(PREFIX)/bin
 MANDIR     ?= $(PREFIX)/share/man
 APACHE_CONFDIR ?= /etc/apache2/conf-available
@@ -238,7 +241,7 @@ install: all
 	@set -e; for u in $(UNITS); do \
 	    install -d $(DESTDIR)$(UNITDIR); \
 	    sed 's|/usr/local/bin/cgihost|$(INSTALLED_BIN)|g' $$u > $(BUILD)/$${u##*/}; \
-	    echo install -m 644 $$u $(DESTDIR)$(UNITDIR)/; \
+	    echo install -m 644 $(BUILD)/$${u##*/} $(DESTDIR)$(UNITDIR)/; \
 	    install -m 644 $(BUILD)/$${u##*/} $(DESTDIR)$(UNITDIR)/; done
 	install -d $(DESTDIR)$(TMPFILESDIR)
 	install -m 644 host/cgihost.tmpfiles $(DESTDIR)$(TMPFILESDIR)/cgihost.conf
