@@ -332,7 +332,14 @@ static PyModuleDef_Slot cgi_slots[] = {
 PyModuleDef cgih_cgi_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "cgi",
-    .m_doc = "Support module for CGI (Common Gateway Interface) scripts, in C (cgihost).",
+    .m_doc = "Support module for CGI (Common Gateway Interface) scripts.\n\n"
+             "This module defines a number of utilities for use by CGI scripts\n"
+             "written in Python.\n\n"
+             "The global variable maxlen can be set to an integer indicating the maximum size\n"
+             "of a POST request. POST requests larger than this size will result in a\n"
+             "ValueError being raised during parsing. The default value of this variable is 0,\n"
+             "meaning the request size is unlimited.\n\n"
+             "(cgihost: built in, in C.)",
     .m_size = sizeof(cgi_state),
     .m_methods = cgi_methods,
     .m_slots = cgi_slots,

@@ -4,6 +4,7 @@ Each case of tests/scripts/api_cases.py runs once under /usr/bin/python3 with
 the stdlib cgi.py and once under cgihost with the C cgi; the canonical dumps
 they print (values, types, exception types and messages) must be equal.
 """
+import ast
 import re
 
 import pytest
@@ -272,3 +273,15 @@ def test_the_modules_internal_types_cannot_be_made(cgihost, tmp_path):
     lines = r.stdout.decode().splitlines()
     assert lines[-1] == "alive" and len(lines) == 10
     assert all(line.startswith("refused ") for line in lines[:-1])
+
+
+@pytest.mark.parametrize("module", ["cgi", "cgitb"])
+def test_the_modules_docstring_is_the_stdlibs_and_says_it_is_built_in(cgihost, tmp_path, module):
+    script = tmp_path / "doc.py"
+    script.write_text(f"import {module}\nprint(repr({module}.__doc__))\n")
+    want = run([PYTHON, "-W", "ignore", script])
+    got = run([cgihost, script])
+    assert want.returncode == got.returncode == 0, got.stderr
+    want_doc, got_doc = (ast.literal_eval(r.stdout.decode()) for r in (want, got))
+    assert got_doc.startswith(want_doc) and got_doc[len(want_doc):].strip() == \
+        "(cgihost: built in, in C.)", (got_doc, want_doc)
