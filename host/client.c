@@ -241,12 +241,16 @@ static void autostart(const char *dir, char **argv)
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        for (size_t i = 0; i < NFWD; i++)
-            signal(fwd_signals[i], SIG_DFL);
+        /* The server starts from the default dispositions, not from
+         * whatever this client was given (each request's child takes its
+         * own client's). */
+        for (int sig = 1; sig < NSIG; sig++)
+            if (sig != SIGKILL && sig != SIGSTOP && signal(sig, SIG_DFL) == SIG_ERR && errno != EINVAL)
+                _exit(1); /* (EINVAL: one the libc keeps for itself) */
         int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
         char log[PATH_MAX];
         int lfd = snprintf(log, sizeof log, "%s/server.log", dir) < (int)sizeof log
-                      ? open(log, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)
+                      ? open(log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600)
                       : -1;
         if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || dup2(lfd >= 0 ? lfd : nul, 2) < 0)
             _exit(1);

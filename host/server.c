@@ -2080,6 +2080,22 @@ static void reap(void)
     }
 }
 
+/* Whether this process has used three quarters of its CPU time limit: a
+ * server that a client started inherits the client's (Apache's RLimitCPU),
+ * which counts the server's own time over its whole life, and past it the
+ * kernel sends SIGXCPU, or SIGKILL at once where the soft limit is the hard
+ * one. Stopping in time, it leaves no request without its server. */
+static int cpu_time_near_limit(void)
+{
+    struct rlimit rl;
+    struct rusage ru;
+    if (getrlimit(RLIMIT_CPU, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    long long used_ms = (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+                        (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+    return used_ms >= (long long)rl.rlim_cur * 750;
+}
+
 static void on_signal(void)
 {
     struct signalfd_siginfo si;
@@ -2799,7 +2815,10 @@ static int serve(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
-    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0 ||
+    sigaddset(&set, SIGXCPU); /* the CPU time limit passed all the same: stop, as asked */
+    /* Whoever started us may ignore SIGCHLD (inherited across exec): then
+     * the kernel would reap the children unseen, and none would end here. */
+    if (signal(SIGCHLD, SIG_DFL) == SIG_ERR || sigprocmask(SIG_BLOCK, &set, NULL) != 0 ||
         (S.sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0 ||
         (S.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
         fprintf(stderr, "cgihost: %s\n", strerror(errno));
@@ -2882,6 +2901,9 @@ serve:
             if (binary_replaced(now)) {
                 S.restarting = 1;
                 start_stop("binary replaced");
+            } else if (cpu_time_near_limit()) {
+                start_stop("three quarters of the CPU time limit used (RLIMIT_CPU, inherited from the "
+                           "client that started this server); the next request starts a fresh one");
             }
         }
         if (S.stopping && S.nqueued > 0)

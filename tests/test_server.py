@@ -1504,6 +1504,65 @@ def test_autostart_for_the_own_user(base):
                 pass
 
 
+def test_autostart_from_a_client_that_ignores_sigchld(base):
+    """A client started with SIGCHLD ignored (inherited across exec) starts
+    a server that still sees its children end: it kept them as running for
+    ever, and a script that died left its client waiting."""
+    s = Server(base)
+    who = s.script("who.py", WHO + "print('ok')\n")
+    die = s.script("die.py", WHO + "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    ign = ["/usr/bin/python3", "-c", "import os, signal, sys\nsignal.signal(signal.SIGCHLD, signal.SIG_IGN)\n"
+           "os.execv(sys.argv[1], sys.argv[1:])\n"]
+    env = {"CGIHOST_NO_AUTOSTART": ""}
+    try:
+        r = s.run([who], env=env, wrap=ign)
+        assert r.returncode == 0 and r.stdout.endswith(b"ok\n"), r
+        assert wait_for(lambda: (s.dir / "server.sock").exists(), 20)
+        time.sleep(0.5)
+        for _ in range(3):
+            r = s.run([who], env=env, wrap=ign)
+            assert r.returncode == 0 and any(int(r.stdout.split()[1]) == p for p in pids_with("serve"))
+        t0 = time.monotonic()
+        r = s.run([die], env=env, wrap=ign, timeout=30)
+        assert r.returncode == 128 + signal.SIGKILL and time.monotonic() - t0 < 5, r
+        st = subprocess.run(as_user([CGIHOST, "status"]), env=s.env(), stdout=subprocess.PIPE, timeout=30)
+        assert b", 0 running," in st.stdout, st.stdout
+    finally:
+        subprocess.run(as_user([CGIHOST, "stop"]), env=s.env(), timeout=30, stdout=subprocess.DEVNULL)
+        for pid in pids_with("--auto"):
+            try:
+                if pathlib.Path(f"/proc/{pid}/environ").read_bytes().find(str(s.dir).encode()) >= 0:
+                    os.kill(pid, signal.SIGKILL)
+            except (FileNotFoundError, ProcessLookupError):
+                pass
+
+
+def test_a_server_stops_before_its_cpu_time_limit(base):
+    """A server inherits the CPU time limit of whoever starts it (a client
+    under Apache's RLimitCPU), and its own time counts over its whole life:
+    at three quarters of it, it stops, so that the next request starts a
+    fresh one, rather than be killed by the kernel with requests running.
+    (Here a preloaded module spends the time at once.)"""
+    s = Server(base)
+    lib = base / "lib"
+    lib.mkdir(mode=0o755)
+    (lib / "burn.py").write_text("import time\nt = time.process_time()\n"
+                                 "while time.process_time() - t < 1.6:\n    pass\n")
+    with open(s.log, "ab") as log:
+        p = subprocess.Popen(["prlimit", "--cpu=2:4", "--", *as_user([CGIHOST, "serve", "--socket-dir", s.dir,
+                                                                        "--preload", "burn"])],
+                             env=s.env(PYTHONPATH=str(lib)), stdout=log, stderr=log)
+    try:
+        assert p.wait(timeout=30) == 0, s.log.read_text()
+        text = s.log.read_text()
+        # (slowed down, by the sanitizers say, it may pass the soft limit first: SIGXCPU)
+        assert ("stopping: three quarters of the CPU time limit used" in text or
+                "stopping: CPU time limit exceeded" in text) and "stopped after" in text, text
+    finally:
+        if p.poll() is None:
+            p.kill()
+
+
 # The fds below 200 (the client connection's) a script has; 3 is listdir's.
 FDS = "import os\nprint('fds', sorted(int(f) for f in os.listdir('/proc/self/fd') if int(f) < 200))\n"
 
