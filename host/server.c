@@ -2426,6 +2426,36 @@ static int drop_to(const char *user)
     return 0;
 }
 
+/* Root's environment is root's: a root shell's or sudo's (tokens, agent
+ * sockets) would stay in the initial block that /proc/self/environ shows
+ * and in our copies of it, in the memory of every request child, a
+ * script's to read. Having dropped root, run again with only what a server
+ * takes from its start (the unit's are as few), as the user: main()'s
+ * ARGV0 again, whose --user now names ourselves. Returns only on failure. */
+static int clean_reexec(char **argv0)
+{
+    static const char *const keep[] = {"PATH=", "TZ=", "TMPDIR=", "PYTHON", "CGIHOST_", "LISTEN_",
+                                       "NOTIFY_SOCKET=", "ASAN_OPTIONS=", "UBSAN_OPTIONS=", "LSAN_OPTIONS="};
+    size_t n = 0, k = 0;
+    for (char **e = environ; *e; e++)
+        n++;
+    char **env = calloc(n + 1, sizeof *env);
+    if (!env) {
+        fprintf(stderr, "cgihost: out of memory\n");
+        return -1;
+    }
+    for (char **e = environ; *e; e++)
+        for (size_t i = 0; i < sizeof keep / sizeof *keep; i++)
+            if (strncmp(*e, keep[i], strlen(keep[i])) == 0) {
+                env[k++] = *e;
+                break;
+            }
+    execve("/proc/self/exe", argv0, env);
+    fprintf(stderr, "cgihost: cannot run myself again as the user: %s\n", strerror(errno));
+    free(env);
+    return -1;
+}
+
 /* 1 when systemd (or our own re-exec) handed us the listening socket as fd 3. */
 static int socket_activated(void)
 {
@@ -2707,7 +2737,10 @@ static int serve(int argc, char **argv)
                                       : "cgihost: refusing to serve as root; use serve --user USER\n");
         return 1;
     }
+    int was_root = geteuid() == 0;
     if (user && drop_to(user) < 0)
+        return 1;
+    if (was_root && clean_reexec(argv - 1) < 0)
         return 1;
     int tty = open("/dev/tty", O_RDONLY | O_NOCTTY | O_CLOEXEC);
     S.has_tty = tty >= 0;

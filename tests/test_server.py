@@ -1455,12 +1455,18 @@ def test_root_serves_only_with_user_and_drops_it(base):
     # would be served.
     proc = subprocess.Popen([sys.executable, "-c", REAPER, CGIHOST, "serve", "--user", USER,
                              "--socket-dir", s.dir],
-                            env=s.env(HOME="/root", LANG="C.UTF-8", LC_ALL="C.UTF-8"),
+                            env=s.env(HOME="/root", LANG="C.UTF-8", LC_ALL="C.UTF-8",
+                                      ROOTS_SECRET="s3cret"),
                             stderr=subprocess.PIPE)
     s.proc = proc
     try:
         assert wait_for(lambda: (s.dir / "server.sock").exists())
         s.pid = s.reaper_child()
+        # Root's environment is gone from the server's memory (it ran again
+        # without it), but for what a server takes from its start.
+        environ = open(f"/proc/{s.pid}/environ", "rb").read().split(b"\0")
+        assert not [e for e in environ if b"s3cret" in e or e.startswith((b"HOME=", b"LANG"))], environ
+        assert b"PATH=/usr/bin:/bin" in environ and b"CGIHOST_SOCKET_DIR=" + bytes(s.dir) in environ
         uids = open(f"/proc/{s.pid}/status").read().split("Uid:")[1].split("\n")[0].split()
         assert set(map(int, uids)) == {UID}
         assert os.stat(s.dir).st_uid == UID
