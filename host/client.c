@@ -360,6 +360,11 @@ static int via_server(int argc, char **argv)
     const char *why;
     if (cgih_sockdir(dir, sizeof dir, uid) != CGIH_OK || cgih_sockpath(path, sizeof path, dir) != CGIH_OK)
         return -1;
+    if (dir[0] != '/') { /* one per script directory, and a server started in / looks in another */
+        fprintf(stderr, "cgihost: CGIHOST_SOCKET_DIR=%.200s is not an absolute path; no resident server, "
+                        "running in-process\n", dir);
+        return -1;
+    }
     if (cgih_sockdir_check(dir, uid, 0, &why) != CGIH_OK) {
         if (errno == ENOENT)
             autostart(dir, argv);

@@ -1363,6 +1363,18 @@ def test_socket_directory_rules(srv, base, bad):
     assert served(srv, srv.run([script]))
 
 
+def test_a_relative_socket_directory_is_refused(srv, base):
+    """A relative CGIHOST_SOCKET_DIR would be one per script directory, and
+    a server started by a client (in /) would look for it elsewhere: said,
+    and no server is started or used."""
+    script = srv.script("who.py", WHO + "print('ok')\n")
+    rel = os.path.relpath(srv.dir, srv.scripts)
+    r = srv.run([script], env={"CGIHOST_SOCKET_DIR": rel, "CGIHOST_NO_AUTOSTART": ""})
+    assert r.returncode == 0 and r.stdout.endswith(b"ok\n") and not served(srv, r), r
+    assert r.stderr == (f"cgihost: CGIHOST_SOCKET_DIR={rel} is not an absolute path; no resident "
+                        "server, running in-process\n").encode(), r.stderr
+
+
 FAKE_SERVER = r"""
 import os, socket, struct, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
