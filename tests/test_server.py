@@ -9,6 +9,7 @@ need two users are skipped.
 Whether a request went through the server shows in the script itself: its
 parent process is then the server (os.getppid()), not the client's caller.
 """
+import ast
 import concurrent.futures
 import hashlib
 import json
@@ -1579,6 +1580,45 @@ def test_a_server_stops_before_its_cpu_time_limit(base):
     finally:
         if p.poll() is None:
             p.kill()
+
+
+CLOSED_STD = """
+import os, sys
+fds = sorted(int(x) for x in os.listdir("/proc/self/fd") if int(x) < 100)
+std = [sys.stdin is None, sys.stdout is None, sys.stderr is None]
+with open(sys.argv[1], "w") as f:
+    f.write(repr((std, fds, os.getppid())))
+if sys.stdin is not None:
+    sys.stdin.read()
+if sys.stdout is not None:
+    print("out")
+if sys.stderr is not None:
+    print("err", file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("closed", ["0", "1", "2", "01", "012"])
+def test_closed_std_fds_are_closed_for_the_script(srv, closed):
+    """A client started with fd 0, 1 or 2 closed (cron, a supervisor): the
+    script finds them closed (sys.stdin and co. None), as under python3. Its
+    socket to the server took the closed slot, and was passed on as the
+    script's stdin or stdout: a script reading stdin hung, one printing
+    wrote into the socket ('lost the server')."""
+    script = srv.script("closed.py", CLOSED_STD)
+
+    def run(argv, out):
+        def close():
+            for fd in map(int, closed):
+                os.close(fd)
+        p = subprocess.run(as_user([*argv, script, out]), preexec_fn=close, timeout=30,
+                           env=srv.env(GATEWAY_INTERFACE="CGI/1.1"), cwd=srv.scripts,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        std, fds, ppid = ast.literal_eval((srv.scripts / out).read_text())
+        return (p.returncode, std, fds, p.stdout, p.stderr), ppid
+    got, ppid = run([CGIHOST], "o1")
+    want, _ = run(["/usr/bin/python3"], "o2")
+    assert ppid == srv.pid, "not served"
+    assert got == want
 
 
 # The fds below 200 (the client connection's) a script has; 3 is listdir's.
