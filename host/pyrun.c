@@ -1128,7 +1128,11 @@ PyObject *cgih_py_compile_file(PyObject *filename)
     Py_DECREF(bytes);
     if (!src)
         return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, filename);
-    PyObject *code = compile_script(src, len, filename);
+    PyObject *code = NULL;
+    if (memchr(src, '\0', len)) /* run from the file, by every request (cgih_py_run_file()) */
+        PyErr_SetString(PyExc_ValueError, "source code contains a NUL byte");
+    else
+        code = compile_script(src, len, filename);
     free(src);
     return code;
 }
@@ -1205,11 +1209,31 @@ int cgih_py_run_file(const char *path)
     if (!loader || PyDict_SetItemString(d, "__loader__", loader) < 0)
         goto error;
 
-    if (!code && !(code = compile_script(src, len, filename)))
-        goto error;
-    if (!baseline_fixed)
-        mark_baseline();
-    res = PyEval_EvalCode(code, d, d);
+    if (!code && memchr(src, '\0', len)) {
+        /* A NUL byte: python3's file tokenizer ends the line there (3.11,
+         * which runs the rest) or refuses the file (3.12); compiled from
+         * memory, the source would end at it without a word. Run from the
+         * file, as python3 runs it. */
+        PyObject *fsname = PyUnicode_EncodeFSDefault(filename);
+        FILE *fp = fsname ? fopen(path, "rb") : NULL;
+        if (!fp) {
+            if (fsname)
+                PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, filename);
+            Py_XDECREF(fsname);
+            goto error;
+        }
+        if (!baseline_fixed)
+            mark_baseline();
+        PyCompilerFlags cf = _PyCompilerFlags_INIT;
+        res = PyRun_FileExFlags(fp, PyBytes_AS_STRING(fsname), Py_file_input, d, d, 1, &cf);
+        Py_DECREF(fsname);
+    } else {
+        if (!code && !(code = compile_script(src, len, filename)))
+            goto error;
+        if (!baseline_fixed)
+            mark_baseline();
+        res = PyEval_EvalCode(code, d, d);
+    }
     /* As python3's run of a file: an uncaught KeyboardInterrupt (exactly)
      * ends the process by SIGINT, after the teardown (cgih_py_finalize());
      * stderr and stdout are flushed before a traceback or an exit message
