@@ -251,6 +251,8 @@ static PyMethodDef cgi_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+static int install_submodule_finder(void);
+
 static int cgi_exec(PyObject *m)
 {
     cgi_state *st = cgih_cgi_state(m);
@@ -285,7 +287,178 @@ static int cgi_exec(PyObject *m)
         Py_XDECREF(all);
         return -1;
     }
+    return install_submodule_finder();
+}
+
+/* ---- what importing cgi.py binds in other packages ------------------------------------
+ *
+ * cgi.py imports urllib.parse, email.parser, email.message (and with them
+ * most of email) and collections.abc, and each becomes an attribute of its
+ * package: a script that wrote only "import urllib" reaches urllib.parse
+ * under python3 once it has imported cgi. This module imports none of
+ * them. Instead a package of theirs gets a module __getattr__ (PEP 562)
+ * that imports such a submodule the first time it is asked for: set here
+ * on a package already loaded, else as it loads, by a finder first on
+ * sys.meta_path that has the package's loader set it after its exec. */
+static const char *const cgi_py_submodules[] = {
+    "collections.abc", "email._encoded_words", "email._parseaddr", "email._policybase",
+    "email.base64mime", "email.charset", "email.encoders", "email.errors", "email.feedparser",
+    "email.header", "email.iterators", "email.message", "email.parser", "email.quoprimime",
+    "email.utils", "urllib.parse", NULL};
+static const char *const cgi_py_packages[] = {"collections", "email", "urllib", NULL};
+
+static int is_cgi_py_package(PyObject *name)
+{
+    for (const char *const *p = cgi_py_packages; *p; p++)
+        if (PyUnicode_CompareWithASCIIString(name, *p) == 0)
+            return 1;
     return 0;
+}
+
+/* The package's __getattr__(name); PKG: the package's name. */
+static PyObject *package_getattr(PyObject *pkg, PyObject *name)
+{
+    PyObject *full = PyUnicode_Check(name) ? PyUnicode_FromFormat("%U.%U", pkg, name) : NULL;
+    const char *f = full ? PyUnicode_AsUTF8(full) : NULL;
+    int known = 0;
+    for (const char *const *s = cgi_py_submodules; f && *s && !known; s++)
+        known = strcmp(*s, f) == 0;
+    if (!known) {
+        Py_XDECREF(full);
+        PyErr_Clear();
+        return PyErr_Format(PyExc_AttributeError, "module '%U' has no attribute '%S'", pkg, name);
+    }
+    PyObject *sub = PyImport_Import(full);
+    Py_DECREF(full);
+    if (!sub)
+        return NULL;
+    Py_DECREF(sub);
+    /* the import bound it in the package, as cgi.py's did */
+    PyObject *m = PyImport_GetModule(pkg), *r = m ? PyObject_GetAttr(m, name) : NULL;
+    if (!m && !PyErr_Occurred())
+        PyErr_Format(PyExc_AttributeError, "module '%U' has no attribute '%S'", pkg, name);
+    Py_XDECREF(m);
+    return r;
+}
+
+static PyMethodDef package_getattr_def = {"__getattr__", package_getattr, METH_O, NULL};
+
+/* Gives MODULE, the package NAME, the __getattr__ above, unless it has one. */
+static int set_package_getattr(PyObject *module, PyObject *name)
+{
+    PyObject *d = PyModule_Check(module) ? PyModule_GetDict(module) : NULL; /* borrowed */
+    if (!d)
+        return 0;
+    if (PyDict_GetItemString(d, "__getattr__")) /* borrowed; its own */
+        return 0;
+    PyObject *f = PyCFunction_New(&package_getattr_def, name);
+    int rc = f ? PyDict_SetItemString(d, "__getattr__", f) : -1;
+    Py_XDECREF(f);
+    return rc;
+}
+
+/* The package's loader's exec_module(module), then the __getattr__. */
+static PyObject *exec_then_getattr(PyObject *loader, PyObject *module)
+{
+    PyObject *exec = PyObject_GetAttrString((PyObject *)Py_TYPE(loader), "exec_module");
+    PyObject *r = exec ? PyObject_CallFunctionObjArgs(exec, loader, module, NULL) : NULL;
+    Py_XDECREF(exec);
+    PyObject *name = r ? PyObject_GetAttrString(module, "__name__") : NULL;
+    if (name && PyUnicode_Check(name) && set_package_getattr(module, name) < 0)
+        Py_CLEAR(r);
+    if (r && !name)
+        PyErr_Clear(); /* no name: no __getattr__ */
+    Py_XDECREF(name);
+    return r;
+}
+
+static PyMethodDef exec_then_getattr_def = {"exec_module", exec_then_getattr, METH_O, NULL};
+
+static PyObject *submodule_find_spec(PyObject *unused, PyObject *args);
+static PyMethodDef find_spec_def = {"find_spec", submodule_find_spec, METH_VARARGS, NULL};
+
+/* find_spec(name, path=None, target=None): None but for one of the
+ * packages, whose spec is what the finders after it give, its loader
+ * (an instance) set to give the package the __getattr__ as it loads. */
+static PyObject *submodule_find_spec(PyObject *unused, PyObject *args)
+{
+    (void)unused;
+    PyObject *name, *path = Py_None, *target = Py_None;
+    if (!PyArg_ParseTuple(args, "O|OO:find_spec", &name, &path, &target))
+        return NULL;
+    PyObject *mp = PySys_GetObject("meta_path"); /* borrowed */
+    if (!PyUnicode_Check(name) || !is_cgi_py_package(name) || !mp || !PyList_Check(mp))
+        Py_RETURN_NONE;
+    PyObject *finders = PySequence_List(mp), *spec = NULL;
+    for (Py_ssize_t i = 0; finders && !spec && i < PyList_GET_SIZE(finders); i++) {
+        PyObject *fs = PyObject_GetAttrString(PyList_GET_ITEM(finders, i), "find_spec");
+        if (!fs) {
+            if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+                break;
+            PyErr_Clear();
+            continue;
+        }
+        if (PyCFunction_Check(fs) && PyCFunction_GET_FUNCTION(fs) == (PyCFunction)(void (*)(void))submodule_find_spec) {
+            Py_DECREF(fs); /* ourselves */
+            continue;
+        }
+        spec = PyObject_CallFunctionObjArgs(fs, name, path, target, NULL);
+        Py_DECREF(fs);
+        if (spec == Py_None)
+            Py_CLEAR(spec);
+        else if (!spec)
+            break;
+    }
+    Py_XDECREF(finders);
+    if (!spec)
+        return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
+    PyObject *loader = PyObject_GetAttrString(spec, "loader");
+    if (loader && loader != Py_None && !PyType_Check(loader)) {
+        PyObject *f = PyCFunction_New(&exec_then_getattr_def, loader);
+        if (!f || PyObject_SetAttrString(loader, "exec_module", f) < 0)
+            PyErr_Clear(); /* a loader that takes no attribute: no __getattr__ */
+        Py_XDECREF(f);
+    }
+    PyErr_Clear();
+    Py_XDECREF(loader);
+    return spec;
+}
+
+/* At the import: the finder first on sys.meta_path (once), and the
+ * __getattr__ for the packages loaded already. */
+static int install_submodule_finder(void)
+{
+    PyObject *mp = PySys_GetObject("meta_path"); /* borrowed */
+    if (!mp || !PyList_Check(mp))
+        return 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(mp); i++) {
+        PyObject *fs = PyObject_GetAttrString(PyList_GET_ITEM(mp, i), "find_spec");
+        int ours = fs && PyCFunction_Check(fs) &&
+                   PyCFunction_GET_FUNCTION(fs) == (PyCFunction)(void (*)(void))submodule_find_spec;
+        Py_XDECREF(fs);
+        PyErr_Clear();
+        if (ours)
+            return 0;
+    }
+    PyObject *impl = PySys_GetObject("implementation"); /* borrowed: a types.SimpleNamespace */
+    PyObject *fs = impl ? PyCFunction_New(&find_spec_def, NULL) : NULL;
+    PyObject *kw = fs ? Py_BuildValue("{sO}", "find_spec", fs) : NULL;
+    PyObject *noargs = kw ? PyTuple_New(0) : NULL;
+    PyObject *finder = noargs ? PyObject_Call((PyObject *)Py_TYPE(impl), noargs, kw) : NULL;
+    int rc = finder ? PyList_Insert(mp, 0, finder) : -1;
+    Py_XDECREF(fs);
+    Py_XDECREF(kw);
+    Py_XDECREF(noargs);
+    Py_XDECREF(finder);
+    for (const char *const *p = cgi_py_packages; rc == 0 && *p; p++) {
+        PyObject *name = PyUnicode_FromString(*p);
+        PyObject *m = name ? PyImport_GetModule(name) : NULL;
+        if (!name || (!m && PyErr_Occurred()) || (m && set_package_getattr(m, name) < 0))
+            rc = -1;
+        Py_XDECREF(m);
+        Py_XDECREF(name);
+    }
+    return rc;
 }
 
 static int cgi_traverse(PyObject *m, visitproc visit, void *arg)

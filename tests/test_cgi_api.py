@@ -285,3 +285,48 @@ def test_the_modules_docstring_is_the_stdlibs_and_says_it_is_built_in(cgihost, t
     want_doc, got_doc = (ast.literal_eval(r.stdout.decode()) for r in (want, got))
     assert got_doc.startswith(want_doc) and got_doc[len(want_doc):].strip() == \
         "(cgihost: built in, in C.)", (got_doc, want_doc)
+
+
+SUBMODULES = r"""
+import sys
+first = sys.argv[1] == "first"
+if first:
+    import cgi
+import collections, email, urllib
+if not first:
+    import cgi
+def show(f):
+    try:
+        r = f()
+    except Exception as e:  # noqa: BLE001
+        r = f"{type(e).__name__}: {e}"
+    print(r)
+show(lambda: urllib.parse.quote_plus("a b&c"))
+show(lambda: email.utils.formatdate(0, usegmt=True))
+show(lambda: email.message.Message)
+show(lambda: isinstance({}, collections.abc.Mapping))
+show(lambda: urllib.request)
+show(lambda: email.mime)
+show(lambda: collections.nothere)
+show(lambda: hasattr(urllib, "error"))
+import importlib
+importlib.reload(urllib)
+show(lambda: urllib.parse.unquote("%41"))
+"""
+
+
+@pytest.mark.parametrize("order", ["first", "after"])
+def test_submodules_that_cgi_py_imports_are_reached_through_their_package(cgihost, tmp_path, order):
+    """cgi.py imports urllib.parse, email.message and collections.abc, which
+    a script then reaches having imported only urllib, email or collections
+    (AttributeError under cgihost, whose cgi imports none of them): they are
+    imported when asked for, whether the package was loaded before cgi or
+    after it; other names give the AttributeError they give."""
+    script = tmp_path / "sub.py"
+    script.write_text(SUBMODULES)
+    want = run([PYTHON, "-W", "ignore", script, order])
+    got = run([cgihost, script, order])
+    assert want.returncode == 0, want.stderr
+    assert (got.returncode, got.stdout) == (0, want.stdout), got.stderr
+    assert b"a+b%26c" in got.stdout and b"AttributeError: module 'urllib' has no attribute 'request'" \
+        in got.stdout
