@@ -344,6 +344,12 @@ int cgih_py_init(const char *opt, const char *script)
         PyErr_Print();
         return 1;
     }
+    /* As `import cgi` does, from the start: a request's script sees the
+     * same run in-process or by a server, which has cgi imported. */
+    if (cgih_install_submodule_finder() < 0) {
+        PyErr_Print();
+        return 1;
+    }
     return -1;
 fail:
     PyConfig_Clear(&cfg);
@@ -1214,12 +1220,23 @@ int cgih_py_run_file(const char *path)
          * which runs the rest) or refuses the file (3.12); compiled from
          * memory, the source would end at it without a word. Run from the
          * file, as python3 runs it. */
+        rewrite rw;
+        int fix = nbsp_rewritten(src, len, &rw);
+        if (fix < 0)
+            goto error;
+        if (fix && rw.decoded) { /* its coding spec would misread the UTF-8 rewrite: as it is */
+            rewrite_free(&rw);
+            fix = 0;
+        }
+        /* The rewrite read from memory, as from its file: the NUL stays. */
         PyObject *fsname = PyUnicode_EncodeFSDefault(filename);
-        FILE *fp = fsname ? fopen(path, "rb") : NULL;
+        FILE *fp = !fsname ? NULL : fix ? fmemopen(rw.fixed, rw.len, "rb") : fopen(path, "rb");
         if (!fp) {
             if (fsname)
                 PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, filename);
             Py_XDECREF(fsname);
+            if (fix)
+                rewrite_free(&rw);
             goto error;
         }
         if (!baseline_fixed)
@@ -1227,6 +1244,8 @@ int cgih_py_run_file(const char *path)
         PyCompilerFlags cf = _PyCompilerFlags_INIT;
         res = PyRun_FileExFlags(fp, PyBytes_AS_STRING(fsname), Py_file_input, d, d, 1, &cf);
         Py_DECREF(fsname);
+        if (fix)
+            rewrite_free(&rw);
     } else {
         if (!code && !(code = compile_script(src, len, filename)))
             goto error;

@@ -1300,6 +1300,14 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
             shape_difference(shape, nshape, S.shape, S.nshape, names, sizeof names);
         refuse_request(conn, ctl, CGIH_REFUSE_ENV, names);
     }
+    /* A relative user base (PYTHONUSERBASE, else HOME) was made absolute
+     * at our start, from our working directory, not the request's. */
+    const char *ub = cgih_env_get(r.envp, "PYTHONUSERBASE");
+    if (!ub || !*ub)
+        ub = cgih_env_get(r.envp, "HOME");
+    if (ub && *ub && *ub != '/')
+        refuse_request(conn, ctl, CGIH_REFUSE_ENV, ub == cgih_env_get(r.envp, "HOME")
+                                                       ? "HOME, relative" : "PYTHONUSERBASE, relative");
     if (!limits_fit(&r)) {
         refuse_request(conn, ctl, CGIH_REFUSE_LIMITS, NULL);
     }
@@ -2093,7 +2101,9 @@ static int cpu_time_near_limit(void)
         return 0;
     long long used_ms = (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
                         (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
-    return used_ms >= (long long)rl.rlim_cur * 750;
+    /* (0 acts as 1 second; a limit past a lifetime is none) */
+    unsigned long long limit_s = rl.rlim_cur ? (unsigned long long)rl.rlim_cur : 1;
+    return limit_s < (1ULL << 40) && (unsigned long long)used_ms >= limit_s * 750;
 }
 
 static void on_signal(void)

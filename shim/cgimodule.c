@@ -251,8 +251,6 @@ static PyMethodDef cgi_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static int install_submodule_finder(void);
-
 static int cgi_exec(PyObject *m)
 {
     cgi_state *st = cgih_cgi_state(m);
@@ -287,7 +285,7 @@ static int cgi_exec(PyObject *m)
         Py_XDECREF(all);
         return -1;
     }
-    return install_submodule_finder();
+    return cgih_install_submodule_finder();
 }
 
 /* ---- what importing cgi.py binds in other packages ------------------------------------
@@ -328,17 +326,21 @@ static PyObject *package_getattr(PyObject *pkg, PyObject *name)
         PyErr_Clear();
         return PyErr_Format(PyExc_AttributeError, "module '%U' has no attribute '%S'", pkg, name);
     }
+    /* The submodule (PyImport_Import() gives it, not the package), bound
+     * in the package: an import finding it in sys.modules already (the
+     * package imported again since) binds nothing, and asking the package
+     * again would come back here. */
     PyObject *sub = PyImport_Import(full);
     Py_DECREF(full);
-    if (!sub)
-        return NULL;
-    Py_DECREF(sub);
-    /* the import bound it in the package, as cgi.py's did */
-    PyObject *m = PyImport_GetModule(pkg), *r = m ? PyObject_GetAttr(m, name) : NULL;
-    if (!m && !PyErr_Occurred())
+    PyObject *m = sub ? PyImport_GetModule(pkg) : NULL;
+    if (m && PyObject_SetAttr(m, name, sub) < 0)
+        Py_CLEAR(sub);
+    if (sub && !m && !PyErr_Occurred())
         PyErr_Format(PyExc_AttributeError, "module '%U' has no attribute '%S'", pkg, name);
+    if (!m)
+        Py_CLEAR(sub);
     Py_XDECREF(m);
-    return r;
+    return sub;
 }
 
 static PyMethodDef package_getattr_def = {"__getattr__", package_getattr, METH_O, NULL};
@@ -355,6 +357,26 @@ static int set_package_getattr(PyObject *module, PyObject *name)
     int rc = f ? PyDict_SetItemString(d, "__getattr__", f) : -1;
     Py_XDECREF(f);
     return rc;
+}
+
+/* Whether LOADER is one made for this module alone, whose class's
+ * exec_module() is a plain function: importlib's for a source or .pyc file
+ * (a zipimporter, say, loads many modules). */
+static int own_file_loader(PyObject *loader)
+{
+    static const char *const kinds[] = {"SourceFileLoader", "SourcelessFileLoader"};
+    PyObject *n = PyUnicode_FromString("_frozen_importlib_external");
+    PyObject *ext = n ? PyImport_GetModule(n) : NULL;
+    Py_XDECREF(n);
+    int yes = 0;
+    for (size_t i = 0; ext && !yes && i < sizeof kinds / sizeof *kinds; i++) {
+        PyObject *t = PyObject_GetAttrString(ext, kinds[i]);
+        yes = t == (PyObject *)Py_TYPE(loader);
+        Py_XDECREF(t);
+    }
+    Py_XDECREF(ext);
+    PyErr_Clear();
+    return yes;
 }
 
 /* The package's loader's exec_module(module), then the __getattr__. */
@@ -413,7 +435,7 @@ static PyObject *submodule_find_spec(PyObject *unused, PyObject *args)
     if (!spec)
         return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
     PyObject *loader = PyObject_GetAttrString(spec, "loader");
-    if (loader && loader != Py_None && !PyType_Check(loader)) {
+    if (loader && own_file_loader(loader)) {
         PyObject *f = PyCFunction_New(&exec_then_getattr_def, loader);
         if (!f || PyObject_SetAttrString(loader, "exec_module", f) < 0)
             PyErr_Clear(); /* a loader that takes no attribute: no __getattr__ */
@@ -424,9 +446,9 @@ static PyObject *submodule_find_spec(PyObject *unused, PyObject *args)
     return spec;
 }
 
-/* At the import: the finder first on sys.meta_path (once), and the
- * __getattr__ for the packages loaded already. */
-static int install_submodule_finder(void)
+/* The finder first on sys.meta_path (once), and the __getattr__ for the
+ * packages loaded already. */
+int cgih_install_submodule_finder(void)
 {
     PyObject *mp = PySys_GetObject("meta_path"); /* borrowed */
     if (!mp || !PyList_Check(mp))
@@ -441,7 +463,9 @@ static int install_submodule_finder(void)
             return 0;
     }
     PyObject *impl = PySys_GetObject("implementation"); /* borrowed: a types.SimpleNamespace */
-    PyObject *fs = impl ? PyCFunction_New(&find_spec_def, NULL) : NULL;
+    if (!impl)
+        return 0; /* a script that deleted it: no finder */
+    PyObject *fs = PyCFunction_New(&find_spec_def, NULL);
     PyObject *kw = fs ? Py_BuildValue("{sO}", "find_spec", fs) : NULL;
     PyObject *noargs = kw ? PyTuple_New(0) : NULL;
     PyObject *finder = noargs ? PyObject_Call((PyObject *)Py_TYPE(impl), noargs, kw) : NULL;

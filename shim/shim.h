@@ -14,4 +14,12 @@ PyMODINIT_FUNC PyInit_cgitb(void);
  * start. 0, or -1 with an exception set. */
 int cgih_cgitb_follow_stdout(void);
 
+/* What cgi.py's imports bind in other packages (urllib.parse, email's
+ * submodules, collections.abc), made reachable from their packages when
+ * first asked for (see cgimodule.c): done by `import cgi`, and by cgihost at
+ * its start, so that a script sees the same whether its request runs
+ * in-process or in a server that has cgi imported. 0, or -1 with an
+ * exception set. */
+int cgih_install_submodule_finder(void);
+
 #endif

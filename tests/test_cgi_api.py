@@ -330,3 +330,16 @@ def test_submodules_that_cgi_py_imports_are_reached_through_their_package(cgihos
     assert (got.returncode, got.stdout) == (0, want.stdout), got.stderr
     assert b"a+b%26c" in got.stdout and b"AttributeError: module 'urllib' has no attribute 'request'" \
         in got.stdout
+
+
+def test_submodules_are_reached_without_import_cgi_too(cgihost, tmp_path):
+    """cgihost sets the finder up at its start: a script that never imports
+    cgi sees the same in-process as through a server, which has cgi
+    imported (there it once got urllib.parse, and in-process an
+    AttributeError)."""
+    script = tmp_path / "nocgi.py"
+    script.write_text("import sys, urllib\nprint(urllib.parse.quote_plus('a b'), 'cgi' in sys.modules)\n")
+    cold = run([cgihost, script], env={"CGIHOST_NO_SERVER": "1"})
+    got = run([cgihost, script])
+    assert cold.stdout == b"a+b False\n", cold.stderr
+    assert got.stdout in (b"a+b False\n", b"a+b True\n"), got.stderr  # the server's has cgi loaded
