@@ -343,3 +343,14 @@ def test_submodules_are_reached_without_import_cgi_too(cgihost, tmp_path):
     got = run([cgihost, script])
     assert cold.stdout == b"a+b False\n", cold.stderr
     assert got.stdout in (b"a+b False\n", b"a+b True\n"), got.stderr  # the server's has cgi loaded
+
+
+def test_a_submodule_reached_again_does_not_recurse(cgihost, tmp_path):
+    """urllib.parse in sys.modules but not bound in a urllib imported again
+    (or deleted from it): the __getattr__ binds it (it recursed until
+    RecursionError; python3 gives AttributeError, cgi.py's import done)."""
+    script = tmp_path / "again.py"
+    script.write_text("import cgi, sys, urllib.parse\ndel sys.modules['urllib']\nimport urllib\n"
+                      "print(urllib.parse.__name__)\ndel urllib.parse\nprint(urllib.parse.__name__)\n")
+    r = run([cgihost, script])
+    assert (r.returncode, r.stdout) == (0, b"urllib.parse\nurllib.parse\n"), r.stderr
