@@ -245,13 +245,15 @@ static void autostart(const char *dir, char **argv)
          * whatever this client was given (each request's child takes its
          * own client's). */
         for (int sig = 1; sig < NSIG; sig++)
-            if (sig != SIGKILL && sig != SIGSTOP && signal(sig, SIG_DFL) == SIG_ERR && errno != EINVAL)
+            if (sig != SIGKILL && sig != SIGSTOP && signal(sig, SIG_DFL) == SIG_ERR &&
+                errno != EINVAL)
                 _exit(1); /* (EINVAL: one the libc keeps for itself) */
         int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
         char log[PATH_MAX];
-        int lfd = snprintf(log, sizeof log, "%s/server.log", dir) < (int)sizeof log
-                      ? open(log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600)
-                      : -1;
+        int lfd =
+            snprintf(log, sizeof log, "%s/server.log", dir) < (int)sizeof log
+                ? open(log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600)
+                : -1;
         if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || dup2(lfd >= 0 ? lfd : nul, 2) < 0)
             _exit(1);
         /* dup2() onto itself (with 0-2 closed, an open gets 0, 1 or 2)
@@ -383,8 +385,10 @@ static int via_server(int argc, char **argv)
     if (cgih_sockdir(dir, sizeof dir, uid) != CGIH_OK || cgih_sockpath(path, sizeof path, dir) != CGIH_OK)
         return -1;
     if (dir[0] != '/') { /* one per script directory, and a server started in / looks in another */
-        fprintf(stderr, "cgihost: CGIHOST_SOCKET_DIR=%.200s is not an absolute path; no resident server, "
-                        "running in-process\n", dir);
+        fprintf(stderr,
+                "cgihost: CGIHOST_SOCKET_DIR=%.200s is not an absolute path; no resident server, "
+                "running in-process\n",
+                dir);
         return -1;
     }
     if (cgih_sockdir_check(dir, uid, 0, &why) != CGIH_OK) {

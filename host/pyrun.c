@@ -114,15 +114,16 @@ static int abspath_into(char *out, size_t n, const char *path)
     char cwd[PATH_MAX];
     if (path[0] != '/' && !getcwd(cwd, sizeof cwd))
         return -1;
-    if (snprintf(joined, sizeof joined, "%s%s%s", path[0] == '/' ? "" : cwd, path[0] == '/' ? "" : "/",
-                 path) >= (int)sizeof joined)
+    if (snprintf(joined, sizeof joined, "%s%s%s", path[0] == '/' ? "" : cwd,
+                 path[0] == '/' ? "" : "/", path) >= (int)sizeof joined)
         return -1;
     /* POSIX keeps a leading "//" as it is, and normpath() with it. */
     size_t len = joined[1] == '/' && joined[2] != '/' ? 2 : 1;
     if (len >= n)
         return -1;
     memcpy(out, joined, len);
-    for (char *save = NULL, *c = strtok_r(joined + len, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+    for (char *save = NULL, *c = strtok_r(joined + len, "/", &save); c;
+         c = strtok_r(NULL, "/", &save)) {
         if (strcmp(c, ".") == 0)
             continue;
         if (strcmp(c, "..") == 0) {

@@ -1306,8 +1306,9 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
     if (!ub || !*ub)
         ub = cgih_env_get(r.envp, "HOME");
     if (ub && *ub && *ub != '/')
-        refuse_request(conn, ctl, CGIH_REFUSE_ENV, ub == cgih_env_get(r.envp, "HOME")
-                                                       ? "HOME, relative" : "PYTHONUSERBASE, relative");
+        refuse_request(conn, ctl, CGIH_REFUSE_ENV,
+                       ub == cgih_env_get(r.envp, "HOME") ? "HOME, relative"
+                                                          : "PYTHONUSERBASE, relative");
     if (!limits_fit(&r)) {
         refuse_request(conn, ctl, CGIH_REFUSE_LIMITS, NULL);
     }
@@ -1612,13 +1613,13 @@ static void log_refused(int why, const char *detail)
     if (*last && now - *last < 60)
         return;
     *last = now;
-    const char *what = why == CGIH_REFUSE_UID        ? "another user"
-                       : why == CGIH_REFUSE_ENV      ? "interpreter-shaping variables not as mine"
-                       : why == CGIH_REFUSE_GROUPS   ? "other groups than mine"
-                       : why == CGIH_REFUSE_LIMITS   ? "a hard resource limit above mine"
-                       : why == CGIH_REFUSE_VERSION  ? "another version of cgihost"
-                       : why == CGIH_REFUSE_BUSY     ? "no child to run it"
-                                                     : "a malformed request";
+    const char *what = why == CGIH_REFUSE_UID       ? "another user"
+                       : why == CGIH_REFUSE_ENV     ? "interpreter-shaping variables not as mine"
+                       : why == CGIH_REFUSE_GROUPS  ? "other groups than mine"
+                       : why == CGIH_REFUSE_LIMITS  ? "a hard resource limit above mine"
+                       : why == CGIH_REFUSE_VERSION ? "another version of cgihost"
+                       : why == CGIH_REFUSE_BUSY    ? "no child to run it"
+                                                    : "a malformed request";
     logmsg("refused a request (%s%s%s), which its client runs in-process (%ld refused so far)%s", what,
            *detail ? ": " : "", detail, S.refused,
            why == CGIH_REFUSE_ENV ? "; a server for a web server's requests starts with their "
@@ -2097,7 +2098,8 @@ static int cpu_time_near_limit(void)
 {
     struct rlimit rl;
     struct rusage ru;
-    if (getrlimit(RLIMIT_CPU, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || getrusage(RUSAGE_SELF, &ru) != 0)
+    if (getrlimit(RLIMIT_CPU, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+        getrusage(RUSAGE_SELF, &ru) != 0)
         return 0;
     long long used_ms = (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
                         (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
@@ -2444,8 +2446,9 @@ static int drop_to(const char *user)
  * ARGV0 again, whose --user now names ourselves. Returns only on failure. */
 static int clean_reexec(char **argv0)
 {
-    static const char *const keep[] = {"PATH=", "TZ=", "TMPDIR=", "PYTHON", "CGIHOST_", "LISTEN_",
-                                       "NOTIFY_SOCKET=", "ASAN_OPTIONS=", "UBSAN_OPTIONS=", "LSAN_OPTIONS="};
+    static const char *const keep[] = {"PATH=", "TZ=", "TMPDIR=", "PYTHON", "CGIHOST_",
+                                       "LISTEN_", "NOTIFY_SOCKET=", "ASAN_OPTIONS=",
+                                       "UBSAN_OPTIONS=", "LSAN_OPTIONS="};
     size_t n = 0, k = 0;
     for (char **e = environ; *e; e++)
         n++;
@@ -2742,9 +2745,10 @@ static int serve(int argc, char **argv)
     /* Root serves only as the user it is told to, and drops to it before
      * anything else: before Python starts. */
     if (geteuid() == 0 && (!user || S.autostarted)) {
-        fprintf(stderr, S.autostarted ? "cgihost: no server starts by itself as root; root runs one with "
-                                        "serve --user USER\n"
-                                      : "cgihost: refusing to serve as root; use serve --user USER\n");
+        fprintf(stderr, S.autostarted
+                            ? "cgihost: no server starts by itself as root; root runs one with "
+                              "serve --user USER\n"
+                            : "cgihost: refusing to serve as root; use serve --user USER\n");
         return 1;
     }
     int was_root = geteuid() == 0;
@@ -2945,8 +2949,9 @@ serve:
                 S.restarting = 1;
                 start_stop("binary replaced");
             } else if (cpu_time_near_limit()) {
-                start_stop("three quarters of the CPU time limit used (RLIMIT_CPU, inherited from the "
-                           "client that started this server); the next request starts a fresh one");
+                start_stop(
+                    "three quarters of the CPU time limit used (RLIMIT_CPU, inherited from the "
+                    "client that started this server); the next request starts a fresh one");
             }
         }
         if (S.stopping && S.nqueued > 0)

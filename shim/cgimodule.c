@@ -399,6 +399,13 @@ static PyMethodDef exec_then_getattr_def = {"exec_module", exec_then_getattr, ME
 static PyObject *submodule_find_spec(PyObject *unused, PyObject *args);
 static PyMethodDef find_spec_def = {"find_spec", submodule_find_spec, METH_VARARGS, NULL};
 
+/* Whether a finder's find_spec (a new reference, or NULL) is ours. */
+static int is_ours(PyObject *find_spec)
+{
+    return find_spec && PyCFunction_Check(find_spec) &&
+           PyCFunction_GET_FUNCTION(find_spec) == (PyCFunction)(void (*)(void))submodule_find_spec;
+}
+
 /* find_spec(name, path=None, target=None): None but for one of the
  * packages, whose spec is what the finders after it give, its loader
  * (an instance) set to give the package the __getattr__ as it loads. */
@@ -420,8 +427,8 @@ static PyObject *submodule_find_spec(PyObject *unused, PyObject *args)
             PyErr_Clear();
             continue;
         }
-        if (PyCFunction_Check(fs) && PyCFunction_GET_FUNCTION(fs) == (PyCFunction)(void (*)(void))submodule_find_spec) {
-            Py_DECREF(fs); /* ourselves */
+        if (is_ours(fs)) {
+            Py_DECREF(fs);
             continue;
         }
         spec = PyObject_CallFunctionObjArgs(fs, name, path, target, NULL);
@@ -455,8 +462,7 @@ int cgih_install_submodule_finder(void)
         return 0;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(mp); i++) {
         PyObject *fs = PyObject_GetAttrString(PyList_GET_ITEM(mp, i), "find_spec");
-        int ours = fs && PyCFunction_Check(fs) &&
-                   PyCFunction_GET_FUNCTION(fs) == (PyCFunction)(void (*)(void))submodule_find_spec;
+        int ours = is_ours(fs);
         Py_XDECREF(fs);
         PyErr_Clear();
         if (ours)

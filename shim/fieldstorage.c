@@ -215,7 +215,8 @@ static PyObject *encode_locale(PyObject *qs)
             return NULL;
 #endif
         if (PyUnicode_IS_ASCII(qs))
-            return PyBytes_FromStringAndSize((const char *)PyUnicode_DATA(qs), PyUnicode_GET_LENGTH(qs));
+            return PyBytes_FromStringAndSize((const char *)PyUnicode_DATA(qs),
+                                             PyUnicode_GET_LENGTH(qs));
     }
     PyObject *pref = import_attr("locale", "getpreferredencoding");
     PyObject *enc = pref ? PyObject_CallNoArgs(pref) : NULL;

@@ -423,7 +423,8 @@ static int readinto_is_read(PyObject *fp)
     int yes = 0;
     if (io && (is_io_type(io, fp, "BytesIO") || is_io_type(io, fp, "FileIO"))) {
         yes = 1;
-    } else if (io && (is_io_type(io, fp, "BufferedReader") || is_io_type(io, fp, "BufferedRandom"))) {
+    } else if (io &&
+               (is_io_type(io, fp, "BufferedReader") || is_io_type(io, fp, "BufferedRandom"))) {
         PyObject *raw = PyObject_GetAttrString(fp, "raw");
         yes = raw && is_io_type(io, raw, "FileIO");
         Py_XDECREF(raw);
