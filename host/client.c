@@ -287,23 +287,7 @@ static int send_go(int fd, const int *fds, int nfds)
  * those sys.std* None as python3 would. Their slots hold /dev/null meanwhile
  * (close-on-exec: closed again for the in-process run), lest our socket or
  * cwd fd take one and be passed on as the script's stdin or stdout. */
-static unsigned std_closed;
-
-static int reserve_closed_std_fds(void)
-{
-    for (int i = 0; i < 3; i++)
-        if (fcntl(i, F_GETFD) < 0) {
-            std_closed |= 1u << i;
-            /* the lowest free fd: i, those below being open by now */
-            int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
-            if (nul != i) {
-                if (nul >= 0)
-                    close(nul);
-                return -1;
-            }
-        }
-    return 0;
-}
+static int std_closed;
 
 /* Builds and sends the request; fills fds with those GO will carry. 0, or -1. */
 static int send_request(int fd, int argc, char **argv, int cwdfd, int *fds, int *nfdsp)
@@ -312,7 +296,7 @@ static int send_request(int fd, int argc, char **argv, int cwdfd, int *fds, int 
     memset(&r, 0, sizeof r);
     int nfds = 0;
     for (int i = 0; i < 3; i++)
-        if (!(std_closed & (1u << i))) {
+        if (!(std_closed & (1 << i))) {
             r.flags |= 1u << i;
             fds[nfds++] = i;
         }
@@ -526,7 +510,7 @@ int main(int argc, char **argv)
      * does a set-id program. */
     if (flag_set("CGIHOST_NO_SERVER") || geteuid() == 0 || geteuid() != getuid() || getegid() != getgid())
         exec_fat(argv);
-    int status = reserve_closed_std_fds() < 0 ? -1 : via_server(argc, argv);
+    int status = (std_closed = cgih_fill_std_fds(O_CLOEXEC)) < 0 ? -1 : via_server(argc, argv);
     if (status < 0)
         exec_fat(argv);
     _exit(status);

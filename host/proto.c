@@ -288,6 +288,23 @@ int cgih_proc_sigign(pid_t pid, uint64_t *ign)
     return rc;
 }
 
+int cgih_fill_std_fds(int oflags)
+{
+    int closed = 0;
+    for (int fd = 0; fd < 3; fd++)
+        if (fcntl(fd, F_GETFD) < 0) {
+            closed |= 1 << fd;
+            /* the lowest free fd: fd, those below being open by now */
+            int nul = open("/dev/null", O_RDWR | oflags);
+            if (nul != fd) {
+                if (nul >= 0)
+                    close(nul);
+                return -1;
+            }
+        }
+    return closed;
+}
+
 const char *cgih_env_get(char *const *envp, const char *name)
 {
     size_t n = strlen(name);

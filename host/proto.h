@@ -140,6 +140,11 @@ int cgih_proc_sigign(pid_t pid, uint64_t *ign);
  * line may put SigIgn past the first 4 KiB). */
 int cgih_status_sigign(FILE *f, uint64_t *ign);
 
+/* Fills those of fds 0-2 that are closed with /dev/null (OFLAGS added to
+ * O_RDWR), so that no socket or fd opened later takes one and passes for
+ * stdin, stdout or stderr. Returns which were closed (bit fd), or -1. */
+int cgih_fill_std_fds(int oflags);
+
 /* The value of NAME in envp, or NULL. */
 const char *cgih_env_get(char *const *envp, const char *name);
 

@@ -114,6 +114,7 @@ static struct server {
     long queue_ms; /* for at most this long (--queue-ms) */
     long idle_exit;
     const char *preload;
+    const char *relative_user_base; /* "PYTHONUSERBASE, relative" or "HOME, relative", or NULL */
     char dir[PATH_MAX], sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
     /* state */
     int lfd, sfd, epfd, lockfd, activated, listening;
@@ -1300,15 +1301,10 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
             shape_difference(shape, nshape, S.shape, S.nshape, names, sizeof names);
         refuse_request(conn, ctl, CGIH_REFUSE_ENV, names);
     }
-    /* A relative user base (PYTHONUSERBASE, else HOME) was made absolute
-     * at our start, from our working directory, not the request's. */
-    const char *ub = cgih_env_get(r.envp, "PYTHONUSERBASE");
-    if (!ub || !*ub)
-        ub = cgih_env_get(r.envp, "HOME");
-    if (ub && *ub && *ub != '/')
-        refuse_request(conn, ctl, CGIH_REFUSE_ENV,
-                       ub == cgih_env_get(r.envp, "HOME") ? "HOME, relative"
-                                                          : "PYTHONUSERBASE, relative");
+    /* Ours, the request's too (the same shape), made absolute at our start
+     * from our working directory, not the request's. */
+    if (S.relative_user_base)
+        refuse_request(conn, ctl, CGIH_REFUSE_ENV, S.relative_user_base);
     if (!limits_fit(&r)) {
         refuse_request(conn, ctl, CGIH_REFUSE_LIMITS, NULL);
     }
@@ -2668,44 +2664,37 @@ static int close_inherited_fds(int first)
 
 static int serve(int argc, char **argv)
 {
-    long v;
     const char *user = NULL, *dir = getenv("CGIHOST_SOCKET_DIR");
     /* fds 0-2 open, so that no socket or received fd lands on them. */
-    for (int fd = 0; fd < 3; fd++)
-        if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
-            return 1;
+    if (cgih_fill_std_fds(0) < 0)
+        return 1;
     /* Nothing else inherited, but a socket handed over as fd 3. */
     if (close_inherited_fds(socket_activated() ? 4 : 3) != 0) {
         fprintf(stderr, "cgihost: cannot close inherited file descriptors: %s\n", strerror(errno));
         return 1;
     }
-    S.pool = 2;
-    S.max_children = 64;
-    S.queue = 256;
-    S.queue_ms = 500;
     S.qtail = &S.qhead;
-    S.idle_exit = 600;
     S.preload = getenv("CGIHOST_PRELOAD");
     S.tz = getenv("TZ");
-    if (env_long("CGIHOST_POOL", 0, 64, S.pool, &v) == 0)
-        S.pool = (int)v;
-    if (env_long("CGIHOST_IDLE_EXIT", 0, 1L << 30, S.idle_exit, &v) == 0)
-        S.idle_exit = v;
-    if (env_long("CGIHOST_MAX_CHILDREN", 1, 4096, S.max_children, &v) == 0)
-        S.max_children = (int)v;
-    if (env_long("CGIHOST_QUEUE", 0, 65536, S.queue, &v) == 0)
-        S.queue = (int)v;
-    if (env_long("CGIHOST_QUEUE_MS", 0, 3600000, S.queue_ms, &v) == 0)
-        S.queue_ms = v;
-    long pool = S.pool, max_children = S.max_children, queue = S.queue;
+    const char *ub = getenv("PYTHONUSERBASE"), *home = getenv("HOME");
+    if (ub && *ub)
+        S.relative_user_base = *ub != '/' ? "PYTHONUSERBASE, relative" : NULL;
+    else if (home && *home && *home != '/')
+        S.relative_user_base = "HOME, relative";
+    /* The numeric settings: default, then the environment, then the option. */
+    long pool = 2, max_children = 64, queue = 256;
+    S.queue_ms = 500;
+    S.idle_exit = 600;
     const struct {
-        const char *name;
+        const char *name, *env;
         long lo, hi, *to;
-    } num[] = {{"--pool", 0, 64, &pool},
-               {"--max-children", 1, 4096, &max_children},
-               {"--queue", 0, 65536, &queue},
-               {"--queue-ms", 0, 3600000, &S.queue_ms},
-               {"--idle-exit", 0, 1L << 30, &S.idle_exit}};
+    } num[] = {{"--pool", "CGIHOST_POOL", 0, 64, &pool},
+               {"--max-children", "CGIHOST_MAX_CHILDREN", 1, 4096, &max_children},
+               {"--queue", "CGIHOST_QUEUE", 0, 65536, &queue},
+               {"--queue-ms", "CGIHOST_QUEUE_MS", 0, 3600000, &S.queue_ms},
+               {"--idle-exit", "CGIHOST_IDLE_EXIT", 0, 1L << 30, &S.idle_exit}};
+    for (size_t k = 0; k < sizeof num / sizeof *num; k++)
+        (void)env_long(num[k].env, num[k].lo, num[k].hi, *num[k].to, num[k].to); /* -1: stays */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--auto") == 0) { /* started by a client (internal) */
