@@ -1625,7 +1625,7 @@ static int finalize(int status)
 {
     /* What Py_FinalizeEx() does that a script can observe, in its order: wait
      * for non-daemon threads, run atexit handlers, flush stdout and stderr
-     * (a failure is reported and gives status 120), then finalize_modules()
+     * (a failure is reported and gives status 120), collect, then finalize_modules()
      * for what the script added (delete_special(), release_what_the_
      * script_added(): unclosed files, here or in a helper module, are
      * flushed and closed, and __del__ methods run), collect, and flush
@@ -1641,6 +1641,14 @@ static int finalize(int status)
         status = 120;
     if (flush_std("stderr", 0) < 0)
         status = 120;
+    /* As Py_FinalizeEx(), collect before the modules go: garbage's
+     * finalizers run while they are all there, and what survives moves to
+     * the oldest generation. Without it, a file left open in a script whose
+     * globals are in a cycle (any function's __globals__) was collected
+     * with that cycle below, its FileIO closed before the TextIOWrapper's
+     * flush: the data was lost. A no-op when the script disabled gc, as
+     * there. */
+    PyGC_Collect();
     delete_special();
     release_what_the_script_added();
     PyGC_Collect();

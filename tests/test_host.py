@@ -1,6 +1,7 @@
 """cgihost as a python3 stand-in: the acceptance script, no-break spaces,
 the interpreter it names, and what `import cgi` costs in modules."""
 import hashlib
+import pathlib
 import re
 import subprocess
 import time
@@ -816,6 +817,33 @@ def test_unclosed_files_are_flushed_at_exit(cgihost, tmp_path):
     assert r.returncode == 0
     assert r.stdout == b"atexit ran\n"
     assert out.read_text() == "data"
+
+
+# A file left open in a script whose globals are in a cycle (a function's
+# __globals__): the cycle's collection could close the FileIO before the
+# TextIOWrapper's flush, losing the data, unless the teardown collects first
+# as Py_FinalizeEx() does. gc.disable() is the control: python3 loses it too.
+@pytest.mark.parametrize("rest", [
+    "def g(): pass\n",
+    "import cgi\n",
+    "class C:\n    def m(self): pass\n",
+    "def h(log=open(OUT + '.2', 'w')):\n    pass\nh.__defaults__[0].write('two')\n",
+    "import gc\ngc.disable()\ndef g(): pass\n",
+])
+def test_files_left_open_in_a_cycle_are_written_as_python3_writes_them(cgihost, tmp_path, rest):
+    got = []
+    for argv0 in (cgihost, PYTHON):
+        out = tmp_path / f"out-{len(got)}.txt"
+        script = tmp_path / "w.py"
+        script.write_text(f"OUT = {str(out)!r}\n"
+                          "f = open(OUT, 'w')\nf.write('data')\n" + rest)
+        r = run([argv0, script])
+        assert r.returncode == 0 and (argv0 == PYTHON or r.stderr == b""), r.stderr
+        two = pathlib.Path(str(out) + ".2")
+        got.append((out.read_text(), two.read_text() if two.exists() else None))
+    assert got[0] == got[1]
+    if "disable" not in rest:
+        assert got[0][0] == "data"
 
 
 def test_broken_stdout_exits_120(cgihost, tmp_path):
