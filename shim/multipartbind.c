@@ -50,11 +50,11 @@ typedef struct {
     PyObject_HEAD
     cgih_mp_parser *p;
     PyObject *fp;     /* the request body */
-    PyObject *chunk;  /* bytes being fed, when fp has no readinto() */
-    char *cbuf;       /* else the buffer fp.readinto() fills, reused */
+    PyObject *chunk;  /* bytes being fed, when fp.read() or read1() gives them */
+    char *cbuf;       /* else the buffer fp.readinto() or readinto1() fills, reused */
     const char *cdata;
     size_t clen;
-    int no_readinto;
+    int how;          /* enum read_how: the method fill() calls */
     uint64_t chunk_base;
     int64_t remaining; /* bytes fp may still give (Content-Length), < 0: to EOF */
     int eof, status;
@@ -412,36 +412,49 @@ static int is_io_type(PyObject *io, PyObject *obj, const char *name)
     return yes;
 }
 
-/* Whether fp.readinto() may stand for the fp.read() that cgi.py calls:
- * only where both are io's own, on no Python code (sys.stdin.buffer, an
- * open() file, a BytesIO). A subclass may have overridden read(), and a
- * buffered reader hands the caller's buffer to its raw file's readinto(),
- * which, written in Python, could keep a view of it past its free. */
-static int readinto_is_read(PyObject *fp)
+/* How fill() reads the body. cgi.py reads lines, which return once the
+ * closing boundary's line has come: the reads that stand for them must not
+ * wait for more either (a body followed by nothing yet, on a pipe or a
+ * socket without a Content-Length, or with one the client does not keep).
+ * io's own readers, on no Python code, are read without a copy, or with
+ * read1(), a single read of the raw file; any other fp with its own read(),
+ * which a subclass may have overridden. */
+enum read_how {
+    RD_READ,      /* fp.read(n): any other fp */
+    RD_READ1,     /* fp.read1(n): io's buffered reader over a raw file of Python code */
+    RD_READINTO,  /* fp.readinto(): a BytesIO, a FileIO (one read(2)) */
+    RD_READINTO1, /* fp.readinto1(): io's buffered reader over a FileIO (sys.stdin.buffer, an
+                     open() file) */
+};
+
+/* Not readinto() where a buffered reader would hand the caller's buffer to
+ * a raw file's readinto() written in Python, which could keep a view of it
+ * past its free. */
+static int read_how(PyObject *fp)
 {
     PyObject *io = PyImport_ImportModule("_io"); /* built in, loaded at start-up */
-    int yes = 0;
+    int how = RD_READ;
     if (io && (is_io_type(io, fp, "BytesIO") || is_io_type(io, fp, "FileIO"))) {
-        yes = 1;
+        how = RD_READINTO;
     } else if (io &&
                (is_io_type(io, fp, "BufferedReader") || is_io_type(io, fp, "BufferedRandom"))) {
         PyObject *raw = PyObject_GetAttrString(fp, "raw");
-        yes = raw && is_io_type(io, raw, "FileIO");
+        how = raw && is_io_type(io, raw, "FileIO") ? RD_READINTO1 : RD_READ1;
         Py_XDECREF(raw);
     }
     Py_XDECREF(io);
     PyErr_Clear(); /* none found, or no raw: read() it is */
-    return yes;
+    return how;
 }
 
-/* Reads up to want bytes of the body into r->cdata/r->clen: with
- * fp.readinto() into one reused buffer where fp is io's own (no allocation
- * per chunk), else with fp.read(). Returns the count, or -1. */
+/* Reads up to want bytes of the body into r->cdata/r->clen, as r->how says:
+ * into one reused buffer where fp is io's own (no allocation per chunk),
+ * else as bytes. Returns the count, or -1. */
 static Py_ssize_t fill(stream_obj *r, Py_ssize_t want)
 {
     if (want <= 0)
         return 0;
-    if (!r->no_readinto) {
+    if (r->how == RD_READINTO || r->how == RD_READINTO1) {
         /* Page-aligned: the kernel's copy from a pipe into a buffer 16
          * bytes off alignment (malloc's header on an mmap()ed chunk) ran at
          * a third of the speed on this AMD machine (rep movsb). */
@@ -451,7 +464,8 @@ static Py_ssize_t fill(stream_obj *r, Py_ssize_t want)
         }
         char *buf = r->cbuf;
         PyObject *mv = PyMemoryView_FromMemory(buf, want, PyBUF_WRITE);
-        PyObject *n = mv ? PyObject_CallMethod(r->fp, "readinto", "O", mv) : NULL;
+        const char *meth = r->how == RD_READINTO ? "readinto" : "readinto1";
+        PyObject *n = mv ? PyObject_CallMethod(r->fp, meth, "O", mv) : NULL;
         if (mv && (Py_REFCNT(mv) > 1 || Py_REFCNT(((PyMemoryViewObject *)mv)->mbuf) > 1))
             r->cbuf = NULL; /* readinto() kept a view of it: the buffer is that view's now (never
                                freed, no use after free); the next read takes a new one */
@@ -472,9 +486,9 @@ static Py_ssize_t fill(stream_obj *r, Py_ssize_t want)
             return -1;
         /* one that gives None (a non-blocking raw file): read() from now on */
         Py_DECREF(n);
-        r->no_readinto = 1;
+        r->how = r->how == RD_READINTO ? RD_READ : RD_READ1;
     }
-    PyObject *data = PyObject_CallMethod(r->fp, "read", "n", want);
+    PyObject *data = PyObject_CallMethod(r->fp, r->how == RD_READ1 ? "read1" : "read", "n", want);
     if (!data)
         return -1;
     if (!PyBytes_Check(data)) {
@@ -1306,7 +1320,7 @@ int cgih_read_multi_parts(PyObject *self, PyObject *env, PyObject *kbv, PyObject
     memset((char *)r + sizeof(PyObject), 0, sizeof *r - sizeof(PyObject));
     PyObject_GC_Track(r);
     r->fp = Py_NewRef(fp);
-    r->no_readinto = !readinto_is_read(fp);
+    r->how = read_how(fp);
     long long length, limit;
     if (get_int(self, "length", &length) < 0 || get_int(self, "limit", &limit) < 0) {
         Py_DECREF(r);

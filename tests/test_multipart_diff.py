@@ -88,3 +88,53 @@ def test_multipart_same_as_stdlib(case, cgihost, tmpdir_env):
         pytest.fail("dump differs for %s:\n%s" % (case.id, diff[:6000]))
     assert got.returncode == want.returncode
     assert os.listdir(tmpdir_env) == []
+
+
+# cgi.py's reads are lines: it returns once the closing boundary's line has
+# come, though the body's writer has not closed (no Content-Length, or one
+# larger than what was sent). Each reader cgihost reads otherwise (readinto1
+# of a buffered FileIO, read1 of a buffered socket, one read(2) of a raw
+# FileIO, a subclass's read()) must not wait for more either. The writer's
+# end stays open in the script, so waiting would be for ever.
+OPEN_WRITER = r"""
+import cgi, io, os, socket, sys
+how = sys.argv[1]
+body = (b'--B\r\nContent-Disposition: form-data; name="a"\r\n\r\nvalue\r\n'
+        b'--B--\r\nepilogue\r\n')
+env = {"REQUEST_METHOD": "POST", "CONTENT_TYPE": "multipart/form-data; boundary=B"}
+if how == "bigger-length":
+    env["CONTENT_LENGTH"] = str(len(body) + 1000)
+if how == "socket":
+    a, b = socket.socketpair()
+    a.sendall(body)
+    fp = b.makefile("rb")
+else:
+    r, w = os.pipe()
+    os.write(w, body)
+    if how in ("stdin", "bigger-length"):
+        os.dup2(r, 0)
+        fp = sys.stdin.buffer
+    elif how == "raw":
+        fp = open(r, "rb", buffering=0)
+    else:
+        class Reader(io.BufferedReader):
+            def read(self, n=-1):
+                return super().read1(n)  # as a socket-like reader would
+            def readline(self, n=-1):
+                return super().readline(n)
+        fp = Reader(open(r, "rb", buffering=0))
+form = cgi.FieldStorage(fp=fp, environ=env)
+print(form.getvalue("a"), form.bytes_read, form.done, flush=True)
+os._exit(0)
+"""
+
+
+@pytest.mark.parametrize("how", ["stdin", "bigger-length", "socket", "raw", "subclass"])
+def test_the_closing_boundary_ends_the_reads_with_the_writer_still_open(cgihost, tmp_path, how):
+    script = tmp_path / "open_writer.py"
+    script.write_text(OPEN_WRITER)
+    ours = run([cgihost, script, how], timeout=20)
+    theirs = run([PYTHON, "-W", "ignore", script, how], timeout=20)
+    assert ours.returncode == 0, ours.stderr
+    assert (ours.stdout, ours.stderr) == (theirs.stdout, theirs.stderr)
+    assert ours.stdout.startswith(b"value ")
