@@ -913,6 +913,12 @@ static PyObject *hdr_str(headers_obj *h)
     return msg ? PyObject_Str(msg) : NULL;
 }
 
+/* object.__repr__() of the Message it stands for. */
+static PyObject *hdr_repr(headers_obj *h)
+{
+    return PyUnicode_FromFormat("<email.message.Message object at %p>", (void *)h);
+}
+
 static PyObject *hdr_call_msg(headers_obj *h, const char *method)
 {
     PyObject *msg = hdr_message(h);
@@ -992,6 +998,7 @@ static PyType_Slot hdr_slots[] = {
     {Py_tp_getattro, hdr_getattro},
     {Py_tp_setattro, hdr_setattro},
     {Py_tp_str, hdr_str},
+    {Py_tp_repr, hdr_repr},
     {Py_mp_subscript, hdr_getitem},
     {Py_mp_ass_subscript, hdr_ass},
     {Py_mp_length, hdr_len},

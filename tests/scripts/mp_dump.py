@@ -74,7 +74,8 @@ def message_of(h):
         h["X-Dump"] = "1"
     except Exception as e:  # noqa: BLE001
         out.append("set " + exc(e))
-    for name, call in (("type", lambda: h.get_content_type()),
+    for name, call in (("repr", lambda: re.sub(r" at 0x[0-9a-f]+>", " at 0x?>", repr(h))),
+                       ("type", lambda: h.get_content_type()),
                        ("filename", lambda: h.get_filename()),
                        ("charset", lambda: h.get_content_charset()),
                        ("param", lambda: h.get_param("name", header="content-disposition")),
