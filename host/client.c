@@ -510,6 +510,14 @@ int main(int argc, char **argv)
      * does a set-id program. */
     if (flag_set("CGIHOST_NO_SERVER") || geteuid() == 0 || geteuid() != getuid() || getegid() != getgid())
         exec_fat(argv);
+    /* Behind an Action, a site's SetEnv PYTHONPATH (or LANG...) comes as
+     * REDIRECT_PYTHONPATH, which the script gets as PYTHONPATH: it shapes
+     * the interpreter, which a server has made already. In-process, it is
+     * there before the interpreter starts, as for a script run directly. */
+    if (gw && *gw)
+        for (char **e = environ; *e; e++)
+            if (cgih_env_redirect_shapes_interp(*e))
+                exec_fat(argv);
     int status = (std_closed = cgih_fill_std_fds(O_CLOEXEC)) < 0 ? -1 : via_server(argc, argv);
     if (status < 0)
         exec_fat(argv);

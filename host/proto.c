@@ -325,6 +325,14 @@ int cgih_env_shapes_interp(const char *e)
     return 0;
 }
 
+int cgih_env_redirect_shapes_interp(const char *e)
+{
+    const char *name = e;
+    while (strncmp(name, "REDIRECT_", 9) == 0)
+        name += 9;
+    return name != e && cgih_env_shapes_interp(name);
+}
+
 /* ---- the socket directory ------------------------------------------------------- */
 
 int cgih_sockdir(char *out, size_t n, uid_t uid)

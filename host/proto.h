@@ -152,6 +152,10 @@ const char *cgih_env_get(char *const *envp, const char *name);
  * a server only serves requests that agree with it on all of these. */
 int cgih_env_shapes_interp(const char *entry);
 
+/* Whether entry is REDIRECT_NAME=... (any number of REDIRECT_) of such a
+ * NAME: behind an Action, what the script gets as NAME (cgienv.c). */
+int cgih_env_redirect_shapes_interp(const char *entry);
+
 /* The socket directory: $CGIHOST_SOCKET_DIR, else /tmp/cgihost-UID. Returns
  * CGIH_OK, or CGIH_ERROR when it does not fit. */
 int cgih_sockdir(char *out, size_t n, uid_t uid);

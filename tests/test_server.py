@@ -1796,6 +1796,39 @@ def test_an_interpreter_shaping_variable_falls_back(srv):
                     "PYTHONDONTWRITEBYTECODE)" in srv.log.read_text(), 5), srv.log.read_text()
 
 
+@pytest.mark.parametrize("name,value,shows", [
+    ("REDIRECT_PYTHONPATH", "LIB", "import sys; print('LIB' in sys.path)"),
+    ("REDIRECT_PYTHONDONTWRITEBYTECODE", "1", "import sys; print(sys.flags.dont_write_bytecode)"),
+    ("REDIRECT_PYTHONIOENCODING", "latin-1", "import sys; print(sys.stdout.encoding)"),
+    ("REDIRECT_REDIRECT_PYTHONIOENCODING", "latin-1", None),
+])
+def test_an_interpreter_shaping_variable_behind_an_action_is_applied(srv, name, value, shows):
+    """A site's SetEnv PYTHONPATH reaches cgihost, behind the Action, as
+    REDIRECT_PYTHONPATH, and its script as PYTHONPATH (test_apache.py): that
+    shapes the interpreter, as for a script run directly, so the request runs
+    in-process; it used to be served with the server's sys.path. (An earlier
+    level's, REDIRECT_REDIRECT_..., runs in-process too: never wrong.)"""
+    differs = shows is not None
+    shows = shows or "import sys; print(sys.stdout.encoding)"
+    lib = srv.scripts / "lib"
+    lib.mkdir()
+    script = srv.script("shaped.py", "print('Content-Type: text/plain\\n')\n" + WHO +
+                        shows.replace("'LIB'", repr(str(lib))) + "\n")
+    handler = {"REQUEST_METHOD": "GET", "QUERY_STRING": "", "DOCUMENT_ROOT": str(srv.scripts),
+               "SCRIPT_NAME": "/cgihost-bin/cgihost", "SCRIPT_FILENAME": str(CGIHOST),
+               "PATH_INFO": "/shaped.py", "PATH_TRANSLATED": str(script),
+               "REDIRECT_STATUS": "200", "REDIRECT_URL": "/shaped.py",
+               "REQUEST_URI": "/shaped.py", "REDIRECT_HANDLER": "cgihost-script"}
+    plain = srv.run([], env=handler)
+    assert served(srv, plain), plain
+    env = dict(handler, **{name: value.replace("LIB", str(lib))})
+    cold = srv.run([], env=dict(env, CGIHOST_NO_SERVER="1"))
+    assert (cold.stdout.split(b"\n")[-2] != plain.stdout.split(b"\n")[-2]) == differs, (cold, plain)
+    r = srv.run([], env=env)
+    assert r.returncode == 0 and not served(srv, r), r
+    assert r.stdout.split(b"\n")[-2] == cold.stdout.split(b"\n")[-2]
+
+
 def refused(srv):
     """How many requests the server has refused (their clients ran them)."""
     st = subprocess.run(as_user([CGIHOST, "status"]), env=srv.env(), stdout=subprocess.PIPE,
