@@ -40,9 +40,13 @@ static int report_status(PyStatus st)
     return 1;
 }
 
+/* A .pth line ran setuptools' _distutils_hack (distutils-precedence.pth). */
+static int distutils_hack;
+
 /* Appends dir to sys.path if it is a directory, then the plain path lines of its
  * .pth files. Lines that import code are skipped: they cost every request, and
- * a CGI script does not need them (see README). */
+ * a CGI script does not need them (see README); setuptools' is done when it
+ * matters (distutils_find_spec()). */
 static int add_site_dir(PyObject *path, const char *dir)
 {
     struct stat st;
@@ -74,8 +78,10 @@ static int add_site_dir(PyObject *path, const char *dir)
         char line[PATH_MAX];
         while (fgets(line, sizeof line, f)) {
             line[strcspn(line, "\r\n")] = '\0';
-            if (line[0] == '\0' || line[0] == '#' || strncmp(line, "import ", 7) == 0 ||
-                strncmp(line, "import\t", 7) == 0)
+            int code = strncmp(line, "import ", 7) == 0 || strncmp(line, "import\t", 7) == 0;
+            if (code && strstr(line, "_distutils_hack"))
+                distutils_hack = 1;
+            if (line[0] == '\0' || line[0] == '#' || code)
                 continue;
             char full[PATH_MAX];
             if (line[0] == '/')
@@ -101,6 +107,59 @@ static int add_site_dir(PyObject *path, const char *dir)
     }
     closedir(dp);
     return rc;
+}
+
+/* find_spec(name, path=None, target=None) of a finder first on sys.meta_path
+ * where setuptools' distutils-precedence.pth would have run, at python3's
+ * start, `import _distutils_hack; _distutils_hack.add_shim()` (unless
+ * SETUPTOOLS_USE_DISTUTILS says other than "local"): its finder, first on
+ * sys.meta_path, gives `import distutils` setuptools' copy, without the
+ * stdlib's DeprecationWarning, and watches `import pip`. Here it is done at
+ * the first import of either, and this finder leaves: the hack's finder is
+ * then first, and answers, as in python3. */
+static PyObject *distutils_find_spec(PyObject *unused, PyObject *args);
+static PyMethodDef distutils_find_spec_def = {"find_spec", distutils_find_spec, METH_VARARGS, NULL};
+
+static PyObject *distutils_find_spec(PyObject *unused, PyObject *args)
+{
+    (void)unused;
+    PyObject *name, *path = Py_None, *target = Py_None;
+    if (!PyArg_ParseTuple(args, "O|OO:find_spec", &name, &path, &target))
+        return NULL;
+    if (path != Py_None || !PyUnicode_Check(name) ||
+        (PyUnicode_CompareWithASCIIString(name, "distutils") != 0 &&
+         PyUnicode_CompareWithASCIIString(name, "pip") != 0))
+        Py_RETURN_NONE;
+    PyObject *mp = PySys_GetObject("meta_path"); /* borrowed */
+    for (Py_ssize_t i = 0; mp && PyList_Check(mp) && i < PyList_GET_SIZE(mp); i++) {
+        PyObject *fs = PyObject_GetAttrString(PyList_GET_ITEM(mp, i), "find_spec");
+        int ours = fs && PyCFunction_Check(fs) &&
+                   PyCFunction_GET_FUNCTION(fs) == (PyCFunction)(void (*)(void))distutils_find_spec;
+        Py_XDECREF(fs);
+        PyErr_Clear();
+        if (ours) {
+            if (PySequence_DelItem(mp, i) < 0)
+                return NULL;
+            break;
+        }
+    }
+    const char *use = getenv("SETUPTOOLS_USE_DISTUTILS");
+    if (use && strcmp(use, "local") != 0)
+        Py_RETURN_NONE;
+    /* python3's site reports a failing .pth line and goes on: so do we, silently. */
+    PyObject *hack = PyImport_ImportModule("_distutils_hack");
+    PyObject *r = hack ? PyObject_CallMethod(hack, "add_shim", NULL) : NULL;
+    PyObject *finder = r ? PyObject_GetAttrString(hack, "DISTUTILS_FINDER") : NULL;
+    PyObject *spec =
+        finder ? PyObject_CallMethod(finder, "find_spec", "OOO", name, path, target) : NULL;
+    Py_XDECREF(r);
+    Py_XDECREF(hack);
+    if (!finder) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    Py_DECREF(finder);
+    return spec; /* or the hack's exception, as python3 would raise it */
 }
 
 /* What site.py would add that scripts rely on: user and system site
@@ -195,6 +254,25 @@ static int lean_site(void)
     for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save))
         if (add_site_dir(path, d) < 0)
             return -1;
+    if (distutils_hack) {
+        PyObject *impl = PySys_GetObject("implementation"); /* borrowed: a types.SimpleNamespace */
+        PyObject *mp = PySys_GetObject("meta_path");        /* borrowed */
+        PyObject *fs = PyCFunction_New(&distutils_find_spec_def, NULL);
+        PyObject *kw = fs ? Py_BuildValue("{sO}", "find_spec", fs) : NULL;
+        PyObject *noargs = kw ? PyTuple_New(0) : NULL;
+        PyObject *finder =
+            noargs && impl ? PyObject_Call((PyObject *)Py_TYPE(impl), noargs, kw) : NULL;
+        int rc = finder && mp && PyList_Check(mp) ? PyList_Insert(mp, 0, finder) : -1;
+        Py_XDECREF(fs);
+        Py_XDECREF(kw);
+        Py_XDECREF(noargs);
+        Py_XDECREF(finder);
+        if (rc < 0) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_RuntimeError, "no sys.meta_path or sys.implementation");
+            return -1;
+        }
+    }
 
     PyObject *sb = PyImport_ImportModule("_sitebuiltins");
     if (!sb)

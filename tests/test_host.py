@@ -846,6 +846,33 @@ def test_files_left_open_in_a_cycle_are_written_as_python3_writes_them(cgihost, 
         assert got[0][0] == "data"
 
 
+DISTUTILS = """
+from distutils.util import strtobool
+import distutils, sys
+print(strtobool("yes"), distutils.__file__)
+print([type(f).__name__ for f in sys.meta_path if type(f).__name__ == "DistutilsMetaFinder"])
+import distutils.version
+"""
+
+
+@pytest.mark.parametrize("use", [None, "local", "stdlib"])
+def test_distutils_is_setuptools_where_its_pth_says(cgihost, tmp_path, use):
+    """setuptools' distutils-precedence.pth (Debian's python3-setuptools)
+    makes python3's `import distutils` setuptools' copy, with no
+    DeprecationWarning; cgihost skips .pth code lines, but does that one
+    when distutils is first imported. Where the .pth is absent, both give
+    the stdlib's."""
+    script = tmp_path / "du.py"
+    script.write_text(DISTUTILS)
+    env = {} if use is None else {"SETUPTOOLS_USE_DISTUTILS": use}
+    ours, theirs = run([cgihost, script], env), run([PYTHON, script], env)
+    assert ours.returncode == theirs.returncode == 0, ours.stderr
+    assert (ours.stdout, ours.stderr) == (theirs.stdout, theirs.stderr)
+    pth = pathlib.Path("/usr/lib/python3/dist-packages/distutils-precedence.pth")
+    if pth.exists() and use != "stdlib":
+        assert b"setuptools/_distutils" in ours.stdout and ours.stderr == b""
+
+
 def test_broken_stdout_exits_120(cgihost, tmp_path):
     script = tmp_path / "big.py"
     script.write_text("print('x' * 100000)\n")
