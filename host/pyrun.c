@@ -1617,6 +1617,15 @@ static PyObject *referent(PyObject *ref)
  * last imported first; sys loses what the script put in it; and cgi's log
  * file goes, which cgi.py's module would drop with it (cgi may be
  * preloaded, there before the script). */
+/* finalize_modules()'s collection: made also where the script disabled gc. */
+static void collect_no_fail(void)
+{
+    int was = PyGC_Enable();
+    PyGC_Collect();
+    if (!was)
+        PyGC_Disable();
+}
+
 static void release_what_the_script_added(void)
 {
     PyObject *modules = PyImport_GetModuleDict(), *k, *v;
@@ -1645,7 +1654,7 @@ static void release_what_the_script_added(void)
     PyObject *bd = module_dict("builtins");
     if (bd && builtins_changed(bd))
         put_back(bd, builtins_copy, 1);
-    PyGC_Collect();
+    collect_no_fail();
     for (Py_ssize_t i = gone ? PyList_GET_SIZE(gone) - 1 : -1; i >= 0; i--) {
         PyObject *m = referent(PyTuple_GET_ITEM(PyList_GET_ITEM(gone, i), 1));
         if (m) {
@@ -1729,7 +1738,7 @@ static int finalize(int status)
     PyGC_Collect();
     delete_special();
     release_what_the_script_added();
-    PyGC_Collect();
+    collect_no_fail();
     /* What finalizers printed goes out as when Python's teardown closes the
      * files: silently, a failure changes nothing. */
     flush_std("stdout", 1);

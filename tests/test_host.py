@@ -846,6 +846,18 @@ def test_files_left_open_in_a_cycle_are_written_as_python3_writes_them(cgihost, 
         assert got[0][0] == "data"
 
 
+@pytest.mark.parametrize("disable", ["", "import gc\ngc.disable()\n"])
+def test_a_cycle_is_finalized_at_exit_as_python3_does(cgihost, tmp_path, disable):
+    """The teardown's collection is made also where the script disabled gc,
+    as finalize_modules()'s is."""
+    script = tmp_path / "cyc.py"
+    script.write_text(disable + "class A:\n    def __del__(self):\n        print('del A')\n"
+                      "a = A()\na.me = a\ndef g(): pass\n")
+    ours, theirs = run([cgihost, script]), run([PYTHON, script])
+    assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr)
+    assert ours.stdout == b"del A\n"
+
+
 DISTUTILS = """
 from distutils.util import strtobool
 import distutils, sys
