@@ -1371,8 +1371,10 @@ fail:
  * imports cgitb once, before it forks, and gives each request new standard
  * streams, replacing sys.__stdout__ and sys.stdout together. A handler still
  * holding the stdout of the import therefore follows the request's
- * sys.__stdout__: the stream it would hold had the script imported cgitb
- * itself. Anything a script set (handler.__self__.file = x) is left alone. */
+ * sys.__stdout__ when the request starts (cgih_cgitb_follow_stdout()): the
+ * stream it would hold had the script imported cgitb itself. Anything a
+ * script sets later (handler.__self__.file = x, sys.__stdout__) is left
+ * alone, as in cgitb.py. */
 static int rebind_handler_file(cgitb_state *st, PyObject *self)
 {
     if (self != st->handler_hook || !st->import_stdout)
@@ -1418,8 +1420,7 @@ static PyObject *hook_handle(PyObject *self, PyTypeObject *cls, PyObject *const 
         return NULL;
     /* info is now a new reference, released at the end */
     PyObject *module = PyType_GetModule(cls); /* borrowed */
-    int t =
-        module && rebind_handler_file(get_state(module), self) == 0 ? PyObject_IsTrue(info) : -1;
+    int t = module ? PyObject_IsTrue(info) : -1;
     if (t < 0) {
         Py_DECREF(info);
         return NULL;

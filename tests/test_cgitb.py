@@ -334,25 +334,27 @@ def test_report_body_matches_stdlib(cgihost, script):
     assert normalize(ours.stdout.decode()) == normalize(theirs.stdout.decode())
 
 
-def test_handler_follows_the_streams_a_resident_server_gives_each_request(cgihost, tmp_path):
-    """The resident server imports cgitb before it forks and then replaces
-    sys.stdout and sys.__stdout__ for each request: the module's handler must
-    write to the request's stream, not to the server's."""
+def test_handler_keeps_the_stdout_of_the_import_when_the_script_replaces_it(cgihost, tmp_path):
+    """cgitb.handler writes to the sys.stdout of `import cgitb`, also after a
+    script replaced sys.stdout and sys.__stdout__, as in cgitb.py. (Through
+    the server, which imported cgitb before it forked, the handler follows
+    each request's new streams when the request starts: the same.)"""
     script = tmp_path / "srv.py"
     script.write_text(
         "import io, sys, cgitb\n"
-        "server_stdout = sys.stdout\n"
-        "request = io.StringIO()\n"
-        "sys.stdout = sys.__stdout__ = request\n"  # what the server does per request
+        "mine = io.StringIO()\n"
+        "sys.stdout = sys.__stdout__ = mine\n"
         "try:\n"
         "    1/0\n"
         "except ZeroDivisionError:\n"
         "    cgitb.handler()\n"
-        "sys.stdout = sys.__stdout__ = server_stdout\n"
-        "print(cgitb.handler.__self__.file is request, 'division by zero' in request.getvalue())\n")
-    r = run([cgihost, script])
-    assert r.returncode == 0, r.stderr
-    assert r.stdout == b"True True\n"
+        "sys.stderr.write(repr((cgitb.handler.__self__.file is mine,\n"
+        "                       'division by zero' in mine.getvalue())))\n")
+    ours, theirs = run([cgihost, script]), run([PYTHON, "-W", "ignore", script])
+    assert ours.returncode == theirs.returncode == 0, ours.stderr
+    assert ours.stderr == theirs.stderr == b"(False, False)"
+    assert normalize(ours.stdout.decode()) == normalize(theirs.stdout.decode())
+    assert "division by zero" in ours.stdout.decode()
 
 
 @pytest.mark.parametrize("shebang", ["", "#!/usr/bin/python3 -u\n"])
