@@ -47,7 +47,9 @@ def run(argv, env=None, stdin=b"", cwd=None, timeout=30):
     full.update(env or {})
     # (an interpreter-shaping variable of its own makes the server refuse it)
     shaping = any(k.startswith("PYTHON") or k in ("HOME", "LANG", "LC_ALL", "LC_CTYPE") for k in full)
-    if SERVED and pathlib.Path(argv[0]) == CGIHOST and "CGIHOST_NO_SERVER" not in full \
+    # (nor is a run that names a server of the test's own)
+    own = "CGIHOST_SOCKET_DIR" in (env or {})
+    if SERVED and pathlib.Path(argv[0]) == CGIHOST and "CGIHOST_NO_SERVER" not in full and not own \
             and not shaping and len(argv) > 1 and pathlib.Path(argv[1]).is_file():
         runs_to_serve += 1
     return subprocess.run(
