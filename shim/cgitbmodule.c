@@ -514,10 +514,15 @@ static PyObject *cgitb_scanvars(PyObject *module, PyObject *args, PyObject *kwds
 
 /* The reader() closure of html()/text(): self is the list
  * [highlight, lnum, file, getline]; each call marks lnum, returns
- * linecache.getline(file, lnum) and moves lnum on, even on error. */
+ * linecache.getline(file, lnum) and moves lnum on, even on error. (Python
+ * code can reach the list, as reader.__self__, and change it.) */
 static PyObject *reader_call(PyObject *self, PyObject *unused)
 {
     (void)unused;
+    if (!PyList_Check(self) || PyList_GET_SIZE(self) != 4) {
+        PyErr_SetString(PyExc_RuntimeError, "cgitb: the reader's state was changed");
+        return NULL;
+    }
     PyObject *highlight = PyList_GET_ITEM(self, 0), *file = PyList_GET_ITEM(self, 2);
     PyObject *getline = PyList_GET_ITEM(self, 3);
     PyObject *one = PyLong_FromLong(1);
@@ -1102,9 +1107,11 @@ static PyObject *make_report(cgitb_state *st, PyObject *einfo, PyObject *context
     report r = {0};
     if (unpack(einfo, 3, ei) < 0)
         return NULL;
-    if (PyType_Check(ei[0]))
+    /* cgitb.py's isinstance(etype, type), which a __class__ can answer */
+    int is_type = PyObject_IsInstance(ei[0], (PyObject *)&PyType_Type);
+    if (is_type > 0)
         etype = getattr_s(ei[0], "__name__");
-    else
+    else if (is_type == 0)
         etype = Py_NewRef(ei[0]);
     if (!etype || report_init(&r, st, html) < 0)
         goto done;

@@ -524,3 +524,52 @@ def test_reports_through_the_resident_server(cgihost):
             except OSError:
                 pass
         shutil.rmtree(base, ignore_errors=True)
+
+
+ODD_ETYPE = r"""
+import cgitb
+class F:
+    __class__ = type  # isinstance(F(), type) is True; type(F()) is not
+try:
+    print(len(cgitb.text((F(), ValueError("x"), None))))
+except Exception as e:
+    print(type(e).__name__, e)
+"""
+
+
+def test_an_etype_that_says_it_is_a_type_is_one(cgihost, tmp_path):
+    """cgitb.py asks isinstance(etype, type), which __class__ answers."""
+    script = tmp_path / "odd_etype.py"
+    script.write_text(ODD_ETYPE)
+    assert same_stdout(cgihost, script) == b"AttributeError 'F' object has no attribute '__name__'\n"
+
+
+READER = r"""
+import sys, cgitb
+def prof(frame, event, arg):
+    if event == "c_call" and getattr(arg, "__name__", "") == "reader" and \
+            isinstance(getattr(arg, "__self__", None), list):
+        arg.__self__.clear()
+try:
+    1/0
+except ZeroDivisionError:
+    ei = sys.exc_info()
+sys.setprofile(prof)
+try:
+    cgitb.text(ei)
+    print("report")
+except RuntimeError as e:
+    print("RuntimeError", e)
+"""
+
+
+def test_a_reader_whose_state_python_changed_raises(cgihost, tmp_path):
+    """html()'s and text()'s reader keeps its state in a list that Python code
+    can reach (reader.__self__, from a profile function): emptied, it raised
+    nothing and read past the list's end (a crash). cgitb.py's reader is a
+    Python closure that no profile function sees as a C call."""
+    script = tmp_path / "reader.py"
+    script.write_text(READER)
+    r = run([cgihost, script])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"RuntimeError cgitb: the reader's state was changed\n"
