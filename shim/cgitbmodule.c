@@ -1277,6 +1277,80 @@ static int write_file(PyObject *self, PyObject *s)
 
 /* The report as cgitb.py's handle() makes it: formatter(info, context), or on
  * any failure the plain traceback (*plain set). */
+/* The traceback where `import traceback` failed: cgitb.py has it from its
+ * own import, this module imports what a report needs at the first one,
+ * which a script can have made impossible since (sys.path emptied, every
+ * file descriptor in use: ImportError, OSError). Made of what needs no import: the interpreter's
+ * own traceback printing into an _io.StringIO, and "Type: value". */
+static PyObject *plain_traceback(PyObject *info)
+{
+    PyObject *exc = PyErr_GetRaisedException_compat(); /* the import's, if this fails too */
+    PyObject *etype = PyTuple_GET_ITEM(info, 0), *value = PyTuple_GET_ITEM(info, 1);
+    PyObject *tb = PyTuple_GET_ITEM(info, 2);
+    PyObject *sio = import_attr("_io", "StringIO"); /* built in, loaded at start-up */
+    PyObject *f = sio ? PyObject_CallNoArgs(sio) : NULL, *name = NULL, *line = NULL;
+    PyObject *w = NULL, *doc = NULL;
+    if (!f || (PyTraceBack_Check(tb) && PyTraceBack_Print(tb, f) < 0))
+        goto done;
+    if (PyType_Check(etype)) {
+        PyObject *mod = getattr_s(etype, "__module__");
+        PyObject *qual = mod ? getattr_s(etype, "__qualname__") : NULL;
+        if (qual && PyUnicode_Check(mod) && PyUnicode_Check(qual))
+            name = PyUnicode_CompareWithASCIIString(mod, "builtins") == 0 ||
+                           PyUnicode_CompareWithASCIIString(mod, "__main__") == 0
+                       ? Py_NewRef(qual)
+                       : PyUnicode_FromFormat("%U.%U", mod, qual);
+        Py_XDECREF(mod);
+        Py_XDECREF(qual);
+    } else {
+        name = PyObject_Str(etype);
+    }
+    PyObject *text = name && value != Py_None ? PyObject_Str(value) : NULL;
+    if (name && value != Py_None && !text)
+        goto done;
+    line = text && PyUnicode_GET_LENGTH(text) ? PyUnicode_FromFormat("%U: %U\n", name, text)
+           : name                             ? PyUnicode_FromFormat("%U\n", name)
+                                              : NULL;
+    Py_XDECREF(text);
+    if (line && (w = call_method(f, "write", "O", line)))
+        doc = call_method(f, "getvalue", NULL);
+done:
+    Py_XDECREF(w);
+    Py_XDECREF(line);
+    Py_XDECREF(name);
+    Py_XDECREF(f);
+    Py_XDECREF(sio);
+    if (doc)
+        Py_XDECREF(exc);
+    else
+        PyErr_SetRaisedException_compat(exc); /* drops what this one raised */
+    return doc;
+}
+
+/* pydoc.html.escape(doc); where pydoc cannot be imported (see
+ * plain_traceback()), its replacements, made here. */
+static PyObject *escape_plain(PyObject *doc)
+{
+    PyObject *e = import_attr2("pydoc", "html", "escape");
+    if (e) {
+        PyObject *r = PyObject_CallOneArg(e, doc);
+        Py_DECREF(e);
+        return r;
+    }
+    if (!PyUnicode_Check(doc))
+        return NULL;
+    PyErr_Clear();
+    static const char *const pairs[][2] = {{"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}};
+    PyObject *s = Py_NewRef(doc);
+    for (size_t i = 0; s && i < sizeof pairs / sizeof pairs[0]; i++) {
+        PyObject *a = PyUnicode_FromString(pairs[i][0]), *b = PyUnicode_FromString(pairs[i][1]);
+        Py_SETREF(s, a && b ? PyUnicode_Replace(s, a, b, -1) : NULL);
+        Py_XDECREF(a);
+        Py_XDECREF(b);
+    }
+    return s;
+}
+
 static PyObject *handle_doc(PyObject *module, PyObject *self, PyObject *info, int html, int *plain)
 {
     *plain = 0;
@@ -1295,7 +1369,13 @@ static PyObject *handle_doc(PyObject *module, PyObject *self, PyObject *info, in
     cgih_except_begin(&saved);
     *plain = 1;
     PyObject *t = PySequence_Tuple(info); /* the *info of format_exception(*info) */
-    doc = t ? format_exception_args(t) : NULL;
+    PyObject *fe = t ? import_attr("traceback", "format_exception") : NULL, *lines = NULL;
+    if (fe && (lines = PyObject_Call(fe, t, NULL)))
+        doc = join("", lines);
+    else if (t && !fe && PyTuple_GET_SIZE(t) == 3)
+        doc = plain_traceback(t);
+    Py_XDECREF(lines);
+    Py_XDECREF(fe);
     Py_XDECREF(t);
     cgih_except_end(&saved);
     return doc;
@@ -1465,9 +1545,7 @@ static PyObject *hook_handle(PyObject *self, PyTypeObject *cls, PyObject *const 
         goto done;
     PyObject *out;
     if (shown && plain) {
-        PyObject *e = import_attr2("pydoc", "html", "escape");
-        Py_XSETREF(doc, e ? PyObject_CallOneArg(e, doc) : NULL);
-        Py_XDECREF(e);
+        Py_SETREF(doc, escape_plain(doc));
         PyObject *a = doc ? cat_sl("<pre>", doc) : NULL;
         out = a ? cat_sr(a, "</pre>\n") : NULL;
         Py_XDECREF(a);

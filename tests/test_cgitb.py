@@ -573,3 +573,44 @@ def test_a_reader_whose_state_python_changed_raises(cgihost, tmp_path):
     r = run([cgihost, script])
     assert r.returncode == 0, r.stderr
     assert r.stdout == b"RuntimeError cgitb: the reader's state was changed\n"
+
+
+EMFILE = r"""
+import cgitb, resource, sys
+cgitb.enable(format=sys.argv[1])
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+files = []
+while True:
+    files.append(open(__file__))
+"""
+
+
+@pytest.mark.parametrize("fmt", ["html", "text"])
+def test_a_report_with_every_file_descriptor_in_use_is_the_stdlibs(cgihost, tmp_path, fmt):
+    """cgitb.py imported what a report needs with the module; this one at the
+    first report, which then cannot open a file: the plain traceback that
+    cgitb.py falls back on is made without an import."""
+    script = tmp_path / "emfile.py"
+    script.write_text(EMFILE)
+    ours, theirs = run([cgihost, script, fmt]), run([PYTHON, "-W", "ignore", script, fmt])
+    assert ours.returncode == theirs.returncode == 1
+    assert ours.stderr == theirs.stderr == b""
+    assert normalize(ours.stdout.decode()) == normalize(theirs.stdout.decode())
+    assert "<pre>Traceback (most recent call last):" in ours.stdout.decode()
+
+
+def test_a_report_after_the_script_emptied_sys_path_is_a_plain_traceback(cgihost, tmp_path):
+    """No module can be imported for the report: cgitb.py, which has its
+    modules, gives the full report; cgihost the plain traceback, not an
+    empty page and "Error in sys.excepthook" (README)."""
+    script = tmp_path / "nopath.py"
+    script.write_text("import cgitb\ncgitb.enable()\nimport sys\nsys.path = []\n"
+                      "class Oops(Exception):\n    pass\ndef f():\n    raise Oops('a < b')\nf()\n")
+    r = run([cgihost, script])
+    assert r.returncode == 1 and r.stderr == b"", r.stderr
+    out = r.stdout.decode()
+    assert out.startswith("X-Cgitb: <!--\nContent-Type: text/html\n"), out
+    assert out.endswith("<pre>Traceback (most recent call last):\n"
+                        f'  File "{script}", line 9, in &lt;module&gt;\n    f()\n'
+                        f'  File "{script}", line 8, in f\n    raise Oops(\'a &lt; b\')\n'
+                        "Oops: a &lt; b\n</pre>\n"), out
