@@ -1369,6 +1369,10 @@ static PyObject *handle_doc(PyObject *module, PyObject *self, PyObject *info, in
     cgih_except_begin(&saved);
     *plain = 1;
     PyObject *t = PySequence_Tuple(info); /* the *info of format_exception(*info) */
+    if (!t && Py_TYPE(info)->tp_iter == NULL && !PySequence_Check(info)) /* as the call's */
+        PyErr_Format(PyExc_TypeError,
+                     "traceback.format_exception() argument after * must be an iterable, not %.200s",
+                     Py_TYPE(info)->tp_name);
     PyObject *fe = t ? import_attr("traceback", "format_exception") : NULL, *lines = NULL;
     if (fe && (lines = PyObject_Call(fe, t, NULL)))
         doc = join("", lines);

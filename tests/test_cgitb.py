@@ -614,3 +614,17 @@ def test_a_report_after_the_script_emptied_sys_path_is_a_plain_traceback(cgihost
                         f'  File "{script}", line 9, in &lt;module&gt;\n    f()\n'
                         f'  File "{script}", line 8, in f\n    raise Oops(\'a &lt; b\')\n'
                         "Oops: a &lt; b\n</pre>\n"), out
+
+
+def test_handler_given_an_exception_not_its_info_fails_as_the_stdlibs(cgihost, tmp_path):
+    """cgitb.handler(e), an easy mistake: the TypeError of cgitb.py's
+    format_exception(*info), with the report's as its context."""
+    script = tmp_path / "handler_e.py"
+    script.write_text(
+        "import cgitb\ntry:\n    1/0\nexcept ZeroDivisionError as e:\n    try:\n"
+        "        cgitb.handler(e)\n    except TypeError as t:\n"
+        "        print('TypeError', t, '|', type(t.__context__).__name__, t.__context__)\n")
+    ours, theirs = run([cgihost, script]), run([PYTHON, "-W", "ignore", script])
+    assert ours.returncode == theirs.returncode == 0, ours.stderr
+    assert normalize(ours.stdout.decode()) == normalize(theirs.stdout.decode())
+    assert "must be an iterable, not ZeroDivisionError" in ours.stdout.decode()
