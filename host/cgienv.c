@@ -408,6 +408,7 @@ char **cgih_cgi_direct_env(char *const *env, cgih_cgi_find_fn find, void *arg)
 {
     /* What the Action adds to the script's request, and the snippet. */
     static const char *const action[] = {"STATUS", "QUERY_STRING", "HANDLER", "CGIHOST_FILE"};
+    static const char *const snippet[] = {"CGIHOST_FILE"};
     size_t n = 0;
     while (env[n])
         n++;
@@ -442,8 +443,10 @@ char **cgih_cgi_direct_env(char *const *env, cgih_cgi_find_fn find, void *arg)
         if (level > 0 && after_cgi)
             rc = put_previous(&o, &vs, r, k, level);
         if (k == OTHER) {
+            /* (CGIHOST_FILE is the snippet's, for cgihost: of a request
+             * that failed before it, an ErrorDocument's script's too) */
             for (size_t i = 0; i < n && rc == 0; i++)
-                if (vs.v[i].level == r)
+                if (vs.v[i].level == r && !named(&vs.v[i], snippet, 1))
                     rc = put(&o, level, vs.v[i].name, vs.v[i].len, vs.v[i].value,
                              strlen(vs.v[i].value));
             after_cgi = ran_a_cgi(&vs, r);

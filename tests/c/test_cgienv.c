@@ -310,6 +310,23 @@ static void test_direct_env(void)
                                            "REDIRECT_URL=/deny/x.py/p", "REDIRECT_QUERY_STRING=q=1",
                                            "REDIRECT_GLOBALVAR=g", "REDIRECT_FIRST=1", NULL});
 
+    /* An ErrorDocument for a .py that does not exist: the snippet marked
+     * the failed request (CGIHOST_FILE), which is cgihost's, not the
+     * script's. */
+    e.n = 0;
+    handler(&e, 0, "/err.py", "");
+    add(&e, 0, "REQUEST_URI=/missing.py");
+    add_all(&e, 2,
+            (const char *const[]){"STATUS=404", "URL=/missing.py", "CGIHOST_FILE=/srv/missing.py",
+                                  "GLOBALVAR=g", NULL});
+    check_direct_env("an ErrorDocument for a missing .py", &e,
+                     (const char *const[]){"SCRIPT_NAME=/err.py", "SCRIPT_FILENAME=/srv/err.py",
+                                           "CONTEXT_PREFIX=", "CONTEXT_DOCUMENT_ROOT=/srv",
+                                           "DOCUMENT_ROOT=/srv", "HTTP_HOST=h",
+                                           "QUERY_STRING=", "REQUEST_URI=/missing.py",
+                                           "REDIRECT_STATUS=404", "REDIRECT_URL=/missing.py",
+                                           "REDIRECT_GLOBALVAR=g", NULL});
+
     /* An ErrorDocument for a request a script's local redirect made (it ran
      * nothing, so the script's level has no REDIRECT_URL; its own URL is
      * not known). */
