@@ -701,6 +701,12 @@ int cgih_cgi_resolve(int *argc, char ***argv)
 
     if (access(filename, R_OK) != 0)
         return refuse(filename, 403, "script not readable");
+    /* Apache takes nph from the name of the program it runs, cgihost's here:
+     * the script's own status line would reach it as a malformed header (a
+     * 500, the script run for nothing). Its #! line runs it as nph. */
+    const char *base = strrchr(filename, '/');
+    if (strncmp(base ? base + 1 : filename, "nph-", 4) == 0)
+        return refuse(filename, 500, "an nph- script runs by its #! line, not through the Action");
 
     /* The script's directory, as mod_cgi's chdir before exec. */
     char *slash = strrchr(filename, '/');

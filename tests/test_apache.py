@@ -1080,6 +1080,18 @@ def test_cgihost_finds_the_script_apache_resolved(cgihost, doc, tmp_path, path_i
         assert ran(tmp_path) == []
 
 
+def test_an_nph_script_is_refused_through_the_action(cgihost, doc, tmp_path):
+    """Apache takes nph from the name of the program it runs (cgihost), so an
+    nph- script's status line would be a malformed header (a 500 after the
+    script ran): cgihost answers 500 without running it; its #! line runs it
+    as nph (test_shebang_mode)."""
+    (doc / "nph-ok.py").write_text(MARKER.format(dir=str(tmp_path), name="ok"))
+    r = run([cgihost], as_handler(doc, "/nph-ok.py"))
+    assert_refused(r, 500)
+    assert b"#! line" in r.stderr
+    assert ran(tmp_path) == []
+
+
 def test_cgihost_is_not_its_own_script(cgihost, tmp_path):
     d = cgihost.parent
     r = run([cgihost], as_handler(d, "/" + cgihost.name))
