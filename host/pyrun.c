@@ -1611,12 +1611,6 @@ static PyObject *referent(PyObject *ref)
 #endif
 }
 
-/* finalize_modules(), for what the script added: the modules it imported
- * and __main__ leave sys.modules (weak references kept), builtins are put
- * back, garbage is collected; then the modules still alive are cleared,
- * last imported first; sys loses what the script put in it; and cgi's log
- * file goes, which cgi.py's module would drop with it (cgi may be
- * preloaded, there before the script). */
 /* finalize_modules()'s collection: made also where the script disabled gc. */
 static void collect_no_fail(void)
 {
@@ -1626,6 +1620,12 @@ static void collect_no_fail(void)
         PyGC_Disable();
 }
 
+/* finalize_modules(), for what the script added: the modules it imported
+ * and __main__ leave sys.modules (weak references kept), builtins are put
+ * back, garbage is collected; then the modules still alive are cleared,
+ * last imported first; sys loses what the script put in it; and cgi's log
+ * file goes, which cgi.py's module would drop with it (cgi may be
+ * preloaded, there before the script). */
 static void release_what_the_script_added(void)
 {
     PyObject *modules = PyImport_GetModuleDict(), *k, *v;
