@@ -1275,13 +1275,12 @@ static int write_file(PyObject *self, PyObject *s)
     return 0;
 }
 
-/* The report as cgitb.py's handle() makes it: formatter(info, context), or on
- * any failure the plain traceback (*plain set). */
 /* The traceback where `import traceback` failed: cgitb.py has it from its
  * own import, this module imports what a report needs at the first one,
  * which a script can have made impossible since (sys.path emptied, every
- * file descriptor in use: ImportError, OSError). Made of what needs no import: the interpreter's
- * own traceback printing into an _io.StringIO, and "Type: value". */
+ * file descriptor in use: ImportError, OSError). Made of what needs no
+ * import: the interpreter's own traceback printing into an _io.StringIO,
+ * and "Type: value". */
 static PyObject *plain_traceback(PyObject *info)
 {
     PyObject *exc = PyErr_GetRaisedException_compat(); /* the import's, if this fails too */
@@ -1351,6 +1350,8 @@ static PyObject *escape_plain(PyObject *doc)
     return s;
 }
 
+/* The report as cgitb.py's handle() makes it: formatter(info, context), or on
+ * any failure the plain traceback (*plain set). */
 static PyObject *handle_doc(PyObject *module, PyObject *self, PyObject *info, int html, int *plain)
 {
     *plain = 0;
