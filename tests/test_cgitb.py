@@ -546,18 +546,21 @@ def test_an_etype_that_says_it_is_a_type_is_one(cgihost, tmp_path):
 
 READER = r"""
 import sys, cgitb
+cleared = []
 def prof(frame, event, arg):
     if event == "c_call" and getattr(arg, "__name__", "") == "reader" and \
             isinstance(getattr(arg, "__self__", None), list):
         arg.__self__.clear()
+        cleared.append(1)
 try:
     1/0
 except ZeroDivisionError:
     ei = sys.exc_info()
 sys.setprofile(prof)
+print(sys.version_info >= (3, 12))
 try:
     cgitb.text(ei)
-    print("report")
+    print("report", bool(cleared))
 except RuntimeError as e:
     print("RuntimeError", e)
 """
@@ -567,12 +570,14 @@ def test_a_reader_whose_state_python_changed_raises(cgihost, tmp_path):
     """html()'s and text()'s reader keeps its state in a list that Python code
     can reach (reader.__self__, from a profile function): emptied, it raised
     nothing and read past the list's end (a crash). cgitb.py's reader is a
-    Python closure that no profile function sees as a C call."""
+    Python closure that no profile function sees as a C call. (From 3.12
+    tokenize calls it from C, where no profile function sees it either.)"""
     script = tmp_path / "reader.py"
     script.write_text(READER)
     r = run([cgihost, script])
     assert r.returncode == 0, r.stderr
-    assert r.stdout == b"RuntimeError cgitb: the reader's state was changed\n"
+    assert r.stdout in (b"False\nRuntimeError cgitb: the reader's state was changed\n",
+                        b"True\nreport False\n")
 
 
 EMFILE = r"""
