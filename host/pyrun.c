@@ -1229,6 +1229,16 @@ PyObject *cgih_py_compile_file(PyObject *filename)
  * their __del__ methods) would outlive the teardown. The script gets a
  * module of its own, with the same first names and a dict of annotations
  * of its own. Borrowed, from sys.modules. */
+/* gc.freeze(). 0, or -1 with an exception set. */
+static int freeze_heap(void)
+{
+    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *r = gc ? PyObject_CallMethod(gc, "freeze", NULL) : NULL;
+    Py_XDECREF(gc);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
 static PyObject *own_main(void)
 {
     PyObject *modules = PyImport_GetModuleDict(); /* borrowed */
@@ -1279,7 +1289,14 @@ int cgih_py_run_file(const char *path)
     if (!filename && !(filename = abspath_object(path)))
         goto error;
 
-    PyObject *main = baseline_fixed ? own_main() : PyImport_AddModule("__main__"); /* borrowed */
+    /* In-process, as in a server's child: the heap the interpreter started
+     * with is left out of every collection (gc.freeze()), and the script
+     * gets a __main__ of its own, made after it. A collection then walks
+     * the script's objects only: the three of the teardown cost 0.3 ms each
+     * otherwise. */
+    if (!baseline_fixed && freeze_heap() < 0)
+        goto error;
+    PyObject *main = own_main(); /* borrowed */
     if (!main)
         goto error;
     PyObject *d = PyModule_GetDict(main); /* borrowed */
