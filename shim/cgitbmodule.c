@@ -515,7 +515,8 @@ static PyObject *cgitb_scanvars(PyObject *module, PyObject *args, PyObject *kwds
 /* The reader() closure of html()/text(): self is the list
  * [highlight, lnum, file, getline]; each call marks lnum, returns
  * linecache.getline(file, lnum) and moves lnum on, even on error. (Python
- * code can reach the list, as reader.__self__, and change it.) */
+ * code can reach the list, as reader.__self__, and change it, also while
+ * the calls below run: its items are held here.) */
 static PyObject *reader_call(PyObject *self, PyObject *unused)
 {
     (void)unused;
@@ -523,11 +524,12 @@ static PyObject *reader_call(PyObject *self, PyObject *unused)
         PyErr_SetString(PyExc_RuntimeError, "cgitb: the reader's state was changed");
         return NULL;
     }
-    PyObject *highlight = PyList_GET_ITEM(self, 0), *file = PyList_GET_ITEM(self, 2);
-    PyObject *getline = PyList_GET_ITEM(self, 3);
     PyObject *one = PyLong_FromLong(1);
     if (!one)
         return NULL;
+    PyObject *highlight = Py_NewRef(PyList_GET_ITEM(self, 0));
+    PyObject *file = Py_NewRef(PyList_GET_ITEM(self, 2));
+    PyObject *getline = Py_NewRef(PyList_GET_ITEM(self, 3));
     PyObject *lnum = Py_NewRef(PyList_GET_ITEM(self, 1)), *line = NULL;
     /* try: highlight[lnum] = 1; return getline(file, lnum) */
     if (PyObject_SetItem(highlight, lnum, one) == 0)
@@ -544,6 +546,9 @@ static PyObject *reader_call(PyObject *self, PyObject *unused)
         Py_CLEAR(line);
     }
     Py_DECREF(lnum);
+    Py_DECREF(getline);
+    Py_DECREF(file);
+    Py_DECREF(highlight);
     Py_DECREF(one);
     return line;
 }

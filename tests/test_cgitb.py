@@ -633,3 +633,11 @@ def test_handler_given_an_exception_not_its_info_fails_as_the_stdlibs(cgihost, t
     assert ours.returncode == theirs.returncode == 0, ours.stderr
     assert normalize(ours.stdout.decode()) == normalize(theirs.stdout.decode())
     assert "must be an iterable, not ZeroDivisionError" in ours.stdout.decode()
+
+
+def test_a_reader_whose_items_python_replaces_during_a_call_holds(cgihost):
+    """The reader's items replaced while it calls highlight's __setitem__
+    (tests/scripts/cgitb_reader_replaced.py): held, not read after their
+    free (a crash)."""
+    r = run([cgihost, SCRIPTS / "cgitb_reader_replaced.py"])
+    assert (r.returncode, r.stdout, r.stderr) == (0, b"report\n", b"")
