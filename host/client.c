@@ -514,7 +514,7 @@ int main(int argc, char **argv)
      * REDIRECT_PYTHONPATH, which the script gets as PYTHONPATH: it shapes
      * the interpreter, which a server has made already. In-process, it is
      * there before the interpreter starts, as for a script run directly. */
-    if (gw && *gw)
+    if (gw && *gw && getenv("REDIRECT_HANDLER"))
         for (char **e = environ; *e; e++)
             if (cgih_env_redirect_shapes_interp(*e))
                 exec_fat(argv);

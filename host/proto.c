@@ -316,7 +316,8 @@ const char *cgih_env_get(char *const *envp, const char *name)
 
 int cgih_env_shapes_interp(const char *e)
 {
-    static const char *const names[] = {"LC_ALL=", "LC_CTYPE=", "LANG=", "HOME="};
+    static const char *const names[] = {
+        "LC_ALL=", "LC_CTYPE=", "LANG=", "HOME=", "SETUPTOOLS_USE_DISTUTILS="};
     if (strncmp(e, "PYTHON", 6) == 0)
         return 1;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)

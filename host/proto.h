@@ -148,7 +148,8 @@ int cgih_fill_std_fds(int oflags);
 /* The value of NAME in envp, or NULL. */
 const char *cgih_env_get(char *const *envp, const char *name);
 
-/* Whether NAME=... shapes the interpreter's start (PYTHON*, locale, HOME):
+/* Whether NAME=... shapes the interpreter's start (PYTHON*, locale, HOME,
+ * SETUPTOOLS_USE_DISTUTILS, read by a .pth file of setuptools):
  * a server only serves requests that agree with it on all of these. */
 int cgih_env_shapes_interp(const char *entry);
 

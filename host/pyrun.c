@@ -79,7 +79,8 @@ static int add_site_dir(PyObject *path, const char *dir)
         while (fgets(line, sizeof line, f)) {
             line[strcspn(line, "\r\n")] = '\0';
             int code = strncmp(line, "import ", 7) == 0 || strncmp(line, "import\t", 7) == 0;
-            if (code && strstr(line, "_distutils_hack"))
+            const char *use = getenv("SETUPTOOLS_USE_DISTUTILS"); /* the .pth line's test */
+            if (code && strstr(line, "_distutils_hack") && (!use || strcmp(use, "local") == 0))
                 distutils_hack = 1;
             if (line[0] == '\0' || line[0] == '#' || code)
                 continue;
@@ -109,16 +110,19 @@ static int add_site_dir(PyObject *path, const char *dir)
     return rc;
 }
 
-/* find_spec(name, path=None, target=None) of a finder first on sys.meta_path
+/* find_spec(name, path=None, target=None) of a finder on sys.meta_path
  * where setuptools' distutils-precedence.pth would have run, at python3's
  * start, `import _distutils_hack; _distutils_hack.add_shim()` (unless
- * SETUPTOOLS_USE_DISTUTILS says other than "local"): its finder, first on
- * sys.meta_path, gives `import distutils` setuptools' copy, without the
- * stdlib's DeprecationWarning, and watches `import pip`. Here it is done at
- * the first import of either, and this finder leaves: the hack's finder is
- * then first, and answers, as in python3. */
+ * SETUPTOOLS_USE_DISTUTILS said other than "local" then: an interpreter-
+ * shaping variable, proto.c): its finder, first on sys.meta_path, gives
+ * `import distutils` setuptools' copy, without the stdlib's
+ * DeprecationWarning, and watches `import pip`. Here it is done at the
+ * first import of either; this finder then answers nothing more (it stays
+ * where it is: importlib is going through the list), and the hack's finder,
+ * first, answers as in python3. */
 static PyObject *distutils_find_spec(PyObject *unused, PyObject *args);
 static PyMethodDef distutils_find_spec_def = {"find_spec", distutils_find_spec, METH_VARARGS, NULL};
+static int distutils_hack_done;
 
 static PyObject *distutils_find_spec(PyObject *unused, PyObject *args)
 {
@@ -126,26 +130,11 @@ static PyObject *distutils_find_spec(PyObject *unused, PyObject *args)
     PyObject *name, *path = Py_None, *target = Py_None;
     if (!PyArg_ParseTuple(args, "O|OO:find_spec", &name, &path, &target))
         return NULL;
-    if (path != Py_None || !PyUnicode_Check(name) ||
+    if (distutils_hack_done || path != Py_None || !PyUnicode_Check(name) ||
         (PyUnicode_CompareWithASCIIString(name, "distutils") != 0 &&
          PyUnicode_CompareWithASCIIString(name, "pip") != 0))
         Py_RETURN_NONE;
-    PyObject *mp = PySys_GetObject("meta_path"); /* borrowed */
-    for (Py_ssize_t i = 0; mp && PyList_Check(mp) && i < PyList_GET_SIZE(mp); i++) {
-        PyObject *fs = PyObject_GetAttrString(PyList_GET_ITEM(mp, i), "find_spec");
-        int ours = fs && PyCFunction_Check(fs) &&
-                   PyCFunction_GET_FUNCTION(fs) == (PyCFunction)(void (*)(void))distutils_find_spec;
-        Py_XDECREF(fs);
-        PyErr_Clear();
-        if (ours) {
-            if (PySequence_DelItem(mp, i) < 0)
-                return NULL;
-            break;
-        }
-    }
-    const char *use = getenv("SETUPTOOLS_USE_DISTUTILS");
-    if (use && strcmp(use, "local") != 0)
-        Py_RETURN_NONE;
+    distutils_hack_done = 1;
     /* python3's site reports a failing .pth line and goes on: so do we, silently. */
     PyObject *hack = PyImport_ImportModule("_distutils_hack");
     PyObject *r = hack ? PyObject_CallMethod(hack, "add_shim", NULL) : NULL;

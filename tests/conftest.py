@@ -46,7 +46,8 @@ def run(argv, env=None, stdin=b"", cwd=None, timeout=30):
     full = dict(BASE_ENV)
     full.update(env or {})
     # (an interpreter-shaping variable of its own makes the server refuse it)
-    shaping = any(k.startswith("PYTHON") or k in ("HOME", "LANG", "LC_ALL", "LC_CTYPE") for k in full)
+    shaping = any(k.startswith("PYTHON") or k in ("HOME", "LANG", "LC_ALL", "LC_CTYPE",
+                                                  "SETUPTOOLS_USE_DISTUTILS") for k in full)
     # (nor is a run that names a server of the test's own)
     own = "CGIHOST_SOCKET_DIR" in (env or {})
     if SERVED and pathlib.Path(argv[0]) == CGIHOST and "CGIHOST_NO_SERVER" not in full and not own \

@@ -885,6 +885,34 @@ def test_distutils_is_setuptools_where_its_pth_says(cgihost, tmp_path, use):
         assert b"setuptools/_distutils" in ours.stdout and ours.stderr == b""
 
 
+SPY = """
+import os, sys
+class Spy:
+    def find_spec(self, name, path=None, target=None):
+        if name == "distutils":
+            print("spy asked distutils")
+        return None
+sys.meta_path.insert(len(sys.meta_path) - 3, Spy())  # just before BuiltinImporter
+os.environ["SETUPTOOLS_USE_DISTUTILS"] = "stdlib" if os.environ.get("FLIP") else "local"
+import distutils
+print(distutils.__file__)
+"""
+
+
+@pytest.mark.parametrize("use,flip", [(None, "1"), ("stdlib", ""), ("stdlib", "1")])
+def test_distutils_is_decided_at_the_start_and_asks_every_finder(cgihost, tmp_path, use, flip):
+    """The .pth line reads SETUPTOOLS_USE_DISTUTILS at python3's start: a
+    script changing it later changes nothing. Every finder on sys.meta_path
+    is asked for distutils where python3 asks it (the lazy finder once took
+    itself out of the list while importlib went through it)."""
+    script = tmp_path / "spy.py"
+    script.write_text(SPY)
+    env = {"FLIP": flip} if use is None else {"SETUPTOOLS_USE_DISTUTILS": use, "FLIP": flip}
+    ours, theirs = run([cgihost, script], env), run([PYTHON, "-W", "ignore", script], env)
+    assert ours.returncode == theirs.returncode == 0, ours.stderr
+    assert ours.stdout == theirs.stdout
+
+
 def test_broken_stdout_exits_120(cgihost, tmp_path):
     script = tmp_path / "big.py"
     script.write_text("print('x' * 100000)\n")
