@@ -55,6 +55,7 @@ typedef struct {
     const char *cdata;
     size_t clen;
     int how;          /* enum read_how: the method fill() calls */
+    int drained;      /* RD_READINTO1: read1() has taken what the reader held */
     uint64_t chunk_base;
     int64_t remaining; /* bytes fp may still give (Content-Length), < 0: to EOF */
     int eof, status;
@@ -417,15 +418,34 @@ static int is_io_type(PyObject *io, PyObject *obj, const char *name)
  * wait for more either (a body followed by nothing yet, on a pipe or a
  * socket without a Content-Length, or with one the client does not keep).
  * io's own readers, on no Python code, are read without a copy, or with
- * read1(), a single read of the raw file; any other fp with its own read(),
- * which a subclass may have overridden. */
+ * read1(), a single read of the raw file (of what it holds, if anything);
+ * any other fp with its own read(), which a subclass may have overridden. */
 enum read_how {
     RD_READ,      /* fp.read(n): any other fp */
-    RD_READ1,     /* fp.read1(n): io's buffered reader over a raw file of Python code */
+    RD_READ1,     /* fp.read1(n): io's buffered reader over a raw file of Python code, or
+                     a subclass of it that overrides neither read() nor read1() */
     RD_READINTO,  /* fp.readinto(): a BytesIO, a FileIO (one read(2)) */
     RD_READINTO1, /* fp.readinto1(): io's buffered reader over a FileIO (sys.stdin.buffer, an
                      open() file) */
 };
+
+/* Whether fp's type, a subclass of io's type `name`, has that type's own
+ * read() and read1(). */
+static int io_reads_of(PyObject *io, PyObject *fp, const char *name)
+{
+    PyObject *base = PyObject_GetAttrString(io, name);
+    int sub = base && PyType_Check(base) ? PyObject_IsInstance(fp, base) : 0, same = sub > 0;
+    for (int i = 0; same && i < 2; i++) {
+        const char *m = i ? "read1" : "read";
+        PyObject *a = PyObject_GetAttrString((PyObject *)Py_TYPE(fp), m);
+        PyObject *b = a ? PyObject_GetAttrString(base, m) : NULL;
+        same = a && a == b;
+        Py_XDECREF(a);
+        Py_XDECREF(b);
+    }
+    Py_XDECREF(base);
+    return same;
+}
 
 /* Not readinto() where a buffered reader would hand the caller's buffer to
  * a raw file's readinto() written in Python, which could keep a view of it
@@ -441,6 +461,9 @@ static int read_how(PyObject *fp)
         PyObject *raw = PyObject_GetAttrString(fp, "raw");
         how = raw && is_io_type(io, raw, "FileIO") ? RD_READINTO1 : RD_READ1;
         Py_XDECREF(raw);
+    } else if (io &&
+               (io_reads_of(io, fp, "BufferedReader") || io_reads_of(io, fp, "BufferedRandom"))) {
+        how = RD_READ1;
     }
     Py_XDECREF(io);
     PyErr_Clear(); /* none found, or no raw: read() it is */
@@ -454,7 +477,12 @@ static Py_ssize_t fill(stream_obj *r, Py_ssize_t want)
 {
     if (want <= 0)
         return 0;
-    if (r->how == RD_READINTO || r->how == RD_READINTO1) {
+    /* readinto1() of more than the reader's buffer, with bytes in it, gives
+     * them and reads the raw file too, waiting: read1() first, which gives
+     * what the reader holds, if anything (a script may have peeked). */
+    int first = r->how == RD_READINTO1 && !r->drained;
+    r->drained = 1;
+    if (r->how == RD_READINTO || (r->how == RD_READINTO1 && !first)) {
         /* Page-aligned: the kernel's copy from a pipe into a buffer 16
          * bytes off alignment (malloc's header on an mmap()ed chunk) ran at
          * a third of the speed on this AMD machine (rep movsb). */
@@ -488,7 +516,8 @@ static Py_ssize_t fill(stream_obj *r, Py_ssize_t want)
         Py_DECREF(n);
         r->how = r->how == RD_READINTO ? RD_READ : RD_READ1;
     }
-    PyObject *data = PyObject_CallMethod(r->fp, r->how == RD_READ1 ? "read1" : "read", "n", want);
+    PyObject *data =
+        PyObject_CallMethod(r->fp, r->how == RD_READ1 || first ? "read1" : "read", "n", want);
     if (!data)
         return -1;
     if (!PyBytes_Check(data)) {

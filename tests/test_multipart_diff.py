@@ -93,7 +93,8 @@ def test_multipart_same_as_stdlib(case, cgihost, tmpdir_env):
 # cgi.py's reads are lines: it returns once the closing boundary's line has
 # come, though the body's writer has not closed (no Content-Length, or one
 # larger than what was sent). Each reader cgihost reads otherwise (readinto1
-# of a buffered FileIO, read1 of a buffered socket, one read(2) of a raw
+# of a buffered FileIO, after read1 of what it holds, read1 of a buffered
+# socket or of a subclass that keeps io's reads, one read(2) of a raw
 # FileIO, a subclass's read()) must not wait for more either. The writer's
 # end stays open in the script, so waiting would be for ever.
 OPEN_WRITER = r"""
@@ -111,11 +112,17 @@ if how == "socket":
 else:
     r, w = os.pipe()
     os.write(w, body)
-    if how in ("stdin", "bigger-length"):
+    if how in ("stdin", "bigger-length", "peeked"):
         os.dup2(r, 0)
         fp = sys.stdin.buffer
+        if how == "peeked":
+            fp.peek(1)  # the reader holds the body already
     elif how == "raw":
         fp = open(r, "rb", buffering=0)
+    elif how == "plain-subclass":
+        class Plain(io.BufferedReader):
+            pass
+        fp = Plain(open(r, "rb", buffering=0))
     else:
         class Reader(io.BufferedReader):
             def read(self, n=-1):
@@ -129,7 +136,8 @@ os._exit(0)
 """
 
 
-@pytest.mark.parametrize("how", ["stdin", "bigger-length", "socket", "raw", "subclass"])
+@pytest.mark.parametrize("how", ["stdin", "bigger-length", "peeked", "socket", "raw", "subclass",
+                                 "plain-subclass"])
 def test_the_closing_boundary_ends_the_reads_with_the_writer_still_open(cgihost, tmp_path, how):
     script = tmp_path / "open_writer.py"
     script.write_text(OPEN_WRITER)
