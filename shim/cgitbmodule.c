@@ -1284,44 +1284,23 @@ static int write_file(PyObject *self, PyObject *s)
  * own import, this module imports what a report needs at the first one,
  * which a script can have made impossible since (sys.path emptied, every
  * file descriptor in use: ImportError, OSError). Made of what needs no
- * import: the interpreter's own traceback printing into an _io.StringIO,
- * and "Type: value". */
+ * import: the interpreter's own display of an exception (chained ones and
+ * notes too, as format_exception()'s), into an _io.StringIO set as
+ * sys.stderr meanwhile. */
 static PyObject *plain_traceback(PyObject *info)
 {
     PyObject *exc = PyErr_GetRaisedException_compat(); /* the import's, if this fails too */
-    PyObject *etype = PyTuple_GET_ITEM(info, 0), *value = PyTuple_GET_ITEM(info, 1);
-    PyObject *tb = PyTuple_GET_ITEM(info, 2);
     PyObject *sio = import_attr("_io", "StringIO"); /* built in, loaded at start-up */
-    PyObject *f = sio ? PyObject_CallNoArgs(sio) : NULL, *name = NULL, *line = NULL;
-    PyObject *w = NULL, *doc = NULL;
-    if (!f || (PyTraceBack_Check(tb) && PyTraceBack_Print(tb, f) < 0))
-        goto done;
-    if (PyType_Check(etype)) {
-        PyObject *mod = getattr_s(etype, "__module__");
-        PyObject *qual = mod ? getattr_s(etype, "__qualname__") : NULL;
-        if (qual && PyUnicode_Check(mod) && PyUnicode_Check(qual))
-            name = PyUnicode_CompareWithASCIIString(mod, "builtins") == 0 ||
-                           PyUnicode_CompareWithASCIIString(mod, "__main__") == 0
-                       ? Py_NewRef(qual)
-                       : PyUnicode_FromFormat("%U.%U", mod, qual);
-        Py_XDECREF(mod);
-        Py_XDECREF(qual);
-    } else {
-        name = PyObject_Str(etype);
+    PyObject *f = sio ? PyObject_CallNoArgs(sio) : NULL, *doc = NULL;
+    PyObject *saved = PySys_GetObject("stderr"); /* borrowed */
+    Py_XINCREF(saved);
+    if (f && PySys_SetObject("stderr", f) == 0) {
+        PyErr_Display(PyTuple_GET_ITEM(info, 0), PyTuple_GET_ITEM(info, 1),
+                      PyTuple_GET_ITEM(info, 2));
+        if (PySys_SetObject("stderr", saved ? saved : Py_None) == 0)
+            doc = call_method(f, "getvalue", NULL);
     }
-    PyObject *text = name && value != Py_None ? PyObject_Str(value) : NULL;
-    if (name && value != Py_None && !text)
-        goto done;
-    line = text && PyUnicode_GET_LENGTH(text) ? PyUnicode_FromFormat("%U: %U\n", name, text)
-           : name                             ? PyUnicode_FromFormat("%U\n", name)
-                                              : NULL;
-    Py_XDECREF(text);
-    if (line && (w = call_method(f, "write", "O", line)))
-        doc = call_method(f, "getvalue", NULL);
-done:
-    Py_XDECREF(w);
-    Py_XDECREF(line);
-    Py_XDECREF(name);
+    Py_XDECREF(saved);
     Py_XDECREF(f);
     Py_XDECREF(sio);
     if (doc)

@@ -641,3 +641,36 @@ def test_a_reader_whose_items_python_replaces_during_a_call_holds(cgihost):
     free (a crash)."""
     r = run([cgihost, SCRIPTS / "cgitb_reader_replaced.py"])
     assert (r.returncode, r.stdout, r.stderr) == (0, b"report\n", b"")
+
+
+CHAINED = """
+def f():
+    try:
+        {}['k']
+    except KeyError as e:
+        e.add_note("a note")
+        raise ValueError("bad <x> & y") from e
+"""
+
+
+def test_the_plain_traceback_without_imports_is_format_exceptions(cgihost, tmp_path):
+    """The fallback made without an import (sys.path emptied) shows chained
+    exceptions and notes as traceback.format_exception(), here computed by
+    python3 for the same code, escaped as cgitb.py escapes it."""
+    ours_script = tmp_path / "chained.py"
+    ours_script.write_text("import cgitb, sys\ncgitb.enable(format='text')\nsys.path[:] = []\n"
+                           + CHAINED + "f()\n")
+    ref_script = tmp_path / "ref.py"
+    ref_script.write_text(
+        "import pydoc, sys, traceback\n" + "\n" * 2 + CHAINED +
+        "try:\n    f()\nexcept ValueError:\n"
+        "    doc = ''.join(traceback.format_exception(*sys.exc_info()))\n"
+        "    sys.stdout.write('<pre>' + pydoc.html.escape(doc) + '</pre>\\n')\n")
+    ours, ref = run([cgihost, ours_script]), run([PYTHON, ref_script])
+    assert ours.returncode == 1 and ref.returncode == 0, (ours.stderr, ref.stderr)
+    # the same code at the same lines; only the file and the caller differ
+    want = ref.stdout.decode().replace(str(ref_script), str(ours_script))
+    want = re.sub(r'  File "[^"]+", line \d+, in &lt;module&gt;\n    f\(\)\n', "", want)
+    got = re.sub(r'  File "[^"]+", line \d+, in &lt;module&gt;\n    f\(\)\n', "", ours.stdout.decode())
+    assert got == want, (got, want)
+    assert "The above exception was the direct cause" in got and "a note" in got
