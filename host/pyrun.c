@@ -1617,13 +1617,25 @@ static PyObject *referent(PyObject *ref)
 #endif
 }
 
-/* finalize_modules()'s collection: made also where the script disabled gc. */
+/* finalize_modules()'s collection, _PyGC_CollectNoFail(): made also where
+ * the script disabled gc, and without calling gc.callbacks. */
 static void collect_no_fail(void)
 {
+    PyObject *gc = PyImport_ImportModule("gc"); /* built in, imported at start-up */
+    PyObject *cbs = gc ? PyObject_GetAttrString(gc, "callbacks") : NULL, *saved = NULL;
+    Py_ssize_t n = cbs && PyList_Check(cbs) ? PyList_GET_SIZE(cbs) : 0;
+    if (n > 0 && (saved = PyList_GetSlice(cbs, 0, n)) && PyList_SetSlice(cbs, 0, n, NULL) < 0)
+        Py_CLEAR(saved);
+    PyErr_Clear();
     int was = PyGC_Enable();
     PyGC_Collect();
     if (!was)
         PyGC_Disable();
+    if (saved && PyList_SetSlice(cbs, 0, PyList_GET_SIZE(cbs), saved) < 0)
+        PyErr_Clear();
+    Py_XDECREF(saved);
+    Py_XDECREF(cbs);
+    Py_XDECREF(gc);
 }
 
 /* finalize_modules(), for what the script added: the modules it imported

@@ -1033,3 +1033,17 @@ def test_a_shebang_lines_option_is_python3s(cgihost, tmp_path, opt):
         err = re.sub(rb"usage: \S+", b"usage: PROG", err)
         return r.returncode, *(re.sub(rb"Python 3\.\d+\.\d+[^\s:]*( \([^\n]*)?", b"Python 3", x) for x in (r.stdout, err))
     assert norm(ours) == norm(ref)
+
+
+def test_the_teardowns_collections_call_gc_callbacks_as_python3s(cgihost, tmp_path):
+    """Py_FinalizeEx()'s collection calls gc.callbacks; finalize_modules()'s
+    (_PyGC_CollectNoFail) do not."""
+    script = tmp_path / "gccb.py"
+    script.write_text("import gc, sys\nw = sys.stderr.write\n"
+                      "def cb(phase, info, w=w):\n"
+                      "    if phase == 'stop' and info['generation'] == 2:\n"
+                      "        w('full collection\\n')\n"
+                      "gc.callbacks.append(cb)\n")
+    ours, theirs = run([cgihost, script]), run([PYTHON, script])
+    assert (ours.returncode, ours.stdout, ours.stderr) == \
+        (theirs.returncode, theirs.stdout, theirs.stderr) == (0, b"", b"full collection\n")
