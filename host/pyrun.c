@@ -1211,13 +1211,6 @@ PyObject *cgih_py_compile_file(PyObject *filename)
     return code;
 }
 
-/* The __main__ a server child runs the script in. The server's own was made
- * before the fork and gc.freeze()d with the rest of its heap, and the
- * collector never frees a cycle through a frozen dict: a class and its
- * methods with the globals make one, so what the script left in them (and
- * their __del__ methods) would outlive the teardown. The script gets a
- * module of its own, with the same first names and a dict of annotations
- * of its own. Borrowed, from sys.modules. */
 /* gc.freeze(). 0, or -1 with an exception set. */
 static int freeze_heap(void)
 {
@@ -1228,6 +1221,14 @@ static int freeze_heap(void)
     return r ? 0 : -1;
 }
 
+/* The __main__ the script runs in, in a server's child or in-process. The
+ * interpreter's own was made before the heap was gc.freeze()d (before the
+ * fork, or before the script), and the collector never frees a cycle
+ * through a frozen dict: a class and its methods with the globals make one,
+ * so what the script left in them (and their __del__ methods) would
+ * outlive the teardown. The script gets a module of its own, with the same
+ * first names and a dict of annotations of its own. Borrowed, from
+ * sys.modules. */
 static PyObject *own_main(void)
 {
     PyObject *modules = PyImport_GetModuleDict(); /* borrowed */
