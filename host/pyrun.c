@@ -243,25 +243,8 @@ static int lean_site(void)
     for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save))
         if (add_site_dir(path, d) < 0)
             return -1;
-    if (distutils_hack) {
-        PyObject *impl = PySys_GetObject("implementation"); /* borrowed: a types.SimpleNamespace */
-        PyObject *mp = PySys_GetObject("meta_path");        /* borrowed */
-        PyObject *fs = PyCFunction_New(&distutils_find_spec_def, NULL);
-        PyObject *kw = fs ? Py_BuildValue("{sO}", "find_spec", fs) : NULL;
-        PyObject *noargs = kw ? PyTuple_New(0) : NULL;
-        PyObject *finder =
-            noargs && impl ? PyObject_Call((PyObject *)Py_TYPE(impl), noargs, kw) : NULL;
-        int rc = finder && mp && PyList_Check(mp) ? PyList_Insert(mp, 0, finder) : -1;
-        Py_XDECREF(fs);
-        Py_XDECREF(kw);
-        Py_XDECREF(noargs);
-        Py_XDECREF(finder);
-        if (rc < 0) {
-            if (!PyErr_Occurred())
-                PyErr_SetString(PyExc_RuntimeError, "no sys.meta_path or sys.implementation");
-            return -1;
-        }
-    }
+    if (distutils_hack && cgih_meta_path_push(&distutils_find_spec_def) < 0)
+        return -1;
 
     PyObject *sb = PyImport_ImportModule("_sitebuiltins");
     if (!sb)

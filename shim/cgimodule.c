@@ -468,18 +468,9 @@ int cgih_install_submodule_finder(void)
         if (ours)
             return 0;
     }
-    PyObject *impl = PySys_GetObject("implementation"); /* borrowed: a types.SimpleNamespace */
-    if (!impl)
+    if (!PySys_GetObject("implementation"))
         return 0; /* a script that deleted it: no finder */
-    PyObject *fs = PyCFunction_New(&find_spec_def, NULL);
-    PyObject *kw = fs ? Py_BuildValue("{sO}", "find_spec", fs) : NULL;
-    PyObject *noargs = kw ? PyTuple_New(0) : NULL;
-    PyObject *finder = noargs ? PyObject_Call((PyObject *)Py_TYPE(impl), noargs, kw) : NULL;
-    int rc = finder ? PyList_Insert(mp, 0, finder) : -1;
-    Py_XDECREF(fs);
-    Py_XDECREF(kw);
-    Py_XDECREF(noargs);
-    Py_XDECREF(finder);
+    int rc = cgih_meta_path_push(&find_spec_def);
     for (const char *const *p = cgi_py_packages; rc == 0 && *p; p++) {
         PyObject *name = PyUnicode_FromString(*p);
         PyObject *m = name ? PyImport_GetModule(name) : NULL;

@@ -1,6 +1,7 @@
 /* pyutil.c: small helpers the files of the cgi module share; cgitb links
  * this file alone of cgi's. */
 #include "cgi_internal.h"
+#include "shim.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -488,6 +489,26 @@ int cgih_add_methods(PyTypeObject *method_type, PyTypeObject *owner, PyMethodDef
             return -1;
     }
     return 0;
+}
+
+int cgih_meta_path_push(PyMethodDef *def)
+{
+    PyObject *impl = PySys_GetObject("implementation"); /* borrowed: a types.SimpleNamespace */
+    PyObject *mp = PySys_GetObject("meta_path");        /* borrowed */
+    if (!impl || !mp || !PyList_Check(mp)) {
+        PyErr_SetString(PyExc_RuntimeError, "no sys.meta_path or sys.implementation");
+        return -1;
+    }
+    PyObject *fs = PyCFunction_New(def, NULL);
+    PyObject *kw = fs ? Py_BuildValue("{sO}", "find_spec", fs) : NULL;
+    PyObject *noargs = kw ? PyTuple_New(0) : NULL;
+    PyObject *finder = noargs ? PyObject_Call((PyObject *)Py_TYPE(impl), noargs, kw) : NULL;
+    int rc = finder ? PyList_Insert(mp, 0, finder) : -1;
+    Py_XDECREF(fs);
+    Py_XDECREF(kw);
+    Py_XDECREF(noargs);
+    Py_XDECREF(finder);
+    return rc;
 }
 
 void cgih_except_begin(cgih_handled *saved)

@@ -22,4 +22,11 @@ int cgih_cgitb_follow_stdout(void);
  * exception set. */
 int cgih_install_submodule_finder(void);
 
+/* Puts first on sys.meta_path a finder whose find_spec is the function that
+ * DEF describes: a types.SimpleNamespace (sys.implementation's type, so
+ * nothing is imported for it), as a finder needs nothing more. 0, or -1
+ * with an exception set (RuntimeError without sys.meta_path or
+ * sys.implementation). */
+int cgih_meta_path_push(PyMethodDef *def);
+
 #endif
