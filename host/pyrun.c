@@ -79,9 +79,11 @@ static int add_site_dir(PyObject *path, const char *dir)
         while (fgets(line, sizeof line, f)) {
             line[strcspn(line, "\r\n")] = '\0';
             int code = strncmp(line, "import ", 7) == 0 || strncmp(line, "import\t", 7) == 0;
-            const char *use = getenv("SETUPTOOLS_USE_DISTUTILS"); /* the .pth line's test */
-            if (code && strstr(line, "_distutils_hack") && (!use || strcmp(use, "local") == 0))
-                distutils_hack = 1;
+            if (code && strstr(line, "_distutils_hack")) {
+                const char *use = getenv("SETUPTOOLS_USE_DISTUTILS"); /* the .pth line's test */
+                if (!use || strcmp(use, "local") == 0)
+                    distutils_hack = 1;
+            }
             if (line[0] == '\0' || line[0] == '#' || code)
                 continue;
             char full[PATH_MAX];
