@@ -82,11 +82,19 @@ $(BUILD)/obj/shim/parsers/%.o: shim/parsers/%.c shim/parsers/*.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Wpedantic -Wwrite-strings -c $< -o $@
 
-$(BUILD)/obj/shim/%.o: shim/%.c shim/*.h shim/parsers/*.h
+# Which Python the objects and the link are for: everything that includes
+# Python.h is rebuilt when PYTHON_CONFIG or PY_LINK changes in a build
+# directory built before, never a mix of two CPythons' objects.
+$(BUILD)/obj/python: FORCE
+	@mkdir -p $(@D)
+	@echo '$(PYTHON_CONFIG) $(PY_VERSION) $(PY_LINK)' | cmp -s - $@ || \
+	    echo '$(PYTHON_CONFIG) $(PY_VERSION) $(PY_LINK)' > $@
+
+$(BUILD)/obj/shim/%.o: shim/%.c shim/*.h shim/parsers/*.h $(BUILD)/obj/python
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(PY_INCLUDES) -c $< -o $@
 
-$(BUILD)/obj/host/%.o: host/%.c host/*.h shim/*.h VERSION Makefile
+$(BUILD)/obj/host/%.o: host/%.c host/*.h shim/*.h VERSION Makefile $(BUILD)/obj/python
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(PY_INCLUDES) -DCGIH_VERSION='"$(VERSION)"' \
 	    -DCGIH_PYTHON_EXE='"$(PYTHON_SHOWN)"' -DCGIH_SITE_DIRS='"$(SITE_DIRS)"' -c $< -o $@
@@ -94,8 +102,8 @@ $(BUILD)/obj/host/%.o: host/%.c host/*.h shim/*.h VERSION Makefile
 # Its segments start at 2 MiB boundaries, so that the resident server can put
 # its code on huge pages (server.c, hugify_code()).
 HUGE_ALIGN := -Wl,-z,max-page-size=0x200000,-z,common-page-size=0x200000,-z,separate-code
-$(BUILD)/cgihost-py: $(HOST_OBJS) $(MODULE_OBJS) $(PARSER_OBJS)
-	$(CC) $(ALL_CFLAGS) $^ -o $@ $(HUGE_ALIGN) $(ALL_LDFLAGS) $(PY_LDFLAGS)
+$(BUILD)/cgihost-py: $(HOST_OBJS) $(MODULE_OBJS) $(PARSER_OBJS) $(BUILD)/obj/python
+	$(CC) $(ALL_CFLAGS) $(filter %.o,$^) -o $@ $(HUGE_ALIGN) $(ALL_LDFLAGS) $(PY_LDFLAGS)
 
 # build/cgihost, what a web server executes, is a small static client without
 # libpython: it hands the request to the user's resident server (about the
