@@ -252,7 +252,8 @@ static const cgih_mp_settings mp_settings = {
  *   CGIHOST_MAX_HEADER_BLOCK  bytes of one part's headers     (default 65536)
  *   CGIHOST_MAX_HEADERS       headers per part                (default 64)
  *   CGIHOST_MAX_PARTS         parts in a body, at all depths  (default 10000)
- *   CGIHOST_MAX_DEPTH         nesting of multipart parts      (default 16)
+ *   CGIHOST_MAX_DEPTH         nesting of multipart parts      (default 16, at most 31:
+ *                             the parser's frame stack, CGIH_MP_DEPTH_MAX - 1)
  * Read once per process, which is once per request. */
 static const cgih_mp_settings *configured_settings(void)
 {
@@ -264,11 +265,12 @@ static const cgih_mp_settings *configured_settings(void)
     static const struct {
         const char *name;
         size_t *field;
-    } knobs[] = {{"CGIHOST_MAX_HEADER_LINE", &s.max_header_line},
-                 {"CGIHOST_MAX_HEADER_BLOCK", &s.max_header_block},
-                 {"CGIHOST_MAX_HEADERS", &s.max_headers},
-                 {"CGIHOST_MAX_PARTS", &s.max_parts},
-                 {"CGIHOST_MAX_DEPTH", &s.max_depth}};
+        size_t max;
+    } knobs[] = {{"CGIHOST_MAX_HEADER_LINE", &s.max_header_line, SIZE_MAX},
+                 {"CGIHOST_MAX_HEADER_BLOCK", &s.max_header_block, SIZE_MAX},
+                 {"CGIHOST_MAX_HEADERS", &s.max_headers, SIZE_MAX},
+                 {"CGIHOST_MAX_PARTS", &s.max_parts, SIZE_MAX},
+                 {"CGIHOST_MAX_DEPTH", &s.max_depth, CGIH_MP_DEPTH_MAX - 1}};
     for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++) {
         const char *v = getenv(knobs[i].name);
         char *end;
@@ -276,11 +278,12 @@ static const cgih_mp_settings *configured_settings(void)
             continue;
         errno = 0;
         unsigned long long n = strtoull(v, &end, 10);
-        if (v[0] >= '0' && v[0] <= '9' && errno == 0 && *end == '\0' && n > 0 && n <= SIZE_MAX)
+        if (v[0] >= '0' && v[0] <= '9' && errno == 0 && *end == '\0' && n > 0 &&
+            n <= knobs[i].max)
             *knobs[i].field = (size_t)n;
         else /* said where the web server logs a script's errors */
             PySys_FormatStderr("cgihost: %s=%.100s ignored: not a whole number from 1 to %zu; "
-                               "the default applies\n", knobs[i].name, v, (size_t)SIZE_MAX);
+                               "the default applies\n", knobs[i].name, v, knobs[i].max);
     }
     ready = 1;
     return &s;

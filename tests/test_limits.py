@@ -72,6 +72,21 @@ def test_depth_limit_is_configurable_and_named(cgihost, tmp_path):
     assert re.search(rb"ValueError: multipart body: multipart nesting too deep \(max_depth\) "
                      rb"at byte \d+\n$", r.stderr), r.stderr
 
+
+def test_depth_limit_goes_to_31_and_a_larger_one_is_said(cgihost, tmp_path):
+    """The parser's frame stack holds 31 levels: CGIHOST_MAX_DEPTH=31 parses
+    31, and a larger value is refused as a bad one (said, the default 16
+    applies) rather than taken and silently cut."""
+    env = {"CONTENT_TYPE": "multipart/form-data; boundary=B31"}
+    r = request(cgihost, tmp_path, nested(31), CGIHOST_MAX_DEPTH="31", **env)
+    assert r.returncode == 0 and r.stdout == b"None\n" and r.stderr == b"", r.stderr
+    r = request(cgihost, tmp_path, nested(31), CGIHOST_MAX_DEPTH="32", **env)
+    assert r.returncode == 1
+    assert (b"cgihost: CGIHOST_MAX_DEPTH=32 ignored: not a whole number from 1 to 31; "
+            b"the default applies\n") in r.stderr, r.stderr
+    assert b"multipart nesting too deep (max_depth)" in r.stderr
+
+
 KEEPER = r'''
 import io
 import cgi
