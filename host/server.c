@@ -2578,8 +2578,11 @@ static int preload(void)
      * Its os.environ is posix.environ, which each request sets. */
     if (premake_stdio() < 0)
         return -1;
-    char list[4096];
-    snprintf(list, sizeof list, "cgi,cgitb,os,%s", S.preload ? S.preload : "");
+    char *list = NULL; /* the whole list, however long */
+    if (asprintf(&list, "cgi,cgitb,os,%s", S.preload ? S.preload : "") < 0) {
+        logmsg("out of memory for the preload list");
+        return -1;
+    }
     for (char *save = NULL, *m = strtok_r(list, ", ", &save); m; m = strtok_r(NULL, ", ", &save)) {
         PyObject *mod = PyImport_ImportModule(m);
         if (!mod) {
@@ -2588,6 +2591,7 @@ static int preload(void)
         }
         Py_XDECREF(mod);
     }
+    free(list);
     /* One FieldStorage of a made-up GET, before any fork, reading nothing
      * of ours (its environ is given): the names cgi looks up are then
      * interned and kept for every request (shim/pyutil.c), 40% of a

@@ -882,6 +882,20 @@ def test_the_pool_is_refilled_when_no_request_runs(base):
         s.stop()
 
 
+def test_a_long_preload_list_is_preloaded_whole(base):
+    """--preload takes a list of any length: its last module is imported
+    by the server too, where a 4 KiB buffer once cut the list short."""
+    s = Server(base, ["--preload", "json," * 1000 + "html"]).start()
+    try:
+        script = s.script("pre.py", "import sys, os\nprint('html' in sys.modules, 'json' in sys.modules)\n"
+                                    "print('ppid', os.getppid())\n")
+        r = s.run([script])
+        assert r.returncode == 0 and served(s, r), r
+        assert r.stdout.startswith(b"True True\n"), r.stdout
+    finally:
+        s.stop()
+
+
 def cpu_seconds(pid):
     fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
