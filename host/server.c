@@ -2705,6 +2705,10 @@ static int serve(int argc, char **argv)
             S.autostarted = 1;
             continue;
         }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage_serve(stdout);
+            return 0;
+        }
         size_t k = 0;
         while (k < sizeof num / sizeof *num && strcmp(a, num[k].name) != 0)
             k++;

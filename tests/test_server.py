@@ -1490,6 +1490,14 @@ def test_a_bad_serve_option_says_what_is_wrong(args, said):
     assert r.stderr.startswith(f"cgihost serve: {said}\nusage: cgihost serve ".encode()), r.stderr
 
 
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_serve_help_prints_its_usage(flag):
+    r = subprocess.run(as_user([CGIHOST, "serve", "--pool", "2", flag]), capture_output=True,
+                       timeout=30, env={"PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0 and r.stderr == b"", r
+    assert r.stdout.startswith(b"usage: cgihost serve "), r.stdout
+
+
 @pytest.mark.skipif(not IS_ROOT, reason="needs root")
 def test_root_serves_only_with_user_and_drops_it(base):
     r = subprocess.run([CGIHOST, "serve", "--socket-dir", base / "r"], stdout=subprocess.PIPE,
