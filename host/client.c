@@ -187,8 +187,13 @@ static void autostart(const char *dir, char **argv)
     if (flag_set("CGIHOST_NO_AUTOSTART"))
         return;
     const char *why;
-    if (cgih_sockdir_check(dir, geteuid(), 1, &why) != CGIH_OK)
+    if (cgih_sockdir_check(dir, geteuid(), 1, &why) != CGIH_OK) {
+        /* it cannot be made (its parent missing: /run/cgihost without the
+         * tmpfiles line): said on every request, as a directory refused */
+        fprintf(stderr, "cgihost: socket directory %.200s: %s; no resident server, running "
+                        "in-process\n", dir, why);
         return;
+    }
     char stamp[PATH_MAX];
     if (snprintf(stamp, sizeof stamp, "%s/autostart", dir) >= (int)sizeof stamp)
         return;

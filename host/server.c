@@ -2739,6 +2739,13 @@ static int serve(int argc, char **argv)
     S.pool = (int)pool;
     S.max_children = (int)max_children;
     S.queue = (int)queue;
+    /* Real and effective ids differ (set-user-ID, setpriv --euid): code run
+     * here could take the real ids back, root's perhaps. */
+    if (getuid() != geteuid() || getgid() != getegid()) {
+        fprintf(stderr, "cgihost: refusing to serve with real and effective user or group ids "
+                        "that differ\n");
+        return 1;
+    }
     /* Root serves only as the user it is told to, and drops to it before
      * anything else: before Python starts. */
     if (geteuid() == 0 && (!user || S.autostarted)) {

@@ -1345,6 +1345,31 @@ def test_without_a_pool_status_counts_and_refusals_are_logged(base):
         s.stop()
 
 
+def test_a_socket_directory_that_cannot_be_made_is_said(srv, base):
+    """Its parent missing (/run/cgihost without the tmpfiles line), the
+    directory cannot be made: said on every request, as one refused, rather
+    than every request running in-process without a word."""
+    script = srv.script("who.py", WHO + "print('ok')\n")
+    r = srv.run([script], env={"CGIHOST_SOCKET_DIR": str(base / "missing" / "x"),
+                               "CGIHOST_NO_AUTOSTART": "0"})
+    assert r.returncode == 0 and r.stdout.endswith(b"ok\n") and not served(srv, r)
+    assert r.stderr == (b"cgihost: socket directory %s: No such file or directory; no resident "
+                        b"server, running in-process\n" % str(base / "missing" / "x").encode()), r.stderr
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root to set an effective uid apart")
+def test_serve_refuses_real_and_effective_ids_that_differ(base):
+    """A server whose real uid is root's (setpriv --euid, a set-user-ID
+    copy) would let code it runs take root back: it refuses to start."""
+    r = subprocess.run(["setpriv", f"--euid={UID}", f"--egid={pwd.getpwuid(UID).pw_gid}",
+                        "--clear-groups", CGIHOST, "serve", "--socket-dir", base / "s"],
+                       capture_output=True, timeout=30, env={"PATH": "/usr/bin:/bin"})
+    assert r.returncode == 1, r
+    assert r.stderr == (b"cgihost: refusing to serve with real and effective user or group ids "
+                        b"that differ\n"), r.stderr
+    assert not (base / "s").exists()
+
+
 @pytest.mark.parametrize("bad", ["group-writable", "world-writable", "symlink", "another user's"])
 def test_socket_directory_rules(srv, base, bad):
     script = srv.script("who.py", WHO + "print('ok')\n")
