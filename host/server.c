@@ -113,6 +113,7 @@ static struct server {
     int queue;     /* connections that may wait for a child (--queue) */
     long queue_ms; /* for at most this long (--queue-ms) */
     long idle_exit;
+    long stop_wait; /* seconds a stop waits for its requests before leaving the socket to a successor */
     const char *preload;
     const char *relative_user_base; /* "PYTHONUSERBASE, relative" or "HOME, relative", or NULL */
     char dir[PATH_MAX], sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -135,6 +136,7 @@ static struct server {
     long served;
     time_t t_start, t_active, t_selfcheck, t_spawn_failed;
     int stopping, restarting;
+    int draining; /* stopped 30 s ago with requests running: socket and lock let go, still watching them */
     time_t t_stop;
     PyObject *cache;   /* (filename, dev, ino, mtime_ns, ctime_ns, size) -> code */
     PyObject *pending; /* filenames to compile when idle */
@@ -1978,10 +1980,11 @@ static int on_ctl(struct child *c)
  * (idle children accept their own). */
 static void update_listening(void)
 {
-    /* Stopping, it listens on: until it ends (a running request may take
-     * 30 s), whoever connects hears at once (answer_unforked()), rather
-     * than wait in the backlog for the client's time-out. */
-    int want = (S.stopping || S.nidle == 0) && !S.fd_starved;
+    /* Stopping, it listens on: until it ends or drains (a running request
+     * may take --stop-wait), whoever connects hears at once
+     * (answer_unforked()), rather than wait in the backlog for the client's
+     * time-out. */
+    int want = (S.stopping || S.nidle == 0) && !S.fd_starved && !S.draining;
     if (want && !S.listening) {
         ep_add(S.lfd, EPOLLIN, &S.wlisten);
         S.listening = 1;
@@ -2626,7 +2629,8 @@ static void usage_serve(FILE *f)
 {
     fputs("usage: cgihost serve [--user USER] [--socket-dir DIR] [--pool N] [--max-children N]\n"
           "                     [--queue N] [--queue-ms MS]\n"
-          "                     [--idle-exit SECONDS] [--preload MOD,MOD...]\n"
+          "                     [--idle-exit SECONDS] [--stop-wait SECONDS]\n"
+          "                     [--preload MOD,MOD...]\n"
           "       cgihost stop | status [--user USER] [--socket-dir DIR]\n",
           f);
 }
@@ -2689,6 +2693,7 @@ static int serve(int argc, char **argv)
     long pool = 2, max_children = 64, queue = 256;
     S.queue_ms = 500;
     S.idle_exit = 600;
+    S.stop_wait = 30;
     const struct {
         const char *name, *env;
         long lo, hi, *to;
@@ -2696,7 +2701,8 @@ static int serve(int argc, char **argv)
                {"--max-children", "CGIHOST_MAX_CHILDREN", 1, 4096, &max_children},
                {"--queue", "CGIHOST_QUEUE", 0, 65536, &queue},
                {"--queue-ms", "CGIHOST_QUEUE_MS", 0, 3600000, &S.queue_ms},
-               {"--idle-exit", "CGIHOST_IDLE_EXIT", 0, 1L << 30, &S.idle_exit}};
+               {"--idle-exit", "CGIHOST_IDLE_EXIT", 0, 1L << 30, &S.idle_exit},
+               {"--stop-wait", "CGIHOST_STOP_WAIT", 0, 86400, &S.stop_wait}};
     for (size_t k = 0; k < sizeof num / sizeof *num; k++)
         (void)env_long(num[k].env, num[k].lo, num[k].hi, *num[k].to, num[k].to); /* -1: stays */
     for (int i = 1; i < argc; i++) {
@@ -2960,8 +2966,25 @@ serve:
         }
         if (S.stopping && S.nqueued > 0)
             queue_wait = drain_queue(); /* a stop just begun: they run in-process now */
-        if (S.stopping && (S.nbusy == 0 || now - S.t_stop > 30))
+        if (S.stopping && S.nbusy == 0)
             break;
+        if (S.stopping && !S.draining && now - S.t_stop >= S.stop_wait) {
+            /* Requests still run after --stop-wait: a successor may start
+             * (socket and lock let go), while we keep forwarding their
+             * clients' signals and killing those whose clients leave, until
+             * the last one ends. */
+            logmsg("%d requests still running: leaving the socket to a new server, watching them "
+                   "until they end", S.nbusy);
+            S.draining = 1;
+            S.restarting = 0;
+            update_listening();
+            if (!S.activated)
+                unlink(S.sock);
+            close(S.lfd);
+            S.lfd = -1;
+            close(S.lockfd);
+            S.lockfd = -1;
+        }
     }
     S.stopping = 1;
     (void)drain_queue(); /* whoever still waits runs in-process */
@@ -2975,7 +2998,7 @@ serve:
         logmsg("serving on %s, as before", S.sock);
         goto serve;
     }
-    if (!S.activated)
+    if (!S.activated && !S.draining) /* draining: the socket may be a successor's by now */
         unlink(S.sock);
     logmsg("stopped after %ld requests", S.served);
     return 0;

@@ -2164,6 +2164,35 @@ def test_status_and_stop(srv):
     assert st.returncode == 3
 
 
+def test_a_stop_past_stop_wait_leaves_the_socket_but_watches_its_requests(base):
+    """A request still running --stop-wait seconds after a stop is not
+    abandoned: the server lets a successor start (socket and lock let go)
+    and goes on passing its client's signals until the request ends; then
+    it exits, leaving the successor's socket alone."""
+    s = Server(base, ["--stop-wait", "1"]).start()
+    new = None
+    try:
+        script = s.script("sleep.py", SLEEPER)
+        p, pid, ppid = start_client(s, [script])
+        assert ppid == s.pid
+        subprocess.run(as_user([CGIHOST, "stop"]), env=s.env(), stdout=subprocess.DEVNULL, timeout=30)
+        assert wait_for(lambda: "leaving the socket to a new server" in s.log.read_text(), 10), \
+            s.log.read_text()
+        assert s.proc.poll() is None and proc_alive(pid)
+        new = Server(base).start()  # a successor starts in the same directory
+        p.send_signal(signal.SIGTERM)  # and the old server still passes it on
+        p.communicate(timeout=30)
+        assert p.returncode == 128 + signal.SIGTERM
+        assert wait_for(lambda: not proc_alive(pid), 10)
+        assert wait_for(lambda: s.proc.poll() is not None, 10), s.log.read_text()
+        r = new.run([s.script("who.py", WHO)])
+        assert r.returncode == 0 and served(new, r), r  # its socket is still there
+    finally:
+        if new:
+            new.stop()
+        s.stop()
+
+
 def test_a_tty_gets_a_line_buffered_stdout(srv):
     """stdio is made for the request's fds: a tty's stdout is line-buffered."""
     import pty
