@@ -1375,6 +1375,15 @@ static PyObject *module_dict(const char *name)
     return m && PyModule_Check(m) ? PyModule_GetDict(m) : NULL;
 }
 
+/* A module in sys.modules (a new reference), or NULL (no error): no import,
+ * whose machinery costs about 7,000 instructions even for a module loaded. */
+static PyObject *loaded(const char *name)
+{
+    PyObject *m = PyDict_GetItemString(PyImport_GetModuleDict(), name); /* borrowed */
+    PyErr_Clear();
+    return m && PyModule_Check(m) ? Py_NewRef(m) : NULL;
+}
+
 /* Whether the builtins dict has changed since mark_baseline(), so that
  * the teardown looks at its ~160 names only when a script did: its version
  * tag on 3.11, a dict watcher from 3.12 on (where the tag is deprecated). */
@@ -1607,7 +1616,7 @@ static PyObject *referent(PyObject *ref)
  * the script disabled gc, and without calling gc.callbacks. */
 static void collect_no_fail(void)
 {
-    PyObject *gc = PyImport_ImportModule("gc"); /* built in, imported at start-up */
+    PyObject *gc = loaded("gc"); /* built in, imported at start-up */
     PyObject *cbs = gc ? PyObject_GetAttrString(gc, "callbacks") : NULL, *saved = NULL;
     Py_ssize_t n = cbs && PyList_Check(cbs) ? PyList_GET_SIZE(cbs) : 0;
     if (n > 0 && (saved = PyList_GetSlice(cbs, 0, n)) && PyList_SetSlice(cbs, 0, n, NULL) < 0)
@@ -1622,6 +1631,72 @@ static void collect_no_fail(void)
     Py_XDECREF(saved);
     Py_XDECREF(cbs);
     Py_XDECREF(gc);
+}
+
+/* _PySignal_Fini(): every signal with a handler in Python (the script's, or
+ * SIGINT's default_int_handler) back to SIG_DFL, so that the handler, and the
+ * module globals it holds (a helper's log file), go with the rest. Handlers
+ * that are SIG_DFL or SIG_IGN, or not Python's (None), stay. */
+static void signal_fini(void)
+{
+    PyObject *sig = loaded("_signal"); /* not loaded: the script set no handler */
+    PyObject *get = sig ? PyObject_GetAttrString(sig, "getsignal") : NULL;
+    PyObject *set = get ? PyObject_GetAttrString(sig, "signal") : NULL;
+    PyObject *dfl = set ? PyObject_GetAttrString(sig, "SIG_DFL") : NULL;
+    for (int n = 1; dfl && n < NSIG; n++) {
+        PyObject *num = PyLong_FromLong(n);
+        PyObject *h = num ? PyObject_CallOneArg(get, num) : NULL;
+        if (h && h != Py_None && !PyLong_Check(h)) {
+            PyObject *r = PyObject_CallFunctionObjArgs(set, num, dfl, NULL);
+            Py_XDECREF(r);
+        }
+        Py_XDECREF(h);
+        Py_XDECREF(num);
+        PyErr_Clear();
+    }
+    Py_XDECREF(dfl);
+    Py_XDECREF(set);
+    Py_XDECREF(get);
+    Py_XDECREF(sig);
+    PyErr_Clear();
+}
+
+/* The files the script opened that outlive the teardown, held where python3
+ * would free them only as the interpreter goes (a codec search function's
+ * or an at-fork callback's globals, an attribute of a module that was there
+ * before the script, a list in sys): flushed, as freeing them would, text
+ * files first, so that their data is not lost with the process. The
+ * objects made before the script are frozen out of gc.get_objects(). */
+static void flush_survivors(void)
+{
+    PyObject *gc = loaded("gc"), *io = loaded("_io");
+    PyObject *objs = gc && io ? PyObject_CallMethod(gc, "get_objects", NULL) : NULL;
+    static const char *const kinds[2][2] = {{"TextIOWrapper", NULL},
+                                            {"BufferedWriter", "BufferedRandom"}};
+    for (int pass = 0; objs && PyList_Check(objs) && pass < 2; pass++) {
+        PyTypeObject *t[2] = {NULL, NULL};
+        for (int j = 0; j < 2 && kinds[pass][j]; j++) {
+            PyObject *o = PyObject_GetAttrString(io, kinds[pass][j]);
+            if (o && PyType_Check(o))
+                t[j] = (PyTypeObject *)o;
+            else
+                Py_XDECREF(o);
+        }
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(objs); i++) {
+            PyObject *f = PyList_GET_ITEM(objs, i);
+            if (!(t[0] && PyObject_TypeCheck(f, t[0])) && !(t[1] && PyObject_TypeCheck(f, t[1])))
+                continue;
+            PyObject *r = PyObject_CallMethod(f, "flush", NULL); /* a closed one raises */
+            Py_XDECREF(r);
+            PyErr_Clear();
+        }
+        Py_XDECREF(t[0]);
+        Py_XDECREF(t[1]);
+    }
+    Py_XDECREF(objs);
+    Py_XDECREF(io);
+    Py_XDECREF(gc);
+    PyErr_Clear();
 }
 
 /* finalize_modules(), for what the script added: the modules it imported
@@ -1639,13 +1714,16 @@ static void release_what_the_script_added(void)
     if (fp && fp != Py_None && PyDict_SetItemString(cd, "logfp", Py_None) < 0)
         PyErr_WriteUnraisable(NULL);
     PyErr_Clear();
-    PyObject *gone = PyList_New(0); /* (name, weakref) in import order */
+    PyObject *gone = PyList_New(0); /* (name, weakref or None) in import order */
     Py_ssize_t pos = 0;
     while (gone && PyDict_Next(modules, &pos, &k, &v)) {
         int main = PyUnicode_Check(k) && PyUnicode_CompareWithASCIIString(k, "__main__") == 0;
-        if (!PyModule_Check(v) || (baseline && in_baseline(v) && !main) || (!baseline && !main))
+        if ((baseline && in_baseline(v) && !main) || (!baseline && !main))
             continue;
-        PyObject *ref = PyWeakref_NewRef(v, NULL);
+        /* Not a module (sys.modules[__name__] = an instance): it leaves
+         * sys.modules too, as python3 lets go of every entry, but is not
+         * cleared. */
+        PyObject *ref = PyModule_Check(v) ? PyWeakref_NewRef(v, NULL) : Py_NewRef(Py_None);
         PyObject *pair = ref ? PyTuple_Pack(2, k, ref) : NULL;
         Py_XDECREF(ref);
         if (!pair || PyList_Append(gone, pair) < 0)
@@ -1660,7 +1738,8 @@ static void release_what_the_script_added(void)
         put_back(bd, builtins_copy, 1);
     collect_no_fail();
     for (Py_ssize_t i = gone ? PyList_GET_SIZE(gone) - 1 : -1; i >= 0; i--) {
-        PyObject *m = referent(PyTuple_GET_ITEM(PyList_GET_ITEM(gone, i), 1));
+        PyObject *ref = PyTuple_GET_ITEM(PyList_GET_ITEM(gone, i), 1);
+        PyObject *m = ref == Py_None ? NULL : referent(ref);
         if (m) {
             PyObject *d = PyModule_GetDict(m); /* borrowed */
             if (d)
@@ -1716,13 +1795,16 @@ static int finalize(int status)
 {
     /* What Py_FinalizeEx() does that a script can observe, in its order: wait
      * for non-daemon threads, run atexit handlers, flush stdout and stderr
-     * (a failure is reported and gives status 120), collect, then finalize_modules()
+     * (a failure is reported and gives status 120), put the signals that have
+     * handlers in Python back to SIG_DFL, collect, then finalize_modules()
      * for what the script added (delete_special(), release_what_the_
      * script_added(): unclosed files, here or in a helper module, are
      * flushed and closed, and __del__ methods run), collect, and flush
      * again: the original streams, whose buffers python3 flushes when it
      * frees them. Tearing down the rest of the heap, what was there before
-     * the script ran, would only cost time: the process is about to end. */
+     * the script ran, would only cost time: the process is about to end;
+     * but the script's files still open anywhere are flushed
+     * (flush_survivors()). */
     call_if_loaded("threading", "_shutdown");
     call_if_loaded("atexit", "_run_exitfuncs");
     /* As Py_FinalizeEx(): the output is flushed before the teardown (which
@@ -1739,10 +1821,12 @@ static int finalize(int status)
      * with that cycle below, its FileIO closed before the TextIOWrapper's
      * flush: the data was lost. A no-op when the script disabled gc, as
      * there. */
+    signal_fini();
     PyGC_Collect();
     delete_special();
     release_what_the_script_added();
     collect_no_fail();
+    flush_survivors();
     /* What finalizers printed goes out as when Python's teardown closes the
      * files: silently, a failure changes nothing. */
     flush_std("stdout", 1);

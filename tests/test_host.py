@@ -846,6 +846,44 @@ def test_files_left_open_in_a_cycle_are_written_as_python3_writes_them(cgihost, 
         assert got[0][0] == "data"
 
 
+# Where a helper module keeps a file open, held beyond the modules' teardown:
+# by a signal handler (dropped by _PySignal_Fini() before the modules go), a
+# codec search function or an at-fork callback (released with the
+# interpreter), an instance put in sys.modules, an attribute of a module there
+# before the script, a list in sys.
+HOLDERS = {
+    "signal": "import signal, sys\nlogf = open(OUT, 'a')\nclass D:\n    def __del__(self):\n"
+              "        print('del D', flush=True)\nd = D()\ndef on_term(n, f):\n    sys.exit(1)\n"
+              "signal.signal(signal.SIGTERM, on_term)\n",
+    "codecs": "import codecs\nlogf = open(OUT, 'a')\ndef search(name):\n    return None\n"
+              "codecs.register(search)\n",
+    "at-fork": "import os\nlogf = open(OUT, 'a')\ndef child():\n    pass\n"
+               "os.register_at_fork(after_in_child=child)\n",
+    "sys.modules": "import sys\nclass _Log:\n    def __init__(self):\n        self.logf = open(OUT, 'a')\n"
+                   "    def __del__(self):\n        print('del _Log', flush=True)\n"
+                   "sys.modules[__name__] = _Log()\n",
+    "os-attribute": "import os\nos.cgihost_test_keep = logf = open(OUT, 'a')\n",
+    "sys-list": "import sys\nlogf = open(OUT, 'a')\nsys.path_hooks.append(logf)\n",
+}
+
+
+@pytest.mark.parametrize("holder", list(HOLDERS))
+def test_a_helpers_open_file_is_written_wherever_it_is_held(cgihost, tmp_path, holder):
+    got = []
+    for argv0 in (cgihost, PYTHON):
+        d = tmp_path / str(len(got))
+        d.mkdir()
+        out = d / "out.txt"
+        (d / "helper.py").write_text(f"OUT = {str(out)!r}\n" + HOLDERS[holder])
+        script = d / "s.py"
+        script.write_text("import helper\nhelper.logf.write('data')\nprint('ok')\n")
+        r = run([argv0, script])
+        assert r.returncode == 0 and r.stderr == b"", r.stderr
+        got.append((r.stdout, out.read_text() if out.exists() else None))
+    assert got[0] == got[1]
+    assert got[0][1] == "data"
+
+
 @pytest.mark.parametrize("disable", ["", "import gc\ngc.disable()\n"])
 def test_a_cycle_is_finalized_at_exit_as_python3_does(cgihost, tmp_path, disable):
     """The teardown's collection is made also where the script disabled gc,
