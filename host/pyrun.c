@@ -1748,7 +1748,36 @@ static void release_what_the_script_added(void)
         }
     }
     Py_XDECREF(gone);
-    put_back(module_dict("sys"), sys_copy, 0);
+    PyErr_Clear();
+}
+
+/* finalize_clear_sys_builtins_dict() for what the script put in sys, and the
+ * collection that follows it, with sys's streams gone as there: what a
+ * finalizer prints then is lost, silently, as under python3 (an object the
+ * script kept in sys, or one in a cycle that the clearing of its module
+ * released). The streams come back for the last flush. */
+static void release_sys_and_collect(void)
+{
+    PyObject *sys = module_dict("sys"), *kept[6] = {NULL};
+    for (size_t i = 0; sys && i < 6; i++) {
+        PyObject *v = special_get(sys, STREAMS + i);
+        size_t k = STREAMS + i;
+        if (!v)
+            continue;
+        kept[i] = Py_NewRef(v);
+        if ((special_names[k] ? PyDict_DelItem(sys, special_names[k])
+                              : PyDict_DelItemString(sys, special[k])) < 0) {
+            PyErr_Clear();
+            Py_CLEAR(kept[i]); /* still there */
+        }
+    }
+    put_back(sys, sys_copy, 0);
+    collect_no_fail();
+    for (size_t i = 0; i < 6; i++) {
+        if (kept[i] && special_set(sys, STREAMS + i, kept[i]) < 0)
+            PyErr_Clear();
+        Py_XDECREF(kept[i]);
+    }
     PyErr_Clear();
 }
 
@@ -1825,7 +1854,7 @@ static int finalize(int status)
     PyGC_Collect();
     delete_special();
     release_what_the_script_added();
-    collect_no_fail();
+    release_sys_and_collect();
     flush_survivors();
     /* What finalizers printed goes out as when Python's teardown closes the
      * files: silently, a failure changes nothing. */

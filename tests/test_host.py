@@ -884,6 +884,23 @@ def test_a_helpers_open_file_is_written_wherever_it_is_held(cgihost, tmp_path, h
     assert got[0][1] == "data"
 
 
+def test_what_finalizers_print_once_sys_is_cleared_is_lost_as_in_python3(cgihost, tmp_path):
+    """python3 clears sys (its streams with it) after the modules, and
+    collects once more: an object the script kept in sys, and the __main__
+    globals its class holds, are released then, and what their __del__
+    prints goes nowhere. A plain __main__ object's goes out (the control)."""
+    kept = tmp_path / "kept.py"
+    kept.write_text("import sys\nclass D:\n    def __del__(self):\n        print('del D')\nd = D()\n"
+                    "class M:\n    def __del__(self):\n        print('del M', file=sys.stderr)\n"
+                    "sys.mything = M()\nprint('end')\n")
+    plain = tmp_path / "plain.py"
+    plain.write_text("class D:\n    def __del__(self):\n        print('del D')\nd = D()\nprint('end')\n")
+    for script, out in ((kept, b"end\n"), (plain, b"end\ndel D\n")):
+        ours, theirs = run([cgihost, script]), run([PYTHON, script])
+        assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr)
+        assert ours.stdout == out and ours.stderr == b""
+
+
 @pytest.mark.parametrize("disable", ["", "import gc\ngc.disable()\n"])
 def test_a_cycle_is_finalized_at_exit_as_python3_does(cgihost, tmp_path, disable):
     """The teardown's collection is made also where the script disabled gc,
