@@ -674,3 +674,29 @@ def test_the_plain_traceback_without_imports_is_format_exceptions(cgihost, tmp_p
     got = re.sub(r'  File "[^"]+", line \d+, in &lt;module&gt;\n    f\(\)\n', "", ours.stdout.decode())
     assert got == want, (got, want)
     assert "The above exception was the direct cause" in got and "a note" in got
+
+
+NBSP_CRASH = ("import cgitb\ncgitb.enable()\nprint('Content-Type: text/html\\n')\ndef f(x):\n"
+              "\u00a0\u00a0\u00a0\u00a0y = x + '\u00a0'\n"
+              "\u00a0\u00a0\u00a0\u00a0return y / 0  # a\u00a0b\nf('1')\n")
+
+
+def test_a_report_shows_no_break_spaces_as_a_copy_fixed_by_hand_shows_them(cgihost, tmp_path):
+    """A script cgihost ran for its no-break spaces crashes: the HTML report
+    is the one python3 gives a copy fixed by hand (spaces for the no-break
+    spaces of the indentation), "&nbsp;" in both; the no-break spaces kept
+    in its string and comment are "&nbsp;" too, not bytes a page without a
+    charset shows as "\u00c2\u00a0". The plain traceback in the closing HTML
+    comment keeps them."""
+    script = tmp_path / "nb.py"
+    script.write_text(NBSP_CRASH)
+    ours = run([cgihost, script])
+    script.write_text(NBSP_CRASH.replace("\n\u00a0\u00a0\u00a0\u00a0", "\n    "))
+    theirs = run([PYTHON, script])
+    assert ours.returncode == theirs.returncode == 1
+    a, b = normalize(ours.stdout.decode()), normalize(theirs.stdout.decode())
+    report, _, tail = a.partition("<!-- The above is")
+    assert "\u00a0" not in report and "#&nbsp;a&nbsp;b<br>" in report
+    assert "return y / 0  # a\u00a0b" in tail
+    assert a == b.replace("#&nbsp;a\u00a0b<br>", "#&nbsp;a&nbsp;b<br>").replace(
+        "x&nbsp;+&nbsp;'\u00a0'", "x&nbsp;+&nbsp;'&nbsp;'")
