@@ -732,6 +732,17 @@ int cgih_cgi_resolve(int *argc, char ***argv)
     return -1;
 }
 
+/* What a script left of its request body on a socket (mod_cgid's, stdin
+ * and stdout one socket) is read and dropped once it has ended: closed with
+ * body unread in it, or with more arriving as it closes, the kernel resets
+ * Apache's end and the response in it is lost (AH00574). mod_cgid writes
+ * the whole body before it reads any of the response and then shuts its
+ * end down, so under Apache this waits for that end of the body (EOF), at
+ * most CONTENT_LENGTH bytes, however slowly a client sends them: Apache's
+ * Timeout bounds that wait, and CGIHOST_DRAIN_MS (default 60000) the time
+ * without a byte. Under another server it waits only once some body was
+ * found unread (a peer that never shuts its end down would hold every
+ * script for that long). */
 void cgih_cgi_drain_stdin(void)
 {
     const char *gw = getenv("GATEWAY_INTERFACE"), *cl = getenv("CONTENT_LENGTH");
@@ -743,8 +754,19 @@ void cgih_cgi_drain_stdin(void)
     long long left = strtoll(cl, &end, 10);
     if (errno || end == cl || *end || left <= 0)
         return;
+    const char *sw = getenv("SERVER_SOFTWARE"), *ms = getenv("CGIHOST_DRAIN_MS");
+    int waited = sw && strncmp(sw, "Apache", 6) == 0; /* else nothing waits until body was found */
+    long idle = 60000;
+    if (ms && *ms) {
+        errno = 0;
+        long v = strtol(ms, &end, 10);
+        if (!errno && *end == '\0' && v >= 0 && v <= 3600000 && ms[0] >= '0' && ms[0] <= '9')
+            idle = v;
+        else /* said where the web server logs a script's errors, as for the parser's limits */
+            fprintf(stderr, "cgihost: CGIHOST_DRAIN_MS=%.100s ignored: not a whole number from 0 "
+                            "to 3600000; the default applies\n", ms);
+    }
     char buf[65536];
-    int waited = 0; /* nothing waits until some body was found unread */
     while (left > 0) {
         ssize_t n = recv(0, buf, left < (long long)sizeof buf ? (size_t)left : sizeof buf, MSG_DONTWAIT);
         if (n > 0) {
@@ -755,7 +777,7 @@ void cgih_cgi_drain_stdin(void)
         if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) || !waited)
             return;
         struct pollfd p = {0, POLLIN, 0};
-        if (poll(&p, 1, 100) <= 0)
+        if (poll(&p, 1, (int)idle) <= 0)
             return;
     }
 }

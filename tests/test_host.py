@@ -3,6 +3,7 @@ the interpreter it names, and what `import cgi` costs in modules."""
 import hashlib
 import pathlib
 import re
+import socket
 import subprocess
 import time
 
@@ -1102,3 +1103,63 @@ def test_the_teardowns_collections_call_gc_callbacks_as_python3s(cgihost, tmp_pa
     ours, theirs = run([cgihost, script]), run([PYTHON, script])
     assert (ours.returncode, ours.stdout, ours.stderr) == \
         (theirs.returncode, theirs.stdout, theirs.stderr) == (0, b"", b"full collection\n")
+
+
+IGNORES_BODY = "print('Content-Type: text/plain')\nprint()\nprint('unread', flush=True)\n"
+
+
+def test_an_unread_body_is_drained_until_apache_ends_it(cgihost, tmp_path):
+    """mod_cgid gives the script one socket as stdin and stdout, writes the
+    whole request body before it reads the response, then shuts its end
+    down. A script that ends without reading the body must not close that
+    socket while body is still to come (then, or unread in it, the kernel
+    resets Apache's end and the response is lost): cgihost reads and drops
+    the body until Apache's end of it, however slowly a client sends it.
+    The peer here plays Apache."""
+    script = tmp_path / "ignores.py"
+    script.write_text(IGNORES_BODY)
+    a, b = socket.socketpair()
+    env = dict(BASE_ENV, REQUEST_METHOD="POST", CONTENT_LENGTH="20000", CGIHOST_NO_SERVER="1",
+               SERVER_SOFTWARE="Apache/2.4.62 (Debian)")
+    p = subprocess.Popen([str(cgihost), str(script)], stdin=b, stdout=b, stderr=subprocess.PIPE, env=env)
+    b.close()
+    try:
+        a.settimeout(30)
+        out = b""
+        while not out.endswith(b"unread\n"):
+            out += a.recv(4096)
+        time.sleep(0.3)  # the script has ended; no body has come yet
+        assert p.poll() is None, p.stderr.read()
+        for _ in range(2):  # a slow client: two halves, 0.3 s apart
+            a.sendall(b"x" * 10000)
+            time.sleep(0.3)
+        a.shutdown(socket.SHUT_WR)
+        while True:
+            more = a.recv(4096)  # no ECONNRESET
+            if not more:
+                break
+            out += more
+        assert out == b"Content-Type: text/plain\n\nunread\n"
+        assert p.wait(timeout=30) == 0
+    finally:
+        a.close()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def test_under_another_server_an_unread_body_not_there_yet_is_not_waited_for(cgihost, tmp_path):
+    """Under a server that is not Apache, whose socket's other end may never
+    be shut down, the script's end is not held up for a body that has not
+    come."""
+    script = tmp_path / "ignores.py"
+    script.write_text(IGNORES_BODY)
+    a, b = socket.socketpair()
+    env = dict(BASE_ENV, REQUEST_METHOD="POST", CONTENT_LENGTH="20000", CGIHOST_NO_SERVER="1")
+    p = subprocess.Popen([str(cgihost), str(script)], stdin=b, stdout=b, stderr=subprocess.PIPE, env=env)
+    b.close()
+    try:
+        assert p.wait(timeout=30) == 0
+        assert a.recv(4096).endswith(b"unread\n")
+    finally:
+        a.close()
