@@ -1237,6 +1237,7 @@ int cgih_py_run_file(const char *path)
     size_t len = 0;
     int status = 1;
     PyObject *filename = NULL, *code = NULL, *res = NULL, *loader = NULL;
+    PyObject *named = NULL; /* __main__'s dict, once __file__ is set in it */
     char *src = NULL;
     if (code_lookup) {
         if (!(filename = abspath_object(path)))
@@ -1278,6 +1279,7 @@ int cgih_py_run_file(const char *path)
     if (PyDict_SetItemString(d, "__file__", filename) < 0 ||
         PyDict_SetItemString(d, "__cached__", Py_None) < 0)
         goto error;
+    named = Py_NewRef(d);
     PyObject *ext = PyImport_ImportModule("_frozen_importlib_external");
     if (ext) {
         loader = PyObject_CallMethod(ext, "SourceFileLoader", "sO", "__main__", filename);
@@ -1335,8 +1337,23 @@ int cgih_py_run_file(const char *path)
     status = 0;
     goto done;
 error:
+    /* python3's SystemExit ends the process from within PyErr_Print(),
+     * leaving __file__ where it is */
+    if (PyErr_ExceptionMatches(PyExc_SystemExit))
+        Py_CLEAR(named);
     status = exit_status_from_error();
 done:
+    /* As _PyRun_SimpleFileObject(), once the script's code has ended (and an
+     * uncaught exception was printed): __file__ and __cached__ go from
+     * __main__, so that atexit handlers, threads and finalizers do not see
+     * them, whatever the script did with them. */
+    if (named) {
+        if (PyDict_DelItemString(named, "__file__") < 0)
+            PyErr_Clear();
+        if (PyDict_DelItemString(named, "__cached__") < 0)
+            PyErr_Clear();
+        Py_DECREF(named);
+    }
     Py_XDECREF(res);
     Py_XDECREF(code);
     Py_XDECREF(loader);

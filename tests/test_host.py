@@ -1163,3 +1163,33 @@ def test_under_another_server_an_unread_body_not_there_yet_is_not_waited_for(cgi
         assert a.recv(4096).endswith(b"unread\n")
     finally:
         a.close()
+
+
+FILE_AFTER = """import atexit, sys, threading, time
+def cleanup():
+    print("atexit sees", "__file__" in globals(), "__cached__" in globals())
+atexit.register(cleanup)
+def t():
+    time.sleep(0.1)
+    print("thread sees", "__file__" in globals())
+threading.Thread(target=t).start()
+print("main sees", __file__ == sys.argv[0])
+if sys.argv[1:] == ["exit"]:
+    sys.exit(3)
+if sys.argv[1:] == ["raise"]:
+    raise ValueError("x")
+"""
+
+
+@pytest.mark.parametrize("end", ["", "exit", "raise"])
+def test_file_leaves_main_when_the_scripts_code_ends_as_in_python3(cgihost, tmp_path, end):
+    """python3 deletes __file__ and __cached__ from __main__ once the
+    script's code has ended (after printing an uncaught exception), before
+    threads are joined and atexit handlers run; but a SystemExit ends the
+    process from within the printing, and leaves them."""
+    script = tmp_path / "f.py"
+    script.write_text(FILE_AFTER)
+    args = [end] if end else []
+    ours, theirs = run([cgihost, script, *args]), run([PYTHON, script, *args])
+    assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr)
+    assert ours.stdout.endswith(b"atexit sees %s %s\n" % ((b"True",) * 2 if end == "exit" else (b"False",) * 2))
