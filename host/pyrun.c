@@ -1732,9 +1732,14 @@ static void release_what_the_script_added(void)
         PyErr_WriteUnraisable(NULL);
     PyErr_Clear();
     PyObject *gone = PyList_New(0); /* (name, weakref or None) in import order */
+    /* __main__, also under another name (multiprocessing's __mp_main__): in
+     * the cold path it was there when the baseline was marked */
+    PyObject *mainmod = PyDict_GetItemString(modules, "__main__"); /* borrowed */
+    PyErr_Clear();
     Py_ssize_t pos = 0;
     while (gone && PyDict_Next(modules, &pos, &k, &v)) {
-        int main = PyUnicode_Check(k) && PyUnicode_CompareWithASCIIString(k, "__main__") == 0;
+        int main = (mainmod && v == mainmod) ||
+                   (PyUnicode_Check(k) && PyUnicode_CompareWithASCIIString(k, "__main__") == 0);
         if ((baseline && in_baseline(v) && !main) || (!baseline && !main))
             continue;
         /* Not a module (sys.modules[__name__] = an instance): it leaves

@@ -1193,3 +1193,24 @@ def test_file_leaves_main_when_the_scripts_code_ends_as_in_python3(cgihost, tmp_
     ours, theirs = run([cgihost, script, *args]), run([PYTHON, script, *args])
     assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr)
     assert ours.stdout.endswith(b"atexit sees %s %s\n" % ((b"True",) * 2 if end == "exit" else (b"False",) * 2))
+
+
+POOL_LEFT_OPEN = """import multiprocessing
+def sq(x):
+    return x * x
+p = multiprocessing.Pool(2)
+print(p.map(sq, range(5)))
+"""
+
+
+def test_an_unclosed_pool_goes_quietly_as_in_python3(cgihost, tmp_path):
+    """multiprocessing names __main__ __mp_main__ in sys.modules too: that
+    entry goes at the teardown as python3 drops every entry, so that
+    __main__'s globals (the pool) are freed with the modules all there; in
+    the cold path, where __main__ was there before the baseline, it kept
+    __main__ alive until its modules were cleared, and Pool.__del__ failed."""
+    script = tmp_path / "pool.py"
+    script.write_text(POOL_LEFT_OPEN)
+    ours, theirs = run([cgihost, script]), run([PYTHON, script])
+    assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr)
+    assert ours.stdout == b"[0, 1, 4, 9, 16]\n" and ours.stderr == b""
