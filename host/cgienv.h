@@ -49,18 +49,6 @@
  * one line to stderr (Apache's error log), and returns the exit status. */
 int cgih_cgi_resolve(int *argc, char ***argv);
 
-/* After the script, when GATEWAY_INTERFACE is set: request body it left
- * unread on a socket stdin is read and dropped. mod_cgid (Apache's CGI
- * module with a threaded MPM, Debian's default) gives a CGI one Unix socket
- * as stdin and stdout; closed with data unread in it, the kernel resets
- * Apache's end, and Apache can lose the response the script wrote (error
- * log AH00574, the browser sees the connection reset): a POST to a script
- * that never reads its body, lost the more often the sooner the script
- * ends. Only what is queued, and what keeps coming with gaps under 100 ms,
- * at most CONTENT_LENGTH bytes: a script that read its body waits for
- * nothing. */
-void cgih_cgi_drain_stdin(void);
-
 /* ---- pure parts, exposed for the unit tests ---------------------------------- */
 
 /* How many argv words the server made of this query string: none when it is

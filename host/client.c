@@ -137,6 +137,40 @@ static long now_ms(void)
     return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* An fd that came with a message (the request body left, with STATUS), or -1. */
+static int msg_fd = -1;
+
+/* recv() that also takes an fd sent with the bytes (into msg_fd, any more
+ * closed). */
+static ssize_t recv_fd(int fd, void *buf, size_t len)
+{
+    union {
+        struct cmsghdr c;
+        char buf[CMSG_SPACE(sizeof(int) * CGIH_MAX_FDS)];
+    } cm;
+    struct iovec iov = {buf, len};
+    struct msghdr mh = {0};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = cm.buf;
+    mh.msg_controllen = sizeof cm.buf;
+    ssize_t k = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    for (struct cmsghdr *c = k >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; i++) {
+            int got;
+            memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
+            if (msg_fd < 0)
+                msg_fd = got;
+            else
+                close(got);
+        }
+    }
+    return k;
+}
+
 /* Reads one message before the deadline (-1: none). 1 with *m, 0 on EOF,
  * -1 on error or timeout. Signals caught meanwhile are left pending. */
 static int read_msg(int fd, struct cgih_msg *m, long deadline)
@@ -167,7 +201,7 @@ static int read_msg(int fd, struct cgih_msg *m, long deadline)
             return -1;
         if (r == 0)
             continue;
-        ssize_t k = recv(fd, p + got, sizeof *m - got, MSG_DONTWAIT);
+        ssize_t k = recv_fd(fd, p + got, sizeof *m - got);
         if (k < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
         if (k < 0)
@@ -482,6 +516,10 @@ static int via_server(int argc, char **argv)
                 fprintf(stderr, "cgihost-trace client main %lld connected %lld sent %lld ready %lld go %lld "
                         "status %lld private_kb %ld\n", t_main, t_conn, t_sent, t_ready, t_go,
                         t_status, tracing == 1 ? cgih_private_kb() : -1L);
+            }
+            if (msg_fd >= 0) { /* the request body the script left: ours to drain */
+                cgih_drain_body(msg_fd);
+                close(msg_fd);
             }
             return m.value & 0xff;
         }

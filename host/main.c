@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cgienv.h"
+#include "proto.h"
 #include "pyrun.h"
 #include "server.h"
 #include "shebang.h"
@@ -80,10 +81,8 @@ int cgih_main_prepare(int *argcp, char ***argvp)
 /* Runs (*argv)[1] in the initialized interpreter; returns the exit status. */
 int cgih_main_run(int argc, char **argv)
 {
-    int status = cgih_py_set_argv(argc - 1, argv + 1) < 0 ? cgih_py_finalize(1)
-                                                           : cgih_py_finalize(cgih_py_run_file(argv[1]));
-    cgih_cgi_drain_stdin(); /* its output written: what it left of the body */
-    return status;
+    return cgih_py_set_argv(argc - 1, argv + 1) < 0 ? cgih_py_finalize(1)
+                                                     : cgih_py_finalize(cgih_py_run_file(argv[1]));
 }
 
 int main(int argc, char **argv)
@@ -100,5 +99,8 @@ int main(int argc, char **argv)
     status = cgih_py_init(opt, argv[1]);
     if (status >= 0)
         return status;
-    _exit(cgih_main_run(argc, argv));
+    status = cgih_main_run(argc, argv);
+    cgih_drain_body(0); /* its output written: what it left of the body (a served child hands it
+                           to the client instead) */
+    _exit(status);
 }

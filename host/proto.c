@@ -3,11 +3,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -460,4 +463,72 @@ ssize_t cgih_send_with_fds(int sock, const void *buf, size_t len, const int *fds
         k = sendmsg(sock, &mh, flags);
     while (k < 0 && errno == EINTR);
     return k;
+}
+
+/* ---- the request body a script left ------------------------------------------ */
+
+/* 1 with *left (bytes at most) and *apache when the request has a body. */
+static int body_left(long long *left, int *apache)
+{
+    const char *gw = getenv("GATEWAY_INTERFACE"), *cl = getenv("CONTENT_LENGTH");
+    const char *sw = getenv("SERVER_SOFTWARE"), *te = getenv("HTTP_TRANSFER_ENCODING");
+    if (!gw || !*gw)
+        return 0;
+    *apache = sw && strncmp(sw, "Apache", 6) == 0;
+    if (cl) {
+        char *end;
+        errno = 0;
+        long long n = strtoll(cl, &end, 10);
+        if (errno || end == cl || *end || n <= 0)
+            return 0;
+        *left = n;
+        return 1;
+    }
+    if (*apache && te && *te) { /* chunked: Apache passes it on as it comes, to its end */
+        *left = LLONG_MAX;
+        return 1;
+    }
+    return 0;
+}
+
+int cgih_drain_wanted(int fd)
+{
+    long long left;
+    int apache;
+    struct stat st;
+    return body_left(&left, &apache) && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+void cgih_drain_body(int fd)
+{
+    long long left;
+    int waited; /* else nothing waits until some body was found */
+    if (!cgih_drain_wanted(fd) || !body_left(&left, &waited))
+        return;
+    long idle = 60000;
+    const char *ms = getenv("CGIHOST_DRAIN_MS");
+    if (ms && *ms) {
+        char *end;
+        errno = 0;
+        long v = strtol(ms, &end, 10);
+        if (!errno && *end == '\0' && v >= 0 && v <= 3600000 && ms[0] >= '0' && ms[0] <= '9')
+            idle = v;
+        else /* said where the web server logs a script's errors, as for the parser's limits */
+            fprintf(stderr, "cgihost: CGIHOST_DRAIN_MS=%.100s ignored: not a whole number from 0 "
+                            "to 3600000; the default applies\n", ms);
+    }
+    char buf[65536];
+    while (left > 0) {
+        ssize_t n = recv(fd, buf, left < (long long)sizeof buf ? (size_t)left : sizeof buf, MSG_DONTWAIT);
+        if (n > 0) {
+            left -= n;
+            waited = 1;
+            continue;
+        }
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) || !waited)
+            return;
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, (int)idle) <= 0)
+            return;
+    }
 }

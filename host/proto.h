@@ -11,6 +11,8 @@
  *                                                         runs the script
  *   SIGNAL n (any number, after GO)         ->            (to the server)
  *                                          <- STATUS s    (exit status, or 128+N)
+ *                                             [SCM_RIGHTS stdin: the request body
+ *                                              left, for the client to drain]
  *
  * Before GO nothing of the request has been touched: a client that sees no
  * READY in time closes the connection and runs the request in-process; the
@@ -44,7 +46,7 @@
 #include <sys/types.h>
 
 #define CGIH_PROTO_MAGIC 0x31484743u /* "CGH1" */
-#define CGIH_PROTO_VERSION 3u
+#define CGIH_PROTO_VERSION 4u
 
 /* Limits on what a client controls. A body is at most CGIH_REQ_MAX bytes
  * (execve's ARG_MAX is 2 MiB for argv and environment together). */
@@ -195,5 +197,22 @@ ssize_t cgih_send_with_fds(int sock, const void *buf, size_t len, const int *fds
 
 long long cgih_now_ns(void);
 long cgih_private_kb(void);
+
+/* The request body a script left unread, on a socket (mod_cgid gives a CGI
+ * one socket as stdin and stdout): closed with body unread in it, or with
+ * more arriving as it closes, the kernel resets the web server's end and the
+ * response in it is lost (Apache's AH00574). cgih_drain_body(fd) reads and
+ * drops it once the script has ended; under Apache, which writes the whole
+ * body before it reads the response and then shuts its end down, until that
+ * end (at most CONTENT_LENGTH bytes; a chunked body, without one, to the
+ * end), however slowly the client sends it, waiting at most
+ * CGIHOST_DRAIN_MS (default 60000) for each next byte; under another web
+ * server, only once it found body unread (a peer that never shuts its end
+ * down would hold every script for that long). Reads the environment of a
+ * CGI request. cgih_drain_wanted(fd): whether there may be any (fd a socket,
+ * a request with a body): the served child then hands fd to the client,
+ * which drains it, so that the server's child is not held for it. */
+int cgih_drain_wanted(int fd);
+void cgih_drain_body(int fd);
 
 #endif

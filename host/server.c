@@ -1479,6 +1479,11 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
         fprintf(stderr, "cgihost-trace child dispatched %lld ready %lld go %lld setup %lld done %lld "
                 "private_kb %ld faults_run %ld\n", t_dispatched, t_req, t_go, t_setup, t_done,
                 strcmp(trace, "2") != 0 ? cgih_private_kb() : -1L, ru1.ru_minflt - ru0.ru_minflt);
+    /* What the script left of a request body on a socket goes to the
+     * client with the status: it drains it (cgih_drain_body()), so that
+     * this child, and its place among --max-children, is not held while a
+     * slow client sends the rest; and the socket has a holder until then. */
+    int left = cgih_drain_wanted(0) ? fcntl(0, F_DUPFD_CLOEXEC, 3) : -1;
     close(0);
     close(1);
     close(2);
@@ -1486,7 +1491,15 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
      * stdin and stdout at GO). Learn before reporting: once the client has
      * its status and exits, the server kills us. */
     learn_pages();
-    cgih_send_msg(conn, CGIH_MSG_STATUS, status & 0xff);
+    if (left >= 0) {
+        struct cgih_msg m = {CGIH_MSG_STATUS, status & 0xff};
+        if (cgih_send_with_fds(conn, &m, sizeof m, &left, 1, MSG_NOSIGNAL) < 0) {
+            /* the client has gone: nobody to tell */
+        }
+        close(left);
+    } else {
+        cgih_send_msg(conn, CGIH_MSG_STATUS, status & 0xff);
+    }
     /* Our exit (tearing down a copy of the server's address space) takes
      * a few hundred microseconds; the client woken by STATUS, if the
      * scheduler put it on this CPU, would wait for it. Let it go first. */

@@ -901,6 +901,52 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
+def test_the_body_a_script_left_is_drained_by_its_client_not_its_child(base):
+    """Under Apache (mod_cgid: stdin and stdout one socket) a script that
+    ended without reading its body has the rest drained, so that the socket
+    is not closed with body still to come (the response would be lost). The
+    child hands the socket to the client with the status and ends: a slow
+    client's upload holds a small client process, not the server's child
+    and its place among --max-children. The peer here plays Apache."""
+    s = Server(base, ["--max-children", "1", "--queue-ms", "0"]).start()
+    a = None
+    try:
+        script = s.script("ignores.py", "import os\nprint('Content-Type: text/plain')\nprint()\n"
+                                        "print('ppid', os.getppid(), flush=True)\n")
+        who = s.script("who.py", WHO)
+        assert served(s, s.run([who]))  # the script cache warm, the pool full
+        a, b = socket.socketpair()
+        env = s.env(GATEWAY_INTERFACE="CGI/1.1", REQUEST_METHOD="POST", CONTENT_LENGTH="20000",
+                    SERVER_SOFTWARE="Apache/2.4.62 (Debian)")
+        p = subprocess.Popen(as_user([CGIHOST, script]), stdin=b, stdout=b, env=env, cwd=s.scripts)
+        b.close()
+        a.settimeout(30)
+        out = b""
+        while not re.search(rb"ppid \d+\n", out):
+            out += a.recv(4096)
+        assert f"ppid {s.pid}".encode() in out  # served
+        time.sleep(0.3)  # the script has ended; no body has come yet
+        assert p.poll() is None  # its client waits for the body
+        # while the only child place is free: another request is served at once
+        r = s.run([who])
+        assert r.returncode == 0 and served(s, r), r
+        for _ in range(2):  # a slow client: two halves, 0.3 s apart
+            a.sendall(b"x" * 10000)
+            time.sleep(0.3)
+        a.shutdown(socket.SHUT_WR)
+        while True:
+            more = a.recv(4096)  # no ECONNRESET
+            if not more:
+                break
+            out += more
+        assert out == b"Content-Type: text/plain\n\nppid %d\n" % s.pid
+        assert p.wait(timeout=30) == 0
+    finally:
+        if a:
+            a.close()
+        s.stop()
+
+
 def test_a_pool_larger_than_max_children_does_not_spin(base):
     """The pool cannot be filled past --max-children; the server then idles
     (it used to loop on the refill it could not do, at 100% CPU)."""
@@ -1015,7 +1061,7 @@ def test_a_status_query_sent_in_pieces_is_answered_from_the_queue(base):
         ask = s.script("ask.py", f"""import socket, struct, time
 s = socket.socket(socket.AF_UNIX)
 s.connect({str(s.dir / "server.sock")!r})
-hdr = struct.pack("IIII", 0x31484743, 3, 3, 0)  # QUERY
+hdr = struct.pack("IIII", 0x31484743, 4, 3, 0)  # QUERY
 s.sendall(hdr[:5])
 time.sleep(0.5)
 s.sendall(hdr[5:])
