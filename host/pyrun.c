@@ -1481,6 +1481,13 @@ static int in_baseline(PyObject *m)
     return nbaseline > 0 && bsearch(&key, baseline, (size_t)nbaseline, sizeof *baseline, cmp_addr);
 }
 
+/* A str name with one leading underscore, not two. */
+static int one_underscore(PyObject *k)
+{
+    Py_ssize_t kl = PyUnicode_GET_LENGTH(k);
+    return kl >= 1 && PyUnicode_READ_CHAR(k, 0) == '_' && (kl == 1 || PyUnicode_READ_CHAR(k, 1) != '_');
+}
+
 /* _PyModule_ClearDict(): names with one leading underscore set to None
  * first, then all but __builtins__. */
 static void clear_module_dict(PyObject *d)
@@ -1491,10 +1498,7 @@ static void clear_module_dict(PyObject *d)
         while (PyDict_Next(d, &pos, &k, &v)) {
             if (v == Py_None || !PyUnicode_Check(k))
                 continue;
-            Py_ssize_t kl = PyUnicode_GET_LENGTH(k);
-            int one_underscore = kl >= 1 && PyUnicode_READ_CHAR(k, 0) == '_' &&
-                                 (kl == 1 || PyUnicode_READ_CHAR(k, 1) != '_');
-            if (pass == 0 ? !one_underscore : PyUnicode_CompareWithASCIIString(k, "__builtins__") == 0)
+            if (pass == 0 ? !one_underscore(k) : PyUnicode_CompareWithASCIIString(k, "__builtins__") == 0)
                 continue;
             if (PyDict_SetItem(d, k, Py_None) < 0)
                 PyErr_WriteUnraisable(NULL);
@@ -1502,21 +1506,11 @@ static void clear_module_dict(PyObject *d)
     }
 }
 
-static int is_std_stream_name(PyObject *k)
-{
-    static const char *const names[] = {"stdin", "stdout", "stderr", "__stdin__", "__stdout__", "__stderr__"};
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-        if (PyUnicode_Check(k) && PyUnicode_CompareWithASCIIString(k, names[i]) == 0)
-            return 1;
-    return 0;
-}
-
-/* d as copy had it: names added since deleted; a value replaced since set
- * back to copy's (RESTORE: builtins, which python3 puts back as they were)
- * or to None (sys, which python3 empties); names deleted since put back
- * (RESTORE). sys's streams are left as they are, for the last flush. Only
- * what changed is touched: the rest is the server's, shared with it. */
-static void put_back(PyObject *d, PyObject *copy, int restore)
+/* The builtins dict as copy had it, as python3 puts it back: names added
+ * since deleted, values replaced since set back, names deleted since put
+ * back. Only what changed is touched: the rest is the server's, shared with
+ * it. */
+static void put_back(PyObject *d, PyObject *copy)
 {
     if (!d || !copy)
         return;
@@ -1524,7 +1518,7 @@ static void put_back(PyObject *d, PyObject *copy, int restore)
     Py_ssize_t pos = 0;
     while (PyDict_Next(d, &pos, &k, &v)) {
         PyObject *was = PyDict_GetItemWithError(copy, k); /* borrowed */
-        if (was == v || PyErr_Occurred() || (!restore && is_std_stream_name(k))) {
+        if (was == v || PyErr_Occurred()) {
             PyErr_Clear();
             continue;
         }
@@ -1536,14 +1530,13 @@ static void put_back(PyObject *d, PyObject *copy, int restore)
     for (Py_ssize_t i = 0; changed && i < PyList_GET_SIZE(changed); i++) {
         k = PyList_GET_ITEM(changed, i);
         PyObject *was = PyDict_GetItemWithError(copy, k); /* borrowed */
-        int rc = was ? PyDict_SetItem(d, k, restore ? was : Py_None)
-                     : PyErr_Occurred() ? -1 : PyDict_DelItem(d, k);
+        int rc = was ? PyDict_SetItem(d, k, was) : PyErr_Occurred() ? -1 : PyDict_DelItem(d, k);
         if (rc < 0)
             PyErr_WriteUnraisable(NULL);
     }
     Py_XDECREF(changed);
     pos = 0;
-    while (restore && PyDict_Next(copy, &pos, &k, &v)) {
+    while (PyDict_Next(copy, &pos, &k, &v)) {
         int has = PyDict_Contains(d, k);
         if (has == 0 && PyDict_SetItem(d, k, v) < 0)
             PyErr_WriteUnraisable(NULL);
@@ -1562,6 +1555,15 @@ static const char *const special[] = {
 #define STREAMS NDELETES         /* then three pairs: (stream, its original) */
 #define UNDERSCORE (NSPECIAL - 1) /* and builtins._ */
 static PyObject *special_names[NSPECIAL]; /* interned in mark_baseline(): in the server, once */
+
+/* Which of sys's streams the name k is (special[STREAMS + i]), or -1. */
+static int std_stream_index(PyObject *k)
+{
+    for (int i = 0; i < 6; i++)
+        if (PyUnicode_Check(k) && PyUnicode_CompareWithASCIIString(k, special[STREAMS + i]) == 0)
+            return i;
+    return -1;
+}
 
 static void intern_special_names(void)
 {
@@ -1650,42 +1652,19 @@ static void collect_no_fail(void)
     Py_XDECREF(gc);
 }
 
-/* _PySignal_Fini(): every signal with a handler in Python (the script's, or
- * SIGINT's default_int_handler) back to SIG_DFL, so that the handler, and the
- * module globals it holds (a helper's log file), go with the rest. Handlers
- * that are SIG_DFL or SIG_IGN, or not Python's (None), stay. */
-static void signal_fini(void)
-{
-    PyObject *sig = loaded("_signal"); /* not loaded: the script set no handler */
-    PyObject *get = sig ? PyObject_GetAttrString(sig, "getsignal") : NULL;
-    PyObject *set = get ? PyObject_GetAttrString(sig, "signal") : NULL;
-    PyObject *dfl = set ? PyObject_GetAttrString(sig, "SIG_DFL") : NULL;
-    for (int n = 1; dfl && n < NSIG; n++) {
-        PyObject *num = PyLong_FromLong(n);
-        PyObject *h = num ? PyObject_CallOneArg(get, num) : NULL;
-        if (h && h != Py_None && !PyLong_Check(h)) {
-            PyObject *r = PyObject_CallFunctionObjArgs(set, num, dfl, NULL);
-            Py_XDECREF(r);
-        }
-        Py_XDECREF(h);
-        Py_XDECREF(num);
-        PyErr_Clear();
-    }
-    Py_XDECREF(dfl);
-    Py_XDECREF(set);
-    Py_XDECREF(get);
-    Py_XDECREF(sig);
-    PyErr_Clear();
-}
-
 /* The files the script opened that outlive the teardown, held where python3
- * would free them only as the interpreter goes (a codec search function's
- * or an at-fork callback's globals, an attribute of a module that was there
- * before the script, a list in sys): flushed, as freeing them would, text
- * files first, so that their data is not lost with the process. The
- * objects made before the script are frozen out of gc.get_objects(). */
+ * would free them only as the interpreter goes (a signal handler's, a codec
+ * search function's or an at-fork callback's globals, an attribute of a
+ * module that was there before the script, a list in sys): flushed, as
+ * freeing them would, text files first, so that their data is not lost with
+ * the process. The objects made before the script are frozen out of
+ * gc.get_objects(). Not while another thread runs (a daemon thread): it may
+ * hold a file's lock, blocked in a write, where python3 abandons it. */
 static void flush_survivors(void)
 {
+    PyThreadState *ts = PyInterpreterState_ThreadHead(PyInterpreterState_Get());
+    if (ts && PyThreadState_Next(ts))
+        return;
     PyObject *gc = loaded("gc"), *io = loaded("_io");
     PyObject *objs = gc && io ? PyObject_CallMethod(gc, "get_objects", NULL) : NULL;
     static const char *const kinds[2][2] = {{"TextIOWrapper", NULL},
@@ -1757,7 +1736,7 @@ static void release_what_the_script_added(void)
             PyErr_WriteUnraisable(NULL);
     PyObject *bd = module_dict("builtins");
     if (bd && builtins_changed(bd))
-        put_back(bd, builtins_copy, 1);
+        put_back(bd, builtins_copy);
     collect_no_fail();
     for (Py_ssize_t i = gone ? PyList_GET_SIZE(gone) - 1 : -1; i >= 0; i--) {
         PyObject *ref = PyTuple_GET_ITEM(PyList_GET_ITEM(gone, i), 1);
@@ -1773,27 +1752,49 @@ static void release_what_the_script_added(void)
     PyErr_Clear();
 }
 
-/* finalize_clear_sys_builtins_dict() for what the script put in sys, and the
- * collection that follows it, with sys's streams gone as there: what a
- * finalizer prints then is lost, silently, as under python3 (an object the
- * script kept in sys, or one in a cycle that the clearing of its module
- * released). The streams come back for the last flush. */
+/* finalize_clear_sys_builtins_dict() for sys, and the collection that follows
+ * it: as _PyModule_ClearDict(), names with one leading underscore first,
+ * then the rest in the dict's order, but of what the script changed only
+ * (added names deleted, replaced values set to None; the rest is the
+ * server's, shared with it), and sys's streams set to None as the pass
+ * reaches them, as there: what a finalizer prints from then on is dropped,
+ * silently, as under python3 (an object the script kept in sys under a name
+ * it added, or one in a cycle that the clearing of its module released).
+ * The streams come back for the last flush. */
 static void release_sys_and_collect(void)
 {
     PyObject *sys = module_dict("sys"), *kept[6] = {NULL};
-    for (size_t i = 0; sys && i < 6; i++) {
-        PyObject *v = special_get(sys, STREAMS + i);
-        size_t k = STREAMS + i;
-        if (!v)
-            continue;
-        kept[i] = Py_NewRef(v);
-        if ((special_names[k] ? PyDict_DelItem(sys, special_names[k])
-                              : PyDict_DelItemString(sys, special[k])) < 0) {
-            PyErr_Clear();
-            Py_CLEAR(kept[i]); /* still there */
+    PyObject *keys = sys ? PyDict_Keys(sys) : NULL;
+    for (int pass = 0; keys && pass < 2; pass++) {
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(keys); i++) {
+            PyObject *k = PyList_GET_ITEM(keys, i);
+            if (!PyUnicode_Check(k) || one_underscore(k) != (pass == 0))
+                continue;
+            PyObject *v = PyDict_GetItemWithError(sys, k); /* borrowed */
+            if (!v || v == Py_None) {
+                PyErr_Clear();
+                continue;
+            }
+            int st = std_stream_index(k);
+            if (st >= 0) {
+                kept[st] = Py_NewRef(v);
+                if (PyDict_SetItem(sys, k, Py_None) < 0) {
+                    PyErr_Clear();
+                    Py_CLEAR(kept[st]);
+                }
+                continue;
+            }
+            PyObject *was = sys_copy ? PyDict_GetItemWithError(sys_copy, k) : v; /* borrowed */
+            if (was == v || PyErr_Occurred()) {
+                PyErr_Clear();
+                continue;
+            }
+            if ((was ? PyDict_SetItem(sys, k, Py_None) : PyDict_DelItem(sys, k)) < 0)
+                PyErr_WriteUnraisable(NULL);
         }
     }
-    put_back(sys, sys_copy, 0);
+    Py_XDECREF(keys);
+    PyErr_Clear();
     collect_no_fail();
     for (size_t i = 0; i < 6; i++) {
         if (kept[i] && special_set(sys, STREAMS + i, kept[i]) < 0)
@@ -1846,8 +1847,7 @@ static int finalize(int status)
 {
     /* What Py_FinalizeEx() does that a script can observe, in its order: wait
      * for non-daemon threads, run atexit handlers, flush stdout and stderr
-     * (a failure is reported and gives status 120), put the signals that have
-     * handlers in Python back to SIG_DFL, collect, then finalize_modules()
+     * (a failure is reported and gives status 120), collect, then finalize_modules()
      * for what the script added (delete_special(), release_what_the_
      * script_added(): unclosed files, here or in a helper module, are
      * flushed and closed, and __del__ methods run), collect, and flush
@@ -1872,7 +1872,6 @@ static int finalize(int status)
      * with that cycle below, its FileIO closed before the TextIOWrapper's
      * flush: the data was lost. A no-op when the script disabled gc, as
      * there. */
-    signal_fini();
     PyGC_Collect();
     delete_special();
     release_what_the_script_added();

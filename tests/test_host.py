@@ -848,13 +848,11 @@ def test_files_left_open_in_a_cycle_are_written_as_python3_writes_them(cgihost, 
 
 
 # Where a helper module keeps a file open, held beyond the modules' teardown:
-# by a signal handler (dropped by _PySignal_Fini() before the modules go), a
-# codec search function or an at-fork callback (released with the
-# interpreter), an instance put in sys.modules, an attribute of a module there
-# before the script, a list in sys.
+# by a signal handler, a codec search function or an at-fork callback
+# (released with the interpreter), an instance put in sys.modules, an
+# attribute of a module there before the script, a list in sys.
 HOLDERS = {
-    "signal": "import signal, sys\nlogf = open(OUT, 'a')\nclass D:\n    def __del__(self):\n"
-              "        print('del D', flush=True)\nd = D()\ndef on_term(n, f):\n    sys.exit(1)\n"
+    "signal": "import signal, sys\nlogf = open(OUT, 'a')\ndef on_term(n, f):\n    sys.exit(1)\n"
               "signal.signal(signal.SIGTERM, on_term)\n",
     "codecs": "import codecs\nlogf = open(OUT, 'a')\ndef search(name):\n    return None\n"
               "codecs.register(search)\n",
@@ -896,10 +894,38 @@ def test_what_finalizers_print_once_sys_is_cleared_is_lost_as_in_python3(cgihost
                     "sys.mything = M()\nprint('end')\n")
     plain = tmp_path / "plain.py"
     plain.write_text("class D:\n    def __del__(self):\n        print('del D')\nd = D()\nprint('end')\n")
-    for script, out in ((kept, b"end\n"), (plain, b"end\ndel D\n")):
+    # python3 clears sys as a module: names with one leading underscore
+    # first, then the rest in order, streams set to None as it reaches
+    # them: sys._keep and a replaced displayhook (before the streams) print,
+    # sys.mine (added after them) does not
+    order = tmp_path / "order.py"
+    order.write_text("import sys\nclass O:\n    def __init__(s, n): s.n = n\n"
+                     "    def __del__(s): print('del', s.n)\nprint('end')\n"
+                     "sys._keep = O('sys._keep')\nsys.mine = O('sys.mine')\n"
+                     "sys.displayhook = O('sys.displayhook')\n")
+    for script, out in ((kept, b"end\n"), (plain, b"end\ndel D\n"),
+                        (order, b"end\ndel sys._keep\ndel sys.displayhook\n")):
         ours, theirs = run([cgihost, script]), run([PYTHON, script])
         assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr)
         assert ours.stdout == out and ours.stderr == b""
+
+
+def test_a_finalizer_that_prints_once_stdout_is_gone_goes_on(cgihost, tmp_path):
+    """Once python3 has cleared sys, sys.stdout is None: print() does
+    nothing and the finalizer goes on (to write its file), where a missing
+    sys.stdout would raise and stop it."""
+    out = tmp_path / "log.out"
+    script = tmp_path / "log.py"
+    script.write_text("import sys\nclass Log:\n    def __init__(self, path):\n"
+                      "        self.f = open(path, 'w')\n    def __del__(self):\n"
+                      "        print('closing the log')\n        self.f.write('last record\\n')\n"
+                      "        self.f.close()\n"
+                      f"sys.applog = Log({str(out)!r})\nprint('body')\n")
+    for argv0 in (PYTHON, cgihost):
+        out.unlink(missing_ok=True)
+        r = run([argv0, script])
+        assert (r.returncode, r.stdout, r.stderr) == (0, b"body\n", b""), (argv0, r)
+        assert out.read_text() == "last record\n", argv0
 
 
 @pytest.mark.parametrize("disable", ["", "import gc\ngc.disable()\n"])
@@ -1214,3 +1240,23 @@ def test_an_unclosed_pool_goes_quietly_as_in_python3(cgihost, tmp_path):
     ours, theirs = run([cgihost, script]), run([PYTHON, script])
     assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr)
     assert ours.stdout == b"[0, 1, 4, 9, 16]\n" and ours.stderr == b""
+
+
+DAEMON_WRITER = """import subprocess, threading, time
+p = subprocess.Popen(["sleep", "5"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL)
+threading.Thread(target=lambda: p.stdin.write(b"x" * 200000), daemon=True).start()
+time.sleep(0.2)
+print("body", flush=True)
+"""
+
+
+def test_a_daemon_thread_blocked_in_a_write_does_not_hold_the_exit(cgihost, tmp_path):
+    """python3 abandons daemon threads at exit. One blocked in a write holds
+    its file's lock: the teardown does not wait on it to flush that file."""
+    script = tmp_path / "d.py"
+    script.write_text(DAEMON_WRITER)
+    t = time.monotonic()
+    r = run([cgihost, script])
+    assert r.returncode == 0 and r.stdout == b"body\n", r
+    assert time.monotonic() - t < 4
