@@ -2981,7 +2981,9 @@ serve:
             queue_wait = drain_queue(); /* a stop just begun: they run in-process now */
         if (S.stopping && S.nbusy == 0)
             break;
-        if (S.stopping && !S.draining && now - S.t_stop >= S.stop_wait) {
+        /* (Socket-activated, no successor starts while we run: we keep the
+         * socket, answering at once, until the requests end.) */
+        if (S.stopping && !S.draining && !S.activated && now - S.t_stop >= S.stop_wait) {
             /* Requests still run after --stop-wait: a successor may start
              * (socket and lock let go), while we keep forwarding their
              * clients' signals and killing those whose clients leave, until
@@ -3018,6 +3020,23 @@ serve:
 }
 
 /* ---- stop and status ------------------------------------------------------------------ */
+
+/* Whether process pid runs (a zombie does not), as far as /proc tells. */
+static int still_running(int pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the state follows the command's name */
+    return p && p[1] == ' ' && p[2] && p[2] != 'Z' && p[2] != 'X';
+}
 
 static int ask(int argc, char **argv, uint32_t kind)
 {
@@ -3118,7 +3137,10 @@ static int ask(int argc, char **argv, uint32_t kind)
         }
         if (lfd >= 0)
             close(lfd);
-        printf(gone ? "cgihost: server %d stopped\n" : "cgihost: server %d is stopping\n", info[0]);
+        if (gone && still_running(info[0]))
+            printf("cgihost: server %d has let its socket go; it ends when its requests do\n", info[0]);
+        else
+            printf(gone ? "cgihost: server %d stopped\n" : "cgihost: server %d is stopping\n", info[0]);
         return 0;
     }
     printf("cgihost: server %d on %s\n  uptime %ds, %d requests served, %d running, %d idle children, "

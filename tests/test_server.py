@@ -2221,7 +2221,9 @@ def test_a_stop_past_stop_wait_leaves_the_socket_but_watches_its_requests(base):
         script = s.script("sleep.py", SLEEPER)
         p, pid, ppid = start_client(s, [script])
         assert ppid == s.pid
-        subprocess.run(as_user([CGIHOST, "stop"]), env=s.env(), stdout=subprocess.DEVNULL, timeout=30)
+        stop = subprocess.run(as_user([CGIHOST, "stop"]), env=s.env(), capture_output=True, timeout=30)
+        assert stop.stdout == b"cgihost: server %d has let its socket go; it ends when its requests do\n" \
+            % s.pid, stop
         assert wait_for(lambda: "leaving the socket to a new server" in s.log.read_text(), 10), \
             s.log.read_text()
         assert s.proc.poll() is None and proc_alive(pid)
@@ -2311,6 +2313,55 @@ os.execvp(sys.argv[1], sys.argv[1:])
             assert served(s, r), (r.stdout, s.pid, s.log.read_text())
         # It exits when idle and leaves the socket it did not make.
         assert wait_for(lambda: s.proc.poll() is not None, 30)
+        assert sock.exists()
+    finally:
+        s.stop()
+
+
+def test_a_socket_activated_server_keeps_its_socket_past_stop_wait(base):
+    """No second instance of a socket-activated unit starts while the first
+    runs: past --stop-wait with a request still running, it keeps the socket
+    and answers at once (run it yourself), rather than let clients wait
+    their time-out in a backlog nobody accepts."""
+    s = Server(base)
+    s.dir.mkdir(mode=0o700)
+    if IS_ROOT:
+        os.chown(s.dir, UID, -1)
+    sock = s.dir / "server.sock"
+    activator = f"""
+import os, socket, sys
+l = socket.socket(socket.AF_UNIX)
+l.bind({str(sock)!r}); l.listen(16)
+if l.fileno() != 3:
+    os.dup2(l.fileno(), 3)
+os.set_inheritable(3, True)
+os.environ.update(LISTEN_FDS="1", LISTEN_PID=str(os.getpid()))
+os.environ.pop("LC_CTYPE", None)
+os.execvp(sys.argv[1], sys.argv[1:])
+"""
+    argv = as_user([sys.executable, "-c", activator, CGIHOST, "serve", "--socket-dir", s.dir,
+                    "--stop-wait", "1"])
+    with open(s.log, "ab") as log:
+        s.proc = subprocess.Popen([sys.executable, "-c", REAPER, *map(str, argv)],
+                                  env=s.env(), stdout=log, stderr=log)
+    try:
+        assert wait_for(lambda: "serving on" in s.log.read_text(), 20), s.log.read_text()
+        s.pid = s.reaper_child()
+        script = s.script("sleep.py", SLEEPER)
+        p, pid, ppid = start_client(s, [script])
+        assert ppid == s.pid
+        subprocess.run(as_user([CGIHOST, "stop"]), env=s.env(), stdout=subprocess.DEVNULL, timeout=30)
+        time.sleep(1.5)  # past --stop-wait
+        who = s.script("who.py", WHO)
+        t = time.monotonic()
+        r = s.run([who])
+        assert r.returncode == 0 and not served(s, r)
+        assert time.monotonic() - t < 1.5, "waited for an answer"
+        assert "leaving the socket" not in s.log.read_text()
+        p.send_signal(signal.SIGTERM)  # still passed on
+        p.communicate(timeout=30)
+        assert p.returncode == 128 + signal.SIGTERM
+        assert wait_for(lambda: s.proc.poll() is not None, 10), s.log.read_text()
         assert sock.exists()
     finally:
         s.stop()
