@@ -519,6 +519,32 @@ def test_a_post_to_a_script_that_never_reads_its_body_is_answered(httpd, site, s
     assert not lost, lost
 
 
+@needs_apache
+def test_a_chunked_post_to_a_script_that_never_reads_it_is_answered(httpd, site):
+    """A chunked request body has no CONTENT_LENGTH; mod_cgid passes it on
+    as it comes and shuts its end down after it (HTTP_TRANSFER_ENCODING says
+    it is there): drained to that end, the response is not lost."""
+    path = site.doc / "ignores.py"
+    path.write_text(IGNORES_BODY)
+    os.chmod(path, 0o644)
+    lost = []
+    for i in range(6):
+        c = http.client.HTTPConnection("127.0.0.1", httpd.port, timeout=30)
+        try:
+            c.request("POST", "/ignores.py", body=iter([b"a=" + b"x" * 65536] * 16),
+                      headers={"Content-Type": "application/x-www-form-urlencoded"},
+                      encode_chunked=True)
+            r = c.getresponse()
+            got = (r.status, r.read())
+            if got != (200, b"the body stays unread\n"):
+                lost.append((i, got[0], got[1][:80]))
+        except (OSError, http.client.HTTPException) as e:
+            lost.append((i, repr(e)))
+        finally:
+            c.close()
+    assert not lost, lost
+
+
 UNBUFFERED = """#!/usr/bin/python3 -u
 import os, sys
 print("Content-Type: text/plain")
