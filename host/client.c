@@ -518,6 +518,14 @@ static int via_server(int argc, char **argv)
                         t_status, tracing == 1 ? cgih_private_kb() : -1L);
             }
             if (msg_fd >= 0) { /* the request body the script left: ours to drain */
+                /* The script has ended: a signal that came since is for
+                 * nobody, and one that comes during the drain takes its
+                 * own effect (ends us, by default), as on a script's
+                 * process draining in-process. */
+                for (size_t i = 0; i < NFWD; i++)
+                    pending[i] = 0;
+                any_pending = 0;
+                give_back_signals();
                 cgih_drain_body(msg_fd);
                 close(msg_fd);
             }

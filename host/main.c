@@ -6,6 +6,7 @@
  * When run as a CGI program (GATEWAY_INTERFACE is set) no argument is read as
  * an option, so nothing from a URL can become one.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,7 +101,22 @@ int main(int argc, char **argv)
     if (status >= 0)
         return status;
     status = cgih_main_run(argc, argv);
-    cgih_drain_body(0); /* its output written: what it left of the body (a served child hands it
-                           to the client instead) */
+    if (cgih_drain_wanted(0)) {
+        /* Its output written: what it left of the body (a served child
+         * hands it to the client instead). Python's handlers gone, as
+         * python3's end resets them: a web server's signal ends the drain
+         * and us by its default effect. */
+        static const int sigs[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM};
+        for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+            struct sigaction sa;
+            if (sigaction(sigs[i], NULL, &sa) != 0 || sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN)
+                continue;
+            memset(&sa, 0, sizeof sa);
+            sa.sa_handler = SIG_DFL;
+            if (sigaction(sigs[i], &sa, NULL) != 0)
+                continue; /* then its handler may cut the drain short: as before */
+        }
+        cgih_drain_body(0);
+    }
     _exit(status);
 }

@@ -528,7 +528,10 @@ void cgih_drain_body(int fd)
         if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) || !waited)
             return;
         struct pollfd p = {fd, POLLIN, 0};
-        if (poll(&p, 1, (int)idle) <= 0)
+        int r = poll(&p, 1, (int)idle);
+        if (r < 0 && errno == EINTR)
+            continue; /* a signal handled: the drain goes on */
+        if (r <= 0)
             return;
     }
 }

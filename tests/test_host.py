@@ -3,6 +3,7 @@ the interpreter it names, and what `import cgi` costs in modules."""
 import hashlib
 import pathlib
 import re
+import signal
 import socket
 import subprocess
 import time
@@ -1260,3 +1261,33 @@ def test_a_daemon_thread_blocked_in_a_write_does_not_hold_the_exit(cgihost, tmp_
     r = run([cgihost, script])
     assert r.returncode == 0 and r.stdout == b"body\n", r
     assert time.monotonic() - t < 4
+
+
+@pytest.mark.parametrize("handler", ["", "import signal, sys\nsignal.signal(signal.SIGTERM, lambda *a: sys.exit(3))\n"],
+                         ids=["default", "script's handler"])
+def test_a_signal_during_the_drain_ends_it(cgihost, tmp_path, handler):
+    """The script has ended and its body is being drained: a web server's
+    SIGTERM then ends the process by its default effect, as python3's end
+    has put the script's handlers away."""
+    script = tmp_path / "ignores.py"
+    script.write_text(handler + IGNORES_BODY)
+    a, b = socket.socketpair()
+    env = dict(BASE_ENV, REQUEST_METHOD="POST", CONTENT_LENGTH="20000", CGIHOST_NO_SERVER="1",
+               SERVER_SOFTWARE="Apache/2.4.62 (Debian)")
+    p = subprocess.Popen([str(cgihost), str(script)], stdin=b, stdout=b, stderr=subprocess.PIPE, env=env)
+    b.close()
+    try:
+        a.settimeout(30)
+        out = b""
+        while not out.endswith(b"unread\n"):
+            out += a.recv(4096)
+        a.sendall(b"x" * 100)
+        time.sleep(0.3)
+        assert p.poll() is None
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=5) == -signal.SIGTERM
+    finally:
+        a.close()
+        if p.poll() is None:
+            p.kill()
+            p.wait()

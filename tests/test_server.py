@@ -947,6 +947,35 @@ def test_the_body_a_script_left_is_drained_by_its_client_not_its_child(base):
         s.stop()
 
 
+def test_a_signal_to_a_client_draining_the_body_ends_it(srv):
+    """The script has ended; its client drains the body it left: a SIGTERM
+    (Apache's, at its Timeout) ends the client by its default effect at
+    once, rather than wait blocked for the rest of the body."""
+    script = srv.script("ignores.py", "import os\nprint('Content-Type: text/plain')\nprint()\n"
+                                      "print('ppid', os.getppid(), flush=True)\n")
+    a, b = socket.socketpair()
+    env = srv.env(GATEWAY_INTERFACE="CGI/1.1", REQUEST_METHOD="POST", CONTENT_LENGTH="20000",
+                  SERVER_SOFTWARE="Apache/2.4.62 (Debian)")
+    p = subprocess.Popen(as_user([CGIHOST, script]), stdin=b, stdout=b, env=env, cwd=srv.scripts)
+    b.close()
+    try:
+        a.settimeout(30)
+        out = b""
+        while not re.search(rb"ppid \d+\n", out):
+            out += a.recv(4096)
+        assert f"ppid {srv.pid}".encode() in out
+        a.sendall(b"x" * 100)
+        time.sleep(0.3)
+        assert p.poll() is None
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=5) == -signal.SIGTERM
+    finally:
+        a.close()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def test_a_pool_larger_than_max_children_does_not_spin(base):
     """The pool cannot be filled past --max-children; the server then idles
     (it used to loop on the refill it could not do, at 100% CPU)."""
