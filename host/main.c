@@ -109,7 +109,8 @@ int main(int argc, char **argv)
         static const int sigs[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM};
         for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
             struct sigaction sa;
-            if (sigaction(sigs[i], NULL, &sa) != 0 || sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN)
+            if (sigaction(sigs[i], NULL, &sa) != 0 || sa.sa_handler == SIG_DFL ||
+                sa.sa_handler == SIG_IGN)
                 continue;
             memset(&sa, 0, sizeof sa);
             sa.sa_handler = SIG_DFL;
