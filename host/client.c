@@ -224,8 +224,10 @@ static void autostart(const char *dir, char **argv)
     if (cgih_sockdir_check(dir, geteuid(), 1, &why) != CGIH_OK) {
         /* it cannot be made (its parent missing: /run/cgihost without the
          * tmpfiles line): said on every request, as a directory refused */
-        fprintf(stderr, "cgihost: socket directory %.200s: %s; no resident server, running "
-                        "in-process\n", dir, why);
+        fprintf(stderr,
+                "cgihost: socket directory %.200s: %s; no resident server, running "
+                "in-process\n",
+                dir, why);
         return;
     }
     char stamp[PATH_MAX];

@@ -83,7 +83,7 @@ int cgih_main_prepare(int *argcp, char ***argvp)
 int cgih_main_run(int argc, char **argv)
 {
     return cgih_py_set_argv(argc - 1, argv + 1) < 0 ? cgih_py_finalize(1)
-                                                     : cgih_py_finalize(cgih_py_run_file(argv[1]));
+                                                    : cgih_py_finalize(cgih_py_run_file(argv[1]));
 }
 
 int main(int argc, char **argv)

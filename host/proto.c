@@ -514,12 +514,15 @@ void cgih_drain_body(int fd)
         if (!errno && *end == '\0' && v >= 0 && v <= 3600000 && ms[0] >= '0' && ms[0] <= '9')
             idle = v;
         else /* said where the web server logs a script's errors, as for the parser's limits */
-            fprintf(stderr, "cgihost: CGIHOST_DRAIN_MS=%.100s ignored: not a whole number from 0 "
-                            "to 3600000; the default applies\n", ms);
+            fprintf(stderr,
+                    "cgihost: CGIHOST_DRAIN_MS=%.100s ignored: not a whole number from 0 "
+                    "to 3600000; the default applies\n",
+                    ms);
     }
     char buf[65536];
     while (left > 0) {
-        ssize_t n = recv(fd, buf, left < (long long)sizeof buf ? (size_t)left : sizeof buf, MSG_DONTWAIT);
+        ssize_t n =
+            recv(fd, buf, left < (long long)sizeof buf ? (size_t)left : sizeof buf, MSG_DONTWAIT);
         if (n > 0) {
             left -= n;
             waited = 1;

@@ -1485,7 +1485,8 @@ static int in_baseline(PyObject *m)
 static int one_underscore(PyObject *k)
 {
     Py_ssize_t kl = PyUnicode_GET_LENGTH(k);
-    return kl >= 1 && PyUnicode_READ_CHAR(k, 0) == '_' && (kl == 1 || PyUnicode_READ_CHAR(k, 1) != '_');
+    return kl >= 1 && PyUnicode_READ_CHAR(k, 0) == '_' &&
+           (kl == 1 || PyUnicode_READ_CHAR(k, 1) != '_');
 }
 
 /* _PyModule_ClearDict(): names with one leading underscore set to None
@@ -1498,7 +1499,8 @@ static void clear_module_dict(PyObject *d)
         while (PyDict_Next(d, &pos, &k, &v)) {
             if (v == Py_None || !PyUnicode_Check(k))
                 continue;
-            if (pass == 0 ? !one_underscore(k) : PyUnicode_CompareWithASCIIString(k, "__builtins__") == 0)
+            if (pass == 0 ? !one_underscore(k)
+                          : PyUnicode_CompareWithASCIIString(k, "__builtins__") == 0)
                 continue;
             if (PyDict_SetItem(d, k, Py_None) < 0)
                 PyErr_WriteUnraisable(NULL);

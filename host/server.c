@@ -113,7 +113,8 @@ static struct server {
     int queue;     /* connections that may wait for a child (--queue) */
     long queue_ms; /* for at most this long (--queue-ms) */
     long idle_exit;
-    long stop_wait; /* seconds a stop waits for its requests before leaving the socket to a successor */
+    long stop_wait; /* seconds a stop waits for its requests before leaving the socket to a
+                       successor */
     const char *preload;
     const char *relative_user_base; /* "PYTHONUSERBASE, relative" or "HOME, relative", or NULL */
     char dir[PATH_MAX], sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -136,7 +137,8 @@ static struct server {
     long served;
     time_t t_start, t_active, t_selfcheck, t_spawn_failed;
     int stopping, restarting;
-    int draining; /* stopped 30 s ago with requests running: socket and lock let go, still watching them */
+    int draining; /* stopped 30 s ago with requests running: socket and lock let go, still watching
+                     them */
     time_t t_stop;
     PyObject *cache;   /* (filename, dev, ino, mtime_ns, ctime_ns, size) -> code */
     PyObject *pending; /* filenames to compile when idle */
@@ -2989,7 +2991,8 @@ serve:
              * clients' signals and killing those whose clients leave, until
              * the last one ends. */
             logmsg("%d requests still running: leaving the socket to a new server, watching them "
-                   "until they end", S.nbusy);
+                   "until they end",
+                   S.nbusy);
             S.draining = 1;
             S.restarting = 0;
             update_listening();
@@ -3138,9 +3141,11 @@ static int ask(int argc, char **argv, uint32_t kind)
         if (lfd >= 0)
             close(lfd);
         if (gone && still_running(info[0]))
-            printf("cgihost: server %d has let its socket go; it ends when its requests do\n", info[0]);
+            printf("cgihost: server %d has let its socket go; it ends when its requests do\n",
+                   info[0]);
         else
-            printf(gone ? "cgihost: server %d stopped\n" : "cgihost: server %d is stopping\n", info[0]);
+            printf(gone ? "cgihost: server %d stopped\n" : "cgihost: server %d is stopping\n",
+                   info[0]);
         return 0;
     }
     printf("cgihost: server %d on %s\n  uptime %ds, %d requests served, %d running, %d idle children, "

@@ -278,12 +278,12 @@ static const cgih_mp_settings *configured_settings(void)
             continue;
         errno = 0;
         unsigned long long n = strtoull(v, &end, 10);
-        if (v[0] >= '0' && v[0] <= '9' && errno == 0 && *end == '\0' && n > 0 &&
-            n <= knobs[i].max)
+        if (v[0] >= '0' && v[0] <= '9' && errno == 0 && *end == '\0' && n > 0 && n <= knobs[i].max)
             *knobs[i].field = (size_t)n;
         else /* said where the web server logs a script's errors */
             PySys_FormatStderr("cgihost: %s=%.100s ignored: not a whole number from 1 to %zu; "
-                               "the default applies\n", knobs[i].name, v, knobs[i].max);
+                               "the default applies\n",
+                               knobs[i].name, v, knobs[i].max);
     }
     ready = 1;
     return &s;
