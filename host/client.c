@@ -144,29 +144,13 @@ static int msg_fd = -1;
  * closed). */
 static ssize_t recv_fd(int fd, void *buf, size_t len)
 {
-    union {
-        struct cmsghdr c;
-        char buf[CMSG_SPACE(sizeof(int) * CGIH_MAX_FDS)];
-    } cm;
-    struct iovec iov = {buf, len};
-    struct msghdr mh = {0};
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = cm.buf;
-    mh.msg_controllen = sizeof cm.buf;
-    ssize_t k = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-    for (struct cmsghdr *c = k >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-            continue;
-        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < n; i++) {
-            int got;
-            memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
-            if (msg_fd < 0)
-                msg_fd = got;
-            else
-                close(got);
-        }
+    int fds[CGIH_MAX_FDS], n = 0;
+    ssize_t k = cgih_recv_with_fds(fd, buf, len, fds, &n, MSG_DONTWAIT);
+    for (int i = 0; i < n; i++) {
+        if (msg_fd < 0 && k >= 0)
+            msg_fd = fds[i];
+        else
+            close(fds[i]);
     }
     return k;
 }

@@ -465,6 +465,43 @@ ssize_t cgih_send_with_fds(int sock, const void *buf, size_t len, const int *fds
     return k;
 }
 
+ssize_t cgih_recv_with_fds(int sock, void *buf, size_t len, int *fds, int *nfds, int flags)
+{
+    union {
+        struct cmsghdr c;
+        char buf[CMSG_SPACE(sizeof(int) * CGIH_MAX_FDS)];
+    } cm;
+    struct iovec iov = {buf, len};
+    struct msghdr mh = {0};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = cm.buf;
+    mh.msg_controllen = sizeof cm.buf;
+    *nfds = 0;
+    ssize_t k;
+    do
+        k = recvmsg(sock, &mh, flags | MSG_CMSG_CLOEXEC);
+    while (k < 0 && errno == EINTR);
+    for (struct cmsghdr *c = k >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; i++) {
+            int f;
+            memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
+            if (*nfds < CGIH_MAX_FDS)
+                fds[(*nfds)++] = f;
+            else
+                close(f);
+        }
+    }
+    if (k >= 0 && (mh.msg_flags & MSG_CTRUNC)) {
+        errno = EBADMSG;
+        return -1;
+    }
+    return k;
+}
+
 /* ---- the request body a script left ------------------------------------------ */
 
 /* 1 with *left (bytes at most) and *apache when the request has a body. */

@@ -195,6 +195,13 @@ int cgih_send_msg(int fd, uint32_t type, int32_t value);
 ssize_t cgih_send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds,
                            int flags);
 
+/* One recvmsg() into buf[0..len) (flags: MSG_WAITALL, MSG_DONTWAIT...),
+ * retrying on EINTR, the fds that come with it close-on-exec in
+ * fds[0..*nfds) (at most CGIH_MAX_FDS; more are closed). Returns the bytes
+ * read, or -1 with errno (EBADMSG: the fds were cut short, those received
+ * are still in fds). */
+ssize_t cgih_recv_with_fds(int sock, void *buf, size_t len, int *fds, int *nfds, int flags);
+
 long long cgih_now_ns(void);
 long cgih_private_kb(void);
 

@@ -655,35 +655,7 @@ static int read_full(int fd, void *buf, size_t n)
 /* A message and the fds that come with it (GO brings the request's). */
 static int recv_with_fds(int fd, void *h, size_t len, int *fds, int *nfds)
 {
-    union {
-        struct cmsghdr c;
-        char buf[CMSG_SPACE(sizeof(int) * CGIH_MAX_FDS)];
-    } cm;
-    struct iovec iov = {h, len};
-    struct msghdr mh = {0};
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = cm.buf;
-    mh.msg_controllen = sizeof cm.buf;
-    *nfds = 0;
-    ssize_t k;
-    do
-        k = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_WAITALL);
-    while (k < 0 && errno == EINTR);
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-            size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            for (size_t i = 0; i < n; i++) {
-                int f;
-                memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
-                if (*nfds < CGIH_MAX_FDS)
-                    fds[(*nfds)++] = f;
-                else
-                    close(f);
-            }
-        }
-    if (mh.msg_flags & MSG_CTRUNC)
-        return -1;
+    ssize_t k = cgih_recv_with_fds(fd, h, len, fds, nfds, MSG_WAITALL);
     if (k <= 0 || (size_t)k < len)
         return k > 0 && read_full(fd, (char *)h + k, len - (size_t)k) == 0 ? 0 : -1;
     return 0;

@@ -3,6 +3,7 @@ that executes one CGI request through both."""
 import os
 import pathlib
 import re
+import socket
 import subprocess
 import time
 
@@ -56,6 +57,41 @@ def run(argv, env=None, stdin=b"", cwd=None, timeout=30):
     return subprocess.run(
         [str(a) for a in argv], input=stdin, env=full, cwd=cwd,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+
+
+def as_mod_cgid(argv, env, cwd=None, stderr=None):
+    """argv run as mod_cgid runs a CGI program, one socket its stdin and
+    stdout: (our end of it, the process)."""
+    a, b = socket.socketpair()
+    p = subprocess.Popen([str(x) for x in argv], stdin=b, stdout=b, stderr=stderr, env=env, cwd=cwd)
+    b.close()
+    a.settimeout(30)
+    return a, p
+
+
+def recv_until(sock, pattern):
+    """What sock gives until the bytes regex pattern matches it."""
+    out = b""
+    while not re.search(pattern, out):
+        more = sock.recv(4096)
+        assert more, f"EOF before {pattern!r}: {out!r}"
+        out += more
+    return out
+
+
+def recv_to_eof(sock):
+    out = b""
+    while True:
+        more = sock.recv(4096)  # no ECONNRESET
+        if not more:
+            return out
+        out += more
+
+
+def reap(p):
+    if p.poll() is None:
+        p.kill()
+    p.wait()
 
 
 @pytest.fixture(scope="session")

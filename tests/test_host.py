@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from conftest import BASE_ENV, PYTHON, ROOT, SERVED, cold_only, fixed_copy, run
+from conftest import (BASE_ENV, PYTHON, ROOT, SERVED, as_mod_cgid, cold_only, fixed_copy, reap,
+                      recv_to_eof, recv_until, run)
 
 NB = "\u00a0"
 
@@ -1133,6 +1134,9 @@ def test_the_teardowns_collections_call_gc_callbacks_as_python3s(cgihost, tmp_pa
 
 
 IGNORES_BODY = "print('Content-Type: text/plain')\nprint()\nprint('unread', flush=True)\n"
+# A POST of 20000 bytes under Apache, run in-process
+APACHE_POST = dict(BASE_ENV, REQUEST_METHOD="POST", CONTENT_LENGTH="20000", CGIHOST_NO_SERVER="1",
+                   SERVER_SOFTWARE="Apache/2.4.62 (Debian)")
 
 
 def test_an_unread_body_is_drained_until_apache_ends_it(cgihost, tmp_path):
@@ -1145,34 +1149,20 @@ def test_an_unread_body_is_drained_until_apache_ends_it(cgihost, tmp_path):
     The peer here plays Apache."""
     script = tmp_path / "ignores.py"
     script.write_text(IGNORES_BODY)
-    a, b = socket.socketpair()
-    env = dict(BASE_ENV, REQUEST_METHOD="POST", CONTENT_LENGTH="20000", CGIHOST_NO_SERVER="1",
-               SERVER_SOFTWARE="Apache/2.4.62 (Debian)")
-    p = subprocess.Popen([str(cgihost), str(script)], stdin=b, stdout=b, stderr=subprocess.PIPE, env=env)
-    b.close()
+    a, p = as_mod_cgid([cgihost, script], APACHE_POST, stderr=subprocess.PIPE)
     try:
-        a.settimeout(30)
-        out = b""
-        while not out.endswith(b"unread\n"):
-            out += a.recv(4096)
+        out = recv_until(a, rb"unread\n$")
         time.sleep(0.3)  # the script has ended; no body has come yet
         assert p.poll() is None, p.stderr.read()
         for _ in range(2):  # a slow client: two halves, 0.3 s apart
             a.sendall(b"x" * 10000)
             time.sleep(0.3)
         a.shutdown(socket.SHUT_WR)
-        while True:
-            more = a.recv(4096)  # no ECONNRESET
-            if not more:
-                break
-            out += more
-        assert out == b"Content-Type: text/plain\n\nunread\n"
+        assert out + recv_to_eof(a) == b"Content-Type: text/plain\n\nunread\n"
         assert p.wait(timeout=30) == 0
     finally:
         a.close()
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+        reap(p)
 
 
 def test_under_another_server_an_unread_body_not_there_yet_is_not_waited_for(cgihost, tmp_path):
@@ -1181,15 +1171,15 @@ def test_under_another_server_an_unread_body_not_there_yet_is_not_waited_for(cgi
     come."""
     script = tmp_path / "ignores.py"
     script.write_text(IGNORES_BODY)
-    a, b = socket.socketpair()
-    env = dict(BASE_ENV, REQUEST_METHOD="POST", CONTENT_LENGTH="20000", CGIHOST_NO_SERVER="1")
-    p = subprocess.Popen([str(cgihost), str(script)], stdin=b, stdout=b, stderr=subprocess.PIPE, env=env)
-    b.close()
+    env = dict(APACHE_POST)
+    del env["SERVER_SOFTWARE"]
+    a, p = as_mod_cgid([cgihost, script], env)
     try:
         assert p.wait(timeout=30) == 0
-        assert a.recv(4096).endswith(b"unread\n")
+        assert recv_to_eof(a).endswith(b"unread\n")
     finally:
         a.close()
+        reap(p)
 
 
 FILE_AFTER = """import atexit, sys, threading, time
@@ -1271,16 +1261,9 @@ def test_a_signal_during_the_drain_ends_it(cgihost, tmp_path, handler):
     has put the script's handlers away."""
     script = tmp_path / "ignores.py"
     script.write_text(handler + IGNORES_BODY)
-    a, b = socket.socketpair()
-    env = dict(BASE_ENV, REQUEST_METHOD="POST", CONTENT_LENGTH="20000", CGIHOST_NO_SERVER="1",
-               SERVER_SOFTWARE="Apache/2.4.62 (Debian)")
-    p = subprocess.Popen([str(cgihost), str(script)], stdin=b, stdout=b, stderr=subprocess.PIPE, env=env)
-    b.close()
+    a, p = as_mod_cgid([cgihost, script], APACHE_POST)
     try:
-        a.settimeout(30)
-        out = b""
-        while not out.endswith(b"unread\n"):
-            out += a.recv(4096)
+        recv_until(a, rb"unread\n$")
         a.sendall(b"x" * 100)
         time.sleep(0.3)
         assert p.poll() is None
@@ -1288,6 +1271,4 @@ def test_a_signal_during_the_drain_ends_it(cgihost, tmp_path, handler):
         assert p.wait(timeout=5) == -signal.SIGTERM
     finally:
         a.close()
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+        reap(p)

@@ -27,7 +27,7 @@ import time
 
 import pytest
 
-from conftest import CGIHOST, PYTHON, ROOT, fixed_copy
+from conftest import CGIHOST, PYTHON, ROOT, as_mod_cgid, fixed_copy, reap, recv_to_eof, recv_until
 
 IS_ROOT = os.geteuid() == 0
 USER = "www-data" if IS_ROOT else pwd.getpwuid(os.geteuid()).pw_name
@@ -901,6 +901,12 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
+def apache_post(server):
+    """A POST of 20000 bytes under Apache, for that server."""
+    return server.env(GATEWAY_INTERFACE="CGI/1.1", REQUEST_METHOD="POST", CONTENT_LENGTH="20000",
+                      SERVER_SOFTWARE="Apache/2.4.62 (Debian)")
+
+
 def test_the_body_a_script_left_is_drained_by_its_client_not_its_child(base):
     """Under Apache (mod_cgid: stdin and stdout one socket) a script that
     ended without reading its body has the rest drained, so that the socket
@@ -915,15 +921,8 @@ def test_the_body_a_script_left_is_drained_by_its_client_not_its_child(base):
                                         "print('ppid', os.getppid(), flush=True)\n")
         who = s.script("who.py", WHO)
         assert served(s, s.run([who]))  # the script cache warm, the pool full
-        a, b = socket.socketpair()
-        env = s.env(GATEWAY_INTERFACE="CGI/1.1", REQUEST_METHOD="POST", CONTENT_LENGTH="20000",
-                    SERVER_SOFTWARE="Apache/2.4.62 (Debian)")
-        p = subprocess.Popen(as_user([CGIHOST, script]), stdin=b, stdout=b, env=env, cwd=s.scripts)
-        b.close()
-        a.settimeout(30)
-        out = b""
-        while not re.search(rb"ppid \d+\n", out):
-            out += a.recv(4096)
+        a, p = as_mod_cgid(as_user([CGIHOST, script]), apache_post(s), cwd=s.scripts)
+        out = recv_until(a, rb"ppid \d+\n")
         assert f"ppid {s.pid}".encode() in out  # served
         time.sleep(0.3)  # the script has ended; no body has come yet
         assert p.poll() is None  # its client waits for the body
@@ -934,16 +933,12 @@ def test_the_body_a_script_left_is_drained_by_its_client_not_its_child(base):
             a.sendall(b"x" * 10000)
             time.sleep(0.3)
         a.shutdown(socket.SHUT_WR)
-        while True:
-            more = a.recv(4096)  # no ECONNRESET
-            if not more:
-                break
-            out += more
-        assert out == b"Content-Type: text/plain\n\nppid %d\n" % s.pid
+        assert out + recv_to_eof(a) == b"Content-Type: text/plain\n\nppid %d\n" % s.pid
         assert p.wait(timeout=30) == 0
     finally:
         if a:
             a.close()
+            reap(p)
         s.stop()
 
 
@@ -953,17 +948,9 @@ def test_a_signal_to_a_client_draining_the_body_ends_it(srv):
     once, rather than wait blocked for the rest of the body."""
     script = srv.script("ignores.py", "import os\nprint('Content-Type: text/plain')\nprint()\n"
                                       "print('ppid', os.getppid(), flush=True)\n")
-    a, b = socket.socketpair()
-    env = srv.env(GATEWAY_INTERFACE="CGI/1.1", REQUEST_METHOD="POST", CONTENT_LENGTH="20000",
-                  SERVER_SOFTWARE="Apache/2.4.62 (Debian)")
-    p = subprocess.Popen(as_user([CGIHOST, script]), stdin=b, stdout=b, env=env, cwd=srv.scripts)
-    b.close()
+    a, p = as_mod_cgid(as_user([CGIHOST, script]), apache_post(srv), cwd=srv.scripts)
     try:
-        a.settimeout(30)
-        out = b""
-        while not re.search(rb"ppid \d+\n", out):
-            out += a.recv(4096)
-        assert f"ppid {srv.pid}".encode() in out
+        assert f"ppid {srv.pid}".encode() in recv_until(a, rb"ppid \d+\n")
         a.sendall(b"x" * 100)
         time.sleep(0.3)
         assert p.poll() is None
@@ -971,9 +958,7 @@ def test_a_signal_to_a_client_draining_the_body_ends_it(srv):
         assert p.wait(timeout=5) == -signal.SIGTERM
     finally:
         a.close()
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+        reap(p)
 
 
 def test_a_pool_larger_than_max_children_does_not_spin(base):
@@ -2291,6 +2276,30 @@ def test_a_tty_gets_a_line_buffered_stdout(srv):
             os.close(slave)
 
 
+def activator(sock, maker="user"):
+    """Python code that makes the listening socket at sock as systemd's
+    cgihost.socket would (maker "root": bound as root, then given to the
+    user with mode 0600; "root, left root's": mode 0666, root's), passes it
+    as fd 3 with LISTEN_FDS=1, and execs its arguments."""
+    pw = pwd.getpwnam(USER)
+    return f"""
+import os, socket, sys
+l = socket.socket(socket.AF_UNIX)
+l.bind({str(sock)!r}); l.listen(16)
+if os.geteuid() == 0 and {maker == "root"!r}:
+    os.chown({str(sock)!r}, {pw.pw_uid}, {pw.pw_gid})
+    os.chmod({str(sock)!r}, 0o600)
+elif os.geteuid() == 0 and {maker != "user"!r}:
+    os.chmod({str(sock)!r}, 0o666)
+if l.fileno() != 3:
+    os.dup2(l.fileno(), 3)
+os.set_inheritable(3, True)
+os.environ.update(LISTEN_FDS="1", LISTEN_PID=str(os.getpid()))
+os.environ.pop("LC_CTYPE", None)
+os.execvp(sys.argv[1], sys.argv[1:])
+"""
+
+
 @pytest.mark.parametrize("maker", ["user", "root", "root, left root's"])
 def test_socket_activation(base, maker):
     """As systemd's cgihost.socket would: the socket made by someone else,
@@ -2308,26 +2317,10 @@ def test_socket_activation(base, maker):
     if IS_ROOT:
         os.chown(s.dir, UID, -1)
     sock = s.dir / "server.sock"
-    pw = pwd.getpwnam(USER)
-    activator = f"""
-import os, socket, sys
-l = socket.socket(socket.AF_UNIX)
-l.bind({str(sock)!r}); l.listen(16)
-if os.geteuid() == 0 and {maker == "root"!r}:
-    os.chown({str(sock)!r}, {pw.pw_uid}, {pw.pw_gid})
-    os.chmod({str(sock)!r}, 0o600)
-elif os.geteuid() == 0:
-    os.chmod({str(sock)!r}, 0o666)
-if l.fileno() != 3:
-    os.dup2(l.fileno(), 3)
-os.set_inheritable(3, True)
-os.environ.update(LISTEN_FDS="1", LISTEN_PID=str(os.getpid()))
-os.environ.pop("LC_CTYPE", None)
-os.execvp(sys.argv[1], sys.argv[1:])
-"""
     serve = [CGIHOST, "serve", "--socket-dir", s.dir, "--idle-exit", "2"]
-    argv = (as_user([sys.executable, "-c", activator, *serve]) if maker == "user" else
-            [sys.executable, "-c", activator, *as_user(serve)])
+    code = activator(sock, maker)
+    argv = (as_user([sys.executable, "-c", code, *serve]) if maker == "user" else
+            [sys.executable, "-c", code, *as_user(serve)])
     with open(s.log, "ab") as log:
         s.proc = subprocess.Popen([sys.executable, "-c", REAPER, *map(str, argv)],
                                   env=s.env(), stdout=log, stderr=log)
@@ -2357,18 +2350,7 @@ def test_a_socket_activated_server_keeps_its_socket_past_stop_wait(base):
     if IS_ROOT:
         os.chown(s.dir, UID, -1)
     sock = s.dir / "server.sock"
-    activator = f"""
-import os, socket, sys
-l = socket.socket(socket.AF_UNIX)
-l.bind({str(sock)!r}); l.listen(16)
-if l.fileno() != 3:
-    os.dup2(l.fileno(), 3)
-os.set_inheritable(3, True)
-os.environ.update(LISTEN_FDS="1", LISTEN_PID=str(os.getpid()))
-os.environ.pop("LC_CTYPE", None)
-os.execvp(sys.argv[1], sys.argv[1:])
-"""
-    argv = as_user([sys.executable, "-c", activator, CGIHOST, "serve", "--socket-dir", s.dir,
+    argv = as_user([sys.executable, "-c", activator(sock), CGIHOST, "serve", "--socket-dir", s.dir,
                     "--stop-wait", "1"])
     with open(s.log, "ab") as log:
         s.proc = subprocess.Popen([sys.executable, "-c", REAPER, *map(str, argv)],
