@@ -504,10 +504,10 @@ static int via_server(int argc, char **argv)
                         t_status, tracing == 1 ? cgih_private_kb() : -1L);
             }
             if (msg_fd >= 0) { /* the request body the script left: ours to drain */
-                /* The script has ended: a signal that came since is for
-                 * nobody, and one that comes during the drain takes its
-                 * own effect (ends us, by default), as on a script's
-                 * process draining in-process. */
+                /* The script has ended: a signal caught since is for
+                 * nobody; one still blocked, or one that comes during the
+                 * drain, takes its own effect (ends us, by default), as on
+                 * a script's process draining in-process. */
                 for (size_t i = 0; i < NFWD; i++)
                     pending[i] = 0;
                 any_pending = 0;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "cgienv.h"
@@ -106,6 +107,11 @@ int main(int argc, char **argv)
          * hands it to the client instead). Python's handlers gone, as
          * python3's end resets them: a web server's signal ends the drain
          * and us by its default effect. */
+        /* (An alarm the script left armed is the script's: it goes too.) */
+        struct itimerval off = {{0, 0}, {0, 0}};
+        if (setitimer(ITIMER_REAL, &off, NULL) != 0) {
+            /* cannot fail with these arguments */
+        }
         static const int sigs[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM};
         for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
             struct sigaction sa;

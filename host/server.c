@@ -1456,11 +1456,13 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
     /* What the script left of a request body on a socket goes to the
      * client with the status: it drains it (cgih_drain_body()), so that
      * this child, and its place among --max-children, is not held while a
-     * slow client sends the rest; and the socket has a holder until then. */
-    int left = cgih_drain_wanted(0) ? fcntl(0, F_DUPFD_CLOEXEC, 3) : -1;
-    close(0);
+     * slow client sends the rest; and the socket has a holder until then.
+     * (Copied once 1 and 2 are closed: a script that used up its fds left
+     * no other place for the copy.) */
     close(1);
     close(2);
+    int left = cgih_drain_wanted(0) ? fcntl(0, F_DUPFD_CLOEXEC, 1) : -1;
+    close(0);
     /* Our copies of fds 0-2 are closed (the client has let go of its own
      * stdin and stdout at GO). Learn before reporting: once the client has
      * its status and exits, the server kills us. */

@@ -1272,3 +1272,23 @@ def test_a_signal_during_the_drain_ends_it(cgihost, tmp_path, handler):
     finally:
         a.close()
         reap(p)
+
+
+def test_an_alarm_the_script_left_armed_does_not_cut_the_drain(cgihost, tmp_path):
+    """The script's timer is the script's: it is cancelled with it, and the
+    drain waits for the body, as a served run's client does."""
+    script = tmp_path / "alarm.py"
+    script.write_text("import signal\nsignal.signal(signal.SIGALRM, lambda *a: None)\nsignal.alarm(1)\n"
+                      + IGNORES_BODY)
+    a, p = as_mod_cgid([cgihost, script], APACHE_POST)
+    try:
+        out = recv_until(a, rb"unread\n$")
+        time.sleep(1.5)  # past the alarm
+        assert p.poll() is None
+        a.sendall(b"x" * 20000)
+        a.shutdown(socket.SHUT_WR)
+        assert out + recv_to_eof(a) == b"Content-Type: text/plain\n\nunread\n"
+        assert p.wait(timeout=30) == 0
+    finally:
+        a.close()
+        reap(p)

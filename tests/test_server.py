@@ -942,6 +942,29 @@ def test_the_body_a_script_left_is_drained_by_its_client_not_its_child(base):
         s.stop()
 
 
+def test_a_script_that_used_up_its_fds_still_has_its_body_drained(srv):
+    """The child copies the request's stdin for the client once its own
+    stdout and stderr are closed: a script that left no fd free still gets
+    its body drained, as in-process."""
+    script = srv.script("fds.py", "import os, resource\nresource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))\n"
+                                  "held = []\ntry:\n    while True:\n"
+                                  "        held.append(os.open('/dev/null', os.O_RDONLY))\nexcept OSError:\n"
+                                  "    pass\nprint('Content-Type: text/plain')\nprint()\n"
+                                  "print('ppid', os.getppid(), flush=True)\n")
+    a, p = as_mod_cgid(as_user([CGIHOST, script]), apache_post(srv), cwd=srv.scripts)
+    try:
+        out = recv_until(a, rb"ppid \d+\n")
+        assert f"ppid {srv.pid}".encode() in out
+        time.sleep(0.3)
+        a.sendall(b"x" * 20000)  # no EPIPE: somebody holds the socket
+        a.shutdown(socket.SHUT_WR)
+        assert out + recv_to_eof(a) == b"Content-Type: text/plain\n\nppid %d\n" % srv.pid
+        assert p.wait(timeout=30) == 0
+    finally:
+        a.close()
+        reap(p)
+
+
 def test_a_signal_to_a_client_draining_the_body_ends_it(srv):
     """The script has ended; its client drains the body it left: a SIGTERM
     (Apache's, at its Timeout) ends the client by its default effect at
