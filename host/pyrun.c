@@ -1654,6 +1654,47 @@ static void collect_no_fail(void)
     Py_XDECREF(gc);
 }
 
+/* _PySignal_Fini(): every signal with a handler in Python (the script's, or
+ * SIGINT's default_int_handler) back to SIG_DFL, so that the handler, and the
+ * module globals it holds (__main__'s: its finalizers, a temporary file to
+ * delete), go with the rest. Handlers that are SIG_DFL or SIG_IGN, or not
+ * Python's (None), stay. signal.signal() first runs the handlers of signals
+ * caught and not yet handled, which python3 drops here: they run with
+ * sys.stdout and sys.stderr None, so that what they print goes nowhere. */
+static void signal_fini(void)
+{
+    PyObject *sig = loaded("_signal"); /* not loaded: the script set no handler */
+    if (!sig)
+        return;
+    PyObject *out = Py_XNewRef(PySys_GetObject("stdout")),
+             *err = Py_XNewRef(PySys_GetObject("stderr"));
+    if (PySys_SetObject("stdout", Py_None) < 0 || PySys_SetObject("stderr", Py_None) < 0)
+        PyErr_Clear();
+    PyObject *get = PyObject_GetAttrString(sig, "getsignal");
+    PyObject *set = get ? PyObject_GetAttrString(sig, "signal") : NULL;
+    PyObject *dfl = set ? PyObject_GetAttrString(sig, "SIG_DFL") : NULL;
+    for (int n = 1; dfl && n < NSIG; n++) {
+        PyObject *num = PyLong_FromLong(n);
+        PyObject *h = num ? PyObject_CallOneArg(get, num) : NULL;
+        if (h && h != Py_None && !PyLong_Check(h)) {
+            PyObject *r = PyObject_CallFunctionObjArgs(set, num, dfl, NULL);
+            Py_XDECREF(r);
+        }
+        Py_XDECREF(h);
+        Py_XDECREF(num);
+        PyErr_Clear();
+    }
+    Py_XDECREF(dfl);
+    Py_XDECREF(set);
+    Py_XDECREF(get);
+    Py_DECREF(sig);
+    if ((out && PySys_SetObject("stdout", out) < 0) || (err && PySys_SetObject("stderr", err) < 0))
+        PyErr_Clear();
+    Py_XDECREF(out);
+    Py_XDECREF(err);
+    PyErr_Clear();
+}
+
 /* The files the script opened that outlive the teardown, held where python3
  * would free them only as the interpreter goes (a signal handler's, a codec
  * search function's or an at-fork callback's globals, an attribute of a
@@ -1849,7 +1890,8 @@ static int finalize(int status)
 {
     /* What Py_FinalizeEx() does that a script can observe, in its order: wait
      * for non-daemon threads, run atexit handlers, flush stdout and stderr
-     * (a failure is reported and gives status 120), collect, then finalize_modules()
+     * (a failure is reported and gives status 120), put the signals that have
+     * handlers in Python back to SIG_DFL, collect, then finalize_modules()
      * for what the script added (delete_special(), release_what_the_
      * script_added(): unclosed files, here or in a helper module, are
      * flushed and closed, and __del__ methods run), collect, and flush
@@ -1874,6 +1916,7 @@ static int finalize(int status)
      * with that cycle below, its FileIO closed before the TextIOWrapper's
      * flush: the data was lost. A no-op when the script disabled gc, as
      * there. */
+    signal_fini();
     PyGC_Collect();
     delete_special();
     release_what_the_script_added();

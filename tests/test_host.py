@@ -854,7 +854,8 @@ def test_files_left_open_in_a_cycle_are_written_as_python3_writes_them(cgihost, 
 # (released with the interpreter), an instance put in sys.modules, an
 # attribute of a module there before the script, a list in sys.
 HOLDERS = {
-    "signal": "import signal, sys\nlogf = open(OUT, 'a')\ndef on_term(n, f):\n    sys.exit(1)\n"
+    "signal": "import signal, sys\nlogf = open(OUT, 'a')\nclass D:\n    def __del__(self):\n"
+              "        print('del D', flush=True)\nd = D()\ndef on_term(n, f):\n    sys.exit(1)\n"
               "signal.signal(signal.SIGTERM, on_term)\n",
     "codecs": "import codecs\nlogf = open(OUT, 'a')\ndef search(name):\n    return None\n"
               "codecs.register(search)\n",
@@ -1292,3 +1293,39 @@ def test_an_alarm_the_script_left_armed_does_not_cut_the_drain(cgihost, tmp_path
     finally:
         a.close()
         reap(p)
+
+
+SIGNAL_HANDLER_IN_MAIN = """import signal, sys, tempfile
+def onterm(s, f):
+    sys.exit(1)
+signal.signal(signal.SIGTERM, onterm)
+t = tempfile.NamedTemporaryFile("w", dir=".", prefix="tmpdel")
+t.write("x")
+class Conn:
+    def __del__(self):
+        print("Conn closed")
+c = Conn()
+print("end")
+"""
+
+PENDING_AT_TEARDOWN = """import signal, atexit
+signal.signal(signal.SIGALRM, lambda n, f: print("handler ran at teardown"))
+atexit.register(sum, range(3 * 10 ** 7))
+atexit.register(signal.setitimer, signal.ITIMER_REAL, 0.01)
+print("body")
+"""
+
+
+@pytest.mark.parametrize("text", [SIGNAL_HANDLER_IN_MAIN, PENDING_AT_TEARDOWN], ids=["handler", "pending"])
+def test_signal_handlers_go_at_exit_as_in_python3(cgihost, tmp_path, text):
+    """python3 puts every handler of its own back to SIG_DFL after atexit
+    (_PySignal_Fini()): a handler defined in __main__ then no longer holds
+    its globals, whose finalizers run and whose temporary file goes. A
+    signal caught late in atexit's C code is dropped there: its handler
+    prints nothing."""
+    script = tmp_path / "s.py"
+    script.write_text(text)
+    ours, theirs = run([cgihost, script], cwd=tmp_path), run([PYTHON, script], cwd=tmp_path)
+    assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr)
+    assert ours.stdout in (b"end\nConn closed\n", b"body\n")
+    assert not list(tmp_path.glob("tmpdel*"))
