@@ -677,7 +677,7 @@ def test_the_plain_traceback_without_imports_is_format_exceptions(cgihost, tmp_p
 
 
 NBSP_CRASH = ("import cgitb\ncgitb.enable()\nprint('Content-Type: text/html\\n')\ndef f(x):\n"
-              "\u00a0\u00a0\u00a0\u00a0y = x + '\u00a0'\n"
+              "\u00a0\u00a0\u00a0\u00a0y = x * len('\u00a0')\n"
               "\u00a0\u00a0\u00a0\u00a0return y / 0  # a\u00a0b\nf('1')\n")
 
 
@@ -697,6 +697,8 @@ def test_a_report_shows_no_break_spaces_as_a_copy_fixed_by_hand_shows_them(cgiho
     a, b = normalize(ours.stdout.decode()), normalize(theirs.stdout.decode())
     report, _, tail = a.partition("<!-- The above is")
     assert "\u00a0" not in report and "#&nbsp;a&nbsp;b<br>" in report
+    # (the plain traceback is the interpreter's: from 3.13 it keeps the
+    # indentation it cannot dedent, no-break spaces)
     assert "return y / 0  # a\u00a0b" in tail
-    assert a == b.replace("#&nbsp;a\u00a0b<br>", "#&nbsp;a&nbsp;b<br>").replace(
-        "x&nbsp;+&nbsp;'\u00a0'", "x&nbsp;+&nbsp;'&nbsp;'")
+    assert report == b.partition("<!-- The above is")[0].replace(
+        "#&nbsp;a\u00a0b<br>", "#&nbsp;a&nbsp;b<br>").replace("len('\u00a0')", "len('&nbsp;')")
