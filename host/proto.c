@@ -528,19 +528,25 @@ static int body_left(long long *left, int *apache)
     return 0;
 }
 
+/* body_left(), and fd a socket. */
+static int body_on_socket(int fd, long long *left, int *apache)
+{
+    struct stat st;
+    return body_left(left, apache) && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
 int cgih_drain_wanted(int fd)
 {
     long long left;
     int apache;
-    struct stat st;
-    return body_left(&left, &apache) && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+    return body_on_socket(fd, &left, &apache);
 }
 
 void cgih_drain_body(int fd)
 {
     long long left;
-    int waited; /* else nothing waits until some body was found */
-    if (!cgih_drain_wanted(fd) || !body_left(&left, &waited))
+    int waited; /* under Apache from the start; else once some body was found */
+    if (!body_on_socket(fd, &left, &waited))
         return;
     long idle = 60000;
     const char *ms = getenv("CGIHOST_DRAIN_MS");

@@ -137,8 +137,8 @@ static struct server {
     long served;
     time_t t_start, t_active, t_selfcheck, t_spawn_failed;
     int stopping, restarting;
-    int draining; /* stopped 30 s ago with requests running: socket and lock let go, still watching
-                     them */
+    int draining; /* past --stop-wait with requests running: socket and lock let go, still
+                     watching them */
     time_t t_stop;
     PyObject *cache;   /* (filename, dev, ino, mtime_ns, ctime_ns, size) -> code */
     PyObject *pending; /* filenames to compile when idle */
@@ -2970,8 +2970,7 @@ serve:
             S.draining = 1;
             S.restarting = 0;
             update_listening();
-            if (!S.activated)
-                unlink(S.sock);
+            unlink(S.sock);
             close(S.lfd);
             S.lfd = -1;
             close(S.lockfd);

@@ -512,13 +512,19 @@ static PyObject *cgitb_scanvars(PyObject *module, PyObject *args, PyObject *kwds
 
 /* ---- the reports: html() and text() ----------------------------------------- */
 
-/* s with U+00A0 as spaces (a new reference), or NULL. */
-static PyObject *nbsp_spaces(PyObject *s)
+/* s with U+00A0 replaced by `with` (a new reference), or NULL. The HTML
+ * report shows it as "&nbsp;" (an extension of cgitb.py's HTML): a line that
+ * cgihost ran with no-break spaces for spaces shows as a copy fixed by hand
+ * shows, and one holding them in its strings or comments shows them
+ * whatever charset the browser guesses for a page that names none (as
+ * hello.py's), where the raw bytes came out as "\u00c2\u00a0" in
+ * windows-1252. */
+static PyObject *nbsp_as(PyObject *s, const char *with)
 {
     Py_ssize_t at = PyUnicode_FindChar(s, 0xa0, 0, PyUnicode_GET_LENGTH(s), 1);
     if (at < 0)
         return at == -1 ? Py_NewRef(s) : NULL;
-    PyObject *a = PyUnicode_FromOrdinal(0xa0), *b = PyUnicode_FromOrdinal(' ');
+    PyObject *a = PyUnicode_FromOrdinal(0xa0), *b = PyUnicode_FromString(with);
     PyObject *r = a && b ? PyUnicode_Replace(s, a, b, -1) : NULL;
     Py_XDECREF(a);
     Py_XDECREF(b);
@@ -552,7 +558,7 @@ static PyObject *reader_call(PyObject *self, PyObject *unused)
      * of "\u00a0\u00a0return"); elsewhere, in strings and comments, what
      * it finds is the same either way. */
     if (line && PyUnicode_Check(line))
-        Py_SETREF(line, nbsp_spaces(line));
+        Py_SETREF(line, nbsp_as(line, " "));
     /* finally: lnum += 1 -- with the try's exception, if any, put aside */
     PyObject *exc = line ? NULL : PyErr_GetRaisedException_compat();
     PyObject *next = PyNumber_Add(lnum, one);
@@ -711,23 +717,6 @@ static PyObject *frame_call(report *r, PyObject *func, PyObject *argvalues)
     return call;
 }
 
-/* U+00A0 as "&nbsp;" (an extension of cgitb.py's HTML): a line that cgihost
- * ran with no-break spaces for spaces shows as a copy fixed by hand shows,
- * and one holding them in its strings or comments shows them whatever
- * charset the browser guesses for a page that names none (as hello.py's),
- * where the raw bytes came out as "\u00c2\u00a0" in windows-1252. */
-static PyObject *nbsp_entities(PyObject *s)
-{
-    Py_ssize_t at = PyUnicode_FindChar(s, 0xa0, 0, PyUnicode_GET_LENGTH(s), 1);
-    if (at < 0)
-        return at == -1 ? Py_NewRef(s) : NULL;
-    PyObject *a = PyUnicode_FromOrdinal(0xa0), *b = PyUnicode_FromString("&nbsp;");
-    PyObject *r = a && b ? PyUnicode_Replace(s, a, b, -1) : NULL;
-    Py_XDECREF(a);
-    Py_XDECREF(b);
-    return r;
-}
-
 /* One source line of a frame's context, appended to rows. */
 static int context_row(report *r, PyObject *rows, PyObject *i, PyObject *line, PyObject *highlight)
 {
@@ -753,7 +742,7 @@ static int context_row(report *r, PyObject *rows, PyObject *i, PyObject *line, P
             return -1;
         int hl = PySequence_Contains(highlight, i);
         if (hl >= 0 && (pre = PyObject_CallOneArg(r->preformat, line)) && PyUnicode_Check(pre))
-            Py_SETREF(pre, nbsp_entities(pre));
+            Py_SETREF(pre, nbsp_as(pre, "&nbsp;"));
         if (pre) {
             tt = pyfmt2(hl ? "<tt>=&gt;%s%s</tt>" : "<tt>&nbsp;&nbsp;%s%s</tt>", num, pre);
             if (tt && hl) {

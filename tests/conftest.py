@@ -3,6 +3,7 @@ that executes one CGI request through both."""
 import os
 import pathlib
 import re
+import signal
 import socket
 import subprocess
 import time
@@ -86,6 +87,16 @@ def recv_to_eof(sock):
         if not more:
             return out
         out += more
+
+
+def signal_ends_the_drain(a, p):
+    """p's script has ended and its body is being drained: once some body
+    has come, a SIGTERM ends p by its default effect, at once."""
+    a.sendall(b"x" * 100)
+    time.sleep(0.3)
+    assert p.poll() is None
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=5) == -signal.SIGTERM
 
 
 def reap(p):

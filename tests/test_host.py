@@ -3,7 +3,6 @@ the interpreter it names, and what `import cgi` costs in modules."""
 import hashlib
 import pathlib
 import re
-import signal
 import socket
 import subprocess
 import time
@@ -11,7 +10,7 @@ import time
 import pytest
 
 from conftest import (BASE_ENV, PYTHON, ROOT, SERVED, as_mod_cgid, cold_only, fixed_copy, reap,
-                      recv_to_eof, recv_until, run)
+                      recv_to_eof, recv_until, run, signal_ends_the_drain)
 
 NB = "\u00a0"
 
@@ -1265,11 +1264,7 @@ def test_a_signal_during_the_drain_ends_it(cgihost, tmp_path, handler):
     a, p = as_mod_cgid([cgihost, script], APACHE_POST)
     try:
         recv_until(a, rb"unread\n$")
-        a.sendall(b"x" * 100)
-        time.sleep(0.3)
-        assert p.poll() is None
-        p.send_signal(signal.SIGTERM)
-        assert p.wait(timeout=5) == -signal.SIGTERM
+        signal_ends_the_drain(a, p)
     finally:
         a.close()
         reap(p)

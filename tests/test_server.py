@@ -27,7 +27,8 @@ import time
 
 import pytest
 
-from conftest import CGIHOST, PYTHON, ROOT, as_mod_cgid, fixed_copy, reap, recv_to_eof, recv_until
+from conftest import (CGIHOST, PYTHON, ROOT, as_mod_cgid, fixed_copy, reap, recv_to_eof, recv_until,
+                      signal_ends_the_drain)
 
 IS_ROOT = os.geteuid() == 0
 USER = "www-data" if IS_ROOT else pwd.getpwuid(os.geteuid()).pw_name
@@ -974,11 +975,7 @@ def test_a_signal_to_a_client_draining_the_body_ends_it(srv):
     a, p = as_mod_cgid(as_user([CGIHOST, script]), apache_post(srv), cwd=srv.scripts)
     try:
         assert f"ppid {srv.pid}".encode() in recv_until(a, rb"ppid \d+\n")
-        a.sendall(b"x" * 100)
-        time.sleep(0.3)
-        assert p.poll() is None
-        p.send_signal(signal.SIGTERM)
-        assert p.wait(timeout=5) == -signal.SIGTERM
+        signal_ends_the_drain(a, p)
     finally:
         a.close()
         reap(p)
@@ -2323,6 +2320,23 @@ os.execvp(sys.argv[1], sys.argv[1:])
 """
 
 
+def start_activated(s, serve, maker="user"):
+    """s's server run as systemd's cgihost.socket runs it: activator() makes
+    its socket in s's directory and execs serve (as the user, or, maker
+    being root's, serve alone as the user); returns the socket's path."""
+    s.dir.mkdir(mode=0o700)
+    if IS_ROOT:
+        os.chown(s.dir, UID, -1)
+    sock = s.dir / "server.sock"
+    code = activator(sock, maker)
+    argv = (as_user([sys.executable, "-c", code, *serve]) if maker == "user" else
+            [sys.executable, "-c", code, *as_user(serve)])
+    with open(s.log, "ab") as log:
+        s.proc = subprocess.Popen([sys.executable, "-c", REAPER, *map(str, argv)],
+                                  env=s.env(), stdout=log, stderr=log)
+    return sock
+
+
 @pytest.mark.parametrize("maker", ["user", "root", "root, left root's"])
 def test_socket_activation(base, maker):
     """As systemd's cgihost.socket would: the socket made by someone else,
@@ -2336,17 +2350,7 @@ def test_socket_activation(base, maker):
     if maker != "user" and not IS_ROOT:
         pytest.skip("needs root, as systemd")
     s = Server(base)
-    s.dir.mkdir(mode=0o700)
-    if IS_ROOT:
-        os.chown(s.dir, UID, -1)
-    sock = s.dir / "server.sock"
-    serve = [CGIHOST, "serve", "--socket-dir", s.dir, "--idle-exit", "2"]
-    code = activator(sock, maker)
-    argv = (as_user([sys.executable, "-c", code, *serve]) if maker == "user" else
-            [sys.executable, "-c", code, *as_user(serve)])
-    with open(s.log, "ab") as log:
-        s.proc = subprocess.Popen([sys.executable, "-c", REAPER, *map(str, argv)],
-                                  env=s.env(), stdout=log, stderr=log)
+    sock = start_activated(s, [CGIHOST, "serve", "--socket-dir", s.dir, "--idle-exit", "2"], maker)
     try:
         assert wait_for(lambda: "serving on" in s.log.read_text(), 20), s.log.read_text()
         s.pid = s.reaper_child()
@@ -2369,15 +2373,7 @@ def test_a_socket_activated_server_keeps_its_socket_past_stop_wait(base):
     and answers at once (run it yourself), rather than let clients wait
     their time-out in a backlog nobody accepts."""
     s = Server(base)
-    s.dir.mkdir(mode=0o700)
-    if IS_ROOT:
-        os.chown(s.dir, UID, -1)
-    sock = s.dir / "server.sock"
-    argv = as_user([sys.executable, "-c", activator(sock), CGIHOST, "serve", "--socket-dir", s.dir,
-                    "--stop-wait", "1"])
-    with open(s.log, "ab") as log:
-        s.proc = subprocess.Popen([sys.executable, "-c", REAPER, *map(str, argv)],
-                                  env=s.env(), stdout=log, stderr=log)
+    sock = start_activated(s, [CGIHOST, "serve", "--socket-dir", s.dir, "--stop-wait", "1"])
     try:
         assert wait_for(lambda: "serving on" in s.log.read_text(), 20), s.log.read_text()
         s.pid = s.reaper_child()
