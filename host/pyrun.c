@@ -1677,7 +1677,14 @@ static void signal_fini(void)
         PyObject *num = PyLong_FromLong(n);
         PyObject *h = num ? PyObject_CallOneArg(get, num) : NULL;
         if (h && h != Py_None && !PyLong_Check(h)) {
+            /* signal.signal() first runs the handlers of signals caught and
+             * not yet handled; one that raises fails the call, and the
+             * handler of n would stay: once more, those are handled now. */
             PyObject *r = PyObject_CallFunctionObjArgs(set, num, dfl, NULL);
+            if (!r) {
+                PyErr_Clear();
+                r = PyObject_CallFunctionObjArgs(set, num, dfl, NULL);
+            }
             Py_XDECREF(r);
         }
         Py_XDECREF(h);
