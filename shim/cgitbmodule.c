@@ -643,14 +643,16 @@ fail:
 static int version_and_date(PyObject **pyver, PyObject **date)
 {
     *pyver = *date = NULL;
-    PyObject *version = PySys_GetObject("version"); /* borrowed */
-    PyObject *executable = PySys_GetObject("executable");
-    if (!version || !executable) {
-        PyErr_Format(PyExc_AttributeError, "module 'sys' has no attribute '%s'",
-                     version ? "executable" : "version");
+    /* In cgitb.py's order, each read when it is used: a str subclass's
+     * split() (or a finalizer) can replace sys.executable meanwhile, so
+     * neither is held borrowed across a call. */
+    PyObject *version = Py_XNewRef(PySys_GetObject("version"));
+    if (!version) {
+        PyErr_SetString(PyExc_AttributeError, "module 'sys' has no attribute 'version'");
         return -1;
     }
     PyObject *parts = call_method(version, "split", NULL), *v = NULL, *a = NULL;
+    Py_DECREF(version);
     if (parts)
         v = PySequence_GetItem(parts, 0);
     Py_XDECREF(parts);
@@ -663,7 +665,14 @@ static int version_and_date(PyObject **pyver, PyObject **date)
     Py_DECREF(a);
     if (!b)
         return -1;
+    PyObject *executable = Py_XNewRef(PySys_GetObject("executable"));
+    if (!executable) {
+        Py_DECREF(b);
+        PyErr_SetString(PyExc_AttributeError, "module 'sys' has no attribute 'executable'");
+        return -1;
+    }
     *pyver = PyNumber_Add(b, executable);
+    Py_DECREF(executable);
     Py_DECREF(b);
     if (!*pyver)
         return -1;
@@ -1248,25 +1257,28 @@ static int hook_init(PyObject *self, PyObject *args, PyObject *kwds)
         return -1;
     PyObject *display = av[0], *logdir = av[1] ? av[1] : Py_None, *context = av[2];
     PyObject *file = av[3] ? av[3] : Py_None, *format = av[4];
-    int t = PyObject_IsTrue(file);
-    if (t < 0)
-        return -1;
-    if (!t) {
-        file = PySys_GetObject("stdout"); /* borrowed */
-        if (!file) {
-            PyErr_SetString(PyExc_AttributeError, "module 'sys' has no attribute 'stdout'");
-            return -1;
-        }
-    }
     PyObject *one = NULL, *five = NULL, *html = NULL; /* the defaults, when used */
     int rc = -1;
-    if ((display || (display = one = PyLong_FromLong(1))) &&
-        (context || (context = five = PyLong_FromLong(5))) &&
-        (format || (format = html = PyUnicode_FromString("html"))) &&
-        setattr_s(self, "display", display) == 0 && setattr_s(self, "logdir", logdir) == 0 &&
-        setattr_s(self, "context", context) == 0 && setattr_s(self, "file", file) == 0 &&
-        setattr_s(self, "format", format) == 0)
+    if (!(display || (display = one = PyLong_FromLong(1))) ||
+        !(context || (context = five = PyLong_FromLong(5))) ||
+        !(format || (format = html = PyUnicode_FromString("html"))) ||
+        setattr_s(self, "display", display) < 0 || setattr_s(self, "logdir", logdir) < 0 ||
+        setattr_s(self, "context", context) < 0)
+        goto done;
+    /* self.file = file or sys.stdout, read now as cgitb.py reads it (the
+     * setattrs above can run Python code that replaces sys.stdout) */
+    int t = PyObject_IsTrue(file);
+    if (t < 0)
+        goto done;
+    file = t ? Py_NewRef(file) : Py_XNewRef(PySys_GetObject("stdout"));
+    if (!file) {
+        PyErr_SetString(PyExc_AttributeError, "module 'sys' has no attribute 'stdout'");
+        goto done;
+    }
+    if (setattr_s(self, "file", file) == 0 && setattr_s(self, "format", format) == 0)
         rc = 0;
+    Py_DECREF(file);
+done:
     Py_XDECREF(one);
     Py_XDECREF(five);
     Py_XDECREF(html);
@@ -1482,20 +1494,19 @@ static int rebind_handler_file(cgitb_state *st, PyObject *self)
 {
     if (self != st->handler_hook || !st->import_stdout)
         return 0;
-    PyObject *now = PySys_GetObject("__stdout__"); /* borrowed */
-    if (!now || now == Py_None || now == st->import_stdout)
-        return 0;
-    PyObject *file = getattr_s(self, "file");
-    if (!file)
-        return -1;
-    int stale = file == st->import_stdout;
-    Py_DECREF(file);
-    if (!stale)
-        return 0;
-    if (setattr_s(self, "file", now) < 0)
-        return -1;
-    Py_SETREF(st->import_stdout, Py_NewRef(now));
-    return 0;
+    /* held: getting self.file may run Python code that replaces it */
+    PyObject *now = Py_XNewRef(PySys_GetObject("__stdout__"));
+    int rc = 0;
+    if (now && now != Py_None && now != st->import_stdout) {
+        PyObject *file = getattr_s(self, "file");
+        if (!file)
+            rc = -1;
+        else if (file == st->import_stdout && (rc = setattr_s(self, "file", now)) == 0)
+            Py_SETREF(st->import_stdout, Py_NewRef(now));
+        Py_XDECREF(file);
+    }
+    Py_XDECREF(now);
+    return rc;
 }
 
 int cgih_cgitb_follow_stdout(void)

@@ -702,3 +702,52 @@ def test_a_report_shows_no_break_spaces_as_a_copy_fixed_by_hand_shows_them(cgiho
     assert "return y / 0  # a\u00a0b" in tail
     assert report == b.partition("<!-- The above is")[0].replace(
         "#&nbsp;a\u00a0b<br>", "#&nbsp;a&nbsp;b<br>").replace("len('\u00a0')", "len('&nbsp;')")
+
+
+HOOK_FILE_AFTER_SETATTRS = """import cgitb, sys, io
+class S(io.StringIO): pass
+class H(cgitb.Hook):
+    def __setattr__(self, k, v):
+        if k == "display":
+            sys.stdout = S()
+        object.__setattr__(self, k, v)
+old = sys.stdout
+sys.stdout = io.StringIO()
+h = H()
+r = type(h.file).__name__
+sys.stdout = old
+print("hook file:", r)
+"""
+
+EXECUTABLE_AFTER_SPLIT = """import cgitb, sys
+n = [0]
+class V(str):
+    def split(self, *a):  # a new, longer sys.executable at each call
+        n[0] += 1
+        sys.executable = "NEW-" + "e" * (100 * n[0])
+        return str.split(self, *a)
+sys.executable = "".join(["OLD-", "o" * 50])
+sys.version = V(sys.version)
+try:
+    1/0
+except ZeroDivisionError:
+    info = sys.exc_info()
+for report in (cgitb.text(info, 1), cgitb.html(info, 1)):
+    print("NEW-e" in report, "OLD-o" in report)
+"""
+
+
+# PYTHONMALLOC=debug: a read after free reads 0xdd bytes, not what was there
+@pytest.mark.parametrize("text,env", [(HOOK_FILE_AFTER_SETATTRS, None),
+                                      (EXECUTABLE_AFTER_SPLIT, {"PYTHONMALLOC": "debug"})],
+                         ids=["hook-file", "executable"])
+def test_sys_attributes_are_read_when_the_stdlib_reads_them(cgihost, tmp_path, text, env):
+    """Hook() reads sys.stdout after setting display, logdir and context, and
+    html()/text() read sys.executable after sys.version.split(), as cgitb.py
+    does; Python code run meanwhile may replace them. Held borrowed across
+    those calls, the old object was used after its free (a crash)."""
+    script = tmp_path / "s.py"
+    script.write_text(text)
+    ours, theirs = run([cgihost, script], env=env), run([PYTHON, "-W", "ignore", script], env=env)
+    assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout), ours.stderr
+    assert ours.stdout in (b"hook file: S\n", b"True False\n" * 2)
