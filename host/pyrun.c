@@ -1118,16 +1118,19 @@ static int exit_status_from_error(void)
         status = (overflow || (v == -1 && PyErr_Occurred())) ? -1 : (int)v;
         PyErr_Clear();
     } else {
-        /* sys.exit("msg"): the message goes to stderr and the status is 1. */
-        PyObject *ferr = PySys_GetObject("stderr");
+        /* sys.exit("msg"): the message goes to stderr and the status is 1.
+         * As _Py_HandleSystemExit(): the newline goes to sys.stderr as it is
+         * then (str(code) may replace it), whether the message went or not. */
+        PyObject *ferr = Py_XNewRef(PySys_GetObject("stderr"));
         if (ferr && ferr != Py_None) {
-            if (PyFile_WriteObject(code, ferr, Py_PRINT_RAW) < 0 ||
-                PyFile_WriteString("\n", ferr) < 0)
+            if (PyFile_WriteObject(code, ferr, Py_PRINT_RAW) < 0)
                 PyErr_Clear();
         } else {
             PyObject_Print(code, stderr, Py_PRINT_RAW);
-            fputc('\n', stderr);
+            fflush(stderr);
         }
+        Py_XDECREF(ferr);
+        PySys_WriteStderr("\n");
         status = 1;
     }
     Py_XDECREF(code);
@@ -1858,27 +1861,27 @@ static void release_sys_and_collect(void)
  * (or, quiet, as its teardown's closing of the files does: silently). */
 static int flush_std(const char *name, int quiet)
 {
-    PyObject *f = PySys_GetObject(name); /* borrowed */
-    if (!f || f == Py_None)
+    /* held: its "closed" may be Python code that replaces sys.<name> */
+    PyObject *f = Py_XNewRef(PySys_GetObject(name));
+    if (!f || f == Py_None) {
+        Py_XDECREF(f);
         return 0;
+    }
     /* A file the script closed is left alone, as file_is_closed() in
      * pylifecycle.c does. */
     PyObject *closed = PyObject_GetAttrString(f, "closed");
     int is_closed = closed ? PyObject_IsTrue(closed) : 0;
     Py_XDECREF(closed);
     PyErr_Clear(); /* no such attribute, or no truth: open, as there */
-    if (is_closed > 0)
-        return 0;
-    PyObject *r = PyObject_CallMethod(f, "flush", NULL);
-    if (r) {
-        Py_DECREF(r);
-        return 0;
-    }
-    if (quiet)
+    PyObject *r = is_closed > 0 ? Py_NewRef(Py_None) : PyObject_CallMethod(f, "flush", NULL);
+    int rc = r ? 0 : -1;
+    Py_XDECREF(r);
+    if (rc < 0 && quiet)
         PyErr_Clear();
-    else
+    else if (rc < 0)
         PyErr_WriteUnraisable(f);
-    return -1;
+    Py_DECREF(f);
+    return rc;
 }
 
 int cgih_py_finalize(int status)
@@ -1897,7 +1900,7 @@ static int finalize(int status)
 {
     /* What Py_FinalizeEx() does that a script can observe, in its order: wait
      * for non-daemon threads, run atexit handlers, flush stdout and stderr
-     * (a failure is reported and gives status 120), put the signals that have
+     * (a failure gives status 120, and is reported for stdout), put the signals that have
      * handlers in Python back to SIG_DFL, collect, then finalize_modules()
      * for what the script added (delete_special(), release_what_the_
      * script_added(): unclosed files, here or in a helper module, are
@@ -1914,7 +1917,7 @@ static int finalize(int status)
      * and again after it, for what finalizers print. */
     if (flush_std("stdout", 0) < 0)
         status = 120;
-    if (flush_std("stderr", 0) < 0)
+    if (flush_std("stderr", 1) < 0) /* silently, as flush_std_files() */
         status = 120;
     /* As Py_FinalizeEx(), collect before the modules go: garbage's
      * finalizers run while they are all there, and what survives moves to

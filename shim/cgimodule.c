@@ -460,14 +460,20 @@ int cgih_install_submodule_finder(void)
     PyObject *mp = PySys_GetObject("meta_path"); /* borrowed */
     if (!mp || !PyList_Check(mp))
         return 0;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(mp); i++) {
-        PyObject *fs = PyObject_GetAttrString(PyList_GET_ITEM(mp, i), "find_spec");
-        int ours = is_ours(fs);
+    /* a copy: a finder's find_spec may be Python code that changes the list */
+    PyObject *finders = PySequence_List(mp);
+    if (!finders)
+        return -1;
+    int ours = 0;
+    for (Py_ssize_t i = 0; !ours && i < PyList_GET_SIZE(finders); i++) {
+        PyObject *fs = PyObject_GetAttrString(PyList_GET_ITEM(finders, i), "find_spec");
+        ours = is_ours(fs);
         Py_XDECREF(fs);
         PyErr_Clear();
-        if (ours)
-            return 0;
     }
+    Py_DECREF(finders);
+    if (ours)
+        return 0;
     if (!PySys_GetObject("implementation"))
         return 0; /* a script that deleted it: no finder */
     int rc = cgih_meta_path_push(&find_spec_def);

@@ -493,9 +493,13 @@ int cgih_add_methods(PyTypeObject *method_type, PyTypeObject *owner, PyMethodDef
 
 int cgih_meta_path_push(PyMethodDef *def)
 {
-    PyObject *impl = PySys_GetObject("implementation"); /* borrowed: a types.SimpleNamespace */
-    PyObject *mp = PySys_GetObject("meta_path");        /* borrowed */
+    /* held: making the finder may run Python code (a script's own
+     * sys.implementation), which may replace them */
+    PyObject *impl = Py_XNewRef(PySys_GetObject("implementation")); /* types.SimpleNamespace */
+    PyObject *mp = Py_XNewRef(PySys_GetObject("meta_path"));
     if (!impl || !mp || !PyList_Check(mp)) {
+        Py_XDECREF(impl);
+        Py_XDECREF(mp);
         PyErr_SetString(PyExc_RuntimeError, "no sys.meta_path or sys.implementation");
         return -1;
     }
@@ -504,6 +508,8 @@ int cgih_meta_path_push(PyMethodDef *def)
     PyObject *noargs = kw ? PyTuple_New(0) : NULL;
     PyObject *finder = noargs ? PyObject_Call((PyObject *)Py_TYPE(impl), noargs, kw) : NULL;
     int rc = finder ? PyList_Insert(mp, 0, finder) : -1;
+    Py_DECREF(impl);
+    Py_DECREF(mp);
     Py_XDECREF(fs);
     Py_XDECREF(kw);
     Py_XDECREF(noargs);

@@ -537,6 +537,16 @@ ENDINGS = {
     "traceback": "print('Content-Type: text/plain\\n')\nprint('body')\n1/0\n",
     "exit-message": "import sys\nprint('body')\nsys.exit('bye')\n",
     "stderr-first": "import sys\nprint('out')\nsys.stderr.write('err\\n')\n",
+    # the newline after the message goes to sys.stderr as str() of the
+    # message left it, even when writing the message failed; a stderr whose
+    # flush() fails (none here) gives status 120 without a word
+    "exit-message-replaces-stderr": "import io, sys\nclass M:\n    def __str__(self):\n"
+                                    "        sys.stderr = io.StringIO()\n        return 'msg'\n"
+                                    "sys.exit(M())\n",
+    "exit-message-write-fails": "import os, sys\nclass E:\n    n = 0\n    def write(self, s):\n"
+                                "        E.n += 1\n        os.write(2, f'[{E.n}:{s!r}]'.encode())\n"
+                                "        if E.n == 1:\n            raise OSError('no')\n"
+                                "sys.stderr = E()\nsys.exit('msg')\n",
     # and an uncaught KeyboardInterrupt (exactly) ends it by SIGINT
     "keyboardinterrupt": "print('body')\nraise KeyboardInterrupt\n",
     "keyboardinterrupt-subclass": "class K(KeyboardInterrupt): pass\nraise K\n",
@@ -550,6 +560,21 @@ ENDINGS = {
                         "        sys.stdout.write('del of a cycle ran\\n')\n"
                         "d = D()\nd.me = d\ndel d\nkeep = D()\nprint('end')\n",
 }
+
+
+def test_a_stream_replaced_by_its_own_closed_is_flushed_without_a_crash(cgihost, tmp_path):
+    """At the end, sys.stdout's `closed` is asked before its flush(); Python
+    code there that replaces sys.stdout frees the stream: it is held, not
+    flushed after its free (python3 3.11 itself crashes on this one)."""
+    script = tmp_path / "s.py"
+    script.write_text("import os, sys\nclass O:\n    def __init__(self, tag):\n        self.tag = tag\n"
+                      "    @property\n    def closed(self):\n        sys.stdout = O('new')\n"
+                      "        return False\n    def write(self, s):\n        return len(s)\n"
+                      "    def flush(self):\n        os.write(1, f'flush {self.tag}\\n'.encode())\n"
+                      "sys.stdout = O('old' * 30)\n")
+    r = run([cgihost, script])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(b"flush " + b"old" * 30 + b"\n")
 
 
 @pytest.mark.parametrize("name", ENDINGS)
