@@ -275,10 +275,9 @@ static void autostart(const char *dir, char **argv)
                 _exit(1); /* (EINVAL: one the libc keeps for itself) */
         int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
         char log[PATH_MAX];
-        int lfd =
-            snprintf(log, sizeof log, "%s/server.log", dir) < (int)sizeof log
-                ? open(log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600)
-                : -1;
+        int lfd = snprintf(log, sizeof log, "%s/server.log", dir) < (int)sizeof log
+                      ? open(log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600)
+                      : -1;
         if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || dup2(lfd >= 0 ? lfd : nul, 2) < 0)
             _exit(1);
         /* dup2() onto itself (with 0-2 closed, an open gets 0, 1 or 2)

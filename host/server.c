@@ -168,6 +168,8 @@ static struct server {
     int sigign_known;
     const char *tz; /* the server's TZ, NULL if unset */
     dev_t null_rdev;
+    struct stat sock_st; /* the socket file we listen on, if sock_st_ok (own_socket()) */
+    int sock_st_ok;
 } S = {.lfd = -1, .sfd = -1, .epfd = -1, .lockfd = -1};
 
 /* ---- learned pre-faulting ------------------------------------------------------------
@@ -1613,6 +1615,22 @@ static void log_refused(int why, const char *detail)
                                     "environment (cgihost(1), ENVIRONMENT)" : "");
 }
 
+/* Whether S.sock is still the socket file we bound (or found, re-executed):
+ * a directory removed and made again, or a socket file removed, may hold
+ * another server's by now, which is not ours to unlink. */
+static int own_socket(void)
+{
+    struct stat st;
+    return S.sock_st_ok && lstat(S.sock, &st) == 0 && S_ISSOCK(st.st_mode) &&
+           st.st_dev == S.sock_st.st_dev && st.st_ino == S.sock_st.st_ino;
+}
+
+static void unlink_own_socket(void)
+{
+    if (own_socket())
+        unlink(S.sock);
+}
+
 static void start_stop(const char *why)
 {
     if (S.stopping)
@@ -1621,7 +1639,7 @@ static void start_stop(const char *why)
     S.stopping = 1;
     S.t_stop = now_s();
     if (!S.activated && !S.restarting)
-        unlink(S.sock);
+        unlink_own_socket();
     while (S.idle) {
         struct child *c = S.idle;
         S.idle = c->next;
@@ -1643,7 +1661,7 @@ static void stop_now(const char *why)
         logmsg("stopping: %s", why);
         S.restarting = 0;
         if (!S.activated)
-            unlink(S.sock);
+            unlink_own_socket();
         return;
     }
     start_stop(why);
@@ -2481,6 +2499,9 @@ static int open_socket(void)
             fprintf(stderr, "cgihost: LISTEN_FDS=1 but fd 3 is unusable\n");
             return -1;
         }
+        /* Re-executed: the socket file is ours, as our lock says. */
+        S.sock_st_ok =
+            !S.activated && lstat(S.sock, &S.sock_st) == 0 && S_ISSOCK(S.sock_st.st_mode);
         return 0;
     }
     if (unlink(S.sock) != 0 && errno != ENOENT) {
@@ -2499,6 +2520,7 @@ static int open_socket(void)
         fprintf(stderr, "cgihost: cannot listen on %s: %s\n", S.sock, strerror(errno));
         return -1;
     }
+    S.sock_st_ok = lstat(S.sock, &S.sock_st) == 0 && S_ISSOCK(S.sock_st.st_mode);
     return 0;
 }
 
@@ -2794,8 +2816,16 @@ static int serve(int argc, char **argv)
         fprintf(stderr, "cgihost: a server already runs in %s\n", S.dir);
         return 1;
     }
+    int inherited = socket_activated(); /* from systemd, or from our re-exec */
     if (open_socket() < 0)
         return 1;
+    /* An auto-started server's log, its stderr, starts empty: the client
+     * opens it without truncating, lest a start that finds the lock taken
+     * empty the log of the server that runs. */
+    struct stat es;
+    if (S.autostarted && !inherited && fstat(2, &es) == 0 && S_ISREG(es.st_mode) &&
+        ftruncate(2, 0) != 0)
+        logmsg("cannot empty the log: %s", strerror(errno));
 
     /* The file we run, even if another has since taken its name (then a
      * restart into that one follows). */
@@ -2944,7 +2974,12 @@ serve:
             start_stop("idle");
         if (!S.stopping && now != S.t_selfcheck) {
             S.t_selfcheck = now;
-            if (binary_replaced(now)) {
+            if (!S.activated && S.sock_st_ok && !own_socket()) {
+                /* Removed (a /tmp cleaner, rm -r of the directory): no
+                 * client reaches us, and our lock would keep a new server
+                 * from starting. Leave, so that the next request starts one. */
+                start_stop("the socket file is gone or another's");
+            } else if (binary_replaced(now)) {
                 S.restarting = 1;
                 start_stop("binary replaced");
             } else if (cpu_time_near_limit()) {
@@ -2970,7 +3005,7 @@ serve:
             S.draining = 1;
             S.restarting = 0;
             update_listening();
-            unlink(S.sock);
+            unlink_own_socket();
             close(S.lfd);
             S.lfd = -1;
             close(S.lockfd);
@@ -2990,7 +3025,7 @@ serve:
         goto serve;
     }
     if (!S.activated && !S.draining) /* draining: the socket may be a successor's by now */
-        unlink(S.sock);
+        unlink_own_socket();
     logmsg("stopped after %ld requests", S.served);
     return 0;
 }

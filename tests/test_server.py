@@ -772,6 +772,31 @@ def test_server_killed_between_requests_and_stale_socket(srv):
     assert wait_for(lambda: not pids_with(str(srv.dir)), 10)
 
 
+def test_a_server_whose_socket_file_goes_leaves_for_a_new_one(base):
+    """The socket file removed (a /tmp cleaner), or its directory removed
+    and made again with another server's socket in it: the server no longer
+    reached stops within seconds, letting its lock go so that a new one can
+    start, and it never unlinks the socket file of another."""
+    a = Server(base).start()
+    b = Server(base)
+    try:
+        script = a.script("who.py", WHO + "print('ok')\n")
+        assert served(a, a.run([script]))
+        (a.dir / "server.sock").unlink()
+        assert wait_for(lambda: a.proc.poll() is not None, 10), a.log.read_text()
+        assert "the socket file is gone" in a.log.read_text()
+        a.proc = None
+        a = Server(base).start()
+        shutil.rmtree(a.dir)
+        b.start()  # makes the directory again, binds its own socket there
+        assert wait_for(lambda: a.proc.poll() is not None, 10), a.log.read_text()
+        assert (b.dir / "server.sock").exists()
+        assert served(b, b.run([script]))
+    finally:
+        a.stop()
+        b.stop()
+
+
 def test_a_wedged_server_costs_a_bounded_wait(srv, base):
     """A listener that accepts nothing, then one that accepts and says nothing."""
     script = srv.script("who.py", WHO + "print('ok')\n")
@@ -1050,7 +1075,7 @@ def test_a_saturated_server_answers_status_and_stop(base):
         p = occupy(s, base, 2)
         ok = s.script("ok.py", WHO + "print('ok')\n")
         r = s.run([ok])
-        assert r.returncode == 0 and r.stdout.endswith(b"ok\n") and not served(s, r), r
+        assert r.returncode == 0 and r.stdout.endswith(b"ok\n") and f"ppid {a}\n".encode() not in r.stdout, r
         st = subprocess.run(as_user([CGIHOST, "status"]), env=s.env(), stdout=subprocess.PIPE,
                             timeout=30)
         assert st.returncode == 0 and b"1 running" in st.stdout, st
@@ -1127,7 +1152,7 @@ def test_past_queue_waiting_requests_a_request_is_refused_at_once(base):
         time.sleep(0.3)
         t0 = time.monotonic()
         r = s.run([ok], env={"CGIHOST_TIMEOUT_MS": "30000"})
-        assert r.returncode == 0 and r.stdout.endswith(b"ok\n") and not served(s, r), r
+        assert r.returncode == 0 and r.stdout.endswith(b"ok\n") and f"ppid {a}\n".encode() not in r.stdout, r
         assert time.monotonic() - t0 < 1.0
         assert waiting.poll() is None  # still waiting, not passed
         out, err = waiting.communicate(timeout=30)
@@ -1181,7 +1206,7 @@ def test_a_queued_request_waits_queue_ms_then_runs_in_process(base):
         t0 = time.monotonic()
         r = s.run([ok])
         waited = time.monotonic() - t0
-        assert r.returncode == 0 and r.stdout.endswith(b"ok\n") and not served(s, r), r
+        assert r.returncode == 0 and r.stdout.endswith(b"ok\n") and f"ppid {a}\n".encode() not in r.stdout, r
         assert 0.55 <= waited < 1.9, waited
         # A waiting request, then status and stop: answered, not queued.
         q = subprocess.Popen(as_user([CGIHOST, ok]), env=s.env(GATEWAY_INTERFACE="CGI/1.1",
@@ -1209,7 +1234,7 @@ def test_a_queued_request_waits_queue_ms_then_runs_in_process(base):
         p = occupy(s, base, 6)
         t0 = time.monotonic()
         r = s.run([ok])
-        assert r.returncode == 0 and r.stdout.endswith(b"ok\n") and not served(s, r), r
+        assert r.returncode == 0 and r.stdout.endswith(b"ok\n") and f"ppid {a}\n".encode() not in r.stdout, r
         assert time.monotonic() - t0 < 0.55
         # said in the log, as the other refusals are
         assert wait_for(lambda: "refused a request (no child to run it: --max-children 1 running, "
@@ -1495,7 +1520,7 @@ def test_a_relative_user_base_runs_in_process(base, var):
     try:
         script = s.script("who.py", WHO + "print('ok')\n")
         r = s.run([script])
-        assert r.returncode == 0 and r.stdout.endswith(b"ok\n") and not served(s, r), r
+        assert r.returncode == 0 and r.stdout.endswith(b"ok\n") and f"ppid {a}\n".encode() not in r.stdout, r
         assert wait_for(lambda: f"({var}, relative)" in s.log.read_text().replace(
             "interpreter-shaping variables not as mine: ", "("), 5), s.log.read_text()
     finally:
@@ -1667,6 +1692,40 @@ def test_autostart_for_the_own_user(base):
                     os.kill(pid, signal.SIGKILL)
             except (FileNotFoundError, ProcessLookupError):
                 pass
+
+
+def test_a_start_that_finds_the_lock_taken_keeps_the_running_servers_log(base):
+    """A client that cannot reach the server (its socket file removed, the
+    server stopped before it could notice) tries a start; that start finds
+    the lock taken and leaves the log of the server that runs as it was."""
+    s = Server(base)
+    script = s.script("who.py", WHO + "print('ok')\n")
+    env = {"CGIHOST_NO_AUTOSTART": ""}
+    a = None
+    try:
+        s.run([script], env=env)
+        assert wait_for(lambda: (s.dir / "server.sock").exists(), 20)
+        time.sleep(0.5)
+        a = int(s.run([script], env=env).stdout.split()[1])
+        log = s.dir / "server.log"
+        assert f"cgihost[{a}]: serving on" in log.read_text()
+        os.kill(a, signal.SIGSTOP)
+        (s.dir / "server.sock").unlink()
+        stamp = s.dir / "autostart"
+        before = stamp.stat().st_mtime_ns
+        time.sleep(2.1)  # past the two seconds between starts
+        r = s.run([script], env=env)
+        assert r.returncode == 0 and r.stdout.endswith(b"ok\n") and f"ppid {a}\n".encode() not in r.stdout
+        assert stamp.stat().st_mtime_ns != before  # a start was tried
+        # and it gave up: what runs is the server and its pool children
+        assert wait_for(lambda: set(pids_with("--auto")) <= {a, *map(int, children_of(a))}, 20)
+        assert f"cgihost[{a}]: serving on" in log.read_text()
+    finally:
+        if a:
+            os.kill(a, signal.SIGCONT)  # it notices its socket gone, and stops
+            assert wait_for(lambda: not proc_alive(a), 20)
+        for pid in pids_with(str(s.dir)):
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_autostart_from_a_client_that_ignores_sigchld(base):
