@@ -749,9 +749,22 @@ static int same_name(PyObject *a, PyObject *b)
     return r;
 }
 
+/* Message lowers the name before it looks at any header: a name without
+ * lower() fails even when there are none. */
+static int name_lowers(PyObject *name)
+{
+    if (PyUnicode_CheckExact(name))
+        return 0;
+    PyObject *l = PyObject_CallMethod(name, "lower", NULL);
+    Py_XDECREF(l);
+    return l ? 0 : -1;
+}
+
 /* The first value for name, or NULL with no error when there is none. */
 static PyObject *hdr_first(headers_obj *h, PyObject *name)
 {
+    if (name_lowers(name) < 0)
+        return NULL;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(h->items); i++) {
         PyObject *pair = PyList_GET_ITEM(h->items, i);
         int m = same_name(PyTuple_GET_ITEM(pair, 0), name);
@@ -808,6 +821,8 @@ static int hdr_ass(headers_obj *h, PyObject *name, PyObject *value)
 {
     if (h->msg)
         return value ? PyObject_SetItem(h->msg, name, value) : PyObject_DelItem(h->msg, name);
+    if (!value && name_lowers(name) < 0) /* before it is noted, to be replayed */
+        return -1;
     if (hdr_note(h, name, value) < 0)
         return -1;
     if (value) { /* Message.__setitem__ appends */
@@ -904,6 +919,8 @@ static PyObject *hdr_get_all(headers_obj *h, PyObject *args, PyObject *kw)
     int rc = hdr_get_args(h, args, kw, "get_all", "O|O:get_all", &name, &failobj, &res);
     if (rc != 0)
         return res;
+    if (name_lowers(name) < 0)
+        return NULL;
     res = PyList_New(0);
     for (Py_ssize_t i = 0; res && i < PyList_GET_SIZE(h->items); i++) {
         PyObject *pair = PyList_GET_ITEM(h->items, i);

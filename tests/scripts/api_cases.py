@@ -1557,6 +1557,27 @@ def case_parse_random():
             print(i, "EXC", type(e).__name__, e, canon(env))
 
 
+@case
+def case_part_headers_names_without_lower():
+    # email.message.Message lowers a name before it looks at any header: a
+    # name without lower() fails on a part with no headers too; a failed
+    # delete is not replayed when the whole Message is made later
+    body = (b'--B\r\nContent-Disposition: form-data; name="a"\r\n\r\nxx\r\n'
+            b'--B\r\n\r\nnohdr\r\n--B--\r\n')
+    fs = cgi.FieldStorage(fp=io.BytesIO(body), environ=post_env(body, "multipart/form-data; boundary=B"))
+    for i in range(2):
+        h = fs.list[i].headers
+        for label, fn in [("get", lambda: h.get(1)), ("in", lambda: 1 in h), ("item", lambda: h[1]),
+                          ("get_all", lambda: h.get_all(1)), ("get None", lambda: h.get(None)),
+                          ("str subclass", lambda: h.get(type("S", (str,), {})("content-disposition")))]:
+            show(f"{i} {label}", fn)
+        def delete():
+            del h[1]
+        show(f"{i} del", delete)
+        show(f"{i} filename", h.get_filename)
+        show(f"{i} str", lambda: str(h))
+
+
 def main():
     name = os.environ.get("API_CASE", "")
     if name == "--list":
