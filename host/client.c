@@ -390,8 +390,15 @@ static int via_server(int argc, char **argv)
     uid_t uid = geteuid();
     char dir[PATH_MAX], path[sizeof(struct sockaddr_un)];
     const char *why;
-    if (cgih_sockdir(dir, sizeof dir, uid) != CGIH_OK || cgih_sockpath(path, sizeof path, dir) != CGIH_OK)
+    if (cgih_sockdir(dir, sizeof dir, uid) != CGIH_OK ||
+        cgih_sockpath(path, sizeof path, dir) != CGIH_OK) {
+        /* said on every request, as a directory refused */
+        fprintf(stderr,
+                "cgihost: socket directory %.200s: path too long for a socket; no resident "
+                "server, running in-process\n",
+                dir);
         return -1;
+    }
     if (dir[0] != '/') { /* one per script directory, and a server started in / looks in another */
         fprintf(stderr,
                 "cgihost: CGIHOST_SOCKET_DIR=%.200s is not an absolute path; no resident server, "

@@ -367,6 +367,19 @@ const char *cgih_sockdir_verdict(const struct stat *st, uid_t uid)
 
 int cgih_sockdir_check(const char *dir, uid_t uid, int create, const char **reason)
 {
+    /* Without its trailing slashes: lstat("link/") follows the link. */
+    char d[PATH_MAX];
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    if (n >= sizeof d) {
+        *reason = strerror(ENAMETOOLONG);
+        errno = ENAMETOOLONG;
+        return CGIH_ERROR;
+    }
+    memcpy(d, dir, n);
+    d[n] = '\0';
+    dir = d;
     struct stat st;
     if (lstat(dir, &st) != 0) {
         if (errno != ENOENT || !create) {

@@ -3086,11 +3086,12 @@ static int ask(int argc, char **argv, uint32_t kind)
     char d[PATH_MAX], path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     if (dir && *dir)
         snprintf(d, sizeof d, "%s", dir);
-    else if (cgih_sockdir(d, sizeof d, uid) != CGIH_OK)
-        return 2;
     const char *why;
-    if (cgih_sockpath(path, sizeof path, d) != CGIH_OK)
+    if ((!(dir && *dir) && cgih_sockdir(d, sizeof d, uid) != CGIH_OK) ||
+        cgih_sockpath(path, sizeof path, d) != CGIH_OK) {
+        fprintf(stderr, "cgihost: socket directory path too long: %.200s\n", d);
         return 2;
+    }
     if (cgih_sockdir_check(d, uid, 0, &why) != CGIH_OK) {
         printf("cgihost: no server (%s: %s)\n", d, why);
         return kind == CGIH_KIND_STOP ? 0 : 3;
