@@ -1631,6 +1631,55 @@ static void unlink_own_socket(void)
         unlink(S.sock);
 }
 
+/* Whether a signal stopped the process (SIGSTOP, SIGTSTP, a debugger). */
+static int proc_stopped(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    const char *end = strrchr(buf, ')'); /* after the command name, which may hold anything */
+    return end && end[1] == ' ' && (end[2] == 'T' || end[2] == 't');
+}
+
+static void update_listening(void);
+
+/* While a child counts as idle the server does not listen, its pool
+ * children accepting for it; one that a signal stopped accepts nothing, and
+ * every connection would wait for its client's timeout. Once a second,
+ * while a connection waits: stopped idle children are killed (they hold no
+ * request) and the pool is made again. */
+static void retire_stopped_idle(void)
+{
+    struct pollfd p = {.fd = S.lfd, .events = POLLIN};
+    if (S.nidle == 0 || S.lfd < 0 || poll(&p, 1, 0) != 1)
+        return;
+    for (struct child **pp = &S.idle; *pp;) {
+        struct child *c = *pp;
+        if (!proc_stopped(c->pid)) {
+            pp = &c->next;
+            continue;
+        }
+        *pp = c->next;
+        S.nidle--;
+        close_watched(&c->ctl);
+        if (kill(c->pid, SIGKILL) != 0)
+            logmsg("kill %ld: %s", (long)c->pid, strerror(errno));
+        logmsg("pool child %ld was stopped by a signal while connections waited: killed",
+               (long)c->pid);
+        c->dead = 1;
+        c->next = S.grave;
+        S.grave = c;
+    }
+    update_listening();
+}
+
 static void start_stop(const char *why)
 {
     if (S.stopping)
@@ -1645,6 +1694,7 @@ static void start_stop(const char *why)
         S.idle = c->next;
         S.nidle--;
         close_watched(&c->ctl); /* it reads EOF and leaves */
+        kill(c->pid, SIGCONT);  /* one that a signal stopped too */
         c->dead = 1;
         c->next = S.grave;
         S.grave = c;
@@ -2986,6 +3036,8 @@ serve:
                 start_stop(
                     "three quarters of the CPU time limit used (RLIMIT_CPU, inherited from the "
                     "client that started this server); the next request starts a fresh one");
+            } else {
+                retire_stopped_idle();
             }
         }
         if (S.stopping && S.nqueued > 0)

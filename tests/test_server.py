@@ -884,6 +884,40 @@ def settled_pool(s, n, seconds=10):
     raise AssertionError(f"no settled pool of {n}: {last}")
 
 
+def test_pool_children_stopped_by_a_signal_are_replaced_and_never_left(srv, base):
+    """Pool children that a signal stopped (kill -STOP, a debugger) accept
+    nothing, and while they count as idle the server does not listen: every
+    request waited for its client's timeout, then ran in-process, and at the
+    server's end they were left behind, stopped. Now a connection that waits
+    has them killed within about a second and is served; and a server that
+    stops lets stopped ones go too."""
+    script = srv.script("who.py", WHO + "print('ok')\n")
+    assert served(srv, srv.run([script]))
+    pool = settled_pool(srv, 2)
+    for pid in pool:
+        os.kill(pid, signal.SIGSTOP)
+    t = time.monotonic()
+    r = srv.run([script], env={"CGIHOST_TIMEOUT_MS": "10000"})
+    assert served(srv, r) and r.stdout.endswith(b"ok\n"), r
+    assert time.monotonic() - t < 5
+    assert wait_for(lambda: not any(proc_alive(p) for p in pool), 10)
+    assert "was stopped by a signal while connections waited: killed" in srv.log.read_text()
+    assert served(srv, srv.run([script]))
+    pool = settled_pool(srv, 2)
+    srv.stop()
+    # A server that stops on its own (idle), no connection waiting.
+    s = Server(base, args=["--idle-exit", "2"]).start()
+    try:
+        assert served(s, s.run([script]))
+        pool = settled_pool(s, 2)
+        for pid in pool:
+            os.kill(pid, signal.SIGSTOP)
+        assert wait_for(lambda: s.proc.poll() is not None, 15)
+        assert wait_for(lambda: not any(proc_alive(p) for p in pool), 10)  # (s.stop() kills them)
+    finally:
+        s.stop()
+
+
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="on one CPU the pool was never refilled while a request ran")
 def test_the_pool_is_refilled_when_no_request_runs(base):
     """A fork beside a running request slowed it: while one runs, the pool is
