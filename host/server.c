@@ -1631,11 +1631,11 @@ static void unlink_own_socket(void)
         unlink(S.sock);
 }
 
-/* Whether a signal stopped the process (SIGSTOP, SIGTSTP, a debugger). */
-static int proc_stopped(pid_t pid)
+/* The state letter of process pid in /proc (R, S, T, Z...), 0 when none. */
+static char proc_state(long pid)
 {
     char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0;
@@ -1644,8 +1644,15 @@ static int proc_stopped(pid_t pid)
     if (n <= 0)
         return 0;
     buf[n] = '\0';
-    const char *end = strrchr(buf, ')'); /* after the command name, which may hold anything */
-    return end && end[1] == ' ' && (end[2] == 'T' || end[2] == 't');
+    const char *p = strrchr(buf, ')'); /* the state follows the command's name */
+    return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/* Whether a signal stopped the process (SIGSTOP, SIGTSTP, a debugger). */
+static int proc_stopped(pid_t pid)
+{
+    char st = proc_state(pid);
+    return st == 'T' || st == 't';
 }
 
 static void update_listening(void);
@@ -3087,18 +3094,8 @@ serve:
 /* Whether process pid runs (a zombie does not), as far as /proc tells. */
 static int still_running(int pid)
 {
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')'); /* the state follows the command's name */
-    return p && p[1] == ' ' && p[2] && p[2] != 'Z' && p[2] != 'X';
+    char st = proc_state(pid);
+    return st && st != 'Z' && st != 'X';
 }
 
 static int ask(int argc, char **argv, uint32_t kind)
