@@ -585,12 +585,31 @@ static void share_code_on_fork(void)
 static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void logmsg(const char *fmt, ...)
 {
+    /* The same line again within a second of its writing is counted, not
+     * written: a failure that every request meets (out of fds) would fill
+     * the log, which is in /tmp by default. */
+    static char last[2048];
+    static long long last_ns;
+    static unsigned long repeats;
+    char line[sizeof last];
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "cgihost[%ld]: ", (long)getpid());
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    if (n < 0)
+        return;
+    long long now = cgih_now_ns();
+    if (strcmp(line, last) == 0 && now - last_ns < 1000000000LL) {
+        repeats++;
+        return;
+    }
+    if (repeats)
+        fprintf(stderr, "cgihost[%ld]: (the line before %lu more times)\n", (long)getpid(),
+                repeats);
+    repeats = 0;
+    memcpy(last, line, sizeof last);
+    last_ns = now;
+    fprintf(stderr, "cgihost[%ld]: %s\n", (long)getpid(), line);
 }
 
 static int cmp_str(const void *a, const void *b)

@@ -1087,6 +1087,29 @@ def test_a_server_that_cannot_fork_idles_and_requests_still_run(base):
         s.stop()
 
 
+def test_a_line_the_log_would_repeat_is_counted(base):
+    """The same log line again within a second is counted, not written: a
+    failure that every request meets (here fork's, each request trying for
+    a child) would fill the log."""
+    wrapper = base / "cgihost-nproc1"
+    wrapper.write_text(f"#!/bin/sh\nexec prlimit --nproc=1 {CGIHOST} \"$@\"\n")
+    wrapper.chmod(0o755)
+    s = Server(base, ["--pool", "2"], binary=wrapper).start()
+    try:
+        ok = s.script("ok.py", WHO + "print('ok')\n")
+        for _ in range(20):
+            r = s.run([ok])
+            assert r.returncode == 0 and r.stdout.endswith(b"ok\n"), r
+        s.stop()  # a line of its own: the count of the lines before it goes first
+        log = s.log.read_text()
+        forks = [line for line in log.splitlines() if ": fork: " in line]
+        counts = [int(n) for n in re.findall(r"\(the line before (\d+) more times\)", log)]
+        assert len(forks) + sum(counts) >= 20, log
+        assert len(forks) < 10 and counts, log
+    finally:
+        s.stop()
+
+
 def occupy(s, base, seconds):
     """Starts slow.py (sleeping SECONDS) through server s and waits until it
     runs: with --max-children 1, s is then saturated."""
