@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -618,7 +619,8 @@ static int module_matches(PyObject *pattern, PyObject *filename)
     return r > 0;
 }
 
-/* Compiles src (under no file name, for FILENAME's source) giving no
+/* Compiles src (for FILENAME's source, under the name of a memfd holding
+ * src, or of none; a SyntaxError's filename is then "") giving no
  * warning: the filters are, for that time, the same list with every action
  * but "error" made "ignore" (and an "error" for another module's warnings
  * too, one for this file's made to match it under no file name), then an
@@ -657,7 +659,26 @@ static PyObject *compile_quietly(const char *src, size_t len, int utf8, PyObject
         Py_XDECREF(all);
     }
     PyErr_Clear();
-    PyObject *code = none ? compile_string(src, len, utf8, none, NULL) : NULL;
+    /* Under the name of a file holding src (a memfd), so that the parser
+     * reads an error's line from there, as python3 reads it from a copy
+     * fixed by hand: that line alone, with its newline, after a BOM. Not
+     * for a source decoded from another codec: the parser would read a
+     * line there that python3 cannot read back. */
+    PyObject *name = NULL;
+    int fd = utf8 ? -1 : memfd_create("cgihost-nbsp", MFD_CLOEXEC);
+    if (fd >= 0 && write(fd, src, len) == (ssize_t)len)
+        name = PyUnicode_FromFormat("/proc/self/fd/%d", fd);
+    PyErr_Clear();
+    PyObject *code = none ? compile_string(src, len, utf8, name ? name : none, NULL) : NULL;
+    if (!code && name && PyErr_ExceptionMatches(PyExc_SyntaxError)) {
+        PyObject *e = PyErr_GetRaisedException_compat();
+        if (PyObject_SetAttrString(e, "filename", none) < 0)
+            PyErr_Clear();
+        PyErr_SetRaisedException_compat(e);
+    }
+    Py_XDECREF(name);
+    if (fd >= 0)
+        close(fd);
     PyObject *exc = PyErr_GetRaisedException_compat();
     if (swapped && PyList_SetSlice(filters, 0, PyList_GET_SIZE(filters), saved) < 0) {
         PyErr_Clear();
@@ -878,10 +899,11 @@ static int nbsp_rewritten(const char *src, size_t len, rewrite *rw)
  * as it is, would not compile, and is not tried. When this fails too, the
  * SyntaxError stands that python3 gives a copy fixed by hand, one space for
  * each no-break space replaced (the rewrite keeps every byte offset of the
- * UTF-8 text, two bytes for each): found by compiling such a copy under no
- * file name (or CPython would read the line again from the file, where a
- * no-break space is one column but two bytes), then named, and given its
- * line where the compiler left it out. That compile ignores warnings (the
+ * UTF-8 text, two bytes for each): found by compiling such a copy under
+ * the name of a memfd holding it (compile_quietly(); under the script's
+ * name CPython would read the line again from the script, where a no-break
+ * space is one column but two bytes), then named, and given its line where
+ * the compiler left it out. That compile ignores warnings (the
  * first gave them), unless a warning was the error. */
 static PyObject *compile_fixed(const rewrite *rw, PyObject *filename, compile_fn compile, void *ctx)
 {

@@ -108,6 +108,12 @@ def test_a_script_that_compiles_is_not_rewritten(cgihost, tmp_path):
     f"if True:\n{NB}{NB}x = 1\n\ty = 2\n",  # inconsistent use of tabs
     f"if True:\n{NB}{NB}x = 1\n  y = (1 +{NB}\n",
     f"if True:\n{NB}{NB}x = (1,{NB}2 3)\n",  # the caret under '2 3'
+    # the error's line alone, as python3 reads it again from the file: not
+    # with the line it continues, nor without its newline, nor its BOM
+    f"x{NB}= 1 + \\\n  2 3\n",
+    f"y = 1{NB}+ \\\n    2 + \\{NB}\n  3\n",
+    f"x{NB}= 1 + \\\n  (2 +\n 3 4)\n",
+    f"\ufeffx{NB}= a b\n",
 ])
 def test_other_syntax_errors_are_reported_as_python3_does(cgihost, tmp_path, src):
     # The error python3 gives the same script with its no-break spaces made
