@@ -330,6 +330,20 @@ int cgih_py_note_option(const char *opt)
     return 0;
 }
 
+/* The configuration python3 starts from: its name, and the "#!" line's
+ * option on its command line (args, when with_opt). */
+static PyStatus start_config(PyConfig *cfg, int with_opt, char **args)
+{
+    PyConfig_InitPythonConfig(cfg);
+    cfg->parse_argv = with_opt;
+    PyStatus st = PyConfig_SetBytesString(cfg, &cfg->program_name, CGIH_PYTHON_EXE);
+    if (!PyStatus_Exception(st))
+        st = PyConfig_SetBytesString(cfg, &cfg->executable, CGIH_PYTHON_EXE);
+    if (!PyStatus_Exception(st) && with_opt)
+        st = PyConfig_SetBytesArgv(cfg, 3, args);
+    return st;
+}
+
 int cgih_py_init(const char *opt, const char *script)
 {
     PyStatus st;
@@ -356,24 +370,24 @@ int cgih_py_init(const char *opt, const char *script)
     }
 
     PyConfig cfg;
-    PyConfig_InitPythonConfig(&cfg);
-    cfg.parse_argv = 0;
-    st = PyConfig_SetBytesString(&cfg, &cfg.program_name, CGIH_PYTHON_EXE);
+    st = start_config(&cfg, with_opt, args);
     if (PyStatus_Exception(st))
         goto fail;
-    st = PyConfig_SetBytesString(&cfg, &cfg.executable, CGIH_PYTHON_EXE);
-    if (PyStatus_Exception(st))
-        goto fail;
-    int no_site = 0;
+    int no_site = 0, verbose = cfg.verbose, quiet = cfg.quiet;
     if (with_opt) {
-        cfg.parse_argv = 1;
-        st = PyConfig_SetBytesArgv(&cfg, 3, args);
+        /* What the option says (-S, -v, -q), read from a copy: a
+         * configuration read twice, here and by Py_InitializeFromConfig(),
+         * loses -X warn_default_encoding; python3 reads it once. */
+        PyConfig probe;
+        st = start_config(&probe, with_opt, args);
+        if (!PyStatus_Exception(st))
+            st = PyConfig_Read(&probe);
+        no_site = !probe.site_import;
+        verbose = probe.verbose;
+        quiet = probe.quiet;
+        PyConfig_Clear(&probe);
         if (PyStatus_Exception(st))
             goto fail;
-        st = PyConfig_Read(&cfg);
-        if (PyStatus_Exception(st))
-            goto fail;
-        no_site = !cfg.site_import; /* -S */
         if (cgih_py_note_option(opt) < 0) {
             st = PyStatus_NoMemory();
             goto fail;
@@ -384,7 +398,7 @@ int cgih_py_init(const char *opt, const char *script)
     if (PyStatus_Exception(st))
         goto fail;
     fix_modules_too();
-    if (cfg.verbose && !cfg.quiet) { /* python3's pymain_header() for -v */
+    if (verbose && !quiet) { /* python3's pymain_header() for -v */
         fprintf(stderr, "Python %s on %s\n", Py_GetVersion(), Py_GetPlatform());
         if (!no_site)
             fputs("Type \"help\", \"copyright\", \"credits\" or \"license\" for more information.\n",

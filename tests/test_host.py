@@ -1115,7 +1115,9 @@ SHEBANG_BODY = r"""
 import os, sys
 f = sys.flags
 print(f.optimize, __debug__, f.dont_write_bytecode, f.no_user_site, f.no_site,
-      f.ignore_environment, f.isolated, f.safe_path, f.bytes_warning, f.dev_mode, f.utf8_mode)
+      f.ignore_environment, f.isolated, f.safe_path, f.bytes_warning, f.dev_mode, f.utf8_mode,
+      f.warn_default_encoding)
+open(__file__).close()  # an EncodingWarning under -X warn_default_encoding
 print(sys.warnoptions, sys._xoptions, sys.stdout.write_through, sys.stdout.line_buffering)
 print(sys.orig_argv[1:-1], 'exit' in dir(__builtins__), sys.path[0] == os.path.dirname(__file__),
       any('packages' in p for p in sys.path))
@@ -1129,7 +1131,8 @@ print("end")
 
 @pytest.mark.parametrize("opt", ["-u", "-O", "-OO", "-uO", "-B", "-s", "-S", "-E", "-I", "-P",
                                  "-W ignore", "-Werror", "-W ignore::UserWarning", "-b", "-X dev",
-                                 "-X utf8", "-v", "-q", "-R", "-u -O", "-Z", "-h", "-V", ""])
+                                 "-X utf8", "-Xwarn_default_encoding", "-v", "-q", "-R", "-u -O", "-Z",
+                                 "-h", "-V", ""])
 def test_a_shebang_lines_option_is_python3s(cgihost, tmp_path, opt):
     """The option of a `#!/usr/bin/python3 OPT` line, as mod_cgi running the
     script directly gives it to python3 (through the kernel), is cgihost's."""
