@@ -54,7 +54,7 @@ int cgih_main_prepare(int *argcp, char ***argvp)
     }
     if (!as_cgi && argv[1][0] == '-') {
         if (strcmp(argv[1], "--version") == 0) {
-            printf("cgihost %s\n", CGIH_VERSION);
+            printf("cgihost %s (CPython %s)\n", CGIH_VERSION, cgih_py_version());
             return 0;
         }
         if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {

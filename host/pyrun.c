@@ -330,6 +330,14 @@ int cgih_py_note_option(const char *opt)
     return 0;
 }
 
+const char *cgih_py_version(void)
+{
+    static char v[32];
+    const char *full = Py_GetVersion(); /* "3.11.2 (main, ...) [GCC ...]" */
+    snprintf(v, sizeof v, "%.*s", (int)strcspn(full, " "), full);
+    return v;
+}
+
 /* The configuration python3 starts from: its name, and the "#!" line's
  * option on its command line (args, when with_opt). */
 static PyStatus start_config(PyConfig *cfg, int with_opt, char **args)

@@ -17,6 +17,9 @@
  * for what python3 ends with at once, as for -V). */
 int cgih_py_init(const char *opt, const char *script);
 
+/* The embedded CPython's version ("3.11.2"); callable before cgih_py_init(). */
+const char *cgih_py_version(void);
+
 /* For a server's request child that applies the "#!" line's option itself
  * (-u): sys.orig_argv names it. 0, or -1 when out of memory. */
 int cgih_py_note_option(const char *opt);
