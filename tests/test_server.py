@@ -1791,8 +1791,14 @@ def test_a_start_that_finds_the_lock_taken_keeps_the_running_servers_log(base):
         r = s.run([script], env=env)
         assert r.returncode == 0 and r.stdout.endswith(b"ok\n") and f"ppid {a}\n".encode() not in r.stdout
         assert stamp.stat().st_mtime_ns != before  # a start was tried
-        # and it gave up: what runs is the server and its pool children
-        assert wait_for(lambda: set(pids_with("--auto")) <= {a, *map(int, children_of(a))}, 20)
+        # and it gave up: what runs there is the server and its pool children
+        def ours(pid):
+            try:
+                return str(s.dir).encode() in pathlib.Path(f"/proc/{pid}/environ").read_bytes()
+            except (FileNotFoundError, ProcessLookupError):
+                return False
+        assert wait_for(lambda: {p for p in pids_with("--auto") if ours(p)} <=
+                        {a, *map(int, children_of(a))}, 20)
         assert f"cgihost[{a}]: serving on" in log.read_text()
     finally:
         if a:
