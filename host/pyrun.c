@@ -1725,10 +1725,11 @@ static void signal_fini(void)
         PyObject *h = num ? PyObject_CallOneArg(get, num) : NULL;
         if (h && h != Py_None && !PyLong_Check(h)) {
             /* signal.signal() first runs the handlers of signals caught and
-             * not yet handled; one that raises fails the call, and the
-             * handler of n would stay: once more, those are handled now. */
+             * not yet handled, and stops at one that raises, which fails
+             * the call: the handler of n would stay. Each failed call
+             * handled one: at most one call more per signal number. */
             PyObject *r = PyObject_CallFunctionObjArgs(set, num, dfl, NULL);
-            if (!r) {
+            for (int tries = 1; !r && tries < NSIG; tries++) {
                 PyErr_Clear();
                 r = PyObject_CallFunctionObjArgs(set, num, dfl, NULL);
             }
@@ -1901,16 +1902,13 @@ static void release_sys_and_collect(void)
     PyErr_Clear();
 }
 
-/* file.flush() for sys.<name>; -1 when it failed, reported as python3 does
- * (or, quiet, as its teardown's closing of the files does: silently). */
-static int flush_std(const char *name, int quiet)
+/* f.flush() for f, a sys.<name> held by the caller (NULL or None: nothing
+ * to do); -1 when it failed, reported as python3 does (or, quiet, as its
+ * teardown's closing of the files does: silently). */
+static int flush_held(PyObject *f, int quiet)
 {
-    /* held: its "closed" may be Python code that replaces sys.<name> */
-    PyObject *f = Py_XNewRef(PySys_GetObject(name));
-    if (!f || f == Py_None) {
-        Py_XDECREF(f);
+    if (!f || f == Py_None)
         return 0;
-    }
     /* A file the script closed is left alone, as file_is_closed() in
      * pylifecycle.c does. */
     PyObject *closed = PyObject_GetAttrString(f, "closed");
@@ -1924,7 +1922,16 @@ static int flush_std(const char *name, int quiet)
         PyErr_Clear();
     else if (rc < 0)
         PyErr_WriteUnraisable(f);
-    Py_DECREF(f);
+    return rc;
+}
+
+/* flush_held() for sys.<name>, held: its "closed" may be Python code that
+ * replaces sys.<name>. */
+static int flush_std(const char *name, int quiet)
+{
+    PyObject *f = Py_XNewRef(PySys_GetObject(name));
+    int rc = flush_held(f, quiet);
+    Py_XDECREF(f);
     return rc;
 }
 
@@ -1959,10 +1966,16 @@ static int finalize(int status)
     /* As Py_FinalizeEx(): the output is flushed before the teardown (which
      * may take a while: closing a large upload's temporary file frees it),
      * and again after it, for what finalizers print. */
-    if (flush_std("stdout", 0) < 0)
+    /* As flush_std_files(): both read before stdout's flush, which may
+     * replace sys.stderr; stderr's failure silently. */
+    PyObject *out = Py_XNewRef(PySys_GetObject("stdout")),
+             *err = Py_XNewRef(PySys_GetObject("stderr"));
+    if (flush_held(out, 0) < 0)
         status = 120;
-    if (flush_std("stderr", 1) < 0) /* silently, as flush_std_files() */
+    if (flush_held(err, 1) < 0)
         status = 120;
+    Py_XDECREF(out);
+    Py_XDECREF(err);
     /* As Py_FinalizeEx(), collect before the modules go: garbage's
      * finalizers run while they are all there, and what survives moves to
      * the oldest generation. Without it, a file left open in a script whose

@@ -553,6 +553,14 @@ ENDINGS = {
                                 "        E.n += 1\n        os.write(2, f'[{E.n}:{s!r}]'.encode())\n"
                                 "        if E.n == 1:\n            raise OSError('no')\n"
                                 "sys.stderr = E()\nsys.exit('msg')\n",
+    # sys.stderr is read before sys.stdout's flush at exit, as
+    # flush_std_files() reads it: a flush that replaces it flushes the old one
+    "stderr-read-before-stdout-flush": "import io, sys\nclass Bad:\n    def write(self, s): return len(s)\n"
+                                       "    def flush(self):\n        if n[0] >= 2: raise OSError('no')\n"
+                                       "keep = sys.stderr = Bad()\nn = [0]\nclass Out:\n"
+                                       "    def write(self, s): return len(s)\n    def flush(self):\n"
+                                       "        n[0] += 1\n        if n[0] == 2: sys.stderr = io.StringIO()\n"
+                                       "sys.stdout = Out()\n",
     # and an uncaught KeyboardInterrupt (exactly) ends it by SIGINT
     "keyboardinterrupt": "print('body')\nraise KeyboardInterrupt\n",
     "keyboardinterrupt-subclass": "class K(KeyboardInterrupt): pass\nraise K\n",
@@ -1364,8 +1372,18 @@ print("end")
 """
 
 
-@pytest.mark.parametrize("text", [SIGNAL_HANDLER_IN_MAIN, PENDING_AT_TEARDOWN, PENDING_RAISES],
-                         ids=["handler", "pending", "pending-raises"])
+# two of them pending, both raising: each signal.signal() call fails on one
+PENDING_TWO_RAISE = PENDING_RAISES.replace(
+    "signal.signal(signal.SIGALRM, onalrm)\n",
+    "signal.signal(signal.SIGALRM, onalrm)\nsignal.signal(signal.SIGPROF, onalrm)\n").replace(
+    "atexit.register(signal.setitimer, signal.ITIMER_REAL, 0.01)\n",
+    "atexit.register(signal.setitimer, signal.ITIMER_PROF, 0.01)\n"
+    "atexit.register(signal.setitimer, signal.ITIMER_REAL, 0.01)\n")
+
+
+@pytest.mark.parametrize("text", [SIGNAL_HANDLER_IN_MAIN, PENDING_AT_TEARDOWN, PENDING_RAISES,
+                                  PENDING_TWO_RAISE],
+                         ids=["handler", "pending", "pending-raises", "pending-two-raise"])
 def test_signal_handlers_go_at_exit_as_in_python3(cgihost, tmp_path, text):
     """python3 puts every handler of its own back to SIG_DFL after atexit
     (_PySignal_Fini()): a handler defined in __main__ then no longer holds
