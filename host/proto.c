@@ -367,11 +367,18 @@ const char *cgih_sockdir_verdict(const struct stat *st, uid_t uid)
 
 int cgih_sockdir_check(const char *dir, uid_t uid, int create, const char **reason)
 {
-    /* Without its trailing slashes: lstat("link/") follows the link. */
+    /* Without its trailing slashes and "." components: lstat("link/") and
+     * lstat("link/.") follow the link. */
     char d[PATH_MAX];
     size_t n = strlen(dir);
-    while (n > 1 && dir[n - 1] == '/')
-        n--;
+    for (;;) {
+        if (n > 1 && dir[n - 1] == '/')
+            n--;
+        else if (n > 2 && dir[n - 1] == '.' && dir[n - 2] == '/')
+            n -= 2;
+        else
+            break;
+    }
     if (n >= sizeof d) {
         *reason = strerror(ENAMETOOLONG);
         errno = ENAMETOOLONG;

@@ -2892,16 +2892,16 @@ static int serve(int argc, char **argv)
         fprintf(stderr, "cgihost: a server already runs in %s\n", S.dir);
         return 1;
     }
-    int inherited = socket_activated(); /* from systemd, or from our re-exec */
-    if (open_socket() < 0)
-        return 1;
-    /* An auto-started server's log, its stderr, starts empty: the client
-     * opens it without truncating, lest a start that finds the lock taken
-     * empty the log of the server that runs. */
+    /* An auto-started server's log, its stderr, starts empty once it holds
+     * the lock (the client opens it without truncating, lest a start that
+     * finds the lock taken empty the log of the server that runs); a start
+     * that fails from here leaves its one line, not one more each time. */
     struct stat es;
-    if (S.autostarted && !inherited && fstat(2, &es) == 0 && S_ISREG(es.st_mode) &&
+    if (S.autostarted && !socket_activated() && fstat(2, &es) == 0 && S_ISREG(es.st_mode) &&
         ftruncate(2, 0) != 0)
         logmsg("cannot empty the log: %s", strerror(errno));
+    if (open_socket() < 0)
+        return 1;
 
     /* The file we run, even if another has since taken its name (then a
      * restart into that one follows). */

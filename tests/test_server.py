@@ -1549,7 +1549,7 @@ def test_serve_refuses_real_and_effective_ids_that_differ(base):
 
 
 @pytest.mark.parametrize("bad", ["group-writable", "world-writable", "symlink", "symlink/",
-                                 "another user's"])
+                                 "symlink/.", "symlink/./", "another user's"])
 def test_socket_directory_rules(srv, base, bad):
     script = srv.script("who.py", WHO + "print('ok')\n")
     env = {}
@@ -1806,6 +1806,30 @@ def test_a_start_that_finds_the_lock_taken_keeps_the_running_servers_log(base):
             assert wait_for(lambda: not proc_alive(a), 20)
         for pid in pids_with(str(s.dir)):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_a_start_that_keeps_failing_leaves_one_line_in_the_log(base):
+    """A start that fails once it holds the lock (here its socket's name is
+    taken by a directory) empties the log first: the log holds the last
+    failure, not one line more for each start tried, every 2 s."""
+    s = Server(base)
+    script = s.script("who.py", WHO + "print('ok')\n")
+    s.dir.mkdir(mode=0o700)
+    os.chown(s.dir, UID, -1)
+    (s.dir / "server.sock").mkdir()
+    os.chown(s.dir / "server.sock", UID, -1)
+    log = s.dir / "server.log"
+
+    def failures():
+        return log.read_text().count("Is a directory") if log.exists() else 0
+    for i in range(3):
+        if i:
+            time.sleep(2.1)  # past the two seconds between starts
+        r = s.run([script], env={"CGIHOST_NO_AUTOSTART": ""})
+        assert r.returncode == 0 and r.stdout.endswith(b"ok\n"), r
+        assert wait_for(lambda: failures() > 0, 20), sorted(os.listdir(s.dir))
+    time.sleep(0.5)  # the last start's line written
+    assert failures() == 1, log.read_text()
 
 
 def test_autostart_from_a_client_that_ignores_sigchld(base):
