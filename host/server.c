@@ -1720,7 +1720,8 @@ static void start_stop(const char *why)
         S.idle = c->next;
         S.nidle--;
         close_watched(&c->ctl); /* it reads EOF and leaves */
-        kill(c->pid, SIGCONT);  /* one that a signal stopped too */
+        if (kill(c->pid, SIGCONT) != 0 && errno != ESRCH) /* one that a signal stopped too */
+            logmsg("kill %ld: %s", (long)c->pid, strerror(errno));
         c->dead = 1;
         c->next = S.grave;
         S.grave = c;
