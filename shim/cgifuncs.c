@@ -130,24 +130,12 @@ static int setitem_str(PyObject *mapping, const char *key, PyObject *v)
     return rc;
 }
 
-/* sys.<name>, as the attribute lookup `sys.name` does. New reference. */
-static PyObject *sys_attr(const char *name)
-{
-    PyObject *v = PySys_GetObject(name); /* borrowed */
-    if (!v) {
-        PyErr_Format(PyExc_AttributeError, "module 'sys' has no attribute '%s'", name);
-        return NULL;
-    }
-    Py_INCREF(v);
-    return v;
-}
-
 /* sys.argv[1] when sys.argv[1:] is non-empty, else NULL with no error
  * (*err 0) or with one (*err 1): cgi.py's `sys.argv[1] if sys.argv[1:]`. */
 PyObject *cgih_argv1(int *err)
 {
     *err = 0;
-    PyObject *argv = sys_attr("argv");
+    PyObject *argv = cgih_sys_attr("argv");
     if (!argv) {
         *err = 1;
         return NULL;
@@ -538,7 +526,7 @@ static PyObject *cgi_parse(PyObject *module, PyObject *args, PyObject *kw)
     }
 
     if (fp == Py_None) {
-        Py_SETREF(fp, sys_attr("stdin"));
+        Py_SETREF(fp, cgih_sys_attr("stdin"));
         if (!fp)
             goto done;
     }
@@ -967,7 +955,7 @@ static PyObject *cgi_print_arguments(PyObject *module, PyObject *args, PyObject 
     if (cgih_bind_args("print_arguments", 0, args, kw, NULL, 0, 0, NULL) < 0)
         return NULL;
     if (print_str(module, NULL) < 0 || print_str(module, "<H3>Command Line Arguments:</H3>") < 0 ||
-        print_str(module, NULL) < 0 || print_steal(module, sys_attr("argv"), NULL) < 0 ||
+        print_str(module, NULL) < 0 || print_steal(module, cgih_sys_attr("argv"), NULL) < 0 ||
         print_str(module, NULL) < 0)
         return NULL;
     Py_RETURN_NONE;
@@ -1048,7 +1036,7 @@ static PyObject *cgi_test(PyObject *module, PyObject *args, PyObject *kw)
     PyObject *res = NULL;
     if (print_str(module, "Content-type: text/html") < 0 || print_str(module, NULL) < 0)
         goto done;
-    PyObject *out = sys_attr("stdout");
+    PyObject *out = cgih_sys_attr("stdout");
     int rc = out ? PySys_SetObject("stderr", out) : -1;
     Py_XDECREF(out);
     if (rc < 0)

@@ -646,11 +646,9 @@ static int version_and_date(PyObject **pyver, PyObject **date)
     /* In cgitb.py's order, each read when it is used: a str subclass's
      * split() (or a finalizer) can replace sys.executable meanwhile, so
      * neither is held borrowed across a call. */
-    PyObject *version = Py_XNewRef(PySys_GetObject("version"));
-    if (!version) {
-        PyErr_SetString(PyExc_AttributeError, "module 'sys' has no attribute 'version'");
+    PyObject *version = cgih_sys_attr("version");
+    if (!version)
         return -1;
-    }
     PyObject *parts = call_method(version, "split", NULL), *v = NULL, *a = NULL;
     Py_DECREF(version);
     if (parts)
@@ -665,14 +663,9 @@ static int version_and_date(PyObject **pyver, PyObject **date)
     Py_DECREF(a);
     if (!b)
         return -1;
-    PyObject *executable = Py_XNewRef(PySys_GetObject("executable"));
-    if (!executable) {
-        Py_DECREF(b);
-        PyErr_SetString(PyExc_AttributeError, "module 'sys' has no attribute 'executable'");
-        return -1;
-    }
-    *pyver = PyNumber_Add(b, executable);
-    Py_DECREF(executable);
+    PyObject *executable = cgih_sys_attr("executable");
+    *pyver = executable ? PyNumber_Add(b, executable) : NULL;
+    Py_XDECREF(executable);
     Py_DECREF(b);
     if (!*pyver)
         return -1;
@@ -1270,11 +1263,9 @@ static int hook_init(PyObject *self, PyObject *args, PyObject *kwds)
     int t = PyObject_IsTrue(file);
     if (t < 0)
         goto done;
-    file = t ? Py_NewRef(file) : Py_XNewRef(PySys_GetObject("stdout"));
-    if (!file) {
-        PyErr_SetString(PyExc_AttributeError, "module 'sys' has no attribute 'stdout'");
+    file = t ? Py_NewRef(file) : cgih_sys_attr("stdout");
+    if (!file)
         goto done;
-    }
     if (setattr_s(self, "file", file) == 0 && setattr_s(self, "format", format) == 0)
         rc = 0;
     Py_DECREF(file);

@@ -406,12 +406,10 @@ static int fs_init(PyObject *self, PyObject *args, PyObject *kw)
         goto done;
 
     if (fp == Py_None) {
-        PyObject *in = PySys_GetObject("stdin"); /* borrowed */
-        if (!in) {
-            PyErr_SetString(PyExc_AttributeError, "module 'sys' has no attribute 'stdin'");
-            goto done;
-        }
-        if (set_steal(self, "fp", get(in, "buffer")) < 0)
+        PyObject *in = cgih_sys_attr("stdin");
+        int fp_set = in ? set_steal(self, "fp", get(in, "buffer")) : -1;
+        Py_XDECREF(in);
+        if (fp_set < 0)
             goto done;
     } else {
         PyObject *tiow = import_attr("_io", "TextIOWrapper");

@@ -491,6 +491,15 @@ int cgih_add_methods(PyTypeObject *method_type, PyTypeObject *owner, PyMethodDef
     return 0;
 }
 
+/* sys.<name>, as the attribute lookup `sys.name` does. New reference. */
+PyObject *cgih_sys_attr(const char *name)
+{
+    PyObject *v = PySys_GetObject(name); /* borrowed */
+    if (!v)
+        PyErr_Format(PyExc_AttributeError, "module 'sys' has no attribute '%s'", name);
+    return Py_XNewRef(v);
+}
+
 int cgih_meta_path_push(PyMethodDef *def)
 {
     /* held: making the finder may run Python code (a script's own

@@ -1057,13 +1057,18 @@ def test_a_pool_larger_than_max_children_does_not_spin(base):
         s.stop()
 
 
-def test_a_server_that_cannot_fork_idles_and_requests_still_run(base):
-    """With fork failing (RLIMIT_NPROC 1), the server retries its pool once a
-    second instead of looping on it, and every request runs in-process."""
+def start_unable_to_fork(base):
+    """A server (pool 2) whose fork fails: RLIMIT_NPROC 1."""
     wrapper = base / "cgihost-nproc1"
     wrapper.write_text(f"#!/bin/sh\nexec prlimit --nproc=1 {CGIHOST} \"$@\"\n")
     wrapper.chmod(0o755)
-    s = Server(base, ["--pool", "2"], binary=wrapper).start()
+    return Server(base, ["--pool", "2"], binary=wrapper).start()
+
+
+def test_a_server_that_cannot_fork_idles_and_requests_still_run(base):
+    """With fork failing (RLIMIT_NPROC 1), the server retries its pool once a
+    second instead of looping on it, and every request runs in-process."""
+    s = start_unable_to_fork(base)
     try:
         ok = s.script("ok.py", WHO + "print('ok')\n")
         r = s.run([ok])
@@ -1091,10 +1096,7 @@ def test_a_line_the_log_would_repeat_is_counted(base):
     """The same log line again within a second is counted, not written: a
     failure that every request meets (here fork's, each request trying for
     a child) would fill the log."""
-    wrapper = base / "cgihost-nproc1"
-    wrapper.write_text(f"#!/bin/sh\nexec prlimit --nproc=1 {CGIHOST} \"$@\"\n")
-    wrapper.chmod(0o755)
-    s = Server(base, ["--pool", "2"], binary=wrapper).start()
+    s = start_unable_to_fork(base)
     try:
         ok = s.script("ok.py", WHO + "print('ok')\n")
         for _ in range(20):
@@ -1738,6 +1740,17 @@ def test_root_serves_only_with_user_and_drops_it(base):
         s.stop()
 
 
+def auto_started_in(sock_dir):
+    """The auto-started servers (and their children) of that socket
+    directory, named in their environment."""
+    def there(pid):
+        try:  # one may be gone between the listing and here
+            return str(sock_dir).encode() in pathlib.Path(f"/proc/{pid}/environ").read_bytes()
+        except (FileNotFoundError, ProcessLookupError):
+            return False
+    return [pid for pid in pids_with("--auto") if there(pid)]
+
+
 def test_autostart_for_the_own_user(base):
     s = Server(base)
     script = s.script("who.py", WHO + "print('ok')\n")
@@ -1760,11 +1773,10 @@ def test_autostart_for_the_own_user(base):
         assert st.st_uid == UID and st.st_mode & 0o777 == 0o700
     finally:
         subprocess.run(as_user([CGIHOST, "stop"]), env=s.env(), timeout=30, stdout=subprocess.DEVNULL)
-        for pid in pids_with("--auto"):
+        for pid in auto_started_in(s.dir):
             try:  # one that `stop` ended may be gone between the listing and here
-                if pathlib.Path(f"/proc/{pid}/environ").read_bytes().find(str(s.dir).encode()) >= 0:
-                    os.kill(pid, signal.SIGKILL)
-            except (FileNotFoundError, ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
                 pass
 
 
@@ -1792,13 +1804,7 @@ def test_a_start_that_finds_the_lock_taken_keeps_the_running_servers_log(base):
         assert r.returncode == 0 and r.stdout.endswith(b"ok\n") and f"ppid {a}\n".encode() not in r.stdout
         assert stamp.stat().st_mtime_ns != before  # a start was tried
         # and it gave up: what runs there is the server and its pool children
-        def ours(pid):
-            try:
-                return str(s.dir).encode() in pathlib.Path(f"/proc/{pid}/environ").read_bytes()
-            except (FileNotFoundError, ProcessLookupError):
-                return False
-        assert wait_for(lambda: {p for p in pids_with("--auto") if ours(p)} <=
-                        {a, *map(int, children_of(a))}, 20)
+        assert wait_for(lambda: set(auto_started_in(s.dir)) <= {a, *map(int, children_of(a))}, 20)
         assert f"cgihost[{a}]: serving on" in log.read_text()
     finally:
         if a:
