@@ -683,8 +683,9 @@ static PyObject *compile_quietly(const char *src, size_t len, int utf8, PyObject
     PyErr_Clear();
     /* Under the name of a file holding src (a memfd), so that the parser
      * reads an error's line from there, as python3 reads it from a copy
-     * fixed by hand: that line alone, with its newline, after a BOM. Not
-     * for a source decoded from another codec: the parser would read a
+     * fixed by hand: that line alone, with its newline, after a BOM, in the
+     * file's encoding (src in its own codec, compiled with its coding
+     * spec). Not for src decoded to UTF-8 (utf8): the parser would read a
      * line there that python3 cannot read back. */
     PyObject *name = NULL;
     int fd = utf8 ? -1 : memfd_create("cgihost-nbsp", MFD_CLOEXEC);
@@ -942,7 +943,18 @@ static PyObject *compile_fixed(const rewrite *rw, PyObject *filename, compile_fn
     memcpy(flat, rw->orig, rw->len);
     flat[rw->len] = '\0';
     size_t n = flatten(flat, rw->fixed, rw->len);
-    PyObject *again = compile_quietly(flat, n, utf8, filename);
+    /* A source decoded from another codec is placed in that codec, as the
+     * copy fixed by hand is in it (or, where the codec cannot write it
+     * back, as UTF-8 under no file name) */
+    PyObject *text = utf8 ? PyUnicode_DecodeUTF8(flat, (Py_ssize_t)n, "strict") : NULL;
+    PyObject *raw = text ? PyUnicode_AsEncodedString(text, rw->codec, "strict") : NULL;
+    Py_XDECREF(text);
+    PyErr_Clear();
+    PyObject *again =
+        raw && PyBytes_Check(raw)
+            ? compile_quietly(PyBytes_AS_STRING(raw), (size_t)PyBytes_GET_SIZE(raw), 0, filename)
+            : compile_quietly(flat, n, utf8, filename);
+    Py_XDECREF(raw);
     if (!again && PyErr_Occurred() && PyErr_ExceptionMatches(PyExc_SyntaxError)) {
         /* it takes the first error's traceback: a module's went through
          * importlib's frames, which are dropped from what is shown */

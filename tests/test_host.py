@@ -250,7 +250,13 @@ def test_a_string_in_an_escape_encoding_is_not_taken_for_code(cgihost, tmp_path)
     b"if 1:\n\xa0\xa0x = '\xe9' 1\n",               # the parser's error, with its line
     b"def f(a,\xa0a): return '\xe9'\n",             # the compiler's: python3 reads no
     b"if 1:\n\xa0\xa0y = 1\n\xa0\xa0return 'e'\n",  # line that is not UTF-8 back
-], ids=["parser", "compiler-not-utf8", "compiler"])
+    # the parser's, its line read from a copy in the file's encoding: the
+    # lines continued with a backslash, or a string's, are not shown with
+    # the error's (placed in UTF-8 under no file name, they were)
+    b"if 1:\n\xa0\xa0x = 'caf\xe9' + \\\n    1 +\n",
+    b"x = 1\xa0+\\\n2 +\\\n3 +\n",
+    b"x = '''\xe9\n'''\xa0+ 1 +\n",
+], ids=["parser", "compiler-not-utf8", "compiler", "backslash", "backslashes", "string"])
 def test_errors_in_another_encoding_are_python3s(cgihost, tmp_path, body):
     orig, ref = orig_and_ref(tmp_path)
     (orig / "e.py").write_bytes(b"# -*- coding: latin-1 -*-\n" + body)
