@@ -16,8 +16,10 @@
  * decide when an in-memory field moves to a temporary file (past 1000) and how
  * text fields are decoded. Once a file part is on disk, spans go straight to
  * the file. (Lines longer than 64 KiB are cut by cgi.py's readline(1 << 16);
- * text fields are decoded at '\n' only, which differs only for a multi-byte
- * character straddling such a cut.)
+ * here a line is written in pieces once it passes UNIT_MAX, so that memory
+ * stays bounded, and a text field's pieces go through an incremental
+ * decoder: no multi-byte character is cut, where cgi.py cuts one straddling
+ * such a cut.)
  */
 #include "cgi_internal.h"
 
@@ -32,6 +34,7 @@
 
 #define READ_CHUNK (512 * 1024) /* bytes asked of fp at a time: into a page-aligned buffer, 512 KiB beat 128 and 256 KiB */
 #define SPILL_AT 1000           /* cgi.py's __write() threshold */
+#define UNIT_MAX (1 << 16) /* longer lines are written in pieces (cgi.py's readline(1 << 16)) */
 
 enum { EV_NONE, EV_PART_BEGIN, EV_HEADERS, EV_PART_END, EV_BODY_END };
 
@@ -42,6 +45,7 @@ typedef struct {
     PyObject *mem;  /* in-memory StringIO/BytesIO until the spill, else NULL */
     long long mem_pos;
     cgih_buf unit;      /* the unit being assembled */
+    PyObject *dec;      /* a text unit written in pieces: its incremental decoder, else NULL */
     cgih_buf *collect;  /* read_to_eof: all bytes go here instead */
     PyObject *enc, *err;
 } sink_t;
@@ -298,9 +302,41 @@ static int call_write(PyObject *file, PyObject *data)
     return r ? 0 : -1;
 }
 
-/* Writes one unit: moves to make_file() first when the in-memory field would
- * pass 1000, then writes the bytes (files) or their decoding (other fields). */
-static int emit_unit(sink_t *s, const char *u, size_t n)
+/* A text unit's bytes decoded: whole, or through an incremental decoder
+ * while a line longer than UNIT_MAX is written in pieces (final: its last),
+ * so that a character is never cut. */
+static PyObject *decode_unit(sink_t *s, const char *u, size_t n, int final)
+{
+    if (final && !s->dec)
+        return decode(u, n, s->enc, s->err);
+    if (!s->dec) {
+        PyObject *codecs = PyImport_ImportModule("codecs");
+        PyObject *make =
+            codecs ? PyObject_CallMethod(codecs, "getincrementaldecoder", "O", s->enc) : NULL;
+        Py_XDECREF(codecs);
+        s->dec = make ? PyObject_CallFunctionObjArgs(make, s->err, NULL) : NULL;
+        Py_XDECREF(make);
+        if (!s->dec)
+            return NULL;
+    }
+    PyObject *b = PyBytes_FromStringAndSize(u, (Py_ssize_t)n);
+    PyObject *text =
+        b ? PyObject_CallMethod(s->dec, "decode", "OO", b, final ? Py_True : Py_False) : NULL;
+    Py_XDECREF(b);
+    if (text && !PyUnicode_Check(text)) { /* as bytes.decode() refuses a codec's non-str */
+        PyErr_Format(PyExc_TypeError, "decoder returned '%.400s' instead of 'str'",
+                     Py_TYPE(text)->tp_name);
+        Py_CLEAR(text);
+    }
+    if (final || !text)
+        Py_CLEAR(s->dec);
+    return text;
+}
+
+/* Writes one unit (or a piece of one, final 0): moves to make_file() first
+ * when the in-memory field would pass 1000, then writes the bytes (files)
+ * or their decoding (other fields). */
+static int emit_unit(sink_t *s, const char *u, size_t n, int final)
 {
     if (s->mem && s->mem_pos + (long long)n > SPILL_AT) {
         PyObject *file = PyObject_CallMethod(s->self, "make_file", NULL);
@@ -321,8 +357,8 @@ static int emit_unit(sink_t *s, const char *u, size_t n)
     PyObject *target = s->mem ? Py_NewRef(s->mem) : cgih_getattr(s->self, "file");
     if (!target)
         return -1;
-    PyObject *data = s->binary ? PyBytes_FromStringAndSize(u, (Py_ssize_t)n)
-                               : decode(u, n, s->enc, s->err);
+    PyObject *data =
+        s->binary ? PyBytes_FromStringAndSize(u, (Py_ssize_t)n) : decode_unit(s, u, n, final);
     int rc = data ? call_write(target, data) : -1;
     if (rc == 0 && s->mem)
         s->mem_pos += s->binary ? (long long)n : (long long)PyUnicode_GET_LENGTH(data);
@@ -358,15 +394,28 @@ static int sink_write(sink_t *s, const char *at, size_t n)
     }
     while (n) {
         const char *nl = memchr(at, '\n', n);
-        if (!nl)
-            return cgih_buf_add(&s->unit, at, n);
+        if (!nl) {
+            if (cgih_buf_add(&s->unit, at, n) < 0)
+                return -1;
+            if (s->unit.len < UNIT_MAX)
+                return 0;
+            /* A long line is not held whole: its bytes so far are written,
+             * but a '\r' that may start its "\r\n". (A unit this long
+             * moves an in-memory field to make_file() anyway.) */
+            size_t cut = s->unit.len - (s->unit.p[s->unit.len - 1] == '\r');
+            if (emit_unit(s, s->unit.p, cut, 0) < 0)
+                return -1;
+            memmove(s->unit.p, s->unit.p + cut, s->unit.len - cut);
+            s->unit.len -= cut;
+            return 0;
+        }
         size_t k = (size_t)(nl - at);
         if (cgih_buf_add(&s->unit, at, k) < 0)
             return -1;
         /* The line end ("\n" or "\r\n") is held back and starts the next unit. */
         int cr = s->unit.len && s->unit.p[s->unit.len - 1] == '\r';
         size_t cut = s->unit.len - (cr ? 1 : 0);
-        if (emit_unit(s, s->unit.p, cut) < 0)
+        if (emit_unit(s, s->unit.p, cut, 1) < 0)
             return -1;
         s->unit.len = 0;
         if (cgih_buf_add(&s->unit, cr ? "\r\n" : "\n", cr ? 2 : 1) < 0)
@@ -381,10 +430,10 @@ static int sink_write(sink_t *s, const char *at, size_t n)
 
 static int sink_flush(sink_t *s)
 {
-    if (s->collect || !s->unit.len)
+    if (s->collect || (!s->unit.len && !s->dec)) /* (a decoder may hold a character's start) */
         return 0;
     int rc = (s->binary && !s->mem) ? write_direct(s, s->unit.p, s->unit.len)
-                                    : emit_unit(s, s->unit.p, s->unit.len);
+                                    : emit_unit(s, s->unit.p, s->unit.len, 1);
     s->unit.len = 0;
     return rc;
 }
@@ -1448,6 +1497,7 @@ out:
     Py_XDECREF(s.mem);
     Py_XDECREF(s.enc);
     Py_XDECREF(s.err);
+    Py_XDECREF(s.dec);
     PyMem_Free(s.unit.p);
     Py_DECREF(fp);
     return rc < 0 ? -1 : 1;

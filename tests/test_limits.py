@@ -130,3 +130,67 @@ def test_a_readinto_that_keeps_the_buffer_gets_no_freed_memory(cgihost, tmp_path
     script.write_text(KEEPER)
     r = run([cgihost, script], {"REQUEST_METHOD": "GET"})
     assert r.returncode == 0 and r.stdout == b"hello\nhello\nTrue\nok\n", r.stderr
+
+
+LONG_LINES = r'''
+import cgi, hashlib
+form = cgi.FieldStorage()
+with open("/proc/self/status") as f:  # (not ru_maxrss: it counts the process before its exec)
+    print([l.split()[1] for l in f if l.startswith("VmHWM:")][0])
+for name in ("t", "f"):
+    v = form[name].value
+    print(name, len(v), hashlib.md5(v.encode() if isinstance(v, str) else v).hexdigest())
+    del v
+'''
+
+
+def test_a_long_line_is_not_held_in_memory_whole(cgihost, tmp_path):
+    """cgi.py reads a part with readline(1 << 16), so a line without a line
+    end (a text field, a file of zeros) costs it 64 KiB at a time. cgihost
+    wrote such a line as one piece, held whole: a 32 MiB text field took
+    about three times that (bytes, their decoding, the copy), a file part's
+    first line twice. The peak RSS of FieldStorage(), then the values."""
+    import hashlib
+    script = tmp_path / "long.py"
+    script.write_text(LONG_LINES)
+    n = 32 << 20
+    text = "é".encode() + b"y" * (n - 4) + "é".encode()  # characters at both ends of the line
+    data = (b'--B\r\nContent-Disposition: form-data; name="t"\r\n\r\n' + text +
+            b'\r\n--B\r\nContent-Disposition: form-data; name="f"; filename="z"\r\n\r\n' +
+            b"\0" * n + b"\r\n--B--\r\n")
+    env = {"REQUEST_METHOD": "POST", "CONTENT_TYPE": "multipart/form-data; boundary=B",
+           "CONTENT_LENGTH": str(len(data))}
+    r = run([cgihost, script], env, data, timeout=60)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.decode().split("\n")
+    assert lines[1] == "t %d %s" % (len(text.decode()), hashlib.md5(text).hexdigest())
+    assert lines[2] == "f %d %s" % (n, hashlib.md5(b"\0" * n).hexdigest())
+    assert int(lines[0]) < 40 * 1024, "peak RSS %s KiB" % lines[0]
+
+
+CUT_END = r'''
+import cgi, io
+for n in (100, 65534, 131070):
+    body = (b'--B\r\nContent-Disposition: form-data; name="a"\r\n\r\n' + b"x" * n +
+            b"\xe2\x82\r\n--B--\r\n")
+    env = {"REQUEST_METHOD": "POST", "CONTENT_TYPE": "multipart/form-data; boundary=B",
+           "CONTENT_LENGTH": str(len(body))}
+    for errors in ("replace", "strict"):
+        try:
+            v = cgi.FieldStorage(fp=io.BytesIO(body), environ=env, errors=errors)["a"].value
+            print(n, errors, len(v), ascii(v[-2:]))
+        except UnicodeDecodeError as e:
+            print(n, errors, type(e).__name__)
+'''
+
+
+def test_a_long_line_ending_in_a_cut_character_keeps_it(cgihost, tmp_path):
+    """A text field whose long line ends, at a 64 KiB piece's end, with the
+    start of a character: python3 decodes it as U+FFFD (or raises, strict);
+    a decoder left with those bytes must not drop them."""
+    script = tmp_path / "cut.py"
+    script.write_text(CUT_END)
+    r = run([cgihost, script], {"REQUEST_METHOD": "GET"})
+    o = run(["/usr/bin/python3", "-W", "ignore", script], {"REQUEST_METHOD": "GET"})
+    assert o.returncode == 0 and r.returncode == 0, (o.stderr, r.stderr)
+    assert r.stdout == o.stdout
