@@ -391,7 +391,9 @@ static int st_hdr(cgih_mp_parser *p)
                 p->h_fp = FP_SKIP; /* "From " envelope line */
             } else if (is_name(c)) {
                 if (p->h_nlen == sizeof p->lb)
-                    return fail(p, "header name too long", ABS(p));
+                    return fail(p,
+                                "header name too long (over 65538 bytes, whatever max_header_line)",
+                                ABS(p));
                 p->lb[p->h_nlen++] = c;
                 p->h_fromk = (p->h_fromk >= 1 && p->h_fromk < 4 && c == "From"[p->h_fromk])
                                  ? p->h_fromk + 1
