@@ -981,6 +981,7 @@ static PyObject *fs_read_urlencoded(PyObject *self, PyObject *Py_UNUSED(ignored)
         goto done;
     if (!(text = PyObject_CallMethod(qs, "decode", "OO", enc, err)))
         goto done;
+    Py_CLEAR(qs); /* as cgi.py's qs becomes the decoded text: not held twice */
     if (!(qop = get(self, "qs_on_post")))
         goto done;
     int t = PyObject_IsTrue(qop);
@@ -1004,6 +1005,7 @@ static PyObject *fs_read_urlencoded(PyObject *self, PyObject *Py_UNUSED(ignored)
         goto done;
     if (!(query = cgih_parse_qsl(text, k, s, enc, err, mnf, sep)))
         goto done;
+    Py_CLEAR(text);
     if (!(mini = module_global(Py_TYPE(self), "MiniFieldStorage")))
         goto done;
     Py_ssize_t n = PyList_GET_SIZE(query);

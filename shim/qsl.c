@@ -15,6 +15,10 @@
 
 typedef struct {
     cgih_buf name, value;
+    /* A value's first span, held where it is in the query (not copied) until
+     * a second one comes or the field ends: a large value is not held twice. */
+    const char *held;
+    size_t held_len;
     PyObject *result; /* list */
     PyObject *encoding, *errors;
     int keep_blank, strict;
@@ -99,7 +103,27 @@ static int on_name(cgih_qs_parser *p, const char *at, size_t n)
 static int on_value(cgih_qs_parser *p, const char *at, size_t n)
 {
     ctx_t *c = p->data;
+    if (!c->value.len && !c->held) {
+        c->held = at;
+        c->held_len = n;
+        return 0;
+    }
+    if (c->held && cgih_buf_add(&c->value, c->held, c->held_len) < 0)
+        return -1;
+    c->held = NULL;
     return cgih_buf_add(&c->value, at, n);
+}
+
+/* The field's value: decoded from where it is held when it has nothing to
+ * unquote, else copied and unquoted. */
+static PyObject *value_of(ctx_t *c)
+{
+    if (c->held && !memchr(c->held, '%', c->held_len) && !memchr(c->held, '+', c->held_len))
+        return decode_sp(c->held, c->held_len);
+    if (c->held && cgih_buf_add(&c->value, c->held, c->held_len) < 0)
+        return NULL;
+    c->held = NULL;
+    return unquote(c->value.p ? c->value.p : "", c->value.len, c->encoding, c->errors);
 }
 
 static int on_field_end(cgih_qs_parser *p)
@@ -124,11 +148,9 @@ static int on_field_end(cgih_qs_parser *p)
             goto reset;
         }
     }
-    if (c->value.len || c->keep_blank) {
+    if (c->value.len || c->held || c->keep_blank) {
         PyObject *name = unquote(c->name.p ? c->name.p : "", c->name.len, c->encoding, c->errors);
-        PyObject *value =
-            name ? unquote(c->value.p ? c->value.p : "", c->value.len, c->encoding, c->errors)
-                 : NULL;
+        PyObject *value = name ? value_of(c) : NULL;
         PyObject *pair = value ? PyTuple_Pack(2, name, value) : NULL;
         Py_XDECREF(name);
         Py_XDECREF(value);
@@ -141,6 +163,7 @@ static int on_field_end(cgih_qs_parser *p)
     rc = 0;
 reset:
     c->name.len = c->value.len = 0;
+    c->held = NULL;
     return rc;
 }
 
