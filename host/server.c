@@ -2469,18 +2469,22 @@ static int parse_long(const char *s, long lo, long hi, long *out)
     return 0;
 }
 
-/* A setting from the environment: 0 with *out set; -1 when unset, or when
- * not a whole number from lo to hi, which is logged (the default stays). */
-static int env_long(const char *name, long lo, long hi, long dflt, long *out)
+/* A setting from the environment: 0 with *out set (or when unset); -1 when
+ * not a whole number from lo to hi (the default stays), which the caller
+ * logs with env_long_ignored() once the server holds its lock: an
+ * auto-started server's log, its stderr, is emptied then. */
+static int env_long(const char *name, long lo, long hi, long *out)
 {
     const char *s = getenv(name);
     if (!s || !*s)
-        return -1;
-    if (parse_long(s, lo, hi, out) == 0)
         return 0;
-    fprintf(stderr, "cgihost: %s=%s ignored: not a whole number from %ld to %ld; %ld it is\n", name, s, lo,
-            hi, dflt);
-    return -1;
+    return parse_long(s, lo, hi, out) == 0 ? 0 : -1;
+}
+
+static void env_long_ignored(const char *name, long lo, long hi, long value)
+{
+    fprintf(stderr, "cgihost: %s=%s ignored: not a whole number from %ld to %ld; %ld it is\n", name,
+            getenv(name), lo, hi, value);
 }
 
 static int drop_to(const char *user)
@@ -2791,8 +2795,9 @@ static int serve(int argc, char **argv)
                {"--queue-ms", "CGIHOST_QUEUE_MS", 0, 3600000, &S.queue_ms},
                {"--idle-exit", "CGIHOST_IDLE_EXIT", 0, 1L << 30, &S.idle_exit},
                {"--stop-wait", "CGIHOST_STOP_WAIT", 0, 86400, &S.stop_wait}};
+    int env_bad[sizeof num / sizeof *num]; /* the default stays */
     for (size_t k = 0; k < sizeof num / sizeof *num; k++)
-        (void)env_long(num[k].env, num[k].lo, num[k].hi, *num[k].to, num[k].to); /* -1: stays */
+        env_bad[k] = env_long(num[k].env, num[k].lo, num[k].hi, num[k].to) != 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--auto") == 0) { /* started by a client (internal) */
@@ -2901,6 +2906,11 @@ static int serve(int argc, char **argv)
     if (S.autostarted && !socket_activated() && fstat(2, &es) == 0 && S_ISREG(es.st_mode) &&
         ftruncate(2, 0) != 0)
         logmsg("cannot empty the log: %s", strerror(errno));
+    /* Said here, in the log as it will stay (and once: as root, the run
+     * before the re-exec as the user says nothing). */
+    for (size_t k = 0; k < sizeof num / sizeof *num; k++)
+        if (env_bad[k])
+            env_long_ignored(num[k].env, num[k].lo, num[k].hi, *num[k].to);
     if (open_socket() < 0)
         return 1;
 

@@ -1838,6 +1838,51 @@ def test_a_start_that_keeps_failing_leaves_one_line_in_the_log(base):
     assert failures() == 1, log.read_text()
 
 
+def test_an_auto_started_servers_log_says_which_settings_it_ignored(base):
+    """A CGIHOST_* setting that is no whole number in its range (a SetEnv
+    typo) is said in the log of the server a client starts: the log is
+    emptied when the server takes its lock, and the line was written before,
+    so it was lost."""
+    s = Server(base)
+    script = s.script("who.py", WHO + "print('ok')\n")
+    env = {"CGIHOST_NO_AUTOSTART": "", "CGIHOST_POOL": "abc", "CGIHOST_QUEUE_MS": "-5"}
+    log = s.dir / "server.log"
+    try:
+        r = s.run([script], env=env)
+        assert r.returncode == 0 and r.stdout.endswith(b"ok\n"), r
+        assert wait_for(lambda: log.exists() and "serving on" in log.read_text(), 20)
+        text = log.read_text()
+        assert "cgihost: CGIHOST_POOL=abc ignored: not a whole number from 0 to 64; 2 it is\n" in text, text
+        assert ("cgihost: CGIHOST_QUEUE_MS=-5 ignored: not a whole number from 0 to 3600000; 500 it is\n"
+                in text), text
+    finally:
+        subprocess.run(as_user([CGIHOST, "stop"]), env=s.env(), timeout=30, stdout=subprocess.DEVNULL)
+        for pid in auto_started_in(s.dir):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def test_a_setting_ignored_is_said_once_by_a_server_root_starts(base):
+    """As root, serve runs again as the user: the setting it ignores is
+    said once, not by both runs."""
+    if not IS_ROOT:
+        pytest.skip("needs root")
+    d = base / "sock2"
+    env = {"PATH": "/usr/bin:/bin", "CGIHOST_SOCKET_DIR": str(d), "CGIHOST_POOL": "abc"}
+    d.mkdir(mode=0o700)
+    os.chown(d, UID, -1)
+    p = subprocess.Popen([CGIHOST, "serve", "--user", USER], env=env, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert wait_for(lambda: (d / "server.sock").exists() or p.poll() is not None, 20)
+    finally:
+        subprocess.run(as_user([CGIHOST, "stop"]), env=env, timeout=30, stdout=subprocess.DEVNULL)
+        out = p.communicate(timeout=30)[0].decode()
+    assert out.count("CGIHOST_POOL=abc ignored") == 1, out
+
+
 def test_autostart_from_a_client_that_ignores_sigchld(base):
     """A client started with SIGCHLD ignored (inherited across exec) starts
     a server that still sees its children end: it kept them as running for
