@@ -1746,12 +1746,22 @@ static void stop_now(const char *why)
 
 /* ASKER: the child that took the asking connection, or NULL: it runs no
  * request, and a pool child that took it itself counts as the idle child
- * it was until the question came. */
+ * it was until the question came, but for the one forked since in its
+ * place (with --pool 1, the pool is refilled while the question runs:
+ * counted both, the pool showed one more child than it holds). */
 static void send_info(int conn, const struct child *asker)
 {
-    int32_t info[CGIH_INFO_COUNT] = {(int32_t)getpid(), (int32_t)(now_s() - S.t_start), (int32_t)S.served,
-                                     S.nbusy - (asker != NULL), S.nidle + (asker && asker->took),
-                                     (int32_t)PyDict_GET_SIZE(S.cache), S.nqueued, (int32_t)S.refused};
+    int idle = S.nidle + (asker && asker->took);
+    if (asker && asker->took && idle > S.pool)
+        idle = S.pool;
+    int32_t info[CGIH_INFO_COUNT] = {(int32_t)getpid(),
+                                     (int32_t)(now_s() - S.t_start),
+                                     (int32_t)S.served,
+                                     S.nbusy - (asker != NULL),
+                                     idle,
+                                     (int32_t)PyDict_GET_SIZE(S.cache),
+                                     S.nqueued,
+                                     (int32_t)S.refused};
     for (int i = 0; i < CGIH_INFO_COUNT; i++) {
         struct cgih_msg m = {CGIH_MSG_INFO, info[i]};
         if (send(conn, &m, sizeof m, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)

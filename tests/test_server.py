@@ -942,6 +942,23 @@ def test_the_pool_is_refilled_when_no_request_runs(base):
         s.stop()
 
 
+def test_status_counts_no_more_idle_children_than_the_pool_holds(base):
+    """With --pool 1, the pool child that takes a status question is
+    replaced while it asks, and was counted with its replacement: status
+    said 2 idle children of a pool of one."""
+    s = Server(base, ["--pool", "1"]).start()
+    try:
+        seen = []
+        for _ in range(12):
+            settled_pool(s, 1)
+            st = subprocess.run(as_user([CGIHOST, "status"]), env=s.env(), capture_output=True,
+                                timeout=30).stdout
+            seen.append(int(re.search(rb"(\d+) idle children", st).group(1)))
+        assert max(seen) <= 1, seen
+    finally:
+        s.stop()
+
+
 def test_a_long_preload_list_is_preloaded_whole(base):
     """--preload takes a list of any length: its last module is imported
     by the server too, where a 4 KiB buffer once cut the list short."""
