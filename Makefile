@@ -231,7 +231,8 @@ bench:
 # the tmpfiles.d line for their directory, and the man page. Paths inside the snippet and the units follow BINDIR.
 # systemd reads units and tmpfiles.d under /usr/local/lib and /usr/lib, not
 # under another PREFIX: there, give UNITDIR=/etc/systemd/system and
-# TMPFILESDIR=/etc/tmpfiles.d.
+# TMPFILESDIR=/etc/tmpfiles.d. The snippet goes to APACHE_CONFDIR whatever
+# PREFIX is: a trial or unprivileged install gives a directory of its own.
 BINDIR     ?= $(PREFIX)/bin
 MANDIR     ?= $(PREFIX)/share/man
 APACHE_CONFDIR ?= /etc/apache2/conf-available
