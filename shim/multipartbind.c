@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,6 +260,25 @@ static const cgih_mp_settings mp_settings = {
  *   CGIHOST_MAX_DEPTH         nesting of multipart parts      (default 16, at most 31:
  *                             the parser's frame stack, CGIH_MP_DEPTH_MAX - 1)
  * Read once per process, which is once per request. */
+static const struct {
+    const char *env, *setting; /* the variable, and the parser's name in its errors */
+    size_t offset;             /* in cgih_mp_settings */
+    size_t max;
+} limits[] = {
+    {"CGIHOST_MAX_HEADER_LINE", "max_header_line", offsetof(cgih_mp_settings, max_header_line),
+     SIZE_MAX},
+    {"CGIHOST_MAX_HEADER_BLOCK", "max_header_block", offsetof(cgih_mp_settings, max_header_block),
+     SIZE_MAX},
+    {"CGIHOST_MAX_HEADERS", "max_headers", offsetof(cgih_mp_settings, max_headers), SIZE_MAX},
+    {"CGIHOST_MAX_PARTS", "max_parts", offsetof(cgih_mp_settings, max_parts), SIZE_MAX},
+    {"CGIHOST_MAX_DEPTH", "max_depth", offsetof(cgih_mp_settings, max_depth),
+     CGIH_MP_DEPTH_MAX - 1}};
+
+static size_t *limit_in(cgih_mp_settings *s, size_t i)
+{
+    return (size_t *)(void *)((char *)s + limits[i].offset);
+}
+
 static const cgih_mp_settings *configured_settings(void)
 {
     static cgih_mp_settings s;
@@ -266,28 +286,19 @@ static const cgih_mp_settings *configured_settings(void)
     if (ready)
         return &s;
     s = mp_settings;
-    static const struct {
-        const char *name;
-        size_t *field;
-        size_t max;
-    } knobs[] = {{"CGIHOST_MAX_HEADER_LINE", &s.max_header_line, SIZE_MAX},
-                 {"CGIHOST_MAX_HEADER_BLOCK", &s.max_header_block, SIZE_MAX},
-                 {"CGIHOST_MAX_HEADERS", &s.max_headers, SIZE_MAX},
-                 {"CGIHOST_MAX_PARTS", &s.max_parts, SIZE_MAX},
-                 {"CGIHOST_MAX_DEPTH", &s.max_depth, CGIH_MP_DEPTH_MAX - 1}};
-    for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++) {
-        const char *v = getenv(knobs[i].name);
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+        const char *v = getenv(limits[i].env);
         char *end;
         if (!v || !*v)
             continue;
         errno = 0;
         unsigned long long n = strtoull(v, &end, 10);
-        if (v[0] >= '0' && v[0] <= '9' && errno == 0 && *end == '\0' && n > 0 && n <= knobs[i].max)
-            *knobs[i].field = (size_t)n;
+        if (v[0] >= '0' && v[0] <= '9' && errno == 0 && *end == '\0' && n > 0 && n <= limits[i].max)
+            *limit_in(&s, i) = (size_t)n;
         else /* said where the web server logs a script's errors */
             PySys_FormatStderr("cgihost: %s=%.100s ignored: not a whole number from 1 to %zu; "
                                "the default applies\n",
-                               knobs[i].name, v, knobs[i].max);
+                               limits[i].env, v, limits[i].max);
     }
     ready = 1;
     return &s;
@@ -449,11 +460,35 @@ static void not_bytes(PyObject *fp, PyObject *x)
     }
 }
 
+/* The parser's error as a ValueError; a limit it names by its setting
+ * ("(max_parts)") is named by the variable that sets it, with the value in
+ * force ("(CGIHOST_MAX_PARTS=10000)"): what an admin changes. */
+static void mp_error(const cgih_mp_parser *p)
+{
+    const char *msg = cgih_mp_errmsg(p), *open = strstr(msg, "(max_");
+    const char *close = open ? strchr(open, ')') : NULL;
+    for (size_t i = 0; close && i < sizeof limits / sizeof limits[0]; i++) {
+        size_t n = strlen(limits[i].setting);
+        if ((size_t)(close - open - 1) == n && memcmp(open + 1, limits[i].setting, n) == 0) {
+            char text[256]; /* (PyErr_Format() has no "%.*s") */
+            int k = snprintf(text, sizeof text, "multipart body: %.*s(%s=%zu)%s at byte %llu",
+                             (int)(open - msg), msg, limits[i].env, cgih_mp_errlimit(p), close + 1,
+                             (unsigned long long)cgih_mp_errpos(p));
+            if (k > 0 && (size_t)k < sizeof text) {
+                PyErr_SetString(PyExc_ValueError, text);
+                return;
+            }
+            break;
+        }
+    }
+    PyErr_Format(PyExc_ValueError, "multipart body: %s at byte %llu", msg,
+                 (unsigned long long)cgih_mp_errpos(p));
+}
+
 static int parse_failed(stream_obj *r)
 {
     if (!PyErr_Occurred())
-        PyErr_Format(PyExc_ValueError, "multipart body: %s at byte %llu", cgih_mp_errmsg(r->p),
-                     (unsigned long long)cgih_mp_errpos(r->p));
+        mp_error(r->p);
     return -1;
 }
 
@@ -1398,9 +1433,7 @@ int cgih_read_multi_parts(PyObject *self, PyObject *env, PyObject *kbv, PyObject
         int pr = cgih_mp_push_boundary(nested->p, PyBytes_AS_STRING(ib),
                                        (size_t)PyBytes_GET_SIZE(ib));
         if (pr == -2) {
-            /* the parser's own error, as for its other limits */
-            PyErr_Format(PyExc_ValueError, "multipart body: %s at byte %llu",
-                         cgih_mp_errmsg(nested->p), (unsigned long long)cgih_mp_errpos(nested->p));
+            mp_error(nested->p); /* the parser's own, as for its other limits */
         } else if (pr != 0) {
             PyErr_Format(PyExc_ValueError, "Invalid boundary in multipart form: %R", ib);
         } else {

@@ -29,7 +29,7 @@ def test_default_header_line_limit_admits_ordinary_headers(cgihost, tmp_path):
 def test_header_line_limit_is_configurable(cgihost, tmp_path):
     r = request(cgihost, tmp_path, body(300), CGIHOST_MAX_HEADER_LINE="100")
     assert r.returncode == 1
-    assert b"ValueError: multipart body: header line too long (max_header_line) at byte" in r.stderr
+    assert b"ValueError: multipart body: header line too long (CGIHOST_MAX_HEADER_LINE=100) at byte" in r.stderr
 
 
 def test_parts_limit_is_configurable(cgihost, tmp_path):
@@ -69,7 +69,7 @@ def test_depth_limit_is_configurable_and_named(cgihost, tmp_path):
     assert r.returncode == 0, r.stderr
     r = request(cgihost, tmp_path, data, CGIHOST_MAX_DEPTH="2", **env)
     assert r.returncode == 1
-    assert re.search(rb"ValueError: multipart body: multipart nesting too deep \(max_depth\) "
+    assert re.search(rb"ValueError: multipart body: multipart nesting too deep \(CGIHOST_MAX_DEPTH=2\) "
                      rb"at byte \d+\n$", r.stderr), r.stderr
 
 
@@ -84,7 +84,7 @@ def test_depth_limit_goes_to_31_and_a_larger_one_is_said(cgihost, tmp_path):
     assert r.returncode == 1
     assert (b"cgihost: CGIHOST_MAX_DEPTH=32 ignored: not a whole number from 1 to 31; "
             b"the default applies\n") in r.stderr, r.stderr
-    assert b"multipart nesting too deep (max_depth)" in r.stderr
+    assert b"multipart nesting too deep (CGIHOST_MAX_DEPTH=16) at byte" in r.stderr
 
 
 KEEPER = r'''

@@ -116,6 +116,14 @@ static int fail(cgih_mp_parser *p, const char *msg, uint64_t at)
     return R_STOP;
 }
 
+/* A limit's error: cgih_mp_errlimit() gives the limit's value. */
+static int fail_limit(cgih_mp_parser *p, const char *msg, uint64_t at, size_t limit)
+{
+    if (p->state != ST_ERROR)
+        p->errlimit = limit;
+    return fail(p, msg, at);
+}
+
 /* Callback wrappers: return nonzero when the parser must stop (error recorded). */
 static int call(cgih_mp_parser *p, cgih_mp_cb cb)
 {
@@ -327,16 +335,18 @@ static int st_hdr(cgih_mp_parser *p)
         unsigned char c = buf[p->pos];
         if (!p->h_begun) {
             if (p->nparts >= p->max_parts)
-                return fail(p, "too many parts (max_parts)", ABS(p));
+                return fail_limit(p, "too many parts (max_parts)", ABS(p), p->max_parts);
             p->nparts++;
             p->h_begun = 1;
             if (call(p, s->on_part_begin) || pause_now(p))
                 return R_STOP;
         }
         if (p->h_blen >= p->max_header_block)
-            return fail(p, "header block too long (max_header_block)", ABS(p));
+            return fail_limit(p, "header block too long (max_header_block)", ABS(p),
+                              p->max_header_block);
         if (p->h_llen >= p->max_header_line)
-            return fail(p, "header line too long (max_header_line)", ABS(p));
+            return fail_limit(p, "header line too long (max_header_line)", ABS(p),
+                              p->max_header_line);
 
         switch (p->h_fp) {
         case FP_CR:
@@ -380,7 +390,7 @@ static int st_hdr(cgih_mp_parser *p)
         case FP_NAME:
             if (c == ':') {
                 if (p->h_nhdr >= p->max_headers)
-                    return fail(p, "too many headers (max_headers)", ABS(p));
+                    return fail_limit(p, "too many headers (max_headers)", ABS(p), p->max_headers);
                 p->h_nhdr++;
                 p->h_open = 1;
                 p->h_term = T_NONE;
@@ -974,7 +984,7 @@ int cgih_mp_push_boundary(cgih_mp_parser *p, const char *b, size_t n)
     if (b == NULL || !cgih_valid_boundary(b, n) || n > p->max_boundary)
         return -1;
     if (p->depth + 1 > p->max_depth) {
-        fail(p, "multipart nesting too deep (max_depth)", ABS(p));
+        fail_limit(p, "multipart nesting too deep (max_depth)", ABS(p), p->max_depth);
         return -2;
     }
     set_frame(p, p->depth + 1, b, n);
@@ -1013,6 +1023,11 @@ int cgih_mp_done(const cgih_mp_parser *p)
 const char *cgih_mp_errmsg(const cgih_mp_parser *p)
 {
     return p->state == ST_ERROR ? p->errmsg : NULL;
+}
+
+size_t cgih_mp_errlimit(const cgih_mp_parser *p)
+{
+    return p->state == ST_ERROR ? p->errlimit : 0;
 }
 
 uint64_t cgih_mp_errpos(const cgih_mp_parser *p)

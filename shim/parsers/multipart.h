@@ -167,6 +167,7 @@ struct cgih_mp_parser {
 
     int state, next_mode, done, in_cb, pause_req, finished;
     const char *errmsg;
+    size_t errlimit;
     uint64_t errpos;
 
     /* current chunk */
@@ -224,6 +225,8 @@ uint64_t cgih_mp_offset(const cgih_mp_parser *p);
 size_t cgih_mp_depth(const cgih_mp_parser *p);       /* depth of the current part */
 int cgih_mp_done(const cgih_mp_parser *p);           /* in on_part_end: 1, 0 or -1 */
 const char *cgih_mp_errmsg(const cgih_mp_parser *p); /* NULL unless in error */
+/* The value of the limit an error names ("(max_parts)"); 0 for other errors. */
+size_t cgih_mp_errlimit(const cgih_mp_parser *p);
 uint64_t cgih_mp_errpos(const cgih_mp_parser *p);    /* stream offset of the error */
 
 #endif

@@ -365,6 +365,10 @@ static char *parse(const setup *su, const char *body, size_t len, const size_t *
             snprintf(t, sizeof t, "!error %s @%llu", cgih_mp_errmsg(p),
                      (unsigned long long)cgih_mp_errpos(p));
             sb_str(&R.out, t);
+            if (cgih_mp_errlimit(p)) { /* the value of the limit named */
+                snprintf(t, sizeof t, " =%zu", cgih_mp_errlimit(p));
+                sb_str(&R.out, t);
+            }
         }
     } else {
         snprintf(t, sizeof t, "top=%llu", (unsigned long long)(R.body_end - R.raw_total));
@@ -1160,7 +1164,7 @@ static void test_limits(void)
     s = S;
     body = build(longline, &len);
     run_all("default max_header_line 16384", &su, body, len,
-            "<0!error header line too long (max_header_line) @16389");
+            "<0!error header line too long (max_header_line) @16389 =16384");
     free(body);
 
     s = S;
@@ -1175,15 +1179,15 @@ static void test_limits(void)
     s.max_parts = 3;
     run_all("max_parts 3", &su, B(parts5),
             "<0 h'A'='1' d'1' >0,8\n<0 h'A'='2' d'2' >0,8\n<0 h'A'='3' d'3' >0,8\n"
-            "!error too many parts (max_parts) @53");
+            "!error too many parts (max_parts) @53 =3");
     s = S;
     s.max_headers = 2;
     run_all("max_headers 2", &su, B(hdrs3),
-            "<0 h'A'='1' h'B'='2'!error too many headers (max_headers) @18");
+            "<0 h'A'='1' h'B'='2'!error too many headers (max_headers) @18 =2");
     s = S;
     s.max_header_block = 12;
     run_all("max_header_block 12", &su, B(hdrs3),
-            "<0 h'A'='1'!error header block too long (max_header_block) @17");
+            "<0 h'A'='1'!error header block too long (max_header_block) @17 =12");
     s = S;
     s.max_part_data = 4;
     run_all("max_part_data 4", &su, B(six),
@@ -1197,7 +1201,7 @@ static void test_limits(void)
     run_all("max_depth 1", &su, B(nest2),
             "<0 h'Content-Type'='multipart/mixed; boundary=b' sub\n"
             "<1 h'Content-Type'='multipart/mixed; boundary=c'!error multipart nesting too deep "
-            "(max_depth) @100");
+            "(max_depth) @100 =1");
     s = S;
     s.max_depth = 2;
     run_all("max_depth 2", &su, B(nest2),
