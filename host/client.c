@@ -442,11 +442,13 @@ static int via_server(int argc, char **argv)
         char *end;
         errno = 0;
         long v = strtol(t, &end, 10);
-        if (errno == 0 && end != t && *end == '\0' && v > 0 && v < 3600000)
+        if (errno == 0 && end != t && *end == '\0' && v > 0 && v <= 3600000)
             timeout = v;
         else
-            fprintf(stderr, "cgihost: CGIHOST_TIMEOUT_MS=%.100s ignored: not a whole number from 1 to "
-                            "3599999; 2000 it is\n", t);
+            fprintf(stderr,
+                    "cgihost: CGIHOST_TIMEOUT_MS=%.100s ignored: not a whole number from 1 to "
+                    "3600000; 2000 it is\n",
+                    t);
     }
     struct timeval tv = {timeout / 1000, (timeout % 1000) * 1000};
     int fl = fcntl(fd, F_GETFL);

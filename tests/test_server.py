@@ -2456,7 +2456,7 @@ def test_a_client_timeout_that_is_no_number_is_said(srv):
     r = srv.run([script], env={"CGIHOST_TIMEOUT_MS": "soon"})
     assert served(srv, r), r
     assert r.stderr == (b"cgihost: CGIHOST_TIMEOUT_MS=soon ignored: not a whole number from 1 to "
-                        b"3599999; 2000 it is\n"), r.stderr
+                        b"3600000; 2000 it is\n"), r.stderr
 
 
 def test_status_and_stop(srv):
