@@ -527,7 +527,8 @@ static int respond(int status, const char *why)
     for (; req && req[k] && k < sizeof uri - 1; k++)
         uri[k] = (req[k] < 0x20 || req[k] == 0x7f) ? '?' : req[k];
     uri[k] = '\0';
-    n = snprintf(buf, sizeof buf, "cgihost: %d %s for %s: %s\n", status, text, uri, why);
+    n = k ? snprintf(buf, sizeof buf, "cgihost: %d %s for %s: %s\n", status, text, uri, why)
+          : snprintf(buf, sizeof buf, "cgihost: %d %s (no REQUEST_URI): %s\n", status, text, why);
     if (n > 0)
         (void)write_all(STDERR_FILENO, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
     return 0;

@@ -929,6 +929,7 @@ def test_demo_on_a_port_in_use_says_so_and_fails(cgihost, tmp_path):
                            capture_output=True, text=True, timeout=120)
     assert r.returncode == 1, (r.stdout, r.stderr)
     assert f"port {port} on 127.0.0.1 is in use" in r.stderr
+    assert "another port: make demo PORT=N" in r.stderr
     assert "hello.py" not in r.stdout
 
 
@@ -1090,6 +1091,18 @@ def test_cgihost_refuses_without_running(cgihost, doc, tmp_path, case, extra, ar
     argv = [a.replace("{doc}", str(doc)).replace("{cgihost}", str(cgihost)) for a in argv]
     r = run([cgihost] + argv, as_handler(doc, "/ok.py", extra))
     assert_refused(r, status)
+    assert ran(tmp_path) == []
+
+
+@pytest.mark.parametrize("uri,said", [
+    ("/ok.py?a\x01", b"cgihost: 403 Forbidden for /ok.py?a?: not reached"),
+    (None, b"cgihost: 403 Forbidden (no REQUEST_URI): not reached")])
+def test_a_refusal_names_the_request_in_the_log(cgihost, doc, tmp_path, uri, said):
+    # one line for the error log, naming what was asked (control bytes as
+    # '?'), or saying that nothing names it (a CGI environment made by hand)
+    r = run([cgihost], as_handler(doc, "/ok.py", {"REDIRECT_STATUS": None, "REQUEST_URI": uri}))
+    assert_refused(r, 403)
+    assert r.stderr.startswith(said), r.stderr
     assert ran(tmp_path) == []
 
 
