@@ -201,6 +201,11 @@ build/fuzz/fuzz_nbsp: fuzz/fuzz_nbsp.c host/nbsp.c host/nbsp.h
 	@mkdir -p $(@D)
 	clang -std=c11 -D_GNU_SOURCE $(FUZZ_FLAGS) -Ihost $< host/nbsp.c -o $@
 
+# So is the request a resident server decodes (from any local process).
+build/fuzz/fuzz_proto: fuzz/fuzz_proto.c host/proto.c host/proto.h
+	@mkdir -p $(@D)
+	clang -std=c11 -D_GNU_SOURCE $(FUZZ_FLAGS) -Ihost $< host/proto.c -o $@
+
 test-fuzz: $(FUZZERS)
 	./fuzz/run 5 $(FUZZERS)
 
