@@ -2573,6 +2573,29 @@ static int socket_activated(void)
     return lp && lf && strtol(lp, NULL, 10) == (long)getpid() && strcmp(lf, "1") == 0;
 }
 
+/* The directory of the socket passed as fd 3 (a path ending in
+ * "/server.sock", as cgih_sockpath() names it): 0, or -1 when it is no such
+ * socket (abstract, unnamed, another name). */
+static int activated_dir(char *out, size_t n)
+{
+    struct sockaddr_un sa;
+    socklen_t l = sizeof sa;
+    memset(&sa, 0, sizeof sa);
+    if (getsockname(3, (struct sockaddr *)&sa, &l) != 0 || sa.sun_family != AF_UNIX ||
+        l <= offsetof(struct sockaddr_un, sun_path) || sa.sun_path[0] != '/')
+        return -1;
+    char path[sizeof sa.sun_path + 1];
+    size_t k = l - offsetof(struct sockaddr_un, sun_path);
+    memcpy(path, sa.sun_path, k);
+    path[k] = '\0';
+    const char *slash = strrchr(path, '/');
+    if (strcmp(slash, "/server.sock") != 0 || slash == path || (size_t)(slash - path) >= n)
+        return -1;
+    memcpy(out, path, (size_t)(slash - path));
+    out[slash - path] = '\0';
+    return 0;
+}
+
 static int open_socket(void)
 {
     if (socket_activated()) {
@@ -2878,6 +2901,28 @@ static int serve(int argc, char **argv)
         (S.ngroups = getgroups(ng, S.groups)) != ng) {
         fprintf(stderr, "cgihost: cannot read my groups: %s\n", strerror(errno));
         return 1;
+    }
+    /* Socket-activated, the socket passed is the one to name and to guard:
+     * its directory is the socket directory; one given must be that one. */
+    char passed[sizeof S.dir];
+    if (socket_activated()) {
+        struct stat a, b;
+        if (activated_dir(passed, sizeof passed) != 0) {
+            fprintf(stderr, "cgihost: the socket passed as fd 3 (LISTEN_FDS) is not a socket file "
+                            "named server.sock, where clients look for it\n");
+            return 1;
+        }
+        if (dir && *dir &&
+            (stat(dir, &a) != 0 || stat(passed, &b) != 0 || a.st_dev != b.st_dev ||
+             a.st_ino != b.st_ino)) {
+            fprintf(stderr,
+                    "cgihost: the socket passed as fd 3 (LISTEN_FDS) is in %s, not in the "
+                    "socket directory %s\n",
+                    passed, dir);
+            return 1;
+        }
+        if (!dir || !*dir)
+            dir = passed;
     }
     if (dir && *dir) {
         if (snprintf(S.dir, sizeof S.dir, "%s", dir) >= (int)sizeof S.dir)

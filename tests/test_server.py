@@ -2551,21 +2551,57 @@ os.execvp(sys.argv[1], sys.argv[1:])
 """
 
 
-def start_activated(s, serve, maker="user"):
+def start_activated(s, serve, maker="user", env=None, name="server.sock"):
     """s's server run as systemd's cgihost.socket runs it: activator() makes
-    its socket in s's directory and execs serve (as the user, or, maker
-    being root's, serve alone as the user); returns the socket's path."""
+    its socket (NAME) in s's directory and execs serve (as the user, or,
+    maker being root's, serve alone as the user), in ENV (s.env()'s by
+    default); returns the socket's path."""
     s.dir.mkdir(mode=0o700)
     if IS_ROOT:
         os.chown(s.dir, UID, -1)
-    sock = s.dir / "server.sock"
+    sock = s.dir / name
     code = activator(sock, maker)
     argv = (as_user([sys.executable, "-c", code, *serve]) if maker == "user" else
             [sys.executable, "-c", code, *as_user(serve)])
     with open(s.log, "ab") as log:
         s.proc = subprocess.Popen([sys.executable, "-c", REAPER, *map(str, argv)],
-                                  env=s.env(), stdout=log, stderr=log)
+                                  env=s.env() if env is None else env, stdout=log, stderr=log)
     return sock
+
+
+@pytest.mark.parametrize("case", ["no directory given", "another directory given", "another name"])
+def test_a_socket_activated_server_is_where_its_socket_is(base, case):
+    """The socket passed as fd 3 is the server's: with no socket directory
+    given (systemd-socket-activate passes no environment), the socket's
+    directory is the server's, its log names that socket and its lock is
+    there; a directory given that is not the socket's, or a socket not
+    named server.sock (no client looks there), is refused, saying why."""
+    s = Server(base)
+    serve = [CGIHOST, "serve", "--idle-exit", "2"]
+    if case == "another directory given":
+        other = base / "elsewhere"
+        other.mkdir(mode=0o700)
+        if IS_ROOT:
+            os.chown(other, UID, -1)
+        serve += ["--socket-dir", other]
+    env = {k: v for k, v in s.env().items() if k != "CGIHOST_SOCKET_DIR"}
+    start_activated(s, serve, env=env, name="other.sock" if case == "another name" else "server.sock")
+    try:
+        if case == "no directory given":
+            assert wait_for(lambda: "serving on" in s.log.read_text(), 20), s.log.read_text()
+            assert f"serving on {s.dir}/server.sock" in s.log.read_text(), s.log.read_text()
+            assert (s.dir / "lock").exists()
+            s.pid = s.reaper_child()
+            r = s.run([s.script("who.py", WHO)])
+            assert served(s, r), (r.stdout, s.pid, s.log.read_text())
+        else:
+            assert s.proc.wait(timeout=30) == 1
+            said = (f"is in {s.dir}, not in the socket directory {other}" if case != "another name"
+                    else "is not a socket file named server.sock")
+            assert "cgihost: the socket passed as fd 3 (LISTEN_FDS) " + said in s.log.read_text(), \
+                s.log.read_text()
+    finally:
+        s.stop()
 
 
 @pytest.mark.parametrize("maker", ["user", "root", "root, left root's"])
