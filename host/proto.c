@@ -320,8 +320,12 @@ const char *cgih_env_get(char *const *envp, const char *name)
 int cgih_env_shapes_interp(const char *e)
 {
     static const char *const names[] = {
-        "LC_ALL=", "LC_CTYPE=", "LANG=", "HOME=", "SETUPTOOLS_USE_DISTUTILS="};
-    if (strncmp(e, "PYTHON", 6) == 0)
+        "LC_ALL=", "LC_CTYPE=", "LANG=", "HOME=", "SETUPTOOLS_USE_DISTUTILS=", "GLIBC_TUNABLES="};
+    /* LD_* and MALLOC_*: what the dynamic loader and the C library read
+     * when a process starts (LD_LIBRARY_PATH for the libraries an
+     * extension module or ctypes loads, LD_PRELOAD...): a request child
+     * has the server's. */
+    if (strncmp(e, "PYTHON", 6) == 0 || strncmp(e, "LD_", 3) == 0 || strncmp(e, "MALLOC_", 7) == 0)
         return 1;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strncmp(e, names[i], strlen(names[i])) == 0)

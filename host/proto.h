@@ -151,7 +151,8 @@ int cgih_fill_std_fds(int oflags);
 const char *cgih_env_get(char *const *envp, const char *name);
 
 /* Whether NAME=... shapes the interpreter's start (PYTHON*, locale, HOME,
- * SETUPTOOLS_USE_DISTUTILS, read by a .pth file of setuptools):
+ * SETUPTOOLS_USE_DISTUTILS, read by a .pth file of setuptools; LD_*,
+ * MALLOC_* and GLIBC_TUNABLES, read by the loader and the C library):
  * a server only serves requests that agree with it on all of these. */
 int cgih_env_shapes_interp(const char *entry);
 

@@ -2154,6 +2154,31 @@ def test_an_interpreter_shaping_variable_falls_back(srv):
                     "PYTHONDONTWRITEBYTECODE)" in srv.log.read_text(), 5), srv.log.read_text()
 
 
+def test_a_loader_variable_is_the_scripts_as_under_python3(srv, base):
+    """LD_LIBRARY_PATH (a site's SetEnv for a database driver's libraries)
+    is read by the dynamic loader as a process starts: a request child
+    would search the server's. Such a request runs in-process, where a
+    library found through it loads as under python3."""
+    lib = next(p for d in ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64",
+                           "/lib", "/usr/lib") for p in [pathlib.Path(d) / "libz.so.1"] if p.exists())
+    libdir = base / "lib"
+    libdir.mkdir(mode=0o755)
+    shutil.copy(lib, libdir / "libcgihostldtest.so")
+    (libdir / "libcgihostldtest.so").chmod(0o755)
+    script = srv.script("ld.py", WHO + "import ctypes\nprint(ctypes.CDLL('libcgihostldtest.so').zlibVersion() != 0)\n")
+    env = {"LD_LIBRARY_PATH": str(libdir)}
+    r = srv.run([script], env=env)
+    py = subprocess.run(as_user([PYTHON, script]), env=srv.env(**env), stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE, timeout=60)
+    assert py.returncode == 0 and py.stdout.endswith(b"True\n"), py.stderr
+    assert r.returncode == 0 and r.stdout.endswith(b"True\n"), r.stderr
+    assert not served(srv, r)
+    assert wait_for(lambda: "refused a request (interpreter-shaping variables not as mine: "
+                    "LD_LIBRARY_PATH)" in srv.log.read_text(), 5), srv.log.read_text()
+    # and without it, served
+    assert served(srv, srv.run([srv.script("who.py", WHO)]))
+
+
 @pytest.mark.parametrize("name,value,shows", [
     ("REDIRECT_PYTHONPATH", "LIB", "import sys; print('LIB' in sys.path)"),
     ("REDIRECT_PYTHONDONTWRITEBYTECODE", "1", "import sys; print(sys.flags.dont_write_bytecode)"),

@@ -188,11 +188,16 @@ static void test_env(void)
 {
     tap_ok(cgih_env_shapes_interp("PYTHONPATH=/x") && cgih_env_shapes_interp("LANG=C") &&
                cgih_env_shapes_interp("LC_ALL=") && cgih_env_shapes_interp("HOME=/root") &&
-               cgih_env_shapes_interp("LC_CTYPE=C.UTF-8"),
+               cgih_env_shapes_interp("LC_CTYPE=C.UTF-8") &&
+               cgih_env_shapes_interp("LD_LIBRARY_PATH=/x") &&
+               cgih_env_shapes_interp("LD_PRELOAD=") &&
+               cgih_env_shapes_interp("GLIBC_TUNABLES=a=1") &&
+               cgih_env_shapes_interp("MALLOC_ARENA_MAX=2"),
            "interpreter-shaping variables");
     tap_ok(!cgih_env_shapes_interp("PATH=/bin") && !cgih_env_shapes_interp("LANGUAGE=de") &&
                !cgih_env_shapes_interp("HOMEDIR=/x") && !cgih_env_shapes_interp("LC_TIME=C") &&
-               !cgih_env_shapes_interp("QUERY_STRING=PYTHONPATH"),
+               !cgih_env_shapes_interp("QUERY_STRING=PYTHONPATH") &&
+               !cgih_env_shapes_interp("OLD_X=1") && !cgih_env_shapes_interp("GLIBC_TUNABLESX=1"),
            "and not others");
     tap_ok(strcmp(cgih_env_get(envp_, "X"), "y=z") == 0 && strcmp(cgih_env_get(envp_, "EMPTY"), "") == 0 &&
                cgih_env_get(envp_, "QUERY") == NULL,
