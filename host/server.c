@@ -167,6 +167,8 @@ static struct server {
     uint64_t sigign; /* the signals ignored here, which children inherit (bit n-1: signal n) */
     int sigign_known;
     const char *tz; /* the server's TZ, NULL if unset */
+    struct stat tz_st; /* the time zone file it names (tz_file_stat()), if tz_st_ok */
+    int tz_st_ok;
     dev_t null_rdev;
     struct stat sock_st; /* the socket file we listen on, if sock_st_ok (own_socket()) */
     int sock_st_ok;
@@ -1138,6 +1140,31 @@ static void shape_difference(char *const *a, size_t na, char *const *b, size_t n
     }
 }
 
+/* Whether the time zone file that TZ (NULL: unset) names, as glibc finds it,
+ * is there: then its stat into st. */
+static int tz_file_stat(const char *tz, struct stat *st)
+{
+    if (tz && *tz == '\0')
+        tz = "Universal";
+    else if (tz && *tz == ':')
+        tz++;
+    if (!tz)
+        tz = "/etc/localtime";
+    char path[PATH_MAX];
+    const char *dir = getenv("TZDIR");
+    if (*tz != '/' && snprintf(path, sizeof path, "%s/%s",
+                               dir && *dir ? dir : "/usr/share/zoneinfo", tz) >= (int)sizeof path)
+        return 0;
+    return stat(*tz == '/' ? tz : path, st) == 0;
+}
+
+static int same_zone_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
 /* Seconds a request child waits for each message of the handshake, and for
  * the whole handshake (header, request, GO). */
 #define HANDSHAKE_S 10
@@ -1337,7 +1364,21 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
      * start: a request with another TZ has both read it again, as a fresh
      * process would have (localtime(), time.tzname, datetime). */
     const char *tz = getenv("TZ");
-    if (!(tz && S.tz ? strcmp(tz, S.tz) == 0 : tz == S.tz)) {
+    int same_tz = tz && S.tz ? strcmp(tz, S.tz) == 0 : tz == S.tz;
+    /* The same TZ, but its file is another since the server read it
+     * (timedatectl set-timezone, a tzdata upgrade): read it again too.
+     * glibc reads nothing for a TZ it has read already: a TZ of no file
+     * first makes it forget. */
+    struct stat tz_st;
+    int tz_st_ok = tz_file_stat(tz, &tz_st);
+    if (same_tz && (tz_st_ok != S.tz_st_ok || (tz_st_ok && !same_zone_file(&tz_st, &S.tz_st)))) {
+        char utc[] = "TZ=UTC0", *only_utc[] = {utc, NULL};
+        environ = only_utc;
+        tzset();
+        environ = env;
+        same_tz = 0;
+    }
+    if (!same_tz) {
         tzset();
         PyObject *time = PyImport_ImportModule("time");
         PyObject *done = time ? PyObject_CallMethod(time, "tzset", NULL) : NULL;
@@ -2809,6 +2850,9 @@ static int serve(int argc, char **argv)
     S.qtail = &S.qhead;
     S.preload = getenv("CGIHOST_PRELOAD");
     S.tz = getenv("TZ");
+    /* Before Python's start reads it: a file replaced in between is then
+     * read again by every request, never missed. */
+    S.tz_st_ok = tz_file_stat(S.tz, &S.tz_st);
     const char *ub = getenv("PYTHONUSERBASE"), *home = getenv("HOME");
     if (ub && *ub)
         S.relative_user_base = *ub != '/' ? "PYTHONUSERBASE, relative" : NULL;

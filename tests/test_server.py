@@ -280,6 +280,40 @@ def test_a_requests_tz_is_read_as_at_a_fresh_start(srv):
         assert got[0] == py.stdout.decode().rsplit(" ", 1)[0], tz
 
 
+def test_a_time_zone_file_replaced_is_read_again_as_at_a_fresh_start(base):
+    """The server read its time zone file at its start; once it is another
+    (timedatectl set-timezone, a tzdata upgrade) a request with the same TZ
+    sees the new zone, as python3 started then does."""
+    zone = base / "zone"
+    shutil.copy("/usr/share/zoneinfo/Asia/Tokyo", zone)
+    zone.chmod(0o644)
+    srv = Server(base)
+    env0 = srv.env
+    srv.env = lambda **kw: env0(**{"TZ": f":{zone}", **kw})
+    srv.start()
+    try:
+        script = srv.script("tz.py", "import os, time\n"
+                            "print(time.tzname, time.timezone, time.strftime('%H %Z', time.localtime(0)),"
+                            " os.getppid())\n")
+        def check():
+            ours = srv.run([script])
+            assert ours.returncode == 0, ours.stderr
+            got = ours.stdout.decode().rsplit(" ", 1)
+            assert int(got[1]) == srv.pid, "not run by the server"
+            py = subprocess.run(as_user([PYTHON, script]), env=srv.env(), stdout=subprocess.PIPE, timeout=60)
+            assert got[0] == py.stdout.decode().rsplit(" ", 1)[0]
+            return got[0]
+        assert "JST" in check()
+        new = base / "zone.new"
+        shutil.copy("/usr/share/zoneinfo/America/New_York", new)
+        new.chmod(0o644)
+        new.rename(zone)
+        assert "EST" in check()
+        assert "EST" in check()
+    finally:
+        srv.stop()
+
+
 # Runs the rest of argv with SIGHUP and SIGINT ignored (as under nohup, and
 # a shell's background job) and SIGUSR2 blocked; SIGPIPE and SIGXFSZ back at
 # their defaults, as subprocess leaves them; without the LC_CTYPE that
