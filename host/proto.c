@@ -291,6 +291,54 @@ int cgih_proc_sigign(pid_t pid, uint64_t *ign)
     return rc;
 }
 
+int cgih_status_confinement(FILE *f, struct cgih_confinement *c)
+{
+    static const char *const names[] = {"CapBnd:", "NoNewPrivs:", "Seccomp:", "Seccomp_filters:"};
+    char *line = NULL;
+    size_t cap = 0;
+    int seen = 0;
+    memset(c, 0, sizeof *c);
+    while (getline(&line, &cap, f) > 0) {
+        for (int i = 0; i < 4; i++) {
+            size_t n = strlen(names[i]);
+            if (strncmp(line, names[i], n) != 0)
+                continue;
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull(line + n, &end, i == 0 ? 16 : 10);
+            if (errno != 0 || end == line + n || (*end != '\n' && *end != '\0'))
+                break;
+            if (i == 0)
+                c->capbnd = v;
+            else if (i == 1)
+                c->no_new_privs = (int)v;
+            else if (i == 2)
+                c->seccomp = (int)v;
+            else
+                c->seccomp_filters = (int)v;
+            seen |= 1 << i;
+        }
+    }
+    free(line);
+    /* CapBnd, NoNewPrivs and Seccomp are there since Linux 4.10 */
+    return (seen & 7) == 7 ? CGIH_OK : CGIH_ERROR;
+}
+
+int cgih_proc_confinement(pid_t pid, struct cgih_confinement *c)
+{
+    char path[64];
+    if (pid > 0)
+        snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+    else
+        snprintf(path, sizeof path, "/proc/self/status");
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return CGIH_ERROR;
+    int rc = cgih_status_confinement(f, c);
+    fclose(f);
+    return rc;
+}
+
 int cgih_fill_std_fds(int oflags)
 {
     int closed = 0;

@@ -75,6 +75,8 @@ enum cgih_refuse {
     CGIH_REFUSE_VERSION = 5, /* another protocol version */
     CGIH_REFUSE_GROUPS = 6,  /* the peer's group or supplementary groups differ from the server's */
     CGIH_REFUSE_LIMITS = 7,  /* a hard resource limit above the server's, which it cannot give */
+    CGIH_REFUSE_CONFINED =
+        8, /* no_new_privs, seccomp or capability bounding set not the server's */
 };
 
 /* INFO replies to QUERY, in order: pid, uptime seconds, requests served,
@@ -137,6 +139,17 @@ uint64_t cgih_sigset_bits(const sigset_t *set);
  * Reading it costs about 18 us here: the server's child does it while it
  * waits for the request, not the client. */
 int cgih_proc_sigign(pid_t pid, uint64_t *ign);
+
+/* What confines a process that a fork inherits and an exec keeps, which
+ * a script would have had from its client: from a status file's text. */
+struct cgih_confinement {
+    unsigned long long capbnd; /* CapBnd */
+    int no_new_privs;          /* NoNewPrivs */
+    int seccomp;               /* Seccomp: 0, 1 strict, 2 filter */
+    int seccomp_filters;       /* Seccomp_filters (0 where the kernel has no such line) */
+};
+int cgih_status_confinement(FILE *f, struct cgih_confinement *c);
+int cgih_proc_confinement(pid_t pid, struct cgih_confinement *c);
 
 /* The same from a status file's text, read line by line (a long Groups:
  * line may put SigIgn past the first 4 KiB). */

@@ -128,7 +128,7 @@ static struct server {
     long queue_refused;            /* those that waited --queue-ms, since the last log line */
     long refused;                  /* requests refused since the start: their clients ran them */
     time_t t_queue_log;
-    time_t t_refused_log[8];       /* when a refusal of each kind (enum cgih_refuse) was last logged */
+    time_t t_refused_log[9]; /* when a refusal of each kind (enum cgih_refuse) was last logged */
     int fd_starved;                /* accept() ran out of fds: not listening until a child ends */
     int has_tty;                   /* we have a controlling terminal (child_serve()) */
     gid_t *groups; /* our supplementary groups, read once (same_groups()) */
@@ -166,6 +166,8 @@ static struct server {
     int stdio_on_files;
     uint64_t sigign; /* the signals ignored here, which children inherit (bit n-1: signal n) */
     int sigign_known;
+    struct cgih_confinement confined; /* ours, which children inherit, if confined_known */
+    int confined_known;
     const char *tz; /* the server's TZ, NULL if unset */
     struct stat tz_st; /* the time zone file it names (tz_file_stat()), if tz_st_ok */
     int tz_st_ok;
@@ -1261,6 +1263,17 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
      * 18 us of the kernel's, which its critical path does not wait for). */
     uint64_t client_ign = 0;
     int ign_known = S.sigign_known && peer_pid > 0 && cgih_proc_sigign(peer_pid, &client_ign) == CGIH_OK;
+    /* And what confines it (systemd's NoNewPrivileges= or SystemCallFilter=
+     * for the web server, setpriv...), which the script would have kept
+     * under python3: a child has ours, and serves only a client that has
+     * the same. (Unknown without /proc: then as ours.) */
+    struct cgih_confinement client_conf;
+    int conf_differs = S.confined_known && peer_pid > 0 &&
+                       cgih_proc_confinement(peer_pid, &client_conf) == CGIH_OK &&
+                       (client_conf.no_new_privs != S.confined.no_new_privs ||
+                        client_conf.seccomp != S.confined.seccomp ||
+                        client_conf.seccomp_filters != S.confined.seccomp_filters ||
+                        client_conf.capbnd != S.confined.capbnd);
     /* Out of the script's way: its first open() gets fd 3, as in a cold start. */
     int hi = fcntl(conn, F_DUPFD_CLOEXEC, 200);
     if (hi >= 0) {
@@ -1332,6 +1345,8 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
     if (!limits_fit(&r)) {
         refuse_request(conn, ctl, CGIH_REFUSE_LIMITS, NULL);
     }
+    if (conf_differs)
+        refuse_request(conn, ctl, CGIH_REFUSE_CONFINED, NULL);
     if (cgih_send_msg(conn, CGIH_MSG_READY, 0) < 0)
         _exit(0);
     t_req = cgih_now_ns();
@@ -1658,14 +1673,17 @@ static void refuse(int conn, int why)
  * with what was refused, so that a server that serves nothing says why. */
 static void log_refused(int why, const char *detail)
 {
-    time_t now = now_s(), *last = &S.t_refused_log[why > 0 && why < 8 ? why : 0];
+    time_t now = now_s(), *last = &S.t_refused_log[why > 0 && why < 9 ? why : 0];
     if (*last && now - *last < 60)
         return;
     *last = now;
-    const char *what = why == CGIH_REFUSE_UID       ? "another user"
-                       : why == CGIH_REFUSE_ENV     ? "interpreter-shaping variables not as mine"
-                       : why == CGIH_REFUSE_GROUPS  ? "other groups than mine"
-                       : why == CGIH_REFUSE_LIMITS  ? "a hard resource limit above mine"
+    const char *what = why == CGIH_REFUSE_UID      ? "another user"
+                       : why == CGIH_REFUSE_ENV    ? "interpreter-shaping variables not as mine"
+                       : why == CGIH_REFUSE_GROUPS ? "other groups than mine"
+                       : why == CGIH_REFUSE_LIMITS ? "a hard resource limit above mine"
+                       : why == CGIH_REFUSE_CONFINED
+                           ? "another confinement than mine (no_new_privs, seccomp, "
+                             "capability bounding set)"
                        : why == CGIH_REFUSE_VERSION ? "another version of cgihost"
                        : why == CGIH_REFUSE_BUSY    ? "no child to run it"
                                                     : "a malformed request";
@@ -3051,6 +3069,7 @@ static int serve(int argc, char **argv)
     cgih_py_set_code_lookup(cache_lookup);
     cgih_py_fix_baseline();
     S.sigign_known = cgih_proc_sigign(0, &S.sigign) == CGIH_OK;
+    S.confined_known = cgih_proc_confinement(0, &S.confined) == CGIH_OK;
     const char *pf = getenv("CGIHOST_PREFAULT");
     int sanitized = 0; /* a sanitizer would see the pages' bytes as reads and writes */
 #if defined(__SANITIZE_ADDRESS__)

@@ -395,6 +395,24 @@ def test_a_sigint_to_a_waiting_pool_child_is_no_requests(srv):
         assert b"KeyboardInterrupt" not in r.stderr
 
 
+def test_a_client_with_no_new_privs_keeps_them_for_its_script(srv):
+    """A web server run with no_new_privs (systemd's NoNewPrivileges=), a
+    seccomp filter or a smaller capability bounding set passes them to its
+    CGI scripts; a child of a server started without them has none. Such
+    a request runs in-process, confined as under python3."""
+    script = srv.script("nnp.py", WHO + "print([l.split()[1] for l in open('/proc/self/status')"
+                        " if l.startswith(('NoNewPrivs:', 'Seccomp:', 'CapBnd:'))])\n")
+    wrap = ["setpriv", "--no-new-privs"]
+    r = srv.run([script], wrap=wrap)
+    py = subprocess.run(as_user([*wrap, PYTHON, script]), env=srv.env(), stdout=subprocess.PIPE, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-1] == py.stdout.splitlines()[-1]
+    assert b"'1'" in py.stdout.splitlines()[-1]
+    assert not served(srv, r)
+    assert wait_for(lambda: "refused a request (another confinement than mine" in srv.log.read_text(), 5)
+    assert served(srv, srv.run([script]))
+
+
 def test_umask_and_tty_free_stdio_follow_the_request(srv):
     script = srv.script("dump.py", DUMP)
     ours = srv.run([script], wrap=["sh", "-c", 'umask 027; exec "$@"', "sh"])

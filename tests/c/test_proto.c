@@ -308,8 +308,30 @@ static void test_sigsets(void)
            (unsigned long long)b);
 }
 
+static void test_confinement(void)
+{
+    static char text[] =
+        "Name:\tNoNewPrivs: 1\nCapBnd:\t000001fffeffffff\nCapAmb:\t0000000000000000\n"
+        "NoNewPrivs:\t1\nSeccomp:\t2\nSeccomp_filters:\t3\nSpeculation_Store_Bypass:\tx\n";
+    struct cgih_confinement c;
+    FILE *f = fmemopen(text, strlen(text), "r");
+    tap_ok(f && cgih_status_confinement(f, &c) == CGIH_OK && c.capbnd == 0x1fffeffffffull &&
+               c.no_new_privs == 1 && c.seccomp == 2 && c.seccomp_filters == 3,
+           "confinement read");
+    if (f)
+        fclose(f);
+    f = fmemopen(text, 40, "r");
+    tap_ok(f && cgih_status_confinement(f, &c) == CGIH_ERROR, "no NoNewPrivs line: an error");
+    if (f)
+        fclose(f);
+    tap_ok(cgih_proc_confinement(0, &c) == CGIH_OK &&
+               cgih_proc_confinement(999999999, &c) == CGIH_ERROR,
+           "our own read, no such process an error");
+}
+
 int main(void)
 {
+    test_confinement();
     test_round_trip();
     test_limits();
     test_header();
