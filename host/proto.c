@@ -252,91 +252,103 @@ uint64_t cgih_sigset_bits(const sigset_t *set)
     return bits;
 }
 
-int cgih_status_sigign(FILE *f, uint64_t *ign)
+/* One line of a status file: SigIgn (bit 0 of the result) or one of what
+ * confines a process (bits 1-4: CapBnd, NoNewPrivs, Seccomp,
+ * Seccomp_filters), read into ign or c; 0 for any other line or a value
+ * that does not read. */
+static int status_line(const char *line, uint64_t *ign, struct cgih_confinement *c)
+{
+    static const char *const names[] = {
+        "SigIgn:", "CapBnd:", "NoNewPrivs:", "Seccomp:", "Seccomp_filters:"};
+    for (int i = 0; i < 5; i++) {
+        size_t n = strlen(names[i]);
+        if (strncmp(line, names[i], n) != 0)
+            continue;
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(line + n, &end, i <= 1 ? 16 : 10);
+        if (errno != 0 || end == line + n || (*end != '\n' && *end != '\0'))
+            return 0;
+        if (i == 0)
+            *ign = (uint64_t)v;
+        else if (i == 1)
+            c->capbnd = v;
+        else if (i == 2)
+            c->no_new_privs = (int)v;
+        else if (i == 3)
+            c->seccomp = (int)v;
+        else
+            c->seccomp_filters = (int)v;
+        return 1 << i;
+    }
+    return 0;
+}
+
+int cgih_status_read(FILE *f, uint64_t *ign, int *ign_ok, struct cgih_confinement *c, int *c_ok)
 {
     char *line = NULL;
     size_t cap = 0;
-    int rc = CGIH_ERROR;
-    while (getline(&line, &cap, f) > 0) {
-        if (strncmp(line, "SigIgn:", 7) != 0)
-            continue;
-        const char *p = line + 7;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        char *end;
-        errno = 0;
-        unsigned long long v = strtoull(p, &end, 16);
-        if (errno == 0 && end != p && (*end == '\n' || *end == '\0')) {
-            *ign = (uint64_t)v;
-            rc = CGIH_OK;
-        }
-        break;
-    }
+    int seen = 0;
+    uint64_t ign_read = 0;
+    struct cgih_confinement c_read;
+    memset(&c_read, 0, sizeof c_read);
+    /* (Seccomp_filters, the last of them, is not there before Linux 5.9) */
+    while (seen != 31 && getline(&line, &cap, f) > 0)
+        seen |= status_line(line, &ign_read, &c_read);
     free(line);
-    return rc;
+    if (ign && (*ign_ok = (seen & 1) != 0))
+        *ign = ign_read;
+    /* CapBnd, NoNewPrivs and Seccomp are there since Linux 4.10 */
+    if (c && (*c_ok = (seen & 14) == 14))
+        *c = c_read;
+    return CGIH_OK;
+}
+
+int cgih_proc_status(pid_t pid, uint64_t *ign, int *ign_ok, struct cgih_confinement *c, int *c_ok)
+{
+    char path[64];
+    if (pid > 0)
+        snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+    else
+        snprintf(path, sizeof path, "/proc/self/status");
+    if (ign)
+        *ign_ok = 0;
+    if (c)
+        *c_ok = 0;
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return CGIH_ERROR;
+    cgih_status_read(f, ign, ign_ok, c, c_ok);
+    fclose(f);
+    return CGIH_OK;
+}
+
+int cgih_status_sigign(FILE *f, uint64_t *ign)
+{
+    int ok;
+    cgih_status_read(f, ign, &ok, NULL, NULL);
+    return ok ? CGIH_OK : CGIH_ERROR;
 }
 
 int cgih_proc_sigign(pid_t pid, uint64_t *ign)
 {
-    char path[64];
-    if (pid > 0)
-        snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
-    else
-        snprintf(path, sizeof path, "/proc/self/status");
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return CGIH_ERROR;
-    int rc = cgih_status_sigign(f, ign);
-    fclose(f);
-    return rc;
+    int ok;
+    return cgih_proc_status(pid, ign, &ok, NULL, NULL) == CGIH_OK && ok ? CGIH_OK : CGIH_ERROR;
 }
 
 int cgih_status_confinement(FILE *f, struct cgih_confinement *c)
 {
-    static const char *const names[] = {"CapBnd:", "NoNewPrivs:", "Seccomp:", "Seccomp_filters:"};
-    char *line = NULL;
-    size_t cap = 0;
-    int seen = 0;
+    int ok;
     memset(c, 0, sizeof *c);
-    while (getline(&line, &cap, f) > 0) {
-        for (int i = 0; i < 4; i++) {
-            size_t n = strlen(names[i]);
-            if (strncmp(line, names[i], n) != 0)
-                continue;
-            char *end;
-            errno = 0;
-            unsigned long long v = strtoull(line + n, &end, i == 0 ? 16 : 10);
-            if (errno != 0 || end == line + n || (*end != '\n' && *end != '\0'))
-                break;
-            if (i == 0)
-                c->capbnd = v;
-            else if (i == 1)
-                c->no_new_privs = (int)v;
-            else if (i == 2)
-                c->seccomp = (int)v;
-            else
-                c->seccomp_filters = (int)v;
-            seen |= 1 << i;
-        }
-    }
-    free(line);
-    /* CapBnd, NoNewPrivs and Seccomp are there since Linux 4.10 */
-    return (seen & 7) == 7 ? CGIH_OK : CGIH_ERROR;
+    cgih_status_read(f, NULL, NULL, c, &ok);
+    return ok ? CGIH_OK : CGIH_ERROR;
 }
 
 int cgih_proc_confinement(pid_t pid, struct cgih_confinement *c)
 {
-    char path[64];
-    if (pid > 0)
-        snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
-    else
-        snprintf(path, sizeof path, "/proc/self/status");
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return CGIH_ERROR;
-    int rc = cgih_status_confinement(f, c);
-    fclose(f);
-    return rc;
+    int ok;
+    memset(c, 0, sizeof *c);
+    return cgih_proc_status(pid, NULL, NULL, c, &ok) == CGIH_OK && ok ? CGIH_OK : CGIH_ERROR;
 }
 
 int cgih_fill_std_fds(int oflags)

@@ -76,7 +76,8 @@ enum cgih_refuse {
     CGIH_REFUSE_GROUPS = 6,  /* the peer's group or supplementary groups differ from the server's */
     CGIH_REFUSE_LIMITS = 7,  /* a hard resource limit above the server's, which it cannot give */
     CGIH_REFUSE_CONFINED =
-        8, /* no_new_privs, seccomp or capability bounding set not the server's */
+        8,               /* no_new_privs, seccomp or capability bounding set not the server's */
+    CGIH_REFUSE_TMP = 9, /* the peer's /tmp is another (systemd's PrivateTmp=) */
 };
 
 /* INFO replies to QUERY, in order: pid, uptime seconds, requests served,
@@ -150,6 +151,11 @@ struct cgih_confinement {
 };
 int cgih_status_confinement(FILE *f, struct cgih_confinement *c);
 int cgih_proc_confinement(pid_t pid, struct cgih_confinement *c);
+/* Both from one reading of a status file (pid 0: our own): *ign_ok and
+ * *c_ok say which were there (ign or c NULL: not wanted). The file not
+ * there (no such process, no /proc): CGIH_ERROR. */
+int cgih_status_read(FILE *f, uint64_t *ign, int *ign_ok, struct cgih_confinement *c, int *c_ok);
+int cgih_proc_status(pid_t pid, uint64_t *ign, int *ign_ok, struct cgih_confinement *c, int *c_ok);
 
 /* The same from a status file's text, read line by line (a long Groups:
  * line may put SigIgn past the first 4 KiB). */

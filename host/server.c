@@ -128,7 +128,7 @@ static struct server {
     long queue_refused;            /* those that waited --queue-ms, since the last log line */
     long refused;                  /* requests refused since the start: their clients ran them */
     time_t t_queue_log;
-    time_t t_refused_log[9]; /* when a refusal of each kind (enum cgih_refuse) was last logged */
+    time_t t_refused_log[10]; /* when a refusal of each kind (enum cgih_refuse) was last logged */
     int fd_starved;                /* accept() ran out of fds: not listening until a child ends */
     int has_tty;                   /* we have a controlling terminal (child_serve()) */
     gid_t *groups; /* our supplementary groups, read once (same_groups()) */
@@ -169,6 +169,8 @@ static struct server {
     struct cgih_confinement confined; /* ours, which children inherit, if confined_known */
     int confined_known;
     const char *tz; /* the server's TZ, NULL if unset */
+    struct stat tmp_st; /* our /tmp, if tmp_ok (same_tmp()) */
+    int tmp_ok;
     struct stat tz_st; /* the time zone file it names (tz_file_stat()), if tz_st_ok */
     int tz_st_ok;
     dev_t null_rdev;
@@ -1167,6 +1169,21 @@ static int same_zone_file(const struct stat *a, const struct stat *b)
            a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
+/* Whether the client (pid) sees the /tmp we see: a web server given a
+ * private one (systemd's PrivateTmp=, Debian's apache2.service) runs its
+ * scripts in it, where a session file one of them leaves is found by the
+ * next; ours may be another (a server systemd started). Unknown (its root
+ * not ours to read, no /proc): as ours. */
+static int same_tmp(pid_t pid)
+{
+    char path[64];
+    struct stat theirs;
+    snprintf(path, sizeof path, "/proc/%ld/root/tmp", (long)pid);
+    if (stat(path, &theirs) != 0)
+        return errno != ENOENT || !S.tmp_ok;
+    return S.tmp_ok && theirs.st_dev == S.tmp_st.st_dev && theirs.st_ino == S.tmp_st.st_ino;
+}
+
 /* Seconds a request child waits for each message of the handshake, and for
  * the whole handshake (header, request, GO). */
 #define HANDSHAKE_S 10
@@ -1262,14 +1279,18 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
     /* The client's ignored signals, read while it builds its request (about
      * 18 us of the kernel's, which its critical path does not wait for). */
     uint64_t client_ign = 0;
-    int ign_known = S.sigign_known && peer_pid > 0 && cgih_proc_sigign(peer_pid, &client_ign) == CGIH_OK;
-    /* And what confines it (systemd's NoNewPrivileges= or SystemCallFilter=
-     * for the web server, setpriv...), which the script would have kept
-     * under python3: a child has ours, and serves only a client that has
-     * the same. (Unknown without /proc: then as ours.) */
+    /* And, from the same reading, what confines it (systemd's
+     * NoNewPrivileges= or SystemCallFilter= for the web server, setpriv...),
+     * which the script would have kept under python3: a child has ours, and
+     * serves only a client that has the same. (Unknown without /proc: then
+     * as ours.) */
     struct cgih_confinement client_conf;
-    int conf_differs = S.confined_known && peer_pid > 0 &&
-                       cgih_proc_confinement(peer_pid, &client_conf) == CGIH_OK &&
+    int ign_known = 0, conf_known = 0;
+    if (peer_pid > 0 && (S.sigign_known || S.confined_known) &&
+        cgih_proc_status(peer_pid, &client_ign, &ign_known, &client_conf, &conf_known) != CGIH_OK)
+        ign_known = conf_known = 0;
+    ign_known = ign_known && S.sigign_known;
+    int conf_differs = S.confined_known && conf_known &&
                        (client_conf.no_new_privs != S.confined.no_new_privs ||
                         client_conf.seccomp != S.confined.seccomp ||
                         client_conf.seccomp_filters != S.confined.seccomp_filters ||
@@ -1347,6 +1368,8 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
     }
     if (conf_differs)
         refuse_request(conn, ctl, CGIH_REFUSE_CONFINED, NULL);
+    if (peer_pid > 0 && !same_tmp(peer_pid))
+        refuse_request(conn, ctl, CGIH_REFUSE_TMP, NULL);
     if (cgih_send_msg(conn, CGIH_MSG_READY, 0) < 0)
         _exit(0);
     t_req = cgih_now_ns();
@@ -1673,7 +1696,7 @@ static void refuse(int conn, int why)
  * with what was refused, so that a server that serves nothing says why. */
 static void log_refused(int why, const char *detail)
 {
-    time_t now = now_s(), *last = &S.t_refused_log[why > 0 && why < 9 ? why : 0];
+    time_t now = now_s(), *last = &S.t_refused_log[why > 0 && why < 10 ? why : 0];
     if (*last && now - *last < 60)
         return;
     *last = now;
@@ -1681,6 +1704,9 @@ static void log_refused(int why, const char *detail)
                        : why == CGIH_REFUSE_ENV    ? "interpreter-shaping variables not as mine"
                        : why == CGIH_REFUSE_GROUPS ? "other groups than mine"
                        : why == CGIH_REFUSE_LIMITS ? "a hard resource limit above mine"
+                       : why == CGIH_REFUSE_TMP
+                           ? "another /tmp than mine (a private /tmp, as systemd's PrivateTmp= "
+                             "gives a web server: see cgihost.service)"
                        : why == CGIH_REFUSE_CONFINED
                            ? "another confinement than mine (no_new_privs, seccomp, "
                              "capability bounding set)"
@@ -2871,6 +2897,7 @@ static int serve(int argc, char **argv)
     /* Before Python's start reads it: a file replaced in between is then
      * read again by every request, never missed. */
     S.tz_st_ok = tz_file_stat(S.tz, &S.tz_st);
+    S.tmp_ok = stat("/tmp", &S.tmp_st) == 0;
     const char *ub = getenv("PYTHONUSERBASE"), *home = getenv("HOME");
     if (ub && *ub)
         S.relative_user_base = *ub != '/' ? "PYTHONUSERBASE, relative" : NULL;
@@ -3068,8 +3095,8 @@ static int serve(int argc, char **argv)
     }
     cgih_py_set_code_lookup(cache_lookup);
     cgih_py_fix_baseline();
-    S.sigign_known = cgih_proc_sigign(0, &S.sigign) == CGIH_OK;
-    S.confined_known = cgih_proc_confinement(0, &S.confined) == CGIH_OK;
+    if (cgih_proc_status(0, &S.sigign, &S.sigign_known, &S.confined, &S.confined_known) != CGIH_OK)
+        S.sigign_known = S.confined_known = 0;
     const char *pf = getenv("CGIHOST_PREFAULT");
     int sanitized = 0; /* a sanitizer would see the pages' bytes as reads and writes */
 #if defined(__SANITIZE_ADDRESS__)

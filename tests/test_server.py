@@ -413,6 +413,60 @@ def test_a_client_with_no_new_privs_keeps_them_for_its_script(srv):
     assert served(srv, srv.run([script]))
 
 
+@pytest.mark.skipif(not IS_ROOT, reason="a private /tmp needs root's mount namespace")
+def test_a_client_with_a_private_tmp_runs_its_script_in_it():
+    """A web server given a private /tmp (systemd's PrivateTmp=, as
+    Debian's apache2.service has it) runs its CGI scripts in it, where one
+    request finds the session file another left; a child of a server that
+    sees another /tmp (one systemd started) would not. Such a request runs
+    in-process, in the client's /tmp, and the server's log says why."""
+    base = pathlib.Path(tempfile.mkdtemp(prefix="cgihost-srv-", dir="/var/tmp"))
+    private = pathlib.Path(tempfile.mkdtemp(prefix="cgihost-tmp-", dir="/var/tmp"))
+    try:
+        for p in (base, base / "scripts"):
+            p.mkdir(exist_ok=True)
+            p.chmod(0o755)
+            os.chown(p, UID, -1)
+        private.chmod(0o1777)
+        s = Server(base).start()
+        try:
+            script = s.script("tmp.py", WHO + "import os\nprint('tmp', os.stat('/tmp').st_ino)\n")
+            r = s.run([script], wrap=())
+            assert served(s, r) and f"tmp {os.stat('/tmp').st_ino}\n".encode() in r.stdout, r.stdout
+            full = s.env(GATEWAY_INTERFACE="CGI/1.1")
+            r = subprocess.run(["unshare", "-m", "sh", "-c", 'mount --bind "$0" /tmp && exec "$@"',
+                                private, *as_user([CGIHOST, script])], env=full, cwd=s.scripts,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+            assert r.returncode == 0, r.stderr
+            assert not served(s, r)
+            assert f"tmp {private.stat().st_ino}\n".encode() in r.stdout, r.stdout
+            assert wait_for(lambda: "refused a request (another /tmp than mine" in s.log.read_text(), 5)
+        finally:
+            s.stop()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def test_the_service_unit_sees_what_apache_sees():
+    """cgihost.service runs requests for Debian's apache2.service: a server
+    confined otherwise (NoNewPrivileges=, SystemCallFilter=,
+    CapabilityBoundingSet=) or with another /tmp would run none of them
+    (the two tests above), so it joins Apache's private /tmp and confines
+    no more than Apache's unit does."""
+    unit = (ROOT / "host" / "cgihost.service").read_text()
+    settings = dict(line.split("=", 1) for line in unit.splitlines()
+                    if line and not line.startswith(("#", "[")) and "=" in line)
+    for confining in ("NoNewPrivileges", "SystemCallFilter", "CapabilityBoundingSet",
+                      "RestrictNamespaces", "ProtectSystem", "ProtectHome"):
+        assert confining not in settings, confining
+    apache = pathlib.Path("/lib/systemd/system/apache2.service")
+    private = "PrivateTmp=true" in apache.read_text() if apache.exists() else True
+    assert settings.get("PrivateTmp") == ("yes" if private else "no")
+    assert settings.get("JoinsNamespaceOf") == "apache2.service"
+    assert "apache2.service" in settings.get("After", "").split()
+
+
 def test_umask_and_tty_free_stdio_follow_the_request(srv):
     script = srv.script("dump.py", DUMP)
     ours = srv.run([script], wrap=["sh", "-c", 'umask 027; exec "$@"', "sh"])
