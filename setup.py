@@ -26,10 +26,15 @@ class Install(install):
 parsers = sorted(glob("shim/parsers/*.c"))
 cgitb = sorted(glob("shim/cgitb*.c"))
 cgi = sorted(set(glob("shim/*.c")) - set(cgitb)) + parsers
+# setuptools rebuilds an extension only when a file it lists is newer than the
+# module, and pip builds in the tree (build/lib.*, build/temp.*): without the
+# headers, a change to one alone reinstalled the modules built before it.
+headers = sorted(glob("shim/*.h") + glob("shim/parsers/*.h"))
 flags = ["-std=c11", "-fvisibility=hidden"]
 macros = [("_GNU_SOURCE", None)]
 
 setup(cmdclass={"install": Install}, ext_modules=[
-    Extension("cgi", cgi, define_macros=macros, extra_compile_args=flags),
-    Extension("cgitb", cgitb + ["shim/pyutil.c"], define_macros=macros, extra_compile_args=flags),
+    Extension("cgi", cgi, depends=headers, define_macros=macros, extra_compile_args=flags),
+    Extension("cgitb", cgitb + ["shim/pyutil.c"], depends=headers, define_macros=macros,
+              extra_compile_args=flags),
 ])
