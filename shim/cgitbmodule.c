@@ -1509,6 +1509,37 @@ int cgih_cgitb_follow_stdout(void)
     return st && st->handler_hook ? rebind_handler_file(st, st->handler_hook) : 0;
 }
 
+/* python3 ends by SIGINT (status 130 from a shell) after an uncaught
+ * KeyboardInterrupt: run_eval_code_obj() sets a flag of the runtime's when
+ * the script's code raises it, and clears it whenever it starts, and
+ * exec() or eval() of a string (namedtuple(), in the modules a report
+ * imports: inspect, tokenize, pydoc) runs it again. cgitb.py has those
+ * imported before the exception; a report made here imports them, and the
+ * process then ended with status 1. Whether handle() is the interpreter's
+ * own call for an uncaught exception: no Python frame runs (a script's own
+ * call of handle() or of sys.excepthook has its frame). */
+static int top_level_sigint(PyObject *info)
+{
+    if (PyEval_GetFrame() != NULL)
+        return 0;
+    /* PyErr_Print() calls the hook with (type, value, traceback) */
+    return PyTuple_Check(info) && PyTuple_GET_SIZE(info) > 0 &&
+           PyTuple_GET_ITEM(info, 0) == PyExc_KeyboardInterrupt;
+}
+
+/* Sets that flag back as run_eval_code_obj() sets it: by running code that
+ * raises KeyboardInterrupt (cgihost keeps its own, and ignores the flag). */
+static void keep_sigint_exit(void)
+{
+    PyObject *exc = PyErr_GetRaisedException_compat();
+    PyObject *ns = PyDict_New();
+    PyObject *r = ns ? PyRun_String("raise KeyboardInterrupt", Py_file_input, ns, ns) : NULL;
+    Py_XDECREF(r);
+    Py_XDECREF(ns);
+    PyErr_Clear();
+    PyErr_SetRaisedException_compat(exc);
+}
+
 static PyObject *hook_handle(PyObject *self, PyTypeObject *cls, PyObject *const *args,
                              Py_ssize_t nargs, PyObject *kwnames)
 {
@@ -1524,6 +1555,7 @@ static PyObject *hook_handle(PyObject *self, PyTypeObject *cls, PyObject *const 
     if (bound < 0)
         return NULL;
     /* info is now a new reference, released at the end */
+    int sigint = top_level_sigint(info);
     PyObject *module = PyType_GetModule(cls); /* borrowed */
     int t = module ? PyObject_IsTrue(info) : -1;
     if (t < 0) {
@@ -1602,6 +1634,8 @@ done:
     Py_XDECREF(doc);
     Py_XDECREF(format);
     Py_DECREF(info);
+    if (sigint)
+        keep_sigint_exit();
     return res;
 }
 
