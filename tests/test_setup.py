@@ -13,7 +13,7 @@ def build(tree):
 
 
 def test_a_changed_header_rebuilds_the_modules(tmp_path):
-    for f in ("setup.py", "setup.cfg", "VERSION", "README.md", "MANIFEST.in"):
+    for f in ("setup.py", "setup.cfg", "VERSION", "README.md", "MANIFEST.in", "LICENSE"):
         shutil.copy(ROOT / f, tmp_path)
     shutil.copytree(ROOT / "shim", tmp_path / "shim")
     first = build(tmp_path)
@@ -44,7 +44,7 @@ def test_an_uncaught_keyboardinterrupt_still_ends_by_sigint(tmp_path):
     whose namedtuple()s run eval(): that cleared the interpreter's flag
     of an uncaught KeyboardInterrupt, and python3 ended with status 1."""
     shutil.copy(ROOT / "setup.py", tmp_path)
-    for f in ("setup.cfg", "VERSION", "README.md"):
+    for f in ("setup.cfg", "VERSION", "README.md", "LICENSE"):
         shutil.copy(ROOT / f, tmp_path)
     shutil.copytree(ROOT / "shim", tmp_path / "shim")
     assert build(tmp_path).returncode == 0

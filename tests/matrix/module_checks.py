@@ -82,3 +82,6 @@ def test_debian_python_installs_it_offline(tmp_path):
     r = subprocess.run([python, "-c", ORIGINS], capture_output=True,
                        env=dict(BASE_ENV, PYTHONPATH=site))
     assert all(o.startswith(site) and o.endswith(".so") for o in r.stdout.decode().split()), r
+    # the license it declares (PSF-2.0) goes with it, as the license asks
+    r = subprocess.run([python, "-m", "pip", "show", "-f", "cgihost"], capture_output=True, env=BASE_ENV)
+    assert b"License: PSF-2.0" in r.stdout and b"/LICENSE" in r.stdout, r.stdout
