@@ -44,6 +44,45 @@ static int report_status(PyStatus st)
 /* A .pth line ran setuptools' _distutils_hack (distutils-precedence.pth). */
 static int distutils_hack;
 
+/* What the site step read, as it was then (cgih_py_site_changed()): each
+ * site directory, there or not, and each .pth file in one. */
+#define SITE_WATCH_MAX 128
+static struct site_watch {
+    char path[PATH_MAX];
+    int there;
+    struct stat st;
+} site_watched[SITE_WATCH_MAX];
+static int site_nwatched;
+
+static void site_watch(const char *path, const struct stat *st)
+{
+    if (site_nwatched == SITE_WATCH_MAX ||
+        snprintf(site_watched[site_nwatched].path, PATH_MAX, "%s", path) >= PATH_MAX)
+        return;
+    site_watched[site_nwatched].there = st != NULL;
+    if (st)
+        site_watched[site_nwatched].st = *st;
+    site_nwatched++;
+}
+
+int cgih_py_site_changed(void)
+{
+    for (int i = 0; i < site_nwatched; i++) {
+        const struct site_watch *w = &site_watched[i];
+        struct stat st;
+        int there = stat(w->path, &st) == 0;
+        if (there != w->there)
+            return 1;
+        if (there && (st.st_dev != w->st.st_dev || st.st_ino != w->st.st_ino ||
+                      st.st_size != w->st.st_size || st.st_mtim.tv_sec != w->st.st_mtim.tv_sec ||
+                      st.st_mtim.tv_nsec != w->st.st_mtim.tv_nsec ||
+                      st.st_ctim.tv_sec != w->st.st_ctim.tv_sec ||
+                      st.st_ctim.tv_nsec != w->st.st_ctim.tv_nsec))
+            return 1;
+    }
+    return 0;
+}
+
 /* Appends dir to sys.path if it is a directory, then the plain path lines of its
  * .pth files. Lines that import code are skipped: they cost every request, and
  * a CGI script does not need them (see README); setuptools' is done when it
@@ -51,7 +90,9 @@ static int distutils_hack;
 static int add_site_dir(PyObject *path, const char *dir)
 {
     struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+    int there = stat(dir, &st) == 0;
+    site_watch(dir, there ? &st : NULL);
+    if (!there || !S_ISDIR(st.st_mode))
         return 0;
     PyObject *d = PyUnicode_DecodeFSDefault(dir);
     if (!d)
@@ -76,6 +117,8 @@ static int add_site_dir(PyObject *path, const char *dir)
         FILE *f = fopen(file, "re");
         if (!f)
             continue;
+        if (fstat(fileno(f), &st) == 0)
+            site_watch(file, &st);
         char line[PATH_MAX];
         while (fgets(line, sizeof line, f)) {
             line[strcspn(line, "\r\n")] = '\0';

@@ -58,6 +58,12 @@ int cgih_py_finalize(int status);
  * forks: its children share the record instead of each making it. */
 void cgih_py_fix_baseline(void);
 
+/* Whether a site directory or a .pth file that the interpreter's start read
+ * is another now (a package installed or removed, a .pth added or edited,
+ * the user's site-packages made): sys.path would be another at a fresh
+ * start. */
+int cgih_py_site_changed(void);
+
 struct _object;
 void cgih_py_set_code_lookup(struct _object *(*lookup)(struct _object *filename));
 struct _object *cgih_py_compile_file(struct _object *filename);

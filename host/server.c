@@ -3214,6 +3214,11 @@ serve:
             } else if (binary_replaced(now)) {
                 S.restarting = 1;
                 start_stop("binary replaced");
+            } else if (cgih_py_site_changed()) {
+                /* A fresh start would find another sys.path: ours is made
+                 * once, at our start. */
+                S.restarting = 1;
+                start_stop("a site-packages directory or .pth file changed");
             } else if (cpu_time_near_limit()) {
                 start_stop(
                     "three quarters of the CPU time limit used (RLIMIT_CPU, inherited from the "

@@ -467,6 +467,52 @@ def test_the_service_unit_sees_what_apache_sees():
     assert "apache2.service" in settings.get("After", "").split()
 
 
+class UserBaseServer(Server):
+    """A server, and its requests, with PYTHONUSERBASE=base/ub (the user's
+    site-packages there, made by the test)."""
+
+    def env(self, **extra):
+        return super().env(PYTHONUSERBASE=str(self.dir.parent / "ub"), **extra)
+
+
+def test_a_package_installed_while_the_server_runs_is_found(base):
+    """python3 reads the site directories and their .pth files at each
+    start, the server at its own: a package installed in a site directory
+    (pip install --user, which makes it) or a .pth added there makes the
+    server restart (about a second later), and requests find what python3
+    finds."""
+    s = UserBaseServer(base).start()
+    try:
+        probe = s.run([s.script("ver.py", "import sys\nprint('%d.%d' % sys.version_info[:2])\n")])
+        site = base / "ub" / "lib" / f"python{probe.stdout.decode().strip()}" / "site-packages"
+        script = s.script("imp.py", WHO + "import vmod\nprint('vmod', vmod.X)\n")
+        r = s.run([script])
+        assert served(s, r) and b"ModuleNotFoundError" in r.stderr, r.stderr
+        site.mkdir(parents=True)
+        (site / "vmod.py").write_text("X = 42\n")
+        assert wait_for(lambda: "site-packages directory or .pth file changed" in s.log.read_text(), 10)
+        assert wait_for(lambda: b"vmod 42\n" in s.run([script]).stdout, 10), s.log.read_text()
+        r = s.run([script])
+        assert served(s, r) and r.stdout.endswith(b"vmod 42\n"), (r.stdout, r.stderr)
+        extra = base / "extra"  # a .pth line's directory
+        extra.mkdir()
+        (extra / "wmod.py").write_text("Y = 7\n")
+        script = s.script("imp2.py", WHO + "import wmod\nprint('wmod', wmod.Y)\n")
+        (site / "extra.pth").write_text(f"{extra}\n")
+        assert wait_for(lambda: b"wmod 7\n" in s.run([script]).stdout, 10), s.log.read_text()
+        r = s.run([script])
+        assert served(s, r) and r.stdout.endswith(b"wmod 7\n"), (r.stdout, r.stderr)
+        assert python3_prints(script, s.env()) == b"wmod 7\n"
+    finally:
+        s.stop()
+
+
+def python3_prints(script, env):
+    """What /usr/bin/python3 prints running script as www-data, ppid line left out."""
+    r = subprocess.run(as_user([PYTHON, script]), env=env, stdout=subprocess.PIPE, timeout=60)
+    return b"".join(line for line in r.stdout.splitlines(True) if not line.startswith(b"ppid "))
+
+
 def test_umask_and_tty_free_stdio_follow_the_request(srv):
     script = srv.script("dump.py", DUMP)
     ours = srv.run([script], wrap=["sh", "-c", 'umask 027; exec "$@"', "sh"])
