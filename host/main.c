@@ -87,14 +87,84 @@ int cgih_main_run(int argc, char **argv)
                                                     : cgih_py_finalize(cgih_py_run_file(argv[1]));
 }
 
+/* Whether NAME=... is read by the dynamic loader or the C library as a
+ * process starts (LD_LIBRARY_PATH, LD_PRELOAD, MALLOC_*, GLIBC_TUNABLES):
+ * set later, as the script's environment is, it changes nothing here. */
+static int read_at_start(const char *e)
+{
+    return strncmp(e, "LD_", 3) == 0 || strncmp(e, "MALLOC_", 7) == 0 ||
+           strncmp(e, "GLIBC_TUNABLES=", 15) == 0;
+}
+
+/* env's entry of the name of "NAME=value" e, or NULL. */
+static const char *entry_of(char *const *env, const char *e)
+{
+    size_t n = strcspn(e, "=");
+    for (; *env; env++)
+        if (strncmp(*env, e, n) == 0 && (*env)[n] == '=')
+            return *env;
+    return NULL;
+}
+
+/* Whether the script's environment (now environ) gives another value to a
+ * variable read at start than the one we started with (env0): behind the
+ * Action, a site's SetEnv LD_LIBRARY_PATH comes as REDIRECT_LD_LIBRARY_PATH
+ * and the script gets it as LD_LIBRARY_PATH, which our loader never read. */
+static int start_env_differs(char *const *env0)
+{
+    for (char **e = environ; *e; e++) {
+        const char *was = read_at_start(*e) ? entry_of(env0, *e) : NULL;
+        if (read_at_start(*e) && (!was || strcmp(was, *e) != 0))
+            return 1;
+    }
+    for (char *const *e = env0; *e; e++)
+        if (read_at_start(*e) && !entry_of(environ, *e))
+            return 1;
+    return 0;
+}
+
+#define START_ENV_MARK "CGIHOST_START_ENV=1"
+
+/* Runs this program again on argv0 and env0, with the script's values of
+ * the variables read at start, as python3 would have started with them.
+ * Returns only if the exec fails (then the script runs here, as before). */
+static void reexec_with_start_env(char **argv0, char *const *env0)
+{
+    size_t n = 0;
+    for (char *const *e = env0; *e; e++)
+        n++;
+    for (char **e = environ; *e; e++)
+        n++;
+    char **env = calloc(n + 2, sizeof *env);
+    if (env == NULL)
+        return;
+    size_t k = 0;
+    for (char *const *e = env0; *e; e++)
+        if (!read_at_start(*e))
+            env[k++] = *e;
+    for (char **e = environ; *e; e++)
+        if (read_at_start(*e))
+            env[k++] = *e;
+    env[k++] = START_ENV_MARK;
+    execve("/proc/self/exe", argv0, env);
+    free(env);
+}
+
 int main(int argc, char **argv)
 {
     const char *gateway = getenv("GATEWAY_INTERFACE");
     if (!(gateway && *gateway) && argc >= 2 && cgih_server_is_command(argv[1]))
         return cgih_server_command(argc - 1, argv + 1);
+    /* (the mark of reexec_with_start_env(), not the script's) */
+    int reexecuted = getenv("CGIHOST_START_ENV") != NULL;
+    if (reexecuted)
+        unsetenv("CGIHOST_START_ENV");
+    char **env0 = environ, **argv0 = argv;
     int status = cgih_main_prepare(&argc, &argv);
     if (status >= 0)
         return status;
+    if (gateway && *gateway && environ != env0 && !reexecuted && start_env_differs(env0))
+        reexec_with_start_env(argv0, env0);
     /* The options of the script's "#!" line, as python3 would have had them. */
     char opt[CGIH_SHEBANG_MAX];
     (void)cgih_shebang_python_arg_of(argv[1], opt);

@@ -2337,6 +2337,35 @@ def test_a_loader_variable_is_the_scripts_as_under_python3(srv, base):
     assert served(srv, srv.run([srv.script("who.py", WHO)]))
 
 
+def test_a_loader_variable_behind_an_action_is_the_scripts_as_under_python3(srv, base):
+    """Behind the Action, a site's SetEnv LD_LIBRARY_PATH reaches cgihost as
+    REDIRECT_LD_LIBRARY_PATH and its script as LD_LIBRARY_PATH: the request
+    runs in-process, but the loader read the variables of its start before
+    the script's environment was made. It starts again with them, as
+    python3 started by mod_cgi would have: the library loads."""
+    lib = next(p for d in ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64",
+                           "/lib", "/usr/lib") for p in [pathlib.Path(d) / "libz.so.1"] if p.exists())
+    libdir = base / "lib"
+    libdir.mkdir(mode=0o755)
+    shutil.copy(lib, libdir / "libcgihostldtest.so")
+    (libdir / "libcgihostldtest.so").chmod(0o755)
+    script = srv.script("ldaction.py", "print('Content-Type: text/plain\\n')\n" + WHO +
+                        "import ctypes, os\nprint(os.environ.get('LD_LIBRARY_PATH'), "
+                        "'CGIHOST_START_ENV' in os.environ)\n"
+                        "print(ctypes.CDLL('libcgihostldtest.so').zlibVersion() != 0)\n")
+    handler = {"REQUEST_METHOD": "GET", "QUERY_STRING": "", "DOCUMENT_ROOT": str(srv.scripts),
+               "SCRIPT_NAME": "/cgihost-bin/cgihost", "SCRIPT_FILENAME": str(CGIHOST),
+               "PATH_INFO": "/ldaction.py", "PATH_TRANSLATED": str(script),
+               "REDIRECT_STATUS": "200", "REDIRECT_URL": "/ldaction.py",
+               "REQUEST_URI": "/ldaction.py", "REDIRECT_HANDLER": "cgihost-script",
+               "REDIRECT_LD_LIBRARY_PATH": str(libdir)}
+    want = f"{libdir} False\nTrue\n".encode()
+    for env in (handler, dict(handler, CGIHOST_NO_SERVER="1")):
+        r = srv.run([], env=env)
+        assert r.returncode == 0 and r.stdout.endswith(want), r
+        assert not served(srv, r)
+
+
 @pytest.mark.parametrize("name,value,shows", [
     ("REDIRECT_PYTHONPATH", "LIB", "import sys; print('LIB' in sys.path)"),
     ("REDIRECT_PYTHONDONTWRITEBYTECODE", "1", "import sys; print(sys.flags.dont_write_bytecode)"),
