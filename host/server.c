@@ -137,6 +137,7 @@ static struct server {
     long served;
     time_t t_start, t_active, t_selfcheck, t_spawn_failed;
     int stopping, restarting;
+    int site_changed; /* the restart is for a site directory, not a new binary */
     int draining; /* past --stop-wait with requests running: socket and lock let go, still
                      watching them */
     time_t t_stop;
@@ -2505,7 +2506,10 @@ static int binary_runs(void)
  * would (LISTEN_FDS), so no client finds the socket missing meanwhile. */
 static void reexec(void)
 {
-    logmsg("%s changed: restarting", S.self);
+    if (S.site_changed)
+        logmsg("a site-packages directory or .pth file changed: restarting");
+    else
+        logmsg("%s changed: restarting", S.self);
     char pid[32], **env;
     snprintf(pid, sizeof pid, "LISTEN_PID=%ld", (long)getpid());
     size_t n = 0;
@@ -3213,11 +3217,13 @@ serve:
                 start_stop("the socket file is gone or another's");
             } else if (binary_replaced(now)) {
                 S.restarting = 1;
+                S.site_changed = 0;
                 start_stop("binary replaced");
             } else if (cgih_py_site_changed()) {
                 /* A fresh start would find another sys.path: ours is made
                  * once, at our start. */
                 S.restarting = 1;
+                S.site_changed = 1;
                 start_stop("a site-packages directory or .pth file changed");
             } else if (cpu_time_near_limit()) {
                 start_stop(
