@@ -23,6 +23,7 @@
  */
 #include "cgi_internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -460,28 +461,44 @@ static void not_bytes(PyObject *fp, PyObject *x)
     }
 }
 
-/* The parser's error as a ValueError; a limit it names by its setting
- * ("(max_parts)") is named by the variable that sets it, with the value in
- * force ("(CGIHOST_MAX_PARTS=10000)"): what an admin changes. */
+/* The parser's error as a ValueError; a limit it names by its setting is
+ * named by the variable that sets it ("max_header_line" becomes
+ * "CGIHOST_MAX_HEADER_LINE"): what an admin changes; the limit the error is
+ * about, named alone in parentheses, with the value in force
+ * ("(CGIHOST_MAX_PARTS=10000)"). */
+static size_t setting_at(const char *m)
+{
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+        size_t n = strlen(limits[i].setting);
+        if (strncmp(m, limits[i].setting, n) == 0 && m[n] != '_' && !isalnum((unsigned char)m[n]))
+            return i;
+    }
+    return (size_t)-1;
+}
+
 static void mp_error(const cgih_mp_parser *p)
 {
-    const char *msg = cgih_mp_errmsg(p), *open = strstr(msg, "(max_");
-    const char *close = open ? strchr(open, ')') : NULL;
-    for (size_t i = 0; close && i < sizeof limits / sizeof limits[0]; i++) {
-        size_t n = strlen(limits[i].setting);
-        if ((size_t)(close - open - 1) == n && memcmp(open + 1, limits[i].setting, n) == 0) {
-            char text[256]; /* (PyErr_Format() has no "%.*s") */
-            int k = snprintf(text, sizeof text, "multipart body: %.*s(%s=%zu)%s at byte %llu",
-                             (int)(open - msg), msg, limits[i].env, cgih_mp_errlimit(p), close + 1,
-                             (unsigned long long)cgih_mp_errpos(p));
-            if (k > 0 && (size_t)k < sizeof text) {
-                PyErr_SetString(PyExc_ValueError, text);
-                return;
-            }
-            break;
+    const char *msg = cgih_mp_errmsg(p);
+    char text[512];
+    size_t len = 0;
+    for (const char *m = msg; *m && len < sizeof text - 1;) {
+        size_t i = setting_at(m);
+        if (i == (size_t)-1) {
+            text[len++] = *m++;
+            continue;
         }
+        size_t n = strlen(limits[i].setting);
+        int k = m > msg && m[-1] == '(' && m[n] == ')'
+                    ? snprintf(text + len, sizeof text - len, "%s=%zu", limits[i].env,
+                               cgih_mp_errlimit(p))
+                    : snprintf(text + len, sizeof text - len, "%s", limits[i].env);
+        if (k < 0 || (size_t)k >= sizeof text - len)
+            break;
+        len += (size_t)k;
+        m += n;
     }
-    PyErr_Format(PyExc_ValueError, "multipart body: %s at byte %llu", msg,
+    text[len] = '\0';
+    PyErr_Format(PyExc_ValueError, "multipart body: %s at byte %llu", text,
                  (unsigned long long)cgih_mp_errpos(p));
 }
 

@@ -32,6 +32,18 @@ def test_header_line_limit_is_configurable(cgihost, tmp_path):
     assert b"ValueError: multipart body: header line too long (CGIHOST_MAX_HEADER_LINE=100) at byte" in r.stderr
 
 
+def test_a_header_name_over_the_lookbehind_names_the_line_limit_too(cgihost, tmp_path):
+    # whatever the line limit, a name is at most 65538 bytes: the error says
+    # which variable does not raise it
+    data = (b'--B\r\nContent-Disposition: form-data; name="a"\r\n' + b"X" * 70000 +
+            b": v\r\n\r\nvalue\r\n--B--\r\n")
+    r = request(cgihost, tmp_path, data, CGIHOST_MAX_HEADER_LINE="1000000",
+                CGIHOST_MAX_HEADER_BLOCK="1000000")
+    assert r.returncode == 1
+    assert (b"ValueError: multipart body: header name too long (over 65538 bytes, whatever "
+            b"CGIHOST_MAX_HEADER_LINE) at byte ") in r.stderr, r.stderr
+
+
 def test_parts_limit_is_configurable(cgihost, tmp_path):
     data = b"".join(b'--B\r\nContent-Disposition: form-data; name="a"\r\n\r\nv\r\n'
                     for _ in range(5)) + b"--B--\r\n"
