@@ -144,6 +144,21 @@ size_t cgih_cgi_first_url(const char *request_uri, char *out, size_t outlen, con
     return n;
 }
 
+int cgih_cgi_routed_here(const char *routed, const char *filename)
+{
+    size_t lr = strlen(routed);
+    if (strcmp(routed, filename) == 0)
+        return 1;
+    if (lr > 0 && routed[lr - 1] == '/') {
+        /* A directory: DirectoryIndex chose a file directly in it. */
+        while (lr > 0 && routed[lr - 1] == '/')
+            lr--;
+        return strncmp(filename, routed, lr) == 0 && filename[lr] == '/' &&
+               filename[lr + 1] != '\0' && strchr(filename + lr + 1, '/') == NULL;
+    }
+    return 0;
+}
+
 /* ---- the levels of a chain of redirects (cgih_cgi_direct_env) --------------- */
 
 static char *concat(const char *a, size_t la, const char *b, size_t lb, const char *c, size_t lc)
@@ -693,7 +708,7 @@ int cgih_cgi_resolve(int *argc, char ***argv)
      * rewrite rules marked [NS] or conditioned on REDIRECT_STATUS, and may
      * find another file: run only the one it routed here. */
     const char *routed = getenv("REDIRECT_CGIHOST_FILE");
-    if (routed && strcmp(routed, filename) != 0)
+    if (routed && !cgih_cgi_routed_here(routed, filename))
         return refuse(filename, 403, "PATH_TRANSLATED is not the file routed to cgihost (CGIHOST_FILE)");
     const char *extra = translated + fn_len;
     size_t sn_len = cgih_cgi_script_name_len(path_info, extra);

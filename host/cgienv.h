@@ -103,6 +103,14 @@ void cgih_cgi_env_free(char **env);
  * empty or non-absolute script path. */
 size_t cgih_cgi_script_name_len(const char *path_info, const char *extra);
 
+/* Whether filename, the script PATH_TRANSLATED names, is the one the request
+ * was routed to: routed is its REQUEST_FILENAME (CGIHOST_FILE, set by the
+ * snippet as the request's own file was mapped). The same file; or, when
+ * DirectoryIndex chose the script in a sub-request (where the snippet's
+ * variable is not set again), a file directly in the directory routed names
+ * with its trailing '/'. */
+int cgih_cgi_routed_here(const char *routed, const char *filename);
+
 /* CONTEXT_PREFIX and CONTEXT_DOCUMENT_ROOT of a directly run script, from its
  * URL path and file: "" and DOCUMENT_ROOT when the file is DOCUMENT_ROOT
  * followed by the URL path; otherwise (an Alias) the URL and the file with

@@ -56,7 +56,8 @@ class Site:
         self.doc, self.direct, self.shebang = b / "doc", b / "direct", b / "shebang"
         self.aliased, self.outside, self.markers = b / "aliased", b / "outside", b / "markers"
         for d in (self.doc, self.doc / "sub", self.doc / "limits", self.doc / "app",
-                  self.doc / "deny", self.direct, self.direct / "sub", self.direct / "deny",
+                  self.doc / "deny", self.doc / "idx", self.doc / "idxcode", self.direct,
+                  self.direct / "sub", self.direct / "deny",
                   self.shebang, self.aliased, self.outside, self.markers):
             d.mkdir()
             os.chmod(d, 0o755)
@@ -73,7 +74,8 @@ class Site:
         shutil.copyfile(SCRIPTS / "apache_loop.py", self.doc / "limits" / "loop.py")
         for where, name in ((self.doc, "marker.py"), (self.doc / "sub", "marker.py"),
                             (self.doc, "marker.py.txt"), (self.doc, "marker.py~"),
-                            (self.outside, "marker.py"), (self.doc / "app", "marker")):
+                            (self.outside, "marker.py"), (self.doc / "app", "marker"),
+                            (self.doc / "idx", "hello.py"), (self.doc / "idxcode", "hello.py")):
             (where / name).write_text(MARKER.format(dir=str(self.markers), name=name))
         # A link out of the document root, to a file someone else owns.
         nobody = pwd.getpwnam("nobody")
@@ -135,6 +137,11 @@ LoadModule rewrite_module /usr/lib/apache2/modules/mod_rewrite.so
 RewriteEngine On
 RewriteCond %{{ENV:REDIRECT_STATUS}} ^$
 RewriteRule ^/app/(\\w+)$ "{d.doc}/hello.py"
+# The same for a directory: /idx/ is served from idxcode/, whose index
+# (DirectoryIndex hello.py) mod_dir finds in a sub-request; the handler's
+# finds idx/hello.py, which the snippet never routed to cgihost.
+RewriteCond %{{ENV:REDIRECT_STATUS}} ^$
+RewriteRule ^/idx/(.*)$ "{d.doc}/idxcode/$1"
 
 # cgihost reachable without the snippet's Require env REDIRECT_STATUS, to
 # show that cgihost itself refuses.
@@ -669,6 +676,8 @@ ATTEMPTS = [
     ("GET", "/link-out.py", {}),
     # another file than the one the request resolved to
     ("GET", "/app/marker", {}),
+    ("GET", "/idx/", {}),
+    ("GET", "/idx/hello.py", {}),
 ]
 
 

@@ -473,6 +473,37 @@ static void test_first_url(void)
     tap_ok(cgih_cgi_first_url("/abc", small, sizeof small, &q) == 4, "first URL that just fits");
 }
 
+/* ---- cgih_cgi_routed_here ---- */
+
+static void test_routed_here(void)
+{
+    static const struct {
+        const char *routed, *filename;
+        int want;
+    } cases[] = {
+        /* the request's own file */
+        {"/srv/www/x.py", "/srv/www/x.py", 1},
+        {"/srv/www/x.py", "/srv/www/y.py", 0},
+        {"/srv/www/app/x.py", "/srv/www/appcode/x.py", 0},
+        /* DirectoryIndex: a file directly in the directory */
+        {"/srv/www/", "/srv/www/index.py", 1},
+        {"/srv/www//", "/srv/www/index.py", 1},
+        {"/", "/index.py", 1},
+        {"/srv/www/appcode/", "/srv/www/app/index.py", 0},
+        {"/srv/www/", "/srv/www/sub/index.py", 0},
+        {"/srv/www/", "/srv/wwwx/index.py", 0},
+        {"/srv/www/", "/srv/www/", 1}, /* (the same string; find_script refuses a directory) */
+        {"/srv/www/", "/srv/www", 0},
+        {"/srv/www", "/srv/www/index.py", 0},
+        /* nor a name negotiated from (MultiViews never sets it) */
+        {"/srv/www/page", "/srv/www/page.py", 0},
+        {"", "/srv/www/x.py", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        tap_ok(cgih_cgi_routed_here(cases[i].routed, cases[i].filename) == cases[i].want,
+               "routed %s, file %s: %d", cases[i].routed, cases[i].filename, cases[i].want);
+}
+
 int main(void)
 {
     test_first_url();
@@ -480,5 +511,6 @@ int main(void)
     test_direct_env();
     test_script_name();
     test_context();
+    test_routed_here();
     return tap_done();
 }
