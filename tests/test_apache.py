@@ -74,6 +74,8 @@ class Site:
         shutil.copyfile(SCRIPTS / "apache_loop.py", self.doc / "limits" / "loop.py")
         for where, name in ((self.doc, "marker.py"), (self.doc / "sub", "marker.py"),
                             (self.doc, "marker.py.txt"), (self.doc, "marker.py~"),
+                            (self.doc, "marker.PY.txt"), (self.doc, "marker.Py~"),
+                            (self.doc / "sub", "upper.PY"),
                             (self.outside, "marker.py"), (self.doc / "app", "marker"),
                             (self.doc / "idx", "hello.py"), (self.doc / "idxcode", "hello.py")):
             (where / name).write_text(MARKER.format(dir=str(self.markers), name=name))
@@ -671,6 +673,8 @@ ATTEMPTS = [
     # not scripts
     ("GET", "/marker.py.txt", {}),
     ("GET", "/marker.py~", {}),
+    ("GET", "/marker.PY.txt", {}),
+    ("GET", "/marker.Py~", {}),
     ("GET", "/missing.py", {}),
     ("GET", "/missing.py/extra", {}),
     ("GET", "/link-out.py", {}),
@@ -700,6 +704,18 @@ def test_marker_script_does_run_when_asked_properly(httpd, site):
     assert (status, out) == (200, b"ran\n")
     left = site.markers_left()
     assert len(left) == 1 and left[0].startswith("marker.py.")
+    for p in site.markers.iterdir():
+        p.unlink()
+
+
+@needs_apache
+def test_a_script_named_in_capitals_runs_and_is_not_sent_as_text(httpd, site):
+    # mod_mime's extensions match in any case: under "AddHandler cgi-script
+    # .py", X.PY runs; the snippet must not send its source as text instead
+    status, _, out = request(httpd, "GET", "/sub/upper.PY")
+    assert (status, out) == (200, b"ran\n")
+    left = site.markers_left()
+    assert len(left) == 1 and left[0].startswith("upper.PY.")
     for p in site.markers.iterdir():
         p.unlink()
 
