@@ -1478,9 +1478,12 @@ static void call_if_loaded(const char *module, const char *func)
 
 static int finalize(int status);
 
-/* What the interpreter held before the script ran: the modules (their
- * addresses, compared only) and copies of the sys and builtins dicts. The
- * teardown releases what the script added, as python3's releases all. */
+/* What the interpreter held before the script ran: the modules (held, and
+ * compared by address: a module freed since, such as the __main__ a
+ * request replaces, would otherwise leave its address to a module the
+ * script makes, taken then for one that was there) and copies of the sys
+ * and builtins dicts. The teardown releases what the script added, as
+ * python3's releases all. */
 static uintptr_t *baseline;
 static Py_ssize_t nbaseline;
 static PyObject *sys_copy, *builtins_copy;
@@ -1552,14 +1555,16 @@ static int cmp_addr(const void *a, const void *b)
 static void mark_baseline(void)
 {
     PyObject *modules = PyImport_GetModuleDict(), *k, *v;
-    Py_ssize_t n = PyDict_Size(modules), pos = 0;
+    Py_ssize_t n = PyDict_Size(modules), pos = 0, held = nbaseline;
+    nbaseline = 0;
+    for (Py_ssize_t i = 0; i < held; i++)
+        Py_DECREF((PyObject *)baseline[i]);
     uintptr_t *b = n >= 0 ? realloc(baseline, ((size_t)n + 1) * sizeof *b) : NULL;
     if (!b)
         return; /* nothing released at the end but __main__: as before */
     baseline = b;
-    nbaseline = 0;
     while (nbaseline < n && PyDict_Next(modules, &pos, &k, &v))
-        baseline[nbaseline++] = (uintptr_t)v;
+        baseline[nbaseline++] = (uintptr_t)Py_NewRef(v);
     qsort(baseline, (size_t)nbaseline, sizeof *baseline, cmp_addr);
     PyObject *d = module_dict("sys");
     Py_XSETREF(sys_copy, d ? PyDict_Copy(d) : NULL);
