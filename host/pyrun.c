@@ -1478,13 +1478,18 @@ static void call_if_loaded(const char *module, const char *func)
 
 static int finalize(int status);
 
-/* What the interpreter held before the script ran: the modules (held, and
- * compared by address: a module freed since, such as the __main__ a
- * request replaces, would otherwise leave its address to a module the
- * script makes, taken then for one that was there) and copies of the sys
- * and builtins dicts. The teardown releases what the script added, as
+/* What the interpreter held before the script ran: the modules (their
+ * addresses, each with a weak reference: a module freed since, such as the
+ * __main__ a request replaces, leaves its address to the next object of
+ * its size, a module the script makes perhaps, which is not one that was
+ * there; held, they would live longer than in python3) and copies of the
+ * sys and builtins dicts. The teardown releases what the script added, as
  * python3's releases all. */
-static uintptr_t *baseline;
+struct base_entry {
+    uintptr_t addr; /* first: cmp_addr() compares it */
+    PyObject *wr;   /* a weak reference to it, or NULL (not weakly referable: None) */
+};
+static struct base_entry *baseline;
 static Py_ssize_t nbaseline;
 static PyObject *sys_copy, *builtins_copy;
 
@@ -1555,16 +1560,20 @@ static int cmp_addr(const void *a, const void *b)
 static void mark_baseline(void)
 {
     PyObject *modules = PyImport_GetModuleDict(), *k, *v;
-    Py_ssize_t n = PyDict_Size(modules), pos = 0, held = nbaseline;
+    Py_ssize_t n = PyDict_Size(modules), pos = 0, had = nbaseline;
     nbaseline = 0;
-    for (Py_ssize_t i = 0; i < held; i++)
-        Py_DECREF((PyObject *)baseline[i]);
-    uintptr_t *b = n >= 0 ? realloc(baseline, ((size_t)n + 1) * sizeof *b) : NULL;
+    for (Py_ssize_t i = 0; i < had; i++)
+        Py_XDECREF(baseline[i].wr);
+    struct base_entry *b = n >= 0 ? realloc(baseline, ((size_t)n + 1) * sizeof *b) : NULL;
     if (!b)
         return; /* nothing released at the end but __main__: as before */
     baseline = b;
-    while (nbaseline < n && PyDict_Next(modules, &pos, &k, &v))
-        baseline[nbaseline++] = (uintptr_t)Py_NewRef(v);
+    while (nbaseline < n && PyDict_Next(modules, &pos, &k, &v)) {
+        PyObject *wr = PyType_SUPPORTS_WEAKREFS(Py_TYPE(v)) ? PyWeakref_NewRef(v, NULL) : NULL;
+        PyErr_Clear();
+        baseline[nbaseline].addr = (uintptr_t)v;
+        baseline[nbaseline++].wr = wr;
+    }
     qsort(baseline, (size_t)nbaseline, sizeof *baseline, cmp_addr);
     PyObject *d = module_dict("sys");
     Py_XSETREF(sys_copy, d ? PyDict_Copy(d) : NULL);
@@ -1584,8 +1593,23 @@ void cgih_py_fix_baseline(void)
 
 static int in_baseline(PyObject *m)
 {
-    uintptr_t key = (uintptr_t)m;
-    return nbaseline > 0 && bsearch(&key, baseline, (size_t)nbaseline, sizeof *baseline, cmp_addr);
+    struct base_entry key = {(uintptr_t)m, NULL};
+    const struct base_entry *e =
+        nbaseline > 0 ? bsearch(&key, baseline, (size_t)nbaseline, sizeof *baseline, cmp_addr)
+                      : NULL;
+    /* (found: the same object, not one made where it was) */
+    if (!e || !e->wr)
+        return e != NULL;
+#if PY_VERSION_HEX >= 0x030D0000
+    PyObject *o = NULL;
+    int r = PyWeakref_GetRef(e->wr, &o);
+    if (r < 0)
+        PyErr_Clear();
+    Py_XDECREF(o);
+    return r > 0 && o == m;
+#else
+    return PyWeakref_GetObject(e->wr) == m;
+#endif
 }
 
 /* A str name with one leading underscore, not two. */
