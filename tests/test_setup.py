@@ -1,8 +1,10 @@
 """setup.py, as pip runs it from a checkout: pip builds in the tree, so
 build/lib.* and build/temp.* of an earlier install are reused; a header's
 change must rebuild the modules, not reinstall the old ones."""
+import os
 import shutil
 import subprocess
+import time
 
 from conftest import PYTHON, ROOT
 
@@ -23,6 +25,10 @@ def test_a_changed_header_rebuilds_the_modules(tmp_path):
     for h in headers:  # each header, cgi's and cgitb's: a build that reads it fails
         text = h.read_text()
         h.write_text(text + "\n#error header-changed\n")
+        # newer than the modules: written in the build's clock tick, it may
+        # carry the same time (file times follow a coarse clock)
+        later = time.time() + 2
+        os.utime(h, (later, later))
         r = build(tmp_path)
         h.write_text(text)
         assert r.returncode != 0 and b"header-changed" in r.stderr, (h.name, r.stderr.decode())
