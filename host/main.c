@@ -87,15 +87,6 @@ int cgih_main_run(int argc, char **argv)
                                                     : cgih_py_finalize(cgih_py_run_file(argv[1]));
 }
 
-/* Whether NAME=... is read by the dynamic loader or the C library as a
- * process starts (LD_LIBRARY_PATH, LD_PRELOAD, MALLOC_*, GLIBC_TUNABLES):
- * set later, as the script's environment is, it changes nothing here. */
-static int read_at_start(const char *e)
-{
-    return strncmp(e, "LD_", 3) == 0 || strncmp(e, "MALLOC_", 7) == 0 ||
-           strncmp(e, "GLIBC_TUNABLES=", 15) == 0;
-}
-
 /* env's entry of the name of "NAME=value" e, or NULL. */
 static const char *entry_of(char *const *env, const char *e)
 {
@@ -113,12 +104,12 @@ static const char *entry_of(char *const *env, const char *e)
 static int start_env_differs(char *const *env0)
 {
     for (char **e = environ; *e; e++) {
-        const char *was = read_at_start(*e) ? entry_of(env0, *e) : NULL;
-        if (read_at_start(*e) && (!was || strcmp(was, *e) != 0))
+        const char *was = cgih_env_read_at_start(*e) ? entry_of(env0, *e) : NULL;
+        if (cgih_env_read_at_start(*e) && (!was || strcmp(was, *e) != 0))
             return 1;
     }
     for (char *const *e = env0; *e; e++)
-        if (read_at_start(*e) && !entry_of(environ, *e))
+        if (cgih_env_read_at_start(*e) && !entry_of(environ, *e))
             return 1;
     return 0;
 }
@@ -140,10 +131,10 @@ static void reexec_with_start_env(char **argv0, char *const *env0)
         return;
     size_t k = 0;
     for (char *const *e = env0; *e; e++)
-        if (!read_at_start(*e))
+        if (!cgih_env_read_at_start(*e))
             env[k++] = *e;
     for (char **e = environ; *e; e++)
-        if (read_at_start(*e))
+        if (cgih_env_read_at_start(*e))
             env[k++] = *e;
     env[k++] = START_ENV_MARK;
     execve("/proc/self/exe", argv0, env);

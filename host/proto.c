@@ -377,15 +377,20 @@ const char *cgih_env_get(char *const *envp, const char *name)
     return NULL;
 }
 
+int cgih_env_read_at_start(const char *e)
+{
+    return strncmp(e, "LD_", 3) == 0 || strncmp(e, "MALLOC_", 7) == 0 ||
+           strncmp(e, "GLIBC_TUNABLES=", 15) == 0;
+}
+
 int cgih_env_shapes_interp(const char *e)
 {
     static const char *const names[] = {
-        "LC_ALL=", "LC_CTYPE=", "LANG=", "HOME=", "SETUPTOOLS_USE_DISTUTILS=", "GLIBC_TUNABLES="};
-    /* LD_* and MALLOC_*: what the dynamic loader and the C library read
-     * when a process starts (LD_LIBRARY_PATH for the libraries an
-     * extension module or ctypes loads, LD_PRELOAD...): a request child
-     * has the server's. */
-    if (strncmp(e, "PYTHON", 6) == 0 || strncmp(e, "LD_", 3) == 0 || strncmp(e, "MALLOC_", 7) == 0)
+        "LC_ALL=", "LC_CTYPE=", "LANG=", "HOME=", "SETUPTOOLS_USE_DISTUTILS="};
+    /* and what the loader and the C library read at a process's start
+     * (LD_LIBRARY_PATH for the libraries an extension module or ctypes
+     * loads, LD_PRELOAD...): a request child has the server's */
+    if (strncmp(e, "PYTHON", 6) == 0 || cgih_env_read_at_start(e))
         return 1;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strncmp(e, names[i], strlen(names[i])) == 0)
@@ -414,7 +419,7 @@ int cgih_sockpath(char *out, size_t n, const char *dir)
 {
     struct sockaddr_un sun;
     size_t lim = n < sizeof sun.sun_path ? n : sizeof sun.sun_path;
-    int w = snprintf(out, n, "%s/server.sock", dir);
+    int w = snprintf(out, n, "%s/" CGIH_SOCK_NAME, dir);
     return w < 0 || (size_t)w >= lim ? CGIH_ERROR : CGIH_OK;
 }
 

@@ -45,6 +45,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#define CGIH_SOCK_NAME "server.sock" /* in the socket directory (cgih_sockpath()) */
 #define CGIH_PROTO_MAGIC 0x31484743u /* "CGH1" */
 #define CGIH_PROTO_VERSION 4u
 
@@ -168,6 +169,11 @@ int cgih_fill_std_fds(int oflags);
 
 /* The value of NAME in envp, or NULL. */
 const char *cgih_env_get(char *const *envp, const char *name);
+
+/* Whether NAME=... is read by the dynamic loader or the C library as a
+ * process starts (LD_*, MALLOC_*, GLIBC_TUNABLES): set later, it changes
+ * nothing in that process. */
+int cgih_env_read_at_start(const char *entry);
 
 /* Whether NAME=... shapes the interpreter's start (PYTHON*, locale, HOME,
  * SETUPTOOLS_USE_DISTUTILS, read by a .pth file of setuptools; LD_*,

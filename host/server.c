@@ -2678,7 +2678,7 @@ static int activated_dir(char *out, size_t n)
     memcpy(path, sa.sun_path, k);
     path[k] = '\0';
     const char *slash = strrchr(path, '/');
-    if (strcmp(slash, "/server.sock") != 0 || slash == path || (size_t)(slash - path) >= n)
+    if (strcmp(slash + 1, CGIH_SOCK_NAME) != 0 || slash == path || (size_t)(slash - path) >= n)
         return -1;
     memcpy(out, path, (size_t)(slash - path));
     out[slash - path] = '\0';

@@ -2316,17 +2316,24 @@ def test_an_interpreter_shaping_variable_falls_back(srv):
                     "PYTHONDONTWRITEBYTECODE)" in srv.log.read_text(), 5), srv.log.read_text()
 
 
-def test_a_loader_variable_is_the_scripts_as_under_python3(srv, base):
-    """LD_LIBRARY_PATH (a site's SetEnv for a database driver's libraries)
-    is read by the dynamic loader as a process starts: a request child
-    would search the server's. Such a request runs in-process, where a
-    library found through it loads as under python3."""
+def renamed_libz(base):
+    """base/lib holding a copy of libz named libcgihostldtest.so: a library
+    found only through LD_LIBRARY_PATH. Returns the directory."""
     lib = next(p for d in ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64",
                            "/lib", "/usr/lib") for p in [pathlib.Path(d) / "libz.so.1"] if p.exists())
     libdir = base / "lib"
     libdir.mkdir(mode=0o755)
     shutil.copy(lib, libdir / "libcgihostldtest.so")
     (libdir / "libcgihostldtest.so").chmod(0o755)
+    return libdir
+
+
+def test_a_loader_variable_is_the_scripts_as_under_python3(srv, base):
+    """LD_LIBRARY_PATH (a site's SetEnv for a database driver's libraries)
+    is read by the dynamic loader as a process starts: a request child
+    would search the server's. Such a request runs in-process, where a
+    library found through it loads as under python3."""
+    libdir = renamed_libz(base)
     script = srv.script("ld.py", WHO + "import ctypes\nprint(ctypes.CDLL('libcgihostldtest.so').zlibVersion() != 0)\n")
     env = {"LD_LIBRARY_PATH": str(libdir)}
     r = srv.run([script], env=env)
@@ -2347,12 +2354,7 @@ def test_a_loader_variable_behind_an_action_is_the_scripts_as_under_python3(srv,
     runs in-process, but the loader read the variables of its start before
     the script's environment was made. It starts again with them, as
     python3 started by mod_cgi would have: the library loads."""
-    lib = next(p for d in ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64",
-                           "/lib", "/usr/lib") for p in [pathlib.Path(d) / "libz.so.1"] if p.exists())
-    libdir = base / "lib"
-    libdir.mkdir(mode=0o755)
-    shutil.copy(lib, libdir / "libcgihostldtest.so")
-    (libdir / "libcgihostldtest.so").chmod(0o755)
+    libdir = renamed_libz(base)
     script = srv.script("ldaction.py", "print('Content-Type: text/plain\\n')\n" + WHO +
                         "import ctypes, os\nprint(os.environ.get('LD_LIBRARY_PATH'), "
                         "'CGIHOST_START_ENV' in os.environ)\n"
