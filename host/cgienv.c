@@ -150,11 +150,12 @@ int cgih_cgi_routed_here(const char *routed, const char *filename)
     if (strcmp(routed, filename) == 0)
         return 1;
     if (lr > 0 && routed[lr - 1] == '/') {
-        /* A directory: DirectoryIndex chose a file directly in it. */
+        /* A directory: DirectoryIndex chose a file in it, or below it
+         * ("DirectoryIndex sub/index.py"). */
         while (lr > 0 && routed[lr - 1] == '/')
             lr--;
         return strncmp(filename, routed, lr) == 0 && filename[lr] == '/' &&
-               filename[lr + 1] != '\0' && strchr(filename + lr + 1, '/') == NULL;
+               filename[lr + 1] != '\0';
     }
     return 0;
 }

@@ -56,7 +56,9 @@ class Site:
         self.doc, self.direct, self.shebang = b / "doc", b / "direct", b / "shebang"
         self.aliased, self.outside, self.markers = b / "aliased", b / "outside", b / "markers"
         for d in (self.doc, self.doc / "sub", self.doc / "limits", self.doc / "app",
-                  self.doc / "deny", self.doc / "idx", self.doc / "idxcode", self.direct,
+                  self.doc / "deny", self.doc / "idx", self.doc / "idxcode",
+                  self.doc / "dsub", self.doc / "dsub" / "inner", self.doc / "dlink",
+                  self.doc / "dabs", self.direct,
                   self.direct / "sub", self.direct / "deny",
                   self.shebang, self.aliased, self.outside, self.markers):
             d.mkdir()
@@ -77,8 +79,13 @@ class Site:
                             (self.doc, "marker.PY.txt"), (self.doc, "marker.Py~"),
                             (self.doc / "sub", "upper.PY"),
                             (self.outside, "marker.py"), (self.doc / "app", "marker"),
-                            (self.doc / "idx", "hello.py"), (self.doc / "idxcode", "hello.py")):
+                            (self.doc / "idx", "hello.py"), (self.doc / "idxcode", "hello.py"),
+                            (self.doc / "dsub" / "inner", "index.py")):
             (where / name).write_text(MARKER.format(dir=str(self.markers), name=name))
+        # A directory whose index is a link to a script elsewhere (same owner).
+        os.symlink("../sub/marker.py", self.doc / "dlink" / "hello.py")
+        # Not scripts, whatever the snippet does: sent as they are.
+        (self.doc / "pic.PYRAMID.png").write_bytes(b"not a script\n")
         # A link out of the document root, to a file someone else owns.
         nobody = pwd.getpwnam("nobody")
         os.chown(self.outside / "marker.py", nobody.pw_uid, nobody.pw_gid)
@@ -144,6 +151,14 @@ RewriteRule ^/app/(\\w+)$ "{d.doc}/hello.py"
 # finds idx/hello.py, which the snippet never routed to cgihost.
 RewriteCond %{{ENV:REDIRECT_STATUS}} ^$
 RewriteRule ^/idx/(.*)$ "{d.doc}/idxcode/$1"
+
+# Indexes DirectoryIndex finds below the directory, and by a URL elsewhere.
+<Directory "{d.doc}/dsub">
+    DirectoryIndex inner/index.py
+</Directory>
+<Directory "{d.doc}/dabs">
+    DirectoryIndex /sub/marker.py
+</Directory>
 
 # cgihost reachable without the snippet's Require env REDIRECT_STATUS, to
 # show that cgihost itself refuses.
@@ -682,6 +697,8 @@ ATTEMPTS = [
     ("GET", "/app/marker", {}),
     ("GET", "/idx/", {}),
     ("GET", "/idx/hello.py", {}),
+    # an index named by a URL outside the directory (documented: link it in)
+    ("GET", "/dabs/", {}),
 ]
 
 
@@ -704,6 +721,19 @@ def test_marker_script_does_run_when_asked_properly(httpd, site):
     assert (status, out) == (200, b"ran\n")
     left = site.markers_left()
     assert len(left) == 1 and left[0].startswith("marker.py.")
+    for p in site.markers.iterdir():
+        p.unlink()
+
+
+@needs_apache
+@pytest.mark.parametrize("target,name", [("/dsub/", "index.py"), ("/dlink/", "marker.py")])
+def test_an_index_below_its_directory_or_linked_into_it_runs(httpd, site, target, name):
+    # "DirectoryIndex inner/index.py", and an index that is a link to a
+    # script elsewhere: the pin of the directory lets both run
+    status, _, out = request(httpd, "GET", target)
+    assert (status, out) == (200, b"ran\n")
+    left = site.markers_left()
+    assert len(left) == 1 and left[0].startswith(name + "."), left
     for p in site.markers.iterdir():
         p.unlink()
 
@@ -833,9 +863,12 @@ def test_without_a_module_it_needs_the_snippet_refuses_the_scripts(cgihost, site
     with server:
         conf = (server.run / "httpd.conf").read_text()
         assert f"\n#LoadModule {missing}_module " in conf
-        for target in ("/hello.py", "/hello.py?name=Ada", "/sub/env.py/x", "/"):
+        for target in ("/hello.py", "/hello.py?name=Ada", "/sub/env.py/x", "/", "/sub/upper.PY",
+                       "/marker.py.txt", "/marker.Py~"):
             status, _, body = request(server, "GET", target)
             assert status == 403 and b"import" not in body and b"ELF" not in body, (target, body)
+        # a name with ".py" inside it is not a script's
+        assert request(server, "GET", "/pic.PYRAMID.png")[::2] == (200, b"not a script\n")
         status, _, body = request(server, "GET", "/cgihost-bin/cgihost/hello.py")
         assert status in (403, 404) and b"ELF" not in body and b"import" not in body
 
