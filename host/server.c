@@ -2624,6 +2624,150 @@ static int drop_to(const char *user)
     return 0;
 }
 
+static int socket_activated(void);
+
+/* The relay's child: the server it passes the terminal's signals to. */
+static volatile pid_t relay_child;
+
+static void relay_signal(int sig)
+{
+    int e = errno;
+    if (sig == SIGTSTP) { /* stop it, then ourselves (the shell sees the job stop) */
+        kill(relay_child, SIGSTOP);
+        signal(SIGTSTP, SIG_DFL);
+        raise(SIGTSTP); /* blocked until the handler returns */
+    } else if (sig == SIGCONT) {
+        struct sigaction sa = {.sa_handler = relay_signal};
+        sigfillset(&sa.sa_mask);
+        sigaction(SIGTSTP, &sa, NULL);
+        kill(relay_child, SIGCONT);
+    } else {
+        kill(relay_child, sig);
+    }
+    errno = e;
+}
+
+/* Writes buf[0..n) to fd with the terminal's controls (C0 but tab and
+ * newline, DEL, C1 as UTF-8) shown as '?': the bytes are the user's. *c2:
+ * a 0xc2 held back from the last call (0 or 1). */
+static void relay_write(int fd, unsigned char *buf, size_t n, int *c2)
+{
+    unsigned char out[2 * 4096 + 2];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char b = buf[i];
+        if (*c2) {
+            *c2 = 0;
+            if (b >= 0x80 && b <= 0x9f) {
+                out[k++] = '?';
+                continue;
+            }
+            out[k++] = 0xc2;
+        }
+        if (b == 0xc2)
+            *c2 = 1;
+        else
+            out[k++] = (b < 0x20 && b != '\n' && b != '\t') || b == 0x7f ? '?' : b;
+    }
+    for (size_t off = 0; off < k;) {
+        ssize_t w = write(fd, out + off, k - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return; /* the terminal hung up: dropped, the pipe still drained */
+        off += (size_t)w;
+    }
+}
+
+/* Root's terminal is not the user's. A server holding it (its fds 0-2, or
+ * as its controlling terminal) is, like any process of the user, any
+ * script's to take over (pidfd_getfd(), ptrace: the same uid), which could
+ * then read root's keystrokes or push a command into root's shell
+ * (TIOCSTI, the terminal being the server's). As root, from a terminal:
+ * the server goes on in a session of its own, without a terminal, its stdin
+ * /dev/null where it was the terminal, its stdout and stderr there a pipe;
+ * this process, still root, copies that pipe to the terminal until the
+ * server ends, passing on the signals typed there, and exits with the
+ * server's status (as sudo's use_pty does); a socket passed as fd 3 is the
+ * server's alone. Returns 0 in the server, -1 on failure. */
+static int leave_roots_terminal(void)
+{
+    int tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC), out = -1;
+    int any = tty >= 0;
+    if (tty >= 0)
+        close(tty);
+    for (int fd = 0; fd < 3; fd++)
+        if (isatty(fd)) {
+            any = 1;
+            if (fd > 0)
+                out = fd;
+        }
+    if (!any)
+        return 0;
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        fprintf(stderr, "cgihost: pipe: %s\n", strerror(errno));
+        return -1;
+    }
+    int activated = socket_activated();
+    fflush(NULL);
+    signal(SIGCHLD, SIG_DFL); /* (inherited ignored, it would not be waited for) */
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "cgihost: fork: %s\n", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (nul < 0 || setsid() < 0) /* (a forked child is no group leader) */
+            _exit(1);
+        for (int fd = 0; fd < 3; fd++)
+            if (isatty(fd) && dup2(fd == 0 ? nul : p[1], fd) != fd)
+                _exit(1);
+        close(nul);
+        close(p[0]);
+        close(p[1]);
+        char me[32]; /* the socket passed as fd 3 is for the server: our pid now */
+        snprintf(me, sizeof me, "%ld", (long)getpid());
+        if (activated && setenv("LISTEN_PID", me, 1) != 0)
+            _exit(1);
+        return 0;
+    }
+    close(p[1]);
+    if (activated)
+        close(3);
+    relay_child = pid;
+    struct sigaction sa = {.sa_handler = relay_signal};
+    sigfillset(&sa.sa_mask);
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP, SIGCONT};
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+        sigaction(sigs[i], &sa, NULL);
+    signal(SIGTTOU, SIG_IGN); /* as the server wrote there before */
+    signal(SIGPIPE, SIG_IGN);
+    unsigned char buf[4096];
+    int c2 = 0, st = 0, ended = 0;
+    for (;;) {
+        struct pollfd pfd = {p[0], POLLIN, 0};
+        int r = poll(&pfd, 1, ended ? 0 : 1000);
+        ssize_t n = r > 0 ? read(p[0], buf, sizeof buf) : 0;
+        if (n > 0 && out >= 0)
+            relay_write(out, buf, (size_t)n, &c2);
+        if (n > 0 || (r < 0 && errno == EINTR) || (r > 0 && n < 0 && errno == EINTR))
+            continue;
+        if (ended || (r > 0 && n == 0)) /* all read once it ended; or EOF */
+            break;
+        pid_t w = waitpid(pid, &st, WNOHANG);
+        ended = w == pid || (w < 0 && errno != EINTR);
+    }
+    if (c2 && out >= 0) {
+        c2 = 0;
+        relay_write(out, (unsigned char *)"?", 1, &c2);
+    }
+    while (!ended && waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    _exit(WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 1);
+}
+
 /* Root's environment is root's: a root shell's or sudo's (tokens, agent
  * sockets) would stay in the initial block that /proc/self/environ shows
  * and in our copies of it, in the memory of every request child, a
@@ -2981,6 +3125,8 @@ static int serve(int argc, char **argv)
         return 1;
     }
     int was_root = geteuid() == 0;
+    if (was_root && leave_roots_terminal() < 0)
+        return 1;
     if (user && drop_to(user) < 0)
         return 1;
     if (was_root && clean_reexec(argv - 1) < 0)

@@ -2228,6 +2228,93 @@ def test_the_servers_terminal_and_inherited_fds_are_not_a_scripts(base, tmp_path
         s.stop()
 
 
+# Runs argv as the session leader of a new pty, as from root's shell; prints
+# what the terminal showed once argv ends. SIGUSR1: a Ctrl-C typed there.
+ROOTS_TERMINAL = r"""
+import fcntl, os, select, signal, sys, termios
+master, slave = os.openpty()
+pid = os.fork()
+if pid == 0:
+    os.setsid()
+    fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+    for fd in (0, 1, 2):
+        os.dup2(slave, fd)
+    os.closerange(3, 1024)
+    os.environ.pop("LC_CTYPE", None)  # our own start's PEP 538 coercion, not the server's
+    os.execvp(sys.argv[1], sys.argv[1:])
+os.close(slave)
+signal.signal(signal.SIGUSR1, lambda *a: os.write(master, b"\x03"))
+shown = b""
+while True:
+    try:
+        if select.select([master], [], [], 0.2)[0]:
+            data = os.read(master, 4096)
+            if not data:
+                break
+            shown += data
+    except InterruptedError:
+        continue
+    except OSError:  # EIO: the session is gone
+        break
+    if os.waitpid(pid, os.WNOHANG)[0] == pid:
+        status = None
+        break
+else:
+    status = os.waitpid(pid, 0)[1]
+sys.stdout.buffer.write(shown)
+"""
+
+
+def tty_nr(pid):
+    return int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[4])
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root")
+@pytest.mark.parametrize("activated", [False, True])
+def test_roots_terminal_is_not_the_users(base, activated):
+    """root's `serve --user` from a terminal: the server, the user's, and so
+    any script's to take over (pidfd_getfd(), ptrace: same uid), holds no fd
+    of root's terminal and has no controlling terminal, or a script could
+    read root's keystrokes or push a command into root's shell (TIOCSTI
+    through the server, whose terminal it is). Its log still shows on the
+    terminal, and Ctrl-C there still stops it."""
+    s = Server(base)
+    serve = [CGIHOST, "serve", "--user", USER, "--socket-dir", s.dir]
+    if activated:  # systemd-socket-activate run from root's shell: the socket as fd 3
+        s.dir.mkdir(mode=0o700)
+        os.chown(s.dir, UID, -1)
+        serve = [sys.executable, "-c", activator(s.dir / "server.sock", "root"), *serve]
+    s.proc = subprocess.Popen([sys.executable, "-c", ROOTS_TERMINAL, *serve], env=s.env(),
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+    try:
+        assert wait_for(lambda: (s.dir / "lock").exists() or s.proc.poll() is not None)
+        assert wait_for(lambda: (s.dir / "server.sock").exists() or s.proc.poll() is not None)
+        assert s.proc.poll() is None
+        sock_ino = os.stat(s.dir / "server.sock").st_ino
+        st = subprocess.run(as_user([CGIHOST, "status"]), env=s.env(), capture_output=True,
+                            timeout=30)
+        s.pid = int(st.stdout.split()[2])
+        assert os.stat(f"/proc/{s.pid}").st_uid == UID
+        held = fd_targets(s.pid)
+        assert not [t for t in held if t.startswith("/dev/pts/") or t == "/dev/tty"], held
+        assert tty_nr(s.pid) == 0
+        script = s.script("who.py", WHO + "print('ok')\n")
+        # with USER's groups, as the server has them (initgroups)
+        r = subprocess.run(["setpriv", f"--reuid={UID}", f"--regid={pwd.getpwnam(USER).pw_gid}",
+                            "--init-groups", CGIHOST, script], env=s.env(), capture_output=True,
+                           timeout=60)
+        assert served(s, r) and r.stdout.endswith(b"ok\n"), r
+        s.proc.send_signal(signal.SIGUSR1)  # Ctrl-C
+        shown = s.proc.communicate(timeout=30)[0]
+        assert s.proc.returncode == 0
+        assert not proc_alive(s.pid)
+        assert b"serving on " in shown and b"stopping: Interrupt" in shown, shown
+        if activated:  # it served on fd 3, and left the socket in place
+            assert os.stat(s.dir / "server.sock").st_ino == sock_ino
+    finally:
+        s.stop()
+
+
 def test_a_script_can_start_a_session_of_its_own(srv):
     """A server without a terminal (as systemd or a client starts it) keeps
     its children in its session, no session or group leaders, as a CGI is
