@@ -2626,25 +2626,40 @@ static int drop_to(const char *user)
 
 static int socket_activated(void);
 
-/* The relay's child: the server it passes the terminal's signals to. */
-static volatile pid_t relay_child;
+/* The terminal's signals the relay passes on to the server: a flag each,
+ * set by the handler, acted on by the relay's loop. */
+static const int relay_sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP, SIGCONT};
+#define RELAY_NSIGS (sizeof relay_sigs / sizeof *relay_sigs)
+static volatile sig_atomic_t relay_got[RELAY_NSIGS];
 
-static void relay_signal(int sig)
+static void relay_note(int sig)
 {
-    int e = errno;
-    if (sig == SIGTSTP) { /* stop it, then ourselves (the shell sees the job stop) */
-        kill(relay_child, SIGSTOP);
-        signal(SIGTSTP, SIG_DFL);
-        raise(SIGTSTP); /* blocked until the handler returns */
-    } else if (sig == SIGCONT) {
-        struct sigaction sa = {.sa_handler = relay_signal};
-        sigfillset(&sa.sa_mask);
-        sigaction(SIGTSTP, &sa, NULL);
-        kill(relay_child, SIGCONT);
-    } else {
-        kill(relay_child, sig);
+    for (size_t i = 0; i < RELAY_NSIGS; i++)
+        if (relay_sigs[i] == sig)
+            relay_got[i] = 1;
+}
+
+/* SIG typed at the terminal, for the server PID (gone already: nothing to
+ * pass on). A stop stops it, then this process, so that the shell sees its
+ * job stop; continued, the server is too. */
+static void relay_forward(pid_t pid, int sig)
+{
+    if (sig != SIGTSTP) {
+        if (kill(pid, sig) != 0 && errno != ESRCH)
+            fprintf(stderr, "cgihost: kill: %s\n", strerror(errno));
+        return;
     }
-    errno = e;
+    struct sigaction dfl = {.sa_handler = SIG_DFL}, own;
+    sigset_t tstp;
+    if (kill(pid, SIGSTOP) != 0 || sigaction(SIGTSTP, &dfl, &own) != 0 || sigemptyset(&tstp) != 0 ||
+        sigaddset(&tstp, SIGTSTP) != 0)
+        return;
+    /* (blocked outside ppoll()) */
+    if (sigprocmask(SIG_UNBLOCK, &tstp, NULL) != 0 || raise(SIGTSTP) != 0 ||
+        sigprocmask(SIG_BLOCK, &tstp, NULL) != 0 || sigaction(SIGTSTP, &own, NULL) != 0)
+        fprintf(stderr, "cgihost: stopping: %s\n", strerror(errno));
+    if (kill(pid, SIGCONT) != 0 && errno != ESRCH)
+        fprintf(stderr, "cgihost: kill: %s\n", strerror(errno));
 }
 
 /* Writes buf[0..n) to fd with the terminal's controls (C0 but tab and
@@ -2711,7 +2726,12 @@ static int leave_roots_terminal(void)
     }
     int activated = socket_activated();
     fflush(NULL);
-    signal(SIGCHLD, SIG_DFL); /* (inherited ignored, it would not be waited for) */
+    /* SIGCHLD inherited ignored: the server could not be waited for */
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    if (sigaction(SIGCHLD, &dfl, NULL) != 0) {
+        fprintf(stderr, "cgihost: sigaction: %s\n", strerror(errno));
+        return -1;
+    }
     pid_t pid = fork();
     if (pid < 0) {
         fprintf(stderr, "cgihost: fork: %s\n", strerror(errno));
@@ -2736,19 +2756,34 @@ static int leave_roots_terminal(void)
     close(p[1]);
     if (activated)
         close(3);
-    relay_child = pid;
-    struct sigaction sa = {.sa_handler = relay_signal};
-    sigfillset(&sa.sa_mask);
-    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP, SIGCONT};
-    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
-        sigaction(sigs[i], &sa, NULL);
-    signal(SIGTTOU, SIG_IGN); /* as the server wrote there before */
-    signal(SIGPIPE, SIG_IGN);
+    /* The signals are blocked but in ppoll(), so that none comes between
+     * the look at the flags and the wait. */
+    struct sigaction sa = {.sa_handler = relay_note};
+    struct sigaction ign = {.sa_handler = SIG_IGN};
+    sigset_t waiting;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < RELAY_NSIGS; i++)
+        if (sigaddset(&sa.sa_mask, relay_sigs[i]) != 0)
+            return -1;
+    if (sigprocmask(SIG_BLOCK, &sa.sa_mask, &waiting) != 0)
+        fprintf(stderr, "cgihost: sigprocmask: %s\n", strerror(errno));
+    for (size_t i = 0; i < RELAY_NSIGS; i++)
+        if (sigaction(relay_sigs[i], &sa, NULL) != 0)
+            fprintf(stderr, "cgihost: sigaction: %s\n", strerror(errno));
+    /* SIGTTOU: as the server wrote there before */
+    if (sigaction(SIGTTOU, &ign, NULL) != 0 || sigaction(SIGPIPE, &ign, NULL) != 0)
+        fprintf(stderr, "cgihost: sigaction: %s\n", strerror(errno));
     unsigned char buf[4096];
     int c2 = 0, st = 0, ended = 0;
     for (;;) {
+        for (size_t i = 0; i < RELAY_NSIGS && !ended; i++)
+            if (relay_got[i]) {
+                relay_got[i] = 0;
+                relay_forward(pid, relay_sigs[i]);
+            }
         struct pollfd pfd = {p[0], POLLIN, 0};
-        int r = poll(&pfd, 1, ended ? 0 : 1000);
+        struct timespec wait = {ended ? 0 : 1, 0};
+        int r = ppoll(&pfd, 1, &wait, &waiting);
         ssize_t n = r > 0 ? read(p[0], buf, sizeof buf) : 0;
         if (n > 0 && out >= 0)
             relay_write(out, buf, (size_t)n, &c2);
