@@ -39,6 +39,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <sched.h>
 #include <spawn.h>
@@ -933,6 +934,45 @@ static void apply_rlimits(const struct cgih_req *r)
     }
 }
 
+/* The default stack of the threads a script starts. glibc sizes it once, at
+ * a process's start, from the soft RLIMIT_STACK then (its
+ * __pthread_early_init()): here the server's. python3 started with the
+ * request's limit would give its threads a stack of that limit (rounded up
+ * to a page, at least PTHREAD_STACK_MIN), or of glibc's default for the
+ * architecture when unlimited: 2 MiB on x86. */
+static void thread_stack_as_started(void)
+{
+#ifdef __GLIBC__
+    struct rlimit st;
+    if (getrlimit(RLIMIT_STACK, &st) != 0)
+        return;
+    size_t size;
+    if (st.rlim_cur == RLIM_INFINITY) {
+#if defined(__x86_64__) || defined(__i386__)
+        size = (size_t)2 << 20;
+#else
+        return; /* glibc's default for unlimited differs by architecture */
+#endif
+    } else {
+        long min = sysconf(_SC_THREAD_STACK_MIN), page = sysconf(_SC_PAGESIZE);
+        size = st.rlim_cur > (rlim_t)SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)st.rlim_cur;
+        if (min > 0 && size < (size_t)min)
+            size = (size_t)min;
+        if (page > 0)
+            size = (size + (size_t)page - 1) / (size_t)page * (size_t)page;
+    }
+    pthread_attr_t attr;
+    if (pthread_getattr_default_np(&attr) != 0)
+        return;
+    size_t now = 0;
+    if (pthread_attr_getstacksize(&attr, &now) == 0 && now != size &&
+        pthread_attr_setstacksize(&attr, size) == 0 && pthread_setattr_default_np(&attr) != 0) {
+        /* a size glibc refuses: the server's stays */
+    }
+    pthread_attr_destroy(&attr);
+#endif
+}
+
 /* 1 when the peer on CONN has our group and supplementary groups. */
 static int same_groups(int conn)
 {
@@ -1474,6 +1514,7 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
         close(fds[i]);
     umask((mode_t)r.umask);
     apply_rlimits(&r);
+    thread_stack_as_started();
     /* sys.std*: the server's premade ones where the fd is of their kind
      * (sys.std* are the pipe ones already), else made afresh (a tty's
      * stdout is line-buffered, a closed fd gives None). */

@@ -17,6 +17,7 @@ import os
 import pathlib
 import pwd
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -278,6 +279,34 @@ def test_a_requests_tz_is_read_as_at_a_fresh_start(srv):
         py = subprocess.run(as_user([PYTHON, script]), env=srv.env(**env), stdout=subprocess.PIPE,
                             timeout=60)
         assert got[0] == py.stdout.decode().rsplit(" ", 1)[0], tz
+
+
+def test_a_requests_threads_get_the_stack_its_limit_gives(srv):
+    """glibc sizes threads' default stack from RLIMIT_STACK once, at a
+    process's start (the server's): a request with another soft limit starts
+    threads with the stack python3 started with that limit gives them."""
+    script = srv.script("tstack.py", WHO + "import ctypes, threading\n"
+                        "libc = ctypes.CDLL(None)\n"
+                        "libc.pthread_self.restype = ctypes.c_ulong\n"
+                        "libc.pthread_getattr_np.argtypes = [ctypes.c_ulong, ctypes.c_void_p]\n"
+                        "def t():\n"
+                        "    a = ctypes.create_string_buffer(256)\n"
+                        "    libc.pthread_getattr_np(libc.pthread_self(), a)\n"
+                        "    s = ctypes.c_size_t()\n"
+                        "    libc.pthread_attr_getstacksize(a, ctypes.byref(s))\n"
+                        "    print('stack', s.value)\n"
+                        "th = threading.Thread(target=t); th.start(); th.join()\n")
+    limits = ["1048576", "4000000", "8388608"]
+    if resource.getrlimit(resource.RLIMIT_STACK)[1] == resource.RLIM_INFINITY:
+        limits.append("unlimited")
+    for lim in limits:
+        wrap = ["prlimit", f"--stack={lim}:", "--"]
+        ours = srv.run([script], wrap=wrap)
+        assert ours.returncode == 0 and served(srv, ours), ours
+        py = subprocess.run(as_user([*wrap, PYTHON, script]), env=srv.env(), stdout=subprocess.PIPE,
+                            timeout=60)
+        want = py.stdout.splitlines()[-1]
+        assert ours.stdout.splitlines()[-1] == want, lim
 
 
 def test_a_time_zone_file_replaced_is_read_again_as_at_a_fresh_start(base):
