@@ -1565,7 +1565,8 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
         }
     }
     /* Streams made for this request (above, or for -u): cgitb's handler,
-     * made at our import, holds them from the start, as in a fresh start. */
+     * made at our import, holds them from the start, and the script's own
+     * `import cgitb` makes a new module, as in a fresh start. */
     if (cgih_cgitb_follow_stdout() < 0) {
         PyErr_Print();
         _exit(71);

@@ -1500,13 +1500,24 @@ static int rebind_handler_file(cgitb_state *st, PyObject *self)
     return rc;
 }
 
+/* The server's module, its handler rebound as above, then leaves
+ * sys.modules: the script's own `import cgitb` makes a new module (a
+ * built-in's import, some 20 us), whose handler holds the sys.stdout of
+ * that import, as cgitb.py's does. A script that replaced sys.stdout before
+ * it (a wrapper of its own encoding, say) had the server's module, whose
+ * handler wrote past that wrapper to the request's first stream. What a
+ * preloaded module took from the server's cgitb keeps following the
+ * request's streams, as above. */
 int cgih_cgitb_follow_stdout(void)
 {
-    PyObject *m = PyDict_GetItemString(PyImport_GetModuleDict(), "cgitb"); /* borrowed */
+    PyObject *modules = PyImport_GetModuleDict();
+    PyObject *m = PyDict_GetItemString(modules, "cgitb"); /* borrowed */
     if (!m || !PyModule_Check(m) || PyModule_GetDef(m) != &cgitb_module)
         return 0;
     cgitb_state *st = get_state(m);
-    return st && st->handler_hook ? rebind_handler_file(st, st->handler_hook) : 0;
+    if (st && st->handler_hook && rebind_handler_file(st, st->handler_hook) < 0)
+        return -1;
+    return PyDict_DelItemString(modules, "cgitb");
 }
 
 /* python3 ends by SIGINT (status 130 from a shell) after an uncaught

@@ -11,7 +11,9 @@ PyMODINIT_FUNC PyInit_cgitb(void);
  * new standard streams (sys.stdout and sys.__stdout__): cgitb's handler,
  * made at the server's import, follows them now rather than at its next
  * report, so that cgitb.handler.__self__.file is sys.stdout as in a fresh
- * start. 0, or -1 with an exception set. */
+ * start; and the module leaves sys.modules, so that the script's own
+ * `import cgitb` makes one whose handler holds that import's sys.stdout.
+ * 0, or -1 with an exception set. */
 int cgih_cgitb_follow_stdout(void);
 
 /* What cgi.py's imports bind in other packages (urllib.parse, email's

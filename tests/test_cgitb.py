@@ -473,6 +473,8 @@ def test_reports_through_the_resident_server(cgihost):
         "    cgitb.handler()\n"
         "print('END', cgitb.handler.__self__.file is sys.stdout)\n")
     (scripts / "handler.py").chmod(0o644)
+    (scripts / "wrap.py").write_text(HANDLER_AFTER_WRAP)
+    (scripts / "wrap.py").chmod(0o644)
     env = {"CGIHOST_SOCKET_DIR": str(sock), "CGIHOST_NO_AUTOSTART": "1",
            "REQUEST_METHOD": "GET"}
 
@@ -505,16 +507,19 @@ def test_reports_through_the_resident_server(cgihost):
         r = request("handler.py")
         headers, body = parse_cgi(r.stdout)
         assert b"division by zero" in body and body.rstrip().endswith(b"END True"), r.stdout
+        r = request("wrap.py")  # the handler of the script's import, after its wrapper
+        assert r.stdout.startswith(b"Content-Type: text/html\n\nX-Cgitb: <!--\n"), r.stdout
+        assert r.stdout.endswith(b"True &#20013; end\n"), r.stdout
         # They did go through the server, which counts a request once it has
         # reaped its child: its client may have ended just before.
         deadline = time.monotonic() + 10
         while True:
             st = ctl("status")
             status = (st.stdout + st.stderr).decode()
-            if "4 requests served" in status or time.monotonic() > deadline:
+            if "5 requests served" in status or time.monotonic() > deadline:
                 break
             time.sleep(0.05)
-        assert "4 requests served" in status, status
+        assert "5 requests served" in status, status
     finally:
         ctl("stop")
         try:
@@ -758,3 +763,33 @@ def test_sys_attributes_are_read_when_the_stdlib_reads_them(cgihost, tmp_path, t
     ours, theirs = run([cgihost, script], env=env), run([PYTHON, "-W", "ignore", script], env=env)
     assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout), ours.stderr
     assert ours.stdout in (b"hook file: S\n", b"True False\n" * 2)
+
+
+HANDLER_AFTER_WRAP = """import io, sys
+sys.stdout = io.TextIOWrapper(sys.stdout.buffer, encoding="latin-1", errors="xmlcharrefreplace")
+captured = io.StringIO()
+import cgitb
+print("Content-Type: text/html")
+print()
+try:
+    "\\u00e9\\u4e2d" + 1
+except TypeError:
+    cgitb.handler()
+print(cgitb.handler.__self__.file is sys.stdout, "\\u4e2d end")
+"""
+
+
+def test_handler_takes_the_stdout_of_the_scripts_import(cgihost, tmp_path):
+    """A script that replaces sys.stdout (a wrapper with its own encoding, a
+    common fix for Python 3 CGI) before `import cgitb`: cgitb.handler writes
+    to that stream, as cgitb.py's, made at the import. Through the server,
+    which had imported cgitb before the script started, the handler wrote to
+    the request's first stream: the report came before the headers buffered
+    in the wrapper, in another encoding (review Z4)."""
+    script = tmp_path / "wrap.py"
+    script.write_text(HANDLER_AFTER_WRAP)
+    ours, theirs = run([cgihost, script]), run([PYTHON, "-W", "ignore", script])
+    assert ours.returncode == theirs.returncode == 0, ours.stderr
+    assert normalize(ours.stdout.decode("latin-1")) == normalize(theirs.stdout.decode("latin-1"))
+    assert ours.stdout.startswith(b"Content-Type: text/html\n\nX-Cgitb: <!--\n"), ours.stdout
+    assert ours.stdout.endswith(b"True &#20013; end\n"), ours.stdout
