@@ -1400,15 +1400,45 @@ static PyObject *handle_doc(PyObject *module, PyObject *self, PyObject *info, in
     return doc;
 }
 
+/* self.format == "html", its result: cgitb.py's handle() reads self.format
+ * and compares it anew at each of its four uses (a new reference). */
+static PyObject *format_eq_html(PyObject *self)
+{
+    PyObject *format = getattr_s(self, "format");
+    if (!format)
+        return NULL;
+    PyObject *html = PyUnicode_FromString("html");
+    PyObject *r = html ? PyObject_RichCompare(format, html, Py_EQ) : NULL;
+    Py_XDECREF(html);
+    Py_DECREF(format);
+    return r;
+}
+
+/* The same as a truth value: 1, 0, or -1 on error. */
+static int format_is_html(PyObject *self)
+{
+    PyObject *r = format_eq_html(self);
+    if (!r)
+        return -1;
+    int t = PyObject_IsTrue(r);
+    Py_DECREF(r);
+    return t;
+}
+
 /* The logdir part of handle(): the report to a mkstemp() file, and the message
- * saying where it is. */
-static PyObject *log_report(PyObject *logdir, PyObject *doc, int html)
+ * saying where it is. The suffix is ['.txt', '.html'][self.format=="html"]
+ * (the comparison's result as the index), the directory self.logdir read
+ * again, as cgitb.py has them. */
+static PyObject *log_report(PyObject *self, PyObject *doc)
 {
     PyObject *mkstemp = import_attr("tempfile", "mkstemp"), *args = NULL, *kw = NULL;
     PyObject *fdpath = NULL, *fdopen = NULL, *f = NULL, *msg = NULL;
+    PyObject *suffixes = NULL, *eq = NULL, *suffix = NULL, *logdir = NULL;
     PyObject *fp[2] = {NULL, NULL};
-    if (!mkstemp || !(args = PyTuple_New(0)) ||
-        !(kw = Py_BuildValue("{sssO}", "suffix", html ? ".html" : ".txt", "dir", logdir)) ||
+    if (!mkstemp || !(suffixes = Py_BuildValue("[ss]", ".txt", ".html")) ||
+        !(eq = format_eq_html(self)) || !(suffix = PyObject_GetItem(suffixes, eq)) ||
+        !(logdir = getattr_s(self, "logdir")) || !(args = PyTuple_New(0)) ||
+        !(kw = Py_BuildValue("{sOsO}", "suffix", suffix, "dir", logdir)) ||
         !(fdpath = PyObject_Call(mkstemp, args, kw)) || unpack(fdpath, 2, fp) < 0)
         goto done;
     /* with os.fdopen(fd, 'w') as file: file.write(doc) -- any failure, bare except */
@@ -1444,6 +1474,10 @@ done:
     Py_XDECREF(fdpath);
     Py_XDECREF(kw);
     Py_XDECREF(args);
+    Py_XDECREF(logdir);
+    Py_XDECREF(suffix);
+    Py_XDECREF(eq);
+    Py_XDECREF(suffixes);
     Py_XDECREF(mkstemp);
     return msg;
 }
@@ -1581,12 +1615,10 @@ static PyObject *hook_handle(PyObject *self, PyTypeObject *cls, PyObject *const 
             return NULL;
     }
 
-    PyObject *file = NULL, *format = NULL, *doc = NULL, *display = NULL, *logdir = NULL;
+    PyObject *file = NULL, *doc = NULL, *display = NULL, *logdir = NULL;
     PyObject *res = NULL;
 
-    if (!(format = getattr_s(self, "format")))
-        goto done;
-    int html = cmp_str(format, "html", Py_EQ);
+    int html = format_is_html(self); /* if self.format == "html": */
     if (html < 0)
         goto done;
     if (html) {
@@ -1597,6 +1629,9 @@ static PyObject *hook_handle(PyObject *self, PyTypeObject *cls, PyObject *const 
         if (write_file(self, s) < 0)
             goto done;
     }
+    /* formatter = (self.format=="html") and html or text */
+    if ((html = format_is_html(self)) < 0)
+        goto done;
     int plain;
     if (!(doc = handle_doc(module, self, info, html, &plain)) ||
         !(display = getattr_s(self, "display")))
@@ -1621,11 +1656,10 @@ static PyObject *hook_handle(PyObject *self, PyTypeObject *cls, PyObject *const 
     if (!(logdir = getattr_s(self, "logdir")))
         goto done;
     if (logdir != Py_None) {
-        PyObject *msg = log_report(logdir, doc, html);
+        PyObject *msg = log_report(self, doc);
         if (!msg)
             goto done;
-        /* cgitb.py compares self.format again here. */
-        int h = cmp_str(format, "html", Py_EQ);
+        int h = format_is_html(self); /* if self.format == 'html': */
         PyObject *line = h > 0 ? pyfmt("<p>%s</p>\n", msg) : h == 0 ? cat_sr(msg, "\n") : NULL;
         Py_DECREF(msg);
         if (write_file(self, line) < 0)
@@ -1643,7 +1677,6 @@ done:
     Py_XDECREF(logdir);
     Py_XDECREF(display);
     Py_XDECREF(doc);
-    Py_XDECREF(format);
     Py_DECREF(info);
     if (sigint)
         keep_sigint_exit();

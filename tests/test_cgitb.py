@@ -793,3 +793,42 @@ def test_handler_takes_the_stdout_of_the_scripts_import(cgihost, tmp_path):
     assert normalize(ours.stdout.decode("latin-1")) == normalize(theirs.stdout.decode("latin-1"))
     assert ours.stdout.startswith(b"Content-Type: text/html\n\nX-Cgitb: <!--\n"), ours.stdout
     assert ours.stdout.endswith(b"True &#20013; end\n"), ours.stdout
+
+
+FORMAT_COMPARED = """import cgitb, io, os, sys, tempfile
+class Alternating(str):  # == "html" true, false, true, ...
+    n = 0
+    def __eq__(self, other):
+        Alternating.n += 1
+        return Alternating.n % 2 == 1
+    __hash__ = str.__hash__
+class Two(str):  # == gives 2: an index out of ['.txt', '.html']
+    def __eq__(self, other):
+        return 2
+    __hash__ = str.__hash__
+for fmt in (Alternating("html"), Two("html")):
+    d = tempfile.mkdtemp()
+    buf = io.StringIO()
+    try:
+        1/0
+    except ZeroDivisionError:
+        try:
+            cgitb.Hook(file=buf, format=fmt, logdir=d, context=0).handle()
+        except Exception as e:
+            print(type(e).__name__, e)
+    out = buf.getvalue()
+    print(Alternating.n, out.startswith(cgitb.reset()), 'summary=' in out, "<p>" + d in out,
+          sorted(os.path.splitext(f)[1] for f in os.listdir(d)))
+"""
+
+
+def test_handle_compares_the_format_at_each_use_as_the_stdlib(cgihost, tmp_path):
+    """cgitb.py's handle() reads self.format and compares it with "html" four
+    times: for reset(), the formatter, the log file's suffix (the result as
+    an index into ['.txt', '.html']) and the message's form. Compared once
+    and taken as a truth value, a format with an odd __eq__ got another
+    report, and an IndexError was a '.html' file (review Z4)."""
+    script = tmp_path / "fmt.py"
+    script.write_text(FORMAT_COMPARED)
+    assert same_stdout(cgihost, script) == (
+        b"4 True False False ['.html']\nIndexError list index out of range\n4 True True False []\n")
