@@ -61,8 +61,9 @@ static struct sigaction old_actions[NFWD];
 static sigset_t old_mask;
 static int signals_taken;
 
-/* Blocks the forwarded signals and catches them (those not ignored). They
- * are only delivered inside ppoll(). */
+/* Blocks the forwarded signals and catches them (those not ignored: until
+ * the commit, see take_ignored_signals()). They are only delivered inside
+ * ppoll(). */
 static void take_signals(void)
 {
     sigset_t set;
@@ -84,6 +85,25 @@ static void take_signals(void)
             continue;
     }
     signals_taken = 1;
+}
+
+/* Once committed: catches the forwarded signals we were started ignoring
+ * too. The server read which ones we ignore (/proc's SigIgn, before READY),
+ * so the script starts with them ignored, as under python3; a script that
+ * then handles one (SIGHUP under nohup, SIGINT in a shell's background job)
+ * gets it when it is sent to us, as python3's process would. One it keeps
+ * ignoring ignores what we forward. */
+static void take_ignored_signals(void)
+{
+    if (!signals_taken)
+        return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigfillset(&sa.sa_mask);
+    for (size_t i = 0; i < NFWD; i++)
+        if (old_actions[i].sa_handler == SIG_IGN && sigaction(fwd_signals[i], &sa, NULL) != 0)
+            continue;
 }
 
 /* Puts the dispositions and the mask back; a signal that arrived meanwhile
@@ -478,6 +498,7 @@ static int via_server(int argc, char **argv)
     close(cwdfd);
     if (rc < 0)
         goto fallback;
+    take_ignored_signals();
     /* Committed: the child has the request's fds. Let go of our stdin and
      * stdout, so that the web server sees the response end when the script
      * closes its stdout or the child ends, not when we have the status (as

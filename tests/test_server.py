@@ -803,6 +803,43 @@ def test_sigterm_to_the_client_reaches_the_script(srv, handled, shebang):
     assert wait_for(lambda: not proc_alive(pid), 10)
 
 
+CATCHER = """
+import os, signal, sys, time
+signal.signal(signal.SIGHUP, lambda *a: (print("caught", a[0], flush=True), sys.exit(5)))
+print(os.getpid(), os.getppid(), flush=True)
+time.sleep(60)
+print("woke")
+"""
+
+
+@pytest.mark.parametrize("shebang", ["", "#!/usr/bin/python3 -O\n"], ids=["", "fresh-interpreter"])
+def test_a_signal_the_client_ignores_reaches_a_script_that_handles_it(srv, shebang):
+    """Started with SIGHUP ignored (nohup), the script inherits the ignore
+    and installs a handler: a SIGHUP sent to the client reaches it, as one
+    sent to python3's process does (the client caught only the signals it
+    did not ignore, and dropped this one)."""
+    script = srv.script("catch.py", shebang + CATCHER)
+    full = srv.env(GATEWAY_INTERFACE="CGI/1.1")
+    wrap = [PYTHON, "-c", SIGWRAP]
+    outs = {}
+    for name, argv in (("python3", [*wrap, PYTHON, script]), ("cgihost", [*wrap, CGIHOST, script])):
+        p = subprocess.Popen(as_user(argv), env=full, cwd=srv.scripts, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        pid, ppid = map(int, p.stdout.readline().split())
+        if name == "cgihost":
+            assert ppid == srv.pid
+        time.sleep(0.5)  # let print() return
+        p.send_signal(signal.SIGHUP)
+        try:
+            out, err = p.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+        outs[name] = (p.returncode, out)
+        assert wait_for(lambda: not proc_alive(pid), 10)
+    assert outs["cgihost"] == outs["python3"] == (5, b"caught 1\n"), outs
+
+
 def test_a_process_the_script_forks_does_not_end_the_request(srv):
     """A child the script forks that returns (sys.exit, not os._exit) finishes
     like any Python process, but the request stays its parent's: the client
