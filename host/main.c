@@ -25,8 +25,9 @@
 
 static void usage(FILE *f)
 {
-    fputs("usage: cgihost SCRIPT [ARG...]\n"
-          "       cgihost serve [--user USER] [OPTION...] | stop | status\n"
+    fputs("usage: cgihost [--] SCRIPT [ARG...]\n"
+          "       cgihost serve [--user USER] [OPTION...]   (options: cgihost serve --help)\n"
+          "       cgihost stop | status [--user USER] [--socket-dir DIR]\n"
           "       cgihost --version | --help\n"
           "Runs a Python CGI script with built-in C cgi/cgitb modules.\n",
           f);

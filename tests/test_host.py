@@ -854,6 +854,16 @@ def test_version_and_usage(cgihost):
     assert u.returncode == 2 and b"usage" in u.stderr
 
 
+def test_help_gives_the_man_pages_synopsis(cgihost):
+    """--help names what the man page's SYNOPSIS does: stop and status take
+    --user and --socket-dir, serve's options are behind serve --help."""
+    h = subprocess.run([cgihost, "--help"], capture_output=True)
+    assert h.returncode == 0 and h.stderr == b"", h
+    assert b"cgihost stop | status [--user USER] [--socket-dir DIR]\n" in h.stdout, h.stdout
+    assert b"cgihost serve --help" in h.stdout and b"cgihost [--] SCRIPT [ARG...]\n" in h.stdout
+    assert subprocess.run([cgihost, "-h"], capture_output=True).stdout == h.stdout
+
+
 def test_unclosed_files_are_flushed_at_exit(cgihost, tmp_path):
     out = tmp_path / "out.txt"
     script = tmp_path / "w.py"
