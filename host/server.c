@@ -3510,6 +3510,10 @@ static int still_running(int pid)
 static int ask(int argc, char **argv, uint32_t kind)
 {
     const char *dir = getenv("CGIHOST_SOCKET_DIR"), *user = NULL;
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        usage_serve(stdout);
+        return 0;
+    }
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--socket-dir") == 0)
             dir = argv[i + 1];

@@ -864,6 +864,14 @@ def test_help_gives_the_man_pages_synopsis(cgihost):
     assert subprocess.run([cgihost, "-h"], capture_output=True).stdout == h.stdout
 
 
+@pytest.mark.parametrize("command", ["serve", "stop", "status"])
+def test_a_commands_help_is_its_usage(cgihost, command):
+    h = subprocess.run([cgihost, command, "--help"], capture_output=True, timeout=30)
+    assert h.returncode == 0 and h.stderr == b"", h
+    assert h.stdout.startswith(b"usage: cgihost serve ")
+    assert b"cgihost stop | status [--user USER] [--socket-dir DIR]\n" in h.stdout, h.stdout
+
+
 def test_unclosed_files_are_flushed_at_exit(cgihost, tmp_path):
     out = tmp_path / "out.txt"
     script = tmp_path / "w.py"
