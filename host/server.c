@@ -1834,6 +1834,21 @@ static void retire_stopped_idle(void)
     update_listening();
 }
 
+/* Socket and lock let go (a stopping server whose requests outlast
+ * --stop-wait, or whose socket file is gone): a successor may start, while
+ * we keep watching the requests running until the last one ends. */
+static void let_socket_go(void)
+{
+    S.draining = 1;
+    S.restarting = 0;
+    update_listening();
+    unlink_own_socket();
+    close(S.lfd);
+    S.lfd = -1;
+    close(S.lockfd);
+    S.lockfd = -1;
+}
+
 static void start_stop(const char *why)
 {
     if (S.stopping)
@@ -3431,14 +3446,27 @@ serve:
         long now = now_s();
         if (!S.stopping && S.idle_exit > 0 && S.nbusy == 0 && now - S.t_active >= S.idle_exit)
             start_stop("idle");
+        if ((!S.stopping || (S.restarting && !S.draining)) && now != S.t_selfcheck &&
+            !S.activated && S.sock_st_ok && !own_socket()) {
+            /* Removed (a /tmp cleaner, rm -r of the directory), also while a
+             * restart waits for running requests: no client reaches us, and
+             * our lock would keep a new server from starting. Leave, so
+             * that the next request starts one: the lock goes at once, not
+             * when the requests running end (--stop-wait), and we keep
+             * watching those until they do. */
+            S.t_selfcheck = now;
+            S.restarting = 0;
+            start_stop("the socket file is gone or another's");
+            if (S.nbusy > 0) {
+                logmsg("%d requests still running: leaving the lock to a new server, watching "
+                       "them until they end",
+                       S.nbusy);
+                let_socket_go();
+            }
+        }
         if (!S.stopping && now != S.t_selfcheck) {
             S.t_selfcheck = now;
-            if (!S.activated && S.sock_st_ok && !own_socket()) {
-                /* Removed (a /tmp cleaner, rm -r of the directory): no
-                 * client reaches us, and our lock would keep a new server
-                 * from starting. Leave, so that the next request starts one. */
-                start_stop("the socket file is gone or another's");
-            } else if (binary_replaced(now)) {
+            if (binary_replaced(now)) {
                 S.restarting = 1;
                 S.site_changed = 0;
                 start_stop("binary replaced");
@@ -3470,14 +3498,7 @@ serve:
             logmsg("%d requests still running: leaving the socket to a new server, watching them "
                    "until they end",
                    S.nbusy);
-            S.draining = 1;
-            S.restarting = 0;
-            update_listening();
-            unlink_own_socket();
-            close(S.lfd);
-            S.lfd = -1;
-            close(S.lockfd);
-            S.lockfd = -1;
+            let_socket_go();
         }
     }
     S.stopping = 1;

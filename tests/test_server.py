@@ -1025,6 +1025,36 @@ def test_a_server_whose_socket_file_goes_leaves_for_a_new_one(base):
         b.stop()
 
 
+def test_a_server_whose_socket_file_goes_lets_its_lock_go_while_requests_run(base):
+    """The socket file removed while a request runs: no client reaches the
+    server any more, so it lets its lock go within seconds, not when the
+    request ends (up to --stop-wait): a new server can start at once, and
+    the old one still watches its request (its client's signals), then
+    exits, leaving the new one's socket alone."""
+    a = Server(base).start()
+    b = None
+    try:
+        script = a.script("sleep.py", SLEEPER)
+        p, pid, ppid = start_client(a, [script])
+        assert ppid == a.pid
+        (a.dir / "server.sock").unlink()
+        assert wait_for(lambda: "the socket file is gone" in a.log.read_text(), 10), a.log.read_text()
+        t = time.monotonic()
+        b = Server(base).start()  # the old one's lock no longer keeps it from starting
+        assert time.monotonic() - t < 10
+        assert a.proc.poll() is None and proc_alive(pid)
+        p.send_signal(signal.SIGTERM)  # still passed on by the old server
+        p.communicate(timeout=30)
+        assert p.returncode == 128 + signal.SIGTERM
+        assert wait_for(lambda: a.proc.poll() is not None, 10), a.log.read_text()
+        r = b.run([a.script("who.py", WHO)])
+        assert r.returncode == 0 and served(b, r), r  # its socket is still there
+    finally:
+        if b:
+            b.stop()
+        a.stop()
+
+
 def test_a_wedged_server_costs_a_bounded_wait(srv, base):
     """A listener that accepts nothing, then one that accepts and says nothing."""
     script = srv.script("who.py", WHO + "print('ok')\n")
