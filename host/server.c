@@ -2921,6 +2921,18 @@ static int activated_dir(char *out, size_t n)
     return 0;
 }
 
+/* The socket file at S.sock is ours: own_socket() compares with it from
+ * now on. One already gone (removed between our bind() or the exec that
+ * kept our socket, and this look) matches no file: the first look stops
+ * us, where it was not looked at again and we held the lock, no client
+ * reaching us, until --idle-exit. */
+static void note_own_socket(void)
+{
+    S.sock_st_ok = 1;
+    if (lstat(S.sock, &S.sock_st) != 0 || !S_ISSOCK(S.sock_st.st_mode))
+        memset(&S.sock_st, 0, sizeof S.sock_st);
+}
+
 static int open_socket(void)
 {
     if (socket_activated()) {
@@ -2939,8 +2951,8 @@ static int open_socket(void)
             return -1;
         }
         /* Re-executed: the socket file is ours, as our lock says. */
-        S.sock_st_ok =
-            !S.activated && lstat(S.sock, &S.sock_st) == 0 && S_ISSOCK(S.sock_st.st_mode);
+        if (!S.activated)
+            note_own_socket();
         return 0;
     }
     if (unlink(S.sock) != 0 && errno != ENOENT) {
@@ -2959,7 +2971,7 @@ static int open_socket(void)
         fprintf(stderr, "cgihost: cannot listen on %s: %s\n", S.sock, strerror(errno));
         return -1;
     }
-    S.sock_st_ok = lstat(S.sock, &S.sock_st) == 0 && S_ISSOCK(S.sock_st.st_mode);
+    note_own_socket();
     return 0;
 }
 

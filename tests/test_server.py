@@ -1055,6 +1055,48 @@ def test_a_server_whose_socket_file_goes_lets_its_lock_go_while_requests_run(bas
         a.stop()
 
 
+def test_a_restarted_server_whose_socket_file_went_meanwhile_stops(base):
+    """The socket file removed just before a restart's exec, which keeps the
+    listening socket (a /tmp cleaner, between the last look and the exec):
+    the new binary finds no file of its own and stops, letting its lock go
+    for a new server, rather than serve on where no client reaches it,
+    every request in-process and `cgihost stop` finding no server, until
+    --idle-exit."""
+    s = Server(base)
+    s.dir.mkdir(mode=0o700)
+    if IS_ROOT:
+        os.chown(s.dir, UID, -1)
+    sock = s.dir / "server.sock"
+    # as reexec() hands the socket over, the file gone meanwhile
+    code = f"""
+import os, socket, sys
+l = socket.socket(socket.AF_UNIX)
+l.bind({str(sock)!r}); l.listen(16)
+os.unlink({str(sock)!r})
+if l.fileno() != 3:
+    os.dup2(l.fileno(), 3)
+os.set_inheritable(3, True)
+os.environ.update(LISTEN_FDS="1", LISTEN_PID=str(os.getpid()), CGIHOST_REEXEC="own")
+os.environ.pop("LC_CTYPE", None)
+os.execvp(sys.argv[1], sys.argv[1:])
+"""
+    argv = as_user([sys.executable, "-c", code, CGIHOST, "serve", "--socket-dir", s.dir])
+    new = None
+    with open(s.log, "ab") as log:
+        s.proc = subprocess.Popen([sys.executable, "-c", REAPER, *argv], env=s.env(),
+                                  stdout=log, stderr=log)
+    try:
+        assert wait_for(lambda: "serving on" in s.log.read_text(), 30), s.log.read_text()
+        assert wait_for(lambda: s.proc.poll() is not None, 10), s.log.read_text()
+        assert "the socket file is gone" in s.log.read_text()
+        new = Server(base).start()  # the lock is free
+        assert served(new, new.run([new.script("who.py", WHO)]))
+    finally:
+        if new:
+            new.stop()
+        s.stop()
+
+
 def test_a_wedged_server_costs_a_bounded_wait(srv, base):
     """A listener that accepts nothing, then one that accepts and says nothing."""
     script = srv.script("who.py", WHO + "print('ok')\n")
