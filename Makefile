@@ -246,10 +246,18 @@ TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 UNITS      := $(wildcard host/cgihost.service host/cgihost.socket)
 MANPAGE    := $(wildcard host/cgihost.1)
 INSTALLED_BIN := $(BINDIR)/cgihost
+# The programs are written under a temporary name and renamed over the old
+# ones, which a web server may be running at that moment: install(1) alone
+# removes the old file, then writes the new one and makes it executable
+# last, and a request started meanwhile failed (Apache: 404 or 500, the
+# client: status 127 without its cgihost-py). cgihost-py first, so that a
+# new cgihost never runs an old one.
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(APACHE_CONFDIR)
-	install -m 755 $(BUILD)/cgihost $(DESTDIR)$(INSTALLED_BIN)
-	install -m 755 $(BUILD)/cgihost-py $(DESTDIR)$(INSTALLED_BIN)-py
+	install -m 755 $(BUILD)/cgihost-py $(DESTDIR)$(INSTALLED_BIN)-py.new
+	mv -f $(DESTDIR)$(INSTALLED_BIN)-py.new $(DESTDIR)$(INSTALLED_BIN)-py
+	install -m 755 $(BUILD)/cgihost $(DESTDIR)$(INSTALLED_BIN).new
+	mv -f $(DESTDIR)$(INSTALLED_BIN).new $(DESTDIR)$(INSTALLED_BIN)
 	sed 's|/usr/local/bin/cgihost|$(INSTALLED_BIN)|g' host/apache/cgihost.conf > $(BUILD)/cgihost.conf
 	install -m 644 $(BUILD)/cgihost.conf $(DESTDIR)$(APACHE_CONFDIR)/cgihost.conf
 	@set -e; for u in $(UNITS); do \

@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -1067,6 +1068,45 @@ def test_make_install_and_uninstall(cgihost, tmp_path):
     r = subprocess.run(make + ["uninstall"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     assert [p for p in dest.rglob("*") if p.is_file()] == []
+
+
+def test_make_install_over_running_programs_never_leaves_them_missing(cgihost, tmp_path):
+    """An upgrade while the web server runs requests: each program is
+    renamed over the old one, so every exec finds either the old file or the
+    new one, whole and executable (install(1) alone removes the old one and
+    makes the new one executable only once written: Apache answered 404 or
+    500, the client 127)."""
+    if not (cgihost.parent / "cgihost-py").exists():
+        pytest.skip("no cgihost-py in this build")
+    dest = tmp_path / "dest"
+    make = ["make", "-s", "-o", "all", "-C", str(ROOT), f"BUILD={cgihost.parent}",
+            f"DESTDIR={dest}", "PREFIX=/opt/cgih"]
+    subprocess.run(make + ["install"], check=True, capture_output=True, timeout=600)
+    done = threading.Event()
+    failed = []
+
+    def run(name):
+        while not done.is_set():
+            try:
+                r = subprocess.run([str(dest / "opt/cgih/bin" / name), "--version"],
+                                   capture_output=True, timeout=60)
+                if r.returncode != 0:
+                    failed.append((name, r.returncode, r.stderr[-200:]))
+            except OSError as e:
+                failed.append((name, repr(e)))
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in ("cgihost", "cgihost-py")]
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(8):
+            subprocess.run(make + ["install"], check=True, capture_output=True, timeout=600)
+    finally:
+        done.set()
+        for t in threads:
+            t.join()
+    assert failed == [], failed[:5]
+    assert sorted(p.name for p in (dest / "opt/cgih/bin").iterdir()) == ["cgihost", "cgihost-py"]
 
 
 # ---- cgihost's own checks, without Apache --------------------------------------------------
