@@ -2831,32 +2831,37 @@ static int leave_roots_terminal(void)
     if (sigaction(SIGTTOU, &ign, NULL) != 0 || sigaction(SIGPIPE, &ign, NULL) != 0)
         fprintf(stderr, "cgihost: sigaction: %s\n", strerror(errno));
     unsigned char buf[4096];
-    int c2 = 0, st = 0, ended = 0;
+    int c2 = 0, st = 0, ended = 0, eof = 0;
+    /* Until the server has ended, not the pipe: its output may go elsewhere
+     * (to a file, `| tee`: the pipe then ends at once), or be closed before
+     * it ends; the terminal's signals are still its. */
     for (;;) {
         for (size_t i = 0; i < RELAY_NSIGS && !ended; i++)
             if (relay_got[i]) {
                 relay_got[i] = 0;
                 relay_forward(pid, relay_sigs[i]);
             }
-        struct pollfd pfd = {p[0], POLLIN, 0};
+        struct pollfd pfd = {eof ? -1 : p[0], POLLIN, 0};
         struct timespec wait = {ended ? 0 : 1, 0};
         int r = ppoll(&pfd, 1, &wait, &waiting);
         ssize_t n = r > 0 ? read(p[0], buf, sizeof buf) : 0;
         if (n > 0 && out >= 0)
             relay_write(out, buf, (size_t)n, &c2);
-        if (n > 0 || (r < 0 && errno == EINTR) || (r > 0 && n < 0 && errno == EINTR))
+        if (n > 0 || (r > 0 && n < 0 && errno == EINTR))
             continue;
-        if (ended || (r > 0 && n == 0)) /* all read once it ended; or EOF */
+        if (r > 0) /* EOF, or a read error: the pipe is done with */
+            eof = 1;
+        if (ended && (eof || r == 0)) /* all read once it ended */
             break;
-        pid_t w = waitpid(pid, &st, WNOHANG);
-        ended = w == pid || (w < 0 && errno != EINTR);
+        if (!ended) {
+            pid_t w = waitpid(pid, &st, WNOHANG);
+            ended = w == pid || (w < 0 && errno != EINTR);
+        }
     }
     if (c2 && out >= 0) {
         c2 = 0;
         relay_write(out, (unsigned char *)"?", 1, &c2);
     }
-    while (!ended && waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
     _exit(WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 1);
 }
 

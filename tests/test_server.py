@@ -2453,6 +2453,35 @@ def test_roots_terminal_is_not_the_users(base, activated):
         s.stop()
 
 
+@pytest.mark.skipif(not IS_ROOT, reason="needs root")
+def test_roots_terminal_relay_passes_ctrl_c_with_the_output_elsewhere(base, tmp_path):
+    """root's `serve --user ... >log 2>&1` (or `| tee log`) from a terminal:
+    the relay's pipe ends at once, the server's output going elsewhere, but
+    the terminal's signals are still the server's. The relay stopped passing
+    them on there (it waited for the server with them blocked): Ctrl-C, a
+    kill of it, the terminal's hangup were lost and the server ran on."""
+    s = Server(base)
+    log = tmp_path / "serve.log"
+    serve = ["sh", "-c", 'exec "$@" >"$0" 2>&1', log,
+             CGIHOST, "serve", "--user", USER, "--socket-dir", s.dir]
+    s.proc = subprocess.Popen([sys.executable, "-c", ROOTS_TERMINAL, *serve], env=s.env(),
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+    try:
+        assert wait_for(lambda: (s.dir / "server.sock").exists() or s.proc.poll() is not None)
+        assert s.proc.poll() is None
+        st = subprocess.run(as_user([CGIHOST, "status"]), env=s.env(), capture_output=True,
+                            timeout=30)
+        s.pid = int(st.stdout.split()[2])
+        time.sleep(0.5)  # the relay has read its pipe's end
+        s.proc.send_signal(signal.SIGUSR1)  # Ctrl-C
+        s.proc.communicate(timeout=30)
+        assert wait_for(lambda: not proc_alive(s.pid), 10)
+        assert b"stopping: Interrupt" in log.read_bytes(), log.read_bytes()
+    finally:
+        s.stop()
+
+
+
 def test_a_script_can_start_a_session_of_its_own(srv):
     """A server without a terminal (as systemd or a client starts it) keeps
     its children in its session, no session or group leaders, as a CGI is
