@@ -2789,12 +2789,39 @@ static int leave_roots_terminal(void)
         fprintf(stderr, "cgihost: sigaction: %s\n", strerror(errno));
         return -1;
     }
+    /* The signals are blocked but in ppoll(), so that none comes between
+     * the look at the flags and the wait; and caught before the fork, so
+     * that one typed meanwhile is passed on too (at its default, it would
+     * end this process and leave the server, in a session of its own,
+     * running). SIGCHLD too, with no flag: it ends the wait at the
+     * server's end. The server gets back what we had. */
+    struct sigaction sa = {.sa_handler = relay_note}, old[RELAY_NSIGS + 1];
+    sigset_t waiting;
+    if (sigemptyset(&sa.sa_mask) != 0 || sigaddset(&sa.sa_mask, SIGCHLD) != 0)
+        return -1;
+    for (size_t i = 0; i < RELAY_NSIGS; i++)
+        if (sigaddset(&sa.sa_mask, relay_sigs[i]) != 0)
+            return -1;
+    if (sigprocmask(SIG_BLOCK, &sa.sa_mask, &waiting) != 0) {
+        fprintf(stderr, "cgihost: sigprocmask: %s\n", strerror(errno));
+        return -1;
+    }
+    for (size_t i = 0; i <= RELAY_NSIGS; i++)
+        if (sigaction(i < RELAY_NSIGS ? relay_sigs[i] : SIGCHLD, &sa, &old[i]) != 0) {
+            fprintf(stderr, "cgihost: sigaction: %s\n", strerror(errno));
+            return -1;
+        }
     pid_t pid = fork();
     if (pid < 0) {
         fprintf(stderr, "cgihost: fork: %s\n", strerror(errno));
         return -1;
     }
     if (pid == 0) {
+        for (size_t i = 0; i <= RELAY_NSIGS; i++)
+            if (sigaction(i < RELAY_NSIGS ? relay_sigs[i] : SIGCHLD, &old[i], NULL) != 0)
+                _exit(1);
+        if (sigprocmask(SIG_SETMASK, &waiting, NULL) != 0)
+            _exit(1);
         int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (nul < 0 || setsid() < 0) /* (a forked child is no group leader) */
             _exit(1);
@@ -2813,20 +2840,7 @@ static int leave_roots_terminal(void)
     close(p[1]);
     if (activated)
         close(3);
-    /* The signals are blocked but in ppoll(), so that none comes between
-     * the look at the flags and the wait. */
-    struct sigaction sa = {.sa_handler = relay_note};
     struct sigaction ign = {.sa_handler = SIG_IGN};
-    sigset_t waiting;
-    sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < RELAY_NSIGS; i++)
-        if (sigaddset(&sa.sa_mask, relay_sigs[i]) != 0)
-            return -1;
-    if (sigprocmask(SIG_BLOCK, &sa.sa_mask, &waiting) != 0)
-        fprintf(stderr, "cgihost: sigprocmask: %s\n", strerror(errno));
-    for (size_t i = 0; i < RELAY_NSIGS; i++)
-        if (sigaction(relay_sigs[i], &sa, NULL) != 0)
-            fprintf(stderr, "cgihost: sigaction: %s\n", strerror(errno));
     /* SIGTTOU: as the server wrote there before */
     if (sigaction(SIGTTOU, &ign, NULL) != 0 || sigaction(SIGPIPE, &ign, NULL) != 0)
         fprintf(stderr, "cgihost: sigaction: %s\n", strerror(errno));

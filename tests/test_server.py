@@ -2481,6 +2481,32 @@ def test_roots_terminal_relay_passes_ctrl_c_with_the_output_elsewhere(base, tmp_
         s.stop()
 
 
+@pytest.mark.skipif(not IS_ROOT, reason="needs root")
+@pytest.mark.skipif(not shutil.which("strace"), reason="needs strace")
+def test_roots_terminal_relay_passes_ctrl_c_typed_during_its_fork(base):
+    """A Ctrl-C typed while the relay forks the server (held there by
+    strace for 5 s) is passed on too: caught from after the fork only, it
+    ended the relay at its default and left the server, in a session of its
+    own, running without a terminal."""
+    s = Server(base)
+    serve = ["strace", "-o", "/dev/null", "-e", "inject=clone:delay_exit=5000000",
+             CGIHOST, "serve", "--user", USER, "--socket-dir", s.dir]
+    s.proc = subprocess.Popen([sys.executable, "-c", ROOTS_TERMINAL, *serve], env=s.env(),
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+    try:
+        # the server, the fork's child, starts while its parent waits in clone()
+        assert wait_for(lambda: (s.dir / "server.sock").exists() or s.proc.poll() is not None)
+        assert s.proc.poll() is None
+        st = subprocess.run(as_user([CGIHOST, "status"]), env=s.env(), capture_output=True,
+                            timeout=30)
+        s.pid = int(st.stdout.split()[2])
+        s.proc.send_signal(signal.SIGUSR1)  # Ctrl-C
+        shown = s.proc.communicate(timeout=30)[0]
+        assert wait_for(lambda: not proc_alive(s.pid), 10), shown
+        assert b"stopping: Interrupt" in shown, shown
+    finally:
+        s.stop()
+
 
 def test_a_script_can_start_a_session_of_its_own(srv):
     """A server without a terminal (as systemd or a client starts it) keeps
