@@ -83,6 +83,9 @@ class Site:
                             (self.doc / "idx", "hello.py"), (self.doc / "idxcode", "hello.py"),
                             (self.doc / "dsub" / "inner", "index.py")):
             (where / name).write_text(MARKER.format(dir=str(self.markers), name=name))
+        # A module's compiled copy, as an import writes it where it may.
+        (self.doc / "__pycache__").mkdir()
+        (self.doc / "__pycache__" / "config.cpython-311.pyc").write_bytes(b"\xa7\r\r\nsecret")
         # A directory whose index is a link to a script elsewhere (same owner).
         os.symlink("../sub/marker.py", self.doc / "dlink" / "hello.py")
         # Not scripts, whatever the snippet does: sent as they are.
@@ -691,6 +694,7 @@ ATTEMPTS = [
     ("GET", "/marker.py~", {}),
     ("GET", "/marker.PY.txt", {}),
     ("GET", "/marker.Py~", {}),
+    ("GET", "/__pycache__/config.cpython-311.pyc", {}),
     ("GET", "/missing.py", {}),
     ("GET", "/missing.py/extra", {}),
     ("GET", "/link-out.py", {}),
