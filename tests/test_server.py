@@ -2383,6 +2383,7 @@ if pid == 0:
 os.close(slave)
 signal.signal(signal.SIGUSR1, lambda *a: os.write(master, b"\x03"))
 shown = b""
+status = None
 while True:
     try:
         if select.select([master], [], [], 0.2)[0]:
@@ -2394,12 +2395,14 @@ while True:
         continue
     except OSError:  # EIO: the session is gone
         break
-    if os.waitpid(pid, os.WNOHANG)[0] == pid:
-        status = None
+    done, st = os.waitpid(pid, os.WNOHANG)
+    if done == pid:
+        status = st
         break
-else:
+if status is None:
     status = os.waitpid(pid, 0)[1]
 sys.stdout.buffer.write(shown)
+sys.exit(os.waitstatus_to_exitcode(status) & 0xff)  # argv's own exit status
 """
 
 
@@ -2477,6 +2480,7 @@ def test_roots_terminal_relay_passes_ctrl_c_with_the_output_elsewhere(base, tmp_
         s.proc.communicate(timeout=30)
         assert wait_for(lambda: not proc_alive(s.pid), 10)
         assert b"stopping: Interrupt" in log.read_bytes(), log.read_bytes()
+        assert s.proc.returncode == 0  # the server's status, the relay's
     finally:
         s.stop()
 
@@ -2504,6 +2508,7 @@ def test_roots_terminal_relay_passes_ctrl_c_typed_during_its_fork(base):
         shown = s.proc.communicate(timeout=30)[0]
         assert wait_for(lambda: not proc_alive(s.pid), 10), shown
         assert b"stopping: Interrupt" in shown, shown
+        assert s.proc.returncode == 0, shown
     finally:
         s.stop()
 
