@@ -150,12 +150,14 @@ int cgih_cgi_routed_here(const char *routed, const char *filename)
     if (strcmp(routed, filename) == 0)
         return 1;
     if (lr > 0 && routed[lr - 1] == '/') {
-        /* A directory: DirectoryIndex chose a file in it, or below it
-         * ("DirectoryIndex sub/index.py"). */
+        /* A directory: DirectoryIndex chose a file directly in it. Not one
+         * below it ("DirectoryIndex sub/index.py"): the directory routed
+         * may be the document root, and a rewrite that the handler's
+         * look-up skips (mapping /app/ to /) would run any file under it. */
         while (lr > 0 && routed[lr - 1] == '/')
             lr--;
         return strncmp(filename, routed, lr) == 0 && filename[lr] == '/' &&
-               filename[lr + 1] != '\0';
+               filename[lr + 1] != '\0' && strchr(filename + lr + 1, '/') == NULL;
     }
     return 0;
 }

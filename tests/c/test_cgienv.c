@@ -485,13 +485,13 @@ static void test_routed_here(void)
         {"/srv/www/x.py", "/srv/www/x.py", 1},
         {"/srv/www/x.py", "/srv/www/y.py", 0},
         {"/srv/www/app/x.py", "/srv/www/appcode/x.py", 0},
-        /* DirectoryIndex: a file in the directory or below it */
+        /* DirectoryIndex: a file directly in the directory */
         {"/srv/www/", "/srv/www/index.py", 1},
         {"/srv/www//", "/srv/www/index.py", 1},
         {"/", "/index.py", 1},
-        {"/", "/srv/www/index.py", 1},
+        {"/", "/srv/www/index.py", 0},
         {"/srv/www/appcode/", "/srv/www/app/index.py", 0},
-        {"/srv/www/", "/srv/www/sub/index.py", 1},
+        {"/srv/www/", "/srv/www/sub/index.py", 0},
         {"/srv/www/sub/", "/srv/www/index.py", 0},
         {"/srv/www/sub/", "/srv/www/subx/index.py", 0},
         {"/srv/www/", "/srv/wwwx/index.py", 0},
