@@ -3067,6 +3067,7 @@ static int preload(void)
         logmsg("out of memory for the preload list");
         return -1;
     }
+    int cgitb_noted = 0;
     for (char *save = NULL, *m = strtok_r(list, ", ", &save); m; m = strtok_r(NULL, ", ", &save)) {
         PyObject *mod = PyImport_ImportModule(m);
         if (!mod) {
@@ -3074,6 +3075,9 @@ static int preload(void)
             PyErr_Print();
         }
         Py_XDECREF(mod);
+        /* (the list's second: nothing but the server holds it yet) */
+        if (strcmp(m, "cgitb") == 0 && !cgitb_noted++)
+            (void)cgih_cgitb_note_import(); /* cannot fail */
     }
     free(list);
     /* One FieldStorage of a made-up GET, before any fork, reading nothing

@@ -1534,24 +1534,92 @@ static int rebind_handler_file(cgitb_state *st, PyObject *self)
     return rc;
 }
 
+/* The server's own import of cgitb as it was (cgih_cgitb_note_import()):
+ * the module and its names' values (not the __dunder__ ones), each with the
+ * references it had. Compared only, never used: borrowed. */
+#define NOTED_MAX 64
+static struct {
+    PyObject *module;
+    Py_ssize_t refs;
+    size_t n;
+    PyObject *values[NOTED_MAX];
+    Py_ssize_t value_refs[NOTED_MAX];
+} noted;
+
+static int is_dunder(PyObject *name)
+{
+    Py_ssize_t n = PyUnicode_Check(name) ? PyUnicode_GetLength(name) : 0;
+    return n >= 4 && PyUnicode_READ_CHAR(name, 0) == '_' && PyUnicode_READ_CHAR(name, 1) == '_' &&
+           PyUnicode_READ_CHAR(name, n - 1) == '_' && PyUnicode_READ_CHAR(name, n - 2) == '_';
+}
+
+int cgih_cgitb_note_import(void)
+{
+    noted.module = NULL;
+    noted.n = 0;
+    PyObject *m = PyDict_GetItemString(PyImport_GetModuleDict(), "cgitb"); /* borrowed */
+    if (!m || !PyModule_Check(m) || PyModule_GetDef(m) != &cgitb_module)
+        return 0;
+    PyObject *d = PyModule_GetDict(m); /* borrowed */
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(d, &pos, &k, &v)) {
+        if (is_dunder(k))
+            continue;
+        if (noted.n == NOTED_MAX) {
+            noted.n = 0;
+            return 0; /* nothing noted: the module stays */
+        }
+        noted.values[noted.n] = v;
+        noted.value_refs[noted.n++] = Py_REFCNT(v);
+    }
+    noted.module = m;
+    noted.refs = Py_REFCNT(m);
+    return 0;
+}
+
+/* Whether anything since the server's import of cgitb took the module or one
+ * of its names' values (a module CGIHOST_PRELOAD imported), or changed them:
+ * a reference more, or another value. */
+static int taken_since_noted(PyObject *m)
+{
+    if (m != noted.module || Py_REFCNT(m) != noted.refs)
+        return 1;
+    PyObject *d = PyModule_GetDict(m); /* borrowed */
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    size_t n = 0;
+    while (PyDict_Next(d, &pos, &k, &v)) {
+        if (is_dunder(k))
+            continue;
+        if (n >= noted.n || noted.values[n] != v || Py_REFCNT(v) != noted.value_refs[n])
+            return 1;
+        n++;
+    }
+    return n != noted.n;
+}
+
 /* The server's module, its handler rebound as above, then leaves
- * sys.modules: the script's own `import cgitb` makes a new module (a
+ * sys.modules, if nothing else took it or its names since the server
+ * imported it: the script's own `import cgitb` makes a new module (a
  * built-in's import, some 20 us), whose handler holds the sys.stdout of
  * that import, as cgitb.py's does. A script that replaced sys.stdout before
  * it (a wrapper of its own encoding, say) had the server's module, whose
- * handler wrote past that wrapper to the request's first stream. What a
- * preloaded module took from the server's cgitb keeps following the
- * request's streams, as above. */
+ * handler wrote past that wrapper to the request's first stream. A module
+ * CGIHOST_PRELOAD imported that holds cgitb or its Hook keeps it the
+ * script's too (the same module, as under python3), its handler following
+ * the request's streams, as above. */
 int cgih_cgitb_follow_stdout(void)
 {
     PyObject *modules = PyImport_GetModuleDict();
     PyObject *m = PyDict_GetItemString(modules, "cgitb"); /* borrowed */
     if (!m || !PyModule_Check(m) || PyModule_GetDef(m) != &cgitb_module)
         return 0;
+    int shared = taken_since_noted(m); /* before the rebinding takes references */
     cgitb_state *st = get_state(m);
     if (st && st->handler_hook && rebind_handler_file(st, st->handler_hook) < 0)
         return -1;
-    return PyDict_DelItemString(modules, "cgitb");
+    return shared ? 0 : PyDict_DelItemString(modules, "cgitb");
 }
 
 /* python3 ends by SIGINT (status 130 from a shell) after an uncaught

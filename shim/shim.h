@@ -11,10 +11,15 @@ PyMODINIT_FUNC PyInit_cgitb(void);
  * new standard streams (sys.stdout and sys.__stdout__): cgitb's handler,
  * made at the server's import, follows them now rather than at its next
  * report, so that cgitb.handler.__self__.file is sys.stdout as in a fresh
- * start; and the module leaves sys.modules, so that the script's own
- * `import cgitb` makes one whose handler holds that import's sys.stdout.
- * 0, or -1 with an exception set. */
+ * start; and the module leaves sys.modules, unless a module preloaded
+ * since cgih_cgitb_note_import() took it or its names, so that the script's
+ * own `import cgitb` makes one whose handler holds that import's
+ * sys.stdout. 0, or -1 with an exception set. */
 int cgih_cgitb_follow_stdout(void);
+
+/* For the resident server, right after its own import of cgitb, before
+ * CGIHOST_PRELOAD's modules: notes the module as it is. 0. */
+int cgih_cgitb_note_import(void);
 
 /* What cgi.py's imports bind in other packages (urllib.parse, email's
  * submodules, collections.abc), made reachable from their packages when

@@ -11,6 +11,7 @@ parent process is then the server (os.getppid()), not the client's caller.
 """
 import ast
 import concurrent.futures
+import functools
 import hashlib
 import json
 import os
@@ -2256,6 +2257,36 @@ def test_a_server_stops_before_its_cpu_time_limit(base):
     finally:
         if p.poll() is None:
             p.kill()
+
+
+@pytest.mark.parametrize("lib,check", [
+    ("import cgitb\nfrom cgitb import Hook\ndef setup():\n    cgitb.enable(display=0)\n",
+     "z9lib.setup()\nprint(z9lib.cgitb is cgitb, sys.modules['cgitb'] is z9lib.cgitb,\n"
+     "      isinstance(sys.excepthook, cgitb.Hook), z9lib.Hook is cgitb.Hook)\n"),
+    ("from cgitb import Hook\n", "print(z9lib.Hook is cgitb.Hook)\n"),
+], ids=["module", "hook"])
+def test_a_preloaded_modules_cgitb_is_the_scripts(base, lib, check):
+    """A module CGIHOST_PRELOAD imported that holds cgitb, or its Hook, has
+    the script's cgitb, as under python3: the server's module, which a
+    request otherwise takes out of sys.modules for the script's own import
+    to make anew, stays when something preloaded took it (review Z9: it gave
+    False for each)."""
+    libdir = base / "lib"
+    libdir.mkdir(mode=0o755)
+    (libdir / "z9lib.py").write_text(lib)
+    s = Server(base, ["--preload", "z9lib"])
+    s.env = functools.partial(Server.env, s, PYTHONPATH=str(libdir))
+    s.start()
+    try:
+        script = s.script("ident.py", WHO + "import sys, z9lib, cgitb\n" + check)
+        r = subprocess.run(as_user([CGIHOST, script]), env=s.env(), capture_output=True, timeout=60)
+        assert served(s, r), (r, s.log.read_text())
+        py = subprocess.run(as_user([PYTHON, script]), env=s.env(), capture_output=True, timeout=60)
+        want = py.stdout.split(b"\n", 1)[1]
+        assert want.strip() and b"False" not in want, py
+        assert r.stdout.split(b"\n", 1)[1] == want, r
+    finally:
+        s.stop()
 
 
 CLOSED_STD = """
