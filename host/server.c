@@ -3072,7 +3072,9 @@ static int preload(void)
         PyObject *mod = PyImport_ImportModule(m);
         if (!mod) {
             logmsg("cannot preload %s:", m);
-            PyErr_Print();
+            /* Not in sys.last_*: each request would see them, and their
+             * frames would hold what the module took (cgitb, say). */
+            PyErr_PrintEx(0);
         }
         Py_XDECREF(mod);
         /* (the list's second: nothing but the server holds it yet) */
@@ -3100,8 +3102,16 @@ static int preload(void)
     Py_XDECREF(none);
     Py_XDECREF(fsc);
     Py_XDECREF(cgi);
-    /* Children share the heap as it is now: keep the collector off it. */
+    /* Children share the heap as it is now: keep the collector off it.
+     * What the configured modules left in cycles (a failed one's functions
+     * and globals, a frame kept by its traceback) is collected first: kept,
+     * a reference it held to cgitb would count as taken (a request's
+     * `import cgitb` would give the server's module). */
     PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *col = gc && S.preload && *S.preload ? PyObject_CallMethod(gc, "collect", NULL) : NULL;
+    if (!col)
+        PyErr_Clear();
+    Py_XDECREF(col);
     PyObject *r = gc ? PyObject_CallMethod(gc, "freeze", NULL) : NULL;
     Py_XDECREF(gc);
     if (!r)

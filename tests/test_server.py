@@ -2289,6 +2289,42 @@ def test_a_preloaded_modules_cgitb_is_the_scripts(base, lib, check):
         s.stop()
 
 
+
+@pytest.mark.parametrize("lib", [
+    "import cgitb\ndef f():\n    pass\nimport z10_no_such_module\n",
+    "import sys\ndef f():\n    import cgitb\n    try:\n        raise ValueError\n"
+    "    except ValueError:\n        tb = sys.exc_info()[2]\nf()\n",
+], ids=["failed", "cycle"])
+def test_a_preloaded_module_that_holds_no_cgitb_leaves_it_new(base, lib):
+    """A module CGIHOST_PRELOAD imported that failed after its import of
+    cgitb (its traceback in sys.last_traceback, its functions and globals a
+    cycle), or left a frame that imported it in a cycle, holds no cgitb:
+    the script's import makes a new one, whose handler writes to the
+    sys.stdout of that import, as python3's (review Z10: those references
+    counted as taken, and it wrote past the script's stream). Nor does the
+    script see the failure in sys.last_*."""
+    libdir = base / "lib"
+    libdir.mkdir(mode=0o755)
+    (libdir / "z10lib.py").write_text(lib)
+    s = Server(base, ["--preload", "z10lib"])
+    s.env = functools.partial(Server.env, s, PYTHONPATH=str(libdir))
+    s.start()
+    try:
+        script = s.script("ident.py", WHO + "import io, sys\n"
+                          "sys.stdout = io.TextIOWrapper(sys.stdout.buffer, line_buffering=True)\n"
+                          "import cgitb\n"
+                          "print(cgitb.handler.__self__.file is sys.stdout,\n"
+                          "      hasattr(sys, 'last_traceback'), hasattr(sys, 'last_value'))\n")
+        r = subprocess.run(as_user([CGIHOST, script]), env=s.env(), capture_output=True, timeout=60)
+        assert served(s, r), (r, s.log.read_text())
+        py = subprocess.run(as_user([PYTHON, script]), env=s.env(), capture_output=True, timeout=60)
+        want = py.stdout.split(b"\n", 1)[1]
+        assert want == b"True False False\n", py
+        assert r.stdout.split(b"\n", 1)[1] == want, r
+    finally:
+        s.stop()
+
+
 CLOSED_STD = """
 import os, sys
 fds = sorted(int(x) for x in os.listdir("/proc/self/fd") if int(x) < 100)
