@@ -1535,7 +1535,7 @@ static int rebind_handler_file(cgitb_state *st, PyObject *self)
 }
 
 /* The server's own import of cgitb as it was (cgih_cgitb_note_import()):
- * the module and its names' values (not the __dunder__ ones), each with the
+ * the module and its names' values (not the import's __dunder__ ones), each with the
  * references it had. Compared only, never used: borrowed. */
 #define NOTED_MAX 64
 static struct {
@@ -1546,10 +1546,13 @@ static struct {
     Py_ssize_t value_refs[NOTED_MAX];
 } noted;
 
+/* The import's own names (__name__, __spec__, __loader__...), whose values
+ * others share; not __UNDEF__, cgitb's sentinel, its own like the rest. */
 static int is_dunder(PyObject *name)
 {
     Py_ssize_t n = PyUnicode_Check(name) ? PyUnicode_GetLength(name) : 0;
-    return n >= 4 && PyUnicode_READ_CHAR(name, 0) == '_' && PyUnicode_READ_CHAR(name, 1) == '_' &&
+    return n >= 4 && PyUnicode_CompareWithASCIIString(name, "__UNDEF__") != 0 &&
+           PyUnicode_READ_CHAR(name, 0) == '_' && PyUnicode_READ_CHAR(name, 1) == '_' &&
            PyUnicode_READ_CHAR(name, n - 1) == '_' && PyUnicode_READ_CHAR(name, n - 2) == '_';
 }
 

@@ -2264,7 +2264,9 @@ def test_a_server_stops_before_its_cpu_time_limit(base):
      "z9lib.setup()\nprint(z9lib.cgitb is cgitb, sys.modules['cgitb'] is z9lib.cgitb,\n"
      "      isinstance(sys.excepthook, cgitb.Hook), z9lib.Hook is cgitb.Hook)\n"),
     ("from cgitb import Hook\n", "print(z9lib.Hook is cgitb.Hook)\n"),
-], ids=["module", "hook"])
+    # cgitb's sentinel, a dunder name but its own (review Z10)
+    ("from cgitb import __UNDEF__\n", "print(z9lib.__UNDEF__ is cgitb.__UNDEF__)\n"),
+], ids=["module", "hook", "undef"])
 def test_a_preloaded_modules_cgitb_is_the_scripts(base, lib, check):
     """A module CGIHOST_PRELOAD imported that holds cgitb, or its Hook, has
     the script's cgitb, as under python3: the server's module, which a
