@@ -102,8 +102,8 @@ static void take_ignored_signals(void)
     sa.sa_handler = on_signal;
     sigfillset(&sa.sa_mask);
     for (size_t i = 0; i < NFWD; i++)
-        if (old_actions[i].sa_handler == SIG_IGN && sigaction(fwd_signals[i], &sa, NULL) != 0)
-            continue;
+        if (old_actions[i].sa_handler == SIG_IGN)
+            (void)sigaction(fwd_signals[i], &sa, NULL); /* failing: ignored here, as before */
 }
 
 /* Puts the dispositions and the mask back; a signal that arrived meanwhile

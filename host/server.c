@@ -919,21 +919,6 @@ static int limits_fit(const struct cgih_req *r)
     return 1;
 }
 
-static void apply_rlimits(const struct cgih_req *r)
-{
-    for (uint32_t i = 0; i < r->nrlim; i++) {
-        struct rlimit want = {(rlim_t)r->rlim[i].cur, (rlim_t)r->rlim[i].max}, have;
-        int res = (int)r->rlim[i].resource;
-        if (res < 0 || res >= RLIM_NLIMITS || own_limit(res, &have) != 0)
-            continue;
-        if (have.rlim_cur == want.rlim_cur && have.rlim_max == want.rlim_max)
-            continue;
-        if (setrlimit(res, &want) != 0) {
-            /* limits_fit() said we could: nothing else to do but go on */
-        }
-    }
-}
-
 /* The default stack of the threads a script starts. glibc sizes it once, at
  * a process's start, from the soft RLIMIT_STACK then (its
  * __pthread_early_init()): here the server's. python3 started with the
@@ -971,6 +956,25 @@ static void thread_stack_as_started(void)
     }
     pthread_attr_destroy(&attr);
 #endif
+}
+
+/* The request's limits, where they are not ours (which the pool child
+ * read while it waited): the thread stack too when its limit is another. */
+static void apply_rlimits(const struct cgih_req *r)
+{
+    for (uint32_t i = 0; i < r->nrlim; i++) {
+        struct rlimit want = {(rlim_t)r->rlim[i].cur, (rlim_t)r->rlim[i].max}, have;
+        int res = (int)r->rlim[i].resource;
+        if (res < 0 || res >= RLIM_NLIMITS || own_limit(res, &have) != 0)
+            continue;
+        if (have.rlim_cur == want.rlim_cur && have.rlim_max == want.rlim_max)
+            continue;
+        if (setrlimit(res, &want) != 0) {
+            /* limits_fit() said we could: nothing else to do but go on */
+        } else if (res == RLIMIT_STACK && have.rlim_cur != want.rlim_cur) {
+            thread_stack_as_started();
+        }
+    }
 }
 
 /* 1 when the peer on CONN has our group and supplementary groups. */
@@ -1514,7 +1518,6 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
         close(fds[i]);
     umask((mode_t)r.umask);
     apply_rlimits(&r);
-    thread_stack_as_started();
     /* sys.std*: the server's premade ones where the fd is of their kind
      * (sys.std* are the pipe ones already), else made afresh (a tty's
      * stdout is line-buffered, a closed fd gives None). */

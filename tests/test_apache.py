@@ -721,22 +721,8 @@ def test_attempts_are_refused_and_run_nothing(httpd, site, method, target, heade
     assert site.markers_left() == []
 
 
-@needs_apache
-def test_marker_script_does_run_when_asked_properly(httpd, site):
-    # The proof above is only worth something if the marker works.
-    status, _, out = request(httpd, "GET", "/sub/marker.py")
-    assert (status, out) == (200, b"ran\n")
-    left = site.markers_left()
-    assert len(left) == 1 and left[0].startswith("marker.py.")
-    for p in site.markers.iterdir():
-        p.unlink()
-
-
-@needs_apache
-@pytest.mark.parametrize("target,name", [("/dlink/", "marker.py")])
-def test_an_index_linked_into_its_directory_runs(httpd, site, target, name):
-    # an index that is a link to a script elsewhere, what the docs say to
-    # do for "DirectoryIndex sub/index.py" (refused: see ATTEMPTS)
+def assert_marker_runs(httpd, site, target, name):
+    """TARGET runs the marker script NAME, once; its marker is then removed."""
     status, _, out = request(httpd, "GET", target)
     assert (status, out) == (200, b"ran\n")
     left = site.markers_left()
@@ -746,15 +732,23 @@ def test_an_index_linked_into_its_directory_runs(httpd, site, target, name):
 
 
 @needs_apache
+def test_marker_script_does_run_when_asked_properly(httpd, site):
+    # The proof above is only worth something if the marker works.
+    assert_marker_runs(httpd, site, "/sub/marker.py", "marker.py")
+
+
+@needs_apache
+def test_an_index_linked_into_its_directory_runs(httpd, site):
+    # an index that is a link to a script elsewhere, what the docs say to
+    # do for "DirectoryIndex sub/index.py" (refused: see ATTEMPTS)
+    assert_marker_runs(httpd, site, "/dlink/", "marker.py")
+
+
+@needs_apache
 def test_a_script_named_in_capitals_runs_and_is_not_sent_as_text(httpd, site):
     # mod_mime's extensions match in any case: under "AddHandler cgi-script
     # .py", X.PY runs; the snippet must not send its source as text instead
-    status, _, out = request(httpd, "GET", "/sub/upper.PY")
-    assert (status, out) == (200, b"ran\n")
-    left = site.markers_left()
-    assert len(left) == 1 and left[0].startswith("upper.PY.")
-    for p in site.markers.iterdir():
-        p.unlink()
+    assert_marker_runs(httpd, site, "/sub/upper.PY", "upper.PY")
 
 
 # ---- limits --------------------------------------------------------------------------
