@@ -784,19 +784,24 @@ static PyObject *lookup_values(PyObject *self, PyObject *key, PyObject *deflt, i
     PyObject *res = NULL;
     if (PyList_Check(value)) {
         if (kind == 1) {
-            res = PyList_GET_SIZE(value) ? get(PyList_GET_ITEM(value, 0), "value") : NULL;
-            if (!PyList_GET_SIZE(value))
+            PyObject *first = PyList_GET_SIZE(value) ? Py_NewRef(PyList_GET_ITEM(value, 0)) : NULL;
+            res = first ? get(first, "value") : NULL;
+            Py_XDECREF(first);
+            if (!first)
                 PyErr_SetString(PyExc_IndexError, "list index out of range");
         } else {
-            Py_ssize_t n = PyList_GET_SIZE(value);
-            res = PyList_New(n);
-            for (Py_ssize_t i = 0; res && i < n; i++) {
-                PyObject *v = get(PyList_GET_ITEM(value, i), "value");
-                if (!v) {
+            /* [x.value for x in value]: each x.value may run code (a
+             * property, a subclass's __getitem__ returning a list it
+             * keeps) that changes the list, so its size is read anew and
+             * the item held while its value is fetched. */
+            res = PyList_New(0);
+            for (Py_ssize_t i = 0; res && i < PyList_GET_SIZE(value); i++) {
+                PyObject *x = Py_NewRef(PyList_GET_ITEM(value, i));
+                PyObject *v = get(x, "value");
+                Py_DECREF(x);
+                if (!v || PyList_Append(res, v) < 0)
                     Py_CLEAR(res);
-                    break;
-                }
-                PyList_SET_ITEM(res, i, v);
+                Py_XDECREF(v);
             }
         }
     } else {

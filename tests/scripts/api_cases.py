@@ -1558,6 +1558,38 @@ def case_parse_random():
 
 
 @case
+def case_fs_getvalue_list_changed_by_value():
+    # getvalue()/getlist() are [x.value for x in self[key]]: a list that an
+    # item's value changes is read as it is at each step (it crashed when
+    # it shrank)
+    shared = []
+
+    class Item:
+        def __init__(self, v, change):
+            self.v, self.change = v, change
+
+        @property
+        def value(self):
+            self.change()
+            return self.v
+
+    class FS(cgi.FieldStorage):
+        def __contains__(self, key):
+            return True
+
+        def __getitem__(self, key):
+            return shared
+
+    fs = FS(environ={"REQUEST_METHOD": "GET", "QUERY_STRING": ""})
+    changes = {"shrink": shared.clear, "grow": lambda: len(shared) < 5 and shared.append(Item(9, lambda: None)),
+               "drop_first": lambda: shared and shared.pop(0)}
+    for label, change in changes.items():
+        for method in ("getvalue", "getlist", "getfirst"):
+            shared[:] = [Item(i, change) for i in range(200)]
+            show(f"{label} {method}", getattr(fs, method), "k")
+
+
+@case
 def case_part_headers_names_without_lower():
     # email.message.Message lowers a name before it looks at any header: a
     # name without lower() fails on a part with no headers too; a failed
