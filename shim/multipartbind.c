@@ -861,23 +861,32 @@ static int name_lowers(PyObject *name)
     return l ? 0 : -1;
 }
 
+/* The pair at i of items, held: a name's lower() runs code that may set
+ * or delete headers meanwhile, and a delete replaces h->items (the list
+ * iterated is held by the caller, as Message's for loop holds its
+ * _headers). */
+static PyObject *hdr_pair(PyObject *items, Py_ssize_t i)
+{
+    return Py_NewRef(PyList_GET_ITEM(items, i));
+}
+
 /* The first value for name, or NULL with no error when there is none. */
 static PyObject *hdr_first(headers_obj *h, PyObject *name)
 {
     if (name_lowers(name) < 0)
         return NULL;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(h->items); i++) {
-        PyObject *pair = PyList_GET_ITEM(h->items, i);
+    PyObject *items = Py_NewRef(h->items), *v = NULL;
+    for (Py_ssize_t i = 0; !v && i < PyList_GET_SIZE(items); i++) {
+        PyObject *pair = hdr_pair(items, i);
         int m = same_name(PyTuple_GET_ITEM(pair, 0), name);
+        if (m > 0)
+            v = Py_NewRef(PyTuple_GET_ITEM(pair, 1));
+        Py_DECREF(pair);
         if (m < 0)
-            return NULL;
-        if (m) {
-            PyObject *v = PyTuple_GET_ITEM(pair, 1);
-            Py_INCREF(v);
-            return v;
-        }
+            break;
     }
-    return NULL;
+    Py_DECREF(items);
+    return v;
 }
 
 static PyObject *hdr_getitem(headers_obj *h, PyObject *name)
@@ -932,17 +941,17 @@ static int hdr_ass(headers_obj *h, PyObject *name, PyObject *value)
         Py_XDECREF(pair);
         return rc;
     }
-    PyObject *kept = PyList_New(0);
+    PyObject *kept = PyList_New(0), *items = Py_NewRef(h->items);
+    for (Py_ssize_t i = 0; kept && i < PyList_GET_SIZE(items); i++) {
+        PyObject *pair = hdr_pair(items, i);
+        int m = same_name(PyTuple_GET_ITEM(pair, 0), name);
+        if (m < 0 || (!m && PyList_Append(kept, pair) < 0))
+            Py_CLEAR(kept);
+        Py_DECREF(pair);
+    }
+    Py_DECREF(items);
     if (!kept)
         return -1;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(h->items); i++) {
-        PyObject *pair = PyList_GET_ITEM(h->items, i);
-        int m = same_name(PyTuple_GET_ITEM(pair, 0), name);
-        if (m < 0 || (!m && PyList_Append(kept, pair) < 0)) {
-            Py_DECREF(kept);
-            return -1;
-        }
-    }
     Py_SETREF(h->items, kept);
     return 0;
 }
@@ -1023,12 +1032,15 @@ static PyObject *hdr_get_all(headers_obj *h, PyObject *args, PyObject *kw)
     if (name_lowers(name) < 0)
         return NULL;
     res = PyList_New(0);
-    for (Py_ssize_t i = 0; res && i < PyList_GET_SIZE(h->items); i++) {
-        PyObject *pair = PyList_GET_ITEM(h->items, i);
+    PyObject *items = Py_NewRef(h->items);
+    for (Py_ssize_t i = 0; res && i < PyList_GET_SIZE(items); i++) {
+        PyObject *pair = hdr_pair(items, i);
         int m = same_name(PyTuple_GET_ITEM(pair, 0), name);
         if (m < 0 || (m && PyList_Append(res, PyTuple_GET_ITEM(pair, 1)) < 0))
             Py_CLEAR(res);
+        Py_DECREF(pair);
     }
+    Py_DECREF(items);
     if (res && PyList_GET_SIZE(res) == 0) {
         Py_DECREF(res);
         return Py_NewRef(failobj);

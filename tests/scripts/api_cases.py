@@ -1610,6 +1610,45 @@ def case_part_headers_names_without_lower():
         show(f"{i} str", lambda: str(h))
 
 
+@case
+def case_part_headers_changed_by_a_names_lower():
+    # A header name's lower() that deletes or sets headers while a lookup
+    # or a delete walks them: Message walks the list it started with (the
+    # pair at hand was freed under the walk and read after)
+    body = b'--B\r\nContent-Disposition: form-data; name="a"\r\n\r\nxx\r\n--B--\r\n'
+    fs = cgi.FieldStorage(fp=io.BytesIO(body), environ=post_env(body, "multipart/form-data; boundary=B"))
+    h = fs.list[0].headers
+    state = {}
+    junk = []
+
+    class N(str):
+        def lower(self):
+            change = state.pop("change", None)
+            if change:
+                change()
+                junk.extend((object(), i) for i in range(100))  # reuses what was freed
+            return str.lower(self)
+
+    def delete():
+        del h["x-foo"]
+
+    def add():
+        h["X-New"] = "n"
+
+    for label, change in [("del", delete), ("set", add)]:
+        for op, fn in [("item", lambda: h["x-foo"]), ("get_all", lambda: h.get_all("x-foo")),
+                       ("in", lambda: "x-foo" in h), ("del other", lambda: h.__delitem__("y"))]:
+            h[N("X-Foo")] = "bar"
+            h["Y"] = "y"
+            state["change"] = change
+            show(f"{label} {op}", fn)
+            out(f"{label} {op} items", h.items())
+            state.clear()
+            junk.clear()
+            for name in ("x-foo", "x-new", "y"):
+                del h[name]
+
+
 def main():
     name = os.environ.get("API_CASE", "")
     if name == "--list":
