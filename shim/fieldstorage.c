@@ -372,9 +372,8 @@ static int fs_init(PyObject *self, PyObject *args, PyObject *kw)
         if (!(owned_headers = PyDict_New()))
             goto done;
         headers = owned_headers;
-        if (is_post && PyDict_SetItemString(headers, "content-type",
-                                            tmp = PyUnicode_FromString(
-                                                "application/x-www-form-urlencoded")) < 0)
+        if (is_post && (!(tmp = PyUnicode_FromString("application/x-www-form-urlencoded")) ||
+                        PyDict_SetItemString(headers, "content-type", tmp) < 0))
             goto done;
         Py_CLEAR(tmp);
         static const char *const copy[][2] = {{"CONTENT_TYPE", "content-type"},
@@ -586,8 +585,8 @@ static int fs_init(PyObject *self, PyObject *args, PyObject *kw)
         PyUnicode_CompareWithASCIIString(ctype, "application/x-www-form-urlencoded") == 0) {
         rc = call_method0_void(self, "read_urlencoded");
     } else if (PyUnicode_Check(ctype) && PyUnicode_GET_LENGTH(ctype) >= 10 &&
-               PyUnicode_Tailmatch(ctype, tmp = PyUnicode_FromString("multipart/"), 0, 10, -1) ==
-                   1) {
+               (tmp = PyUnicode_FromString("multipart/")) != NULL && /* else the error, below */
+               PyUnicode_Tailmatch(ctype, tmp, 0, 10, -1) == 1) {
         Py_CLEAR(tmp);
         PyObject *r = PyObject_CallMethod(self, "read_multi", "OOO", environ_, keep_blank_values,
                                           strict_parsing);

@@ -362,3 +362,41 @@ def test_a_submodule_reached_again_does_not_recurse(cgihost, tmp_path):
                       "print(urllib.parse.__name__)\ndel urllib.parse\nprint(urllib.parse.__name__)\n")
     r = run([cgihost, script])
     assert (r.returncode, r.stdout) == (0, b"urllib.parse\nurllib.parse\n"), r.stderr
+
+
+NO_MEMORY = r"""
+import io, sys, warnings
+import _testcapi
+warnings.simplefilter("ignore")
+import cgi
+body = (b'--B\r\nContent-Disposition: form-data; name="a"\r\n\r\nxx\r\n'
+        b'--B\r\nContent-Disposition: form-data; name="f"; filename="f.txt"\r\n\r\nyy\r\n--B--\r\n')
+ops = [
+    lambda: cgi.FieldStorage(fp=io.BytesIO(body), environ={
+        "REQUEST_METHOD": "POST", "CONTENT_TYPE": "multipart/form-data; boundary=B",
+        "CONTENT_LENGTH": str(len(body))}),
+    lambda: cgi.FieldStorage(fp=io.BytesIO(b"p=1"), environ={"REQUEST_METHOD": "POST",
+                                                            "CONTENT_LENGTH": "3"}),
+]
+for op in ops:
+    for start in range(400):
+        _testcapi.set_nomemory(start, start + 1)
+        try:
+            op()
+        except BaseException:
+            pass
+        finally:
+            _testcapi.remove_mem_hooks()
+print("survived")
+"""
+
+
+def test_an_allocation_failing_anywhere_in_fieldstorage_raises(cgihost, tmp_path):
+    """Each allocation of a FieldStorage's construction failed in turn (an
+    exception, never a crash): a string made as a call's argument went
+    unchecked, and a failed one was read (segfault)."""
+    script = tmp_path / "nomem.py"
+    script.write_text(NO_MEMORY)
+    r = run([cgihost, script], env={})
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
+    assert r.stdout.decode().strip() == "survived"
