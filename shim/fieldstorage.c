@@ -269,6 +269,18 @@ static PyObject *header_params(PyObject *headers, const char *name, int *found)
     return r;
 }
 
+/* d[key], borrowed, into *out (NULL when it is not there): -1 when the
+ * look-up failed. PyDict_GetItemString() would take a MemoryError (making
+ * the key) for a missing key: a part without its name, a body without its
+ * boundary. */
+static int dict_item(PyObject *d, const char *key, PyObject **out)
+{
+    PyObject *k = cgih_name(key);
+    *out = k ? PyDict_GetItemWithError(d, k) : NULL;
+    Py_XDECREF(k);
+    return *out || !PyErr_Occurred() ? 0 : -1;
+}
+
 static int fs_init(PyObject *self, PyObject *args, PyObject *kw)
 {
     static const char *const names[] = {"fp", "headers", "outerboundary", "environ",
@@ -471,9 +483,10 @@ static int fs_init(PyObject *self, PyObject *args, PyObject *kw)
         Py_DECREF(self_headers);
         goto done;
     }
-    PyObject *pname = PyDict_Check(pdict) ? PyDict_GetItemString(pdict, "name") : NULL;
-    PyObject *pfile = PyDict_Check(pdict) ? PyDict_GetItemString(pdict, "filename") : NULL;
-    rc = set(self, "name", pname ? pname : Py_None) < 0 ||
+    PyObject *pname = NULL, *pfile = NULL;
+    rc = (PyDict_Check(pdict) &&
+          (dict_item(pdict, "name", &pname) < 0 || dict_item(pdict, "filename", &pfile) < 0)) ||
+                 set(self, "name", pname ? pname : Py_None) < 0 ||
                  set(self, "filename", pfile ? pfile : Py_None) < 0 ||
                  set(self, "_binary_file", pfile ? Py_True : Py_False) < 0
              ? -1
@@ -507,8 +520,10 @@ static int fs_init(PyObject *self, PyObject *args, PyObject *kw)
         Py_DECREF(self_headers);
         goto done;
     }
-    PyObject *boundary = PyDict_GetItemString(pdict, "boundary");
-    if (boundary) {
+    PyObject *boundary;
+    if (dict_item(pdict, "boundary", &boundary) < 0) {
+        tmp = NULL;
+    } else if (boundary) {
         PyObject *enc = get(self, "encoding"), *err = enc ? get(self, "errors") : NULL;
         tmp = err ? PyObject_CallMethod(boundary, "encode", "OO", enc, err) : NULL;
         Py_XDECREF(enc);

@@ -400,3 +400,41 @@ def test_an_allocation_failing_anywhere_in_fieldstorage_raises(cgihost, tmp_path
     r = run([cgihost, script], env={})
     assert r.returncode == 0, r.stderr.decode()[-2000:]
     assert r.stdout.decode().strip() == "survived"
+
+
+NO_MEMORY_ERRORS = r"""
+import io, warnings
+import _testcapi
+warnings.simplefilter("ignore")
+import cgi
+body = (b'--B\r\nContent-Disposition: form-data; name="a"\r\n\r\nxx\r\n'
+        b'--B\r\nContent-Disposition: form-data; name="f"; filename="f.txt"\r\n\r\nyy\r\n--B--\r\n')
+env = {"REQUEST_METHOD": "POST", "CONTENT_TYPE": "multipart/form-data; boundary=B",
+       "CONTENT_LENGTH": str(len(body))}
+for start in range(400):
+    _testcapi.set_nomemory(start, start + 1)
+    try:
+        fs = cgi.FieldStorage(fp=io.BytesIO(body), environ=env)
+        fs["a"], fs["f"]
+    except MemoryError:
+        pass
+    except RuntimeError as e:  # io's, as under python3
+        assert str(e) == "can't allocate read lock", e
+    except BaseException as e:
+        _testcapi.remove_mem_hooks()
+        print(start, type(e).__name__, e)
+    finally:
+        _testcapi.remove_mem_hooks()
+print("done")
+"""
+
+
+def test_a_failed_allocation_is_a_memory_error_not_another_answer(cgihost, tmp_path):
+    """A look-up that failed for want of memory was taken for a missing key:
+    a part without its name (KeyError later), a body without its boundary
+    (ValueError: Invalid boundary)."""
+    script = tmp_path / "nomem_errors.py"
+    script.write_text(NO_MEMORY_ERRORS)
+    r = run([cgihost, script], env={})
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
+    assert r.stdout.decode().strip() == "done"
