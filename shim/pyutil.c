@@ -491,13 +491,25 @@ int cgih_add_methods(PyTypeObject *method_type, PyTypeObject *owner, PyMethodDef
     return 0;
 }
 
-/* sys.<name>, as the attribute lookup `sys.name` does. New reference. */
+/* sys.<name>, as the attribute lookup `sys.name` does. New reference.
+ * PySys_GetObject() hides a failed look-up's error (a MemoryError, making
+ * the key): without the name there, the look-up is made again through the
+ * module, whose errors are raised (an AttributeError when it is missing). */
 PyObject *cgih_sys_attr(const char *name)
 {
     PyObject *v = PySys_GetObject(name); /* borrowed */
-    if (!v)
+    if (v)
+        return Py_NewRef(v);
+    PyObject *k = PyUnicode_FromString("sys");
+    PyObject *sys = k ? PyImport_GetModule(k) : NULL;
+    Py_XDECREF(k);
+    if (sys) {
+        v = PyObject_GetAttrString(sys, name);
+        Py_DECREF(sys);
+    } else if (!PyErr_Occurred()) {
         PyErr_Format(PyExc_AttributeError, "module 'sys' has no attribute '%s'", name);
-    return Py_XNewRef(v);
+    }
+    return v;
 }
 
 int cgih_meta_path_push(PyMethodDef *def)

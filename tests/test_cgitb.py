@@ -832,3 +832,39 @@ def test_handle_compares_the_format_at_each_use_as_the_stdlib(cgihost, tmp_path)
     script.write_text(FORMAT_COMPARED)
     assert same_stdout(cgihost, script) == (
         b"4 True False False ['.html']\nIndexError list index out of range\n4 True True False []\n")
+
+
+NO_MEMORY = r"""
+import sys, warnings
+import _testcapi
+warnings.simplefilter("ignore")
+import cgitb
+try:
+    1 / 0
+except ZeroDivisionError:
+    info = sys.exc_info()
+for fn in (cgitb.html, cgitb.text):
+    fn(info)  # what it imports, imported once
+    for start in range(200):
+        _testcapi.set_nomemory(start, start + 1)
+        try:
+            fn(info)
+        except MemoryError:
+            pass
+        except BaseException as e:
+            _testcapi.remove_mem_hooks()
+            print(fn.__name__, start, type(e).__name__, e)
+        finally:
+            _testcapi.remove_mem_hooks()
+print("done")
+"""
+
+
+def test_a_failed_allocation_reading_sys_is_a_memory_error(cgihost, tmp_path):
+    """Each allocation of html() and text() failed in turn: a MemoryError,
+    as under python3. Reading sys.version or sys.executable through
+    PySys_GetObject(), which hides its error, gave AttributeError: module
+    'sys' has no attribute 'version'."""
+    script = tmp_path / "nomem.py"
+    script.write_text(NO_MEMORY)
+    assert same_stdout(cgihost, script) == b"done\n"
