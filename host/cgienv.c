@@ -345,13 +345,25 @@ static int put_script(struct out *o, const struct vars *vs, size_t r, size_t lev
     int rc = -1;
     if (sn == NULL || fn == NULL)
         goto done;
+    /* The script's request's own context, where the snippet passed it
+     * (Apache gives the Action none of it); else cgih_cgi_context's guess. */
+    const char *ctx_prefix = get(vs, r + 1, "CGIHOST_CONTEXT_PREFIX");
+    const char *ctx_root = get(vs, r + 1, "CGIHOST_CONTEXT_ROOT");
     size_t prefix_len, root_len;
-    cgih_cgi_context(docroot, sn, fn, &prefix_len, &root_len);
+    if (ctx_prefix && ctx_root) {
+        prefix_len = 0;
+        root_len = 0;
+    } else {
+        ctx_prefix = ctx_root = NULL;
+        cgih_cgi_context(docroot, sn, fn, &prefix_len, &root_len);
+    }
     size_t le = strlen(extra);
     if (put_str(o, level, "SCRIPT_NAME", sn, sn_len) < 0 ||
         put_str(o, level, "SCRIPT_FILENAME", fn, fn_len) < 0 ||
-        put_str(o, level, "CONTEXT_PREFIX", sn, prefix_len) < 0 ||
-        (root_len == (size_t)-1
+        (ctx_prefix ? put_str(o, level, "CONTEXT_PREFIX", ctx_prefix, strlen(ctx_prefix))
+                    : put_str(o, level, "CONTEXT_PREFIX", sn, prefix_len)) < 0 ||
+        (ctx_root ? put_str(o, level, "CONTEXT_DOCUMENT_ROOT", ctx_root, strlen(ctx_root))
+         : root_len == (size_t)-1
              ? put_str(o, level, "CONTEXT_DOCUMENT_ROOT", docroot, strlen(docroot))
              : put_str(o, level, "CONTEXT_DOCUMENT_ROOT", fn, root_len)) < 0)
         goto done;
@@ -425,8 +437,11 @@ void cgih_cgi_env_free(char **env)
 char **cgih_cgi_direct_env(char *const *env, cgih_cgi_find_fn find, void *arg)
 {
     /* What the Action adds to the script's request, and the snippet. */
-    static const char *const action[] = {"STATUS", "QUERY_STRING", "HANDLER", "CGIHOST_FILE"};
-    static const char *const snippet[] = {"CGIHOST_FILE"};
+    static const char *const action[] = {
+        "STATUS",       "QUERY_STRING",           "HANDLER",
+        "CGIHOST_FILE", "CGIHOST_CONTEXT_PREFIX", "CGIHOST_CONTEXT_ROOT"};
+    static const char *const snippet[] = {"CGIHOST_FILE", "CGIHOST_CONTEXT_PREFIX",
+                                          "CGIHOST_CONTEXT_ROOT"};
     size_t n = 0;
     while (env[n])
         n++;
@@ -461,10 +476,12 @@ char **cgih_cgi_direct_env(char *const *env, cgih_cgi_find_fn find, void *arg)
         if (level > 0 && after_cgi)
             rc = put_previous(&o, &vs, r, k, level);
         if (k == OTHER) {
-            /* (CGIHOST_FILE is the snippet's, for cgihost: of a request
-             * that failed before it, an ErrorDocument's script's too) */
+            /* (CGIHOST_FILE and CGIHOST_CONTEXT_* are the snippet's, for
+             * cgihost: of a request that failed before it, an
+             * ErrorDocument's script's too) */
             for (size_t i = 0; i < n && rc == 0; i++)
-                if (vs.v[i].level == r && !named(&vs.v[i], snippet, 1))
+                if (vs.v[i].level == r &&
+                    !named(&vs.v[i], snippet, sizeof snippet / sizeof snippet[0]))
                     rc = put(&o, level, vs.v[i].name, vs.v[i].len, vs.v[i].value,
                              strlen(vs.v[i].value));
             after_cgi = ran_a_cgi(&vs, r);

@@ -79,7 +79,10 @@ size_t cgih_cgi_query_words(const char *query_string);
  * SCRIPT_FILENAME, PATH_INFO, PATH_TRANSLATED, CONTEXT_PREFIX and
  * CONTEXT_DOCUMENT_ROOT made again from its PATH_INFO and the script file at
  * the start of its PATH_TRANSLATED: find(translated, level, arg) gives that
- * file name's length, or (size_t)-1 to leave the six out. Any other level
+ * file name's length, or (size_t)-1 to leave the six out. The two CONTEXT_
+ * variables are the script's request's own where the snippet passed them
+ * (CGIHOST_CONTEXT_PREFIX and CGIHOST_CONTEXT_ROOT at level r+1, dropped
+ * as CGIHOST_FILE is), otherwise cgih_cgi_context's guess. Any other level
  * (another program's, or a request that ran nothing and was made by no
  * Action) is kept as it is.
  *
@@ -116,7 +119,9 @@ int cgih_cgi_routed_here(const char *routed, const char *filename);
  * followed by the URL path; otherwise (an Alias) the URL and the file with
  * their longest common tail of whole '/' components removed, leaving at least
  * the URL's first component as the prefix, without a trailing slash. A guess:
- * Apache does not pass the first request's context to the Action.
+ * Apache does not pass the first request's context to the Action, and gives
+ * "" and DOCUMENT_ROOT for an AliasMatch or a rewrite to a file name; used
+ * when the snippet's CGIHOST_CONTEXT_* are not there.
  * Sets *prefix_len within script_name and *root_len within filename;
  * *root_len == (size_t)-1 means "use document_root". */
 void cgih_cgi_context(const char *document_root, const char *script_name, const char *filename,

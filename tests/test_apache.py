@@ -143,6 +143,11 @@ Alias /aliased "{d.aliased}"
     </FilesMatch>
 </Directory>
 
+# AliasMatch and ScriptAliasMatch leave Apache's default context ("" and
+# DOCUMENT_ROOT), as does a rewrite to a file name.
+AliasMatch ^/amatch/(.*)$ "{d.doc}/sub/$1"
+ScriptAliasMatch ^/amatch-direct/(.*)$ "{d.direct}/sub/$1"
+
 # A rewrite idiom: the rule maps /app/NAME to a script, but the handler's
 # sub-request for PATH_TRANSLATED skips it (REDIRECT_STATUS is set there) and
 # finds the file app/NAME, which the snippet never routed to cgihost.
@@ -359,6 +364,19 @@ def test_environment_under_an_alias(httpd, site):
     assert env["CWD"] == str(site.aliased)
     assert env["ARGV0"] == str(site.aliased / "env.py")
     assert not any(k.startswith("REDIRECT_") for k in env)
+
+
+@needs_apache
+def test_context_is_the_requests_own_after_an_aliasmatch(httpd, site):
+    # Apache sets CONTEXT_PREFIX and CONTEXT_DOCUMENT_ROOT for an Alias, not
+    # for an AliasMatch; the snippet passes the request's own to cgihost.
+    via = env_dump(httpd, "/amatch/env.py/x?k=v")
+    direct = env_dump(httpd, "/amatch-direct/env.py/x?k=v")
+    expect = {k: v.replace(str(site.direct), str(site.doc)).replace("/amatch-direct/", "/amatch/")
+              for k, v in direct.items() if k not in VOLATILE}
+    assert {k: v for k, v in via.items() if k not in VOLATILE} == expect
+    assert (via["CONTEXT_PREFIX"], via["CONTEXT_DOCUMENT_ROOT"]) == ("", str(site.doc))
+    assert via["SCRIPT_FILENAME"] == str(site.doc / "sub" / "env.py")
 
 
 @needs_apache

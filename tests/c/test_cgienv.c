@@ -142,6 +142,18 @@ static void test_direct_env(void)
                                            "UNIQUE_ID=first", "HTTPS=on", "REDIRECTED=1",
                                            "REQUEST_URI=/d/x.py/a/b?q=1", NULL});
 
+    /* The snippet's context of the script's request wins over the guess,
+     * and is not passed on. */
+    e.n = 0;
+    handler(&e, 0, "/am/x.py", "");
+    add(&e, 1, "CGIHOST_CONTEXT_PREFIX=/am");
+    add(&e, 1, "CGIHOST_CONTEXT_ROOT=/srv/real");
+    check_direct_env("a request whose context the snippet passed", &e,
+                     (const char *const[]){"SCRIPT_NAME=/am/x.py", "SCRIPT_FILENAME=/srv/am/x.py",
+                                           "CONTEXT_PREFIX=/am", "CONTEXT_DOCUMENT_ROOT=/srv/real",
+                                           "DOCUMENT_ROOT=/srv", "HTTP_HOST=h",
+                                           "QUERY_STRING=", NULL});
+
     /* An ErrorDocument: the request that failed ran nothing. */
     e.n = 0;
     handler(&e, 0, "/err.py", "");
