@@ -23,26 +23,7 @@
 
 /* ---- module globals, as LOAD_GLOBAL / STORE_GLOBAL see them -------------- */
 
-/* The value of the global `name` of the cgi module, else the builtin, else
- * NameError. New reference. */
-static PyObject *load_global(PyObject *module, const char *name)
-{
-    PyObject *d = PyModule_GetDict(module); /* borrowed */
-    PyObject *key = PyUnicode_FromString(name);
-    if (!key)
-        return NULL;
-    PyObject *v = PyDict_GetItemWithError(d, key);
-    if (!v && !PyErr_Occurred()) {
-        PyObject *b = PyEval_GetBuiltins(); /* borrowed */
-        v = b ? PyDict_GetItemWithError(b, key) : NULL;
-        if (!v && !PyErr_Occurred())
-            PyErr_Format(PyExc_NameError, "name '%s' is not defined", name);
-    }
-    Py_DECREF(key);
-    Py_XINCREF(v);
-    return v;
-}
-
+/* `name = v` at the cgi module's top level (cgih_load_global() reads). */
 static int store_global(PyObject *module, const char *name, PyObject *v)
 {
     return PyDict_SetItemString(PyModule_GetDict(module), name, v);
@@ -51,7 +32,7 @@ static int store_global(PyObject *module, const char *name, PyObject *v)
 /* print(*args, end=end) through the `print` that cgi.py would find. */
 static int print_objs(PyObject *module, PyObject *args, const char *end)
 {
-    PyObject *print = load_global(module, "print");
+    PyObject *print = cgih_load_global(module, "print");
     if (!print)
         return -1;
     PyObject *kw = NULL, *r = NULL;
@@ -212,7 +193,7 @@ static int no_kwargs(const char *fname, PyObject *kw)
 
 static PyObject *call_global_args(PyObject *module, const char *name, PyObject *args)
 {
-    PyObject *f = load_global(module, name);
+    PyObject *f = cgih_load_global(module, name);
     if (!f)
         return NULL;
     PyObject *r = PyObject_Call(f, args, NULL);
@@ -229,12 +210,12 @@ static PyObject *cgi_initlog(PyObject *module, PyObject *args, PyObject *kw)
     if (PyErr_WarnEx(PyExc_DeprecationWarning,
                      "cgi.log() is deprecated as of 3.10. Use logging instead", 1) < 0)
         return NULL;
-    PyObject *logfile = load_global(module, "logfile");
+    PyObject *logfile = cgih_load_global(module, "logfile");
     if (!logfile)
         return NULL;
     int t = PyObject_IsTrue(logfile);
     if (t > 0) {
-        PyObject *logfp = load_global(module, "logfp");
+        PyObject *logfp = cgih_load_global(module, "logfp");
         if (!logfp) {
             Py_DECREF(logfile);
             return NULL;
@@ -244,7 +225,7 @@ static PyObject *cgi_initlog(PyObject *module, PyObject *args, PyObject *kw)
         t = has < 0 ? -1 : !has;
     }
     if (t > 0) {
-        PyObject *open = load_global(module, "open");
+        PyObject *open = cgih_load_global(module, "open");
         PyObject *fp = NULL;
         if (open) {
             /* open(logfile, "a", encoding="locale"); before 3.10, which
@@ -273,14 +254,14 @@ static PyObject *cgi_initlog(PyObject *module, PyObject *args, PyObject *kw)
     Py_DECREF(logfile);
     if (t < 0)
         return NULL;
-    PyObject *logfp = load_global(module, "logfp");
+    PyObject *logfp = cgih_load_global(module, "logfp");
     if (!logfp)
         return NULL;
     int has = PyObject_IsTrue(logfp);
     Py_DECREF(logfp);
     if (has < 0)
         return NULL;
-    PyObject *f = load_global(module, has ? "dolog" : "nolog");
+    PyObject *f = cgih_load_global(module, has ? "dolog" : "nolog");
     if (!f)
         return NULL;
     int rc = store_global(module, "log", f);
@@ -329,7 +310,7 @@ static PyObject *cgi_dolog(PyObject *module, PyObject *args, PyObject *kw)
     if (!rest)
         return NULL;
     /* logfp.write is looked up before fmt % args is formatted */
-    PyObject *logfp = load_global(module, "logfp");
+    PyObject *logfp = cgih_load_global(module, "logfp");
     PyObject *write = logfp ? cgih_getattr(logfp, "write") : NULL;
     PyObject *line = write ? PyNumber_Remainder(fmt, rest) : NULL;
     PyObject *nl = line ? PyUnicode_FromString("\n") : NULL;
@@ -368,7 +349,7 @@ static PyObject *cgi_closelog(PyObject *module, PyObject *args, PyObject *kw)
     Py_XDECREF(empty);
     if (rc < 0)
         return NULL;
-    PyObject *logfp = load_global(module, "logfp");
+    PyObject *logfp = cgih_load_global(module, "logfp");
     if (!logfp)
         return NULL;
     int t = PyObject_IsTrue(logfp);
@@ -380,7 +361,7 @@ static PyObject *cgi_closelog(PyObject *module, PyObject *args, PyObject *kw)
     Py_DECREF(logfp);
     if (t < 0)
         return NULL;
-    PyObject *f = load_global(module, "initlog");
+    PyObject *f = cgih_load_global(module, "initlog");
     if (!f)
         return NULL;
     rc = store_global(module, "log", f);
@@ -568,7 +549,7 @@ static PyObject *cgi_parse(PyObject *module, PyObject *args, PyObject *kw)
     if (t < 0)
         goto done;
     if (t) {
-        PyObject *ph = load_global(module, "parse_header");
+        PyObject *ph = cgih_load_global(module, "parse_header");
         PyObject *ct = ph ? cgih_get_key(environ_, "CONTENT_TYPE") : NULL;
         PyObject *parsed = ct ? PyObject_CallOneArg(ph, ct) : NULL;
         Py_XDECREF(ph);
@@ -579,7 +560,7 @@ static PyObject *cgi_parse(PyObject *module, PyObject *args, PyObject *kw)
             goto done;
         if ((t = PyUnicode_Check(ctype) &&
                  PyUnicode_CompareWithASCIIString(ctype, "multipart/form-data") == 0)) {
-            PyObject *pm = load_global(module, "parse_multipart");
+            PyObject *pm = cgih_load_global(module, "parse_multipart");
             PyObject *a = pm ? PyTuple_Pack(2, fp, pdict) : NULL;
             PyObject *k = a ? Py_BuildValue("{sO}", "separator", separator) : NULL;
             if (k)
@@ -596,7 +577,7 @@ static PyObject *cgi_parse(PyObject *module, PyObject *args, PyObject *kw)
             Py_XDECREF(cl);
             if (!clength)
                 goto done;
-            PyObject *maxlen = load_global(module, "maxlen");
+            PyObject *maxlen = cgih_load_global(module, "maxlen");
             t = maxlen ? PyObject_IsTrue(maxlen) : -1;
             if (t > 0)
                 t = PyObject_RichCompareBool(clength, maxlen, Py_GT);
@@ -715,7 +696,7 @@ static PyObject *cgi_parse_multipart(PyObject *module, PyObject *args, PyObject 
     }
     if (!(environ_ = Py_BuildValue("{ss}", "REQUEST_METHOD", "POST")))
         goto done;
-    PyObject *cls = load_global(module, "FieldStorage");
+    PyObject *cls = cgih_load_global(module, "FieldStorage");
     if (!cls)
         goto done;
     PyObject *a = PyTuple_Pack(1, fp);
@@ -1014,7 +995,7 @@ static PyObject *cgi_print_environ_usage(PyObject *module, PyObject *args, PyObj
 /* Calls the global `name` with args (NULL: none); 0 or -1. */
 static int call_global_void(PyObject *module, const char *name, PyObject *arg)
 {
-    PyObject *f = load_global(module, name);
+    PyObject *f = cgih_load_global(module, name);
     if (!f)
         return -1;
     PyObject *r = arg ? PyObject_CallOneArg(f, arg) : PyObject_CallNoArgs(f);
@@ -1052,7 +1033,7 @@ static PyObject *cgi_test(PyObject *module, PyObject *args, PyObject *kw)
                 goto done;
         }
         /* try: */
-        PyObject *fsc = load_global(module, "FieldStorage");
+        PyObject *fsc = cgih_load_global(module, "FieldStorage");
         PyObject *form = fsc ? PyObject_CallNoArgs(fsc) : NULL;
         Py_XDECREF(fsc);
         rc = form ? 0 : -1;
@@ -1072,7 +1053,7 @@ static PyObject *cgi_test(PyObject *module, PyObject *args, PyObject *kw)
                 rc = print_str(module, "<H3>What follows is a test, not an actual exception:</H3>");
             if (rc == 0) {
                 /* g() -> f() -> exec("testing print_exception() -- <I>italics?</I>") */
-                PyObject *ex = load_global(module, "exec");
+                PyObject *ex = cgih_load_global(module, "exec");
                 PyObject *r = ex ? PyObject_CallFunction(
                                        ex, "sO", "testing print_exception() -- <I>italics?</I>",
                                        PyModule_GetDict(module))

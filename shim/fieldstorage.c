@@ -72,13 +72,12 @@ static int call_method0_void(PyObject *self, const char *name)
     return r ? 0 : -1;
 }
 
-/* The module global `name` of the cgi module (new reference). */
+/* The global `name` as cgi.py's code reads it (new reference): the cgi
+ * module's, else the builtin, else NameError (a script's `del cgi.maxlen`). */
 static PyObject *module_global(PyTypeObject *tp, const char *name)
 {
     PyObject *m = cgih_cgi_module_of(tp);
-    if (!m)
-        return NULL;
-    return cgih_getattr(m, name);
+    return m ? cgih_load_global(m, name) : NULL;
 }
 
 /* getattr(module, attr), the module taken from sys.modules where it is

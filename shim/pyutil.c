@@ -491,6 +491,26 @@ int cgih_add_methods(PyTypeObject *method_type, PyTypeObject *owner, PyMethodDef
     return 0;
 }
 
+/* The global NAME as the code of MODULE reads it: the module's, else the
+ * builtin, else NameError (a script's `del cgi.maxlen`). New reference. */
+PyObject *cgih_load_global(PyObject *module, const char *name)
+{
+    PyObject *d = PyModule_GetDict(module); /* borrowed */
+    PyObject *key = PyUnicode_FromString(name);
+    if (!key)
+        return NULL;
+    PyObject *v = PyDict_GetItemWithError(d, key);
+    if (!v && !PyErr_Occurred()) {
+        PyObject *b = PyEval_GetBuiltins(); /* borrowed */
+        v = b ? PyDict_GetItemWithError(b, key) : NULL;
+        if (!v && !PyErr_Occurred())
+            PyErr_Format(PyExc_NameError, "name '%s' is not defined", name);
+    }
+    Py_DECREF(key);
+    Py_XINCREF(v);
+    return v;
+}
+
 /* sys.<name>, as the attribute lookup `sys.name` does. New reference.
  * PySys_GetObject() hides a failed look-up's error (a MemoryError, making
  * the key): without the name there, the look-up is made again through the

@@ -1247,6 +1247,38 @@ def case_fs_maxlen():
 
 
 @case
+def case_fs_maxlen_global():
+    # maxlen is a global of cgi.py's code: the module's, else a builtin,
+    # else NameError (review Z11)
+    import builtins
+    body = b"a=1&b=2&c=3"
+    del cgi.maxlen
+    show("deleted", cgi.FieldStorage, fp=io.BytesIO(body), environ=post_env(body))
+    show("deleted, parse", cgi.parse, io.BytesIO(body), post_env(body))
+    show("deleted, get", cgi.FieldStorage, environ={"QUERY_STRING": "a=1"})
+    builtins.maxlen = 5
+    try:
+        show("builtin", cgi.FieldStorage, fp=io.BytesIO(body), environ=post_env(body))
+        cgi.maxlen = 0
+        show("module's first", cgi.FieldStorage, fp=io.BytesIO(body), environ=post_env(body))
+    finally:
+        del builtins.maxlen
+    # MiniFieldStorage too, which read_urlencoded() calls by its global name
+    cgi.maxlen = 0
+    mini = cgi.MiniFieldStorage
+    del cgi.MiniFieldStorage
+    try:
+        show("no MiniFieldStorage", cgi.FieldStorage, fp=io.BytesIO(body), environ=post_env(body))
+        builtins.MiniFieldStorage = mini
+        show("builtin MiniFieldStorage", cgi.FieldStorage, fp=io.BytesIO(body),
+             environ=post_env(body))
+    finally:
+        cgi.MiniFieldStorage = mini
+        if hasattr(builtins, "MiniFieldStorage"):
+            del builtins.MiniFieldStorage
+
+
+@case
 def case_fs_content_headers():
     env = {"REQUEST_METHOD": "POST"}
     for ct in ["text/plain; charset=utf-8", "TEXT/PLAIN", 'application/x-www-form-urlencoded; a="b;c"',
