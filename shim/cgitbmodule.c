@@ -173,6 +173,25 @@ static PyObject *import_attr2(const char *module, const char *obj, const char *n
     return a;
 }
 
+/* The global `name` of cgitb.py's code: the module's, else the builtin,
+ * else NameError, as LOAD_GLOBAL finds it (a new reference). */
+static PyObject *load_global(PyObject *module, const char *name)
+{
+    PyObject *key = PyUnicode_InternFromString(name);
+    if (!key)
+        return NULL;
+    PyObject *v = PyDict_GetItemWithError(PyModule_GetDict(module), key);
+    if (!v && !PyErr_Occurred()) {
+        PyObject *b = PyEval_GetBuiltins(); /* borrowed */
+        v = b ? PyDict_GetItemWithError(b, key) : NULL;
+        if (!v && !PyErr_Occurred())
+            PyErr_Format(PyExc_NameError, "name '%s' is not defined", name);
+    }
+    Py_XINCREF(v);
+    Py_DECREF(key);
+    return v;
+}
+
 /* `a, b, ... = seq` into out[0..n-1] (new references), with Python's errors. */
 static int unpack(PyObject *seq, Py_ssize_t n, PyObject **out)
 {
@@ -1364,16 +1383,34 @@ static PyObject *escape_plain(PyObject *doc)
     return s;
 }
 
-/* The report as cgitb.py's handle() makes it: formatter(info, context), or on
- * any failure the plain traceback (*plain set). */
-static PyObject *handle_doc(PyObject *module, PyObject *self, PyObject *info, int html, int *plain)
+static PyObject *format_eq_html(PyObject *self);
+
+/* `formatter = (self.format=="html") and html or text`: the globals html
+ * and text as cgitb.py's code finds them (a NameError when deleted; text
+ * when html is false). A new reference. */
+static PyObject *choose_formatter(PyObject *module, PyObject *self)
+{
+    PyObject *eq = format_eq_html(self);
+    int t = eq ? PyObject_IsTrue(eq) : -1;
+    Py_XDECREF(eq);
+    if (t <= 0)
+        return t < 0 ? NULL : load_global(module, "text");
+    PyObject *html = load_global(module, "html");
+    int h = html ? PyObject_IsTrue(html) : -1;
+    if (h > 0)
+        return html;
+    Py_XDECREF(html);
+    return h < 0 ? NULL : load_global(module, "text");
+}
+
+/* The report as cgitb.py's handle() makes it, in its try: formatter(info,
+ * self.context), or on any failure the plain traceback (*plain set). */
+static PyObject *handle_doc(PyObject *self, PyObject *formatter, PyObject *info, int *plain)
 {
     *plain = 0;
-    PyObject *formatter = getattr_s(module, html ? "html" : "text");
-    PyObject *context = formatter ? getattr_s(self, "context") : NULL, *doc = NULL;
+    PyObject *context = getattr_s(self, "context"), *doc = NULL;
     if (context)
         doc = PyObject_CallFunctionObjArgs(formatter, info, context, NULL);
-    Py_XDECREF(formatter);
     Py_XDECREF(context);
     if (doc)
         return doc;
@@ -1693,19 +1730,26 @@ static PyObject *hook_handle(PyObject *self, PyTypeObject *cls, PyObject *const 
     if (html < 0)
         goto done;
     if (html) {
-        PyObject *reset = getattr_s(module, "reset"), *s = NULL;
-        if (reset)
-            s = PyObject_CallNoArgs(reset);
+        /* self.file.write(reset()): the method first, then the global */
+        PyObject *write = NULL, *reset = NULL, *s = NULL, *w = NULL;
+        if ((file = getattr_s(self, "file")) && (write = getattr_s(file, "write")) &&
+            (reset = load_global(module, "reset")) && (s = PyObject_CallNoArgs(reset)))
+            w = PyObject_CallOneArg(write, s);
+        Py_CLEAR(file);
+        Py_XDECREF(write);
         Py_XDECREF(reset);
-        if (write_file(self, s) < 0)
+        Py_XDECREF(s);
+        if (!w)
             goto done;
+        Py_DECREF(w);
     }
-    /* formatter = (self.format=="html") and html or text */
-    if ((html = format_is_html(self)) < 0)
+    PyObject *formatter = choose_formatter(module, self);
+    if (!formatter)
         goto done;
     int plain;
-    if (!(doc = handle_doc(module, self, info, html, &plain)) ||
-        !(display = getattr_s(self, "display")))
+    doc = handle_doc(self, formatter, info, &plain);
+    Py_DECREF(formatter);
+    if (!doc || !(display = getattr_s(self, "display")))
         goto done;
     int shown = PyObject_IsTrue(display);
     if (shown < 0)

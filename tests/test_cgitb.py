@@ -178,6 +178,55 @@ def test_handle_honours_a_replaced_reset(cgihost, tmp_path):
     assert same_stdout(cgihost, script) == b"'RESET\\n' True\n"
 
 
+def test_handle_looks_up_its_globals_as_the_stdlib(cgihost, tmp_path):
+    """handle()'s reset, html and text are cgitb.py's globals: one deleted is
+    a NameError, raised before the try (the formatter is chosen outside it),
+    and `(self.format=="html") and html or text` gives text for an html
+    that is false. The formatter's look-up failing was caught and the plain
+    traceback written; None for html was called, TypeError, also the plain
+    traceback; a deleted reset was an AttributeError (review Z15)."""
+    script = tmp_path / "g.py"
+    script.write_text(
+        "import io, sys, cgitb\n"
+        "try:\n"
+        "    1 / 0\n"
+        "except ZeroDivisionError:\n"
+        "    info = sys.exc_info()\n"
+        "def show(tag):\n"
+        "    buf = io.StringIO()\n"
+        "    try:\n"
+        "        r = cgitb.Hook(file=buf).handle(info)\n"
+        "    except Exception as e:\n"
+        "        r = '%s: %s' % (type(e).__name__, e)\n"
+        "    v = buf.getvalue()\n"
+        "    print(tag, r, len(v) > 0, '<pre>' in v, 'A problem occurred' in v,\n"
+        "          'summary=' in v)\n"
+        "html, text, reset = cgitb.html, cgitb.text, cgitb.reset\n"
+        "cgitb.html = None\n"
+        "show('falsy')\n"
+        "cgitb.html = 0; cgitb.text = lambda info, context: 'TEXT'\n"
+        "show('falsy-text')\n"
+        "del cgitb.html\n"
+        "show('no-html')\n"
+        "cgitb.html = html; del cgitb.text\n"
+        "show('no-text')\n"
+        "cgitb.text = text; del cgitb.reset\n"
+        "show('no-reset')\n"
+        "cgitb.reset = reset\n"
+        "h = cgitb.Hook(file=io.StringIO(), format='text'); del cgitb.text\n"
+        "try:\n"
+        "    h.handle(info)\n"
+        "except NameError as e:\n"
+        "    print(e)\n")
+    assert same_stdout(cgihost, script) == (
+        b"falsy None True False True False\n"
+        b"falsy-text None True False False False\n"
+        b"no-html NameError: name 'html' is not defined True False False False\n"
+        b"no-text None True False True True\n"
+        b"no-reset NameError: name 'reset' is not defined False False False False\n"
+        b"name 'text' is not defined\n")
+
+
 def test_hook_call_and_attribute_errors_as_stdlib(cgihost, tmp_path):
     """Hook.__call__ returns None whatever handle() returns, and messages
     name the class 'Hook' (found by a randomized differential run)."""
