@@ -192,6 +192,29 @@ static PyObject *load_global(PyObject *module, const char *name)
     return v;
 }
 
+/* name(a, b, c) for the global `name` (a new reference). */
+static PyObject *call_global3(PyObject *module, const char *name, PyObject *a, PyObject *b,
+                              PyObject *c)
+{
+    PyObject *f = load_global(module, name);
+    if (!f)
+        return NULL;
+    PyObject *r = PyObject_CallFunctionObjArgs(f, a, b, c, NULL);
+    Py_DECREF(f);
+    return r;
+}
+
+/* name(arg) for the global `name` (a new reference). */
+static PyObject *call_global(PyObject *module, const char *name, PyObject *arg)
+{
+    PyObject *f = load_global(module, name);
+    if (!f)
+        return NULL;
+    PyObject *r = PyObject_CallOneArg(f, arg);
+    Py_DECREF(f);
+    return r;
+}
+
 /* `a, b, ... = seq` into out[0..n-1] (new references), with Python's errors. */
 static int unpack(PyObject *seq, Py_ssize_t n, PyObject **out)
 {
@@ -400,8 +423,9 @@ static PyObject *cgitb_lookup(PyObject *module, PyObject *args, PyObject *kwds)
 
 /* A port of scanvars(): the names of one logical line, tokenized from
  * reader(), with what lookup() (or getattr() after a '.') finds for them. */
-static PyObject *scanvars(cgitb_state *st, PyObject *reader, PyObject *frame, PyObject *locals)
+static PyObject *scanvars(PyObject *module, PyObject *reader, PyObject *frame, PyObject *locals)
 {
+    cgitb_state *st = get_state(module);
     PyObject *vars = NULL, *lasttoken = Py_NewRef(Py_None), *parent = Py_NewRef(Py_None);
     PyObject *prefix = NULL, *value = Py_NewRef(st->undef);
     PyObject *tokenize = NULL, *kwlist = NULL, *NEWLINE = NULL, *NAME = NULL, *tokens = NULL;
@@ -459,13 +483,18 @@ static PyObject *scanvars(cgitb_state *st, PyObject *reader, PyObject *frame, Py
                         goto done;
                 }
             } else {
-                PyObject *wv = lookup(st, token, frame, locals);
-                if (!wv)
+                /* where, value = lookup(token, frame, locals): the global */
+                PyObject *lf = load_global(module, "lookup"), *wv = NULL, *wvv[2];
+                if (lf)
+                    wv = PyObject_CallFunctionObjArgs(lf, token, frame, locals, NULL);
+                Py_XDECREF(lf);
+                int u = wv ? unpack(wv, 2, wvv) : -1;
+                Py_XDECREF(wv);
+                if (u < 0)
                     goto done;
-                /* lookup() returns an exact 2-tuple. */
-                Py_SETREF(value, Py_NewRef(PyTuple_GET_ITEM(wv, 1)));
-                item = PyTuple_Pack(3, token, PyTuple_GET_ITEM(wv, 0), value);
-                Py_DECREF(wv);
+                Py_SETREF(value, wvv[1]);
+                item = PyTuple_Pack(3, token, wvv[0], value);
+                Py_DECREF(wvv[0]);
                 if (!item)
                     goto done;
             }
@@ -526,7 +555,7 @@ static PyObject *cgitb_scanvars(PyObject *module, PyObject *args, PyObject *kwds
     PyObject *av[3];
     if (cgih_bind_args("scanvars", 0, args, kwds, names, 3, 3, av) < 0)
         return NULL;
-    return scanvars(get_state(module), av[0], av[1], av[2]);
+    return scanvars(module, av[0], av[1], av[2]);
 }
 
 /* ---- the reports: html() and text() ----------------------------------------- */
@@ -616,6 +645,8 @@ static PyMethodDef formatvalue_def = {"<lambda>", formatvalue_call, METH_O, NULL
 typedef struct {
     int html;
     cgitb_state *st;
+    PyObject *module; /* cgitb, borrowed: small, strong, grey, scanvars are its globals */
+    PyObject *indent; /* '<tt>' + small('&nbsp;' * 5) + '&nbsp;</tt>' (html only) */
     PyObject *inspect, *getline, *abspath;
     PyObject *repr;      /* pydoc.html.repr or pydoc.text.repr */
     PyObject *escape;    /* pydoc.html.escape (html only) */
@@ -634,13 +665,15 @@ static void report_clear(report *r)
     Py_CLEAR(r->preformat);
     Py_CLEAR(r->formatvalue);
     Py_CLEAR(r->one);
+    Py_CLEAR(r->indent);
 }
 
-static int report_init(report *r, cgitb_state *st, int html)
+static int report_init(report *r, PyObject *module, int html)
 {
     const char *doc = html ? "html" : "text";
     r->html = html;
-    r->st = st;
+    r->module = module;
+    r->st = get_state(module);
     if (!(r->inspect = PyImport_ImportModule("inspect")) ||
         !(r->getline = import_attr("linecache", "getline")) ||
         !(r->abspath = import_attr2("os", "path", "abspath")) ||
@@ -709,7 +742,7 @@ static PyObject *frame_call(report *r, PyObject *func, PyObject *argvalues)
     PyObject *call = NULL;
     if (r->html) {
         PyObject *e = PyObject_CallOneArg(r->escape, func), *s = NULL;
-        if (e && (s = strong(e)))
+        if (e && (s = call_global(r->module, "strong", e)))
             call = cat_sl("in ", s);
         Py_XDECREF(e);
         Py_XDECREF(s);
@@ -753,7 +786,8 @@ static int context_row(report *r, PyObject *rows, PyObject *i, PyObject *line, P
         if (nb)
             pad = PySequence_Repeat(nb, n > 0 ? n : 0);
         Py_XDECREF(nb);
-        if (pad && (padded = PyNumber_Add(pad, si)) && (sm = small(padded)))
+        if (pad && (padded = PyNumber_Add(pad, si)) &&
+            (sm = call_global(r->module, "small", padded)))
             num = cat_sr(sm, "&nbsp;");
         Py_DECREF(si);
         Py_XDECREF(pad);
@@ -769,7 +803,7 @@ static int context_row(report *r, PyObject *rows, PyObject *i, PyObject *line, P
             if (tt && hl) {
                 row = pyfmt("<tr><td bgcolor=\"#ffccee\">%s</td></tr>", tt);
             } else if (tt) {
-                PyObject *g = grey(tt);
+                PyObject *g = call_global(r->module, "grey", tt);
                 if (g)
                     row = pyfmt("<tr><td>%s</td></tr>", g);
                 Py_XDECREF(g);
@@ -806,16 +840,17 @@ static PyObject *dump_entry(report *r, PyObject *name, PyObject *where, PyObject
     if (r->html) {
         if (is_global || is_builtin) {
             PyObject *em = pyfmt("<em>%s</em> ", where), *s = NULL;
-            if (em && (s = strong(name)))
+            if (em && (s = call_global(r->module, "strong", name)))
                 label = PyNumber_Add(em, s);
             Py_XDECREF(em);
             Py_XDECREF(s);
         } else if (is_local) {
-            label = strong(name);
+            label = call_global(r->module, "strong", name);
         } else {
             PyObject *last = NULL, *s = NULL;
             PyObject *parts = call_method(name, "split", "s", ".");
-            if (parts && (last = PySequence_GetItem(parts, -1)) && (s = strong(last)))
+            if (parts && (last = PySequence_GetItem(parts, -1)) &&
+                (s = call_global(r->module, "strong", last)))
                 label = PyNumber_Add(where, s);
             Py_XDECREF(parts);
             Py_XDECREF(last);
@@ -878,8 +913,8 @@ static int dump_row(report *r, PyObject *rows, PyObject *vars)
     if (PyErr_Occurred() || !(joined = join(r->html ? ", " : "\n", dump)))
         goto done;
     if (r->html) {
-        PyObject *g = grey(joined), *s = NULL;
-        if (g && (s = small(g)))
+        PyObject *g = call_global(r->module, "grey", joined), *s = NULL;
+        if (g && (s = call_global(r->module, "small", g)))
             row = pyfmt("<tr><td>%s</td></tr>", s);
         Py_XDECREF(g);
         Py_XDECREF(s);
@@ -957,7 +992,7 @@ static PyObject *frame_section(report *r, PyObject *record)
     PyList_SET_ITEM(state, 2, Py_NewRef(file));
     PyList_SET_ITEM(state, 3, Py_NewRef(r->getline));
     if (!(reader = PyCFunction_New(&reader_def, state)) ||
-        !(vars = scanvars(r->st, reader, frame, locals)))
+        !(vars = call_global3(r->module, "scanvars", reader, frame, locals)))
         goto done;
 
     if (r->html)
@@ -1020,7 +1055,8 @@ static PyObject *exception_section(report *r, PyObject *etype, PyObject *evalue)
     if (ts && vs) {
         if (r->html) {
             PyObject *te = PyObject_CallOneArg(r->escape, ts), *s = NULL, *ve = NULL;
-            if (te && (s = strong(te)) && (ve = PyObject_CallOneArg(r->escape, vs)))
+            if (te && (s = call_global(r->module, "strong", te)) &&
+                (ve = PyObject_CallOneArg(r->escape, vs)))
                 first = pyfmt2("<p>%s: %s", s, ve);
             Py_XDECREF(te);
             Py_XDECREF(s);
@@ -1054,9 +1090,7 @@ static PyObject *exception_section(report *r, PyObject *etype, PyObject *evalue)
         if (!value)
             goto done;
         if (r->html) {
-            PyObject *t = Py_BuildValue(
-                "(sOO)", "<tt><small>&nbsp;&nbsp;&nbsp;&nbsp;&nbsp;</small>&nbsp;</tt>", name,
-                value);
+            PyObject *t = PyTuple_Pack(3, r->indent, name, value);
             if (t)
                 entry = pyfmt("\n<br>%s%s&nbsp;=\n%s", t);
             Py_XDECREF(t);
@@ -1152,7 +1186,7 @@ done:
 }
 
 /* html(einfo, context) or text(einfo, context). */
-static PyObject *make_report(cgitb_state *st, PyObject *einfo, PyObject *context, int html)
+static PyObject *make_report(PyObject *module, PyObject *einfo, PyObject *context, int html)
 {
     PyObject *ei[3] = {NULL, NULL, NULL};
     PyObject *etype = NULL, *head = NULL, *frames = NULL, *records = NULL, *it = NULL;
@@ -1166,10 +1200,21 @@ static PyObject *make_report(cgitb_state *st, PyObject *einfo, PyObject *context
         etype = getattr_s(ei[0], "__name__");
     else if (is_type == 0)
         etype = Py_NewRef(ei[0]);
-    if (!etype || report_init(&r, st, html) < 0)
+    if (!etype || report_init(&r, module, html) < 0)
         goto done;
     if (!(head = head_section(&r, etype)) || !(frames = PyList_New(0)))
         goto done;
+    if (html) { /* indent = '<tt>' + small('&nbsp;' * 5) + '&nbsp;</tt>' */
+        PyObject *nb = PyUnicode_FromString("&nbsp;&nbsp;&nbsp;&nbsp;&nbsp;");
+        PyObject *sm = nb ? call_global(module, "small", nb) : NULL, *a = NULL;
+        if (sm && (a = cat_sl("<tt>", sm)))
+            r.indent = cat_sr(a, "&nbsp;</tt>");
+        Py_XDECREF(nb);
+        Py_XDECREF(sm);
+        Py_XDECREF(a);
+        if (!r.indent)
+            goto done;
+    }
     if (!(records = call_method(r.inspect, "getinnerframes", "OO", ei[2], context)) ||
         !(it = PyObject_GetIter(records)))
         goto done;
@@ -1236,7 +1281,7 @@ static PyObject *report_func(PyObject *module, PyObject *args, PyObject *kwds, i
     PyObject *five = context ? NULL : PyLong_FromLong(5);
     if (!context && !five)
         return NULL;
-    PyObject *r = make_report(get_state(module), einfo, context ? context : five, html);
+    PyObject *r = make_report(module, einfo, context ? context : five, html);
     Py_XDECREF(five);
     return r;
 }

@@ -227,6 +227,47 @@ def test_handle_looks_up_its_globals_as_the_stdlib(cgihost, tmp_path):
         b"name 'text' is not defined\n")
 
 
+def test_reports_call_their_helpers_as_the_stdlib_globals(cgihost, tmp_path):
+    """html() and text() call scanvars, lookup, small, strong and grey as
+    cgitb.py's globals: a script that replaced cgitb.lookup or
+    cgitb.scanvars to keep a secret out of its reports had it shown, the C
+    functions being called directly (review Z15)."""
+    script = tmp_path / "s.py"
+    script.write_text(
+        "import sys, cgitb\n"
+        "def f():\n"
+        "    password = 'hun' + 'ter2'\n"
+        "    raise ValueError(len(password))\n"
+        "try:\n"
+        "    f()\n"
+        "except ValueError:\n"
+        "    info = sys.exc_info()\n"
+        "real = cgitb.lookup\n"
+        "def lookup(name, frame, locals):\n"
+        "    where, value = real(name, frame, locals)\n"
+        "    return [where, '***' if name == 'password' else value]\n"
+        "cgitb.lookup = lookup\n"
+        "print('hunter2' in cgitb.html(info), 'hunter2' in cgitb.text(info))\n"
+        "cgitb.lookup = real\n"
+        "scan = cgitb.scanvars\n"
+        "cgitb.scanvars = lambda reader, frame, locals: iter([('x', 'local', 1)] * 2)\n"
+        "t = cgitb.text(info)\n"
+        "print('hunter2' in cgitb.html(info), 'hunter2' in t, t.count('x = 1'))\n"
+        "cgitb.scanvars = scan\n"
+        "cgitb.small = lambda t: '[s:%s]' % t\n"
+        "cgitb.strong = lambda t: '[b:%s]' % t\n"
+        "cgitb.grey = lambda t: '[g:%s]' % t\n"
+        "h = cgitb.html(info)\n"
+        "print(h.count('[s:'), h.count('[b:'), h.count('[g:'), '[s:&nbsp;&nbsp;' in h)\n"
+        "del cgitb.grey\n"
+        "try:\n"
+        "    cgitb.html(info)\n"
+        "except NameError as e:\n"
+        "    print(e)\n")
+    assert same_stdout(cgihost, script) == (
+        b"False False\nFalse False 2\n15 7 10 True\nname 'grey' is not defined\n")
+
+
 def test_hook_call_and_attribute_errors_as_stdlib(cgihost, tmp_path):
     """Hook.__call__ returns None whatever handle() returns, and messages
     name the class 'Hook' (found by a randomized differential run)."""
