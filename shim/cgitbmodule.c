@@ -173,30 +173,11 @@ static PyObject *import_attr2(const char *module, const char *obj, const char *n
     return a;
 }
 
-/* The global `name` of cgitb.py's code: the module's, else the builtin,
- * else NameError, as LOAD_GLOBAL finds it (a new reference). */
-static PyObject *load_global(PyObject *module, const char *name)
-{
-    PyObject *key = PyUnicode_InternFromString(name);
-    if (!key)
-        return NULL;
-    PyObject *v = PyDict_GetItemWithError(PyModule_GetDict(module), key);
-    if (!v && !PyErr_Occurred()) {
-        PyObject *b = PyEval_GetBuiltins(); /* borrowed */
-        v = b ? PyDict_GetItemWithError(b, key) : NULL;
-        if (!v && !PyErr_Occurred())
-            PyErr_Format(PyExc_NameError, "name '%s' is not defined", name);
-    }
-    Py_XINCREF(v);
-    Py_DECREF(key);
-    return v;
-}
-
 /* name(a, b, c) for the global `name` (a new reference). */
 static PyObject *call_global3(PyObject *module, const char *name, PyObject *a, PyObject *b,
                               PyObject *c)
 {
-    PyObject *f = load_global(module, name);
+    PyObject *f = cgih_load_global(module, name);
     if (!f)
         return NULL;
     PyObject *r = PyObject_CallFunctionObjArgs(f, a, b, c, NULL);
@@ -207,7 +188,7 @@ static PyObject *call_global3(PyObject *module, const char *name, PyObject *a, P
 /* name(arg) for the global `name` (a new reference). */
 static PyObject *call_global(PyObject *module, const char *name, PyObject *arg)
 {
-    PyObject *f = load_global(module, name);
+    PyObject *f = cgih_load_global(module, name);
     if (!f)
         return NULL;
     PyObject *r = PyObject_CallOneArg(f, arg);
@@ -484,7 +465,7 @@ static PyObject *scanvars(PyObject *module, PyObject *reader, PyObject *frame, P
                 }
             } else {
                 /* where, value = lookup(token, frame, locals): the global */
-                PyObject *lf = load_global(module, "lookup"), *wv = NULL, *wvv[2];
+                PyObject *lf = cgih_load_global(module, "lookup"), *wv = NULL, *wvv[2];
                 if (lf)
                     wv = PyObject_CallFunctionObjArgs(lf, token, frame, locals, NULL);
                 Py_XDECREF(lf);
@@ -1439,13 +1420,13 @@ static PyObject *choose_formatter(PyObject *module, PyObject *self)
     int t = eq ? PyObject_IsTrue(eq) : -1;
     Py_XDECREF(eq);
     if (t <= 0)
-        return t < 0 ? NULL : load_global(module, "text");
-    PyObject *html = load_global(module, "html");
+        return t < 0 ? NULL : cgih_load_global(module, "text");
+    PyObject *html = cgih_load_global(module, "html");
     int h = html ? PyObject_IsTrue(html) : -1;
     if (h > 0)
         return html;
     Py_XDECREF(html);
-    return h < 0 ? NULL : load_global(module, "text");
+    return h < 0 ? NULL : cgih_load_global(module, "text");
 }
 
 /* The report as cgitb.py's handle() makes it, in its try: formatter(info,
@@ -1778,7 +1759,7 @@ static PyObject *hook_handle(PyObject *self, PyTypeObject *cls, PyObject *const 
         /* self.file.write(reset()): the method first, then the global */
         PyObject *write = NULL, *reset = NULL, *s = NULL, *w = NULL;
         if ((file = getattr_s(self, "file")) && (write = getattr_s(file, "write")) &&
-            (reset = load_global(module, "reset")) && (s = PyObject_CallNoArgs(reset)))
+            (reset = cgih_load_global(module, "reset")) && (s = PyObject_CallNoArgs(reset)))
             w = PyObject_CallOneArg(write, s);
         Py_CLEAR(file);
         Py_XDECREF(write);

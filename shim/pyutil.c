@@ -491,8 +491,9 @@ int cgih_add_methods(PyTypeObject *method_type, PyTypeObject *owner, PyMethodDef
     return 0;
 }
 
-/* The global NAME as the code of MODULE reads it: the module's, else the
- * builtin, else NameError (a script's `del cgi.maxlen`). New reference. */
+/* The global NAME as MODULE's code reads it (LOAD_GLOBAL): the module's,
+ * else the builtin, else NameError (a script's `del cgi.maxlen`). New
+ * reference. */
 PyObject *cgih_load_global(PyObject *module, const char *name)
 {
     PyObject *d = PyModule_GetDict(module); /* borrowed */
