@@ -72,6 +72,7 @@ void cgih_except_end(cgih_handled *saved);
 PyObject *cgih_name(const char *s);
 void cgih_names_clear(void);
 PyObject *cgih_getattr(PyObject *o, const char *name);       /* getattr(o, name) */
+int cgih_unpack(PyObject *seq, Py_ssize_t n, PyObject **out);   /* a, b, ... = seq */
 PyObject *cgih_load_global(PyObject *module, const char *name); /* NAME as MODULE's code reads it */
 PyObject *cgih_sys_attr(const char *name); /* sys.<name>, a new reference, as `sys.name` */
 int cgih_setattr(PyObject *o, const char *name, PyObject *v); /* setattr(o, name, v) */

@@ -196,44 +196,6 @@ static PyObject *call_global(PyObject *module, const char *name, PyObject *arg)
     return r;
 }
 
-/* `a, b, ... = seq` into out[0..n-1] (new references), with Python's errors. */
-static int unpack(PyObject *seq, Py_ssize_t n, PyObject **out)
-{
-    PyObject *it = PyObject_GetIter(seq);
-    if (!it) {
-        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
-            PyErr_Clear();
-            PyErr_Format(PyExc_TypeError, "cannot unpack non-iterable %.200s object",
-                         Py_TYPE(seq)->tp_name);
-        }
-        return -1;
-    }
-    Py_ssize_t got = 0;
-    for (; got < n; got++) {
-        out[got] = PyIter_Next(it);
-        if (!out[got])
-            break;
-    }
-    if (got == n) {
-        PyObject *extra = PyIter_Next(it);
-        if (!extra && !PyErr_Occurred()) {
-            Py_DECREF(it);
-            return 0;
-        }
-        if (extra) {
-            Py_DECREF(extra);
-            PyErr_Format(PyExc_ValueError, "too many values to unpack (expected %zd)", n);
-        }
-    } else if (!PyErr_Occurred()) {
-        PyErr_Format(PyExc_ValueError, "not enough values to unpack (expected %zd, got %zd)", n,
-                     got);
-    }
-    for (Py_ssize_t i = 0; i < got; i++)
-        Py_CLEAR(out[i]);
-    Py_DECREF(it);
-    return -1;
-}
-
 /* ---- reset, small, strong, grey ------------------------------------------- */
 
 /* reset(): the stdlib's first line is "<!--: spam", which Apache 2.4 rejects as
@@ -423,7 +385,7 @@ static PyObject *scanvars(PyObject *module, PyObject *reader, PyObject *frame, P
         !(it = PyObject_GetIter(tokens)))
         goto done;
     while ((tok = PyIter_Next(it))) {
-        if (unpack(tok, 5, f) < 0)
+        if (cgih_unpack(tok, 5, f) < 0)
             goto done;
         PyObject *ttype = f[0], *token = f[1];
         int r = PyObject_RichCompareBool(ttype, NEWLINE, Py_EQ);
@@ -469,7 +431,7 @@ static PyObject *scanvars(PyObject *module, PyObject *reader, PyObject *frame, P
                 if (lf)
                     wv = PyObject_CallFunctionObjArgs(lf, token, frame, locals, NULL);
                 Py_XDECREF(lf);
-                int u = wv ? unpack(wv, 2, wvv) : -1;
+                int u = wv ? cgih_unpack(wv, 2, wvv) : -1;
                 Py_XDECREF(wv);
                 if (u < 0)
                     goto done;
@@ -871,7 +833,7 @@ static int dump_row(report *r, PyObject *rows, PyObject *vars)
     if (!done || !dump || !(it = PyObject_GetIter(vars)))
         goto done;
     while ((v = PyIter_Next(it))) {
-        if (unpack(v, 3, f) < 0)
+        if (cgih_unpack(v, 3, f) < 0)
             goto done;
         int seen = PySequence_Contains(done, f[0]);
         if (seen < 0)
@@ -923,7 +885,7 @@ static PyObject *frame_section(report *r, PyObject *record)
     PyObject *file = NULL, *link = NULL, *argvalues = NULL, *locals = NULL, *call = NULL;
     PyObject *highlight = NULL, *state = NULL, *reader = NULL, *vars = NULL, *rows = NULL;
     PyObject *row = NULL, *i = NULL, *it = NULL, *line = NULL, *joined = NULL, *res = NULL;
-    if (unpack(record, 6, rec) < 0)
+    if (cgih_unpack(record, 6, rec) < 0)
         return NULL;
     PyObject *frame = rec[0], *lnum = rec[2], *func = rec[3], *lines = rec[4], *index = rec[5];
 
@@ -958,7 +920,7 @@ static PyObject *frame_section(report *r, PyObject *record)
 
     PyObject *av[4] = {NULL, NULL, NULL, NULL};
     if (!(argvalues = call_method(r->inspect, "getargvalues", "O", frame)) ||
-        unpack(argvalues, 4, av) < 0)
+        cgih_unpack(argvalues, 4, av) < 0)
         goto done;
     locals = Py_NewRef(av[3]);
     for (int k = 0; k < 4; k++)
@@ -1173,7 +1135,7 @@ static PyObject *make_report(PyObject *module, PyObject *einfo, PyObject *contex
     PyObject *etype = NULL, *head = NULL, *frames = NULL, *records = NULL, *it = NULL;
     PyObject *rec = NULL, *exc = NULL, *tb = NULL, *res = NULL;
     report r = {0};
-    if (unpack(einfo, 3, ei) < 0)
+    if (cgih_unpack(einfo, 3, ei) < 0)
         return NULL;
     /* cgitb.py's isinstance(etype, type), which a __class__ can answer */
     int is_type = PyObject_IsInstance(ei[0], (PyObject *)&PyType_Type);
@@ -1502,7 +1464,7 @@ static PyObject *log_report(PyObject *self, PyObject *doc)
         !(eq = format_eq_html(self)) || !(suffix = PyObject_GetItem(suffixes, eq)) ||
         !(logdir = getattr_s(self, "logdir")) || !(args = PyTuple_New(0)) ||
         !(kw = Py_BuildValue("{sOsO}", "suffix", suffix, "dir", logdir)) ||
-        !(fdpath = PyObject_Call(mkstemp, args, kw)) || unpack(fdpath, 2, fp) < 0)
+        !(fdpath = PyObject_Call(mkstemp, args, kw)) || cgih_unpack(fdpath, 2, fp) < 0)
         goto done;
     /* with os.fdopen(fd, 'w') as file: file.write(doc) -- any failure, bare except */
     int ok = 0;

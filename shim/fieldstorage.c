@@ -253,9 +253,23 @@ static int headers_type_ok(PyObject *headers)
     return ok;
 }
 
+/* The global NAME of cgi.py's code (parse_header, valid_boundary) when a
+ * script replaced it (a new reference), or NULL: with no error while it is
+ * the module's own function, whose C core is then called directly; with
+ * NameError when it is gone. */
+static PyObject *replaced_function(PyTypeObject *tp, const char *name)
+{
+    PyObject *m = cgih_cgi_module_of(tp); /* borrowed */
+    PyObject *f = m ? cgih_load_global(m, name) : NULL;
+    if (f && PyCFunction_Check(f) && PyCFunction_GetSelf(f) == m &&
+        strcmp(((PyCFunctionObject *)f)->m_ml->ml_name, name) == 0)
+        Py_CLEAR(f);
+    return f;
+}
+
 /* (key, pdict) = parse_header(headers[name]) if name in headers, else NULL
- * with no error (*found = 0). */
-static PyObject *header_params(PyObject *headers, const char *name, int *found)
+ * with no error (*found = 0). A 2-tuple. */
+static PyObject *header_params(PyTypeObject *tp, PyObject *headers, const char *name, int *found)
 {
     *found = cgih_has_key(headers, name);
     if (*found <= 0)
@@ -263,21 +277,38 @@ static PyObject *header_params(PyObject *headers, const char *name, int *found)
     PyObject *v = cgih_get_key(headers, name);
     if (!v)
         return NULL;
-    PyObject *r = cgih_parse_header(v);
+    PyObject *f = replaced_function(tp, "parse_header"), *r = NULL, *kp[2];
+    if (f) {
+        PyObject *got = PyObject_CallOneArg(f, v);
+        if (got && cgih_unpack(got, 2, kp) == 0) {
+            r = PyTuple_Pack(2, kp[0], kp[1]);
+            Py_DECREF(kp[0]);
+            Py_DECREF(kp[1]);
+        }
+        Py_XDECREF(got);
+        Py_DECREF(f);
+    } else if (!PyErr_Occurred()) {
+        r = cgih_parse_header(v);
+    }
     Py_DECREF(v);
     return r;
 }
 
-/* d[key], borrowed, into *out (NULL when it is not there): -1 when the
- * look-up failed. PyDict_GetItemString() would take a MemoryError (making
- * the key) for a missing key: a part without its name, a body without its
- * boundary. */
-static int dict_item(PyObject *d, const char *key, PyObject **out)
+/* *out = pdict[key] if key in pdict, else NULL (a new reference); -1 on an
+ * error. pdict is parse_header()'s, or a replacement's of any type. */
+static int pdict_item(PyObject *pdict, const char *key, PyObject **out)
 {
-    PyObject *k = cgih_name(key);
-    *out = k ? PyDict_GetItemWithError(d, k) : NULL;
-    Py_XDECREF(k);
-    return *out || !PyErr_Occurred() ? 0 : -1;
+    *out = NULL;
+    if (PyDict_CheckExact(pdict)) {
+        PyObject *k = cgih_name(key);
+        *out = k ? Py_XNewRef(PyDict_GetItemWithError(pdict, k)) : NULL;
+        Py_XDECREF(k);
+        return *out || !PyErr_Occurred() ? 0 : -1;
+    }
+    int has = cgih_has_key(pdict, key);
+    if (has > 0)
+        *out = cgih_get_key(pdict, key);
+    return has < 0 || (has > 0 && !*out) ? -1 : 0;
 }
 
 static int fs_init(PyObject *self, PyObject *args, PyObject *kw)
@@ -460,7 +491,7 @@ static int fs_init(PyObject *self, PyObject *args, PyObject *kw)
     PyObject *self_headers = get(self, "headers");
     if (!self_headers)
         goto done;
-    pd = header_params(self_headers, "content-disposition", &found);
+    pd = header_params(Py_TYPE(self), self_headers, "content-disposition", &found);
     if (found < 0 || (found && !pd)) {
         Py_DECREF(self_headers);
         goto done;
@@ -483,13 +514,14 @@ static int fs_init(PyObject *self, PyObject *args, PyObject *kw)
         goto done;
     }
     PyObject *pname = NULL, *pfile = NULL;
-    rc = (PyDict_Check(pdict) &&
-          (dict_item(pdict, "name", &pname) < 0 || dict_item(pdict, "filename", &pfile) < 0)) ||
+    rc = pdict_item(pdict, "name", &pname) < 0 || pdict_item(pdict, "filename", &pfile) < 0 ||
                  set(self, "name", pname ? pname : Py_None) < 0 ||
                  set(self, "filename", pfile ? pfile : Py_None) < 0 ||
                  set(self, "_binary_file", pfile ? Py_True : Py_False) < 0
              ? -1
              : 0;
+    Py_XDECREF(pname);
+    Py_XDECREF(pfile);
     Py_DECREF(pdict);
     if (rc < 0) {
         Py_DECREF(self_headers);
@@ -497,7 +529,7 @@ static int fs_init(PyObject *self, PyObject *args, PyObject *kw)
     }
     rc = -1;
 
-    pd = header_params(self_headers, "content-type", &found);
+    pd = header_params(Py_TYPE(self), self_headers, "content-type", &found);
     if (found < 0 || (found && !pd)) {
         Py_DECREF(self_headers);
         goto done;
@@ -520,13 +552,14 @@ static int fs_init(PyObject *self, PyObject *args, PyObject *kw)
         goto done;
     }
     PyObject *boundary;
-    if (dict_item(pdict, "boundary", &boundary) < 0) {
+    if (pdict_item(pdict, "boundary", &boundary) < 0) {
         tmp = NULL;
     } else if (boundary) {
         PyObject *enc = get(self, "encoding"), *err = enc ? get(self, "errors") : NULL;
         tmp = err ? PyObject_CallMethod(boundary, "encode", "OO", enc, err) : NULL;
         Py_XDECREF(enc);
         Py_XDECREF(err);
+        Py_DECREF(boundary);
     } else {
         tmp = PyBytes_FromStringAndSize("", 0);
     }
@@ -1558,8 +1591,22 @@ static PyObject *fs_read_multi(PyObject *self, PyObject *args)
     PyObject *ib = get(self, "innerboundary"), *res = NULL, *qop = NULL, *list = NULL;
     if (!ib)
         return NULL;
-    if (!PyBytes_Check(ib) ||
-        !cgih_valid_boundary(PyBytes_AS_STRING(ib), (size_t)PyBytes_GET_SIZE(ib))) {
+    /* if not valid_boundary(ib): the global, which a script may replace */
+    PyObject *vb = replaced_function(Py_TYPE(self), "valid_boundary"), *ok = NULL;
+    if (!vb && !PyErr_Occurred() && !PyBytes_Check(ib)) /* (the module's, with re) */
+        vb = module_global(Py_TYPE(self), "valid_boundary");
+    int valid = -1;
+    if (vb) {
+        ok = PyObject_CallOneArg(vb, ib);
+        valid = ok ? PyObject_IsTrue(ok) : -1;
+        Py_XDECREF(ok);
+        Py_DECREF(vb);
+    } else if (!PyErr_Occurred()) {
+        valid = cgih_valid_boundary(PyBytes_AS_STRING(ib), (size_t)PyBytes_GET_SIZE(ib));
+    }
+    if (valid < 0)
+        goto done;
+    if (!valid) {
         PyErr_Format(PyExc_ValueError, "Invalid boundary in multipart form: %R", ib);
         goto done;
     }

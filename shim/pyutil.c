@@ -491,13 +491,51 @@ int cgih_add_methods(PyTypeObject *method_type, PyTypeObject *owner, PyMethodDef
     return 0;
 }
 
+/* `a, b, ... = seq` into out[0..n-1] (new references), with Python's errors. */
+int cgih_unpack(PyObject *seq, Py_ssize_t n, PyObject **out)
+{
+    PyObject *it = PyObject_GetIter(seq);
+    if (!it) {
+        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "cannot unpack non-iterable %.200s object",
+                         Py_TYPE(seq)->tp_name);
+        }
+        return -1;
+    }
+    Py_ssize_t got = 0;
+    for (; got < n; got++) {
+        out[got] = PyIter_Next(it);
+        if (!out[got])
+            break;
+    }
+    if (got == n) {
+        PyObject *extra = PyIter_Next(it);
+        if (!extra && !PyErr_Occurred()) {
+            Py_DECREF(it);
+            return 0;
+        }
+        if (extra) {
+            Py_DECREF(extra);
+            PyErr_Format(PyExc_ValueError, "too many values to unpack (expected %zd)", n);
+        }
+    } else if (!PyErr_Occurred()) {
+        PyErr_Format(PyExc_ValueError, "not enough values to unpack (expected %zd, got %zd)", n,
+                     got);
+    }
+    for (Py_ssize_t i = 0; i < got; i++)
+        Py_CLEAR(out[i]);
+    Py_DECREF(it);
+    return -1;
+}
+
 /* The global NAME as MODULE's code reads it (LOAD_GLOBAL): the module's,
  * else the builtin, else NameError (a script's `del cgi.maxlen`). New
  * reference. */
 PyObject *cgih_load_global(PyObject *module, const char *name)
 {
     PyObject *d = PyModule_GetDict(module); /* borrowed */
-    PyObject *key = PyUnicode_FromString(name);
+    PyObject *key = cgih_name(name);
     if (!key)
         return NULL;
     PyObject *v = PyDict_GetItemWithError(d, key);

@@ -1279,6 +1279,65 @@ def case_fs_maxlen_global():
 
 
 @case
+def case_fs_replaced_functions():
+    # parse_header and valid_boundary are globals of cgi.py's code, which a
+    # script may replace (to mend parse_header's quoting, say): FieldStorage
+    # calls the replacement, whatever it returns; the C core ran regardless
+    body = (b'--a.b\r\nContent-Disposition: form-data; name="x"\r\n\r\n1\r\n'
+            b'--a.b\r\nContent-Disposition: form-data; name="f"; filename="a;b.txt"\r\n\r\n'
+            b'2\r\n--a.b--\r\n')
+    env = post_env(body, "multipart/form-data; boundary=a.b")
+    calls = []
+
+    def fs(**kw):  # (part headers are a Message under cgi.py: left out)
+        f = cgi.FieldStorage(**kw)
+        return (f.type, f.type_options, f.disposition, f.disposition_options, f.name,
+                f.innerboundary, f.list and [(p.name, p.filename, p.type, p.type_options,
+                                              p.disposition, p.disposition_options, p.value)
+                                             for p in f.list])
+    orig_ph, orig_vb = cgi.parse_header, cgi.valid_boundary
+
+    def ph(line):
+        calls.append(("parse_header", line))
+        return orig_ph(line)
+
+    def vb(s):
+        calls.append(("valid_boundary", s))
+        return orig_vb(s)
+    try:
+        cgi.parse_header, cgi.valid_boundary = ph, vb
+        show("recorded", fs, fp=io.BytesIO(body), environ=env)
+        out("calls", calls)
+        show("parse", cgi.parse, io.BytesIO(body), dict(env))
+        out("calls", calls)
+        cgi.valid_boundary = lambda s: False
+        show("refused", fs, fp=io.BytesIO(body), environ=env)
+        cgi.valid_boundary = lambda s: 1 / 0
+        show("raises", fs, fp=io.BytesIO(body), environ=env)
+        cgi.valid_boundary = vb
+        for name, result in [("list", lambda line: ["text/plain", {"boundary": "q"}]),
+                             ("mapping", lambda line: ("form-data", {"name": "n", "x": 1})),
+                             ("str", lambda line: "ab"),
+                             ("three", lambda line: (1, 2, 3)),
+                             ("not iterable", lambda line: 5),
+                             ("a list as pdict", lambda line: ("form-data", ["name"])),
+                             ("raises", lambda line: [][1])]:
+            cgi.parse_header = result
+            show(name, fs, fp=io.BytesIO(body), environ=env)
+            # the body's own, the parts' replaced
+            cgi.parse_header = (lambda r: lambda line: orig_ph(line)
+                                if line.startswith("multipart/") else r(line))(result)
+            show(name + ", parts", fs, fp=io.BytesIO(body), environ=env)
+        del cgi.parse_header
+        show("deleted", fs, fp=io.BytesIO(body), environ=env)
+        cgi.parse_header = orig_ph
+        del cgi.valid_boundary
+        show("deleted valid_boundary", fs, fp=io.BytesIO(body), environ=env)
+    finally:
+        cgi.parse_header, cgi.valid_boundary = orig_ph, orig_vb
+
+
+@case
 def case_fs_content_headers():
     env = {"REQUEST_METHOD": "POST"}
     for ct in ["text/plain; charset=utf-8", "TEXT/PLAIN", 'application/x-www-form-urlencoded; a="b;c"',
