@@ -2563,19 +2563,22 @@ static int binary_runs(void)
 }
 
 /* Re-executes the (new) binary, handing it the listening socket as systemd
- * would (LISTEN_FDS), so no client finds the socket missing meanwhile. */
-static void reexec(void)
+ * would (LISTEN_FDS), so no client finds the socket missing meanwhile.
+ * EXTRA: a NAME=value for its environment (replacing NAME's), or NULL. */
+static void reexec(const char *extra)
 {
-    if (S.site_changed)
+    if (!extra && S.site_changed)
         logmsg("a site-packages directory or .pth file changed: restarting");
-    else
+    else if (!extra)
         logmsg("%s changed: restarting", S.self);
+    const char *eq = extra ? strchr(extra, '=') : NULL;
+    size_t extra_name = eq ? (size_t)(eq - extra + 1) : 0; /* NAME= */
     char pid[32], **env;
     snprintf(pid, sizeof pid, "LISTEN_PID=%ld", (long)getpid());
     size_t n = 0;
     while (S.env0[n])
         n++;
-    if (!(env = calloc(n + 4, sizeof *env)))
+    if (!(env = calloc(n + 5, sizeof *env)))
         return;
     /* fd 3 is the socket's across the exec; what it was (the lock, maybe:
      * close-on-exec, it is let go only by an exec that works) is kept aside
@@ -2592,8 +2595,12 @@ static void reexec(void)
     }
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (strncmp(S.env0[i], "LISTEN_", 7) != 0 && strncmp(S.env0[i], "CGIHOST_REEXEC=", 15) != 0)
+        if (strncmp(S.env0[i], "LISTEN_", 7) != 0 &&
+            strncmp(S.env0[i], "CGIHOST_REEXEC=", 15) != 0 &&
+            !(extra_name && strncmp(S.env0[i], extra, extra_name) == 0))
             env[k++] = S.env0[i];
+    if (extra)
+        env[k++] = (char *)extra;
     env[k++] = S.activated ? "CGIHOST_REEXEC=activated" : "CGIHOST_REEXEC=own";
     env[k++] = "LISTEN_FDS=1";
     env[k++] = pid;
@@ -3055,6 +3062,57 @@ static int premake_stdio(void)
     return 0;
 }
 
+/* The threads of this process (/proc/self/status), or -1. */
+static long own_threads(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    if (!f)
+        return -1;
+    char line[256];
+    long n = -1;
+    while (n < 0 && fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %ld", &n) != 1)
+            n = -1;
+    (void)fclose(f); /* read only */
+    return n;
+}
+
+/* Whether the module M is named in the comma- or space-separated LIST. */
+static int listed(const char *list, const char *m)
+{
+    size_t len = strlen(m);
+    for (const char *p = list; p && *p;) {
+        p += strspn(p, ", ");
+        size_t w = strcspn(p, ", ");
+        if (w == len && memcmp(p, m, len) == 0)
+            return 1;
+        p += w;
+    }
+    return 0;
+}
+
+/* A preloaded module's import started a thread: a request's child would
+ * not have it (a fork copies only the thread that forks; a lock it held
+ * stays held, and a queue it serves is never served), where the script's
+ * import under python3 starts it. The server starts again without that
+ * module (CGIHOST_PRELOAD_SKIP, kept across later restarts), which the
+ * requests then import themselves. 0 if it could not. */
+static int restart_without(const char *m)
+{
+    const char *skip = getenv("CGIHOST_PRELOAD_SKIP");
+    char *env = NULL;
+    if (asprintf(&env, "CGIHOST_PRELOAD_SKIP=%s%s%s", skip && *skip ? skip : "",
+                 skip && *skip ? "," : "", m) < 0)
+        return 0;
+    logmsg("cannot preload %s: its import started a thread, which no request would have (a "
+           "fork copies only the thread that forks); restarting without it, scripts import it "
+           "themselves",
+           m);
+    reexec(env); /* returns only if it failed */
+    free(env);
+    return 0;
+}
+
 static int preload(void)
 {
     /* The built-in modules, os, then the configured ones; a module that
@@ -3070,8 +3128,15 @@ static int preload(void)
         logmsg("out of memory for the preload list");
         return -1;
     }
-    int cgitb_noted = 0;
+    int cgitb_noted = 0, nth = 0;
+    long threads = -1;
+    const char *skip = getenv("CGIHOST_PRELOAD_SKIP");
     for (char *save = NULL, *m = strtok_r(list, ", ", &save); m; m = strtok_r(NULL, ", ", &save)) {
+        int configured = ++nth > 3; /* after cgi, cgitb and os */
+        if (configured && threads < 0)
+            threads = own_threads();
+        if (configured && listed(skip, m))
+            continue;
         PyObject *mod = PyImport_ImportModule(m);
         if (!mod) {
             logmsg("cannot preload %s:", m);
@@ -3083,6 +3148,11 @@ static int preload(void)
         /* (the list's second: nothing but the server holds it yet) */
         if (strcmp(m, "cgitb") == 0 && !cgitb_noted++)
             (void)cgih_cgitb_note_import(); /* cannot fail */
+        if (configured && threads > 0 && own_threads() > threads && !restart_without(m)) {
+            logmsg("cannot restart without %s", m);
+            free(list);
+            return -1;
+        }
     }
     free(list);
     /* One FieldStorage of a made-up GET, before any fork, reading nothing
@@ -3552,7 +3622,7 @@ serve:
     S.stopping = 1;
     (void)drain_queue(); /* whoever still waits runs in-process */
     if (S.restarting && S.nbusy == 0) {
-        reexec();
+        reexec(NULL);
         /* The exec failed (the file changed again since it ran): serve on
          * as we are, and look at it again later. The lock is still ours. */
         S.stopping = S.restarting = 0;

@@ -2327,6 +2327,42 @@ def test_a_preloaded_module_that_holds_no_cgitb_leaves_it_new(base, lib):
         s.stop()
 
 
+def test_a_preloaded_module_that_starts_a_thread_is_left_to_the_scripts(base):
+    """A module CGIHOST_PRELOAD named whose import starts a thread: a forked
+    request has no such thread, and a lock the thread held stays held (review
+    Z15: acquired False after 3 s, a plain acquire() hung). The server says
+    so and starts again without it; the script's import starts the thread as
+    under python3, and the other modules stay preloaded."""
+    libdir = base / "lib"
+    libdir.mkdir(mode=0o755)
+    (libdir / "z15bg.py").write_text(
+        "import threading, time\nlock = threading.Lock()\n"
+        "def run():\n    while True:\n        with lock:\n            time.sleep(0.2)\n"
+        "        time.sleep(0.01)\n"
+        "threading.Thread(target=run, daemon=True).start()\ntime.sleep(0.05)\n")
+    (libdir / "z15plain.py").write_text("X = 1\n")
+    s = Server(base, ["--preload", "z15plain,z15bg,json"])
+    s.env = functools.partial(Server.env, s, PYTHONPATH=str(libdir))
+    s.start()
+    try:
+        script = s.script("bg.py", WHO + "import sys\n"
+                          "pre = [m in sys.modules for m in ('z15plain', 'json', 'z15bg')]\n"
+                          "import threading, z15bg\n"
+                          "print(z15bg.lock.acquire(timeout=3), threading.active_count())\n"
+                          "print('preloaded', pre)\n")
+        r = subprocess.run(as_user([CGIHOST, script]), env=s.env(), capture_output=True, timeout=60)
+        assert served(s, r), (r, s.log.read_text())
+        py = subprocess.run(as_user([PYTHON, script]), env=s.env(), capture_output=True, timeout=60)
+        want = py.stdout.split(b"\n", 1)[1]
+        assert want.startswith(b"True 2\n"), py
+        assert r.stdout.split(b"\n", 1)[1] == want.replace(b"[False, False,", b"[True, True,"), r
+        assert "cannot preload z15bg: its import started a thread" in s.log.read_text()
+        # The server's own: one thread, and the module not imported.
+        assert (pathlib.Path(f"/proc/{s.pid}/status").read_text().count("Threads:\t1\n") == 1)
+    finally:
+        s.stop()
+
+
 CLOSED_STD = """
 import os, sys
 fds = sorted(int(x) for x in os.listdir("/proc/self/fd") if int(x) < 100)
