@@ -683,13 +683,19 @@ int cgih_cgi_resolve(int *argc, char ***argv)
      * gateway that dropped SCRIPT_NAME keeps the rule below. */
     int by_hand = *argc >= 2 && getenv("SCRIPT_NAME") == NULL && getenv("REQUEST_URI") == NULL &&
                   getenv("REDIRECT_STATUS") == NULL && getenv("PATH_INFO") == NULL;
-    if ((size_t)(*argc - 1) > words || by_hand ||
-        (*argc >= 2 && script_filename && strcmp((*argv)[1], script_filename) == 0)) {
+    int named = *argc >= 2 && script_filename && strcmp((*argv)[1], script_filename) == 0;
+    if ((size_t)(*argc - 1) > words || by_hand || named) {
         /* shebang (or a command line): argv[1] came from the kernel. */
         const char *script = (*argv)[1];
-        if (stat(script, &st) == 0 && S_ISREG(st.st_mode) && is_program(script, &st))
-            return respond(403, "a program is not a script");
-        return -1;
+        int program = stat(script, &st) == 0 && S_ISREG(st.st_mode) && is_program(script, &st);
+        /* But a query word naming SCRIPT_FILENAME, a program: the Action's,
+         * cgihost itself, which no #! line runs (`/x.py?/usr/local/bin/cgihost`
+         * is a query like any other, to the handler's checks below). */
+        if (!(named && program && (size_t)(*argc - 1) <= words && !by_hand)) {
+            if (program)
+                return respond(403, "a program is not a script");
+            return -1;
+        }
     }
 
     /* handler: every argv word is the query string's. */

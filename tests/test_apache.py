@@ -1247,6 +1247,16 @@ def test_an_nph_script_is_refused_through_the_action(cgihost, doc, tmp_path):
     assert ran(tmp_path) == []
 
 
+def test_a_query_word_naming_the_handlers_program_is_a_query(cgihost, doc, tmp_path):
+    """/ok.py?/usr/local/bin/cgihost behind the Action: the word equals
+    SCRIPT_FILENAME, as a #! line's script would, but it is cgihost, a
+    program, which no #! line runs: ok.py runs with it in sys.argv, as
+    mod_cgi would run it (review Z12: 403)."""
+    r = run([cgihost, str(cgihost)], as_handler(doc, "/ok.py", {"QUERY_STRING": str(cgihost)}))
+    assert r.returncode == 0 and r.stdout.endswith(b"ran\n"), r
+    assert len(ran(tmp_path)) == 1
+
+
 def test_cgihost_is_not_its_own_script(cgihost, tmp_path):
     d = cgihost.parent
     r = run([cgihost], as_handler(d, "/" + cgihost.name))
