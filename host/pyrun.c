@@ -45,20 +45,31 @@ static int report_status(PyStatus st)
 static int distutils_hack;
 
 /* What the site step read, as it was then (cgih_py_site_changed()): each
- * site directory, there or not, and each .pth file in one. */
-#define SITE_WATCH_MAX 128
-static struct site_watch {
-    char path[PATH_MAX];
+ * site directory, there or not, and each .pth file in one, however many
+ * (a fixed table let an edit of the .pth files past it, and of the site
+ * directories after them, go unseen). */
+struct site_watch {
+    char *path;
     int there;
     struct stat st;
-} site_watched[SITE_WATCH_MAX];
-static int site_nwatched;
+};
+static struct site_watch *site_watched;
+static size_t site_nwatched, site_watch_cap;
 
 static void site_watch(const char *path, const struct stat *st)
 {
-    if (site_nwatched == SITE_WATCH_MAX ||
-        snprintf(site_watched[site_nwatched].path, PATH_MAX, "%s", path) >= PATH_MAX)
+    if (site_nwatched == site_watch_cap) {
+        size_t cap = site_watch_cap ? 2 * site_watch_cap : 32;
+        struct site_watch *w = realloc(site_watched, cap * sizeof *w);
+        if (!w)
+            return;
+        site_watched = w;
+        site_watch_cap = cap;
+    }
+    char *copy = strdup(path);
+    if (!copy)
         return;
+    site_watched[site_nwatched].path = copy;
     site_watched[site_nwatched].there = st != NULL;
     if (st)
         site_watched[site_nwatched].st = *st;
@@ -67,7 +78,7 @@ static void site_watch(const char *path, const struct stat *st)
 
 int cgih_py_site_changed(void)
 {
-    for (int i = 0; i < site_nwatched; i++) {
+    for (size_t i = 0; i < site_nwatched; i++) {
         const struct site_watch *w = &site_watched[i];
         struct stat st;
         int there = stat(w->path, &st) == 0;

@@ -547,6 +547,39 @@ def test_a_package_installed_while_the_server_runs_is_found(base):
         s.stop()
 
 
+def test_a_pth_file_edited_among_many_restarts_the_server(base):
+    """The server watches every .pth file its start read, however many: with
+    140 in the user's site-packages, an edit to the last one read (the
+    watch list held 128) makes it restart, and requests see the new line."""
+    ver = subprocess.run([PYTHON, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                         stdout=subprocess.PIPE, check=True).stdout.decode().strip()
+    site = base / "ub" / "lib" / f"python{ver}" / "site-packages"
+    site.mkdir(parents=True)
+    for i in range(140):
+        (site / f"p{i}.pth").write_text(f"# {i}\n")
+    for p in (base / "ub", base / "ub" / "lib", site.parent, site):
+        p.chmod(0o755)
+    s = UserBaseServer(base).start()
+    try:
+        extra = base / "extra"
+        extra.mkdir()
+        extra.chmod(0o755)
+        (extra / "wmod.py").write_text("Y = 7\n")
+        script = s.script("imp3.py", WHO + "import wmod\nprint('wmod', wmod.Y)\n")
+        r = s.run([script])
+        assert served(s, r) and b"ModuleNotFoundError" in r.stderr, r.stderr
+        last = [n for n in os.listdir(site) if n.endswith(".pth")][-1]  # readdir's order
+        time.sleep(0.05)
+        (site / last).write_text(f"{extra}\n")
+        assert wait_for(lambda: "site-packages directory or .pth file changed" in s.log.read_text(),
+                        10), s.log.read_text()
+        assert wait_for(lambda: b"wmod 7\n" in s.run([script]).stdout, 10), s.log.read_text()
+        r = s.run([script])
+        assert served(s, r) and r.stdout.endswith(b"wmod 7\n"), (r.stdout, r.stderr)
+    finally:
+        s.stop()
+
+
 def python3_prints(script, env):
     """What /usr/bin/python3 prints running script as www-data, ppid line left out."""
     r = subprocess.run(as_user([PYTHON, script]), env=env, stdout=subprocess.PIPE, timeout=60)
