@@ -3499,10 +3499,24 @@ static int serve(int argc, char **argv)
     S.t_start = S.t_active = S.t_selfcheck = now_s();
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     S.ncpu = ncpu > 0 ? (int)ncpu : 1;
-    /* Each running request holds two fds here, each waiting one one: the
+    /* Each running request holds two fds here, and each waiting one one: the
      * queue gets what the fd limit leaves (accept() failing with EMFILE
-     * is handled too, but would turn waiting into refusals). */
+     * is handled too, but would turn waiting into refusals). The soft fd
+     * limit is raised, up to the hard one, to hold what --max-children and
+     * --queue ask: systemd's default soft limit, 1024, left a queue of 0 to
+     * --max-children 512 and up. Requests run with their client's limits
+     * (apply_rlimits()), whatever the server's soft one. */
     struct rlimit nf;
+    if (getrlimit(RLIMIT_NOFILE, &nf) == 0 && nf.rlim_cur != RLIM_INFINITY) {
+        rlim_t need = (rlim_t)(2L * S.max_children + S.queue + 32);
+        if (need > nf.rlim_cur) {
+            rlim_t cur = nf.rlim_max != RLIM_INFINITY && need > nf.rlim_max ? nf.rlim_max : need;
+            struct rlimit up = {cur, nf.rlim_max};
+            if (up.rlim_cur > nf.rlim_cur && setrlimit(RLIMIT_NOFILE, &up) == 0)
+                logmsg("fd limit raised from %ld to %ld for --max-children %d and --queue %d",
+                       (long)nf.rlim_cur, (long)up.rlim_cur, S.max_children, S.queue);
+        }
+    }
     long room = getrlimit(RLIMIT_NOFILE, &nf) == 0 && nf.rlim_cur != RLIM_INFINITY
                     ? (long)nf.rlim_cur - 2L * S.max_children - 32
                     : (long)S.queue;

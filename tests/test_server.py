@@ -547,6 +547,26 @@ def test_a_package_installed_while_the_server_runs_is_found(base):
         s.stop()
 
 
+def test_the_fd_limit_leaves_room_for_max_children_and_the_queue(base):
+    """--max-children 4096 is in range, and each running request holds two
+    fds in the server: under systemd's default soft fd limit (1024) the queue
+    was cut to 0. The server raises its soft limit (up to the hard one) to
+    what its settings need; the script still gets its client's."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 8480:
+        pytest.skip(f"hard fd limit {hard}")
+    lim = ["prlimit", f"--nofile=1024:{'unlimited' if hard == resource.RLIM_INFINITY else hard}"]
+    s = Server(base, args=["--max-children", "4096"], wrap=lim).start()
+    try:
+        script = s.script("nofile.py", WHO + "import resource\n"
+                          "print('nofile', resource.getrlimit(resource.RLIMIT_NOFILE)[0])\n")
+        r = s.run([script], wrap=lim)
+        assert served(s, r) and r.stdout.endswith(b"nofile 1024\n"), (r.stdout, r.stderr)
+        assert "--queue cut" not in s.log.read_text(), s.log.read_text()
+    finally:
+        s.stop()
+
+
 def test_a_pth_file_edited_among_many_restarts_the_server(base):
     """The server watches every .pth file its start read, however many: with
     140 in the user's site-packages, an edit to the last one read (the
