@@ -3667,19 +3667,20 @@ static int ask(int argc, char **argv, uint32_t kind)
         usage_serve(stdout);
         return 0;
     }
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--socket-dir") == 0)
-            dir = argv[i + 1];
-        else if (strcmp(argv[i], "--user") == 0)
-            user = argv[i + 1];
-        else {
+    const char *cmd = kind == CGIH_KIND_STOP ? "stop" : "status";
+    for (int i = 1; i < argc; i += 2) {
+        int known = strcmp(argv[i], "--socket-dir") == 0 || strcmp(argv[i], "--user") == 0;
+        if (!known || i + 1 == argc) {
+            fprintf(stderr,
+                    known ? "cgihost %s: %s needs a value\n" : "cgihost %s: unknown option %s\n",
+                    cmd, argv[i]);
             usage_serve(stderr);
             return 2;
         }
-    }
-    if ((argc - 1) % 2) {
-        usage_serve(stderr);
-        return 2;
+        if (strcmp(argv[i], "--socket-dir") == 0)
+            dir = argv[i + 1];
+        else
+            user = argv[i + 1];
     }
     uid_t uid = geteuid();
     if (user) {

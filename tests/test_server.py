@@ -2067,6 +2067,20 @@ def test_a_bad_serve_option_says_what_is_wrong(args, said):
     assert r.stderr.startswith(f"cgihost serve: {said}\nusage: cgihost serve ".encode()), r.stderr
 
 
+@pytest.mark.parametrize("cmd", ["stop", "status"])
+@pytest.mark.parametrize("args, said", [
+    (["--bogus"], "unknown option --bogus"),
+    (["--socket-dir"], "--socket-dir needs a value"),
+    (["--user", "root", "--user"], "--user needs a value"),
+    (["x", "y"], "unknown option x")])
+def test_a_bad_stop_or_status_option_says_what_is_wrong(cmd, args, said):
+    # (review Z14: the usage alone)
+    r = subprocess.run(as_user([CGIHOST, cmd, *args]), capture_output=True, timeout=30,
+                       env={"PATH": "/usr/bin:/bin"})
+    assert r.returncode == 2, r
+    assert r.stderr.startswith(f"cgihost {cmd}: {said}\nusage: cgihost serve ".encode()), r.stderr
+
+
 @pytest.mark.parametrize("flag", ["--help", "-h"])
 def test_serve_help_prints_its_usage(flag):
     r = subprocess.run(as_user([CGIHOST, "serve", "--pool", "2", flag]), capture_output=True,
