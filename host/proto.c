@@ -436,6 +436,13 @@ const char *cgih_sockdir_verdict(const struct stat *st, uid_t uid)
 
 int cgih_sockdir_check(const char *dir, uid_t uid, int create, const char **reason)
 {
+    /* A relative one would be another directory in each working directory
+     * (a server's, each request's): clients refuse it, and so does this. */
+    if (dir[0] != '/') {
+        *reason = "not an absolute path";
+        errno = EINVAL;
+        return CGIH_ERROR;
+    }
     /* Without its trailing slashes and "." components: lstat("link/") and
      * lstat("link/.") follow the link. */
     char d[PATH_MAX];

@@ -196,8 +196,8 @@ int cgih_sockpath(char *out, size_t n, const char *dir);
  * group or others. NULL when st passes, else the reason. */
 const char *cgih_sockdir_verdict(const struct stat *st, uid_t uid);
 
-/* lstat()s dir and applies the rule; with create, makes it (mode 0700) when
- * missing. CGIH_OK, or CGIH_ERROR with *reason (errno kept when a system
+/* lstat()s dir, which must be absolute, and applies the rule; with create,
+ * makes it (mode 0700) when missing. CGIH_OK, or CGIH_ERROR with *reason (errno kept when a system
  * call failed). */
 int cgih_sockdir_check(const char *dir, uid_t uid, int create, const char **reason);
 

@@ -2067,6 +2067,15 @@ def test_a_bad_serve_option_says_what_is_wrong(args, said):
     assert r.stderr.startswith(f"cgihost serve: {said}\nusage: cgihost serve ".encode()), r.stderr
 
 
+def test_serve_refuses_a_relative_socket_directory(base):
+    """One no client would reach (they refuse it; review Z14: the server ran
+    in it, in its working directory)."""
+    r = subprocess.run(as_user([CGIHOST, "serve", "--socket-dir", "rel"]), capture_output=True,
+                       timeout=30, env={"PATH": "/usr/bin:/bin"}, cwd=base)
+    assert r.returncode == 1 and r.stderr == b"cgihost: socket directory rel: not an absolute path\n", r
+    assert not (base / "rel").exists()
+
+
 @pytest.mark.parametrize("cmd", ["stop", "status"])
 @pytest.mark.parametrize("args, said", [
     (["--bogus"], "unknown option --bogus"),

@@ -251,6 +251,10 @@ static void test_sockdir(void)
         tap_ok(chmod(sub, 0770) == 0 && cgih_sockdir_check(sub, geteuid(), 1, &why) == CGIH_ERROR,
                "then group-writable: refused (%s)", why ? why : "");
         rmdir(sub);
+        /* relative: refused, and not made in the working directory */
+        tap_ok(chdir(tmpl) == 0 && cgih_sockdir_check("s", geteuid(), 1, &why) == CGIH_ERROR &&
+                   errno == EINVAL && access("s", F_OK) != 0 && chdir("/") == 0,
+               "relative: refused (%s)", why ? why : "");
         rmdir(tmpl);
     } else {
         tap_ok(0, "mkdtemp");
