@@ -258,13 +258,13 @@ install: all
 	mv -f $(DESTDIR)$(INSTALLED_BIN)-py.new $(DESTDIR)$(INSTALLED_BIN)-py
 	install -m 755 $(BUILD)/cgihost $(DESTDIR)$(INSTALLED_BIN).new
 	mv -f $(DESTDIR)$(INSTALLED_BIN).new $(DESTDIR)$(INSTALLED_BIN)
-	sed 's|/usr/local/bin/cgihost|$(INSTALLED_BIN)|g' host/apache/cgihost.conf > $(BUILD)/cgihost.conf
-	install -m 644 $(BUILD)/cgihost.conf $(DESTDIR)$(APACHE_CONFDIR)/cgihost.conf
-	@set -e; for u in $(UNITS); do \
-	    install -d $(DESTDIR)$(UNITDIR); \
-	    sed 's|/usr/local/bin/cgihost|$(INSTALLED_BIN)|g' $$u > $(BUILD)/$${u##*/}; \
-	    echo install -m 644 $(BUILD)/$${u##*/} $(DESTDIR)$(UNITDIR)/; \
-	    install -m 644 $(BUILD)/$${u##*/} $(DESTDIR)$(UNITDIR)/; done
+	@# (made in place, not in $(BUILD), which the installer may not own)
+	@set -e; for f in host/apache/cgihost.conf:$(APACHE_CONFDIR) $(UNITS:%=%:$(UNITDIR)); do \
+	    src=$${f%%:*}; dst=$(DESTDIR)$${f#*:}/$${src##*/}; \
+	    install -d $${dst%/*}; \
+	    echo "sed 's|/usr/local/bin/cgihost|$(INSTALLED_BIN)|g' $$src > $$dst"; \
+	    sed 's|/usr/local/bin/cgihost|$(INSTALLED_BIN)|g' $$src > $$dst.new; \
+	    chmod 644 $$dst.new; mv -f $$dst.new $$dst; done
 	install -d $(DESTDIR)$(TMPFILESDIR)
 	install -m 644 host/cgihost.tmpfiles $(DESTDIR)$(TMPFILESDIR)/cgihost.conf
 	@set -e; for m in $(MANPAGE); do \

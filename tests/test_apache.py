@@ -1049,8 +1049,12 @@ def test_make_install_and_uninstall(cgihost, tmp_path):
     # -o all: install what the suite runs on, never rebuild it here.
     make = ["make", "-s", "-o", "all", "-C", str(ROOT), f"BUILD={cgihost.parent}",
             f"DESTDIR={dest}", "PREFIX=/opt/cgih"]
+    built = {p.name: p.stat().st_mtime_ns for p in cgihost.parent.iterdir()}
     r = subprocess.run(make + ["install"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
+    # Nothing written in the build directory, which an installer may not
+    # own (review Z14: the snippet and units were made there first).
+    assert {p.name: p.stat().st_mtime_ns for p in cgihost.parent.iterdir()} == built
     files = sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file())
     want = ["etc/apache2/conf-available/cgihost.conf", "opt/cgih/bin/cgihost"]
     if (cgihost.parent / "cgihost-py").exists():
