@@ -187,9 +187,45 @@ static int open_tmp(cgi_state *st)
     return -1;
 }
 
+/* tempfile.TemporaryFile when a script replaced it (tempfile imported, its
+ * TemporaryFile not a function of tempfile's own): a new reference; else
+ * NULL, with an error if the look-up failed. */
+static PyObject *replaced_temporary_file(void)
+{
+    PyObject *name = cgih_name("tempfile");
+    PyObject *tf = name ? PyImport_GetModule(name) : NULL;
+    Py_XDECREF(name);
+    if (!tf)
+        return NULL;
+    PyObject *f = PyObject_GetAttrString(tf, "TemporaryFile");
+    if (!f || (PyFunction_Check(f) && PyFunction_GET_GLOBALS(f) == PyModule_GetDict(tf)))
+        Py_CLEAR(f);
+    Py_DECREF(tf);
+    return f;
+}
+
 PyObject *cgih_temporary_file(cgi_state *st, const char *mode, PyObject *encoding,
                               PyObject *newline)
 {
+    /* cgi.py's make_file(): tempfile.TemporaryFile("wb+"), or ("w+",
+     * encoding=..., newline='\n'); made here in C unless a script replaced
+     * it (tempfile.tempdir is honoured below). */
+    PyObject *replaced = replaced_temporary_file();
+    if (replaced || PyErr_Occurred()) {
+        PyObject *r = NULL;
+        if (replaced && strcmp(mode, "wb+") == 0) {
+            r = PyObject_CallFunction(replaced, "s", mode);
+        } else if (replaced) {
+            PyObject *args = Py_BuildValue("(s)", mode);
+            PyObject *kw =
+                args ? Py_BuildValue("{sOsO}", "encoding", encoding, "newline", newline) : NULL;
+            r = kw ? PyObject_Call(replaced, args, kw) : NULL;
+            Py_XDECREF(args);
+            Py_XDECREF(kw);
+        }
+        Py_XDECREF(replaced);
+        return r;
+    }
     int fd = open_tmp(st);
     if (fd < 0)
         return NULL;

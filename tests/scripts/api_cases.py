@@ -1338,6 +1338,42 @@ def case_fs_replaced_functions():
 
 
 @case
+def case_fs_replaced_temporary_file():
+    # make_file() calls tempfile.TemporaryFile, which a script may replace
+    # (a wrapper, say): the replacement is called as cgi.py calls it
+    import functools
+    import tempfile
+    body = (b'--B\r\nContent-Disposition: form-data; name="f"; filename="a.txt"\r\n\r\n' +
+            b"x" * 3000 + b'\r\n--B\r\nContent-Disposition: form-data; name="t"\r\n\r\n' +
+            "\u00e9".encode() * 1500 + b"\r\n--B--\r\n")
+    env = post_env(body, "multipart/form-data; boundary=B")
+    calls = []
+    orig = tempfile.TemporaryFile
+
+    @functools.wraps(orig)
+    def recorder(*a, **k):
+        calls.append((a, k))
+        return orig(*a, **k)
+
+    def fs():
+        f = cgi.FieldStorage(fp=io.BytesIO(body), environ=env)
+        return [(p.name, type(p.file).__name__, len(p.value)) for p in f.list]
+    try:
+        tempfile.TemporaryFile = recorder
+        show("recorded", fs)
+        out("calls", calls)
+        tempfile.TemporaryFile = lambda mode, **k: io.BytesIO() if "b" in mode else io.StringIO()
+        show("in memory", fs)
+        tempfile.TemporaryFile = lambda *a, **k: 1 / 0
+        show("raises", fs)
+        del tempfile.TemporaryFile
+        show("deleted", fs)
+    finally:
+        tempfile.TemporaryFile = orig
+    show("restored", fs)
+
+
+@case
 def case_fs_content_headers():
     env = {"REQUEST_METHOD": "POST"}
     for ct in ["text/plain; charset=utf-8", "TEXT/PLAIN", 'application/x-www-form-urlencoded; a="b;c"',
