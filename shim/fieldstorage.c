@@ -513,11 +513,13 @@ static int fs_init(PyObject *self, PyObject *args, PyObject *kw)
         Py_DECREF(self_headers);
         goto done;
     }
+    /* _binary_file = self.filename is not None: a replaced parse_header's
+     * pdict may hold filename None */
     PyObject *pname = NULL, *pfile = NULL;
     rc = pdict_item(pdict, "name", &pname) < 0 || pdict_item(pdict, "filename", &pfile) < 0 ||
                  set(self, "name", pname ? pname : Py_None) < 0 ||
                  set(self, "filename", pfile ? pfile : Py_None) < 0 ||
-                 set(self, "_binary_file", pfile ? Py_True : Py_False) < 0
+                 set(self, "_binary_file", pfile && pfile != Py_None ? Py_True : Py_False) < 0
              ? -1
              : 0;
     Py_XDECREF(pname);

@@ -1338,6 +1338,31 @@ def case_fs_replaced_functions():
 
 
 @case
+def case_fs_replaced_parse_header_filename_none():
+    # _binary_file is `self.filename is not None`: a replaced parse_header's
+    # pdict may hold filename None (the part is then read as text)
+    body = (b'--B\r\nContent-Disposition: form-data; name="f"; filename="a.txt"\r\n\r\n'
+            b'xy\r\n--B--\r\n')
+    env = post_env(body, "multipart/form-data; boundary=B")
+    orig_ph = cgi.parse_header
+
+    def ph(line):
+        key, pdict = orig_ph(line)
+        if "filename" in pdict:
+            pdict["filename"] = None
+        return key, pdict
+
+    def fs():
+        f = cgi.FieldStorage(fp=io.BytesIO(body), environ=env)
+        return [(p.name, p.filename, p._binary_file, p.value) for p in f.list]
+    try:
+        cgi.parse_header = ph
+        show("filename None", fs)
+    finally:
+        cgi.parse_header = orig_ph
+
+
+@case
 def case_fs_replaced_temporary_file():
     # make_file() calls tempfile.TemporaryFile, which a script may replace
     # (a wrapper, say): the replacement is called as cgi.py calls it
