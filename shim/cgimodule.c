@@ -189,7 +189,9 @@ static int open_tmp(cgi_state *st)
 
 /* tempfile.TemporaryFile when a script replaced it (tempfile imported, its
  * TemporaryFile not a function of tempfile's own): a new reference; else
- * NULL, with an error if the look-up failed. */
+ * NULL, with an error if the look-up failed. cgi.py calls it through the
+ * module its `import tempfile` bound: what else sys.modules holds under the
+ * name now (None, a stand-in object) is not it, and is left alone. */
 static PyObject *replaced_temporary_file(void)
 {
     PyObject *name = cgih_name("tempfile");
@@ -197,6 +199,10 @@ static PyObject *replaced_temporary_file(void)
     Py_XDECREF(name);
     if (!tf)
         return NULL;
+    if (!PyModule_Check(tf)) {
+        Py_DECREF(tf);
+        return NULL;
+    }
     PyObject *f = PyObject_GetAttrString(tf, "TemporaryFile");
     if (!f || (PyFunction_Check(f) && PyFunction_GET_GLOBALS(f) == PyModule_GetDict(tf)))
         Py_CLEAR(f);

@@ -1399,6 +1399,30 @@ def case_fs_replaced_temporary_file():
 
 
 @case
+def case_fs_tempfile_not_a_module():
+    # cgi.py's make_file() calls the tempfile module its import bound, not
+    # what sys.modules holds now: None, or a stand-in whose TemporaryFile is
+    # a function (PyModule_GetDict() of it set SystemError, and the function
+    # was called with it pending)
+    import tempfile
+    import types
+    body = (b'--B\r\nContent-Disposition: form-data; name="f"; filename="a.txt"\r\n\r\n' +
+            b"x" * 3000 + b"\r\n--B--\r\n")
+    env = post_env(body, "multipart/form-data; boundary=B")
+
+    def fs():
+        f = cgi.FieldStorage(fp=io.BytesIO(body), environ=env)
+        return [(p.name, type(p.file).__name__, len(p.value)) for p in f.list]
+    try:
+        sys.modules["tempfile"] = types.SimpleNamespace(TemporaryFile=lambda *a, **k: io.BytesIO())
+        show("a stand-in", fs)
+        sys.modules["tempfile"] = None
+        show("None", fs)
+    finally:
+        sys.modules["tempfile"] = tempfile
+
+
+@case
 def case_fs_content_headers():
     env = {"REQUEST_METHOD": "POST"}
     for ct in ["text/plain; charset=utf-8", "TEXT/PLAIN", 'application/x-www-form-urlencoded; a="b;c"',
