@@ -1,6 +1,7 @@
 """The built-in cgitb: the same reports as CPython 3.11's cgitb.py, nothing
 heavy imported until a report is made, and a reset() that gives a valid CGI
 response whether the script crashed before, during or after its headers."""
+import os
 import re
 import subprocess
 
@@ -254,18 +255,24 @@ def test_reports_call_their_helpers_as_the_stdlib_globals(cgihost, tmp_path):
         "t = cgitb.text(info)\n"
         "print('hunter2' in cgitb.html(info), 'hunter2' in t, t.count('x = 1'))\n"
         "cgitb.scanvars = scan\n"
-        "cgitb.small = lambda t: '[s:%s]' % t\n"
-        "cgitb.strong = lambda t: '[b:%s]' % t\n"
-        "cgitb.grey = lambda t: '[g:%s]' % t\n"
+        # calls counted, not marks in the report: the exception's attributes
+        # (each shown with the indent) are the interpreter's
+        "n = {'s': 0, 'b': 0, 'g': 0}\n"
+        "def mark(k):\n"
+        "    def f(t):\n"
+        "        n[k] += 1\n"
+        "        return '[%s:%s]' % (k, t)\n"
+        "    return f\n"
+        "cgitb.small, cgitb.strong, cgitb.grey = mark('s'), mark('b'), mark('g')\n"
         "h = cgitb.html(info)\n"
-        "print(h.count('[s:'), h.count('[b:'), h.count('[g:'), '[s:&nbsp;&nbsp;' in h)\n"
+        "print(n['s'], n['b'], n['g'], '[s:&nbsp;&nbsp;' in h)\n"
         "del cgitb.grey\n"
         "try:\n"
         "    cgitb.html(info)\n"
         "except NameError as e:\n"
         "    print(e)\n")
     assert same_stdout(cgihost, script) == (
-        b"False False\nFalse False 2\n15 7 10 True\nname 'grey' is not defined\n")
+        b"False False\nFalse False 2\n13 7 10 True\nname 'grey' is not defined\n")
 
 
 def test_hook_call_and_attribute_errors_as_stdlib(cgihost, tmp_path):
@@ -950,6 +957,9 @@ print("done")
 """
 
 
+@pytest.mark.skipif(os.environ.get("MATRIX_PY_VERSION", "3.11") in ("3.12", "3.13"),
+                    reason="pyenv's CPython 3.12.1 and 3.13.0 crash when an allocation fails in "
+                    "inspect's own Python code, without cgihost too")
 def test_a_failed_allocation_reading_sys_is_a_memory_error(cgihost, tmp_path):
     """Each allocation of html() and text() failed in turn: a MemoryError,
     as under python3. Reading sys.version or sys.executable through
