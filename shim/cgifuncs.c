@@ -11,7 +11,8 @@
  * `global`: scripts reassign these (`cgi.logfp = StringIO()`,
  * `cgi.log = cgi.dolog`, `cgi.maxlen = 1000`).
  *
- * Nothing heavy is imported: html.escape is reproduced here; traceback is
+ * Nothing heavy is imported: html.escape is reproduced here (a script's
+ * html.escape is called where the script has loaded html); traceback is
  * imported only by print_exception, os only by parse() when it must mutate
  * the default environ (os.environ), urllib.parse only by parse() for a query
  * that is not a str.
@@ -71,10 +72,20 @@ static int print_steal(PyObject *module, PyObject *o, const char *end)
     return rc;
 }
 
-/* html.escape(s): the same chain of s.replace() calls, so the same result and
- * the same exception for anything that is not a str. New reference. */
+/* html.escape(s), which cgi.py looks up at each call: the html module's
+ * where a script has loaded it (and may have replaced the function), else
+ * the same chain of s.replace() calls, so the same result and the same
+ * exception for anything that is not a str. New reference. */
 static PyObject *html_escape(PyObject *s)
 {
+    PyObject *f = cgih_loaded_attr("html", "escape");
+    if (f) {
+        PyObject *r = PyObject_CallOneArg(f, s);
+        Py_DECREF(f);
+        return r;
+    }
+    if (PyErr_Occurred())
+        return NULL;
     static const char *const pairs[5][2] = {
         {"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}, {"\"", "&quot;"}, {"'", "&#x27;"}};
     Py_INCREF(s);
@@ -747,13 +758,19 @@ static PyObject *cgi_print_exception(PyObject *module, PyObject *args, PyObject 
         return NULL;
     PyObject *type = av[0] ? av[0] : Py_None, *value = av[1] ? av[1] : Py_None;
     PyObject *tb = av[2] ? av[2] : Py_None, *limit = av[3] ? av[3] : Py_None;
-    PyObject *et = NULL, *ev = NULL, *etb = NULL;
+    PyObject *ei[3] = {NULL, NULL, NULL};
     PyObject *traceback = NULL, *l1 = NULL, *l2 = NULL, *lst = NULL, *res = NULL;
-    if (type == Py_None) {
-        PyErr_GetExcInfo(&et, &ev, &etb);
-        type = et ? et : Py_None;
-        value = ev ? ev : Py_None;
-        tb = etb ? etb : Py_None;
+    if (type == Py_None) { /* type, value, tb = sys.exc_info() */
+        PyObject *exc_info = cgih_sys_attr("exc_info");
+        PyObject *r = exc_info ? PyObject_CallNoArgs(exc_info) : NULL;
+        Py_XDECREF(exc_info);
+        int rc = r ? cgih_unpack(r, 3, ei) : -1;
+        Py_XDECREF(r);
+        if (rc < 0)
+            return NULL;
+        type = ei[0];
+        value = ei[1];
+        tb = ei[2];
     }
     if (!(traceback = PyImport_ImportModule("traceback")))
         goto done;
@@ -792,9 +809,8 @@ static PyObject *cgi_print_exception(PyObject *module, PyObject *args, PyObject 
     res = Py_None;
     Py_INCREF(res);
 done:
-    Py_XDECREF(et);
-    Py_XDECREF(ev);
-    Py_XDECREF(etb);
+    for (int i = 0; i < 3; i++)
+        Py_XDECREF(ei[i]);
     Py_XDECREF(traceback);
     Py_XDECREF(l1);
     Py_XDECREF(l2);
@@ -905,10 +921,17 @@ static PyObject *cgi_print_directory(PyObject *module, PyObject *args, PyObject 
         return NULL;
     if (print_str(module, NULL) < 0 || print_str(module, "<H3>Current Working Directory:</H3>") < 0)
         return NULL;
-    /* os.getcwd is posix.getcwd; posix is always loaded. */
-    PyObject *posix = PyImport_ImportModule("posix");
-    PyObject *pwd = posix ? PyObject_CallMethod(posix, "getcwd", NULL) : NULL;
-    Py_XDECREF(posix);
+    /* os.getcwd(): os's, which a script may have replaced, where os is
+     * loaded (always, but for a script that took it out of sys.modules);
+     * else posix.getcwd, which it is, posix being always loaded. */
+    PyObject *getcwd = cgih_loaded_attr("os", "getcwd");
+    if (!getcwd && !PyErr_Occurred()) {
+        PyObject *posix = PyImport_ImportModule("posix");
+        getcwd = posix ? cgih_getattr(posix, "getcwd") : NULL;
+        Py_XDECREF(posix);
+    }
+    PyObject *pwd = getcwd ? PyObject_CallNoArgs(getcwd) : NULL;
+    Py_XDECREF(getcwd);
     int rc;
     if (pwd) {
         rc = print_steal(module, html_escape(pwd), NULL);

@@ -93,6 +93,24 @@ PyObject *cgih_getattr(PyObject *o, const char *name)
     return v;
 }
 
+/* getattr(sys.modules[module], name) where that module is loaded (a new
+ * reference), else NULL with no error: what cgi.py's code reaches through a
+ * module it imported, which a script that has the module may have replaced
+ * (html.escape, os.getcwd), found without importing it. */
+PyObject *cgih_loaded_attr(const char *module, const char *name)
+{
+    PyObject *k = cgih_name(module);
+    PyObject *m = k ? PyImport_GetModule(k) : NULL;
+    Py_XDECREF(k);
+    if (!m || m == Py_None) {
+        Py_XDECREF(m);
+        return NULL;
+    }
+    PyObject *v = cgih_getattr(m, name);
+    Py_DECREF(m);
+    return v;
+}
+
 int cgih_setattr(PyObject *o, const char *name, PyObject *v)
 {
     PyObject *n = cgih_name(name);

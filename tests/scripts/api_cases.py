@@ -696,6 +696,48 @@ def case_print_exception_nested():
         show("ret", cgi.print_exception)
 
 
+@case
+def case_print_replaced_functions():
+    # The print_* helpers call html.escape, os.getcwd and sys.exc_info as
+    # cgi.py does, at each call: a script's replacements are called
+    import html
+    calls = []
+    saved = html.escape, os.getcwd, sys.exc_info
+
+    def recorder(label, f):
+        def r(*a, **k):
+            calls.append((label, a, k))
+            return f(*a, **k)
+        return r
+    try:
+        html.escape = recorder("escape", html.escape)
+        os.getcwd = recorder("getcwd", lambda: "/a<b>")
+        sys.exc_info = recorder("exc_info", sys.exc_info)
+        show("environ", cgi.print_environ, {"K": "<v>"})
+        show("form", cgi.print_form, {"k": "<v>"})
+        show("directory", cgi.print_directory)
+        try:
+            raiser("<x>")
+        except ValueError:
+            show("exception", cgi.print_exception)
+        out("calls", calls)
+        html.escape = lambda s, quote=True: s.upper()
+        os.getcwd = lambda: 1 / 0
+        show("upper", cgi.print_environ, {"k": "<v>"})
+        show("getcwd raises", cgi.print_directory)
+        os.getcwd = lambda: (_ for _ in ()).throw(OSError(5, "gone <x>"))
+        show("getcwd OSError", cgi.print_directory)
+        sys.exc_info = lambda: (ValueError, ValueError("made <up>"), None)
+        show("exc_info replaced", cgi.print_exception)
+        sys.exc_info = lambda: (1, 2)
+        show("exc_info two", cgi.print_exception)
+        del html.escape
+        show("escape deleted", cgi.print_environ, {"k": "v"})
+    finally:
+        html.escape, os.getcwd, sys.exc_info = saved
+    show("restored", cgi.print_environ, {"k": "<v>"})
+
+
 def normalize_test_output(s):
     # The stdlib's frames inside cgi.py (test, g, f, __init__) cannot exist in
     # C: drop them, with their source line and carets; keep everything else.
