@@ -199,16 +199,38 @@ static PyType_Spec mini_spec = {
 
 /* ---- FieldStorage: construction ------------------------------------------- */
 
+/* 1 when a script replaced locale.getpreferredencoding (locale loaded, the
+ * attribute no function of locale's own, or gone), else 0; -1 on an error. */
+static int preferredencoding_replaced(void)
+{
+    PyObject *k = cgih_name("locale");
+    PyObject *m = k ? PyImport_GetModule(k) : NULL;
+    Py_XDECREF(k);
+    if (!m)
+        return PyErr_Occurred() ? -1 : 0;
+    PyObject *f = cgih_getattr(m, "getpreferredencoding");
+    int r = !f || !PyModule_Check(m) || !PyFunction_Check(f) ||
+            PyFunction_GET_GLOBALS(f) != PyModule_GetDict(m);
+    PyErr_Clear(); /* a failed look-up: made again, and raised, by the caller */
+    Py_XDECREF(f);
+    Py_DECREF(m);
+    return r;
+}
+
 /* qs.encode(locale.getpreferredencoding(), 'surrogateescape'). An ASCII
  * query string (a URL's is) is the same bytes in every locale encoding
- * Linux has: no locale module, no codec, 10% of a GET's FieldStorage().
- * Any other goes as cgi.py sends it: "utf-8" in UTF-8 mode (python3's
- * under a C or POSIX LC_ALL), which PyUnicode_EncodeLocale() would not
- * heed, else the encoding of LC_CTYPE as the environment sets it now; a
- * str subclass's own encode() is called. */
+ * Linux has: no locale module, no codec, 10% of a GET's FieldStorage()
+ * (unless a script replaced the function, which is then called). Any other
+ * goes as cgi.py sends it: "utf-8" in UTF-8 mode (python3's under a C or
+ * POSIX LC_ALL), which PyUnicode_EncodeLocale() would not heed, else the
+ * encoding of LC_CTYPE as the environment sets it now; a str subclass's
+ * own encode() is called. */
 static PyObject *encode_locale(PyObject *qs)
 {
-    if (PyUnicode_CheckExact(qs)) {
+    int replaced = PyUnicode_CheckExact(qs) ? preferredencoding_replaced() : 1;
+    if (replaced < 0)
+        return NULL;
+    if (!replaced) {
 #if PY_VERSION_HEX < 0x030C0000
         if (PyUnicode_READY(qs) < 0)
             return NULL;

@@ -1465,6 +1465,37 @@ def case_fs_tempfile_not_a_module():
 
 
 @case
+def case_fs_replaced_preferredencoding():
+    # a GET's query string is encoded with locale.getpreferredencoding(),
+    # which a script may replace: called for an ASCII query string too
+    import locale
+    import types
+    calls = []
+    orig = locale.getpreferredencoding
+
+    def fs(qs):
+        return cgi.FieldStorage(environ={"REQUEST_METHOD": "GET", "QUERY_STRING": qs}).list
+    try:
+        for label, f in [("recorded", lambda *a: calls.append(a) or orig(*a)),
+                         ("utf-16", lambda: "utf-16-le"), ("raises", lambda: 1 / 0),
+                         ("not a str", lambda: 5)]:
+            locale.getpreferredencoding = f
+            show(label, fs, "a=1&b=%41")
+            show(label + " non-ASCII", fs, "a=\u00e9")
+        out("calls", calls)
+        del locale.getpreferredencoding
+        show("deleted", fs, "a=1")
+    finally:
+        locale.getpreferredencoding = orig
+    show("restored", fs, "a=1")
+    try:  # a stub module: cgi.py's is the module of its import
+        sys.modules["locale"] = types.SimpleNamespace(getpreferredencoding=orig)
+        show("stub", fs, "a=1")
+    finally:
+        sys.modules["locale"] = locale
+
+
+@case
 def case_fs_content_headers():
     env = {"REQUEST_METHOD": "POST"}
     for ct in ["text/plain; charset=utf-8", "TEXT/PLAIN", 'application/x-www-form-urlencoded; a="b;c"',
