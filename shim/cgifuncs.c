@@ -217,10 +217,30 @@ static PyObject *cgi_initlog(PyObject *module, PyObject *args, PyObject *kw)
 {
     if (no_kwargs("initlog", kw) < 0)
         return NULL;
-    /* stack level 1 from C is the Python caller, as stacklevel=2 is in cgi.py. */
-    if (PyErr_WarnEx(PyExc_DeprecationWarning,
-                     "cgi.log() is deprecated as of 3.10. Use logging instead", 1) < 0)
-        return NULL;
+    /* warnings.warn(msg, DeprecationWarning, stacklevel=2): a script's
+     * replacement is called so; warnings' own is _warnings.warn, and
+     * stack level 1 from C is the Python caller, as stacklevel=2 is in
+     * cgi.py. */
+    static const char msg[] = "cgi.log() is deprecated as of 3.10. Use logging instead";
+    PyObject *warn = cgih_loaded_attr("warnings", "warn");
+    PyObject *own = warn ? cgih_loaded_attr("_warnings", "warn") : NULL;
+    if (warn && warn != own && !PyErr_Occurred()) {
+        PyObject *a = Py_BuildValue("(sO)", msg, PyExc_DeprecationWarning);
+        PyObject *k = a ? Py_BuildValue("{si}", "stacklevel", 2) : NULL;
+        PyObject *r = k ? PyObject_Call(warn, a, k) : NULL;
+        Py_XDECREF(a);
+        Py_XDECREF(k);
+        Py_XDECREF(r);
+        Py_CLEAR(warn);
+        Py_XDECREF(own);
+        if (!r)
+            return NULL;
+    } else {
+        Py_XDECREF(warn);
+        Py_XDECREF(own);
+        if (PyErr_Occurred() || PyErr_WarnEx(PyExc_DeprecationWarning, msg, 1) < 0)
+            return NULL;
+    }
     PyObject *logfile = cgih_load_global(module, "logfile");
     if (!logfile)
         return NULL;

@@ -604,6 +604,28 @@ def case_log_warning_error():
     out("log is initlog", cgi.log is cgi.initlog)
 
 
+@case
+def case_log_replaced_warn():
+    # initlog() warns through warnings.warn, which a script may replace
+    calls = []
+    orig = warnings.warn
+    saved = cgi.logfp, cgi.log
+    try:
+        cgi.logfp = io.StringIO()
+        warnings.warn = lambda *a, **k: calls.append((a, k))
+        show("recorded", cgi.log, "a %s", 1)
+        out("calls", calls)
+        cgi.log = cgi.initlog
+        warnings.warn = lambda *a, **k: 1 / 0
+        show("raises", cgi.log, "b")
+        del warnings.warn
+        show("deleted", cgi.initlog, "c")
+        out("logged", cgi.logfp.getvalue())
+    finally:
+        warnings.warn = orig
+        cgi.logfp, cgi.log = saved
+
+
 # ---- print_* and test() --------------------------------------------------------------
 
 @case
