@@ -28,6 +28,9 @@ typedef struct {
     PyObject *undef;         /* __UNDEF__, the list cgitb.py uses as a sentinel */
     PyObject *handler_hook;  /* the Hook behind the module's `handler` */
     PyObject *import_stdout; /* sys.__stdout__ when the module was made, or NULL */
+    PyObject *html_escape;   /* html.escape when the module was made, where html was
+                                loaded (cgitb.py's `from html import escape as
+                                html_escape`), else NULL: html's own, reproduced */
 } cgitb_state;
 
 static PyModuleDef cgitb_module;
@@ -1085,6 +1088,25 @@ static PyObject *format_exception(PyObject *etype, PyObject *evalue, PyObject *e
     return res;
 }
 
+/* html_escape(s): the html.escape of the module's making, which a script
+ * may have replaced before its `import cgitb` (not after: cgitb.py bound
+ * it then). Where html was not loaded, html's own, the same chain of
+ * s.replace() calls, without importing html (and re) for it. */
+static PyObject *escape_heading(PyObject *module, PyObject *s)
+{
+    cgitb_state *st = get_state(module);
+    if (!st)
+        return NULL;
+    if (st->html_escape)
+        return PyObject_CallOneArg(st->html_escape, s);
+    static const char *const pairs[5][2] = {
+        {"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}, {"\"", "&quot;"}, {"'", "&#x27;"}};
+    Py_INCREF(s);
+    for (size_t i = 0; i < 5 && s; i++)
+        Py_SETREF(s, PyObject_CallMethod(s, "replace", "ss", pairs[i][0], pairs[i][1]));
+    return s;
+}
+
 static PyObject *head_section(report *r, PyObject *etype)
 {
     PyObject *pyver, *date, *res = NULL;
@@ -1094,8 +1116,8 @@ static PyObject *head_section(report *r, PyObject *etype)
     if (!ts)
         goto done;
     if (r->html) {
-        PyObject *esc = import_attr("html", "escape"), *e = NULL, *t = NULL;
-        if (esc && (e = PyObject_CallOneArg(esc, ts)) && (t = PyTuple_Pack(3, e, pyver, date)))
+        PyObject *e = escape_heading(r->module, ts), *t = NULL;
+        if (e && (t = PyTuple_Pack(3, e, pyver, date)))
             res = pyfmt(
                 "\n<body bgcolor=\"#f0f0f8\">\n"
                 "<table width=\"100%%\" cellspacing=0 cellpadding=2 border=0 summary=\"heading\">\n"
@@ -1109,7 +1131,6 @@ static PyObject *head_section(report *r, PyObject *etype)
                 "<p>A problem occurred in a Python script.  Here is the sequence of\n"
                 "function calls leading up to the error, in the order they occurred.</p>",
                 t);
-        Py_XDECREF(esc);
         Py_XDECREF(e);
         Py_XDECREF(t);
     } else {
@@ -1936,6 +1957,15 @@ static int cgitb_exec(PyObject *m)
     if (!(st->handler_hook = PyObject_CallNoArgs((PyObject *)st->Hook)))
         return -1;
     st->import_stdout = Py_XNewRef(PySys_GetObject("__stdout__"));
+    /* html_escape, as cgitb.py's import binds it, where html is loaded */
+    PyObject *hn = PyUnicode_FromString("html");
+    PyObject *html = hn ? PyImport_GetModule(hn) : NULL;
+    Py_XDECREF(hn);
+    if (html && html != Py_None && !(st->html_escape = getattr_s(html, "escape")))
+        PyErr_Clear(); /* gone: html's own is reproduced */
+    Py_XDECREF(html);
+    if (PyErr_Occurred())
+        return -1;
     PyObject *handle = getattr_s(st->handler_hook, "handle");
     if (!handle)
         return -1;
@@ -1951,6 +1981,7 @@ static int cgitb_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->undef);
     Py_VISIT(st->handler_hook);
     Py_VISIT(st->import_stdout);
+    Py_VISIT(st->html_escape);
     return 0;
 }
 
@@ -1961,6 +1992,7 @@ static int cgitb_clear(PyObject *m)
     Py_CLEAR(st->undef);
     Py_CLEAR(st->handler_hook);
     Py_CLEAR(st->import_stdout);
+    Py_CLEAR(st->html_escape);
     return 0;
 }
 

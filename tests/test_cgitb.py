@@ -275,6 +275,42 @@ def test_reports_call_their_helpers_as_the_stdlib_globals(cgihost, tmp_path):
         b"False False\nFalse False 2\n13 7 10 True\nname 'grey' is not defined\n")
 
 
+def test_the_heading_escapes_with_the_html_escape_of_the_import(cgihost, tmp_path):
+    """html()'s heading escapes the exception type with cgitb.py's
+    html_escape, bound at its import: a replacement made before `import
+    cgitb` is called, one made after is not. cgihost called the html.escape
+    of the report's time, the other way round (review Z17)."""
+    script = tmp_path / "s.py"
+    script.write_text(
+        "import sys, html\n"
+        "class E(Exception): pass\n"
+        "E.__name__ = 'E<1>'\n"
+        "try:\n"
+        "    raise E('x')\n"
+        "except E:\n"
+        "    info = sys.exc_info()\n"
+        "real = html.escape\n"
+        "html.escape = lambda s, quote=True: '[before:%s]' % s\n"
+        "import cgitb\n"
+        "html.escape = lambda s, quote=True: '[after:%s]' % s\n"
+        "h = cgitb.html(info)\n"
+        "print(h.count('[before:E<1>]'), h.count('[after:'))\n")
+    assert same_stdout(cgihost, script) == b"1 0\n"
+    script.write_text(
+        "import sys\n"
+        "class E(Exception): pass\n"
+        "E.__name__ = 'E<\"&\\'>'\n"
+        "try:\n"
+        "    raise E('x')\n"
+        "except E:\n"
+        "    info = sys.exc_info()\n"
+        "import cgitb, html\n"
+        "html.escape = lambda s, quote=True: '[after:%s]' % s\n"
+        "h = cgitb.html(info)\n"
+        "print(h.count('<strong>E&lt;&quot;&amp;&#x27;&gt;</strong>'), h.count('[after:'))\n")
+    assert same_stdout(cgihost, script) == b"1 0\n"
+
+
 def test_hook_call_and_attribute_errors_as_stdlib(cgihost, tmp_path):
     """Hook.__call__ returns None whatever handle() returns, and messages
     name the class 'Hook' (found by a randomized differential run)."""
