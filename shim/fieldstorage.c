@@ -200,14 +200,18 @@ static PyType_Spec mini_spec = {
 /* ---- FieldStorage: construction ------------------------------------------- */
 
 /* 1 when a script replaced locale.getpreferredencoding (locale loaded, the
- * attribute no function of locale's own, or gone), else 0; -1 on an error. */
+ * attribute no function of locale's own, or gone), else 0; -1 on an error.
+ * None in sys.modules is no replacement: cgi.py's locale is the module of
+ * its import, whose function is untouched. */
 static int preferredencoding_replaced(void)
 {
     PyObject *k = cgih_name("locale");
     PyObject *m = k ? PyImport_GetModule(k) : NULL;
     Py_XDECREF(k);
-    if (!m)
+    if (!m || m == Py_None) {
+        Py_XDECREF(m);
         return PyErr_Occurred() ? -1 : 0;
+    }
     PyObject *f = cgih_getattr(m, "getpreferredencoding");
     int r = !f || !PyModule_Check(m) || !PyFunction_Check(f) ||
             PyFunction_GET_GLOBALS(f) != PyModule_GetDict(m);

@@ -1515,6 +1515,11 @@ def case_fs_replaced_preferredencoding():
         show("stub", fs, "a=1")
     finally:
         sys.modules["locale"] = locale
+    try:  # None: cgi.py's is still the module of its import (review Z18)
+        sys.modules["locale"] = None
+        show("none", fs, "a=1&b=%41")
+    finally:
+        sys.modules["locale"] = locale
 
 
 @case
