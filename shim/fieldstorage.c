@@ -200,7 +200,8 @@ static PyType_Spec mini_spec = {
 /* ---- FieldStorage: construction ------------------------------------------- */
 
 /* 1 when a script replaced locale.getpreferredencoding (locale loaded, the
- * attribute no function of locale's own, or gone), else 0; -1 on an error.
+ * attribute not locale's own getpreferredencoding, as another of locale's
+ * functions is not, or gone), else 0; -1 on an error.
  * None in sys.modules is no replacement: cgi.py's locale is the module of
  * its import, whose function is untouched. */
 static int preferredencoding_replaced(void)
@@ -214,7 +215,9 @@ static int preferredencoding_replaced(void)
     }
     PyObject *f = cgih_getattr(m, "getpreferredencoding");
     int r = !f || !PyModule_Check(m) || !PyFunction_Check(f) ||
-            PyFunction_GET_GLOBALS(f) != PyModule_GetDict(m);
+            PyFunction_GET_GLOBALS(f) != PyModule_GetDict(m) ||
+            PyUnicode_CompareWithASCIIString(((PyCodeObject *)PyFunction_GET_CODE(f))->co_name,
+                                             "getpreferredencoding") != 0;
     PyErr_Clear(); /* a failed look-up: made again, and raised, by the caller */
     Py_XDECREF(f);
     Py_DECREF(m);

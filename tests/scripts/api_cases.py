@@ -1500,7 +1500,8 @@ def case_fs_replaced_preferredencoding():
     try:
         for label, f in [("recorded", lambda *a: calls.append(a) or orig(*a)),
                          ("utf-16", lambda: "utf-16-le"), ("raises", lambda: 1 / 0),
-                         ("not a str", lambda: 5)]:
+                         ("not a str", lambda: 5),
+                         ("locale's getlocale", locale.getlocale)]:
             locale.getpreferredencoding = f
             show(label, fs, "a=1&b=%41")
             show(label + " non-ASCII", fs, "a=\u00e9")
