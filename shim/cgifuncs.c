@@ -213,6 +213,19 @@ static PyObject *call_global_args(PyObject *module, const char *name, PyObject *
 }
 
 /* initlog(*allargs) */
+/* Whether f is warnings' own warn, _warnings.warn: the function itself,
+ * not what sys.modules["_warnings"] holds now (a script may have taken the
+ * name out, or the module away). */
+static int is_warnings_own(PyObject *f)
+{
+    if (!PyCFunction_Check(f) || strcmp(((PyCFunctionObject *)f)->m_ml->ml_name, "warn") != 0)
+        return 0;
+    PyObject *self = PyCFunction_GET_SELF(f);
+    const char *name = self && PyModule_Check(self) ? PyModule_GetName(self) : NULL;
+    PyErr_Clear(); /* a module with no name: not _warnings */
+    return name && strcmp(name, "_warnings") == 0;
+}
+
 static PyObject *cgi_initlog(PyObject *module, PyObject *args, PyObject *kw)
 {
     if (no_kwargs("initlog", kw) < 0)
@@ -223,8 +236,7 @@ static PyObject *cgi_initlog(PyObject *module, PyObject *args, PyObject *kw)
      * cgi.py. */
     static const char msg[] = "cgi.log() is deprecated as of 3.10. Use logging instead";
     PyObject *warn = cgih_loaded_attr("warnings", "warn");
-    PyObject *own = warn ? cgih_loaded_attr("_warnings", "warn") : NULL;
-    if (warn && warn != own && !PyErr_Occurred()) {
+    if (warn && !is_warnings_own(warn)) {
         PyObject *a = Py_BuildValue("(sO)", msg, PyExc_DeprecationWarning);
         PyObject *k = a ? Py_BuildValue("{si}", "stacklevel", 2) : NULL;
         PyObject *r = k ? PyObject_Call(warn, a, k) : NULL;
@@ -232,12 +244,10 @@ static PyObject *cgi_initlog(PyObject *module, PyObject *args, PyObject *kw)
         Py_XDECREF(k);
         Py_XDECREF(r);
         Py_CLEAR(warn);
-        Py_XDECREF(own);
         if (!r)
             return NULL;
     } else {
         Py_XDECREF(warn);
-        Py_XDECREF(own);
         if (PyErr_Occurred() || PyErr_WarnEx(PyExc_DeprecationWarning, msg, 1) < 0)
             return NULL;
     }

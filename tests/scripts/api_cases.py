@@ -626,6 +626,34 @@ def case_log_replaced_warn():
         cgi.logfp, cgi.log = saved
 
 
+@case
+def case_log_warnings_own_warn():
+    # warnings.warn unreplaced while _warnings has lost its name, or is no
+    # longer in sys.modules: the warning as cgi.py gives it, on the caller's
+    # line (review Z18)
+    import _warnings
+    saved = cgi.logfp, cgi.log, _warnings.warn, sys.modules["_warnings"]
+
+    def logged(label):
+        cgi.log = cgi.initlog
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            show(label, cgi.log, "x")
+        out(label + " warned", [(x.category.__name__, str(x.message), os.path.basename(x.filename),
+                                 x.lineno - case_log_warnings_own_warn.__code__.co_firstlineno)
+                                for x in w])
+    try:
+        cgi.logfp = io.StringIO()
+        del _warnings.warn
+        logged("name deleted")
+        _warnings.warn = saved[2]
+        sys.modules["_warnings"] = None
+        logged("module None")
+        out("logged", cgi.logfp.getvalue())
+    finally:
+        cgi.logfp, cgi.log, _warnings.warn, sys.modules["_warnings"] = saved
+
+
 # ---- print_* and test() --------------------------------------------------------------
 
 @case
