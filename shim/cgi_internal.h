@@ -75,7 +75,8 @@ PyObject *cgih_getattr(PyObject *o, const char *name);       /* getattr(o, name)
 int cgih_unpack(PyObject *seq, Py_ssize_t n, PyObject **out);   /* a, b, ... = seq */
 PyObject *cgih_load_global(PyObject *module, const char *name); /* NAME as MODULE's code reads it */
 PyObject *cgih_sys_attr(const char *name); /* sys.<name>, a new reference, as `sys.name` */
-/* getattr(sys.modules[module], name), or NULL with no error when it is not loaded */
+/* getattr(sys.modules[module], name), or NULL with no error when it is not a
+ * loaded module (absent, None, a stand-in) */
 PyObject *cgih_loaded_attr(const char *module, const char *name);
 int cgih_setattr(PyObject *o, const char *name, PyObject *v); /* setattr(o, name, v) */
 int cgih_has_key(PyObject *mapping, const char *key);     /* key in mapping */

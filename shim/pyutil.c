@@ -96,13 +96,15 @@ PyObject *cgih_getattr(PyObject *o, const char *name)
 /* getattr(sys.modules[module], name) where that module is loaded (a new
  * reference), else NULL with no error: what cgi.py's code reaches through a
  * module it imported, which a script that has the module may have replaced
- * (html.escape, os.getcwd), found without importing it. */
+ * (html.escape, os.getcwd), found without importing it. None or a stand-in
+ * that is no module, put in sys.modules after cgi.py's import, is not what
+ * cgi.py's code reaches: not loaded. */
 PyObject *cgih_loaded_attr(const char *module, const char *name)
 {
     PyObject *k = cgih_name(module);
     PyObject *m = k ? PyImport_GetModule(k) : NULL;
     Py_XDECREF(k);
-    if (!m || m == Py_None) {
+    if (!m || !PyModule_Check(m)) {
         Py_XDECREF(m);
         return NULL;
     }

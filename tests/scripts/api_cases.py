@@ -786,6 +786,23 @@ def case_print_replaced_functions():
     finally:
         html.escape, os.getcwd, sys.exc_info = saved
     show("restored", cgi.print_environ, {"k": "<v>"})
+    # stand-ins put in sys.modules after import cgi: cgi.py's code still
+    # reaches the modules of its import (review Z18)
+    import types
+    saved = sys.modules["html"], sys.modules["os"], sys.modules["warnings"]
+    try:
+        sys.modules["html"] = types.SimpleNamespace()
+        sys.modules["os"] = types.SimpleNamespace()
+        sys.modules["warnings"] = types.SimpleNamespace(warn=lambda *a, **k: 1 / 0)
+        show("stand-in html", cgi.print_environ, {"k": "<v>"})
+        show("stand-in os", cgi.print_directory)
+        logfp, cgi.logfp, cgi.log = cgi.logfp, io.StringIO(), cgi.initlog
+        with saved[2].catch_warnings(module=saved[2]):
+            saved[2].simplefilter("ignore")
+            show("stand-in warnings", cgi.log, "x")
+        cgi.logfp = logfp
+    finally:
+        sys.modules["html"], sys.modules["os"], sys.modules["warnings"] = saved
 
 
 def normalize_test_output(s):
