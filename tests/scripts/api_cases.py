@@ -770,7 +770,12 @@ def case_print_replaced_functions():
             raiser("<x>")
         except ValueError:
             show("exception", cgi.print_exception)
-        out("calls", calls)
+        # a traceback's caret lines are the interpreter's (3.13 marks a call
+        # 3.11 does not): left out of the recorded text, as normalize() does
+        import re
+        out("calls", [(c[0], tuple(re.sub(r"(?m)^[ \t]*[~^][~^ \t]*\n", "", x)
+                                   if isinstance(x, str) else x for x in c[1]), c[2])
+                      for c in calls])
         html.escape = lambda s, quote=True: s.upper()
         os.getcwd = lambda: 1 / 0
         show("upper", cgi.print_environ, {"k": "<v>"})
