@@ -78,6 +78,7 @@ PyObject *cgih_sys_attr(const char *name); /* sys.<name>, a new reference, as `s
 /* getattr(sys.modules[module], name), or NULL with no error when it is not a
  * loaded module (absent, None, a stand-in) */
 PyObject *cgih_loaded_attr(const char *module, const char *name);
+PyObject *cgih_html_escape(PyObject *s); /* html's own html.escape(s), reproduced */
 int cgih_setattr(PyObject *o, const char *name, PyObject *v); /* setattr(o, name, v) */
 int cgih_has_key(PyObject *mapping, const char *key);     /* key in mapping */
 PyObject *cgih_get_key(PyObject *mapping, const char *key); /* mapping[key] */

@@ -86,12 +86,7 @@ static PyObject *html_escape(PyObject *s)
     }
     if (PyErr_Occurred())
         return NULL;
-    static const char *const pairs[5][2] = {
-        {"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}, {"\"", "&quot;"}, {"'", "&#x27;"}};
-    Py_INCREF(s);
-    for (size_t i = 0; i < 5 && s; i++)
-        Py_SETREF(s, PyObject_CallMethod(s, "replace", "ss", pairs[i][0], pairs[i][1]));
-    return s;
+    return cgih_html_escape(s);
 }
 
 /* a + b for objects, stealing neither. */

@@ -1099,12 +1099,7 @@ static PyObject *escape_heading(PyObject *module, PyObject *s)
         return NULL;
     if (st->html_escape)
         return PyObject_CallOneArg(st->html_escape, s);
-    static const char *const pairs[5][2] = {
-        {"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}, {"\"", "&quot;"}, {"'", "&#x27;"}};
-    Py_INCREF(s);
-    for (size_t i = 0; i < 5 && s; i++)
-        Py_SETREF(s, PyObject_CallMethod(s, "replace", "ss", pairs[i][0], pairs[i][1]));
-    return s;
+    return cgih_html_escape(s);
 }
 
 static PyObject *head_section(report *r, PyObject *etype)

@@ -93,6 +93,19 @@ PyObject *cgih_getattr(PyObject *o, const char *name)
     return v;
 }
 
+/* html.escape(s) as html's own is, without importing html (and re): the
+ * same chain of s.replace() calls, so the same result, and the same
+ * exception for anything that is not a str. New reference. */
+PyObject *cgih_html_escape(PyObject *s)
+{
+    static const char *const pairs[5][2] = {
+        {"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}, {"\"", "&quot;"}, {"'", "&#x27;"}};
+    Py_INCREF(s);
+    for (size_t i = 0; i < 5 && s; i++)
+        Py_SETREF(s, PyObject_CallMethod(s, "replace", "ss", pairs[i][0], pairs[i][1]));
+    return s;
+}
+
 /* getattr(sys.modules[module], name) where that module is loaded (a new
  * reference), else NULL with no error: what cgi.py's code reaches through a
  * module it imported, which a script that has the module may have replaced
