@@ -52,12 +52,34 @@ def run(argv, env=None, stdin=b"", cwd=None, timeout=30):
                                                   "SETUPTOOLS_USE_DISTUTILS") for k in full)
     # (nor is a run that names a server of the test's own)
     own = "CGIHOST_SOCKET_DIR" in (env or {})
-    if SERVED and pathlib.Path(argv[0]) == CGIHOST and "CGIHOST_NO_SERVER" not in full and not own \
-            and not shaping and len(argv) > 1 and pathlib.Path(argv[1]).is_file():
+    to_serve = SERVED and pathlib.Path(argv[0]) == CGIHOST and "CGIHOST_NO_SERVER" not in full \
+        and not own and not shaping and len(argv) > 1 and pathlib.Path(argv[1]).is_file()
+    if to_serve:
         runs_to_serve += 1
-    return subprocess.run(
+        before = server_counts()[0]
+    r = subprocess.run(
         [str(a) for a in argv], input=stdin, env=full, cwd=cwd,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    if to_serve:
+        # This run, not only the session's total at its end: the runs the
+        # server serves uncounted (Popen, as_mod_cgid) would hide fallbacks
+        # there. The server counts a request once it has reaped its child,
+        # which may be just after the client ended: until no child runs.
+        for _ in range(500):
+            served, running = server_counts()
+            if served > before or running == 0:
+                break
+            time.sleep(0.01)
+        assert served > before, f"not served by the resident server ({before} served before it, {served} after)"
+    return r
+
+
+def server_counts():
+    """The session server's requests served so far, and running now."""
+    st = subprocess.run([str(CGIHOST), "status", "--socket-dir", os.environ["CGIHOST_SOCKET_DIR"]],
+                        env={"PATH": "/usr/bin:/bin"}, stdout=subprocess.PIPE, timeout=30).stdout.decode()
+    return (int(re.search(r"(\d+) requests served", st).group(1)),
+            int(re.search(r"(\d+) running", st).group(1)))
 
 
 def as_mod_cgid(argv, env, cwd=None, stderr=None):
