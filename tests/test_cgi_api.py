@@ -31,10 +31,6 @@ CASE_ENV = {
     "print_environ_default": ({"ZZ": "<&>", "AA": "x"}, b""),
 }
 
-# Cases that need FieldStorage.read_multi, which another change provides.
-NEEDS_READ_MULTI = {"parse_multipart_body"}
-
-
 # Under another CPython (tests/matrix/run says which), a traceback's caret
 # lines are that interpreter's: 3.13 marks a whole call where 3.11 marks none,
 # 3.9 one character where 3.11 marks the expression. Only they are left out.
@@ -62,8 +58,6 @@ def test_api_case(cgihost, name):
     want = run_case(PYTHON, name)
     got = run_case(cgihost, name)
     assert want.returncode == 0, want.stderr.decode()
-    if name in NEEDS_READ_MULTI and b"NotImplementedError" in got.stdout:
-        pytest.xfail("FieldStorage.read_multi is not implemented yet")
     assert got.returncode == 0, got.stderr.decode()
     assert normalize(got.stdout) == normalize(want.stdout)
     assert want.stdout.strip(), "the case printed nothing"
