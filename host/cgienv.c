@@ -347,25 +347,26 @@ static int put_script(struct out *o, const struct vars *vs, size_t r, size_t lev
         goto done;
     /* The script's request's own context, where the snippet passed it
      * (Apache gives the Action none of it); else cgih_cgi_context's guess. */
-    const char *ctx_prefix = get(vs, r + 1, "CGIHOST_CONTEXT_PREFIX");
-    const char *ctx_root = get(vs, r + 1, "CGIHOST_CONTEXT_ROOT");
+    const char *prefix = get(vs, r + 1, "CGIHOST_CONTEXT_PREFIX");
+    const char *root = get(vs, r + 1, "CGIHOST_CONTEXT_ROOT");
     size_t prefix_len, root_len;
-    if (ctx_prefix && ctx_root) {
-        prefix_len = 0;
-        root_len = 0;
+    if (prefix && root) {
+        prefix_len = strlen(prefix);
+        root_len = strlen(root);
     } else {
-        ctx_prefix = ctx_root = NULL;
         cgih_cgi_context(docroot, sn, fn, &prefix_len, &root_len);
+        prefix = sn;
+        root = fn;
+        if (root_len == (size_t)-1) {
+            root = docroot;
+            root_len = strlen(docroot);
+        }
     }
     size_t le = strlen(extra);
     if (put_str(o, level, "SCRIPT_NAME", sn, sn_len) < 0 ||
         put_str(o, level, "SCRIPT_FILENAME", fn, fn_len) < 0 ||
-        (ctx_prefix ? put_str(o, level, "CONTEXT_PREFIX", ctx_prefix, strlen(ctx_prefix))
-                    : put_str(o, level, "CONTEXT_PREFIX", sn, prefix_len)) < 0 ||
-        (ctx_root ? put_str(o, level, "CONTEXT_DOCUMENT_ROOT", ctx_root, strlen(ctx_root))
-         : root_len == (size_t)-1
-             ? put_str(o, level, "CONTEXT_DOCUMENT_ROOT", docroot, strlen(docroot))
-             : put_str(o, level, "CONTEXT_DOCUMENT_ROOT", fn, root_len)) < 0)
+        put_str(o, level, "CONTEXT_PREFIX", prefix, prefix_len) < 0 ||
+        put_str(o, level, "CONTEXT_DOCUMENT_ROOT", root, root_len) < 0)
         goto done;
     if (le > 0) {
         if (put_str(o, level, "PATH_INFO", extra, le) < 0)

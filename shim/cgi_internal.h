@@ -78,6 +78,8 @@ PyObject *cgih_sys_attr(const char *name); /* sys.<name>, a new reference, as `s
 /* getattr(sys.modules[module], name), or NULL with no error when it is not a
  * loaded module (absent, None, a stand-in) */
 PyObject *cgih_loaded_attr(const char *module, const char *name);
+/* module.name where a script replaced that function of the loaded module, or NULL */
+PyObject *cgih_replaced_attr(const char *module, const char *name);
 PyObject *cgih_html_escape(PyObject *s); /* html's own html.escape(s), reproduced */
 int cgih_setattr(PyObject *o, const char *name, PyObject *v); /* setattr(o, name, v) */
 int cgih_has_key(PyObject *mapping, const char *key);     /* key in mapping */

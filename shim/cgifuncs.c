@@ -207,7 +207,6 @@ static PyObject *call_global_args(PyObject *module, const char *name, PyObject *
     return r;
 }
 
-/* initlog(*allargs) */
 /* Whether f is warnings' own warn, _warnings.warn: the function itself,
  * not what sys.modules["_warnings"] holds now (a script may have taken the
  * name out, or the module away). */
@@ -221,6 +220,7 @@ static int is_warnings_own(PyObject *f)
     return name && strcmp(name, "_warnings") == 0;
 }
 
+/* initlog(*allargs) */
 static PyObject *cgi_initlog(PyObject *module, PyObject *args, PyObject *kw)
 {
     if (no_kwargs("initlog", kw) < 0)

@@ -187,36 +187,15 @@ static int open_tmp(cgi_state *st)
     return -1;
 }
 
-/* tempfile.TemporaryFile when a script replaced it (tempfile imported, its
- * TemporaryFile not a function of tempfile's own): a new reference; else
- * NULL, with an error if the look-up failed. cgi.py calls it through the
- * module its `import tempfile` bound: what else sys.modules holds under the
- * name now (None, a stand-in object) is not it, and is left alone. */
-static PyObject *replaced_temporary_file(void)
-{
-    PyObject *name = cgih_name("tempfile");
-    PyObject *tf = name ? PyImport_GetModule(name) : NULL;
-    Py_XDECREF(name);
-    if (!tf)
-        return NULL;
-    if (!PyModule_Check(tf)) {
-        Py_DECREF(tf);
-        return NULL;
-    }
-    PyObject *f = PyObject_GetAttrString(tf, "TemporaryFile");
-    if (!f || (PyFunction_Check(f) && PyFunction_GET_GLOBALS(f) == PyModule_GetDict(tf)))
-        Py_CLEAR(f);
-    Py_DECREF(tf);
-    return f;
-}
-
 PyObject *cgih_temporary_file(cgi_state *st, const char *mode, PyObject *encoding,
                               PyObject *newline)
 {
     /* cgi.py's make_file(): tempfile.TemporaryFile("wb+"), or ("w+",
      * encoding=..., newline='\n'); made here in C unless a script replaced
-     * it (tempfile.tempdir is honoured below). */
-    PyObject *replaced = replaced_temporary_file();
+     * it (tempfile.tempdir is honoured below). cgi.py calls it through the
+     * module its `import tempfile` bound: what else sys.modules holds under
+     * the name now (None, a stand-in object) is not it. */
+    PyObject *replaced = cgih_replaced_attr("tempfile", "TemporaryFile");
     if (replaced || PyErr_Occurred()) {
         PyObject *r = NULL;
         if (replaced && strcmp(mode, "wb+") == 0) {

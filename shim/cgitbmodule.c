@@ -430,10 +430,7 @@ static PyObject *scanvars(PyObject *module, PyObject *reader, PyObject *frame, P
                 }
             } else {
                 /* where, value = lookup(token, frame, locals): the global */
-                PyObject *lf = cgih_load_global(module, "lookup"), *wv = NULL, *wvv[2];
-                if (lf)
-                    wv = PyObject_CallFunctionObjArgs(lf, token, frame, locals, NULL);
-                Py_XDECREF(lf);
+                PyObject *wv = call_global3(module, "lookup", token, frame, locals), *wvv[2];
                 int u = wv ? cgih_unpack(wv, 2, wvv) : -1;
                 Py_XDECREF(wv);
                 if (u < 0)

@@ -199,31 +199,6 @@ static PyType_Spec mini_spec = {
 
 /* ---- FieldStorage: construction ------------------------------------------- */
 
-/* 1 when a script replaced locale.getpreferredencoding (locale loaded, the
- * attribute not locale's own getpreferredencoding, as another of locale's
- * functions is not, or gone), else 0; -1 on an error.
- * None in sys.modules is no replacement: cgi.py's locale is the module of
- * its import, whose function is untouched. */
-static int preferredencoding_replaced(void)
-{
-    PyObject *k = cgih_name("locale");
-    PyObject *m = k ? PyImport_GetModule(k) : NULL;
-    Py_XDECREF(k);
-    if (!m || m == Py_None) {
-        Py_XDECREF(m);
-        return PyErr_Occurred() ? -1 : 0;
-    }
-    PyObject *f = cgih_getattr(m, "getpreferredencoding");
-    int r = !f || !PyModule_Check(m) || !PyFunction_Check(f) ||
-            PyFunction_GET_GLOBALS(f) != PyModule_GetDict(m) ||
-            PyUnicode_CompareWithASCIIString(((PyCodeObject *)PyFunction_GET_CODE(f))->co_name,
-                                             "getpreferredencoding") != 0;
-    PyErr_Clear(); /* a failed look-up: made again, and raised, by the caller */
-    Py_XDECREF(f);
-    Py_DECREF(m);
-    return r;
-}
-
 /* qs.encode(locale.getpreferredencoding(), 'surrogateescape'). An ASCII
  * query string (a URL's is) is the same bytes in every locale encoding
  * Linux has: no locale module, no codec, 10% of a GET's FieldStorage()
@@ -234,9 +209,12 @@ static int preferredencoding_replaced(void)
  * own encode() is called. */
 static PyObject *encode_locale(PyObject *qs)
 {
-    int replaced = PyUnicode_CheckExact(qs) ? preferredencoding_replaced() : 1;
-    if (replaced < 0)
+    PyObject *rep =
+        PyUnicode_CheckExact(qs) ? cgih_replaced_attr("locale", "getpreferredencoding") : NULL;
+    if (!rep && PyErr_Occurred())
         return NULL;
+    int replaced = !PyUnicode_CheckExact(qs) || rep;
+    Py_XDECREF(rep);
     if (!replaced) {
 #if PY_VERSION_HEX < 0x030C0000
         if (PyUnicode_READY(qs) < 0)
@@ -1623,9 +1601,10 @@ static PyObject *fs_read_multi(PyObject *self, PyObject *args)
     if (!ib)
         return NULL;
     /* if not valid_boundary(ib): the global, which a script may replace */
-    PyObject *vb = replaced_function(Py_TYPE(self), "valid_boundary"), *ok = NULL;
-    if (!vb && !PyErr_Occurred() && !PyBytes_Check(ib)) /* (the module's, with re) */
-        vb = module_global(Py_TYPE(self), "valid_boundary");
+    /* (a str one: the module's own too, which uses re) */
+    PyObject *vb = PyBytes_Check(ib) ? replaced_function(Py_TYPE(self), "valid_boundary")
+                                     : module_global(Py_TYPE(self), "valid_boundary");
+    PyObject *ok = NULL;
     int valid = -1;
     if (vb) {
         ok = PyObject_CallOneArg(vb, ib);

@@ -106,24 +106,45 @@ PyObject *cgih_html_escape(PyObject *s)
     return s;
 }
 
+/* sys.modules[name] when it is a module (a new reference), else NULL with
+ * no error: None or a stand-in put there after cgi.py's import is not what
+ * cgi.py's code reaches. */
+static PyObject *loaded_module(const char *name)
+{
+    PyObject *k = cgih_name(name);
+    PyObject *m = k ? PyImport_GetModule(k) : NULL;
+    Py_XDECREF(k);
+    if (m && !PyModule_Check(m))
+        Py_CLEAR(m);
+    return m;
+}
+
 /* getattr(sys.modules[module], name) where that module is loaded (a new
  * reference), else NULL with no error: what cgi.py's code reaches through a
  * module it imported, which a script that has the module may have replaced
- * (html.escape, os.getcwd), found without importing it. None or a stand-in
- * that is no module, put in sys.modules after cgi.py's import, is not what
- * cgi.py's code reaches: not loaded. */
+ * (html.escape, os.getcwd), found without importing it. */
 PyObject *cgih_loaded_attr(const char *module, const char *name)
 {
-    PyObject *k = cgih_name(module);
-    PyObject *m = k ? PyImport_GetModule(k) : NULL;
-    Py_XDECREF(k);
-    if (!m || !PyModule_Check(m)) {
-        Py_XDECREF(m);
-        return NULL;
-    }
-    PyObject *v = cgih_getattr(m, name);
-    Py_DECREF(m);
+    PyObject *m = loaded_module(module);
+    PyObject *v = m ? cgih_getattr(m, name) : NULL;
+    Py_XDECREF(m);
     return v;
+}
+
+/* module.name where the module is loaded and a script replaced its function
+ * `name` (a new reference), else NULL: with no error when the module is not
+ * loaded or the attribute is still the module's own function of that name
+ * (the C code then does its work); with the look-up's error. */
+PyObject *cgih_replaced_attr(const char *module, const char *name)
+{
+    PyObject *m = loaded_module(module);
+    PyObject *f = m ? cgih_getattr(m, name) : NULL;
+    PyCodeObject *code = f && PyFunction_Check(f) ? (PyCodeObject *)PyFunction_GET_CODE(f) : NULL;
+    if (code && PyFunction_GET_GLOBALS(f) == PyModule_GetDict(m) &&
+        PyUnicode_CompareWithASCIIString(code->co_name, name) == 0)
+        Py_CLEAR(f);
+    Py_XDECREF(m);
+    return f;
 }
 
 int cgih_setattr(PyObject *o, const char *name, PyObject *v)
@@ -592,9 +613,7 @@ PyObject *cgih_sys_attr(const char *name)
     PyObject *v = PySys_GetObject(name); /* borrowed */
     if (v)
         return Py_NewRef(v);
-    PyObject *k = PyUnicode_FromString("sys");
-    PyObject *sys = k ? PyImport_GetModule(k) : NULL;
-    Py_XDECREF(k);
+    PyObject *sys = loaded_module("sys");
     if (sys) {
         v = PyObject_GetAttrString(sys, name);
         Py_DECREF(sys);
