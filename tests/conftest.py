@@ -75,11 +75,18 @@ def run(argv, env=None, stdin=b"", cwd=None, timeout=30):
 
 
 def server_counts():
-    """The session server's requests served so far, and running now."""
-    st = subprocess.run([str(CGIHOST), "status", "--socket-dir", os.environ["CGIHOST_SOCKET_DIR"]],
-                        env={"PATH": "/usr/bin:/bin"}, stdout=subprocess.PIPE, timeout=30).stdout.decode()
-    return (int(re.search(r"(\d+) requests served", st).group(1)),
-            int(re.search(r"(\d+) running", st).group(1)))
+    """The session server's requests served so far, and running now. A
+    status query a pool child takes just as it is recycled goes unanswered
+    ("did not answer", exit 1): asked again, a few times."""
+    for _ in range(50):
+        st = subprocess.run([str(CGIHOST), "status", "--socket-dir", os.environ["CGIHOST_SOCKET_DIR"]],
+                            env={"PATH": "/usr/bin:/bin"}, stdout=subprocess.PIPE,
+                            timeout=30).stdout.decode()
+        served = re.search(r"(\d+) requests served, (\d+) running", st)
+        if served:
+            return int(served.group(1)), int(served.group(2))
+        time.sleep(0.02)
+    raise AssertionError(f"cgihost status: {st!r}")
 
 
 def as_mod_cgid(argv, env, cwd=None, stderr=None):
