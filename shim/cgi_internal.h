@@ -28,7 +28,7 @@ cgi_state *cgih_cgi_state(PyObject *module);
 int cgih_fieldstorage_add_types(PyObject *module, cgi_state *st);
 
 /* urllib.parse.parse_qsl(qs, ...) for a str qs, in C. New reference. */
-PyObject *cgih_parse_qsl(PyObject *qs, int keep_blank_values, int strict_parsing,
+PyObject *cgih_parse_qsl(PyObject *qs, PyObject *keep_blank_values, PyObject *strict_parsing,
                          PyObject *encoding, PyObject *errors, PyObject *max_num_fields,
                          PyObject *separator);
 

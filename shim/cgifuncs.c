@@ -456,13 +456,10 @@ static PyObject *parse_qs(PyObject *qs, PyObject *keep_blank, PyObject *strict, 
         Py_XDECREF(k);
         return r;
     }
-    int kb = PyObject_IsTrue(keep_blank), st = kb < 0 ? -1 : PyObject_IsTrue(strict);
-    if (st < 0)
-        return NULL;
     PyObject *errors = PyUnicode_FromString("replace");
     if (!errors)
         return NULL;
-    PyObject *pairs = cgih_parse_qsl(qs, kb, st, encoding, errors, Py_None, separator);
+    PyObject *pairs = cgih_parse_qsl(qs, keep_blank, strict, encoding, errors, Py_None, separator);
     Py_DECREF(errors);
     if (!pairs)
         return NULL;

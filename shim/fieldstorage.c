@@ -1060,10 +1060,7 @@ static PyObject *fs_read_urlencoded(PyObject *self, PyObject *Py_UNUSED(ignored)
     if (!(kbv = get(self, "keep_blank_values")) || !(strict = get(self, "strict_parsing")) ||
         !(mnf = get(self, "max_num_fields")) || !(sep = get(self, "separator")))
         goto done;
-    int k = PyObject_IsTrue(kbv), s = PyObject_IsTrue(strict);
-    if (k < 0 || s < 0)
-        goto done;
-    if (!(query = cgih_parse_qsl(text, k, s, enc, err, mnf, sep)))
+    if (!(query = cgih_parse_qsl(text, kbv, strict, enc, err, mnf, sep)))
         goto done;
     Py_CLEAR(text);
     if (!(mini = module_global(Py_TYPE(self), "MiniFieldStorage")))
@@ -1633,9 +1630,8 @@ static PyObject *fs_read_multi(PyObject *self, PyObject *args)
         PyObject *enc = s ? get(self, "encoding") : NULL, *err = enc ? get(self, "errors") : NULL;
         PyObject *mnf = err ? get(self, "max_num_fields") : NULL;
         PyObject *sep = mnf ? get(self, "separator") : NULL, *query = NULL;
-        int kt = sep ? PyObject_IsTrue(k) : -1, st = kt >= 0 ? PyObject_IsTrue(s) : -1;
-        if (st >= 0)
-            query = cgih_parse_qsl(qop, kt, st, enc, err, mnf, sep);
+        if (sep)
+            query = cgih_parse_qsl(qop, k, s, enc, err, mnf, sep);
         Py_XDECREF(k);
         Py_XDECREF(s);
         Py_XDECREF(enc);

@@ -21,7 +21,8 @@ typedef struct {
     size_t held_len;
     PyObject *result; /* list */
     PyObject *encoding, *errors;
-    int keep_blank, strict;
+    /* asked for their truth where parse_qsl asks, field by field */
+    PyObject *keep_blank, *strict;
 } ctx_t;
 
 static PyObject *decode_sp(const char *s, size_t n)
@@ -129,13 +130,20 @@ static PyObject *value_of(ctx_t *c)
 static int on_field_end(cgih_qs_parser *p)
 {
     ctx_t *c = p->data;
-    int rc = -1;
-    if (p->field_len == 0 && !c->strict) {
-        rc = 0;
-        goto reset;
+    int rc = -1, t;
+    /* `if not name_value and not strict_parsing: continue` */
+    if (p->field_len == 0) {
+        if ((t = PyObject_IsTrue(c->strict)) < 0)
+            goto reset;
+        if (!t) {
+            rc = 0;
+            goto reset;
+        }
     }
     if (!p->field_has_eq) {
-        if (c->strict) {
+        if ((t = PyObject_IsTrue(c->strict)) < 0)
+            goto reset;
+        if (t) {
             PyObject *raw = decode_sp(c->name.p ? c->name.p : "", c->name.len);
             if (raw) {
                 PyErr_Format(PyExc_ValueError, "bad query field: %R", raw);
@@ -143,12 +151,18 @@ static int on_field_end(cgih_qs_parser *p)
             }
             goto reset;
         }
-        if (!c->keep_blank) {
+        if ((t = PyObject_IsTrue(c->keep_blank)) < 0)
+            goto reset;
+        if (!t) {
             rc = 0;
             goto reset;
         }
     }
-    if (c->value.len || c->held || c->keep_blank) {
+    /* `if len(nv[1]) or keep_blank_values:` */
+    t = c->value.len || c->held ? 1 : PyObject_IsTrue(c->keep_blank);
+    if (t < 0)
+        goto reset;
+    if (t) {
         PyObject *name = unquote(c->name.p ? c->name.p : "", c->name.len, c->encoding, c->errors);
         PyObject *value = name ? value_of(c) : NULL;
         PyObject *pair = value ? PyTuple_Pack(2, name, value) : NULL;
@@ -182,7 +196,7 @@ static PyObject *coerce_separator(PyObject *sep)
     return PyObject_CallMethod(sep, "decode", "ss", "ascii", "strict");
 }
 
-PyObject *cgih_parse_qsl(PyObject *qs, int keep_blank_values, int strict_parsing,
+PyObject *cgih_parse_qsl(PyObject *qs, PyObject *keep_blank_values, PyObject *strict_parsing,
                          PyObject *encoding, PyObject *errors, PyObject *max_num_fields,
                          PyObject *separator)
 {

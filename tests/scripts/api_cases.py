@@ -1976,6 +1976,53 @@ def case_part_headers_changed_by_a_names_lower():
                 del h[name]
 
 
+MP_ONE = (b"--B\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nv\r\n--B--\r\n")
+
+
+@case
+def case_flags_truth_asked_when_parse_qsl_asks():
+    # urllib.parse.parse_qsl asks keep_blank_values and strict_parsing for
+    # their truth field by field, only where a field needs it: never for
+    # "a=1", twice for a field without "=" when blanks are kept. An object
+    # whose __bool__ raises is harmless where it is never asked.
+    log = []
+
+    class Flag:
+        def __init__(self, name, value):
+            self.name, self.value = name, value
+
+        def __bool__(self):
+            log.append(self.name)
+            if self.value is None:
+                raise RuntimeError(f"truth of {self.name}")
+            return self.value
+
+    queries = ["a=1", "a=1&b=", "a", "&&a=1", "a=1&&", "", "x&y=&=z&&", "a=%41+b"]
+    flags = [(False, False), (True, False), (False, True), (True, True),
+             (None, False), (False, None), (True, None), (None, None)]
+    for q in queries:
+        for kb, st in flags:
+            label = f"{q!r} kb={kb} st={st}"
+            for how, fn in [
+                ("fs get", lambda: cgi.FieldStorage(
+                    environ={"REQUEST_METHOD": "GET", "QUERY_STRING": q},
+                    keep_blank_values=Flag("kb", kb), strict_parsing=Flag("st", st)).list),
+                ("fs post", lambda: cgi.FieldStorage(
+                    fp=io.BytesIO(q.encode()), environ=post_env(q.encode(), QUERY_STRING=q),
+                    keep_blank_values=Flag("kb", kb), strict_parsing=Flag("st", st)).list),
+                ("fs multipart", lambda: [(f.name, f.value) for f in cgi.FieldStorage(
+                    fp=io.BytesIO(MP_ONE), environ=post_env(
+                        MP_ONE, "multipart/form-data; boundary=B", QUERY_STRING=q),
+                    keep_blank_values=Flag("kb", kb), strict_parsing=Flag("st", st)).list]),
+                ("parse", lambda: cgi.parse(
+                    environ={"REQUEST_METHOD": "GET", "QUERY_STRING": q},
+                    keep_blank_values=Flag("kb", kb), strict_parsing=Flag("st", st))),
+            ]:
+                log.clear()
+                show(f"{how} {label}", fn)
+                out(f"{how} {label} asked", list(log))
+
+
 def main():
     name = os.environ.get("API_CASE", "")
     if name == "--list":
