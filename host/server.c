@@ -3339,6 +3339,13 @@ static int serve(int argc, char **argv)
         return 1;
     if (user && drop_to(user) < 0)
         return 1;
+    /* Nor root's working directory (a directory of /root, say): kept, it
+     * would be the server's, and through /proc/PID/cwd any script of the
+     * user could list and read it, past a parent closed to the user. */
+    if (was_root && chdir("/") != 0) {
+        fprintf(stderr, "cgihost: cannot enter /: %s\n", strerror(errno));
+        return 1;
+    }
     if (was_root && clean_reexec(argv - 1) < 0)
         return 1;
     int tty = open("/dev/tty", O_RDONLY | O_NOCTTY | O_CLOEXEC);

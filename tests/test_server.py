@@ -2277,6 +2277,48 @@ def test_a_setting_ignored_is_said_once_by_a_server_root_starts(base):
     assert out.count("CGIHOST_POOL=abc ignored") == 1, out
 
 
+def test_roots_working_directory_is_not_the_servers(base, tmp_path):
+    """root's `serve --user` run from a directory of its own (root's home,
+    0700 above it): the server's working directory was that one, and any
+    script of the user, the server's child, read it through
+    /proc/PPID/cwd, past the parent closed to the user."""
+    if not IS_ROOT:
+        pytest.skip("needs root")
+    private = tmp_path / "private"
+    pub = private / "pub"
+    pub.mkdir(parents=True)
+    private.chmod(0o700)
+    pub.chmod(0o755)
+    (pub / "notes.txt").write_text("root's notes\n")
+    (pub / "notes.txt").chmod(0o644)
+    d = base / "sock"
+    d.mkdir(mode=0o700)
+    os.chown(d, UID, -1)
+    env = {"PATH": "/usr/bin:/bin", "CGIHOST_SOCKET_DIR": str(d), "CGIHOST_NO_AUTOSTART": "1"}
+    p = subprocess.Popen([CGIHOST, "serve", "--user", USER], env=env, cwd=pub,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    script = base / "scripts" / "cwd.py"
+    script.write_text(WHO + "p = '/proc/%d/cwd' % os.getppid()\n"
+                      "try:\n    print(open(p + '/notes.txt').read())\n"
+                      "except OSError as e:\n    print('refused', e.errno)\n")
+    script.chmod(0o644)
+    try:
+        assert wait_for(lambda: (d / "server.sock").exists() or p.poll() is not None, 20)
+        assert p.poll() is None
+        assert os.readlink(f"/proc/{p.pid}/cwd") == "/"
+        # a client with the user's groups, as the server has them
+        pw = pwd.getpwnam(USER)
+        r = subprocess.run(["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}",
+                            "--init-groups", CGIHOST, script], env=env, cwd=base / "scripts",
+                           stdout=subprocess.PIPE, timeout=60)
+        assert f"ppid {p.pid}\n".encode() in r.stdout, r  # served
+        assert b"root's notes" not in r.stdout, r.stdout
+    finally:
+        subprocess.run(as_user([CGIHOST, "stop"]), env=env, timeout=30, stdout=subprocess.DEVNULL)
+        p.wait(timeout=30)
+
+
 def test_autostart_from_a_client_that_ignores_sigchld(base):
     """A client started with SIGCHLD ignored (inherited across exec) starts
     a server that still sees its children end: it kept them as running for
