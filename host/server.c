@@ -1229,6 +1229,97 @@ static int same_tmp(pid_t pid)
     return S.tmp_ok && theirs.st_dev == S.tmp_st.st_dev && theirs.st_ino == S.tmp_st.st_ino;
 }
 
+/* Whether the client (pid) is in our namespace of that kind (ns/NAME).
+ * Unknown: as ours, as for same_tmp(). */
+static int same_ns(pid_t pid, const char *name)
+{
+    char path[64];
+    struct stat theirs, ours;
+    snprintf(path, sizeof path, "/proc/%ld/ns/%s", (long)pid, name);
+    if (stat(path, &theirs) != 0)
+        return 1;
+    snprintf(path, sizeof path, "/proc/self/ns/%s", name);
+    return stat(path, &ours) != 0 || (theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino);
+}
+
+static void free_strs(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* The mounts /proc/PID/mountinfo lists, sorted, each without its ids and
+ * optional fields (another namespace's peer groups), but those of /tmp
+ * and /var/tmp and below (systemd's PrivateTmp=, same_tmp()'s business).
+ * NULL when unreadable. */
+static char **mount_view(const char *path, size_t *np)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return NULL;
+    char **v = NULL, *line = NULL;
+    size_t n = 0, cap = 0, lcap = 0;
+    int ok = 1;
+    while (ok && getline(&line, &lcap, f) > 0) {
+        char *p = line, *fld[6], *sp, *rest;
+        int k = 0;
+        while (k < 6 && (sp = strchr(p, ' ')) != NULL) {
+            *sp = '\0';
+            fld[k++] = p;
+            p = sp + 1;
+        }
+        rest = k == 6 ? strstr(p, "- ") : NULL;
+        if (!rest)
+            continue;
+        const char *mp = fld[4];
+        if (strcmp(mp, "/tmp") == 0 || strncmp(mp, "/tmp/", 5) == 0 ||
+            strcmp(mp, "/var/tmp") == 0 || strncmp(mp, "/var/tmp/", 9) == 0)
+            continue;
+        rest[strcspn(rest, "\n")] = '\0';
+        if (n == cap && !(v = reallocarray(v, cap = cap ? 2 * cap : 64, sizeof *v))) {
+            ok = 0;
+            break;
+        }
+        if (asprintf(&v[n], "%s %s %s %s %s", fld[2], fld[3], mp, fld[5], rest) < 0) {
+            ok = 0;
+            break;
+        }
+        n++;
+    }
+    free(line);
+    fclose(f);
+    if (!ok) {
+        free_strs(v, n);
+        return NULL;
+    }
+    if (n)
+        qsort(v, n, sizeof *v, cmp_str);
+    *np = n;
+    return v ? v : calloc(1, sizeof *v);
+}
+
+/* Whether the client (pid) sees the file systems we see, /tmp aside: a web
+ * server confined by systemd (ProtectHome=, ProtectSystem=,
+ * InaccessiblePaths=...) has them in a mount namespace of its own, which a
+ * script run here would escape. Unknown: as ours. */
+static int same_mounts(pid_t pid)
+{
+    if (same_ns(pid, "mnt"))
+        return 1;
+    char path[64];
+    size_t nt = 0, no = 0;
+    snprintf(path, sizeof path, "/proc/%ld/mountinfo", (long)pid);
+    char **theirs = mount_view(path, &nt),
+         **ours = theirs ? mount_view("/proc/self/mountinfo", &no) : NULL;
+    int same = !theirs || !ours || nt == no;
+    for (size_t i = 0; theirs && ours && same && i < nt; i++)
+        same = strcmp(theirs[i], ours[i]) == 0;
+    free_strs(theirs, nt);
+    free_strs(ours, no);
+    return same;
+}
+
 /* Seconds a request child waits for each message of the handshake, and for
  * the whole handshake (header, request, GO). */
 #define HANDSHAKE_S 10
@@ -1415,6 +1506,12 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
         refuse_request(conn, ctl, CGIH_REFUSE_CONFINED, NULL);
     if (peer_pid > 0 && !same_tmp(peer_pid))
         refuse_request(conn, ctl, CGIH_REFUSE_TMP, NULL);
+    /* Nor may the script leave its client's network or file systems
+     * (systemd's PrivateNetwork=, ProtectHome=...) for ours. */
+    if (peer_pid > 0 && !same_ns(peer_pid, "net"))
+        refuse_request(conn, ctl, CGIH_REFUSE_CONFINED, "another network namespace");
+    if (peer_pid > 0 && !same_mounts(peer_pid))
+        refuse_request(conn, ctl, CGIH_REFUSE_CONFINED, "other mounts");
     if (cgih_send_msg(conn, CGIH_MSG_READY, 0) < 0)
         _exit(0);
     t_req = cgih_now_ns();
@@ -1755,7 +1852,7 @@ static void log_refused(int why, const char *detail)
                              "gives a web server: see cgihost.service)"
                        : why == CGIH_REFUSE_CONFINED
                            ? "another confinement than mine (no_new_privs, seccomp, "
-                             "capability bounding set)"
+                             "capability bounding set, network namespace, mounts)"
                        : why == CGIH_REFUSE_VERSION ? "another version of cgihost"
                        : why == CGIH_REFUSE_BUSY    ? "no child to run it"
                                                     : "a malformed request";

@@ -484,6 +484,37 @@ def test_a_client_with_a_private_tmp_runs_its_script_in_it():
         shutil.rmtree(private, ignore_errors=True)
 
 
+WHERE = WHO + ("import socket\nprint('ifaces', sorted(n for _, n in socket.if_nameindex()))\n"
+               "print('home', sorted(os.listdir('/home')))\n")
+
+
+@pytest.mark.parametrize("how", ["network", "mounts", "same-mounts"])
+def test_a_client_in_another_network_or_mount_view_runs_its_script_in_it(srv, how):
+    """A web server confined by systemd in namespaces of its own
+    (PrivateNetwork=, ProtectHome=, ProtectSystem=, InaccessiblePaths=)
+    runs its scripts there; a child of a server outside them (the unit's,
+    or root's serve --user) escaped them: the script of a client without
+    a network had the server's, one whose /home was hidden listed it. Such
+    a request runs in-process. A mount namespace of its own that mounts
+    nothing else is still served."""
+    if not IS_ROOT:
+        pytest.skip("needs root (unshare)")
+    script = srv.script("where.py", WHERE)
+    inner = as_user([CGIHOST, script])
+    wrap = {"network": ["unshare", "-n", *inner],
+            "mounts": ["unshare", "-m", "sh", "-c", 'mount -t tmpfs none /home && exec "$@"', "sh",
+                       *inner],
+            "same-mounts": ["unshare", "-m", *inner]}[how]
+    full = srv.env(GATEWAY_INTERFACE="CGI/1.1")
+    runs = [subprocess.run(wrap, env=dict(full, **extra), cwd=srv.scripts, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=60)
+            for extra in ({}, {"CGIHOST_NO_SERVER": "1"})]
+    r, cold = runs
+    assert r.returncode == 0 and cold.returncode == 0, (r.stderr, cold.stderr)
+    assert served(srv, r) == (how == "same-mounts"), r.stdout
+    assert r.stdout.split(b"\n")[1:] == cold.stdout.split(b"\n")[1:], (r.stdout, cold.stdout)
+
+
 def test_the_service_unit_sees_what_apache_sees():
     """cgihost.service runs requests for Debian's apache2.service: a server
     confined otherwise (NoNewPrivileges=, SystemCallFilter=,
