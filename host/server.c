@@ -172,6 +172,8 @@ static struct server {
     int confined_known;
     const char *tz; /* the server's TZ, NULL if unset */
     struct stat tmp_st; /* our /tmp, if tmp_ok (same_tmp()) */
+    struct stat net_st, mnt_st; /* our ns/net and ns/mnt, if net_ok and mnt_ok (same_ns()) */
+    int net_ok, mnt_ok;
     int tmp_ok;
     struct stat tz_st; /* the time zone file it names (tz_file_stat()), if tz_st_ok */
     int tz_st_ok;
@@ -1229,17 +1231,17 @@ static int same_tmp(pid_t pid)
     return S.tmp_ok && theirs.st_dev == S.tmp_st.st_dev && theirs.st_ino == S.tmp_st.st_ino;
 }
 
-/* Whether the client (pid) is in our namespace of that kind (ns/NAME).
+/* Whether the client (pid) is in our namespace of that kind (ns/NAME), whose
+ * stat (taken at start: a request is spared the look-up) is ours, or NULL.
  * Unknown: as ours, as for same_tmp(). */
-static int same_ns(pid_t pid, const char *name)
+static int same_ns(pid_t pid, const char *name, const struct stat *ours)
 {
     char path[64];
-    struct stat theirs, ours;
+    struct stat theirs;
     snprintf(path, sizeof path, "/proc/%ld/ns/%s", (long)pid, name);
-    if (stat(path, &theirs) != 0)
+    if (!ours || stat(path, &theirs) != 0)
         return 1;
-    snprintf(path, sizeof path, "/proc/self/ns/%s", name);
-    return stat(path, &ours) != 0 || (theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino);
+    return theirs.st_dev == ours->st_dev && theirs.st_ino == ours->st_ino;
 }
 
 static void free_strs(char **v, size_t n)
@@ -1305,7 +1307,7 @@ static char **mount_view(const char *path, size_t *np)
  * script run here would escape. Unknown: as ours. */
 static int same_mounts(pid_t pid)
 {
-    if (same_ns(pid, "mnt"))
+    if (same_ns(pid, "mnt", S.mnt_ok ? &S.mnt_st : NULL))
         return 1;
     char path[64];
     size_t nt = 0, no = 0;
@@ -1508,7 +1510,7 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
         refuse_request(conn, ctl, CGIH_REFUSE_TMP, NULL);
     /* Nor may the script leave its client's network or file systems
      * (systemd's PrivateNetwork=, ProtectHome=...) for ours. */
-    if (peer_pid > 0 && !same_ns(peer_pid, "net"))
+    if (peer_pid > 0 && !same_ns(peer_pid, "net", S.net_ok ? &S.net_st : NULL))
         refuse_request(conn, ctl, CGIH_REFUSE_CONFINED, "another network namespace");
     if (peer_pid > 0 && !same_mounts(peer_pid))
         refuse_request(conn, ctl, CGIH_REFUSE_CONFINED, "other mounts");
@@ -3353,6 +3355,8 @@ static int serve(int argc, char **argv)
      * read again by every request, never missed. */
     S.tz_st_ok = tz_file_stat(S.tz, &S.tz_st);
     S.tmp_ok = stat("/tmp", &S.tmp_st) == 0;
+    S.net_ok = stat("/proc/self/ns/net", &S.net_st) == 0;
+    S.mnt_ok = stat("/proc/self/ns/mnt", &S.mnt_st) == 0;
     const char *ub = getenv("PYTHONUSERBASE"), *home = getenv("HOME");
     if (ub && *ub)
         S.relative_user_base = *ub != '/' ? "PYTHONUSERBASE, relative" : NULL;
