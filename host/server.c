@@ -174,6 +174,7 @@ static struct server {
     struct stat tmp_st; /* our /tmp, if tmp_ok (same_tmp()) */
     struct stat net_st, mnt_st; /* our ns/net and ns/mnt, if net_ok and mnt_ok (same_ns()) */
     int net_ok, mnt_ok;
+    int proc_ok; /* we can look into ourselves through /proc/self (same_tmp()) */
     int tmp_ok;
     struct stat tz_st; /* the time zone file it names (tz_file_stat()), if tz_st_ok */
     int tz_st_ok;
@@ -1219,28 +1220,34 @@ static int same_zone_file(const struct stat *a, const struct stat *b)
 /* Whether the client (pid) sees the /tmp we see: a web server given a
  * private one (systemd's PrivateTmp=, Debian's apache2.service) runs its
  * scripts in it, where a session file one of them leaves is found by the
- * next; ours may be another (a server systemd started). Unknown (its root
- * not ours to read, no /proc): as ours. */
+ * next; ours may be another (a server systemd started). A client whose root
+ * we cannot read (one not dumpable, an executable its user may not read, or
+ * gone) is not: what confines it is unknown. Without /proc (our own /proc
+ * unreadable too), as ours. */
 static int same_tmp(pid_t pid)
 {
     char path[64];
     struct stat theirs;
     snprintf(path, sizeof path, "/proc/%ld/root/tmp", (long)pid);
     if (stat(path, &theirs) != 0)
-        return errno != ENOENT || !S.tmp_ok;
+        return !S.tmp_ok ? errno == ENOENT : !S.proc_ok;
     return S.tmp_ok && theirs.st_dev == S.tmp_st.st_dev && theirs.st_ino == S.tmp_st.st_ino;
 }
 
 /* Whether the client (pid) is in our namespace of that kind (ns/NAME), whose
- * stat (taken at start: a request is spared the look-up) is ours, or NULL.
- * Unknown: as ours, as for same_tmp(). */
+ * stat (taken at start: a request is spared the look-up) is ours, or NULL
+ * when we have none to compare (no /proc): then as ours. A client we cannot
+ * look into is not, as for same_tmp(): a script could otherwise make its
+ * process undumpable to pass for one of ours. */
 static int same_ns(pid_t pid, const char *name, const struct stat *ours)
 {
     char path[64];
     struct stat theirs;
-    snprintf(path, sizeof path, "/proc/%ld/ns/%s", (long)pid, name);
-    if (!ours || stat(path, &theirs) != 0)
+    if (!ours)
         return 1;
+    snprintf(path, sizeof path, "/proc/%ld/ns/%s", (long)pid, name);
+    if (stat(path, &theirs) != 0)
+        return 0;
     return theirs.st_dev == ours->st_dev && theirs.st_ino == ours->st_ino;
 }
 
@@ -1314,7 +1321,7 @@ static int same_mounts(pid_t pid)
     snprintf(path, sizeof path, "/proc/%ld/mountinfo", (long)pid);
     char **theirs = mount_view(path, &nt),
          **ours = theirs ? mount_view("/proc/self/mountinfo", &no) : NULL;
-    int same = !theirs || !ours || nt == no;
+    int same = theirs && ours && nt == no; /* what we cannot compare is not the same */
     for (size_t i = 0; theirs && ours && same && i < nt; i++)
         same = strcmp(theirs[i], ours[i]) == 0;
     free_strs(theirs, nt);
@@ -1511,9 +1518,9 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
     /* Nor may the script leave its client's network or file systems
      * (systemd's PrivateNetwork=, ProtectHome=...) for ours. */
     if (peer_pid > 0 && !same_ns(peer_pid, "net", S.net_ok ? &S.net_st : NULL))
-        refuse_request(conn, ctl, CGIH_REFUSE_CONFINED, "another network namespace");
+        refuse_request(conn, ctl, CGIH_REFUSE_CONFINED, "another network namespace, or unknown");
     if (peer_pid > 0 && !same_mounts(peer_pid))
-        refuse_request(conn, ctl, CGIH_REFUSE_CONFINED, "other mounts");
+        refuse_request(conn, ctl, CGIH_REFUSE_CONFINED, "other mounts, or unknown");
     if (cgih_send_msg(conn, CGIH_MSG_READY, 0) < 0)
         _exit(0);
     t_req = cgih_now_ns();
@@ -3357,6 +3364,7 @@ static int serve(int argc, char **argv)
     S.tmp_ok = stat("/tmp", &S.tmp_st) == 0;
     S.net_ok = stat("/proc/self/ns/net", &S.net_st) == 0;
     S.mnt_ok = stat("/proc/self/ns/mnt", &S.mnt_st) == 0;
+    S.proc_ok = access("/proc/self/root/tmp", F_OK) == 0;
     const char *ub = getenv("PYTHONUSERBASE"), *home = getenv("HOME");
     if (ub && *ub)
         S.relative_user_base = *ub != '/' ? "PYTHONUSERBASE, relative" : NULL;

@@ -515,6 +515,49 @@ def test_a_client_in_another_network_or_mount_view_runs_its_script_in_it(srv, ho
     assert r.stdout.split(b"\n")[1:] == cold.stdout.split(b"\n")[1:], (r.stdout, cold.stdout)
 
 
+UNDUMPABLE_MAIN = r"""
+#include <sys/prctl.h>
+int cgih_client_main(int argc, char **argv);
+int main(int argc, char **argv)
+{
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+        return 99;
+    return cgih_client_main(argc, argv);
+}
+"""
+
+
+def test_a_client_the_server_cannot_look_into_runs_its_script_in_process(srv, tmp_path):
+    """The server checks what confines a client (its /tmp, network and
+    mounts) through /proc/PID, which a process that is not dumpable keeps
+    closed to its own user: a script confined by systemd could make itself
+    so (prctl(PR_SET_DUMPABLE, 0)) before it connects, to pass for one of
+    the server's own. Such a request runs in-process, in the client's
+    confinement, whatever it is. The client here is cgihost's, with a
+    main() that makes itself undumpable first."""
+    script = srv.script("where.py", WHERE)
+    bindir = srv.scripts.parent / "undumpable"  # where the user reaches it
+    bindir.mkdir()
+    bindir.chmod(0o755)
+    (tmp_path / "main.c").write_text(UNDUMPABLE_MAIN)
+    objs = []
+    for src in ("client.c", "proto.c"):
+        objs.append(tmp_path / (src[:-2] + ".o"))
+        subprocess.run(["cc", "-std=c11", "-D_GNU_SOURCE", "-O1", "-Dmain=cgih_client_main", "-c",
+                        "-o", objs[-1], ROOT / "host" / src], check=True)
+    subprocess.run(["cc", "-o", bindir / "cgihost", tmp_path / "main.c", *objs], check=True)
+    os.symlink(CGIHOST_PY, bindir / "cgihost-py")
+    full = srv.env(GATEWAY_INTERFACE="CGI/1.1")
+    runs = [subprocess.run(as_user([exe, script]), env=full, cwd=srv.scripts,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+            for exe in (CGIHOST, bindir / "cgihost")]
+    ok, hidden = runs
+    assert ok.returncode == 0 and hidden.returncode == 0, (ok.stderr, hidden.stderr)
+    assert served(srv, ok), ok.stdout
+    assert not served(srv, hidden), hidden.stdout
+    assert hidden.stdout.split(b"\n")[1:] == ok.stdout.split(b"\n")[1:], (hidden.stdout, ok.stdout)
+
+
 def test_the_service_unit_sees_what_apache_sees():
     """cgihost.service runs requests for Debian's apache2.service: a server
     confined otherwise (NoNewPrivileges=, SystemCallFilter=,
