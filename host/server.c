@@ -104,6 +104,7 @@ struct child {
     unsigned gen; /* the code cache generation it was forked with */
     int learner;  /* it records the pages its request writes (see learn_pages()) */
     int took;     /* a pool child that accepted its connection itself (TAKEN) */
+    int leaving;  /* told to leave (retire_idle()): it may have taken one still */
     struct watch wctl, wconn;
     struct child *next;
 };
@@ -123,6 +124,7 @@ static struct server {
     int lfd, sfd, epfd, lockfd, activated, listening;
     struct watch wlisten, wsignal;
     struct child *idle, *busy, *grave;
+    struct child *leaving; /* pool children told to leave, until they are reaped (retire_idle()) */
     int nidle, nbusy;
     struct queued *qhead, **qtail; /* oldest first */
     int nqueued;                   /* those with an fd */
@@ -1802,8 +1804,8 @@ static struct child *spawn(int pending)
         close(S.lockfd);
         if (pending >= 0)
             close(pending);
-        struct child *lists[] = {S.idle, S.busy};
-        for (int i = 0; i < 2; i++)
+        struct child *lists[] = {S.idle, S.busy, S.leaving};
+        for (int i = 0; i < 3; i++)
             for (struct child *o = lists[i]; o && o != o->next; o = o->next) {
                 if (o->ctl >= 0)
                     close(o->ctl);
@@ -1913,6 +1915,28 @@ static int proc_stopped(pid_t pid)
 
 static void update_listening(void);
 
+/* Tells pool child c, out of S.idle already, to leave: EOF on its control
+ * socket, whose reading end stays open until it is reaped. A pool child
+ * accepts by itself, so it may have taken a connection just before (its
+ * TAKEN not read yet, or not sent yet): closing the socket lost that TAKEN,
+ * and the connection went unwatched (a status or stop then never answered:
+ * "did not answer"; a request's client signals not passed on, nor counted
+ * among --max-children or in a stop's drain). Its TAKEN still comes, and
+ * makes it busy (on_ctl()). */
+static void retire_idle(struct child *c)
+{
+    if (c->ctl < 0 || shutdown(c->ctl, SHUT_WR) != 0) {
+        close_watched(&c->ctl);
+        c->dead = 1;
+        c->next = S.grave;
+        S.grave = c;
+        return;
+    }
+    c->leaving = 1;
+    c->next = S.leaving;
+    S.leaving = c;
+}
+
 /* While a child counts as idle the server does not listen, its pool
  * children accepting for it; one that a signal stopped accepts nothing, and
  * every connection would wait for its client's timeout. Once a second,
@@ -1971,12 +1995,10 @@ static void start_stop(const char *why)
         struct child *c = S.idle;
         S.idle = c->next;
         S.nidle--;
-        close_watched(&c->ctl); /* it reads EOF and leaves */
+        /* it reads EOF and leaves */
+        retire_idle(c);
         if (kill(c->pid, SIGCONT) != 0 && errno != ESRCH) /* one that a signal stopped too */
             logmsg("kill %ld: %s", (long)c->pid, strerror(errno));
-        c->dead = 1;
-        c->next = S.grave;
-        S.grave = c;
     }
 }
 
@@ -2003,8 +2025,9 @@ static void stop_now(const char *why)
  * counted both, the pool showed one more child than it holds). */
 static void send_info(int conn, const struct child *asker)
 {
-    int idle = S.nidle + (asker && asker->took);
-    if (asker && asker->took && idle > S.pool)
+    int was_idle = asker && asker->took && !asker->leaving;
+    int idle = S.nidle + was_idle;
+    if (was_idle && idle > S.pool)
         idle = S.pool;
     int32_t info[CGIH_INFO_COUNT] = {(int32_t)getpid(),
                                      (int32_t)(now_s() - S.t_start),
@@ -2286,10 +2309,10 @@ static int on_ctl(struct child *c)
     if (m.type == CTL_TAKEN && fd >= 0 && c->conn < 0 && !c->dead) {
         /* A pool child accepted a connection itself: it is busy now. */
         c->took = 1;
-        for (struct child **p = &S.idle; *p; p = &(*p)->next)
+        for (struct child **p = c->leaving ? &S.leaving : &S.idle; *p; p = &(*p)->next)
             if (*p == c) {
                 *p = c->next;
-                S.nidle--;
+                S.nidle -= !c->leaving;
                 c->next = S.busy;
                 S.busy = c;
                 S.nbusy++;
@@ -2372,9 +2395,9 @@ static void reap(void)
     int st;
     pid_t pid;
     while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-        struct child *c = NULL, **lists[] = {&S.busy, &S.idle, &S.grave};
+        struct child *c = NULL, **lists[] = {&S.busy, &S.idle, &S.grave, &S.leaving};
         int which = -1;
-        for (int i = 0; i < 3 && !c; i++)
+        for (int i = 0; i < 4 && !c; i++)
             for (struct child *o = *lists[i]; o; o = o->next)
                 if (o->pid == pid) {
                     c = o;
@@ -2397,6 +2420,8 @@ static void reap(void)
             which = o == c ? 0 : -1;
         for (struct child *o = S.idle; which < 0 && o; o = o->next)
             which = o == c ? 1 : -1;
+        for (struct child *o = S.leaving; which < 0 && o; o = o->next)
+            which = o == c ? 3 : -1;
         if (which < 0)
             which = 2;
         if (c->conn >= 0) {
@@ -2555,10 +2580,7 @@ static int idle_work(void)
             *p = c->next;
             S.nidle--;
             learners_owed += c->learner && learners_owed < LEARN_FIRST; /* a later child learns instead */
-            close_watched(&c->ctl);
-            c->dead = 1;
-            c->next = S.grave;
-            S.grave = c;
+            retire_idle(c);
             return 1;
         }
     if (S.cache && PyList_GET_SIZE(S.pending) > 0) {
@@ -3734,7 +3756,9 @@ serve:
         }
         if (S.stopping && S.nqueued > 0)
             queue_wait = drain_queue(); /* a stop just begun: they run in-process now */
-        if (S.stopping && S.nbusy == 0)
+        /* (Pool children told to leave are waited for, a moment at most:
+         * one may have taken a connection, which its TAKEN makes busy.) */
+        if (S.stopping && S.nbusy == 0 && (!S.leaving || now - S.t_stop >= 2))
             break;
         /* (Socket-activated, no successor starts while we run: we keep the
          * socket, answering at once, until the requests end.) */

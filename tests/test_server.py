@@ -1387,6 +1387,41 @@ def test_status_counts_no_more_idle_children_than_the_pool_holds(base):
         s.stop()
 
 
+def test_status_is_answered_while_pool_children_are_recycled(base):
+    """Each script newly cached makes the server recycle its idle pool
+    children; one that had just accepted a status question (its TAKEN sent,
+    or about to be) lost it when the server closed its control socket, and
+    status said "did not answer" (a few in a few hundred)."""
+    s = Server(base, ["--pool", "4"]).start()
+    try:
+        scripts = [s.script(f"r{i}.py", f"print({i})\n") for i in range(300)]
+        done = []
+
+        def requests():
+            for p in scripts:
+                r = s.run([p])
+                assert r.returncode == 0, r
+            done.append(1)
+
+        def ask():
+            bad = []
+            while not done:
+                st = subprocess.run(as_user([CGIHOST, "status"]), env=s.env(), capture_output=True,
+                                    timeout=30)
+                if st.returncode != 0:
+                    bad.append(st.stderr)
+            return bad
+
+        with concurrent.futures.ThreadPoolExecutor(5) as ex:
+            req = ex.submit(requests)
+            askers = [ex.submit(ask) for _ in range(4)]
+            req.result()
+            bad = [b for a in askers for b in a.result()]
+        assert bad == [], bad
+    finally:
+        s.stop()
+
+
 def test_a_long_preload_list_is_preloaded_whole(base):
     """--preload takes a list of any length: its last module is imported
     by the server too, where a 4 KiB buffer once cut the list short."""
