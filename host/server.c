@@ -1219,20 +1219,29 @@ static int same_zone_file(const struct stat *a, const struct stat *b)
            a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
+static char proc_state(long pid);
+
 /* Whether the client (pid) sees the /tmp we see: a web server given a
  * private one (systemd's PrivateTmp=, Debian's apache2.service) runs its
  * scripts in it, where a session file one of them leaves is found by the
  * next; ours may be another (a server systemd started). A client whose root
- * we cannot read (one not dumpable, an executable its user may not read, or
- * gone) is not: what confines it is unknown. Without /proc (our own /proc
- * unreadable too), as ours. */
+ * we cannot read (one made undumpable) is not: what confines it is unknown.
+ * Without /proc (our own unreadable too), as ours. */
 static int same_tmp(pid_t pid)
 {
     char path[64];
     struct stat theirs;
     snprintf(path, sizeof path, "/proc/%ld/root/tmp", (long)pid);
-    if (stat(path, &theirs) != 0)
-        return !S.tmp_ok ? errno == ENOENT : !S.proc_ok;
+    if (stat(path, &theirs) != 0) {
+        /* A client gone (killed before we looked, a zombie or reaped) has
+         * no /tmp to compare: nobody to refuse, and its ENOENT is no other
+         * /tmp (the log said so, sending the reader to PrivateTmp=). */
+        int e = errno;
+        char st = e == ENOENT && proc_state(getpid()) ? proc_state(pid) : 'R'; /* (no /proc: 'R') */
+        if (st == 0 || st == 'Z' || st == 'X')
+            _exit(0);
+        return !S.tmp_ok ? e == ENOENT : !S.proc_ok;
+    }
     return S.tmp_ok && theirs.st_dev == S.tmp_st.st_dev && theirs.st_ino == S.tmp_st.st_ino;
 }
 

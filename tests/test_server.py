@@ -22,6 +22,7 @@ import resource
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -1627,6 +1628,48 @@ def test_a_saturated_server_answers_status_and_stop(base):
         assert s.proc.wait(timeout=15) == 0
     finally:
         s.stop()
+
+
+GONE_CLIENT = r"""
+import os, socket, struct, sys
+def s(x):
+    b = x.encode()
+    return struct.pack("I", len(b)) + b + b"\0"
+env = ["PATH=/usr/bin:/bin"]
+body = (struct.pack("III", 0, 0o22, 2) + s("cgihost") + s(sys.argv[2]) + struct.pack("I", len(env))
+        + b"".join(s(e) for e in env) + struct.pack("I", 0) + struct.pack("Q", 0))
+c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+pid = os.fork()
+if pid == 0:  # connects (SO_PEERCRED names it), then is gone
+    c.connect(sys.argv[1])
+    os._exit(0)
+if sys.argv[3] == "reaped":
+    os.waitpid(pid, 0)
+else:  # a zombie
+    while open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z":
+        pass
+c.sendall(struct.pack("IIII", 0x31484743, 4, 1, len(body)) + body)
+c.settimeout(20)
+print(c.recv(8).hex())
+"""
+
+
+def test_a_client_gone_before_its_request_is_checked_is_not_said_to_have_another_tmp(srv):
+    """A client killed (reaped, or a zombie) before its child looks at its
+    /tmp has none in /proc: that ENOENT was taken for another /tmp, refused
+    (counted among the refusals) and logged as "another /tmp than mine (a
+    private /tmp, as systemd's PrivateTmp= ...)", sending whoever reads the
+    log after a web server's PrivateTmp= for what was a client that died."""
+    script = srv.script("w.py", WHO)
+    for how in ("reaped", "zombie", "reaped", "zombie"):
+        r = subprocess.run(as_user([PYTHON, "-c", GONE_CLIENT, srv.dir / "server.sock", script, how]),
+                           capture_output=True, timeout=30)
+        assert r.returncode == 0, r
+        assert r.stdout.strip() != struct.pack("Ii", 5, 9).hex().encode(), r.stdout  # REFUSE TMP
+    time.sleep(0.3)
+    assert b"another /tmp" not in srv.log.read_bytes(), srv.log.read_text()
+    st = subprocess.run(as_user([CGIHOST, "status"]), env=srv.env(), capture_output=True, timeout=30)
+    assert b" 0 refused" in st.stdout, st.stdout
 
 
 def test_a_saturated_server_queues_requests_until_a_child_ends(base):
