@@ -1991,6 +1991,12 @@ static int cgitb_clear(PyObject *m)
 static void cgitb_free(void *m)
 {
     (void)cgitb_clear((PyObject *)m);
+    /* Built as an extension module of its own (setup.py), cgitb has its own
+     * copy of pyutil.c's interned names, which only this empties: kept, a
+     * later interpreter at the address of the one that filled it would be
+     * handed that dead interpreter's strings. (In cgihost, cgi's and
+     * cgitb's are one table: either's going empties it, and it refills.) */
+    cgih_names_clear();
 }
 
 static PyModuleDef_Slot cgitb_slots[] = {

@@ -18,7 +18,7 @@
  * interned once and kept, found again by a hash of its bytes. The table
  * serves the first interpreter that asks (another one, a subinterpreter,
  * interns as before), not at all in a free-threaded build, and is emptied
- * with cgih_names_clear() when that interpreter's cgi module goes. */
+ * with cgih_names_clear() when that interpreter's cgi or cgitb module goes. */
 #define NAME_SLOTS 256 /* a power of two; a full table interns as before */
 static struct name_slot {
     uint32_t hash;
