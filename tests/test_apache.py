@@ -1039,6 +1039,68 @@ def test_demo_in_the_foreground_and_its_stop(cgihost, tmp_path, how):
             p.wait()
 
 
+FAKE_APACHE = """#!/bin/sh
+# apache2 -t says @CONFIGTEST@; started, it never listens (a slow start), so
+# that the demo is interrupted while it waits for it.
+if [ "$1" = -t ]; then
+    [ @CONFIGTEST@ = ok ] && exit 0
+    echo "AH00526: Syntax error" >&2; exit 1
+fi
+touch "@STARTED@"
+exec sleep 60
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the copy for www-data is made only as root")
+@pytest.mark.parametrize("how", ["sigint", "configtest"])
+def test_demo_interrupted_or_failing_while_apache_starts_leaves_nothing(cgihost, tmp_path, how):
+    """Ctrl-C before Apache listens (a user who notices the wrong port at
+    once), or an apache2 -t that fails: the demo stops what it started, the
+    copy it made under /tmp for www-data included, and says so, not with a
+    traceback."""
+    fake = tmp_path / "apache2"
+    started = tmp_path / "started"
+    fake.write_text(FAKE_APACHE.replace("@STARTED@", str(started))
+                    .replace("@CONFIGTEST@", "ok" if how == "sigint" else "fails"))
+    fake.chmod(0o755)
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    # cgihost where www-data cannot reach it (tmp_path is root's, 0700):
+    # the demo copies it to a directory of its own under TMPDIR.
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    shutil.copy2(cgihost, bindir / "cgihost")
+    wrapper = ("import runpy, sys; sys.path.insert(0, sys.argv[1]); import private; "
+               "private.APACHE = sys.argv[2]; sys.argv = sys.argv[3:]; "
+               "runpy.run_path(sys.argv[0], run_name='__main__')")
+    demo = [PYTHON, "-B", "-c", wrapper, ROOT / "host" / "apache", fake, ROOT / "host" / "demo",
+            "--cgihost", bindir / "cgihost", "--port", str(private.free_port()),
+            "--run-dir", tmp_path / "demo"]
+    p = subprocess.Popen(demo, env={"PATH": "/usr/bin:/bin", "TMPDIR": str(tmpdir)},
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        if how == "sigint":
+            deadline = time.monotonic() + 30
+            while not started.exists():
+                assert p.poll() is None and time.monotonic() < deadline, p.communicate()
+                time.sleep(0.02)
+            assert os.listdir(tmpdir), "no copy made for www-data: the test tests nothing"
+            p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert "Traceback" not in err, err
+    if how == "sigint":
+        assert p.returncode == 0 and "stopping" in out
+    else:
+        assert p.returncode == 1 and "AH00526: Syntax error" in err
+        assert not started.exists()
+    assert os.listdir(tmpdir) == []
+    assert not (tmp_path / "demo" / "httpd.pid").exists()
+
+
 # ---- make install ----------------------------------------------------------------------
 
 def test_make_install_and_uninstall(cgihost, tmp_path):

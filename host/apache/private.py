@@ -198,21 +198,22 @@ class PrivateApache:
         raise RuntimeError("apache2 did not start listening: " + self.error_log())
 
     def stop(self, timeout=15):
-        """Stops Apache and waits until its whole process group is gone."""
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.proc = None
-        self.stop_cgihost_server()
+        """Stops Apache and waits until its whole process group is gone;
+        removes the copy made for www-data, also when start() did not get
+        as far as starting Apache (interrupted, or apache2 -t failed)."""
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                try:
+                    os.killpg(self.proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+                try:
+                    self.proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                    self.proc.wait()
+            self.proc = None
+            self.stop_cgihost_server()
         if self.staged_dir is not None:
             shutil.rmtree(self.staged_dir, ignore_errors=True)
             self.staged_dir = None
