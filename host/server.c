@@ -1322,7 +1322,7 @@ static char **mount_view(const char *path, size_t *np)
 /* Whether the client (pid) sees the file systems we see, /tmp aside: a web
  * server confined by systemd (ProtectHome=, ProtectSystem=,
  * InaccessiblePaths=...) has them in a mount namespace of its own, which a
- * script run here would escape. Unknown: as ours. */
+ * script run here would escape. Unknown (its mountinfo unreadable): not. */
 static int same_mounts(pid_t pid)
 {
     if (same_ns(pid, "mnt", S.mnt_ok ? &S.mnt_st : NULL))
