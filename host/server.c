@@ -54,6 +54,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1219,6 +1220,53 @@ static int same_zone_file(const struct stat *a, const struct stat *b)
            a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
+/* The client's checks below read /proc/PID by number, which the kernel
+ * gives to another process once the client has gone: a confined client
+ * could connect, leave its connection to a child and exit, and have the
+ * number taken by a process of ours (a pool child forked meanwhile), whose
+ * namespaces then passed for its own. So the child holds a pidfd of the
+ * process that connected (SO_PEERPIDFD, Linux 6.5; before it, pidfd_open()
+ * of its number as the child takes the connection), and serves only if
+ * that process still lives when the checks are done (peer_alive()): the
+ * number was its all along. -1 without pidfds (Linux < 5.3): as before. */
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+static int peer_pidfd(int conn, pid_t pid)
+{
+    int fd = -1;
+    socklen_t len = sizeof fd;
+    if (getsockopt(conn, SOL_SOCKET, SO_PEERPIDFD, &fd, &len) == 0 && fd >= 0) {
+        if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+            close(fd);
+            _exit(0);
+        }
+        return fd;
+    }
+    if (errno != ENOPROTOOPT && errno != EOPNOTSUPP)
+        _exit(0); /* the process that connected is gone: nobody to serve */
+#ifdef SYS_pidfd_open
+    if (pid > 0) {
+        fd = (int)syscall(SYS_pidfd_open, pid, 0); /* close-on-exec */
+        if (fd < 0 && errno == ESRCH)
+            _exit(0);
+        return fd;
+    }
+#endif
+    (void)pid;
+    return -1;
+}
+
+static int peer_alive(int pidfd)
+{
+#ifdef SYS_pidfd_send_signal
+    return pidfd < 0 || syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
+#else
+    (void)pidfd;
+    return 1;
+#endif
+}
+
 static char proc_state(long pid);
 
 /* Whether the client (pid) sees the /tmp we see: a web server given a
@@ -1431,6 +1479,8 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
     }
     if (S.lfd >= 0)
         close(S.lfd);
+    /* Before /proc/PID is first read (cgih_proc_status() below). */
+    int pidfd = peer_pid > 0 ? peer_pidfd(conn, peer_pid) : -1;
     long long t_dispatched = cgih_now_ns(), t_req = 0, t_go = 0, t_setup = 0;
     /* The client's ignored signals, read while it builds its request (about
      * 18 us of the kernel's, which its critical path does not wait for). */
@@ -1532,6 +1582,11 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
         refuse_request(conn, ctl, CGIH_REFUSE_CONFINED, "another network namespace, or unknown");
     if (peer_pid > 0 && !same_mounts(peer_pid))
         refuse_request(conn, ctl, CGIH_REFUSE_CONFINED, "other mounts, or unknown");
+    /* What /proc/PID showed was the client's only if it is still there. */
+    if (!peer_alive(pidfd))
+        _exit(0);
+    if (pidfd >= 0)
+        close(pidfd);
     if (cgih_send_msg(conn, CGIH_MSG_READY, 0) < 0)
         _exit(0);
     t_req = cgih_now_ns();

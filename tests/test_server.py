@@ -559,6 +559,100 @@ def test_a_client_the_server_cannot_look_into_runs_its_script_in_process(srv, tm
     assert hidden.stdout.split(b"\n")[1:] == ok.stdout.split(b"\n")[1:], (hidden.stdout, ok.stdout)
 
 
+PID_REUSE_MAIN = r"""
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int cgih_client_main(int argc, char **argv);
+/* The client's connect(), made by a process that exits at once. Its PID
+ * (SO_PEERCRED's) goes to the file $PIDREUSE; once $PIDREUSE.go exists (the
+ * test has had a pool child of the server forked with that PID), the
+ * request goes on, on the connection left to us. */
+int evil_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    pid_t a = fork();
+    if (a == 0)
+        _exit(connect(fd, sa, len) == 0 ? 0 : 1);
+    int st;
+    if (a < 0 || waitpid(a, &st, 0) != a || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return -1;
+    const char *path = getenv("PIDREUSE");
+    char go[4096];
+    snprintf(go, sizeof go, "%s.go", path);
+    FILE *f = fopen(path, "w");
+    if (!f || fprintf(f, "%d\n", (int)a) < 0 || fclose(f) != 0)
+        return -1;
+    struct stat sb;
+    for (int i = 0; i < 600 && stat(go, &sb) != 0; i++)
+        usleep(50000);
+    return 0;
+}
+int main(int argc, char **argv) { return cgih_client_main(argc, argv); }
+"""
+
+
+def test_a_client_whose_pid_is_reused_does_not_pass_for_one_of_the_servers(srv, tmp_path):
+    """The server checks a client's /tmp, network and mounts through
+    /proc/PID of SO_PEERCRED's PID, after the handshake, which the client
+    times. A script in a network namespace of its own connects from a
+    process that exits, and waits until that PID is taken by a process of
+    the server's (here the test hands it to the next pool child through
+    ns_last_pid; a script cycles PIDs to it): the checks looked at that
+    child, in the server's namespaces, and the script ran there. Now the
+    connecting process must still be there when the checks are done."""
+    if not IS_ROOT:
+        pytest.skip("needs root (unshare, ns_last_pid)")
+    script = srv.script("where.py", WHERE)
+    bindir = srv.scripts.parent / "pidreuse"
+    bindir.mkdir()
+    bindir.chmod(0o755)
+    (tmp_path / "main.c").write_text(PID_REUSE_MAIN)
+    objs = []
+    for src, extra in (("client.c", ["-Dmain=cgih_client_main", "-Dconnect=evil_connect"]),
+                       ("proto.c", [])):
+        objs.append(tmp_path / (src[:-2] + ".o"))
+        subprocess.run(["cc", "-std=c11", "-D_GNU_SOURCE", "-O1", *extra, "-c", "-o", objs[-1],
+                        ROOT / "host" / src], check=True)
+    subprocess.run(["cc", "-o", bindir / "cgihost", tmp_path / "main.c", *objs], check=True)
+    os.symlink(CGIHOST_PY, bindir / "cgihost-py")
+    handed = 0
+    for attempt in range(6):
+        note = srv.scripts.parent / f"pidreuse-{attempt}"
+        full = srv.env(GATEWAY_INTERFACE="CGI/1.1", PIDREUSE=str(note))
+        p = subprocess.Popen(["unshare", "-n", *as_user([bindir / "cgihost", script])], env=full,
+                             cwd=srv.scripts, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            assert wait_for(lambda: note.exists() and note.read_text().endswith("\n")), "no pid"
+            a = int(note.read_text())
+            # The server's next fork gets A: a status question (asked from
+            # here, root's, without a fork of ours that would take A) takes
+            # a pool child, which leaves; the server forks its replacement.
+            for _ in range(20):
+                pathlib.Path("/proc/sys/kernel/ns_last_pid").write_text(str(a - 1))
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as q:
+                    q.settimeout(5)
+                    q.connect(str(srv.dir / "server.sock"))
+                    q.sendall(struct.pack("IIII", 0x31484743, 4, 3, 0))  # QUERY
+                    q.recv(64)
+                if wait_for(lambda: a in live_children(srv.pid), timeout=1):
+                    handed += 1
+                    break
+            pathlib.Path(str(note) + ".go").touch()
+            out, err = p.communicate(timeout=60)
+        finally:
+            reap(p)
+        assert p.returncode == 0, err
+        assert b"ifaces ['lo']" in out and not served(srv, subprocess.CompletedProcess(
+            p.args, 0, out, err)), out
+        if handed >= 2:
+            break
+    assert handed, "no pool child got the client's PID"
+
+
 def test_the_service_unit_sees_what_apache_sees():
     """cgihost.service runs requests for Debian's apache2.service: a server
     confined otherwise (NoNewPrivileges=, SystemCallFilter=,
