@@ -1,4 +1,5 @@
-/* fieldstorage.c: cgi.FieldStorage and cgi.MiniFieldStorage as C heap types.
+/* fieldstorage.c: cgi.FieldStorage as a C heap type, and cgi.MiniFieldStorage (made
+ * by type() before CPython 3.13, a C type with a managed __dict__ from it).
  *
  * Instances keep their state in an instance __dict__ under the same attribute
  * names as cgi.py (name, filename, list, file, headers, _FieldStorage__file, ...),

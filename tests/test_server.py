@@ -516,6 +516,24 @@ def test_a_client_in_another_network_or_mount_view_runs_its_script_in_it(srv, ho
     assert r.stdout.split(b"\n")[1:] == cold.stdout.split(b"\n")[1:], (r.stdout, cold.stdout)
 
 
+def build_client_with(main_c, srv, tmp_path, name, client_defines=()):
+    """cgihost's client (host/client.c, its main() renamed cgih_client_main)
+    linked with another main(), in a directory the user reaches, beside a
+    link to cgihost-py: the client's own binary, doing something first."""
+    bindir = srv.scripts.parent / name
+    bindir.mkdir()
+    bindir.chmod(0o755)
+    (tmp_path / "main.c").write_text(main_c)
+    objs = []
+    for src, extra in (("client.c", ["-Dmain=cgih_client_main", *client_defines]), ("proto.c", [])):
+        objs.append(tmp_path / (src[:-2] + ".o"))
+        subprocess.run(["cc", "-std=c11", "-D_GNU_SOURCE", "-O1", *extra, "-c", "-o", objs[-1],
+                        ROOT / "host" / src], check=True)
+    subprocess.run(["cc", "-o", bindir / "cgihost", tmp_path / "main.c", *objs], check=True)
+    os.symlink(CGIHOST_PY, bindir / "cgihost-py")
+    return bindir / "cgihost"
+
+
 UNDUMPABLE_MAIN = r"""
 #include <sys/prctl.h>
 int cgih_client_main(int argc, char **argv);
@@ -537,21 +555,11 @@ def test_a_client_the_server_cannot_look_into_runs_its_script_in_process(srv, tm
     confinement, whatever it is. The client here is cgihost's, with a
     main() that makes itself undumpable first."""
     script = srv.script("where.py", WHERE)
-    bindir = srv.scripts.parent / "undumpable"  # where the user reaches it
-    bindir.mkdir()
-    bindir.chmod(0o755)
-    (tmp_path / "main.c").write_text(UNDUMPABLE_MAIN)
-    objs = []
-    for src in ("client.c", "proto.c"):
-        objs.append(tmp_path / (src[:-2] + ".o"))
-        subprocess.run(["cc", "-std=c11", "-D_GNU_SOURCE", "-O1", "-Dmain=cgih_client_main", "-c",
-                        "-o", objs[-1], ROOT / "host" / src], check=True)
-    subprocess.run(["cc", "-o", bindir / "cgihost", tmp_path / "main.c", *objs], check=True)
-    os.symlink(CGIHOST_PY, bindir / "cgihost-py")
+    hidden_client = build_client_with(UNDUMPABLE_MAIN, srv, tmp_path, "undumpable")
     full = srv.env(GATEWAY_INTERFACE="CGI/1.1")
     runs = [subprocess.run(as_user([exe, script]), env=full, cwd=srv.scripts,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
-            for exe in (CGIHOST, bindir / "cgihost")]
+            for exe in (CGIHOST, hidden_client)]
     ok, hidden = runs
     assert ok.returncode == 0 and hidden.returncode == 0, (ok.stderr, hidden.stderr)
     assert served(srv, ok), ok.stdout
@@ -607,23 +615,13 @@ def test_a_client_whose_pid_is_reused_does_not_pass_for_one_of_the_servers(srv, 
     if not IS_ROOT:
         pytest.skip("needs root (unshare, ns_last_pid)")
     script = srv.script("where.py", WHERE)
-    bindir = srv.scripts.parent / "pidreuse"
-    bindir.mkdir()
-    bindir.chmod(0o755)
-    (tmp_path / "main.c").write_text(PID_REUSE_MAIN)
-    objs = []
-    for src, extra in (("client.c", ["-Dmain=cgih_client_main", "-Dconnect=evil_connect"]),
-                       ("proto.c", [])):
-        objs.append(tmp_path / (src[:-2] + ".o"))
-        subprocess.run(["cc", "-std=c11", "-D_GNU_SOURCE", "-O1", *extra, "-c", "-o", objs[-1],
-                        ROOT / "host" / src], check=True)
-    subprocess.run(["cc", "-o", bindir / "cgihost", tmp_path / "main.c", *objs], check=True)
-    os.symlink(CGIHOST_PY, bindir / "cgihost-py")
+    evil = build_client_with(PID_REUSE_MAIN, srv, tmp_path, "pidreuse",
+                             ["-Dconnect=evil_connect"])
     handed = 0
     for attempt in range(6):
         note = srv.scripts.parent / f"pidreuse-{attempt}"
         full = srv.env(GATEWAY_INTERFACE="CGI/1.1", PIDREUSE=str(note))
-        p = subprocess.Popen(["unshare", "-n", *as_user([bindir / "cgihost", script])], env=full,
+        p = subprocess.Popen(["unshare", "-n", *as_user([evil, script])], env=full,
                              cwd=srv.scripts, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             assert wait_for(lambda: note.exists() and note.read_text().endswith("\n")), "no pid"
