@@ -179,6 +179,24 @@ static PyObject *mini_repr(PyObject *self)
     return r;
 }
 
+/* cgi.py's MiniFieldStorage class attributes, in its order, into dict:
+ * filename = list = type = file = None, type_options = {}, disposition =
+ * None, disposition_options = headers = {}. */
+static int put_mini_class_attrs(PyObject *dict)
+{
+    static const char *const names[] = {
+        "filename", "list", "type", "file", "type_options", "disposition", "disposition_options",
+        "headers"};
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < 8; i++) {
+        int is_dict = i == 4 || i == 6 || i == 7;
+        PyObject *v = is_dict ? PyDict_New() : Py_NewRef(Py_None);
+        rc = v ? PyDict_SetItemString(dict, names[i], v) : -1;
+        Py_XDECREF(v);
+    }
+    return rc;
+}
+
 #if PY_VERSION_HEX >= 0x030D0000
 /* From 3.13 a C type can have its objects' __dict__ managed as a Python
  * class's are (Py_TPFLAGS_MANAGED_DICT, with PyObject_VisitManagedDict and
@@ -227,28 +245,15 @@ static PyType_Spec mini_spec = {
     .slots = mini_slots,
 };
 
-static int set_class_attrs(PyTypeObject *tp, const char *const *names, PyObject **values, int n);
-
 static PyTypeObject *make_mini(PyObject *module, PyTypeObject *method_type)
 {
     (void)method_type;
     PyTypeObject *tp = (PyTypeObject *)PyType_FromModuleAndSpec(module, &mini_spec, NULL);
     /* "object of type 'MiniFieldStorage' has no len()"; __module__ stays "cgi" */
-    if (!tp || cgih_bare_tp_name(tp) < 0) {
-        Py_XDECREF(tp);
-        return NULL;
-    }
-    static const char *const names[] = {
-        "filename", "list", "type", "file", "type_options", "disposition", "disposition_options",
-        "headers"};
-    PyObject *values[] = {Py_None,      Py_None, Py_None,      Py_None,
-                          PyDict_New(), Py_None, PyDict_New(), PyDict_New()};
-    int rc = set_class_attrs(tp, names, values, 8);
-    Py_XDECREF(values[4]);
-    Py_XDECREF(values[6]);
-    Py_XDECREF(values[7]);
-    if (rc < 0)
+    if (tp && (cgih_bare_tp_name(tp) < 0 || put_mini_class_attrs(tp->tp_dict) < 0))
         Py_CLEAR(tp);
+    else if (tp)
+        PyType_Modified(tp);
     return tp;
 }
 #else
@@ -282,9 +287,6 @@ static PyMethodDef mini_methods[] = {
  * the methods above (set again as attributes: the slots follow them). */
 static PyTypeObject *make_mini(PyObject *module, PyTypeObject *method_type)
 {
-    static const char *const names[] = {
-        "filename", "list", "type", "file", "type_options", "disposition", "disposition_options",
-        "headers"};
     PyObject *ns = PyDict_New(), *modname = ns ? PyModule_GetNameObject(module) : NULL;
     PyObject *doc =
         modname
@@ -296,12 +298,8 @@ static PyTypeObject *make_mini(PyObject *module, PyTypeObject *method_type)
                  : -1;
     Py_XDECREF(modname);
     Py_XDECREF(doc);
-    for (int i = 0; rc == 0 && i < 8; i++) {
-        int is_dict = i == 4 || i == 6 || i == 7; /* type_options, disposition_options, headers */
-        PyObject *v = is_dict ? PyDict_New() : Py_NewRef(Py_None);
-        rc = v ? PyDict_SetItemString(ns, names[i], v) : -1;
-        Py_XDECREF(v);
-    }
+    if (rc == 0)
+        rc = put_mini_class_attrs(ns);
     PyObject *tp =
         rc == 0 ? PyObject_CallFunction((PyObject *)&PyType_Type, "s()O", "MiniFieldStorage", ns)
                 : NULL;

@@ -224,22 +224,27 @@ for name in ("a", "b"):
 '''
 
 
+def urlencoded_peaks(cgihost, script, text, data, timeout):
+    """text, a script printing its peak RSS first, posted data as a
+    urlencoded body under cgihost and under python3: the same output after
+    that line; (cgihost's peak, python3's peak) in KiB."""
+    script.write_text(text)
+    env = {"REQUEST_METHOD": "POST", "CONTENT_TYPE": "application/x-www-form-urlencoded",
+           "CONTENT_LENGTH": str(len(data))}
+    r = run([cgihost, script], env, data, timeout=timeout)
+    o = run([PYTHON, "-W", "ignore", script], env, data, timeout=timeout)
+    assert r.returncode == o.returncode == 0, (r.stderr, o.stderr)
+    assert r.stdout.split(b"\n")[1:] == o.stdout.split(b"\n")[1:]
+    return int(r.stdout.split(b"\n")[0]), int(o.stdout.split(b"\n")[0])
+
+
 def test_a_large_urlencoded_value_is_held_as_cgi_py_holds_it(cgihost, tmp_path):
     """cgi.py holds a urlencoded body as its decoded text and each value
     (urllib's unquote() gives a value with nothing to unquote back as it
     is): a 32 MiB value costs it about twice that. cgihost kept the body's
     bytes too, and copied each value before decoding it: four times."""
-    script = tmp_path / "ue.py"
-    script.write_text(URLENCODED_PEAK)
-    n = 32 << 20
-    data = b"a=" + b"y" * n + b"&b=x+y%21"
-    env = {"REQUEST_METHOD": "POST", "CONTENT_TYPE": "application/x-www-form-urlencoded",
-           "CONTENT_LENGTH": str(len(data))}
-    r = run([cgihost, script], env, data, timeout=60)
-    o = run([PYTHON, "-W", "ignore", script], env, data, timeout=60)
-    assert r.returncode == o.returncode == 0, (r.stderr, o.stderr)
-    assert r.stdout.split(b"\n")[1:] == o.stdout.split(b"\n")[1:]
-    peak = int(r.stdout.split(b"\n")[0])
+    data = b"a=" + b"y" * (32 << 20) + b"&b=x+y%21"
+    peak, _ = urlencoded_peaks(cgihost, tmp_path / "ue.py", URLENCODED_PEAK, data, 60)
     assert SANITIZED or peak < 90 * 1024, "peak RSS %d KiB" % peak
 
 
@@ -258,14 +263,6 @@ def test_many_urlencoded_fields_cost_what_cgi_py_s_cost(cgihost, tmp_path):
     shared by the class); cgihost's C type gave each object a dict of its
     own: 250 bytes an object where cgi.py's takes 100, so a 4 MiB body of
     "a=b&" took 340 MiB where cgi.py takes 200 (a 16 MiB one 1.3 GiB, 0.75)."""
-    script = tmp_path / "many.py"
-    script.write_text(MANY_FIELDS)
     data = b"a=b&" * (1 << 20)
-    env = {"REQUEST_METHOD": "POST", "CONTENT_TYPE": "application/x-www-form-urlencoded",
-           "CONTENT_LENGTH": str(len(data))}
-    r = run([cgihost, script], env, data, timeout=120)
-    o = run([PYTHON, "-W", "ignore", script], env, data, timeout=120)
-    assert r.returncode == o.returncode == 0, (r.stderr, o.stderr)
-    assert r.stdout.split(b"\n")[1:] == o.stdout.split(b"\n")[1:]
-    peak, oracle = int(r.stdout.split(b"\n")[0]), int(o.stdout.split(b"\n")[0])
+    peak, oracle = urlencoded_peaks(cgihost, tmp_path / "many.py", MANY_FIELDS, data, 120)
     assert SANITIZED or peak < oracle * 1.15, "peak RSS %d KiB, python3's %d KiB" % (peak, oracle)
