@@ -78,6 +78,9 @@ struct ctl_msg {
     int32_t info[CGIH_INFO_COUNT];
 };
 
+/* How many namespaces same_ns() compares (ns_names). */
+#define N_NS 4
+
 enum wkind { W_LISTEN, W_SIGNAL, W_CTL, W_CONN, W_QUEUED };
 struct child;
 struct queued;
@@ -175,8 +178,10 @@ static struct server {
     int confined_known;
     const char *tz; /* the server's TZ, NULL if unset */
     struct stat tmp_st; /* our /tmp, if tmp_ok (same_tmp()) */
-    struct stat net_st, mnt_st; /* our ns/net and ns/mnt, if net_ok and mnt_ok (same_ns()) */
-    int net_ok, mnt_ok;
+    struct stat ns_st[N_NS]; /* our ns/NAME for each of ns_names, if ns_ok[i] (same_ns()) */
+    int ns_ok[N_NS];
+    struct stat mnt_st; /* our ns/mnt, if mnt_ok */
+    int mnt_ok;
     int proc_ok; /* we can look into ourselves through /proc/self (same_tmp()) */
     int tmp_ok;
     struct stat tz_st; /* the time zone file it names (tz_file_stat()), if tz_st_ok */
@@ -1293,6 +1298,10 @@ static int same_tmp(pid_t pid)
     return S.tmp_ok && theirs.st_dev == S.tmp_st.st_dev && theirs.st_ino == S.tmp_st.st_ino;
 }
 
+/* The namespaces a request child must share with its client (same_ns()),
+ * besides mounts (same_mounts()). */
+static const char *const ns_names[N_NS] = {"net", "pid", "ipc", "uts"};
+
 /* Whether the client (pid) is in our namespace of that kind (ns/NAME), whose
  * stat (taken at start: a request is spared the look-up) is ours, or NULL
  * when we have none to compare (no /proc): then as ours. A client we cannot
@@ -1574,13 +1583,23 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
     }
     if (conf_differs)
         refuse_request(conn, ctl, CGIH_REFUSE_CONFINED, NULL);
-    if (peer_pid > 0 && !same_tmp(peer_pid))
+    /* A client in a PID namespace that ours does not contain (SO_PEERCRED
+     * gave pid 0: we run in one of our own) cannot be looked into, and what
+     * confines it is unknown. */
+    if (peer_pid <= 0)
+        refuse_request(conn, ctl, CGIH_REFUSE_CONFINED, "a PID namespace I do not see");
+    if (!same_tmp(peer_pid))
         refuse_request(conn, ctl, CGIH_REFUSE_TMP, NULL);
-    /* Nor may the script leave its client's network or file systems
-     * (systemd's PrivateNetwork=, ProtectHome=...) for ours. */
-    if (peer_pid > 0 && !same_ns(peer_pid, "net", S.net_ok ? &S.net_st : NULL))
-        refuse_request(conn, ctl, CGIH_REFUSE_CONFINED, "another network namespace, or unknown");
-    if (peer_pid > 0 && !same_mounts(peer_pid))
+    /* Nor may the script leave its client's network, processes, IPC,
+     * host name or file systems (systemd's PrivateNetwork=, PrivatePIDs=,
+     * PrivateIPC=, ProtectHostname=, ProtectHome=...) for ours. */
+    for (size_t i = 0; i < N_NS; i++)
+        if (!same_ns(peer_pid, ns_names[i], S.ns_ok[i] ? &S.ns_st[i] : NULL)) {
+            char what[64];
+            snprintf(what, sizeof what, "another %s namespace, or unknown", ns_names[i]);
+            refuse_request(conn, ctl, CGIH_REFUSE_CONFINED, what);
+        }
+    if (!same_mounts(peer_pid))
         refuse_request(conn, ctl, CGIH_REFUSE_CONFINED, "other mounts, or unknown");
     /* What /proc/PID showed was the client's only if it is still there. */
     if (!peer_alive(pidfd))
@@ -1927,7 +1946,7 @@ static void log_refused(int why, const char *detail)
                              "gives a web server: see cgihost.service)"
                        : why == CGIH_REFUSE_CONFINED
                            ? "another confinement than mine (no_new_privs, seccomp, "
-                             "capability bounding set, network namespace, mounts)"
+                             "capability bounding set, network, PID, IPC or UTS namespace, mounts)"
                        : why == CGIH_REFUSE_VERSION ? "another version of cgihost"
                        : why == CGIH_REFUSE_BUSY    ? "no child to run it"
                                                     : "a malformed request";
@@ -3448,7 +3467,11 @@ static int serve(int argc, char **argv)
      * read again by every request, never missed. */
     S.tz_st_ok = tz_file_stat(S.tz, &S.tz_st);
     S.tmp_ok = stat("/tmp", &S.tmp_st) == 0;
-    S.net_ok = stat("/proc/self/ns/net", &S.net_st) == 0;
+    for (size_t i = 0; i < N_NS; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/ns/%s", ns_names[i]);
+        S.ns_ok[i] = stat(path, &S.ns_st[i]) == 0;
+    }
     S.mnt_ok = stat("/proc/self/ns/mnt", &S.mnt_st) == 0;
     S.proc_ok = access("/proc/self/root/tmp", F_OK) == 0;
     const char *ub = getenv("PYTHONUSERBASE"), *home = getenv("HOME");

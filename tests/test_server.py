@@ -103,13 +103,14 @@ sys.exit(status)
 class Server:
     """A server in a fresh socket directory, its scripts in a readable dir."""
 
-    def __init__(self, base, args=(), binary=None, wrap=()):
+    def __init__(self, base, args=(), binary=None, wrap=(), outer=()):
         self.dir = base / "sock"
         self.scripts = base / "scripts"
         self.log = base / "server.log"
         self.binary = binary or CGIHOST
         self.args = list(args)
         self.wrap = list(wrap)
+        self.outer = list(outer)  # before the switch to the user (as root)
         self.proc = None
 
     def env(self, **extra):
@@ -121,7 +122,7 @@ class Server:
     def start(self):
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", REAPER,
+                [sys.executable, "-c", REAPER, *self.outer,
                  *as_user([*self.wrap, self.binary, "serve", "--socket-dir", self.dir, *self.args])],
                 env=self.env(), stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         assert wait_for(lambda: (self.dir / "server.sock").exists() or self.proc.poll() is not None)
@@ -486,18 +487,21 @@ def test_a_client_with_a_private_tmp_runs_its_script_in_it():
 
 
 WHERE = WHO + ("import socket\nprint('ifaces', sorted(n for _, n in socket.if_nameindex()))\n"
-               "print('home', sorted(os.listdir('/home')))\n")
+               "print('home', sorted(os.listdir('/home')))\n"
+               "print('host', socket.gethostname(), 'pid 1', os.getpid() == 1)\n")
 
 
-@pytest.mark.parametrize("how", ["network", "mounts", "same-mounts"])
+@pytest.mark.parametrize("how", ["network", "mounts", "same-mounts", "pids", "ipc", "hostname"])
 def test_a_client_in_another_network_or_mount_view_runs_its_script_in_it(srv, how):
     """A web server confined by systemd in namespaces of its own
-    (PrivateNetwork=, ProtectHome=, ProtectSystem=, InaccessiblePaths=)
-    runs its scripts there; a child of a server outside them (the unit's,
-    or root's serve --user) escaped them: the script of a client without
-    a network had the server's, one whose /home was hidden listed it. Such
-    a request runs in-process. A mount namespace of its own that mounts
-    nothing else is still served."""
+    (PrivateNetwork=, ProtectHome=, ProtectSystem=, InaccessiblePaths=,
+    PrivatePIDs=, PrivateIPC=, ProtectHostname=) runs its scripts there; a
+    child of a server outside them (the unit's, or root's serve --user)
+    escaped them: the script of a client without a network had the
+    server's, one whose /home was hidden listed it, one in a PID namespace
+    of its own saw (and could signal) the server's processes, one with a
+    host name of its own saw the server's. Such a request runs in-process.
+    A mount namespace of its own that mounts nothing else is still served."""
     if not IS_ROOT:
         pytest.skip("needs root (unshare)")
     script = srv.script("where.py", WHERE)
@@ -505,7 +509,11 @@ def test_a_client_in_another_network_or_mount_view_runs_its_script_in_it(srv, ho
     wrap = {"network": ["unshare", "-n", *inner],
             "mounts": ["unshare", "-m", "sh", "-c", 'mount -t tmpfs none /home && exec "$@"', "sh",
                        *inner],
-            "same-mounts": ["unshare", "-m", *inner]}[how]
+            "same-mounts": ["unshare", "-m", *inner],
+            "pids": ["unshare", "-p", "-f", *inner],
+            "ipc": ["unshare", "-i", *inner],
+            "hostname": ["unshare", "-u", "sh", "-c", 'hostname cgihost-test-uts && exec "$@"', "sh",
+                         *inner]}[how]
     full = srv.env(GATEWAY_INTERFACE="CGI/1.1")
     runs = [subprocess.run(wrap, env=dict(full, **extra), cwd=srv.scripts, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=60)
@@ -514,6 +522,25 @@ def test_a_client_in_another_network_or_mount_view_runs_its_script_in_it(srv, ho
     assert r.returncode == 0 and cold.returncode == 0, (r.stderr, cold.stderr)
     assert served(srv, r) == (how == "same-mounts"), r.stdout
     assert r.stdout.split(b"\n")[1:] == cold.stdout.split(b"\n")[1:], (r.stdout, cold.stdout)
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root (unshare)")
+def test_a_server_in_a_pid_namespace_of_its_own_runs_no_request(base):
+    """A server started in a PID namespace of its own (a container's, or
+    unshare -p) gets pid 0 for a client outside it from SO_PEERCRED, and
+    cannot look into it through /proc: what confines the client is
+    unknown, and its script would see the server's pids. Such a request
+    runs in-process; the server's log says why."""
+    s = Server(base, outer=["unshare", "-p", "-f"]).start()
+    try:
+        script = s.script("where.py", WHO)
+        r = s.run([script])
+        assert r.returncode == 0, r.stderr
+        # in-process: the script's parent is the client's, this test (setpriv execs)
+        assert r.stdout == f"ppid {os.getpid()}\n".encode(), r.stdout
+        assert wait_for(lambda: "a PID namespace I do not see" in s.log.read_text(), 5)
+    finally:
+        s.stop()
 
 
 def build_client_with(main_c, srv, tmp_path, name, client_defines=()):
