@@ -869,6 +869,25 @@ static PyObject *cache_get(PyObject *filename)
  * looked up. */
 static int lookup_ctl = -1;
 
+/* In a request child: its connection to the client, which reports the
+ * status. */
+static int request_conn = -1;
+
+/* pthread_atfork()'s child handler in a request child: a process the script
+ * forks (a daemon, a worker) is not the request and keeps none of its
+ * connections, as a process python3 forks has none. A daemon that kept the
+ * client's connection would hold the client, once the server is gone (no
+ * STATUS from its reaping), until the daemon ends, not the script. */
+static void forget_request(void)
+{
+    if (request_conn >= 0)
+        close(request_conn);
+    request_conn = -1;
+    if (lookup_ctl >= 0)
+        close(lookup_ctl);
+    lookup_ctl = -1;
+}
+
 /* The code cache as the run sees it: on a miss, the server is told the
  * script's path, to compile it when idle (on a hit it hears nothing and
  * runs no Python for it). Then the control socket is closed: the script
@@ -1791,6 +1810,10 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
     if (tracing && getrusage(RUSAGE_SELF, &ru0) != 0)
         tracing = 0;
     pid_t request_pid = getpid();
+    request_conn = conn;
+    if (pthread_atfork(NULL, NULL, forget_request) != 0) {
+        /* out of memory: its forks keep the connection, as before */
+    }
     if (status < 0)
         status = cgih_main_run(argc, argv);
     if (lookup_ctl >= 0) {

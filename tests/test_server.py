@@ -1159,6 +1159,53 @@ sys.exit(6)
     assert r.returncode == 6 and r.stdout.endswith(b"done\n")
 
 
+
+def test_a_daemon_the_script_forks_keeps_no_connection_to_the_client(srv):
+    """A process the script forks (the "background job" CGI's daemon) has the
+    fds a process python3 forks has: not the request child's connection to
+    the client. Kept, it held the client, once the server was gone (killed:
+    no STATUS from its reaping of a script that died of a signal), until the
+    daemon ended, where python3's script ends the request when it dies."""
+    daemon = srv.scripts.parent / "daemon"
+    script = srv.script("daemon.py", f"""
+import os, signal, sys, time
+print(os.getpid(), os.getppid(), flush=True)
+if os.fork() == 0:
+    os.setsid()
+    n = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(n, fd)
+    os.close(n)
+    with open({str(daemon)!r} + ".tmp", "w") as f:
+        f.write(" ".join([str(os.getpid())] + os.listdir("/proc/self/fd")))
+    os.rename({str(daemon)!r} + ".tmp", {str(daemon)!r})
+    time.sleep(60)
+    os._exit(0)
+while not os.path.exists({str(daemon)!r}):
+    time.sleep(0.02)
+time.sleep(1)
+os.kill(os.getpid(), signal.SIGTERM)
+""")
+    p, pid, ppid = start_client(srv, [script])
+    assert ppid == srv.pid
+    daemon_pid = None
+    try:
+        assert wait_for(lambda: daemon.exists(), 10)
+        daemon_pid, *fds = map(int, daemon.read_text().split())
+        # 0-2, the file written and the directory listed, as under python3
+        assert sorted(fds) == [0, 1, 2, 3, 4], fds
+        os.kill(srv.pid, signal.SIGKILL)
+        t0 = time.monotonic()
+        out, err = p.communicate(timeout=60)
+        assert time.monotonic() - t0 < 10, "the client waited for the daemon"
+        assert p.returncode == 1 and b"lost the server" in err, (p.returncode, err)
+        assert proc_alive(daemon_pid)  # the daemon lives on, as it would under python3
+    finally:
+        reap(p)
+        if daemon_pid:
+            os.kill(daemon_pid, signal.SIGKILL)
+
+
 def test_a_peer_trickling_its_handshake_is_cut_off(srv):
     # Each wait of a request child is bounded (10 s); so is the handshake as
     # a whole, or a byte every few seconds would hold the child for ever.
