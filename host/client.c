@@ -36,11 +36,23 @@ extern char **environ;
 
 #define FAT_NAME "cgihost-py"
 
-/* Signals a web server may send that should reach the script. */
-static const int fwd_signals[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM};
-#define NFWD (sizeof fwd_signals / sizeof fwd_signals[0])
+/* Signals sent to us that should reach the script (a web server's, an
+ * admin's, a terminal's): all that python3's process would take itself,
+ * whatever their default action here (SIGPIPE, which python3 ignores,
+ * would end us and with us the script; SIGWINCH and SIGCONT, which we
+ * ignore, would never reach the script's handler). Not those the kernel
+ * raises for our own faults and limits, SIGCHLD (our own children), nor
+ * job control (TSTP, TTIN, TTOU: they stop us, not the script; see the man
+ * page), and none the C library keeps for itself (sigaction() refuses
+ * them: take_signals() leaves them out). */
+static const int fwd_candidates[] = {SIGHUP,  SIGINT,  SIGQUIT,  SIGTERM,  SIGUSR1, SIGUSR2,
+                                     SIGALRM, SIGPIPE, SIGWINCH, SIGURG,   SIGCONT, SIGVTALRM,
+                                     SIGPROF, SIGIO,   SIGPWR,   SIGSTKFLT};
+#define MAX_FWD (sizeof fwd_candidates / sizeof fwd_candidates[0] + 64)
+static int fwd_signals[MAX_FWD];
+static size_t nfwd;
 
-static volatile sig_atomic_t pending[NFWD];
+static volatile sig_atomic_t pending[MAX_FWD];
 
 /* CGIHOST_TRACE=1: the phases' times, printed to stderr at the end. */
 static int tracing; /* 1: times and private memory; 2: times only */
@@ -50,14 +62,14 @@ static volatile sig_atomic_t any_pending;
 static void on_signal(int sig)
 {
     int e = errno;
-    for (size_t i = 0; i < NFWD; i++)
+    for (size_t i = 0; i < nfwd; i++)
         if (fwd_signals[i] == sig)
             pending[i] = 1;
     any_pending = 1;
     errno = e;
 }
 
-static struct sigaction old_actions[NFWD];
+static struct sigaction old_actions[MAX_FWD];
 static sigset_t old_mask;
 static int signals_taken;
 
@@ -66,9 +78,18 @@ static int signals_taken;
  * ppoll(). */
 static void take_signals(void)
 {
+    /* The fixed ones, and the real-time ones the C library lets us have. */
+    struct sigaction now;
+    nfwd = 0;
+    for (size_t i = 0; i < sizeof fwd_candidates / sizeof fwd_candidates[0]; i++)
+        if (sigaction(fwd_candidates[i], NULL, &now) == 0)
+            fwd_signals[nfwd++] = fwd_candidates[i];
+    for (int sig = 32; sig < 32 + 64 && sig < NSIG && nfwd < MAX_FWD; sig++)
+        if (sig >= SIGRTMIN && sig <= SIGRTMAX && sigaction(sig, NULL, &now) == 0)
+            fwd_signals[nfwd++] = sig;
     sigset_t set;
     sigemptyset(&set);
-    for (size_t i = 0; i < NFWD; i++)
+    for (size_t i = 0; i < nfwd; i++)
         sigaddset(&set, fwd_signals[i]);
     if (sigprocmask(SIG_BLOCK, &set, &old_mask) != 0)
         return;
@@ -76,7 +97,7 @@ static void take_signals(void)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigfillset(&sa.sa_mask);
-    for (size_t i = 0; i < NFWD; i++) {
+    for (size_t i = 0; i < nfwd; i++) {
         if (sigaction(fwd_signals[i], NULL, &old_actions[i]) != 0)
             continue;
         if (old_actions[i].sa_handler == SIG_IGN)
@@ -101,7 +122,7 @@ static void take_ignored_signals(void)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigfillset(&sa.sa_mask);
-    for (size_t i = 0; i < NFWD; i++)
+    for (size_t i = 0; i < nfwd; i++)
         if (old_actions[i].sa_handler == SIG_IGN)
             (void)sigaction(fwd_signals[i], &sa, NULL); /* failing: ignored here, as before */
 }
@@ -112,10 +133,10 @@ static void give_back_signals(void)
 {
     if (!signals_taken)
         return;
-    for (size_t i = 0; i < NFWD; i++)
+    for (size_t i = 0; i < nfwd; i++)
         if (sigaction(fwd_signals[i], &old_actions[i], NULL) != 0)
             continue;
-    for (size_t i = 0; i < NFWD; i++)
+    for (size_t i = 0; i < nfwd; i++)
         if (pending[i])
             raise(fwd_signals[i]);
     sigprocmask(SIG_SETMASK, &old_mask, NULL);
@@ -193,7 +214,7 @@ static int read_msg(int fd, struct cgih_msg *m, long deadline)
             tsp = &ts;
         }
         sigset_t during = old_mask;
-        for (size_t i = 0; i < NFWD; i++)
+        for (size_t i = 0; i < nfwd; i++)
             sigdelset(&during, fwd_signals[i]);
         int r = ppoll(&pfd, 1, tsp, signals_taken ? &during : NULL);
         if (r < 0 && errno == EINTR) {
@@ -515,7 +536,7 @@ static int via_server(int argc, char **argv)
     for (;;) {
         if (any_pending) {
             any_pending = 0;
-            for (size_t i = 0; i < NFWD; i++)
+            for (size_t i = 0; i < nfwd; i++)
                 if (pending[i]) {
                     pending[i] = 0;
                     if (cgih_send_msg(fd, CGIH_MSG_SIGNAL, fwd_signals[i]) < 0)
@@ -537,7 +558,7 @@ static int via_server(int argc, char **argv)
                  * nobody; one still blocked, or one that comes during the
                  * drain, takes its own effect (ends us, by default), as on
                  * a script's process draining in-process. */
-                for (size_t i = 0; i < NFWD; i++)
+                for (size_t i = 0; i < nfwd; i++)
                     pending[i] = 0;
                 any_pending = 0;
                 give_back_signals();

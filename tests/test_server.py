@@ -1051,6 +1051,48 @@ def test_sigterm_to_the_client_reaches_the_script(srv, handled, shebang):
     assert wait_for(lambda: not proc_alive(pid), 10)
 
 
+
+TAKER = """
+import os, signal, sys, time
+sig = getattr(signal, sys.argv[1])
+if sys.argv[2:] == ["h"]:
+    signal.signal(sig, lambda *a: (print("caught", a[0], flush=True), sys.exit(5)))
+print(os.getpid(), os.getppid(), flush=True)
+time.sleep(2)
+print("woke")
+"""
+
+
+@pytest.mark.parametrize("handled", [False, True], ids=["default", "handled"])
+@pytest.mark.parametrize("sig", ["SIGPIPE", "SIGWINCH", "SIGCONT", "SIGRTMAX"])
+def test_a_signal_python3_takes_reaches_the_script(srv, sig, handled):
+    """Sent to the client, SIGPIPE (which python3 ignores: it ended the
+    client, and with it the script), SIGWINCH and SIGCONT (which the client
+    ignored: the script's handler never ran) and the real-time signals do
+    to the script what they do to python3's process."""
+    script = srv.script("take.py", TAKER)
+    argv = [script, sig] + (["h"] if handled else [])
+    full = srv.env(GATEWAY_INTERFACE="CGI/1.1")
+    outs = {}
+    for name, prog in (("python3", PYTHON), ("cgihost", CGIHOST)):
+        p = subprocess.Popen(as_user([prog, *argv]), env=full, cwd=srv.scripts,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        pid, ppid = map(int, p.stdout.readline().split())
+        assert (ppid == srv.pid) == (name == "cgihost")
+        time.sleep(0.5)  # let print() return
+        p.send_signal(getattr(signal, sig))
+        try:
+            out, err = p.communicate(timeout=30)
+        finally:
+            reap(p)
+        rc = p.returncode if p.returncode >= 0 else 128 - p.returncode  # the client's 128+N
+        outs[name] = (rc, out)
+        assert wait_for(lambda: not proc_alive(pid), 10)
+    assert outs["cgihost"] == outs["python3"], outs
+    if handled:
+        assert outs["cgihost"] == (5, f"caught {int(getattr(signal, sig))}\n".encode())
+
+
 CATCHER = """
 import os, signal, sys, time
 signal.signal(signal.SIGHUP, lambda *a: (print("caught", a[0], flush=True), sys.exit(5)))
