@@ -78,10 +78,10 @@ struct ctl_msg {
     int32_t info[CGIH_INFO_COUNT];
 };
 
-/* The namespaces same_ns() compares (ns_names): net, pid, ipc, uts, and
- * NS_MNT, mnt (same_mounts()). */
-#define N_NS 5
-#define NS_MNT 4
+/* The namespaces same_ns() compares (ns_names): net, pid, ipc, uts, user,
+ * and NS_MNT, mnt (same_mounts()). */
+#define N_NS 6
+#define NS_MNT 5
 
 enum wkind { W_LISTEN, W_SIGNAL, W_CTL, W_CONN, W_QUEUED };
 struct child;
@@ -1319,7 +1319,7 @@ static int same_tmp(pid_t pid)
 
 /* The namespaces a request child must share with its client (same_ns()):
  * the mounts' (NS_MNT) is compared further by same_mounts(). */
-static const char *const ns_names[N_NS] = {"net", "pid", "ipc", "uts", "mnt"};
+static const char *const ns_names[N_NS] = {"net", "pid", "ipc", "uts", "user", "mnt"};
 
 /* The link /proc/PID/ns/NAME (pid 0: self), "net:[4026531840]": the kind
  * and the inode number of the namespace, on nsfs, the one file system that
@@ -1626,7 +1626,9 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
         refuse_request(conn, ctl, CGIH_REFUSE_TMP, NULL);
     /* Nor may the script leave its client's network, processes, IPC,
      * host name or file systems (systemd's PrivateNetwork=, PrivatePIDs=,
-     * PrivateIPC=, ProtectHostname=, ProtectHome=...) for ours. */
+     * PrivateIPC=, ProtectHostname=, ProtectHome=...) for ours, nor its
+     * user namespace (unshare -U, a sandbox's): in ours it would have
+     * another uid and other capabilities, and see files' owners otherwise. */
     for (size_t i = 0; i < N_NS; i++)
         if (i != NS_MNT && !same_ns(peer_pid, i)) {
             char what[64];
@@ -1984,7 +1986,8 @@ static void log_refused(int why, const char *detail)
                              "gives a web server: see cgihost.service)"
                        : why == CGIH_REFUSE_CONFINED
                            ? "another confinement than mine (no_new_privs, seccomp, "
-                             "capability bounding set, network, PID, IPC or UTS namespace, mounts)"
+                             "capability bounding set, network, PID, IPC, UTS or user "
+                             "namespace, mounts)"
                        : why == CGIH_REFUSE_VERSION ? "another version of cgihost"
                        : why == CGIH_REFUSE_BUSY    ? "no child to run it"
                                                     : "a malformed request";

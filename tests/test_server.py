@@ -543,6 +543,51 @@ def test_a_server_in_a_pid_namespace_of_its_own_runs_no_request(base):
         s.stop()
 
 
+NAMESPACES = WHO + ("import os\n"
+                    "print('ids', os.getuid(), os.getgid(), os.stat('/').st_uid)\n"
+                    "print('ns', [os.readlink(f'/proc/self/ns/{n}') for n in ('ipc', 'user')])\n"
+                    "print('caps', [l for l in open('/proc/self/status') if l.startswith('CapEff')])\n")
+
+
+@pytest.mark.parametrize("how", ["ipc", "user"])
+def test_a_client_in_another_ipc_or_user_namespace_runs_its_script_in_it(srv, how):
+    """A client in an IPC namespace of its own (systemd's PrivateIPC=) had
+    its script run in the server's, with the System V IPC and POSIX message
+    queues the web server's confinement hides; one in a user namespace of
+    its own (unshare -U, with the server's capability bounding set) had it
+    run with the server's uid and capabilities, where python3 in the
+    client's has the mapped uid (1000 here) and that namespace's. Such a
+    request runs in-process."""
+    if not IS_ROOT:
+        pytest.skip("needs root (unshare -i, and www-data to map)")
+    script = srv.script("ns.py", NAMESPACES)
+    full = srv.env(GATEWAY_INTERFACE="CGI/1.1")
+    if how == "ipc":
+        wrap = ["unshare", "-i", *as_user([CGIHOST, script])]
+    else:
+        # The bounding set, full in a new user namespace, made the server's:
+        # that check alone refused it where the server's lacks a capability.
+        bnd = int(next(l.split()[1] for l in open(f"/proc/{srv.pid}/status")
+                       if l.startswith("CapBnd")), 16)
+        last = int(pathlib.Path("/proc/sys/kernel/cap_last_cap").read_text())
+        drop = ",".join(f"-cap_{n}" for n in range(last + 1) if not bnd >> n & 1)
+        wrap = as_user(["unshare", "-U", "--map-user=1000", "--map-group=1000", "--keep-caps",
+                        *(["setpriv", f"--bounding-set={drop}"] if drop else []), CGIHOST, script])
+    runs = [subprocess.run(wrap, env=dict(full, **extra), cwd=srv.scripts, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=60)
+            for extra in ({}, {"CGIHOST_NO_SERVER": "1"})]
+    r, cold = runs
+    assert r.returncode == 0 and cold.returncode == 0, (r.stderr, cold.stderr)
+    assert not served(srv, r), r.stdout
+    # each unshare makes a namespace of its own: not the server's, both times
+    ours = os.readlink(f"/proc/{srv.pid}/ns/{how}").encode()
+    lines = [[l for l in x.stdout.split(b"\n")[1:] if not l.startswith(b"ns ")] for x in runs]
+    assert lines[0] == lines[1], (r.stdout, cold.stdout)
+    assert ours not in r.stdout and ours not in cold.stdout, (ours, r.stdout)
+    if how == "user":
+        assert b"ids 1000 1000 65534\n" in r.stdout, r.stdout
+
+
 def build_client_with(main_c, srv, tmp_path, name, client_defines=()):
     """cgihost's client (host/client.c, its main() renamed cgih_client_main)
     linked with another main(), in a directory the user reaches, beside a
