@@ -18,11 +18,13 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -40,107 +42,90 @@ extern char **environ;
  * admin's, a terminal's): all that python3's process would take itself,
  * whatever their default action here (SIGPIPE, which python3 ignores,
  * would end us and with us the script; SIGWINCH and SIGCONT, which we
- * ignore, would never reach the script's handler). Not those the kernel
- * raises for our own faults and limits, SIGCHLD (our own children), nor
- * job control (TSTP, TTIN, TTOU: they stop us, not the script; see the man
- * page), and none the C library keeps for itself (sigaction() refuses
- * them: take_signals() leaves them out). */
-static const int fwd_candidates[] = {SIGHUP,  SIGINT,  SIGQUIT,  SIGTERM,  SIGUSR1, SIGUSR2,
-                                     SIGALRM, SIGPIPE, SIGWINCH, SIGURG,   SIGCONT, SIGVTALRM,
-                                     SIGPROF, SIGIO,   SIGPWR,   SIGSTKFLT};
-#define MAX_FWD (sizeof fwd_candidates / sizeof fwd_candidates[0] + 64)
-static int fwd_signals[MAX_FWD];
-static size_t nfwd;
+ * ignore, would never reach the script's handler), the real-time ones too.
+ * Not those the kernel raises for our own faults and limits, SIGCHLD (our
+ * own children), nor job control (TSTP, TTIN, TTOU: they stop us, not the
+ * script; see the man page), and none the C library keeps for itself
+ * (sigaddset() refuses them). */
+static const int fwd_fixed[] = {SIGHUP,  SIGINT,  SIGQUIT,  SIGTERM,  SIGUSR1, SIGUSR2,
+                                SIGALRM, SIGPIPE, SIGWINCH, SIGURG,   SIGCONT, SIGVTALRM,
+                                SIGPROF, SIGIO,   SIGPWR,   SIGSTKFLT};
 
-static volatile sig_atomic_t pending[MAX_FWD];
+/* They are blocked and read from a signalfd, with no handler: two system
+ * calls, where a handler for each would take a hundred (sigaction() to
+ * read and to set each disposition) on every request's path. */
+static sigset_t old_mask;
+static int sig_fd = -1;  /* the signalfd, once take_signals() has succeeded */
+static uint64_t pending; /* read from sig_fd, not yet forwarded: bit n-1 for signal n */
 
 /* CGIHOST_TRACE=1: the phases' times, printed to stderr at the end. */
 static int tracing; /* 1: times and private memory; 2: times only */
 static long long t_main, t_conn, t_sent, t_ready, t_go;
-static volatile sig_atomic_t any_pending;
 
-static void on_signal(int sig)
-{
-    int e = errno;
-    for (size_t i = 0; i < nfwd; i++)
-        if (fwd_signals[i] == sig)
-            pending[i] = 1;
-    any_pending = 1;
-    errno = e;
-}
-
-static struct sigaction old_actions[MAX_FWD];
-static sigset_t old_mask;
-static int signals_taken;
-
-/* Blocks the forwarded signals and catches them (those not ignored: until
- * the commit, see take_ignored_signals()). They are only delivered inside
- * ppoll(). */
+/* Blocks the forwarded signals, readable from sig_fd from now on. */
 static void take_signals(void)
 {
-    /* The fixed ones, and the real-time ones the C library lets us have. */
-    struct sigaction now;
-    nfwd = 0;
-    for (size_t i = 0; i < sizeof fwd_candidates / sizeof fwd_candidates[0]; i++)
-        if (sigaction(fwd_candidates[i], NULL, &now) == 0)
-            fwd_signals[nfwd++] = fwd_candidates[i];
-    for (int sig = 32; sig < 32 + 64 && sig < NSIG && nfwd < MAX_FWD; sig++)
-        if (sig >= SIGRTMIN && sig <= SIGRTMAX && sigaction(sig, NULL, &now) == 0)
-            fwd_signals[nfwd++] = sig;
-    sigset_t set;
-    sigemptyset(&set);
-    for (size_t i = 0; i < nfwd; i++)
-        sigaddset(&set, fwd_signals[i]);
-    if (sigprocmask(SIG_BLOCK, &set, &old_mask) != 0)
+    sigset_t fwd_set;
+    sigemptyset(&fwd_set);
+    for (size_t i = 0; i < sizeof fwd_fixed / sizeof fwd_fixed[0]; i++)
+        (void)sigaddset(&fwd_set, fwd_fixed[i]); /* failing: not ours to forward */
+    for (int sig = SIGRTMIN; sig <= SIGRTMAX && sig <= 64; sig++)
+        (void)sigaddset(&fwd_set, sig);
+    if (sigprocmask(SIG_BLOCK, &fwd_set, &old_mask) != 0)
         return;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigfillset(&sa.sa_mask);
-    for (size_t i = 0; i < nfwd; i++) {
-        if (sigaction(fwd_signals[i], NULL, &old_actions[i]) != 0)
-            continue;
-        if (old_actions[i].sa_handler == SIG_IGN)
-            continue;
-        if (sigaction(fwd_signals[i], &sa, NULL) != 0)
-            continue;
-    }
-    signals_taken = 1;
+    sig_fd = signalfd(-1, &fwd_set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (sig_fd < 0)
+        sigprocmask(SIG_SETMASK, &old_mask, NULL);
 }
 
-/* Once committed: catches the forwarded signals we were started ignoring
- * too. The server read which ones we ignore (/proc's SigIgn, before READY),
- * so the script starts with them ignored, as under python3; a script that
- * then handles one (SIGHUP under nohup, SIGINT in a shell's background job)
- * gets it when it is sent to us, as python3's process would. One it keeps
- * ignoring ignores what we forward. */
-static void take_ignored_signals(void)
+/* Moves what sig_fd holds to pending. A signal we raised ourselves (a
+ * SIGPIPE of our own write to a closed pipe) is nobody else's. */
+static void collect_signals(void)
 {
-    if (!signals_taken)
-        return;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigfillset(&sa.sa_mask);
-    for (size_t i = 0; i < nfwd; i++)
-        if (old_actions[i].sa_handler == SIG_IGN)
-            (void)sigaction(fwd_signals[i], &sa, NULL); /* failing: ignored here, as before */
+    struct signalfd_siginfo si[8];
+    ssize_t n;
+    while (sig_fd >= 0 && (n = read(sig_fd, si, sizeof si)) > 0)
+        for (size_t i = 0; i < (size_t)n / sizeof si[0]; i++)
+            if (si[i].ssi_signo >= 1 && si[i].ssi_signo <= 64 &&
+                !(si[i].ssi_code == SI_USER && si[i].ssi_pid == (uint32_t)getpid() &&
+                  si[i].ssi_signo == SIGPIPE))
+                pending |= (uint64_t)1 << (si[i].ssi_signo - 1);
 }
 
-/* Puts the dispositions and the mask back; a signal that arrived meanwhile
- * then takes its original effect, as if it had come before we started. */
+/* At the commit: of the signals that came before it, those we were
+ * started ignoring are dropped, as python3's process, which had not
+ * started yet, would have ignored them. From now on every one is
+ * forwarded: the server read which ones we ignore (/proc's SigIgn, before
+ * READY), so the script starts with them ignored, as under python3; a
+ * script that then handles one (SIGHUP under nohup, SIGINT in a shell's
+ * background job) gets it when it is sent to us, as python3's process
+ * would. One it keeps ignoring ignores what we forward. */
+static void commit_signals(void)
+{
+    collect_signals();
+    for (int sig = 1; sig <= 64 && pending; sig++) {
+        struct sigaction sa;
+        if ((pending >> (sig - 1) & 1) && sigaction(sig, NULL, &sa) == 0 &&
+            sa.sa_handler == SIG_IGN)
+            pending &= ~((uint64_t)1 << (sig - 1));
+    }
+}
+
+/* Puts the mask back; a signal that arrived meanwhile then takes its
+ * original effect (the dispositions are untouched), as if it had come
+ * before we started. */
 static void give_back_signals(void)
 {
-    if (!signals_taken)
+    if (sig_fd < 0)
         return;
-    for (size_t i = 0; i < nfwd; i++)
-        if (sigaction(fwd_signals[i], &old_actions[i], NULL) != 0)
-            continue;
-    for (size_t i = 0; i < nfwd; i++)
-        if (pending[i])
-            raise(fwd_signals[i]);
+    collect_signals();
+    close(sig_fd);
+    sig_fd = -1;
+    for (int sig = 1; sig <= 64; sig++)
+        if (pending >> (sig - 1) & 1)
+            raise(sig); /* blocked still: taken when the mask goes back */
+    pending = 0;
     sigprocmask(SIG_SETMASK, &old_mask, NULL);
-    signals_taken = 0;
 }
 
 /* Runs the request in-process: execs cgihost-py with our argv. */
@@ -197,13 +182,14 @@ static ssize_t recv_fd(int fd, void *buf, size_t len)
 }
 
 /* Reads one message before the deadline (-1: none). 1 with *m, 0 on EOF,
- * -1 on error or timeout. Signals caught meanwhile are left pending. */
+ * -1 on error or timeout. Signals that come meanwhile are left pending;
+ * without a deadline, -2 when there are some, for the caller to forward. */
 static int read_msg(int fd, struct cgih_msg *m, long deadline)
 {
     size_t got = 0;
     char *p = (char *)m;
     while (got < sizeof *m) {
-        struct pollfd pfd = {fd, POLLIN, 0};
+        struct pollfd pfd[2] = {{fd, POLLIN, 0}, {sig_fd, POLLIN, 0}};
         struct timespec ts, *tsp = NULL;
         if (deadline >= 0) {
             long left = deadline - now_ms();
@@ -213,18 +199,17 @@ static int read_msg(int fd, struct cgih_msg *m, long deadline)
             ts.tv_nsec = (left % 1000) * 1000000;
             tsp = &ts;
         }
-        sigset_t during = old_mask;
-        for (size_t i = 0; i < nfwd; i++)
-            sigdelset(&during, fwd_signals[i]);
-        int r = ppoll(&pfd, 1, tsp, signals_taken ? &during : NULL);
-        if (r < 0 && errno == EINTR) {
-            if (deadline < 0 && any_pending)
-                return -2; /* let the caller forward them */
+        int r = ppoll(pfd, sig_fd >= 0 ? 2 : 1, tsp, NULL);
+        if (r < 0 && errno == EINTR)
             continue;
-        }
         if (r < 0)
             return -1;
-        if (r == 0)
+        if (r > 0 && pfd[1].revents) {
+            collect_signals();
+            if (deadline < 0 && pending)
+                return -2; /* let the caller forward them */
+        }
+        if (!pfd[0].revents)
             continue;
         ssize_t k = recv_fd(fd, p + got, sizeof *m - got);
         if (k < 0 && (errno == EINTR || errno == EAGAIN))
@@ -519,7 +504,7 @@ static int via_server(int argc, char **argv)
     close(cwdfd);
     if (rc < 0)
         goto fallback;
-    take_ignored_signals();
+    commit_signals();
     /* Committed: the child has the request's fds. Let go of our stdin and
      * stdout, so that the web server sees the response end when the script
      * closes its stdout or the child ends, not when we have the status (as
@@ -534,15 +519,14 @@ static int via_server(int argc, char **argv)
     }
 
     for (;;) {
-        if (any_pending) {
-            any_pending = 0;
-            for (size_t i = 0; i < nfwd; i++)
-                if (pending[i]) {
-                    pending[i] = 0;
-                    if (cgih_send_msg(fd, CGIH_MSG_SIGNAL, fwd_signals[i]) < 0)
-                        break; /* the server is gone; the child still reports */
+        for (int sig = 1; sig <= 64 && pending; sig++)
+            if (pending >> (sig - 1) & 1) {
+                pending &= ~((uint64_t)1 << (sig - 1));
+                if (cgih_send_msg(fd, CGIH_MSG_SIGNAL, sig) < 0) {
+                    pending = 0; /* the server is gone; the child still reports */
+                    break;
                 }
-        }
+            }
         int r = read_msg(fd, &m, -1);
         if (r == -2)
             continue;
@@ -558,9 +542,8 @@ static int via_server(int argc, char **argv)
                  * nobody; one still blocked, or one that comes during the
                  * drain, takes its own effect (ends us, by default), as on
                  * a script's process draining in-process. */
-                for (size_t i = 0; i < nfwd; i++)
-                    pending[i] = 0;
-                any_pending = 0;
+                collect_signals();
+                pending = 0;
                 give_back_signals();
                 cgih_drain_body(msg_fd);
                 close(msg_fd);
