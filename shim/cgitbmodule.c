@@ -16,6 +16,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 
@@ -583,6 +584,30 @@ static PyObject *formatvalue_call(PyObject *repr, PyObject *value)
 }
 
 static PyMethodDef formatvalue_def = {"<lambda>", formatvalue_call, METH_O, NULL};
+
+/* The modules cgitb.py imports with itself, imported here when the first
+ * report is made, with room above the recursion limit for the imports' own
+ * frames: cgitb.py has them from its import, at the top of the script, and
+ * its report runs as deep in the stack as the handler's caller left it (a
+ * handler called 950 frames deep, a script that lowered the limit to 60).
+ * Without the room, the import fails there with RecursionError and the
+ * report is the plain traceback where cgitb.py's is a report. Imported
+ * modules cost a dict lookup each. */
+static int import_report_modules(void)
+{
+    static const char *const names[] = {"inspect", "keyword",  "linecache", "pydoc",
+                                        "time",    "tokenize", "traceback"};
+    int limit = Py_GetRecursionLimit(), rc = 0;
+    Py_SetRecursionLimit(limit <= INT_MAX - 200 ? limit + 200 : INT_MAX);
+    for (size_t i = 0; rc == 0 && i < sizeof names / sizeof names[0]; i++) {
+        PyObject *m = PyImport_ImportModule(names[i]);
+        if (!m)
+            rc = -1;
+        Py_XDECREF(m);
+    }
+    Py_SetRecursionLimit(limit);
+    return rc;
+}
 
 /* What a report needs from the lazily imported modules. */
 typedef struct {
@@ -1156,7 +1181,7 @@ static PyObject *make_report(PyObject *module, PyObject *einfo, PyObject *contex
         etype = getattr_s(ei[0], "__name__");
     else if (is_type == 0)
         etype = Py_NewRef(ei[0]);
-    if (!etype || report_init(&r, module, html) < 0)
+    if (!etype || import_report_modules() < 0 || report_init(&r, module, html) < 0)
         goto done;
     if (!(head = head_section(&r, etype)) || !(frames = PyList_New(0)))
         goto done;

@@ -766,6 +766,39 @@ def test_a_report_after_the_script_emptied_sys_path_is_a_plain_traceback(cgihost
                         "Oops: a &lt; b\n</pre>\n"), out
 
 
+DEEP = """import sys, cgitb
+cgitb.enable(format=sys.argv[1])
+def f(n):
+    if n <= 0:
+        try:
+            {}["k"]
+        except KeyError:
+            cgitb.handler()
+        return
+    f(n - 1)
+if sys.argv[2] == "low":
+    sys.setrecursionlimit(60)
+    1/0
+f(int(sys.argv[2]))
+"""
+
+
+@pytest.mark.parametrize("fmt", ["html", "text"])
+@pytest.mark.parametrize("depth", ["low", "955"])
+def test_a_report_made_deep_in_the_stack_is_the_stdlibs(cgihost, tmp_path, fmt, depth):
+    """cgitb.py imported inspect, pydoc and the rest at the top of the script;
+    the first report here imports them as deep as the handler runs: a handler
+    called 955 frames down, or under a recursion limit of 60, still gives
+    cgitb.py's report, not the plain traceback of a RecursionError."""
+    script = tmp_path / "deep.py"
+    script.write_text(DEEP)
+    ours = run([cgihost, script, fmt, depth])
+    theirs = run([PYTHON, "-W", "ignore", script, fmt, depth])
+    assert ours.returncode == theirs.returncode
+    assert "<pre>Traceback" not in theirs.stdout.decode()
+    assert normalize(ours.stdout.decode()) == normalize(theirs.stdout.decode())
+
+
 def test_handler_given_an_exception_not_its_info_fails_as_the_stdlibs(cgihost, tmp_path):
     """cgitb.handler(e), an easy mistake: the TypeError of cgitb.py's
     format_exception(*info), with the report's as its context."""
