@@ -585,21 +585,19 @@ static PyObject *formatvalue_call(PyObject *repr, PyObject *value)
 
 static PyMethodDef formatvalue_def = {"<lambda>", formatvalue_call, METH_O, NULL};
 
-/* The modules cgitb.py imports with itself, imported here when the first
- * report is made, with room above the recursion limit for the imports' own
- * frames: cgitb.py has them from its import, at the top of the script, and
- * its report runs as deep in the stack as the handler's caller left it (a
- * handler called 950 frames deep, a script that lowered the limit to 60).
- * Without the room, the import fails there with RecursionError and the
- * report is the plain traceback where cgitb.py's is a report. Imported
+/* Modules cgitb.py imports with itself, imported here when a report
+ * first needs them, with room above the recursion limit for the imports'
+ * own frames: cgitb.py has them from its import, at the top of the script,
+ * and its report runs as deep in the stack as the handler's caller left it
+ * (a handler called 950 frames deep, a script that lowered the limit to
+ * 60). Without the room, the import fails there with RecursionError and
+ * the report is the plain traceback where cgitb.py's is a report. Imported
  * modules cost a dict lookup each. */
-static int import_report_modules(void)
+static int import_with_room(const char *const names[], size_t n)
 {
-    static const char *const names[] = {"inspect", "keyword",  "linecache", "pydoc",
-                                        "time",    "tokenize", "traceback"};
     int limit = Py_GetRecursionLimit(), rc = 0;
     Py_SetRecursionLimit(limit <= INT_MAX - 200 ? limit + 200 : INT_MAX);
-    for (size_t i = 0; rc == 0 && i < sizeof names / sizeof names[0]; i++) {
+    for (size_t i = 0; rc == 0 && i < n; i++) {
         PyObject *m = PyImport_ImportModule(names[i]);
         if (!m)
             rc = -1;
@@ -607,6 +605,14 @@ static int import_report_modules(void)
     }
     Py_SetRecursionLimit(limit);
     return rc;
+}
+
+/* Those a report needs. */
+static int import_report_modules(void)
+{
+    static const char *const names[] = {"inspect", "keyword",  "linecache", "pydoc",
+                                        "time",    "tokenize", "traceback"};
+    return import_with_room(names, sizeof names / sizeof names[0]);
 }
 
 /* What a report needs from the lazily imported modules. */
@@ -1494,7 +1500,10 @@ static int format_is_html(PyObject *self)
  * again, as cgitb.py has them. */
 static PyObject *log_report(PyObject *self, PyObject *doc)
 {
-    PyObject *mkstemp = import_attr("tempfile", "mkstemp"), *args = NULL, *kw = NULL;
+    static const char *const tempfile[] = {"tempfile"};
+    PyObject *mkstemp =
+        import_with_room(tempfile, 1) == 0 ? import_attr("tempfile", "mkstemp") : NULL;
+    PyObject *args = NULL, *kw = NULL;
     PyObject *fdpath = NULL, *fdopen = NULL, *f = NULL, *msg = NULL;
     PyObject *suffixes = NULL, *eq = NULL, *suffix = NULL, *logdir = NULL;
     PyObject *fp[2] = {NULL, NULL};

@@ -767,13 +767,13 @@ def test_a_report_after_the_script_emptied_sys_path_is_a_plain_traceback(cgihost
 
 
 DEEP = """import sys, cgitb
-cgitb.enable(format=sys.argv[1])
+cgitb.enable(format=sys.argv[1], **({"logdir": sys.argv[3], "display": 0} if sys.argv[3:] else {}))
 def f(n):
     if n <= 0:
         try:
             {}["k"]
         except KeyError:
-            cgitb.handler()
+            sys.excepthook(*sys.exc_info())
         return
     f(n - 1)
 if sys.argv[2] == "low":
@@ -783,20 +783,33 @@ f(int(sys.argv[2]))
 """
 
 
+@pytest.mark.parametrize("logged", [False, True], ids=["shown", "logged"])
 @pytest.mark.parametrize("fmt", ["html", "text"])
-@pytest.mark.parametrize("depth", ["low", "955"])
-def test_a_report_made_deep_in_the_stack_is_the_stdlibs(cgihost, tmp_path, fmt, depth):
-    """cgitb.py imported inspect, pydoc and the rest at the top of the script;
-    the first report here imports them as deep as the handler runs: a handler
-    called 955 frames down, or under a recursion limit of 60, still gives
-    cgitb.py's report, not the plain traceback of a RecursionError."""
+@pytest.mark.parametrize("depth", ["low", "955", "970"])
+def test_a_report_made_deep_in_the_stack_is_the_stdlibs(cgihost, tmp_path, fmt, depth, logged):
+    """cgitb.py imported inspect, pydoc, tempfile and the rest at the top of
+    the script; the first report here imports them as deep as the handler
+    runs: a handler called 955 frames down, or under a recursion limit of
+    60, still gives cgitb.py's report, not the plain traceback of a
+    RecursionError, shown or in a logdir's file (970 frames down, where
+    only tempfile's import for the file failed: a log of RecursionError)."""
     script = tmp_path / "deep.py"
     script.write_text(DEEP)
-    ours = run([cgihost, script, fmt, depth])
-    theirs = run([PYTHON, "-W", "ignore", script, fmt, depth])
-    assert ours.returncode == theirs.returncode
-    assert "<pre>Traceback" not in theirs.stdout.decode()
-    assert normalize(ours.stdout.decode()) == normalize(theirs.stdout.decode())
+    outs = []
+    for who, argv in (("ours", [cgihost]), ("theirs", [PYTHON, "-W", "ignore"])):
+        logdir = tmp_path / who
+        logdir.mkdir()
+        r = run([*argv, script, fmt, depth, *([logdir] if logged else [])])
+        out = r.stdout.decode().replace(str(logdir), "LOGDIR")
+        logs = [f.read_text() for f in logdir.iterdir()]
+        out = re.sub(r"LOGDIR/tmp\w+\.", "LOGDIR/tmpNAME.", out)
+        outs.append((r.returncode, normalize(out), [normalize(t) for t in logs]))
+    ours, theirs = outs
+    if not logged:  # (970 frames down cgitb.py's shown report fails too)
+        assert "<pre>Traceback" not in theirs[1] or depth == "970"
+    else:
+        assert len(theirs[2]) == 1 and "KeyError" in theirs[2][0] or depth == "low", theirs
+    assert ours == theirs
 
 
 def test_handler_given_an_exception_not_its_info_fails_as_the_stdlibs(cgihost, tmp_path):
