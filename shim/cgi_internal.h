@@ -11,7 +11,7 @@
 typedef struct {
     PyTypeObject *FieldStorage;
     PyTypeObject *MiniFieldStorage;
-    PyObject *tempdir; /* str, the directory make_file() uses once found */
+    PyObject *tempdir;        /* str, make_file()'s default directory, once found */
     PyTypeObject *PartStream; /* multipartbind.c */
     PyTypeObject *Headers;
     PyObject *environ; /* the default environ: os.environ as it was when bound (cgi.py binds it at import) */

@@ -144,18 +144,29 @@ static int open_tmp_in(const char *dir)
 
 static int open_tmp(cgi_state *st)
 {
-    /* tempfile.tempdir, when a script has set it, wins as it does in tempfile. */
+    /* tempfile.tempdir, when a script has set it, wins as it does in tempfile:
+     * read at each call (set back to None, the default applies again), and
+     * taken as os.fsdecode() takes it (str, bytes or an os.PathLike). Only
+     * the default is remembered, as gettempdir() remembers it. */
     PyObject *mods = PyImport_GetModuleDict();
     PyObject *tf = PyDict_GetItemString(mods, "tempfile");
-    if (tf) {
-        PyObject *td = PyObject_GetAttrString(tf, "tempdir");
-        if (!td)
-            PyErr_Clear();
-        else if (PyUnicode_Check(td))
-            Py_XSETREF(st->tempdir, td);
-        else
-            Py_DECREF(td);
+    PyObject *td = tf ? PyObject_GetAttrString(tf, "tempdir") : NULL;
+    if (tf && !td)
+        PyErr_Clear();
+    if (td && td != Py_None) {
+        PyObject *name = PyOS_FSPath(td), *path = NULL; /* str or bytes, as tempfile has it */
+        int fd = -1;
+        if (name && PyUnicode_FSConverter(name, &path)) {
+            fd = open_tmp_in(PyBytes_AS_STRING(path));
+            if (fd < 0)
+                PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, name);
+        }
+        Py_XDECREF(path);
+        Py_XDECREF(name);
+        Py_DECREF(td);
+        return fd;
     }
+    Py_XDECREF(td);
     if (st->tempdir) {
         const char *d = PyUnicode_AsUTF8(st->tempdir);
         if (!d)

@@ -186,6 +186,49 @@ def test_the_default_environ_is_the_os_environ_cgi_found(cgihost, tmp_path):
     assert b"[MiniFieldStorage('changed', '1')] {'changed': ['1']}" in ours.stdout
 
 
+TEMPDIR_EACH_CALL = r"""
+import cgi, io, os, pathlib, sys, tempfile
+body = (b'--B\r\nContent-Disposition: form-data; name="f"; filename="f.bin"\r\n\r\n'
+        + b"x" * 1500 + b'\r\n--B\r\nContent-Disposition: form-data; name="t"\r\n\r\n'
+        + b"y\r\n" * 600 + b'\r\n--B--\r\n')
+env = {"REQUEST_METHOD": "POST", "CONTENT_TYPE": "multipart/form-data; boundary=B",
+       "CONTENT_LENGTH": str(len(body))}
+base = sys.argv[1]
+def where(label):
+    try:
+        form = cgi.FieldStorage(fp=io.BytesIO(body), environ=env)
+        dirs = [os.path.dirname(os.readlink("/proc/self/fd/%d" % p.file.fileno()))
+                for p in form.list]
+        print(label, [d.replace(base, "BASE") for d in dirs])
+    except Exception as e:
+        print(label, type(e).__name__, str(e).split(": ")[0])
+where("default")
+for label, td in [("str", base + "/a"), ("None", None), ("Path", pathlib.Path(base) / "b"),
+                  ("bytes", (base + "/a").encode()), ("None again", None), ("int", 5),
+                  ("gone", base + "/gone"), ("back to None", None)]:
+    tempfile.tempdir = td
+    where(label)
+"""
+
+
+def test_make_file_honours_tempfile_tempdir_at_each_call(cgihost, tmp_path):
+    """make_file()'s TemporaryFile() goes where tempfile.tempdir says at that
+    call, read as tempfile reads it (str, bytes, os.PathLike); set back to
+    None, the default directory again (cgihost kept the last str it saw, and
+    took a Path or bytes for None)."""
+    for d in ("a", "b", "default"):
+        (tmp_path / d).mkdir()
+    script = tmp_path / "tempdir.py"
+    script.write_text(TEMPDIR_EACH_CALL)
+    env = {"TMPDIR": str(tmp_path / "default")}
+    theirs = run([PYTHON, "-W", "ignore", script, tmp_path], env=env)
+    ours = run([cgihost, script, tmp_path], env=env)
+    assert theirs.returncode == 0, theirs.stderr.decode()
+    assert ours.returncode == 0, ours.stderr.decode()
+    assert ours.stdout == theirs.stdout
+    assert b"None again ['BASE/default', 'BASE/default']" in ours.stdout
+
+
 FUNCTION_SIGNATURES = r"""
 import cgi, inspect
 for n in ["parse_multipart", "parse_header", "valid_boundary", "print_exception", "print_form",
