@@ -253,20 +253,20 @@ uint64_t cgih_sigset_bits(const sigset_t *set)
 }
 
 /* One line of a status file: SigIgn (bit 0 of the result) or one of what
- * confines a process (bits 1-4: CapBnd, NoNewPrivs, Seccomp,
- * Seccomp_filters), read into ign or c; 0 for any other line or a value
- * that does not read. */
+ * confines a process, or what it passes on (bits 1-5: CapBnd, NoNewPrivs,
+ * Seccomp, Seccomp_filters, CapAmb), read into ign or c; 0 for any other
+ * line or a value that does not read. */
 static int status_line(const char *line, uint64_t *ign, struct cgih_confinement *c)
 {
     static const char *const names[] = {
-        "SigIgn:", "CapBnd:", "NoNewPrivs:", "Seccomp:", "Seccomp_filters:"};
-    for (int i = 0; i < 5; i++) {
+        "SigIgn:", "CapBnd:", "NoNewPrivs:", "Seccomp:", "Seccomp_filters:", "CapAmb:"};
+    for (int i = 0; i < 6; i++) {
         size_t n = strlen(names[i]);
         if (strncmp(line, names[i], n) != 0)
             continue;
         char *end;
         errno = 0;
-        unsigned long long v = strtoull(line + n, &end, i <= 1 ? 16 : 10);
+        unsigned long long v = strtoull(line + n, &end, i <= 1 || i == 5 ? 16 : 10);
         if (errno != 0 || end == line + n || (*end != '\n' && *end != '\0'))
             return 0;
         if (i == 0)
@@ -277,8 +277,10 @@ static int status_line(const char *line, uint64_t *ign, struct cgih_confinement 
             c->no_new_privs = (int)v;
         else if (i == 3)
             c->seccomp = (int)v;
-        else
+        else if (i == 4)
             c->seccomp_filters = (int)v;
+        else
+            c->capamb = v;
         return 1 << i;
     }
     return 0;
@@ -293,7 +295,7 @@ int cgih_status_read(FILE *f, uint64_t *ign, int *ign_ok, struct cgih_confinemen
     struct cgih_confinement c_read;
     memset(&c_read, 0, sizeof c_read);
     /* (Seccomp_filters, the last of them, is not there before Linux 5.9) */
-    while (seen != 31 && getline(&line, &cap, f) > 0)
+    while (seen != 63 && getline(&line, &cap, f) > 0)
         seen |= status_line(line, &ign_read, &c_read);
     free(line);
     if (ign && (*ign_ok = (seen & 1) != 0))

@@ -146,6 +146,7 @@ int cgih_proc_sigign(pid_t pid, uint64_t *ign);
  * a script would have had from its client: from a status file's text. */
 struct cgih_confinement {
     unsigned long long capbnd; /* CapBnd */
+    unsigned long long capamb; /* CapAmb: what a program it execs has (0 before Linux 4.3) */
     int no_new_privs;          /* NoNewPrivs */
     int seccomp;               /* Seccomp: 0, 1 strict, 2 filter */
     int seccomp_filters;       /* Seccomp_filters (0 where the kernel has no such line) */

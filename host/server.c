@@ -1539,11 +1539,12 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
         cgih_proc_status(peer_pid, &client_ign, &ign_known, &client_conf, &conf_known) != CGIH_OK)
         ign_known = conf_known = 0;
     ign_known = ign_known && S.sigign_known;
-    int conf_differs = S.confined_known && conf_known &&
-                       (client_conf.no_new_privs != S.confined.no_new_privs ||
-                        client_conf.seccomp != S.confined.seccomp ||
-                        client_conf.seccomp_filters != S.confined.seccomp_filters ||
-                        client_conf.capbnd != S.confined.capbnd);
+    int conf_differs =
+        S.confined_known && conf_known &&
+        (client_conf.no_new_privs != S.confined.no_new_privs ||
+         client_conf.seccomp != S.confined.seccomp ||
+         client_conf.seccomp_filters != S.confined.seccomp_filters ||
+         client_conf.capbnd != S.confined.capbnd || client_conf.capamb != S.confined.capamb);
     /* Out of the script's way: its first open() gets fd 3, as in a cold start. */
     int hi = fcntl(conn, F_DUPFD_CLOEXEC, 200);
     if (hi >= 0) {
@@ -1986,7 +1987,7 @@ static void log_refused(int why, const char *detail)
                              "gives a web server: see cgihost.service)"
                        : why == CGIH_REFUSE_CONFINED
                            ? "another confinement than mine (no_new_privs, seccomp, "
-                             "capability bounding set, network, PID, IPC, UTS or user "
+                             "capability bounding or ambient set, network, PID, IPC, UTS or user "
                              "namespace, mounts)"
                        : why == CGIH_REFUSE_VERSION ? "another version of cgihost"
                        : why == CGIH_REFUSE_BUSY    ? "no child to run it"

@@ -445,6 +445,31 @@ def test_a_client_with_no_new_privs_keeps_them_for_its_script(srv):
     assert served(srv, srv.run([script]))
 
 
+@pytest.mark.skipif(not IS_ROOT, reason="ambient capabilities are given as root")
+def test_a_client_with_ambient_capabilities_passes_them_to_its_script(srv):
+    """A web server given ambient capabilities (systemd's
+    AmbientCapabilities=, setpriv --ambient-caps) passes them to the
+    programs it runs: python3's script has them, effective. A child of a
+    server started without them had none. Such a request runs in-process,
+    with them."""
+    script = srv.script("caps.py", WHO + "print([l.split()[1] for l in open('/proc/self/status')"
+                        " if l.startswith(('CapEff:', 'CapAmb:'))])\n")
+    caps = ["--inh-caps", "+net_bind_service", "--ambient-caps", "+net_bind_service"]
+    full = srv.env(GATEWAY_INTERFACE="CGI/1.1")
+    pw = pwd.getpwnam(USER)
+    runs = [subprocess.run(["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}",
+                            "--clear-groups", *caps, prog, script], env=full, cwd=srv.scripts,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+            for prog in (CGIHOST, PYTHON)]
+    r, py = runs
+    assert r.returncode == 0 and py.returncode == 0, (r.stderr, py.stderr)
+    assert py.stdout.splitlines()[-1] == b"['0000000000000400', '0000000000000400']", py.stdout
+    assert r.stdout.splitlines()[-1] == py.stdout.splitlines()[-1], r.stdout
+    assert not served(srv, r)
+    assert wait_for(lambda: "refused a request (another confinement than mine" in srv.log.read_text(), 5)
+    assert served(srv, srv.run([script]))
+
+
 @pytest.mark.skipif(not IS_ROOT, reason="a private /tmp needs root's mount namespace")
 def test_a_client_with_a_private_tmp_runs_its_script_in_it():
     """A web server given a private /tmp (systemd's PrivateTmp=, as

@@ -315,12 +315,12 @@ static void test_sigsets(void)
 static void test_confinement(void)
 {
     static char text[] =
-        "Name:\tNoNewPrivs: 1\nCapBnd:\t000001fffeffffff\nCapAmb:\t0000000000000000\n"
+        "Name:\tNoNewPrivs: 1\nCapBnd:\t000001fffeffffff\nCapAmb:\t0000000000000400\n"
         "NoNewPrivs:\t1\nSeccomp:\t2\nSeccomp_filters:\t3\nSpeculation_Store_Bypass:\tx\n";
     struct cgih_confinement c;
     FILE *f = fmemopen(text, strlen(text), "r");
     tap_ok(f && cgih_status_confinement(f, &c) == CGIH_OK && c.capbnd == 0x1fffeffffffull &&
-               c.no_new_privs == 1 && c.seccomp == 2 && c.seccomp_filters == 3,
+               c.no_new_privs == 1 && c.seccomp == 2 && c.seccomp_filters == 3 && c.capamb == 0x400,
            "confinement read");
     if (f)
         fclose(f);
