@@ -152,6 +152,7 @@ int main(int argc, char **argv)
     if (reexecuted)
         unsetenv("CGIHOST_START_ENV");
     char **env0 = environ, **argv0 = argv;
+    cgih_drain_keep_env(); /* the web server's, as the client reads it */
     int status = cgih_main_prepare(&argc, &argv);
     if (status >= 0)
         return status;

@@ -602,11 +602,34 @@ ssize_t cgih_recv_with_fds(int sock, void *buf, size_t len, int *fds, int *nfds,
 
 /* ---- the request body a script left ------------------------------------------ */
 
+/* What the drain reads of the request's environment, as the web server gave
+ * it (cgih_drain_keep_env()), or NULL: then getenv() at the drain. */
+static const char *const drain_names[] = {"GATEWAY_INTERFACE", "CONTENT_LENGTH", "SERVER_SOFTWARE",
+                                          "HTTP_TRANSFER_ENCODING", "CGIHOST_DRAIN_MS"};
+enum { DRAIN_GW, DRAIN_CL, DRAIN_SW, DRAIN_TE, DRAIN_MS, DRAIN_N };
+static char *drain_env[DRAIN_N];
+static int drain_env_kept;
+
+void cgih_drain_keep_env(void)
+{
+    for (int i = 0; i < DRAIN_N; i++) {
+        const char *v = getenv(drain_names[i]);
+        free(drain_env[i]);
+        drain_env[i] = v ? strdup(v) : NULL; /* (out of memory: as unset) */
+    }
+    drain_env_kept = 1;
+}
+
+static const char *drain_getenv(int i)
+{
+    return drain_env_kept ? drain_env[i] : getenv(drain_names[i]);
+}
+
 /* 1 with *left (bytes at most) and *apache when the request has a body. */
 static int body_left(long long *left, int *apache)
 {
-    const char *gw = getenv("GATEWAY_INTERFACE"), *cl = getenv("CONTENT_LENGTH");
-    const char *sw = getenv("SERVER_SOFTWARE"), *te = getenv("HTTP_TRANSFER_ENCODING");
+    const char *gw = drain_getenv(DRAIN_GW), *cl = drain_getenv(DRAIN_CL);
+    const char *sw = drain_getenv(DRAIN_SW), *te = drain_getenv(DRAIN_TE);
     if (!gw || !*gw)
         return 0;
     *apache = sw && strncmp(sw, "Apache", 6) == 0;
@@ -647,7 +670,7 @@ void cgih_drain_body(int fd)
     if (!body_on_socket(fd, &left, &waited))
         return;
     long idle = 60000;
-    const char *ms = getenv("CGIHOST_DRAIN_MS");
+    const char *ms = drain_getenv(DRAIN_MS);
     if (ms && *ms) {
         char *end;
         errno = 0;

@@ -243,10 +243,15 @@ long cgih_private_kb(void);
  * CGIHOST_DRAIN_MS (default 60000) for each next byte; under another web
  * server, only once it found body unread (a peer that never shuts its end
  * down would hold every script for that long). Reads the environment of a
- * CGI request. cgih_drain_wanted(fd): whether there may be any (fd a socket,
- * a request with a body): the served child then hands fd to the client,
- * which drains it, so that the server's child is not held for it. */
+ * CGI request: as cgih_drain_keep_env() found it, if called, else as it is
+ * at the drain. cgih_drain_wanted(fd): whether there may be any (fd a
+ * socket, a request with a body): the served child then hands fd to the
+ * client, which drains it, so that the server's child is not held for it. */
 int cgih_drain_wanted(int fd);
 void cgih_drain_body(int fd);
+/* Keeps what the drain reads of the environment as it is now, the web
+ * server's: not what the script's run makes of it (a <Directory>'s SetEnv
+ * renamed for the script, the script's own changes to os.environ). */
+void cgih_drain_keep_env(void);
 
 #endif

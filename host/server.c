@@ -1668,6 +1668,7 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
      * outside this process, which exits if GO does not come. (A handler
      * request's script resolution installs a new environ: synced again.) */
     environ = env;
+    cgih_drain_keep_env(); /* the web server's, as the client reads it */
     int synced = sync_environ();
     if (synced < 0)
         PyErr_Clear(); /* tried again, and reported, once committed */

@@ -3346,6 +3346,44 @@ def test_an_interpreter_shaping_variable_behind_an_action_is_applied(srv, name, 
     assert r.stdout.split(b"\n")[-2] == cold.stdout.split(b"\n")[-2]
 
 
+@pytest.mark.parametrize("name,said", [("CGIHOST_DRAIN_MS", True),
+                                       ("REDIRECT_CGIHOST_DRAIN_MS", False)])
+def test_the_drain_reads_the_web_servers_setting_served_or_not(srv, name, said):
+    """CGIHOST_DRAIN_MS is cgihost's, set at server level; a <Directory>'s
+    SetEnv reaches cgihost behind the Action as REDIRECT_CGIHOST_DRAIN_MS,
+    which is the script's (renamed for it), not cgihost's. The client of a
+    served request read the first only; in-process, the drain read the
+    script's environment, so the second counted, as did a script's own
+    os.environ change. Both now read the web server's: a bad value is said
+    (or not) the same, served or not."""
+    script = srv.script("left.py", "import os\nos.environ['CGIHOST_DRAIN_MS'] = 'xyz'\n"
+                        "print('Content-Type: text/plain\\n')\n" + WHO)
+    handler = {"REQUEST_METHOD": "POST", "CONTENT_LENGTH": "10", "SERVER_SOFTWARE": "Apache/2.4",
+               "DOCUMENT_ROOT": str(srv.scripts), "SCRIPT_NAME": "/cgihost-bin/cgihost",
+               "SCRIPT_FILENAME": str(CGIHOST), "PATH_INFO": "/left.py",
+               "PATH_TRANSLATED": str(script), "REDIRECT_STATUS": "200",
+               "REDIRECT_URL": "/left.py", "REQUEST_URI": "/left.py",
+               "REDIRECT_HANDLER": "cgihost-script", "GATEWAY_INTERFACE": "CGI/1.1", name: "abc"}
+    for cold in (False, True):
+        env = srv.env(**handler, **({"CGIHOST_NO_SERVER": "1"} if cold else {}))
+        a, b = socket.socketpair()
+        with a, b:
+            a.sendall(b"12345")  # half the body: the drain waits for Apache's end
+            p = subprocess.Popen(as_user([CGIHOST]), stdin=b, stdout=b, stderr=subprocess.PIPE,
+                                 env=env, cwd=srv.scripts)
+            b.close()
+            out = b""
+            while b"ppid" not in out:
+                chunk = a.recv(4096)
+                assert chunk, out
+                out += chunk
+            a.shutdown(socket.SHUT_WR)
+            err = p.communicate(timeout=30)[1].decode()
+        assert p.returncode == 0 and (f"ppid {srv.pid}\n".encode() in out) != cold, out
+        assert ("CGIHOST_DRAIN_MS=abc ignored" in err) == said, (cold, err)
+        assert "xyz" not in err, err
+
+
 def refused(srv):
     """How many requests the server has refused (their clients ran them)."""
     st = subprocess.run(as_user([CGIHOST, "status"]), env=srv.env(), stdout=subprocess.PIPE,
