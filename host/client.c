@@ -27,6 +27,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -42,21 +43,34 @@ extern char **environ;
  * admin's, a terminal's): all that python3's process would take itself,
  * whatever their default action here (SIGPIPE, which python3 ignores,
  * would end us and with us the script; SIGWINCH and SIGCONT, which we
- * ignore, would never reach the script's handler), the real-time ones too.
- * Not those the kernel raises for our own faults and limits, SIGCHLD (our
- * own children), nor job control (TSTP, TTIN, TTOU: they stop us, not the
- * script; see the man page), and none the C library keeps for itself
- * (sigaddset() refuses them). */
+ * ignore, would never reach the script's handler), the real-time ones too:
+ * python3's (glibc's), 34 to 64, whatever our C library calls them (musl
+ * keeps 32-34 for itself, and uses 34 only for a set*id() call across
+ * threads, which we never make). Not those the kernel raises for our own
+ * faults and limits, SIGCHLD (our own children), nor job control (TSTP,
+ * TTIN, TTOU: they stop us, not the script; see the man page). */
 static const int fwd_fixed[] = {SIGHUP,  SIGINT,  SIGQUIT,  SIGTERM,  SIGUSR1, SIGUSR2,
                                 SIGALRM, SIGPIPE, SIGWINCH, SIGURG,   SIGCONT, SIGVTALRM,
                                 SIGPROF, SIGIO,   SIGPWR,   SIGSTKFLT};
+#define PY_SIGRTMIN 34 /* glibc's SIGRTMIN, python3's */
+#define SIGBIT(sig) ((uint64_t)1 << ((sig)-1))
 
 /* They are blocked and read from a signalfd, with no handler: two system
  * calls, where a handler for each would take a hundred (sigaction() to
- * read and to set each disposition) on every request's path. */
-static sigset_t old_mask;
+ * read and to set each disposition) on every request's path. The masks
+ * are the kernel's (bit n-1 for signal n), set and read with the system
+ * call itself: musl's sigprocmask() leaves 32-34 out of the mask it
+ * reports, and so unblocks them when given it back (a client started with
+ * 34 blocked gave its script, served or in-process after a fallback, 34
+ * unblocked, and a 34 pending meanwhile ended it). */
+static uint64_t old_mask;
 static int sig_fd = -1;  /* the signalfd, once take_signals() has succeeded */
 static uint64_t pending; /* read from sig_fd, not yet forwarded: bit n-1 for signal n */
+
+static int kernel_sigmask(int how, const uint64_t *set, uint64_t *old)
+{
+    return syscall(SYS_rt_sigprocmask, how, set, old, sizeof(uint64_t)) == 0 ? 0 : -1;
+}
 
 /* CGIHOST_TRACE=1: the phases' times, printed to stderr at the end. */
 static int tracing; /* 1: times and private memory; 2: times only */
@@ -65,17 +79,16 @@ static long long t_main, t_conn, t_sent, t_ready, t_go;
 /* Blocks the forwarded signals, readable from sig_fd from now on. */
 static void take_signals(void)
 {
-    sigset_t fwd_set;
-    sigemptyset(&fwd_set);
+    uint64_t fwd_set = 0;
     for (size_t i = 0; i < sizeof fwd_fixed / sizeof fwd_fixed[0]; i++)
-        (void)sigaddset(&fwd_set, fwd_fixed[i]); /* failing: not ours to forward */
-    for (int sig = SIGRTMIN; sig <= SIGRTMAX && sig <= 64; sig++)
-        (void)sigaddset(&fwd_set, sig);
-    if (sigprocmask(SIG_BLOCK, &fwd_set, &old_mask) != 0)
+        fwd_set |= SIGBIT(fwd_fixed[i]);
+    for (int sig = PY_SIGRTMIN; sig <= 64; sig++)
+        fwd_set |= SIGBIT(sig);
+    if (kernel_sigmask(SIG_BLOCK, &fwd_set, &old_mask) != 0)
         return;
-    sig_fd = signalfd(-1, &fwd_set, SFD_NONBLOCK | SFD_CLOEXEC);
+    sig_fd = (int)syscall(SYS_signalfd4, -1, &fwd_set, sizeof fwd_set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (sig_fd < 0)
-        sigprocmask(SIG_SETMASK, &old_mask, NULL);
+        kernel_sigmask(SIG_SETMASK, &old_mask, NULL);
 }
 
 /* Moves what sig_fd holds to pending. A signal we raised ourselves (a
@@ -89,7 +102,7 @@ static void collect_signals(void)
             if (si[i].ssi_signo >= 1 && si[i].ssi_signo <= 64 &&
                 !(si[i].ssi_code == SI_USER && si[i].ssi_pid == (uint32_t)getpid() &&
                   si[i].ssi_signo == SIGPIPE))
-                pending |= (uint64_t)1 << (si[i].ssi_signo - 1);
+                pending |= SIGBIT(si[i].ssi_signo);
 }
 
 /* At the commit: of the signals that came before it, those we were
@@ -99,15 +112,30 @@ static void collect_signals(void)
  * READY), so the script starts with them ignored, as under python3; a
  * script that then handles one (SIGHUP under nohup, SIGINT in a shell's
  * background job) gets it when it is sent to us, as python3's process
- * would. One it keeps ignoring ignores what we forward. */
+ * would. One it keeps ignoring ignores what we forward. (One the C library
+ * will not tell about, 34 under musl: /proc's SigIgn says.) */
 static void commit_signals(void)
 {
     collect_signals();
+    uint64_t ign = 0;
+    int ign_read = 0;
     for (int sig = 1; sig <= 64 && pending; sig++) {
+        if (!(pending & SIGBIT(sig)))
+            continue;
         struct sigaction sa;
-        if ((pending >> (sig - 1) & 1) && sigaction(sig, NULL, &sa) == 0 &&
-            sa.sa_handler == SIG_IGN)
-            pending &= ~((uint64_t)1 << (sig - 1));
+        if (sigaction(sig, NULL, &sa) == 0) {
+            if (sa.sa_handler == SIG_IGN)
+                pending &= ~SIGBIT(sig);
+            continue;
+        }
+        if (!ign_read) {
+            int ok = 0;
+            ign_read = 1;
+            if (cgih_proc_status(0, &ign, &ok, NULL, NULL) != CGIH_OK || !ok)
+                ign = 0;
+        }
+        if (ign & SIGBIT(sig))
+            pending &= ~SIGBIT(sig);
     }
 }
 
@@ -122,10 +150,10 @@ static void give_back_signals(void)
     close(sig_fd);
     sig_fd = -1;
     for (int sig = 1; sig <= 64; sig++)
-        if (pending >> (sig - 1) & 1)
+        if (pending & SIGBIT(sig))
             raise(sig); /* blocked still: taken when the mask goes back */
     pending = 0;
-    sigprocmask(SIG_SETMASK, &old_mask, NULL);
+    kernel_sigmask(SIG_SETMASK, &old_mask, NULL);
 }
 
 /* Runs the request in-process: execs cgihost-py with our argv. */
@@ -361,7 +389,7 @@ static int send_request(int fd, int argc, char **argv, int cwdfd, int *fds, int 
     for (char **e = environ; *e; e++)
         r.envc++;
     r.envp = environ;
-    r.sigblk = cgih_sigset_bits(&old_mask); /* as before take_signals() */
+    r.sigblk = old_mask; /* as before take_signals() */
     for (int res = 0; res < RLIM_NLIMITS && r.nrlim < CGIH_MAX_RLIM; res++) {
         struct rlimit rl;
         if (getrlimit(res, &rl) != 0)
@@ -520,8 +548,8 @@ static int via_server(int argc, char **argv)
 
     for (;;) {
         for (int sig = 1; sig <= 64 && pending; sig++)
-            if (pending >> (sig - 1) & 1) {
-                pending &= ~((uint64_t)1 << (sig - 1));
+            if (pending & SIGBIT(sig)) {
+                pending &= ~SIGBIT(sig);
                 if (cgih_send_msg(fd, CGIH_MSG_SIGNAL, sig) < 0) {
                     pending = 0; /* the server is gone; the child still reports */
                     break;

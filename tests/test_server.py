@@ -397,6 +397,30 @@ def test_the_clients_ignored_and_blocked_signals_are_the_scripts(srv):
     assert signal_state(plain) != want
 
 
+BLOCK34 = WRAP % "signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGRTMIN, signal.SIGRTMIN + 1])\n"
+MASK = """
+import signal
+print(sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])),
+      sorted(int(s) for s in signal.sigpending()))
+"""
+
+
+@pytest.mark.parametrize("path", ["served", "refused"])
+def test_a_client_started_with_sigrtmin_blocked_gives_its_script_it_blocked(srv, path):
+    """python3's SIGRTMIN is 34, which musl (the client's C library) keeps
+    for itself: its sigprocmask() left 34 out of the mask it reported, so
+    the served script started with 34 unblocked, and the client gave the
+    mask back without it before running a refused request in-process."""
+    script = srv.script("mask.py", WHO + MASK)
+    extra = {"PYTHONPATH": "/nonexistent"} if path == "refused" else {}
+    r = srv.run([script], wrap=[PYTHON, "-c", BLOCK34], env=extra)
+    cold = srv.run([script], wrap=[PYTHON, "-c", BLOCK34], env=dict(extra, CGIHOST_NO_SERVER="1"))
+    assert served(srv, r) == (path == "served")
+    rt = int(signal.SIGRTMIN)
+    assert cold.stdout.split(b"\n")[1:] == [f"[{rt}, {rt + 1}] []".encode(), b""], cold.stdout
+    assert r.stdout.split(b"\n")[1:] == cold.stdout.split(b"\n")[1:], (r.stdout, cold.stdout)
+
+
 def test_what_the_server_ignores_is_not_the_scripts(base):
     srv = Server(base, wrap=[PYTHON, "-c", SIGWRAP]).start()
     try:
@@ -1134,12 +1158,13 @@ print("woke")
 
 
 @pytest.mark.parametrize("handled", [False, True], ids=["default", "handled"])
-@pytest.mark.parametrize("sig", ["SIGPIPE", "SIGWINCH", "SIGCONT", "SIGRTMAX"])
+@pytest.mark.parametrize("sig", ["SIGPIPE", "SIGWINCH", "SIGCONT", "SIGRTMIN", "SIGRTMAX"])
 def test_a_signal_python3_takes_reaches_the_script(srv, sig, handled):
     """Sent to the client, SIGPIPE (which python3 ignores: it ended the
     client, and with it the script), SIGWINCH and SIGCONT (which the client
     ignored: the script's handler never ran) and the real-time signals do
-    to the script what they do to python3's process."""
+    to the script what they do to python3's process: SIGRTMIN (34) too,
+    which a client built with musl cannot name (it ended the client)."""
     script = srv.script("take.py", TAKER)
     argv = [script, sig] + (["h"] if handled else [])
     full = srv.env(GATEWAY_INTERFACE="CGI/1.1")
