@@ -125,8 +125,9 @@ static int open_tmp_in(const char *dir)
     if (fd >= 0)
         return fd;
 #endif
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s/tmpcgihXXXXXX", dir) >= (int)sizeof path) {
+    char path[4096]; /* as os.path.join() makes it: "" is the working directory */
+    if (snprintf(path, sizeof path, "%s%stmpcgihXXXXXX", dir, *dir ? "/" : "") >=
+        (int)sizeof path) {
         errno = ENAMETOOLONG;
         return -1;
     }

@@ -205,7 +205,9 @@ def where(label):
 where("default")
 for label, td in [("str", base + "/a"), ("None", None), ("Path", pathlib.Path(base) / "b"),
                   ("bytes", (base + "/a").encode()), ("None again", None), ("int", 5),
-                  ("gone", base + "/gone"), ("back to None", None)]:
+                  ("gone", base + "/gone"), ("back to None", None), ("empty", "")]:
+    if td == "":
+        os.chdir(base + "/b")  # "": the working directory, as os.path.join("", name) has it
     tempfile.tempdir = td
     where(label)
 """
@@ -215,7 +217,8 @@ def test_make_file_honours_tempfile_tempdir_at_each_call(cgihost, tmp_path):
     """make_file()'s TemporaryFile() goes where tempfile.tempdir says at that
     call, read as tempfile reads it (str, bytes, os.PathLike); set back to
     None, the default directory again (cgihost kept the last str it saw, and
-    took a Path or bytes for None)."""
+    took a Path or bytes for None); "" is the working directory (cgihost
+    made its file in /)."""
     for d in ("a", "b", "default"):
         (tmp_path / d).mkdir()
     script = tmp_path / "tempdir.py"
@@ -227,6 +230,7 @@ def test_make_file_honours_tempfile_tempdir_at_each_call(cgihost, tmp_path):
     assert ours.returncode == 0, ours.stderr.decode()
     assert ours.stdout == theirs.stdout
     assert b"None again ['BASE/default', 'BASE/default']" in ours.stdout
+    assert b"empty ['BASE/b', 'BASE/b']" in ours.stdout
 
 
 FUNCTION_SIGNATURES = r"""
