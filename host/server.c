@@ -79,8 +79,8 @@ struct ctl_msg {
 };
 
 /* The namespaces same_ns() compares (ns_names): net, pid, ipc, uts, user,
- * and NS_MNT, mnt (same_mounts()). */
-#define N_NS 6
+ * NS_MNT, mnt (same_mounts()), and time. */
+#define N_NS 7
 #define NS_MNT 5
 
 enum wkind { W_LISTEN, W_SIGNAL, W_CTL, W_CONN, W_QUEUED };
@@ -1319,7 +1319,7 @@ static int same_tmp(pid_t pid)
 
 /* The namespaces a request child must share with its client (same_ns()):
  * the mounts' (NS_MNT) is compared further by same_mounts(). */
-static const char *const ns_names[N_NS] = {"net", "pid", "ipc", "uts", "user", "mnt"};
+static const char *const ns_names[N_NS] = {"net", "pid", "ipc", "uts", "user", "mnt", "time"};
 
 /* The link /proc/PID/ns/NAME (pid 0: self), "net:[4026531840]": the kind
  * and the inode number of the namespace, on nsfs, the one file system that
@@ -1629,7 +1629,9 @@ static _Noreturn void child_serve(int ctl, int for_dispatch)
      * host name or file systems (systemd's PrivateNetwork=, PrivatePIDs=,
      * PrivateIPC=, ProtectHostname=, ProtectHome=...) for ours, nor its
      * user namespace (unshare -U, a sandbox's): in ours it would have
-     * another uid and other capabilities, and see files' owners otherwise. */
+     * another uid and other capabilities, and see files' owners otherwise;
+     * nor its time namespace (unshare -T, a checkpointed container's), whose
+     * CLOCK_MONOTONIC and CLOCK_BOOTTIME are not ours. */
     for (size_t i = 0; i < N_NS; i++)
         if (i != NS_MNT && !same_ns(peer_pid, i)) {
             char what[64];
@@ -1988,8 +1990,8 @@ static void log_refused(int why, const char *detail)
                              "gives a web server: see cgihost.service)"
                        : why == CGIH_REFUSE_CONFINED
                            ? "another confinement than mine (no_new_privs, seccomp, "
-                             "capability bounding or ambient set, network, PID, IPC, UTS or user "
-                             "namespace, mounts)"
+                             "capability bounding or ambient set, network, PID, IPC, UTS, "
+                             "user or time namespace, mounts)"
                        : why == CGIH_REFUSE_VERSION ? "another version of cgihost"
                        : why == CGIH_REFUSE_BUSY    ? "no child to run it"
                                                     : "a malformed request";

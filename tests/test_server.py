@@ -637,6 +637,28 @@ def test_a_client_in_another_ipc_or_user_namespace_runs_its_script_in_it(srv, ho
         assert b"ids 1000 1000 65534\n" in r.stdout, r.stdout
 
 
+@pytest.mark.skipif(not IS_ROOT or not os.path.exists("/proc/self/ns/time"),
+                    reason="needs root (unshare -T) and time namespaces")
+def test_a_client_in_another_time_namespace_runs_its_script_in_it(srv):
+    """A client in a time namespace of its own (unshare -T, a restored
+    container's) had its script run with the server's CLOCK_BOOTTIME and
+    CLOCK_MONOTONIC, not the ones python3 would have there. Such a request
+    runs in-process."""
+    script = srv.script("clock.py", WHO + "import time\n"
+                        "print(int(time.clock_gettime(time.CLOCK_BOOTTIME)))\n")
+    wrap = ["unshare", "-T", "-f", "--boottime", "1000000", *as_user([CGIHOST, script])]
+    full = srv.env(GATEWAY_INTERFACE="CGI/1.1")
+    runs = [subprocess.run(wrap, env=dict(full, **extra), cwd=srv.scripts, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=60)
+            for extra in ({}, {"CGIHOST_NO_SERVER": "1"})]
+    ours = time.clock_gettime(time.CLOCK_BOOTTIME)
+    for r in runs:
+        assert r.returncode == 0, r.stderr
+        assert int(r.stdout.split()[2]) - ours > 900000, r.stdout
+    assert not served(srv, runs[0]), runs[0].stdout
+    assert wait_for(lambda: "another time namespace" in srv.log.read_text(), 5)
+
+
 def build_client_with(main_c, srv, tmp_path, name, client_defines=()):
     """cgihost's client (host/client.c, its main() renamed cgih_client_main)
     linked with another main(), in a directory the user reaches, beside a
