@@ -243,15 +243,6 @@ void cgih_req_free(struct cgih_req *r)
     r->argv = r->envp = NULL;
 }
 
-uint64_t cgih_sigset_bits(const sigset_t *set)
-{
-    uint64_t bits = 0;
-    for (int sig = 1; sig <= 64 && sig < NSIG; sig++)
-        if (sigismember(set, sig) == 1)
-            bits |= 1ull << (sig - 1);
-    return bits;
-}
-
 /* One line of a status file: SigIgn (bit 0 of the result) or one of what
  * confines a process, or what it passes on (bits 1-5: CapBnd, NoNewPrivs,
  * Seccomp, Seccomp_filters, CapAmb), read into ign or c; 0 for any other

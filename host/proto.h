@@ -133,9 +133,6 @@ int cgih_req_decode(char *body, size_t len, struct cgih_req *r, const char **rea
 
 void cgih_req_free(struct cgih_req *r);
 
-/* A signal set as the bits the protocol uses: bit n-1 for signal n (1-64). */
-uint64_t cgih_sigset_bits(const sigset_t *set);
-
 /* The signals process pid ignores (SigIgn in /proc/PID/status; pid 0:
  * /proc/self), as bits. CGIH_OK, or CGIH_ERROR when it cannot be read.
  * Reading it costs about 18 us here: the server's child does it while it
