@@ -20,11 +20,11 @@ PREFIX  ?= /usr/local
 
 # Debian's python3, never the pyenv python3 that may come first on PATH.
 PYTHON_CONFIG ?= /usr/bin/python3-config
-PY_VERSION    := $(shell $(PYTHON_CONFIG) --embed --libs | sed -n 's/.*-lpython\([0-9.]*\).*/\1/p')
-PY_PREFIX     := $(shell $(PYTHON_CONFIG) --prefix)
+PY_VERSION    := $(shell $(PYTHON_CONFIG) --embed --libs 2>/dev/null | sed -n 's/.*-lpython\([0-9.]*\).*/\1/p')
+PY_PREFIX     := $(shell $(PYTHON_CONFIG) --prefix 2>/dev/null)
 PYTHON_EXE    := $(dir $(PYTHON_CONFIG))python$(PY_VERSION)
-PY_INCLUDES   := $(patsubst -I%,-isystem %,$(shell $(PYTHON_CONFIG) --includes))
-PY_LIBPL      := $(shell $(PYTHON_CONFIG) --configdir)
+PY_INCLUDES   := $(patsubst -I%,-isystem %,$(shell $(PYTHON_CONFIG) --includes 2>/dev/null))
+PY_LIBPL      := $(shell $(PYTHON_CONFIG) --configdir 2>/dev/null)
 # PY_LINK=static (the default where the static library exists, as in Debian's
 # libpython3-dev) links libpython into cgihost, non-PIE like /usr/bin/python3:
 # a cold start then skips loading and relocating libpython3.X.so, about 4 ms
@@ -33,9 +33,9 @@ PY_STATIC_LIB := $(wildcard $(PY_LIBPL)/libpython$(PY_VERSION).a)
 PY_LINK       ?= $(if $(PY_STATIC_LIB),static,shared)
 ifeq ($(PY_LINK),static)
 PY_LDFLAGS    := -no-pie $(PY_STATIC_LIB) $(shell $(PYTHON_EXE) -S -c 'import sysconfig as s; \
-                 print(*(s.get_config_var(v) or "" for v in ("MODLIBS", "LIBS", "SYSLIBS", "LINKFORSHARED")))')
+                 print(*(s.get_config_var(v) or "" for v in ("MODLIBS", "LIBS", "SYSLIBS", "LINKFORSHARED")))' 2>/dev/null)
 else
-PY_LDFLAGS    := $(shell $(PYTHON_CONFIG) --embed --ldflags)
+PY_LDFLAGS    := $(shell $(PYTHON_CONFIG) --embed --ldflags 2>/dev/null)
 ifneq ($(PY_PREFIX),/usr)
 PY_LDFLAGS    += -Wl,-rpath,$(PY_PREFIX)/lib
 endif
@@ -44,7 +44,7 @@ endif
 # Debian's /usr/bin/python3 -> python3.11), as python3 itself shows it.
 PYTHON_SHOWN  := $(shell p=$(dir $(PYTHON_CONFIG))python3; \
                  [ "$$(realpath -q $$p)" = "$$(realpath -q $(PYTHON_EXE))" ] && echo $$p || echo $(PYTHON_EXE))
-SITE_DIRS     := $(shell $(PYTHON_EXE) -S -c 'import site; print(":".join(site.getsitepackages()))')
+SITE_DIRS     := $(shell $(PYTHON_EXE) -S -c 'import site; print(":".join(site.getsitepackages()))' 2>/dev/null)
 VERSION       := $(shell cat VERSION)
 
 # The interpreter that runs the tests, and the oracle's: Debian's. -B: the
@@ -86,6 +86,8 @@ $(BUILD)/obj/shim/parsers/%.o: shim/parsers/%.c shim/parsers/*.h
 # Python.h is rebuilt when PYTHON_CONFIG or PY_LINK changes in a build
 # directory built before, never a mix of two CPythons' objects.
 $(BUILD)/obj/python: FORCE
+	@test -n '$(PY_VERSION)' || { echo 'cgihost: $(PYTHON_CONFIG) --embed --libs names no' \
+	    'libpython: install python3-dev (make deps), or give PYTHON_CONFIG=' >&2; exit 1; }
 	@mkdir -p $(@D)
 	@echo '$(PYTHON_CONFIG) $(PY_VERSION) $(PY_LINK)' | cmp -s - $@ || \
 	    echo '$(PYTHON_CONFIG) $(PY_VERSION) $(PY_LINK)' > $@
