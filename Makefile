@@ -135,7 +135,7 @@ $(BUILD)/cgihost: $(CLIENT_OBJS)
 
 # Debian packages, by name. Installed when missing and we are root; otherwise
 # we say what to install.
-TEST_DEPS  := python3-dev musl-tools python3-pytest clang libclang-rt-14-dev valgrind \
+TEST_DEPS  := python3-dev python3-setuptools musl-tools python3-pytest clang libclang-rt-14-dev valgrind \
               apache2 apache2-utils chromium chromium-driver python3-selenium
 BENCH_DEPS := musl-tools hyperfine apache2 apache2-utils time
 DEMO_DEPS  := python3-dev musl-tools apache2
