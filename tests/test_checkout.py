@@ -1,0 +1,82 @@
+"""make test and make bench from a checkout that www-data cannot reach.
+
+As root, the tests and the benchmark run servers, clients and Apache's CGIs
+as www-data. A new machine's admin clones into /root (mode 0700): there
+tests/www-reachable runs the suites in a copy of the checkout that www-data
+can read, brings back the build artifacts and removes the copy.
+"""
+import os
+import pathlib
+import shutil
+import stat
+import subprocess
+import tempfile
+
+import pytest
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="www-data's reach is a root run's matter")
+
+# What the command does, in the directory it runs in: says where that is,
+# whether www-data can run the program there and whether .git came along,
+# leaves a file in the checkout and an artifact, and ends with status 3.
+COMMAND = r"""
+pwd > ran-here
+setpriv --reuid=www-data --regid=www-data --clear-groups -- test -x build/cgihost && echo www-data-runs-it
+test -e .git && echo has-git
+mkdir -p build/artifacts && echo png > build/artifacts/shot.png
+exit 3
+"""
+
+
+def checkout(parent):
+    co = parent / "cgihost"
+    (co / "tests").mkdir(parents=True)
+    (co / "build").mkdir()
+    shutil.copy2(ROOT / "tests" / "www-reachable", co / "tests")
+    (co / "tests" / "conftest.py").write_text("")
+    (co / "build" / "cgihost").write_text("#!/bin/sh\n")
+    os.chmod(co / "build" / "cgihost", 0o755)
+    (co / ".git").mkdir()
+    (co / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    return co
+
+
+def run(co):
+    return subprocess.run([str(co / "tests" / "www-reachable"), "build/cgihost", "sh", "-c", COMMAND],
+                          cwd=co, capture_output=True, text=True, timeout=60)
+
+
+def test_a_checkout_under_a_private_directory_runs_in_a_copy_that_www_data_reaches():
+    parent = pathlib.Path(tempfile.mkdtemp(prefix="cgihost-private-"))  # 0700, as /root
+    try:
+        assert stat.S_IMODE(parent.stat().st_mode) == 0o700
+        co = checkout(parent)
+        r = run(co)
+        assert r.returncode == 3, r.stderr
+        assert "www-data-runs-it" in r.stdout, r.stdout + r.stderr
+        assert "running in a copy" in r.stdout
+        copy = pathlib.Path(r.stdout.split("running in a copy, ")[1].split()[0])
+        assert copy.parent == pathlib.Path("/tmp") and copy.name.startswith("cgihost-checkout.")
+        assert not copy.exists(), "the copy stays"
+        assert not (co / "ran-here").exists(), "it ran in the checkout"
+        assert "has-git" not in r.stdout
+        assert (co / "build" / "artifacts" / "shot.png").read_text() == "png\n"
+    finally:
+        shutil.rmtree(parent)
+
+
+def test_a_checkout_www_data_reaches_runs_in_place():
+    parent = pathlib.Path(tempfile.mkdtemp(prefix="cgihost-open-"))
+    try:
+        os.chmod(parent, 0o755)
+        co = checkout(parent)
+        os.chmod(co, 0o755)
+        r = run(co)
+        assert r.returncode == 3, r.stderr
+        assert "running in a copy" not in r.stdout
+        assert "www-data-runs-it" in r.stdout, r.stdout + r.stderr
+        assert (co / "ran-here").read_text().strip() == str(co)
+    finally:
+        shutil.rmtree(parent)
