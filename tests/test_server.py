@@ -48,6 +48,16 @@ def as_user(argv, user=USER):
             *[str(a) for a in argv]]
 
 
+@functools.lru_cache(maxsize=None)
+def can_unshare(*argv):
+    """Whether `ARGV true` (an unshare) runs here: in a chroot no mount
+    namespace can be made of its root and nobody makes a user namespace, a
+    container may allow neither. There no client can be so confined, and
+    the test of one is skipped."""
+    return subprocess.run([*argv, "true"], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode == 0
+
+
 def wait_for(pred, timeout=20.0, step=0.05):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -501,6 +511,8 @@ def test_a_client_with_a_private_tmp_runs_its_script_in_it():
     request finds the session file another left; a child of a server that
     sees another /tmp (one systemd started) would not. Such a request runs
     in-process, in the client's /tmp, and the server's log says why."""
+    if not can_unshare("unshare", "-m"):
+        pytest.skip("no mount namespace can be made here")
     base = pathlib.Path(tempfile.mkdtemp(prefix="cgihost-srv-", dir="/var/tmp"))
     private = pathlib.Path(tempfile.mkdtemp(prefix="cgihost-tmp-", dir="/var/tmp"))
     try:
@@ -554,6 +566,9 @@ def test_a_client_in_another_network_or_mount_view_runs_its_script_in_it(srv, ho
     A mount namespace of its own that mounts nothing else is still served."""
     if not IS_ROOT:
         pytest.skip("needs root (unshare)")
+    flags = {"network": ["-n"], "pids": ["-p", "-f"], "hostname": ["-u"]}.get(how, ["-m"])
+    if not can_unshare("unshare", *flags):
+        pytest.skip(f"no namespace of unshare {' '.join(flags)} can be made here")
     script = srv.script("where.py", WHERE)
     inner = as_user([CGIHOST, script])
     wrap = {"network": ["unshare", "-n", *inner],
@@ -609,6 +624,8 @@ def test_a_client_in_another_ipc_or_user_namespace_runs_its_script_in_it(srv, ho
     request runs in-process."""
     if not IS_ROOT:
         pytest.skip("needs root (unshare -i, and www-data to map)")
+    if not can_unshare(*(["unshare", "-i"] if how == "ipc" else as_user(["unshare", "-U"]))):
+        pytest.skip(f"no {how} namespace can be made here")
     script = srv.script("ns.py", NAMESPACES)
     full = srv.env(GATEWAY_INTERFACE="CGI/1.1")
     if how == "ipc":
