@@ -889,6 +889,56 @@ def test_without_a_module_it_needs_the_snippet_refuses_the_scripts(cgihost, site
         assert status in (403, 404) and b"ELF" not in body and b"import" not in body
 
 
+WHICH = """\
+import cgi
+print("Content-Type: text/plain\\n")
+print("python3" if hasattr(cgi, "__file__") else "cgihost")
+"""
+
+
+@needs_apache
+def test_the_snippet_included_again_adds_a_directory_such_as_cgi_bin(cgihost, site):
+    """An admin with scripts in /usr/lib/cgi-bin (Debian's ScriptAlias) and
+    under ~user/public_html as well as in the document root includes the
+    snippet once per directory, as the README says: the scripts of each run
+    through cgihost, and .cgi scripts stay with mod_cgi."""
+    base = site.base / "again"
+    cgi_bin, homes = base / "cgi-bin", base / "home"
+    user_dir = homes / "ann" / "public_html"
+    for d in (base, cgi_bin, homes, homes / "ann", user_dir):
+        d.mkdir()
+        os.chmod(d, 0o755)
+    for d in (cgi_bin, user_dir):
+        site.write_exec(d / "which.py", "#!/usr/bin/python3\n" + WHICH)
+        site.write_exec(d / "which.cgi", "#!/usr/bin/python3\n" + WHICH)
+    extra = f"""
+LoadModule userdir_module /usr/lib/apache2/modules/mod_userdir.so
+ScriptAlias /cgi-bin/ "{cgi_bin}/"
+<Directory "{cgi_bin}">
+    Options +ExecCGI
+    Require all granted
+</Directory>
+UserDir "{homes}/*/public_html"
+<Directory "{homes}/*/public_html">
+    Require all granted
+</Directory>
+Define CGIHOST_SCRIPTS "{cgi_bin}"
+Include "{private.SNIPPET}"
+Define CGIHOST_SCRIPTS "{homes}/*/public_html"
+Include "{private.SNIPPET}"
+"""
+    server = private.PrivateApache(base / "run", cgihost, site.doc, extra=extra)
+    with server:
+        for target, ran in (("/cgi-bin/which.py", b"cgihost"), ("/~ann/which.py", b"cgihost"),
+                            ("/hello.py", None),
+                            # not a .py: mod_cgi runs it with python3, as before
+                            ("/cgi-bin/which.cgi", b"python3")):
+            status, _, body = request(server, "GET", target)
+            assert status == 200, (target, body)
+            if ran:
+                assert body.strip() == ran, target
+
+
 def processes_with_env(entry):
     found = []
     for p in pathlib.Path("/proc").iterdir():
