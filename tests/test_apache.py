@@ -939,6 +939,45 @@ Include "{private.SNIPPET}"
                 assert body.strip() == ran, target
 
 
+@needs_apache
+def test_a_front_controller_rewrite_needs_redirect_status_at_server_level(cgihost, site):
+    """Every URL to one script (/app.py/PATH): in .htaccess it works as under
+    mod_cgi; at server level the rule rewrites the Action's own URL too, and
+    every request ends in 500 (AH00124) unless the rule is conditioned on
+    REDIRECT_STATUS, as the README says."""
+    base = site.base / "front"
+    doc = base / "doc"
+    for d in (base, doc, doc / "ht"):
+        d.mkdir()
+        os.chmod(d, 0o755)
+    for d in (doc, doc / "ht"):
+        (d / "app.py").write_text(
+            "import os\nprint('Content-Type: text/plain\\n')\n"
+            "print(os.environ['SCRIPT_NAME'], os.environ.get('PATH_INFO'))\n")
+    (doc / "ht" / ".htaccess").write_text(
+        "RewriteEngine On\nRewriteCond %{REQUEST_FILENAME} !-f\n"
+        "RewriteRule ^(.*)$ /ht/app.py/$1 [L]\n")
+    rule = ("RewriteCond %{REQUEST_URI} !^/ht/\n"
+            "RewriteCond %{DOCUMENT_ROOT}%{REQUEST_URI} !-f\n"
+            "RewriteRule ^/(.*)$ /app.py/$1 [L,PT]\n")
+    for n, cond in enumerate((None, "", "RewriteCond %{ENV:REDIRECT_STATUS} ^$\n")):
+        extra = (f"LoadModule rewrite_module /usr/lib/apache2/modules/mod_rewrite.so\n"
+                 f'<Directory "{doc}/ht">\n    AllowOverride FileInfo\n</Directory>\n')
+        if cond is not None:
+            extra += f"RewriteEngine On\n{cond}{rule}"
+        with private.PrivateApache(base / f"run{n}", cgihost, doc, extra=extra) as server:
+            got = request(server, "GET", "/some/page")
+            if cond is None:
+                assert got[0] == 404
+            elif cond:
+                assert got[::2] == (200, b"/app.py /some/page\n")
+            else:
+                assert got[0] == 500 and "AH00124" in server.error_log()
+                continue
+            assert request(server, "GET", "/ht/some/page")[::2] == \
+                (200, b"/ht/app.py /some/page\n")
+
+
 def processes_with_env(entry):
     found = []
     for p in pathlib.Path("/proc").iterdir():
