@@ -978,6 +978,48 @@ def test_a_front_controller_rewrite_needs_redirect_status_at_server_level(cgihos
                 (200, b"/ht/app.py /some/page\n")
 
 
+@needs_apache
+def test_which_handler_runs_a_script_that_htaccess_gives_to_cgi_script(cgihost, site):
+    """A tutorial's .htaccess in a directory of the snippet's: its AddHandler
+    or SetHandler cgi-script loses to the snippet, a SetHandler in a <Files>
+    wins and the script runs with python3, as the README says; the access
+    log's %f tells which. So does one meant to show the source."""
+    base = site.base / "htaccess"
+    doc = base / "doc"
+    htaccess = {
+        "add": "AddHandler cgi-script .py .cgi\n",
+        "set": "SetHandler cgi-script\n",
+        "files": '<Files "*.py">\n    SetHandler cgi-script\n</Files>\n',
+        "filesmatch": '<FilesMatch "\\.py$">\n    SetHandler cgi-script\n</FilesMatch>\n',
+        "cgihost": '<Files "*.py">\n    SetHandler cgihost-script\n</Files>\n',
+        # meant to show the source: it runs, but for a <Files>
+        "none": "SetHandler None\n",
+        "remove": "RemoveHandler .py\n",
+        "files-none": '<Files "*.py">\n    SetHandler None\n</Files>\n',
+    }
+    for d in [base, doc] + [doc / name for name in htaccess]:
+        d.mkdir()
+        os.chmod(d, 0o755)
+    extra = 'CustomLog "@RUN@/files.log" "%U %f"\n'
+    for name, lines in htaccess.items():
+        (doc / name / ".htaccess").write_text("Options +ExecCGI\n" + lines)
+        site.write_exec(doc / name / "which.py", "#!/usr/bin/python3\n" + WHICH)
+        extra += f'<Directory "{doc / name}">\n    AllowOverride FileInfo Options\n</Directory>\n'
+    want = {"add": "cgihost", "set": "cgihost", "files": "python3", "filesmatch": "python3",
+            "cgihost": "cgihost", "none": "cgihost", "remove": "cgihost", "files-none": None}
+    with private.PrivateApache(base / "run", cgihost, doc, extra=extra) as server:
+        for name, ran in want.items():
+            body = (ran + "\n") if ran else "#!/usr/bin/python3\n" + WHICH
+            assert request(server, "GET", f"/{name}/which.py")[::2] == \
+                (200, body.encode()), name
+        time.sleep(0.2)
+        files = dict(line.split(" ", 1) for line in
+                     (server.run / "files.log").read_text().splitlines())
+    for name, ran in want.items():
+        assert files[f"/{name}/which.py"] == \
+            (str(server.cgihost) if ran == "cgihost" else str(doc / name / "which.py"))
+
+
 def processes_with_env(entry):
     found = []
     for p in pathlib.Path("/proc").iterdir():
