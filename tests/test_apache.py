@@ -513,6 +513,32 @@ def test_shebang_mode(httpd, tmp_path, site):
     assert (status, headers["X-Nph"], body) == (299, "yes", b"raw!")
 
 
+
+@needs_apache
+@pytest.mark.parametrize("name,head,eol", [
+    ("crlf", b"#!/usr/bin/python3", b"\r\n"),
+    ("crlf-env", b"#!/usr/bin/env python3", b"\r\n"),
+    ("crlf-u", b"#!/usr/bin/python3 -u", b"\r\n"),
+    ("bom", b"\xef\xbb\xbf#!/usr/bin/python3", b"\n"),
+    ("bom-crlf", b"\xef\xbb\xbf#!/usr/bin/python3", b"\r\n"),
+])
+def test_a_script_from_windows_runs_through_the_handler(httpd, site, name, head, eol):
+    """CRLF line ends (the #! line's too) or a UTF-8 BOM: the kernel cannot
+    start such a script, so mod_cgi answers 500; through the handler it
+    runs, as the README says, with python3's output for it."""
+    text = (b"\n".join([head, b"import cgi", b"form = cgi.FieldStorage()",
+                        b'print("Content-Type: text/plain")', b"print()",
+                        b'print("name", form.getfirst("name"))', b""]))
+    script = text.replace(b"\n", eol)
+    for d in (site.doc, site.direct):
+        (d / f"win-{name}.py").write_bytes(script)
+        os.chmod(d / f"win-{name}.py", 0o755)
+    assert request(httpd, "GET", f"/win-{name}.py?name=Ada")[::2] == (200, b"name Ada\n")
+    assert request(httpd, "GET", f"/direct/win-{name}.py?name=Ada")[0] == 500
+    ref = run([PYTHON, site.doc / f"win-{name}.py"],
+              {"REQUEST_METHOD": "GET", "QUERY_STRING": "name=Ada"})
+    assert cgi_body(ref.stdout) == b"name Ada\n"
+
 # ---- CGI response rules, stderr ------------------------------------------------------------
 
 @needs_apache
