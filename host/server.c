@@ -1388,9 +1388,15 @@ static char **mount_view(const char *path, size_t *np)
             strcmp(mp, "/var/tmp") == 0 || strncmp(mp, "/var/tmp/", 9) == 0)
             continue;
         rest[strcspn(rest, "\n")] = '\0';
-        if (n == cap && !(v = reallocarray(v, cap = cap ? 2 * cap : 64, sizeof *v))) {
-            ok = 0;
-            break;
+        if (n == cap) {
+            size_t more_cap = cap ? 2 * cap : 64;
+            char **more = reallocarray(v, more_cap, sizeof *v);
+            if (!more) {
+                ok = 0;
+                break;
+            }
+            v = more;
+            cap = more_cap;
         }
         if (asprintf(&v[n], "%s %s %s %s %s", fld[2], fld[3], mp, fld[5], rest) < 0) {
             ok = 0;

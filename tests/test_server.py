@@ -613,6 +613,74 @@ NAMESPACES = WHO + ("import os\n"
                     "print('caps', [l for l in open('/proc/self/status') if l.startswith('CapEff')])\n")
 
 
+# An LD_PRELOAD library for the server: the first reallocarray() that grows
+# an array fails, and a marker file is written when that array is freed.
+GROW_FAILS = r"""
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
+static void *held;
+static int failed;
+void *reallocarray(void *p, size_t n, size_t size)
+{
+    if (p && !failed) {
+        failed = 1;
+        held = p;
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (size && n > (size_t)-1 / size) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return __libc_realloc(p, n * size);
+}
+void free(void *p)
+{
+    if (p && p == held) {
+        held = NULL;
+        const char *m = getenv("GROW_FAILS_FREED");
+        int fd = m ? open(m, O_WRONLY | O_CREAT | O_CLOEXEC, 0666) : -1;
+        if (fd >= 0)
+            close(fd);
+    }
+    __libc_free(p);
+}
+"""
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root (unshare -m, mount)")
+def test_a_mount_view_that_runs_out_of_memory_leaks_nothing(base, tmp_path):
+    """The server compares the mounts of a client in a mount namespace of its
+    own with its own, each read into a growing array: when growing it failed
+    (out of memory), the array and the lines read so far were lost, on
+    every such request. Now they are freed; the request runs in-process,
+    as when the mounts differ."""
+    lib = base / "growfails.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-o", lib, "-x", "c", "-"],
+                   input=GROW_FAILS.encode(), check=True)
+    lib.chmod(0o755)
+    marker = base / "freed"
+    s = Server(base, wrap=["env", f"LD_PRELOAD={lib}", f"GROW_FAILS_FREED={marker}"]).start()
+    try:
+        script = s.script("where.py", WHO)
+        # more than 64 mounts, the array's first size: it has to grow
+        mounts = ('mount -t tmpfs none /mnt && for i in $(seq 70); do mkdir /mnt/$i && '
+                  'mount -t tmpfs none /mnt/$i || exit 1; done && exec "$@"')
+        full = s.env(GATEWAY_INTERFACE="CGI/1.1", LD_PRELOAD=str(lib))  # as the server's
+        r = subprocess.run(["unshare", "-m", "sh", "-c", mounts, "sh", *as_user([CGIHOST, script])],
+                           env=full, cwd=s.scripts, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert not served(s, r), r.stdout
+        assert wait_for(lambda: marker.exists(), 5), s.log.read_text()
+    finally:
+        s.stop()
+
+
 @pytest.mark.parametrize("how", ["ipc", "user"])
 def test_a_client_in_another_ipc_or_user_namespace_runs_its_script_in_it(srv, how):
     """A client in an IPC namespace of its own (systemd's PrivateIPC=) had
