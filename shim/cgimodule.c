@@ -226,6 +226,12 @@ PyObject *cgih_temporary_file(cgi_state *st, const char *mode, PyObject *encodin
     int fd = open_tmp(st);
     if (fd < 0)
         return NULL;
+    struct stat ours;
+    if (fstat(fd, &ours) != 0) {
+        PyErr_SetFromErrno(PyExc_OSError);
+        close(fd);
+        return NULL;
+    }
     PyObject *io = PyImport_ImportModule("_io"), *open_ = NULL, *args = NULL, *kw = NULL;
     PyObject *f = NULL;
     if (!io || !(open_ = PyObject_GetAttrString(io, "open")))
@@ -237,8 +243,14 @@ PyObject *cgih_temporary_file(cgi_state *st, const char *mode, PyObject *encodin
         goto done;
     f = PyObject_Call(open_, args, kw);
 done:
-    if (!f)
-        close(fd);
+    if (!f) {
+        /* _io.open() has closed the fd itself if it failed once its FileIO
+         * had it (a TextIOWrapper refusing the encoding): the number may be
+         * another thread's file by now, which is not ours to close. */
+        struct stat now;
+        if (fstat(fd, &now) == 0 && now.st_dev == ours.st_dev && now.st_ino == ours.st_ino)
+            close(fd);
+    }
     Py_XDECREF(io);
     Py_XDECREF(open_);
     Py_XDECREF(args);

@@ -233,6 +233,67 @@ def test_make_file_honours_tempfile_tempdir_at_each_call(cgihost, tmp_path):
     assert b"empty ['BASE/b', 'BASE/b']" in ours.stdout
 
 
+MAKE_FILE_FAILS = r"""
+import codecs, cgi, io, os, threading
+def search(name):  # a text codec without incremental ones: TextIOWrapper refuses it
+    if name == "noinc":
+        ci = codecs.lookup("utf-8")
+        return codecs.CodecInfo(ci.encode, ci.decode, name="noinc")
+codecs.register(search)
+env = {"REQUEST_METHOD": "POST", "CONTENT_TYPE": "text/plain", "CONTENT_LENGTH": "0"}
+fs = cgi.FieldStorage(fp=io.BytesIO(b""), environ=env)
+before = sorted(os.listdir("/proc/self/fd"))
+for enc in ("noinc", 123):  # TextIOWrapper's refusal; open()'s, before any FileIO
+    fs.encoding = enc
+    try:
+        fs.make_file()
+    except TypeError as e:
+        print(e)
+print("fds as before", sorted(os.listdir("/proc/self/fd")) == before)
+fs.encoding = "noinc"
+stolen, stop = [], False
+def other_thread():
+    while not stop:
+        fd = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            os.close(fd)
+        except OSError:  # closed already, by someone else
+            stolen.append(fd)
+t = threading.Thread(target=other_thread, daemon=True)
+t.start()
+failed = 0
+try:
+    for i in range(20000):
+        try:
+            fs.make_file()
+        except TypeError:
+            pass
+        except OSError:  # its own file closed by the other thread
+            failed += 1
+finally:
+    stop = True
+t.join(10)
+print("stolen", len(stolen), "failed", failed)
+"""
+
+
+def test_make_file_that_fails_closes_only_its_own_file(cgihost, tmp_path):
+    """When _io.open() failed on make_file()'s temporary file once its
+    FileIO had the fd (an encoding that TextIOWrapper refuses), it closed
+    the fd, and cgihost closed the number again: in a script with threads,
+    another thread's file opened meanwhile (closed behind its back, or its
+    next file closed as the temporary one). Now the fd is closed only if it
+    is still the temporary file; one open() refused is closed, not leaked."""
+    script = tmp_path / "make_file_fails.py"
+    script.write_text(MAKE_FILE_FAILS)
+    theirs = run([PYTHON, "-W", "ignore", script], timeout=120)
+    ours = run([cgihost, script], timeout=120)
+    assert theirs.returncode == 0, theirs.stderr.decode()
+    assert ours.returncode == 0, ours.stderr.decode()
+    assert ours.stdout == theirs.stdout
+    assert ours.stdout.endswith(b"fds as before True\nstolen 0 failed 0\n"), ours.stdout
+
+
 FUNCTION_SIGNATURES = r"""
 import cgi, inspect
 for n in ["parse_multipart", "parse_header", "valid_boundary", "print_exception", "print_form",
