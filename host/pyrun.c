@@ -1416,7 +1416,7 @@ int cgih_py_run_file(const char *path)
         }
         /* The rewrite read from memory, as from its file: the NUL stays. */
         PyObject *fsname = PyUnicode_EncodeFSDefault(filename);
-        FILE *fp = !fsname ? NULL : fix ? fmemopen(rw.fixed, rw.len, "rb") : fopen(path, "rb");
+        FILE *fp = !fsname ? NULL : fix ? fmemopen(rw.fixed, rw.len, "rb") : fopen(path, "rbe");
         if (!fp) {
             if (fsname)
                 PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, filename);
