@@ -19,6 +19,8 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cgi_internal.h" /* cgih_bind_args: CPython's argument errors */
 #include "pycompat.h"
@@ -1515,6 +1517,10 @@ static PyObject *log_report(PyObject *self, PyObject *doc)
         goto done;
     /* with os.fdopen(fd, 'w') as file: file.write(doc) -- any failure, bare except */
     int ok = 0;
+    long fd = PyLong_AsLong(fp[0]);
+    struct stat ours;
+    int known = fd >= 0 && fd <= INT_MAX && fstat((int)fd, &ours) == 0;
+    PyErr_Clear();
     if ((fdopen = import_attr("os", "fdopen")) &&
         (f = PyObject_CallFunction(fdopen, "Os", fp[0], "w"))) {
         PyObject *w = call_method(f, "write", "O", doc);
@@ -1525,14 +1531,14 @@ static PyObject *log_report(PyObject *self, PyObject *doc)
         Py_XDECREF(c);
         Py_XDECREF(exc);
     } else if (fdopen) {
-        /* fdopen() refused the descriptor: do not leak it. */
-        PyObject *exc = PyErr_GetRaisedException_compat();
-        PyObject *os_close = import_attr("os", "close"), *c = NULL;
-        if (os_close)
-            c = PyObject_CallOneArg(os_close, fp[0]);
-        Py_XDECREF(c);
-        Py_XDECREF(os_close);
-        Py_XDECREF(exc);
+        /* fdopen() refused the descriptor: do not leak it. Unless it is gone
+         * already, closed by the FileIO that fdopen() made before failing:
+         * the number may be another file's by now, not ours to close. */
+        struct stat now;
+        if (known && fstat((int)fd, &now) == 0 && now.st_dev == ours.st_dev &&
+            now.st_ino == ours.st_ino && close((int)fd) != 0) {
+            /* closed all the same (EINTR) or not ours after all */
+        }
     }
     PyErr_Clear();
     msg = pyfmt(ok ? "%s contains the description of this error."

@@ -1050,3 +1050,27 @@ def test_a_failed_allocation_reading_sys_is_a_memory_error(cgihost, tmp_path):
     script = tmp_path / "nomem.py"
     script.write_text(NO_MEMORY)
     assert same_stdout(cgihost, script) == b"done\n"
+
+
+def test_a_logdir_file_that_fdopen_closed_is_not_closed_again(cgihost, tmp_path):
+    """When os.fdopen() of the log file failed, cgihost closed the file's fd
+    so as not to leak it, but a failing fdopen() may have closed it itself
+    (its FileIO had taken it), and the number was another file's by then:
+    that file was closed behind its owner's back. cgitb.py closes nothing."""
+    script = tmp_path / "fdopen.py"
+    script.write_text(
+        "import os, tempfile, cgitb\n"
+        "held = []\n"
+        "def fdopen(fd, mode):\n"
+        "    os.close(fd)\n"
+        "    held.append(open(os.devnull))  # takes the number\n"
+        "    raise LookupError('no such encoding')\n"
+        "os.fdopen = fdopen\n"
+        "try:\n"
+        "    1 / 0\n"
+        "except ZeroDivisionError:\n"
+        "    cgitb.Hook(display=0, logdir=tempfile.mkdtemp(), format='text',\n"
+        "               file=open(os.devnull, 'w')).handle()\n"
+        "os.fstat(held[0].fileno())\n"
+        "print('held file open')\n")
+    assert same_stdout(cgihost, script) == b"held file open\n"
