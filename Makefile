@@ -161,8 +161,11 @@ test-c: $(CTESTS)
 # The Python suites, then the differential suites again, every run served by
 # a resident server; in a copy of the checkout where www-data, whose servers
 # and CGIs the tests run as root, cannot reach it (tests/www-reachable).
+# An absolute BUILD inside the checkout is given to the copy relative to it
+# (BUILD=$$PWD/build would have the copy's suites run the checkout's cgihost).
+REL_BUILD := $(if $(filter /%,$(BUILD)),$(patsubst $(CURDIR)/%,%,$(abspath $(BUILD))),$(BUILD))
 test-py: $(BUILD)/cgihost $(BUILD)/cgihost-py $(BUILD)/tests/test_nbsp
-	@tests/www-reachable $(BUILD)/cgihost $(MAKE) --no-print-directory test-py-here
+	@tests/www-reachable $(REL_BUILD)/cgihost $(MAKE) --no-print-directory test-py-here BUILD=$(REL_BUILD)
 
 test-py-here:
 	CGIHOST=$(abspath $(BUILD)/cgihost) $(PY) -m pytest -q -p no:cacheprovider tests
@@ -235,7 +238,7 @@ demo-stop:
 bench:
 	@./tests/install-deps $(BENCH_DEPS)
 	@$(MAKE) --no-print-directory all
-	@tests/www-reachable $(BUILD)/cgihost $(PY) bench/bench.py --cgihost $(BUILD)/cgihost
+	@tests/www-reachable $(REL_BUILD)/cgihost $(PY) bench/bench.py --cgihost $(REL_BUILD)/cgihost
 
 # ---- install ------------------------------------------------------------------
 

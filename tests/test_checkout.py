@@ -30,8 +30,8 @@ exit 3
 """
 
 
-def checkout(parent):
-    co = parent / "cgihost"
+def checkout(parent, name="cgihost"):
+    co = parent / name
     (co / "tests").mkdir(parents=True)
     (co / "build").mkdir()
     shutil.copy2(ROOT / "tests" / "www-reachable", co / "tests")
@@ -78,5 +78,43 @@ def test_a_checkout_www_data_reaches_runs_in_place():
         assert "running in a copy" not in r.stdout
         assert "www-data-runs-it" in r.stdout, r.stdout + r.stderr
         assert (co / "ran-here").read_text().strip() == str(co)
+    finally:
+        shutil.rmtree(parent)
+
+
+# The test interpreter make test-py is given (TEST_PYTHON): says where it
+# runs, with which cgihost, and whether www-data can run that.
+FAKE_PYTHON = r"""#!/bin/sh
+echo "ran in $PWD with $CGIHOST"
+setpriv --reuid=www-data --regid=www-data --clear-groups -- test -x "$CGIHOST" && echo www-data-runs-it
+exit 0
+"""
+
+
+@pytest.mark.parametrize("name,absolute", [("cgihost", True), ("my cgihost", False)])
+def test_make_test_py_in_a_private_checkout_runs_the_copy_s_cgihost(name, absolute):
+    """make test-py BUILD=$PWD/build from a checkout that www-data cannot
+    reach: the copy was made, but its suites were given the checkout's
+    cgihost by its absolute path, out of www-data's reach still (make bench
+    the same). And a checkout path with a space, which make cannot split
+    right, runs in the copy, whose path has none."""
+    parent = pathlib.Path(tempfile.mkdtemp(prefix="cgihost-private-"))
+    try:
+        co = checkout(parent, name)
+        for f in ("Makefile", "VERSION"):
+            shutil.copy2(ROOT / f, co / f)
+        fake = parent / "fake-python"
+        fake.write_text(FAKE_PYTHON)
+        os.chmod(fake, 0o755)
+        build = str(co / "build") if absolute else "build"
+        prereqs = [f"{build}/{p}" for p in ("cgihost", "cgihost-py", "tests/test_nbsp")]
+        argv = ["make", "-s", *(a for p in prereqs for a in ("-o", p)), "test-py", f"BUILD={build}",
+                f"TEST_PYTHON={fake}"]
+        r = subprocess.run(argv, cwd=co, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "running in a copy" in r.stdout, r.stdout
+        ran = [l for l in r.stdout.splitlines() if l.startswith("ran in ")]
+        assert len(ran) == 2 and all(str(co) not in l for l in ran), r.stdout
+        assert r.stdout.count("www-data-runs-it") == len(ran), r.stdout
     finally:
         shutil.rmtree(parent)
