@@ -118,3 +118,23 @@ def test_make_test_py_in_a_private_checkout_runs_the_copy_s_cgihost(name, absolu
         assert r.stdout.count("www-data-runs-it") == len(ran), r.stdout
     finally:
         shutil.rmtree(parent)
+
+
+def test_a_checkout_made_under_umask_077_runs_in_a_copy_that_www_data_reaches():
+    """A root whose umask is 077 or 027 (a hardened machine's) clones and
+    builds files that only root can read: the copy kept their modes, and
+    www-data could reach it no better than the checkout."""
+    parent = pathlib.Path(tempfile.mkdtemp(prefix="cgihost-private-"))
+    try:
+        co = checkout(parent)
+        for d, dirs, files in os.walk(co):
+            for name in dirs + files:
+                p = pathlib.Path(d) / name
+                p.chmod(stat.S_IMODE(p.stat().st_mode) & 0o700)
+        r = run(co)
+        assert r.returncode == 3, r.stderr
+        assert "running in a copy" in r.stdout
+        assert "www-data-runs-it" in r.stdout, r.stdout + r.stderr
+    finally:
+        shutil.rmtree(parent)
+
