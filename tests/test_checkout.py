@@ -138,3 +138,21 @@ def test_a_checkout_made_under_umask_077_runs_in_a_copy_that_www_data_reaches():
     finally:
         shutil.rmtree(parent)
 
+
+def test_a_program_out_of_reach_even_in_the_copy_is_said():
+    """An absolute PROGRAM outside the checkout that www-data cannot reach
+    (BUILD=/root/build): a copy of the checkout does not help; say so rather
+    than run every test to fail on it."""
+    parent = pathlib.Path(tempfile.mkdtemp(prefix="cgihost-private-"))
+    try:
+        co = checkout(parent)
+        (parent / "elsewhere").mkdir()
+        shutil.copy2(co / "build" / "cgihost", parent / "elsewhere" / "cgihost")
+        r = subprocess.run([str(co / "tests" / "www-reachable"), str(parent / "elsewhere" / "cgihost"),
+                            "sh", "-c", COMMAND], cwd=co, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert f"www-data cannot run {parent}/elsewhere/cgihost" in r.stderr, r.stderr
+        copy = pathlib.Path(r.stdout.split("running in a copy, ")[1].split()[0])
+        assert not copy.exists(), "the copy stays"
+    finally:
+        shutil.rmtree(parent)
