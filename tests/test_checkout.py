@@ -8,6 +8,7 @@ can read, brings back the build artifacts and removes the copy.
 import os
 import pathlib
 import shutil
+import signal
 import stat
 import subprocess
 import tempfile
@@ -155,4 +156,38 @@ def test_a_program_out_of_reach_even_in_the_copy_is_said():
         copy = pathlib.Path(r.stdout.split("running in a copy, ")[1].split()[0])
         assert not copy.exists(), "the copy stays"
     finally:
+        shutil.rmtree(parent)
+
+
+def default_signals():
+    """As at a terminal, whatever the run of the tests ignores (nohup, &)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_copy_interrupted_goes(sig):
+    """Ctrl-C, a kill of the job or its terminal closed (SIGHUP, to the whole
+    process group) while the command runs in the copy: the copy is removed.
+    On SIGHUP it stayed under /tmp."""
+    parent = pathlib.Path(tempfile.mkdtemp(prefix="cgihost-private-"))
+    copy = p = None
+    try:
+        co = checkout(parent)
+        p = subprocess.Popen([str(co / "tests" / "www-reachable"), "build/cgihost", "sh", "-c",
+                              "echo started; exec sleep 30"], cwd=co, stdout=subprocess.PIPE, text=True,
+                             start_new_session=True, preexec_fn=default_signals)
+        first = p.stdout.readline()
+        copy = pathlib.Path(first.split("running in a copy, ")[1].split()[0])
+        assert p.stdout.readline() == "started\n"
+        assert copy.exists()
+        os.killpg(p.pid, sig)
+        assert p.wait(10) == 128 + sig
+        assert not copy.exists(), "the copy stays"
+    finally:
+        if p and p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+        if copy:
+            shutil.rmtree(copy, ignore_errors=True)
         shutil.rmtree(parent)
