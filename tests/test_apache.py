@@ -986,17 +986,24 @@ def test_a_front_controller_rewrite_needs_redirect_status_at_server_level(cgihos
     rule = ("RewriteCond %{REQUEST_URI} !^/ht/\n"
             "RewriteCond %{DOCUMENT_ROOT}%{REQUEST_URI} !-f\n"
             "RewriteRule ^/(.*)$ /app.py/$1 [L,PT]\n")
-    for n, cond in enumerate((None, "", "RewriteCond %{ENV:REDIRECT_STATUS} ^$\n")):
+    status = "RewriteCond %{ENV:REDIRECT_STATUS} ^$\n"
+    # without [PT], or with the leading slash captured: 404 and 403, as the
+    # README says, where mod_cgi ran the script
+    no_pt = rule.replace("[L,PT]", "[L]")
+    slash = rule.replace("^/(.*)$", "^(.*)$")
+    for n, cond in enumerate((None, "", status, status + no_pt, status + slash)):
         extra = (f"LoadModule rewrite_module /usr/lib/apache2/modules/mod_rewrite.so\n"
                  f'<Directory "{doc}/ht">\n    AllowOverride FileInfo\n</Directory>\n')
         if cond is not None:
-            extra += f"RewriteEngine On\n{cond}{rule}"
+            extra += f"RewriteEngine On\n{cond}" + ("" if cond.endswith("]\n") else rule)
         with private.PrivateApache(base / f"run{n}", cgihost, doc, extra=extra) as server:
             got = request(server, "GET", "/some/page")
             if cond is None:
                 assert got[0] == 404
-            elif cond:
+            elif cond == status:
                 assert got[::2] == (200, b"/app.py /some/page\n")
+            elif cond:
+                assert got[0] == (404 if cond.endswith(no_pt) else 403), cond
             else:
                 assert got[0] == 500 and "AH00124" in server.error_log()
                 continue
