@@ -595,6 +595,8 @@ def test_a_server_in_a_pid_namespace_of_its_own_runs_no_request(base):
     cannot look into it through /proc: what confines the client is
     unknown, and its script would see the server's pids. Such a request
     runs in-process; the server's log says why."""
+    if not can_unshare("unshare", "-p", "-f"):
+        pytest.skip("no PID namespace can be made here")
     s = Server(base, outer=["unshare", "-p", "-f"]).start()
     try:
         script = s.script("where.py", WHO)
@@ -844,6 +846,8 @@ def test_a_client_whose_pid_is_reused_does_not_pass_for_one_of_the_servers(srv, 
     connecting process must still be there when the checks are done."""
     if not IS_ROOT:
         pytest.skip("needs root (unshare, ns_last_pid)")
+    if not can_unshare("unshare", "-n"):
+        pytest.skip("no network namespace can be made here")
     script = srv.script("where.py", WHERE)
     evil = build_client_with(PID_REUSE_MAIN, srv, tmp_path, "pidreuse",
                              ["-Dconnect=evil_connect"])
