@@ -31,6 +31,11 @@ BASE_ENV = {
 SERVED = os.environ.get("CGIHOST_TEST_SERVED") == "1"
 if SERVED:
     BASE_ENV.update(CGIHOST_SOCKET_DIR=os.environ["CGIHOST_SOCKET_DIR"], CGIHOST_NO_AUTOSTART="1")
+elif os.geteuid() != 0:
+    # Otherwise the cold path's: root never uses a server, but another user's
+    # runs would start and then go to that user's own (/tmp/cgihost-UID). A
+    # socket directory that cannot exist, and no autostart, keep them cold.
+    BASE_ENV.update(CGIHOST_SOCKET_DIR="/nonexistent/cgihost", CGIHOST_NO_AUTOSTART="1")
 runs_to_serve = 0
 cold_only = pytest.mark.skipif(SERVED, reason="the cold path's own: the server preloads cgi, cgitb "
                                               "and os (README)")
