@@ -1,6 +1,7 @@
 """The no-break-space rewrite against CPython's tokenizer (tests/nbsp_oracle.py):
 over the stdlib of Debian's python3, and over that of each CPython 3.12+
 pyenv has, whose tokenizer splits f-strings into code and text."""
+import glob
 import os
 import pathlib
 import subprocess
@@ -35,7 +36,10 @@ def test_the_rewrite_reads_python3s_stdlib_as_its_tokenizer_does():
 
 @pytest.mark.parametrize("version", ["3.12", "3.13"])
 def test_the_rewrite_reads_fstrings_as_the_312_tokenizer_does(version):
-    found = sorted(PYENV.glob(f"versions/{version}.*/bin/python{version}"))
+    # (glob.glob: pathlib's glob raises PermissionError for a PYENV_ROOT we
+    # may not read, root's as another user)
+    pattern = PYENV / "versions" / f"{version}.*" / "bin" / f"python{version}"
+    found = sorted(map(pathlib.Path, glob.glob(str(pattern))))
     if not found:
         pytest.skip(f"no CPython {version} under {PYENV} (pyenv)")
     python = found[-1]
