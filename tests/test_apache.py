@@ -33,6 +33,8 @@ HELLO = ROOT / "scripts" / "hello.py"
 SCRIPTS = ROOT / "tests" / "scripts"
 ARTIFACTS = pathlib.Path(os.environ.get("CGIHOST_ARTIFACTS", CGIHOST.parent / "artifacts"))
 
+UNPRIVILEGED_PORT_START = int(pathlib.Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text())
+
 needs_apache = pytest.mark.skipif(not os.path.exists(private.APACHE),
                                   reason="apache2 is not installed (make test installs it)")
 
@@ -1176,6 +1178,23 @@ def test_demo_on_a_port_in_use_says_so_and_fails(cgihost, tmp_path):
     assert r.returncode == 1, (r.stdout, r.stderr)
     assert f"port {port} on 127.0.0.1 is in use" in r.stderr
     assert "another port: make demo PORT=N" in r.stderr
+    assert "hello.py" not in r.stdout
+
+
+@needs_apache
+@pytest.mark.skipif(os.geteuid() == 0 or UNPRIVILEGED_PORT_START < 2, reason="any port is ours to listen on")
+def test_demo_on_a_port_that_needs_root_says_so_and_fails(cgihost, tmp_path):
+    """make demo PORT=80 by a user who may not listen there: not "in use by
+    another program", which sends them looking for one."""
+    port = UNPRIVILEGED_PORT_START - 1
+    r = subprocess.run([PYTHON, ROOT / "host" / "demo", "--cgihost", cgihost, "--port", str(port),
+                        "--run-dir", tmp_path / "demo"],
+                       env={"PATH": "/usr/bin:/bin", "DEMO_ONESHOT": "1"},
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "in use" not in r.stderr
+    assert (f"cannot listen on 127.0.0.1:{port}: Permission denied (a port below {port + 1} "
+            "needs root); another port: make demo PORT=N") in r.stderr
     assert "hello.py" not in r.stdout
 
 

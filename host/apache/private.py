@@ -9,6 +9,7 @@ reachable by www-data: when they are not (a checkout under /root), they are
 copied to a fresh world-readable directory under /tmp first.
 """
 import ctypes
+import errno
 import grp
 import os
 import pathlib
@@ -32,6 +33,14 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def unprivileged_port_start():
+    """The lowest port a user other than root may listen on."""
+    try:
+        return int(pathlib.Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text())
+    except (OSError, ValueError):
+        return 1024
 
 
 def reachable_by(user, paths):
@@ -153,20 +162,26 @@ class PrivateApache:
         return subprocess.run([APACHE, "-t", "-f", str(self.run / "httpd.conf")],
                               capture_output=True, text=True)
 
-    def port_in_use(self):
-        """Whether something listens on 127.0.0.1:port already (Apache would
-        fail to bind, and a connect would reach that other program)."""
+    def bind_error(self):
+        """The OSError that binding 127.0.0.1:port gives, as Apache would
+        bind it, or None: EADDRINUSE where something listens already (a
+        connect would reach that other program)."""
         with socket.socket() as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Apache
             try:
                 probe.bind(("127.0.0.1", self.port))
-            except OSError:
-                return True
-        return False
+            except OSError as e:
+                return e
+        return None
 
     def start(self, timeout=15):
-        if self.port_in_use():
+        e = self.bind_error()
+        if e is not None and e.errno == errno.EADDRINUSE:
             raise RuntimeError(f"port {self.port} on 127.0.0.1 is in use by another program")
+        if e is not None:  # EACCES: a port below ip_unprivileged_port_start, without root
+            raise RuntimeError(f"cannot listen on 127.0.0.1:{self.port}: {e.strerror}"
+                               + (f" (a port below {unprivileged_port_start()} needs root)"
+                                  if e.errno == errno.EACCES else ""))
         self._prepare()
         t = self.configtest()
         if t.returncode != 0:
