@@ -167,6 +167,8 @@ static struct server {
     long t_seen, t_nextlook, backoff;
     struct stat self_failed; /* the file that did not run, if self_failed_ok */
     int self_failed_ok;
+    long t_gone; /* when the binary was first missed, if gone_seen (binary_gone()) */
+    int gone_seen;
     /* stdio as Python made it */
     PyObject *stdio_encoding, *stdio_errors;
     int buffered_stdio;
@@ -2790,6 +2792,26 @@ static int binary_replaced(long now)
     return 1;
 }
 
+/* Whether the binary we run from has been missing (ENOENT) at every look
+ * for BINARY_GONE_S seconds: uninstalled, or its build directory cleaned.
+ * Serving on from the deleted file until --idle-exit, we would also serve
+ * the user's other copies of cgihost, whose clients reach the same socket.
+ * A replacement leaves the name empty a moment at most (rm, then cp). */
+#define BINARY_GONE_S 3
+static int binary_gone(long now)
+{
+    struct stat st;
+    if (stat(S.self, &st) == 0 || errno != ENOENT) {
+        S.gone_seen = 0;
+        return 0;
+    }
+    if (!S.gone_seen) {
+        S.gone_seen = 1;
+        S.t_gone = now;
+    }
+    return now - S.t_gone >= BINARY_GONE_S;
+}
+
 /* Whether `BINARY --version` exits 0 within two seconds (posix_spawn(): no
  * copy of this process), with /dev/null for its stdio. */
 static int binary_runs(void)
@@ -3874,6 +3896,8 @@ serve:
                 S.restarting = 1;
                 S.site_changed = 0;
                 start_stop("binary replaced");
+            } else if (binary_gone(now)) {
+                start_stop("the binary I run from is gone (uninstalled, or its build cleaned)");
             } else if (cgih_py_site_changed()) {
                 /* A fresh start would find another sys.path: ours is made
                  * once, at our start. */

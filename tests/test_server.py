@@ -3634,6 +3634,23 @@ def test_restarts_when_its_binary_is_replaced(base):
         s.stop()
 
 
+def test_stops_when_its_binary_is_gone(base):
+    # make uninstall, or a build directory cleaned: the server stops, where
+    # it served on from the deleted file until idle, the requests of the
+    # user's other copies of cgihost too (their clients reach its socket).
+    bindir, s = server_on_a_copy(base)
+    try:
+        script = s.script("who.py", WHO)
+        assert s.run([script]).stdout == f"ppid {s.pid}\n".encode()
+        for f in ("cgihost", "cgihost-py"):
+            (bindir / f).unlink()
+        assert wait_for(lambda: s.proc.poll() is not None, 15), s.log.read_text()
+        assert "stopping: the binary I run from is gone" in s.log.read_text()
+        assert not (s.dir / "server.sock").exists()
+    finally:
+        s.stop()
+
+
 def test_a_binary_being_written_is_waited_for(base):
     # A linker or install(1) writes the new binary in place, and makes it
     # executable last: the server restarts once it is whole, not before
