@@ -152,7 +152,14 @@ def resident_server():
     that it served every run that run() handed to cgihost (a refusal would
     fall back to the cold path without a word)."""
     if not SERVED:
+        # Nor, as another user than root, may they start that user's own
+        # server (/tmp/cgihost-UID), which would outlive them by ten minutes:
+        # a run without BASE_ENV did.
+        own = pathlib.Path(f"/tmp/cgihost-{os.geteuid()}/server.sock")
+        check = os.geteuid() != 0 and not own.exists()
         yield
+        if check:
+            assert not own.exists(), f"a cold run started a server in {own.parent}: one without BASE_ENV?"
         return
     sock = os.environ["CGIHOST_SOCKET_DIR"]
     env = {"PATH": "/usr/bin:/bin"}

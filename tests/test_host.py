@@ -1095,10 +1095,11 @@ def test_broken_stdout_exits_120(cgihost, tmp_path):
     script = tmp_path / "big.py"
     script.write_text("print('x' * 100000)\n")
     p = subprocess.Popen([str(cgihost), str(script)], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE)
+                         stderr=subprocess.PIPE, env=dict(BASE_ENV))
     p.stdout.close()
     p.wait(timeout=30)
-    q = subprocess.Popen([PYTHON, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    q = subprocess.Popen([PYTHON, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env=dict(BASE_ENV))
     q.stdout.close()
     q.wait(timeout=30)
     assert p.returncode == q.returncode
