@@ -986,7 +986,7 @@ class Two(str):  # == gives 2: an index out of ['.txt', '.html']
         return 2
     __hash__ = str.__hash__
 for fmt in (Alternating("html"), Two("html")):
-    d = tempfile.mkdtemp()
+    d = tempfile.mkdtemp(dir=os.path.dirname(__file__))  # (the test's tmp_path, not /tmp)
     buf = io.StringIO()
     try:
         1/0
@@ -1011,6 +1011,7 @@ def test_handle_compares_the_format_at_each_use_as_the_stdlib(cgihost, tmp_path)
     script.write_text(FORMAT_COMPARED)
     assert same_stdout(cgihost, script) == (
         b"4 True False False ['.html']\nIndexError list index out of range\n4 True True False []\n")
+    assert sum(p.is_dir() for p in tmp_path.iterdir()) == 4  # two logdirs a run, none left in /tmp
 
 
 NO_MEMORY = r"""
