@@ -1738,8 +1738,18 @@ def test_pool_children_stopped_by_a_signal_are_replaced_and_never_left(srv, base
     server's end they were left behind, stopped. Now a connection that waits
     has them killed within about a second and is served; and a server that
     stops lets stopped ones go too."""
-    script = srv.script("who.py", WHO + "print('ok')\n")
-    assert served(srv, srv.run([script]))
+    script = srv.script("who.py", WHO + "print('pid', os.getpid())\nprint('ok')\n")
+
+    def run_to_its_end(s):
+        # A request child's exit can outlast settled_pool()'s 0.3 s (ASan's,
+        # on a loaded machine), and it was taken for a pool child, stopped,
+        # and never killed: no connection waited for it.
+        r = s.run([script])
+        assert served(s, r), r
+        child = int(re.search(rb"^pid (\d+)$", r.stdout, re.M).group(1))
+        assert wait_for(lambda: not proc_alive(child), 10)
+
+    run_to_its_end(srv)
     pool = settled_pool(srv, 2)
     for pid in pool:
         os.kill(pid, signal.SIGSTOP)
@@ -1749,13 +1759,13 @@ def test_pool_children_stopped_by_a_signal_are_replaced_and_never_left(srv, base
     assert time.monotonic() - t < 5
     assert wait_for(lambda: not any(proc_alive(p) for p in pool), 10)
     assert "was stopped by a signal while connections waited: killed" in srv.log.read_text()
-    assert served(srv, srv.run([script]))
+    run_to_its_end(srv)
     pool = settled_pool(srv, 2)
     srv.stop()
     # A server that stops on its own (idle), no connection waiting.
     s = Server(base, args=["--idle-exit", "2"]).start()
     try:
-        assert served(s, s.run([script]))
+        run_to_its_end(s)
         pool = settled_pool(s, 2)
         for pid in pool:
             os.kill(pid, signal.SIGSTOP)
