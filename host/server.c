@@ -2760,24 +2760,24 @@ static void failed_look(long now)
  * regular file, time or size under its name, executable by us, the same at
  * two looks at least a second apart, and running (binary_runs()). A linker
  * or install(1) writes the new file in place and makes it executable last;
- * cp(1) makes it executable first. */
-static int binary_replaced(long now)
+ * cp(1) makes it executable first. SELF: what stat() of its name gave, or
+ * NULL when it failed. */
+static int binary_replaced(long now, const struct stat *self)
 {
-    struct stat st;
-    if (stat(S.self, &st) != 0 || same_file(&st, &S.self_st)) {
+    if (!self || same_file(self, &S.self_st)) {
         S.self_seen_ok = 0; /* being replaced, or not */
         return 0;
     }
-    if (S.self_failed_ok && same_file(&st, &S.self_failed)) {
+    if (S.self_failed_ok && same_file(self, &S.self_failed)) {
         if (now < S.t_nextlook)
             return 0;
     } else if (S.self_failed_ok) {
         S.self_failed_ok = 0; /* another file: no waiting */
         S.backoff = 10;
     }
-    if (!S_ISREG(st.st_mode) || access(S.self, X_OK) != 0 || !S.self_seen_ok ||
-        !same_file(&st, &S.self_seen)) {
-        S.self_seen = st;
+    if (!S_ISREG(self->st_mode) || access(S.self, X_OK) != 0 || !S.self_seen_ok ||
+        !same_file(self, &S.self_seen)) {
+        S.self_seen = *self;
         S.self_seen_ok = 1;
         S.t_seen = now;
         return 0;
@@ -2792,16 +2792,15 @@ static int binary_replaced(long now)
     return 1;
 }
 
-/* Whether the binary we run from has been missing (ENOENT) at every look
+/* Whether the binary we run from has been MISSING (stat(): ENOENT) at every look
  * for BINARY_GONE_S seconds: uninstalled, or its build directory cleaned.
  * Serving on from the deleted file until --idle-exit, we would also serve
  * the user's other copies of cgihost, whose clients reach the same socket.
  * A replacement leaves the name empty a moment at most (rm, then cp). */
 #define BINARY_GONE_S 3
-static int binary_gone(long now)
+static int binary_gone(long now, int missing)
 {
-    struct stat st;
-    if (stat(S.self, &st) == 0 || errno != ENOENT) {
+    if (!missing) {
         S.gone_seen = 0;
         return 0;
     }
@@ -3892,11 +3891,13 @@ serve:
         }
         if (!S.stopping && now != S.t_selfcheck) {
             S.t_selfcheck = now;
-            if (binary_replaced(now)) {
+            struct stat self;
+            int found = stat(S.self, &self) == 0, missing = !found && errno == ENOENT;
+            if (binary_replaced(now, found ? &self : NULL)) {
                 S.restarting = 1;
                 S.site_changed = 0;
                 start_stop("binary replaced");
-            } else if (binary_gone(now)) {
+            } else if (binary_gone(now, missing)) {
                 start_stop("the binary I run from is gone (uninstalled, or its build cleaned)");
             } else if (cgih_py_site_changed()) {
                 /* A fresh start would find another sys.path: ours is made

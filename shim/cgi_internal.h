@@ -6,6 +6,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <sys/stat.h>
+
 #include "pycompat.h"
 
 typedef struct {
@@ -88,6 +90,10 @@ PyObject *cgih_get_key(PyObject *mapping, const char *key); /* mapping[key] */
  * counts with any int, and no count comes near 2**63). -1 with an error set
  * when v is not an int, as PyLong_AsLongLong(). */
 int cgih_count(PyObject *v, long long *out);
+/* close(fd) if fd is still the file WAS describes: a failed io.open() or
+ * os.fdopen() has closed it already once its FileIO had it, and the number
+ * may be another thread's file by now, not ours to close. */
+void cgih_close_if_still(int fd, const struct stat *was);
 /* A heap type's tp_name := its bare __name__, as assigning __name__ makes it:
  * CPython's messages ("'X' object has no attribute") name a type by tp_name,
  * which for the stdlib's classes is the bare class name, while a spec name

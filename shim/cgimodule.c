@@ -243,14 +243,8 @@ PyObject *cgih_temporary_file(cgi_state *st, const char *mode, PyObject *encodin
         goto done;
     f = PyObject_Call(open_, args, kw);
 done:
-    if (!f) {
-        /* _io.open() has closed the fd itself if it failed once its FileIO
-         * had it (a TextIOWrapper refusing the encoding): the number may be
-         * another thread's file by now, which is not ours to close. */
-        struct stat now;
-        if (fstat(fd, &now) == 0 && now.st_dev == ours.st_dev && now.st_ino == ours.st_ino)
-            close(fd);
-    }
+    if (!f) /* (a TextIOWrapper refusing the encoding closed it already) */
+        cgih_close_if_still(fd, &ours);
     Py_XDECREF(io);
     Py_XDECREF(open_);
     Py_XDECREF(args);

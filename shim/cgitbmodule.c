@@ -20,7 +20,6 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "cgi_internal.h" /* cgih_bind_args: CPython's argument errors */
 #include "pycompat.h"
@@ -1531,14 +1530,9 @@ static PyObject *log_report(PyObject *self, PyObject *doc)
         Py_XDECREF(c);
         Py_XDECREF(exc);
     } else if (fdopen) {
-        /* fdopen() refused the descriptor: do not leak it. Unless it is gone
-         * already, closed by the FileIO that fdopen() made before failing:
-         * the number may be another file's by now, not ours to close. */
-        struct stat now;
-        if (known && fstat((int)fd, &now) == 0 && now.st_dev == ours.st_dev &&
-            now.st_ino == ours.st_ino && close((int)fd) != 0) {
-            /* closed all the same (EINTR) or not ours after all */
-        }
+        /* fdopen() refused the descriptor: do not leak it. */
+        if (known)
+            cgih_close_if_still((int)fd, &ours);
     }
     PyErr_Clear();
     msg = pyfmt(ok ? "%s contains the description of this error."

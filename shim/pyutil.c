@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- interned names ----------------------------------------------------------
  *
@@ -182,6 +183,15 @@ int cgih_count(PyObject *v, long long *out)
     if (over)
         *out = over > 0 ? LLONG_MAX : LLONG_MIN;
     return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
+}
+
+void cgih_close_if_still(int fd, const struct stat *was)
+{
+    struct stat now;
+    if (fstat(fd, &now) == 0 && now.st_dev == was->st_dev && now.st_ino == was->st_ino &&
+        close(fd) != 0) {
+        /* closed all the same (EINTR), or not ours after all */
+    }
 }
 
 int cgih_bare_tp_name(PyTypeObject *tp)
