@@ -50,6 +50,42 @@ size_t cgih_cgi_script_name_len(const char *path_info, const char *extra)
     return u;
 }
 
+int cgih_cgi_same_url(const char *a, const char *b)
+{
+    while (*a && *a == *b) {
+        if (*a == '/') {
+            while (a[1] == '/')
+                a++;
+            while (b[1] == '/')
+                b++;
+        }
+        a++;
+        b++;
+    }
+    return *a == *b;
+}
+
+size_t cgih_cgi_url_script_len(const char *url, const char *extra)
+{
+    size_t i = strlen(url), j = strlen(extra);
+    if (j > 0 && extra[0] != '/')
+        return (size_t)-1;
+    while (j > 0) {
+        if (i == 0 || url[i - 1] != extra[j - 1])
+            return (size_t)-1;
+        int slash = extra[j - 1] == '/';
+        i--;
+        j--;
+        while (slash && j > 0 && extra[j - 1] == '/')
+            j--;
+        while (slash && i > 0 && url[i - 1] == '/')
+            i--;
+    }
+    if (i < 2 || url[0] != '/' || url[i - 1] == '/')
+        return (size_t)-1;
+    return i;
+}
+
 void cgih_cgi_context(const char *document_root, const char *script_name, const char *filename,
                       size_t *prefix_len, size_t *root_len)
 {
@@ -315,7 +351,7 @@ static enum kind kind_of(const struct vars *vs, size_t r, const char *self)
         return RAN_NOTHING;
     const char *sf = get(vs, r, "SCRIPT_FILENAME"), *pi = get(vs, r, "PATH_INFO");
     const char *url = get(vs, r + 1, "URL");
-    if (self && sf && strcmp(sf, self) == 0 && pi && *pi && url && strcmp(url, pi) == 0 &&
+    if (self && sf && strcmp(sf, self) == 0 && pi && *pi && url && cgih_cgi_same_url(url, pi) &&
         get(vs, r, "PATH_TRANSLATED") && get(vs, r + 1, "STATUS"))
         return RAN_CGIHOST;
     return OTHER; /* another program's Action: what it gave its program */
@@ -363,7 +399,13 @@ static int put_script(struct out *o, const struct vars *vs, size_t r, size_t lev
         }
     }
     size_t le = strlen(extra);
-    if (put_str(o, level, "SCRIPT_NAME", sn, sn_len) < 0 ||
+    /* With MergeSlashes Off, the script's URL may keep a run of '/' that the
+     * Action's PATH_INFO merged: mod_cgi's SCRIPT_NAME keeps it. */
+    const char *url = get(vs, r + 1, "URL");
+    size_t url_len =
+        url && cgih_cgi_same_url(url, pi) ? cgih_cgi_url_script_len(url, extra) : (size_t)-1;
+    if (put_str(o, level, "SCRIPT_NAME", url_len != (size_t)-1 ? url : sn,
+                url_len != (size_t)-1 ? url_len : sn_len) < 0 ||
         put_str(o, level, "SCRIPT_FILENAME", fn, fn_len) < 0 ||
         put_str(o, level, "CONTEXT_PREFIX", prefix, prefix_len) < 0 ||
         put_str(o, level, "CONTEXT_DOCUMENT_ROOT", root, root_len) < 0)
@@ -713,7 +755,7 @@ int cgih_cgi_resolve(int *argc, char ***argv)
     const char *redirect_url = getenv("REDIRECT_URL");
     if (path_info == NULL || *path_info == '\0')
         return respond(404, "no script in PATH_INFO");
-    if (redirect_url == NULL || strcmp(redirect_url, path_info) != 0)
+    if (redirect_url == NULL || !cgih_cgi_same_url(redirect_url, path_info))
         return respond(403, "PATH_INFO is not the redirected URL");
     const char *translated = getenv("PATH_TRANSLATED");
     /* Apache gives none when its look-up of PATH_INFO fails, as past

@@ -106,6 +106,19 @@ void cgih_cgi_env_free(char **env);
  * empty or non-absolute script path. */
 size_t cgih_cgi_script_name_len(const char *path_info, const char *extra);
 
+/* Whether two URL paths are the same once each run of '/' is taken as one:
+ * Apache merges them in the PATH_INFO it gives the Action (its look-up of
+ * the file), not in the redirected URL, when a rewrite made them
+ * ("RewriteRule ^(.*)$ /app.py/$1" gives "/app.py//page"). */
+int cgih_cgi_same_url(const char *a, const char *b);
+
+/* The script's part of its URL path, as mod_cgi takes SCRIPT_NAME from the
+ * request's URL: what is left once extra (the path info, whose runs of '/'
+ * Apache merged) is matched off its end, a run of '/' in url matching one in
+ * extra. Returns its length, or (size_t)-1 when extra does not end url so or
+ * leaves an empty, non-absolute or '/'-ended script path. */
+size_t cgih_cgi_url_script_len(const char *url, const char *extra);
+
 /* Whether filename, the script PATH_TRANSLATED names, is the one the request
  * was routed to: routed is its REQUEST_FILENAME (CGIHOST_FILE, set by the
  * snippet as the request's own file was mapped). The same file; or, when

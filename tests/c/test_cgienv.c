@@ -142,6 +142,20 @@ static void test_direct_env(void)
                                            "UNIQUE_ID=first", "HTTPS=on", "REDIRECTED=1",
                                            "REQUEST_URI=/d/x.py/a/b?q=1", NULL});
 
+    /* MergeSlashes Off: Apache merged the runs of '/' in the Action's
+     * PATH_INFO, not in the script's URL; mod_cgi's SCRIPT_NAME keeps them. */
+    e.n = 0;
+    handler(&e, 0, "/d/x.py/a/b", "");
+    for (size_t i = 0; i < e.n; i++)
+        if (strncmp(e.v[i], "REDIRECT_URL=", 13) == 0)
+            e.v[i] = (char *)"REDIRECT_URL=/d//x.py//a//b";
+    check_direct_env("a URL with runs of '/'", &e,
+                     (const char *const[]){"SCRIPT_NAME=/d//x.py", "SCRIPT_FILENAME=/srv/d/x.py",
+                                           "PATH_INFO=/a/b", "PATH_TRANSLATED=/srv/a/b",
+                                           "CONTEXT_PREFIX=", "CONTEXT_DOCUMENT_ROOT=/srv",
+                                           "DOCUMENT_ROOT=/srv", "HTTP_HOST=h",
+                                           "QUERY_STRING=", NULL});
+
     /* The snippet's context of the script's request wins over the guess,
      * and is not passed on. */
     e.n = 0;
@@ -402,6 +416,54 @@ static void test_script_name(void)
                "script name in %s with extra '%s'", cases[i].path_info, cases[i].extra);
 }
 
+static void test_same_url(void)
+{
+    static const struct {
+        const char *a, *b;
+        int want;
+    } cases[] = {
+        {"/app.py/x", "/app.py/x", 1},
+        {"/app.py//x", "/app.py/x", 1},
+        {"/app.py/x", "//app.py///x", 1},
+        {"/app.py/x/", "/app.py/x//", 1},
+        {"/app.py/x", "/app.py/y", 0},
+        {"/app.py/x", "/app.py/x/", 0},
+        {"/app.py", "/app.py/", 0},
+        {"/a/b", "/ab", 0},
+        {"", "", 1},
+        {"", "/", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        tap_ok(cgih_cgi_same_url(cases[i].a, cases[i].b) == cases[i].want &&
+                   cgih_cgi_same_url(cases[i].b, cases[i].a) == cases[i].want,
+               "'%s' and '%s' %s the same URL", cases[i].a, cases[i].b,
+               cases[i].want ? "are" : "are not");
+}
+
+static void test_url_script_name(void)
+{
+    static const struct {
+        const char *url, *extra;
+        size_t want;
+    } cases[] = {
+        {"/x.py", "", 5},
+        {"/x.py/a/b", "/a/b", 5},
+        {"/x.py//a//b", "/a/b", 5},
+        {"/d//x.py//a", "/a", 8},
+        {"//x.py/a", "/a", 6},
+        {"/x.py///", "/", 5},
+        {"/x.py/a", "/b", (size_t)-1},
+        {"/x.pya", "a", (size_t)-1},
+        {"/x.py", "/x.py", (size_t)-1},
+        {"x.py/a", "/a", (size_t)-1},
+        {"/a", "/a/b", (size_t)-1},
+        {"/d/", "", (size_t)-1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        tap_ok(cgih_cgi_url_script_len(cases[i].url, cases[i].extra) == cases[i].want,
+               "script name in URL %s with extra '%s'", cases[i].url, cases[i].extra);
+}
+
 static void test_context(void)
 {
     static const struct {
@@ -525,6 +587,8 @@ int main(void)
     test_query_words();
     test_direct_env();
     test_script_name();
+    test_same_url();
+    test_url_script_name();
     test_context();
     test_routed_here();
     return tap_done();
