@@ -1215,12 +1215,34 @@ static int exit_status_from_error(void)
         PyErr_Print();
         return 1;
     }
-    PyObject *exc = PyErr_GetRaisedException_compat();
-    PyObject *code = exc ? PyObject_GetAttrString(exc, "code") : NULL;
+#if PY_VERSION_HEX < 0x030C0000
+    /* As 3.11's _Py_HandleSystemExit(), the value as raised, not normalized:
+     * the eval loop normalizes an exception only for a handler, so the tuple
+     * of sys.exit((5,)) reaches the top as it is, and is printed ("(5,)",
+     * status 1), where SystemExit((5,)).code would be 5. */
+    PyObject *type, *exc, *tb;
+    PyErr_Fetch(&type, &exc, &tb);
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+#else
+    PyObject *exc = PyErr_GetRaisedException();
+#endif
+    /* the `code` of an exception, else the value itself (a SystemExit
+     * without one, which python3 prints; or 3.11's raw value) */
+    PyObject *code = NULL;
+    if (!exc || exc == Py_None) {
+        code = Py_NewRef(Py_None);
+    } else if (PyExceptionInstance_Check(exc)) {
+        code = PyObject_GetAttrString(exc, "code");
+        if (!code) {
+            PyErr_Clear();
+            code = Py_NewRef(exc);
+        }
+    } else {
+        code = Py_NewRef(exc);
+    }
     int status = 0;
-    if (!code) {
-        PyErr_Clear();
-    } else if (code == Py_None) {
+    if (code == Py_None) {
         status = 0;
     } else if (PyLong_Check(code)) {
         int overflow = 0;
@@ -1270,7 +1292,13 @@ static int unhandled_sigint; /* the script ended by an uncaught KeyboardInterrup
  * pending exception kept. */
 static void flush_io(void)
 {
-    PyObject *exc = PyErr_GetRaisedException_compat();
+#if PY_VERSION_HEX < 0x030C0000
+    /* kept as raised, not normalized: see exit_status_from_error() */
+    PyObject *type, *exc, *tb;
+    PyErr_Fetch(&type, &exc, &tb);
+#else
+    PyObject *exc = PyErr_GetRaisedException();
+#endif
     static const char *const names[] = {"stderr", "stdout"};
     for (int i = 0; i < 2; i++) {
         PyObject *f = PySys_GetObject(names[i]); /* borrowed */
@@ -1280,7 +1308,11 @@ static void flush_io(void)
         else
             PyErr_Clear();
     }
-    PyErr_SetRaisedException_compat(exc);
+#if PY_VERSION_HEX < 0x030C0000
+    PyErr_Restore(type, exc, tb);
+#else
+    PyErr_SetRaisedException(exc);
+#endif
 }
 
 static PyObject *(*code_lookup)(PyObject *filename);
