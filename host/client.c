@@ -367,8 +367,10 @@ static int send_go(int fd, const int *fds, int nfds)
  * cwd fd take one and be passed on as the script's stdin or stdout. */
 static int std_closed;
 
-/* Builds and sends the request; fills fds with those GO will carry. 0, or -1. */
-static int send_request(int fd, int argc, char **argv, int cwdfd, int *fds, int *nfdsp)
+/* Builds and sends the request before the deadline; fills fds with those GO
+ * will carry. 0, or -1. */
+static int send_request(int fd, int argc, char **argv, int cwdfd, int *fds, int *nfdsp,
+                        long deadline)
 {
     struct cgih_req r;
     memset(&r, 0, sizeof r);
@@ -409,14 +411,27 @@ static int send_request(int fd, int argc, char **argv, int cwdfd, int *fds, int 
     mh.msg_iov = iov;
     mh.msg_iovlen = 2;
 
-    /* The socket is blocking with SO_SNDTIMEO: a large environment may need
-     * the server to read before it all fits. */
+    /* A large environment may need the server to read before it all fits.
+     * Sent without blocking, each wait for room bounded by what is left of
+     * the handshake's time: a blocking sendmsg() under SO_SNDTIMEO gives
+     * each part it waits for room for the whole time-out again, so a server
+     * that reads a little now and then would hold us for as long as it
+     * takes to read it all. */
     size_t total = sizeof h + blen, sent = 0;
     int rc = 0;
     while (sent < total) {
-        ssize_t k = sendmsg(fd, &mh, MSG_NOSIGNAL);
+        ssize_t k = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (k < 0 && errno == EINTR)
             continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            long left = deadline - now_ms();
+            struct pollfd p = {fd, POLLOUT, 0};
+            int ready = left > 0 ? poll(&p, 1, (int)left) : 0;
+            if (ready > 0 || (ready < 0 && errno == EINTR))
+                continue;
+            rc = -1;
+            break;
+        }
         if (k <= 0) {
             rc = -1;
             break;
@@ -517,7 +532,7 @@ static int via_server(int argc, char **argv)
     take_signals();
     int fds[CGIH_MAX_FDS], nfds = 0;
     struct cgih_msg m;
-    int rc = send_request(fd, argc, argv, cwdfd, fds, &nfds);
+    int rc = send_request(fd, argc, argv, cwdfd, fds, &nfds, deadline);
     if (tracing)
         t_sent = cgih_now_ns();
     if (rc == 0 && (read_msg(fd, &m, deadline) != 1 || m.type != CGIH_MSG_READY))

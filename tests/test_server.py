@@ -1674,6 +1674,39 @@ time.sleep(60)
             sock.unlink(missing_ok=True)
 
 
+def test_a_server_reading_a_large_request_slowly_costs_one_time_out(srv, base):
+    """A listener that reads a little now and then and never answers: the
+    client's sending of a large request (a big environment) is bounded by
+    CGIHOST_TIMEOUT_MS as a whole, not each sendmsg() by it (where each one
+    that sent a part made way for another wait: some 15 s here)."""
+    script = srv.script("who.py", WHO + "print('ok')\n")
+    srv.stop()
+    sock = srv.dir / "server.sock"
+    sock.unlink(missing_ok=True)
+    helper = subprocess.Popen(as_user([sys.executable, "-c", f"""
+import socket, time
+s = socket.socket(socket.AF_UNIX)
+s.bind({str(sock)!r}); s.listen(1)
+print("up", flush=True)
+c = s.accept()[0]
+while c.recv(16384):
+    time.sleep(0.2)
+time.sleep(60)
+"""]), stdout=subprocess.PIPE)
+    try:
+        assert helper.stdout.readline() == b"up\n"
+        big = {f"BIG{i}": "x" * 100000 for i in range(15)}
+        t = time.monotonic()
+        r = srv.run([script], env={"CGIHOST_TIMEOUT_MS": "500", **big})
+        took = time.monotonic() - t
+        assert r.returncode == 0 and r.stdout.endswith(b"ok\n"), r.stderr
+        assert took < 5, took
+    finally:
+        helper.kill()
+        helper.wait(timeout=10)
+        sock.unlink(missing_ok=True)
+
+
 def test_concurrency_200_requests_16_at_a_time(srv):
     script = srv.script("n.py", WHO + "import sys\nprint('n', sys.argv[1])\n")
 
