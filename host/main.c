@@ -144,6 +144,15 @@ static void reexec_with_start_env(char **argv0, char *const *env0)
 
 int main(int argc, char **argv)
 {
+    /* A set-user-ID or set-group-ID copy (chmod u+s, a package's mistake)
+     * would run any script its caller names with the effective ids: root's,
+     * for a root-owned copy, to every local user. serve refuses the same,
+     * and the client hands such a run here: refused here, for every run. */
+    if (getuid() != geteuid() || getgid() != getegid()) {
+        fprintf(stderr, "cgihost: refusing to run with real and effective user or group ids "
+                        "that differ (a set-user-ID or set-group-ID copy?)\n");
+        return 1;
+    }
     const char *gateway = getenv("GATEWAY_INTERFACE");
     if (!(gateway && *gateway) && argc >= 2 && cgih_server_is_command(argv[1]))
         return cgih_server_command(argc - 1, argv + 1);

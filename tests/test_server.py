@@ -4075,3 +4075,32 @@ def test_the_client_is_static_and_on_musl_where_installed():
         pytest.skip("musl-gcc is not installed: the client is on static glibc")
     notes = subprocess.run(["readelf", "-nW", str(CGIHOST)], capture_output=True, text=True, check=True).stdout
     assert "NT_GNU_ABI_TAG" not in notes and b"glibc" not in data, "the client is on glibc"
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="a set-user-ID copy of root's needs root to make")
+@pytest.mark.parametrize("mode", [0o4755, 0o2755], ids=["setuid", "setgid"])
+def test_a_set_id_copy_runs_nothing(mode):
+    """A set-user-ID (or set-group-ID) root copy of cgihost, an admin's
+    chmod u+s, ran any script its caller named with euid 0 (in-process: only
+    serve refused differing ids): root for every local user."""
+    d = pathlib.Path(tempfile.mkdtemp(prefix="cgihost-setid-"))
+    try:
+        d.chmod(0o755)
+        if os.statvfs(d).f_flag & os.ST_NOSUID:
+            pytest.skip("the temporary directory is on a nosuid mount")
+        for f in (CGIHOST, CGIHOST_PY):
+            shutil.copy2(f, d / f.name)
+            os.chown(d / f.name, 0, 0)
+            (d / f.name).chmod(mode)
+        script = d / "who.py"
+        script.write_text("import os\nprint('ids', os.geteuid(), os.getegid())\n")
+        script.chmod(0o644)
+        for argv in ([script], ["--", script], ["status", "--user", USER], ["serve"]):
+            r = subprocess.run(as_user([d / CGIHOST.name, *argv], user=STRANGER),
+                               env={"PATH": "/usr/bin:/bin", "CGIHOST_NO_AUTOSTART": "1",
+                                    "CGIHOST_SOCKET_DIR": str(d / "sock")},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+            assert r.returncode == 1 and b"ids" not in r.stdout, (argv, r)
+            assert b"real and effective user or group ids that differ" in r.stderr, (argv, r)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
