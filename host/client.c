@@ -277,8 +277,13 @@ static void autostart(const char *dir, char **argv)
     if (lstat(stamp, &st) == 0 && now.tv_sec - st.st_mtim.tv_sec < 2 && now.tv_sec >= st.st_mtim.tv_sec)
         return;
     int sfd = open(stamp, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (sfd < 0)
+    if (sfd < 0) {
+        /* (a full file system, a symlink put there): said, as a directory
+         * refused is, on every request that would start one */
+        fprintf(stderr, "cgihost: %.200s: %s; no resident server, running in-process\n", stamp,
+                strerror(errno));
         return;
+    }
     /* One client starts it; the others carry on in-process. */
     if (flock(sfd, LOCK_EX | LOCK_NB) != 0 || futimens(sfd, NULL) != 0) {
         close(sfd);

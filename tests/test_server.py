@@ -2790,6 +2790,25 @@ def test_autostart_for_the_own_user(base):
                 pass
 
 
+def test_a_start_that_cannot_make_its_lock_file_says_so(base):
+    """The start's lock file (SOCKDIR/autostart) that cannot be made, as on a
+    full file system (here a symlink in its place, which is not followed):
+    the request runs in-process and says why, where it said nothing (review
+    Z34)."""
+    s = Server(base)
+    script = s.script("who.py", WHO + "print('ok')\n")
+    s.dir.mkdir(mode=0o700)
+    os.chown(s.dir, UID, -1)
+    stamp = s.dir / "autostart"
+    stamp.symlink_to("/dev/null")
+    os.utime(stamp, (0, 0), follow_symlinks=False)  # not a start of the last 2 s
+    r = s.run([script], env={"CGIHOST_NO_AUTOSTART": ""})
+    assert r.returncode == 0 and r.stdout.endswith(b"ok\n"), r
+    assert re.fullmatch(re.escape(f"cgihost: {stamp}: ".encode()) +
+                        rb"[^\n]+; no resident server, running in-process\n", r.stderr), r.stderr
+    assert not (s.dir / "server.sock").exists() and not auto_started_in(s.dir)
+
+
 def test_a_start_that_finds_the_lock_taken_keeps_the_running_servers_log(base):
     """A client that cannot reach the server (its socket file removed, the
     server stopped before it could notice) tries a start; that start finds
