@@ -3012,28 +3012,10 @@ static void relay_forward(pid_t pid, int sig)
         fprintf(stderr, "cgihost: kill: %s\n", strerror(errno));
 }
 
-/* Writes buf[0..n) to fd with the terminal's controls (C0 but tab and
- * newline, DEL, C1 as UTF-8) shown as '?': the bytes are the user's. *c2:
- * a 0xc2 held back from the last call (0 or 1). */
-static void relay_write(int fd, unsigned char *buf, size_t n, int *c2)
+#define RELAY_BUF 4096
+
+static void relay_put(int fd, const unsigned char *out, size_t k)
 {
-    unsigned char out[2 * 4096 + 2];
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char b = buf[i];
-        if (*c2) {
-            *c2 = 0;
-            if (b >= 0x80 && b <= 0x9f) {
-                out[k++] = '?';
-                continue;
-            }
-            out[k++] = 0xc2;
-        }
-        if (b == 0xc2)
-            *c2 = 1;
-        else
-            out[k++] = (b < 0x20 && b != '\n' && b != '\t') || b == 0x7f ? '?' : b;
-    }
     for (size_t off = 0; off < k;) {
         ssize_t w = write(fd, out + off, k - off);
         if (w < 0 && errno == EINTR)
@@ -3042,6 +3024,70 @@ static void relay_write(int fd, unsigned char *buf, size_t n, int *c2)
             return; /* the terminal hung up: dropped, the pipe still drained */
         off += (size_t)w;
     }
+}
+
+/* A UTF-8 sequence the relay holds back until it is whole. */
+struct relay_seq {
+    unsigned char b[4];
+    int have, need;
+};
+
+/* Puts b at out[k] as the terminal is to see it: C0 but tab and newline,
+ * DEL, and C1 (a lone byte 0x80-0x9f, which a terminal not in UTF-8 takes
+ * for one) as '?'. Returns k + 1. */
+static size_t relay_byte(unsigned char *out, size_t k, unsigned char b)
+{
+    out[k] =
+        (b < 0x20 && b != '\n' && b != '\t') || b == 0x7f || (b >= 0x80 && b <= 0x9f) ? '?' : b;
+    return k + 1;
+}
+
+/* The bytes of a sequence left unfinished, each as relay_byte() shows it. */
+static size_t relay_unfinished(unsigned char *out, size_t k, struct relay_seq *q)
+{
+    for (int i = 0; i < q->have; i++)
+        k = relay_byte(out, k, q->b[i]);
+    q->have = q->need = 0;
+    return k;
+}
+
+/* Writes buf[0..n) to fd with the terminal's controls shown as '?': the
+ * bytes are the user's. UTF-8 sequences pass whole (C1 as UTF-8, C2 80-9F,
+ * as '?'), held in *q across calls; the bytes of one left unfinished are
+ * each shown alone, so that no 0x80-0x9f passes outside a whole sequence. */
+static void relay_write(int fd, const unsigned char *buf, size_t n, struct relay_seq *q)
+{
+    unsigned char out[RELAY_BUF + 4]; /* n at most RELAY_BUF, and 3 held back */
+    size_t k = 0;
+    if (n > RELAY_BUF)
+        n = RELAY_BUF;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char b = buf[i];
+        if (q->need > 0) {
+            if (b >= 0x80 && b <= 0xbf) {
+                q->b[q->have++] = b;
+                if (q->have == q->need) {
+                    if (q->b[0] == 0xc2 && q->b[1] <= 0x9f) {
+                        out[k++] = '?';
+                    } else {
+                        memcpy(out + k, q->b, (size_t)q->have);
+                        k += (size_t)q->have;
+                    }
+                    q->have = q->need = 0;
+                }
+                continue;
+            }
+            k = relay_unfinished(out, k, q);
+        }
+        if (b >= 0xc2 && b <= 0xf4) {
+            q->b[0] = b;
+            q->have = 1;
+            q->need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
+            continue;
+        }
+        k = relay_byte(out, k, b);
+    }
+    relay_put(fd, out, k);
 }
 
 /* Root's terminal is not the user's. A server holding it (its fds 0-2, or
@@ -3137,8 +3183,9 @@ static int leave_roots_terminal(void)
     /* SIGTTOU: as the server wrote there before */
     if (sigaction(SIGTTOU, &ign, NULL) != 0 || sigaction(SIGPIPE, &ign, NULL) != 0)
         fprintf(stderr, "cgihost: sigaction: %s\n", strerror(errno));
-    unsigned char buf[4096];
-    int c2 = 0, st = 0, ended = 0, eof = 0;
+    unsigned char buf[RELAY_BUF];
+    struct relay_seq seq = {{0}, 0, 0};
+    int st = 0, ended = 0, eof = 0;
     /* Until the server has ended, not the pipe: its output may go elsewhere
      * (to a file, `| tee`: the pipe then ends at once), or be closed before
      * it ends; the terminal's signals are still its. */
@@ -3153,7 +3200,7 @@ static int leave_roots_terminal(void)
         int r = ppoll(&pfd, 1, &wait, &waiting);
         ssize_t n = r > 0 ? read(p[0], buf, sizeof buf) : 0;
         if (n > 0 && out >= 0)
-            relay_write(out, buf, (size_t)n, &c2);
+            relay_write(out, buf, (size_t)n, &seq);
         if (n > 0 || (r > 0 && n < 0 && errno == EINTR))
             continue;
         if (r > 0) /* EOF, or a read error: the pipe is done with */
@@ -3165,9 +3212,9 @@ static int leave_roots_terminal(void)
             ended = w == pid || (w < 0 && errno != EINTR);
         }
     }
-    if (c2 && out >= 0) {
-        c2 = 0;
-        relay_write(out, (unsigned char *)"?", 1, &c2);
+    if (out >= 0) { /* a sequence left unfinished at the end */
+        unsigned char rest[4];
+        relay_put(out, rest, relay_unfinished(rest, 0, &seq));
     }
     _exit(WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 1);
 }

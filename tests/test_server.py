@@ -3315,6 +3315,31 @@ def test_roots_terminal_is_not_the_users(base, activated):
 
 
 @pytest.mark.skipif(not IS_ROOT, reason="needs root")
+def test_roots_terminal_relay_shows_the_users_controls_as_question_marks(base):
+    """What the server writes reaches root's terminal with its controls as
+    '?': C0 but tab and newline, DEL, C1 as UTF-8, and C1 as a lone byte
+    (0x9b, a CSI to a terminal not in UTF-8, which passed: review Z34); UTF-8
+    text, with its continuation bytes 0x80-0x9f, passes as it is. The bytes
+    here: a module name to preload, which the server names in its log."""
+    said = (b"<A\x1bB\x07C\x7fD\xc2\x9bE\x9bF\x85G\tH\xc3\xa9I\xe2\x82\xacJ\xf0\x9f\x98\x80K"
+            b"\xe2\x9bL\xa0M\xc2\xa0N>")
+    s = Server(base)
+    serve = [CGIHOST, "serve", "--user", USER, "--socket-dir", s.dir, "--preload",
+             os.fsdecode(said)]
+    s.proc = subprocess.Popen([sys.executable, "-c", ROOTS_TERMINAL, *serve], env=s.env(),
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+    try:
+        assert wait_for(lambda: (s.dir / "server.sock").exists() or s.proc.poll() is not None)
+        s.proc.send_signal(signal.SIGUSR1)  # Ctrl-C
+        shown = s.proc.communicate(timeout=30)[0]
+        assert b"serving on " in shown, shown
+        assert (b"<A?B?C?D?E?F?G\tH\xc3\xa9I\xe2\x82\xacJ\xf0\x9f\x98\x80K\xe2?L\xa0M\xc2\xa0N>"
+                in shown), shown
+    finally:
+        s.stop()
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root")
 def test_roots_terminal_relay_passes_ctrl_c_with_the_output_elsewhere(base, tmp_path):
     """root's `serve --user ... >log 2>&1` (or `| tee log`) from a terminal:
     the relay's pipe ends at once, the server's output going elsewhere, but
