@@ -1362,19 +1362,55 @@ static void free_strs(char **v, size_t n)
     free(v);
 }
 
+/* A line of /proc/PID/mountinfo, split in place: its mount and parent
+ * mount ids, device, root, mount point, options, and what follows the
+ * optional fields ("- " on: type, source, super options). */
+struct mount_line {
+    char *line, *id, *parent, *dev, *root, *mp, *opts, *rest;
+};
+
+/* Whether m is a bind mount, onto itself, of the directory it covers: the
+ * file system, options and directory its parent mount shows there, so it
+ * changes nothing that is seen. systemd makes one for each directory of
+ * RuntimeDirectory= (StateDirectory=, ...) in a unit's mount namespace:
+ * cgihost.service's /run/cgihost, which its clients see as part of /run. */
+static int self_bind(const struct mount_line *m, const struct mount_line *all, size_t n)
+{
+    const struct mount_line *p = NULL;
+    for (size_t i = 0; i < n && !p; i++)
+        if (&all[i] != m && strcmp(all[i].id, m->parent) == 0)
+            p = &all[i];
+    if (!p || strcmp(p->dev, m->dev) != 0 || strcmp(p->opts, m->opts) != 0 ||
+        strcmp(p->rest, m->rest) != 0)
+        return 0;
+    size_t pl = strcmp(p->mp, "/") == 0 ? 0 : strlen(p->mp);
+    if (strncmp(m->mp, p->mp, pl) != 0 || (m->mp[pl] != '/' && m->mp[pl] != '\0'))
+        return 0;
+    const char *rel = strcmp(m->mp, p->mp) == 0 ? "" : m->mp + pl; /* "" or "/..." */
+    size_t rl = strcmp(p->root, "/") == 0 ? 0 : strlen(p->root);
+    if (strncmp(m->root, p->root, rl) != 0)
+        return 0;
+    return strcmp(m->root + rl, *rel || rl ? rel : "/") == 0;
+}
+
 /* The mounts /proc/PID/mountinfo lists, sorted, each without its ids and
  * optional fields (another namespace's peer groups), but those of /tmp
- * and /var/tmp and below (systemd's PrivateTmp=, same_tmp()'s business).
- * NULL when unreadable. */
+ * and /var/tmp and below (systemd's PrivateTmp=, same_tmp()'s business),
+ * systemd's /run/systemd/incoming (in each unit's mount namespace, a
+ * read-only view of its own /run/systemd/propagate/UNIT, through which
+ * `systemctl bind` brings mounts in: another for every unit) and bind
+ * mounts of a directory onto itself (self_bind()). NULL when unreadable. */
 static char **mount_view(const char *path, size_t *np)
 {
     FILE *f = fopen(path, "re");
     if (!f)
         return NULL;
+    struct mount_line *m = NULL;
     char **v = NULL, *line = NULL;
-    size_t n = 0, cap = 0, lcap = 0;
+    size_t nm = 0, mcap = 0, n = 0, lcap = 0;
     int ok = 1;
     while (ok && getline(&line, &lcap, f) > 0) {
+        line[strcspn(line, "\n")] = '\0';
         char *p = line, *fld[6], *sp, *rest;
         int k = 0;
         while (k < 6 && (sp = strchr(p, ' ')) != NULL) {
@@ -1385,29 +1421,42 @@ static char **mount_view(const char *path, size_t *np)
         rest = k == 6 ? strstr(p, "- ") : NULL;
         if (!rest)
             continue;
-        const char *mp = fld[4];
-        if (strcmp(mp, "/tmp") == 0 || strncmp(mp, "/tmp/", 5) == 0 ||
-            strcmp(mp, "/var/tmp") == 0 || strncmp(mp, "/var/tmp/", 9) == 0)
-            continue;
-        rest[strcspn(rest, "\n")] = '\0';
-        if (n == cap) {
-            size_t more_cap = cap ? 2 * cap : 64;
-            char **more = reallocarray(v, more_cap, sizeof *v);
+        if (nm == mcap) {
+            size_t more_cap = mcap ? 2 * mcap : 64;
+            struct mount_line *more = reallocarray(m, more_cap, sizeof *m);
             if (!more) {
                 ok = 0;
                 break;
             }
-            v = more;
-            cap = more_cap;
+            m = more;
+            mcap = more_cap;
         }
-        if (asprintf(&v[n], "%s %s %s %s %s", fld[2], fld[3], mp, fld[5], rest) < 0) {
+        m[nm] = (struct mount_line){line, fld[0], fld[1], fld[2], fld[3], fld[4], fld[5], rest};
+        nm++;
+        line = NULL; /* now m[nm - 1]'s */
+        lcap = 0;
+    }
+    free(line);
+    fclose(f);
+    for (size_t i = 0; ok && i < nm; i++) {
+        const char *mp = m[i].mp;
+        if (strcmp(mp, "/tmp") == 0 || strncmp(mp, "/tmp/", 5) == 0 ||
+            strcmp(mp, "/var/tmp") == 0 || strncmp(mp, "/var/tmp/", 9) == 0 ||
+            strcmp(mp, "/run/systemd/incoming") == 0 || self_bind(&m[i], m, nm))
+            continue;
+        if (!v && !(v = calloc(nm, sizeof *v))) {
+            ok = 0;
+            break;
+        }
+        if (asprintf(&v[n], "%s %s %s %s %s", m[i].dev, m[i].root, mp, m[i].opts, m[i].rest) < 0) {
             ok = 0;
             break;
         }
         n++;
     }
-    free(line);
-    fclose(f);
+    for (size_t i = 0; i < nm; i++)
+        free(m[i].line);
+    free(m);
     if (!ok) {
         free_strs(v, n);
         return NULL;

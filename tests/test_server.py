@@ -588,6 +588,53 @@ def test_a_client_in_another_network_or_mount_view_runs_its_script_in_it(srv, ho
     assert r.stdout.split(b"\n")[1:] == cold.stdout.split(b"\n")[1:], (r.stdout, cold.stdout)
 
 
+@pytest.mark.skipif(not IS_ROOT, reason="needs root (unshare -m, mount)")
+@pytest.mark.parametrize("how", ["systemd", "other-bind"])
+def test_a_server_in_a_systemd_units_mount_namespace_serves_apaches_requests(base, how):
+    """cgihost.service (PrivateTmp=, JoinsNamespaceOf=apache2.service) and
+    Debian's apache2.service each run in a mount namespace of their own,
+    which systemd gives two mounts more: /run/systemd/incoming, a view of
+    /run/systemd/propagate/UNIT, another for each unit; and in the
+    server's, /run/cgihost (RuntimeDirectory=) bound onto itself. The
+    server took both for another mount view and ran none of Apache's
+    requests: booted under systemd 252 (Debian 12, systemd-nspawn), every
+    request ran in-process, the journal saying "other mounts, or unknown".
+    Neither changes what a script sees: served. A bind mount that shows
+    another directory (other-bind) still is another view: in-process."""
+    if not can_unshare("unshare", "-m"):
+        pytest.skip("no mount namespace can be made here")
+    incoming = pathlib.Path("/run/systemd/incoming")
+    made = [p for p in (incoming.parent, incoming) if not p.exists()]
+    for p in made:
+        p.mkdir()
+    run = pathlib.Path(tempfile.mkdtemp(prefix="cgihost-units-", dir="/run"))
+    try:
+        for d in ("propagate-cgihost", "propagate-apache2", "runtime"):
+            (run / d).mkdir()
+        # the server's unit: its own incoming, its runtime directory bound onto itself
+        own = "mount --bind \"$1\" \"$2\" && shift 2 && exec \"$@\""
+        bind = [run / "runtime", run / "runtime"] if how == "systemd" else \
+            [run / "propagate-cgihost", run / "runtime"]
+        s = Server(base, outer=["unshare", "-m", "sh", "-c",
+                                f"mount --bind {run}/propagate-cgihost {incoming} && {own}", "sh",
+                                *bind]).start()
+        try:
+            script = s.script("where.py", WHO)
+            full = s.env(GATEWAY_INTERFACE="CGI/1.1")
+            r = subprocess.run(["unshare", "-m", "sh", "-c", own, "sh", run / "propagate-apache2",
+                                incoming, *as_user([CGIHOST, script])],
+                               env=full, cwd=s.scripts, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=60)
+            assert r.returncode == 0, r.stderr
+            assert served(s, r) == (how == "systemd"), (r.stdout, s.log.read_text())
+        finally:
+            s.stop()
+    finally:
+        shutil.rmtree(run, ignore_errors=True)
+        for p in reversed(made):
+            p.rmdir()
+
+
 @pytest.mark.skipif(not IS_ROOT, reason="needs root (unshare)")
 def test_a_server_in_a_pid_namespace_of_its_own_runs_no_request(base):
     """A server started in a PID namespace of its own (a container's, or
