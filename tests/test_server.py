@@ -953,6 +953,25 @@ def test_the_service_unit_sees_what_apache_sees():
     assert "apache2.service" in settings.get("After", "").split()
 
 
+def test_the_service_unit_stops_its_server_by_signal_alone():
+    """systemd runs ExecStop= also when the main process has exited by
+    itself. cgihost.service had ExecStop=cgihost stop: booted under systemd
+    252 with the socket unit, a server that stopped on --idle-exit left
+    `cgihost stop` knocking at systemd's socket, which never answers; it
+    failed after 5 s ("did not answer"), the unit with it, and
+    Restart=on-failure started a server again at once, each idle period.
+    SIGTERM, which systemd sends at every stop, stops the server as
+    `cgihost stop` does, letting its requests finish."""
+    unit = (ROOT / "host" / "cgihost.service").read_text()
+    keys = [line.split("=", 1)[0] for line in unit.splitlines()
+            if line and not line.startswith(("#", "[")) and "=" in line]
+    assert "ExecStop" not in keys and "ExecStopPost" not in keys
+    settings = dict(line.split("=", 1) for line in unit.splitlines()
+                    if line and not line.startswith(("#", "[")) and "=" in line)
+    assert settings.get("KillSignal", "SIGTERM") == "SIGTERM"
+    assert settings.get("KillMode") == "mixed"
+
+
 class UserBaseServer(Server):
     """A server, and its requests, with PYTHONUSERBASE=base/ub (the user's
     site-packages there, made by the test)."""
