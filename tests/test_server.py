@@ -972,6 +972,21 @@ def test_the_service_unit_stops_its_server_by_signal_alone():
     assert settings.get("KillMode") == "mixed"
 
 
+def test_apache_is_told_to_leave_the_units_server_to_systemd():
+    """With cgihost.service, a request that found no server in /run/cgihost
+    (the unit stopped or restarting) started one there, in
+    apache2.service; `systemctl start cgihost` then failed five times in a
+    second ("a server already runs in /run/cgihost") and stayed failed.
+    What the unit and the snippet tell Apache to set has it run such
+    requests in-process instead."""
+    want = ["SetEnv CGIHOST_SOCKET_DIR /run/cgihost", "SetEnv CGIHOST_NO_AUTOSTART 1"]
+    unit = (ROOT / "host" / "cgihost.service").read_text()
+    snippet = (ROOT / "host" / "apache" / "cgihost.conf").read_text()
+    for line in want:
+        assert f"#   {line}\n" in unit, line
+        assert f"#{line}\n" in snippet, line
+
+
 class UserBaseServer(Server):
     """A server, and its requests, with PYTHONUSERBASE=base/ub (the user's
     site-packages there, made by the test)."""
