@@ -2613,8 +2613,8 @@ def test_serve_refuses_real_and_effective_ids_that_differ(base):
                         "--clear-groups", CGIHOST, "serve", "--socket-dir", base / "s"],
                        capture_output=True, timeout=30, env={"PATH": "/usr/bin:/bin"})
     assert r.returncode == 1, r
-    assert r.stderr == (b"cgihost: refusing to serve with real and effective user or group ids "
-                        b"that differ\n"), r.stderr
+    assert r.stderr == (b"cgihost: refusing to run with real and effective user or group ids "
+                        b"that differ (a set-user-ID or set-group-ID copy?)\n"), r.stderr
     assert not (base / "s").exists()
 
 
