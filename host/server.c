@@ -603,6 +603,21 @@ static void share_code_on_fork(void)
     close(mem);
 }
 
+/* The server whose stderr is systemd's journal (JOURNAL_STREAM names it),
+ * else 0. The journal names that process itself ("cgihost[PID]: "): its
+ * lines are not prefixed again; a child's keep their pid. */
+static pid_t journal_pid;
+
+static void find_journal(void)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    if (js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
+        (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino)
+        journal_pid = getpid();
+}
+
 static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void logmsg(const char *fmt, ...)
 {
@@ -624,13 +639,15 @@ static void logmsg(const char *fmt, ...)
         repeats++;
         return;
     }
+    char prefix[32] = "";
+    if (getpid() != journal_pid)
+        snprintf(prefix, sizeof prefix, "cgihost[%ld]: ", (long)getpid());
     if (repeats)
-        fprintf(stderr, "cgihost[%ld]: (the line before %lu more times)\n", (long)getpid(),
-                repeats);
+        fprintf(stderr, "%s(the line before %lu more times)\n", prefix, repeats);
     repeats = 0;
     memcpy(last, line, sizeof last);
     last_ns = now;
-    fprintf(stderr, "cgihost[%ld]: %s\n", (long)getpid(), line);
+    fprintf(stderr, "%s%s\n", prefix, line);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -3700,6 +3717,7 @@ static int serve(int argc, char **argv)
     S.pool = (int)pool;
     S.max_children = (int)max_children;
     S.queue = (int)queue;
+    find_journal();
     /* Real and effective ids differ (set-user-ID, setpriv --euid): code run
      * here could take the real ids back, root's perhaps. */
     if (getuid() != geteuid() || getgid() != getegid()) {

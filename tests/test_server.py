@@ -2871,6 +2871,28 @@ def test_autostart_for_the_own_user(base):
                 pass
 
 
+@pytest.mark.parametrize("stream", ["its stderr", "another file"])
+def test_a_server_logging_to_the_journal_leaves_its_name_to_it(base, stream):
+    """Under systemd, whose JOURNAL_STREAM names the server's stderr, the
+    journal starts each line with "cgihost[PID]: " itself: the server's own
+    lines showed it twice (review Z32, booted under systemd 252). Where
+    JOURNAL_STREAM names another file (a variable inherited), they keep it."""
+    s = Server(base)
+    s.log.touch()
+    st = os.stat(s.log)
+    js = f"{st.st_dev}:{st.st_ino}" if stream == "its stderr" else f"{st.st_dev}:{st.st_ino + 1}"
+    env = s.env
+    s.env = lambda **extra: env(JOURNAL_STREAM=js, **extra)
+    s.start()
+    try:
+        assert served(s, s.run([s.script("who.py", WHO)]))
+    finally:
+        s.stop()
+    lines = [line for line in s.log.read_text().splitlines() if "serving on " in line]
+    assert lines == [f"{'' if stream == 'its stderr' else f'cgihost[{s.pid}]: '}serving on "
+                     f"{s.dir}/server.sock (pool 2, idle exit 600s)"], s.log.read_text()
+
+
 def test_a_start_that_cannot_make_its_lock_file_says_so(base):
     """The start's lock file (SOCKDIR/autostart) that cannot be made, as on a
     full file system (here a symlink in its place, which is not followed):
