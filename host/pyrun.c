@@ -47,51 +47,100 @@ static int distutils_hack;
 /* What the site step read, as it was then (cgih_py_site_changed()): each
  * site directory, there or not, and each .pth file in one, however many
  * (a fixed table let an edit of the .pth files past it, and of the site
- * directories after them, go unseen). */
+ * directories after them, go unseen). And, for the server, the file of each
+ * module it imported from one (cgih_py_module_changed()). */
 struct site_watch {
     char *path;
     int there;
     struct stat st;
 };
-static struct site_watch *site_watched;
-static size_t site_nwatched, site_watch_cap;
+struct watch_list {
+    struct site_watch *v;
+    size_t n, cap;
+};
+static struct watch_list site_watched, module_watched;
 
-static void site_watch(const char *path, const struct stat *st)
+static void watch_add(struct watch_list *l, const char *path, const struct stat *st)
 {
-    if (site_nwatched == site_watch_cap) {
-        size_t cap = site_watch_cap ? 2 * site_watch_cap : 32;
-        struct site_watch *w = realloc(site_watched, cap * sizeof *w);
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 32;
+        struct site_watch *w = realloc(l->v, cap * sizeof *w);
         if (!w)
             return;
-        site_watched = w;
-        site_watch_cap = cap;
+        l->v = w;
+        l->cap = cap;
     }
     char *copy = strdup(path);
     if (!copy)
         return;
-    site_watched[site_nwatched].path = copy;
-    site_watched[site_nwatched].there = st != NULL;
+    l->v[l->n].path = copy;
+    l->v[l->n].there = st != NULL;
     if (st)
-        site_watched[site_nwatched].st = *st;
-    site_nwatched++;
+        l->v[l->n].st = *st;
+    l->n++;
 }
 
-int cgih_py_site_changed(void)
+static void site_watch(const char *path, const struct stat *st)
 {
-    for (size_t i = 0; i < site_nwatched; i++) {
-        const struct site_watch *w = &site_watched[i];
+    watch_add(&site_watched, path, st);
+}
+
+/* The first file of L that is another than it was, or NULL. */
+static const char *watch_changed(const struct watch_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        const struct site_watch *w = &l->v[i];
         struct stat st;
         int there = stat(w->path, &st) == 0;
         if (there != w->there)
-            return 1;
+            return w->path;
         if (there && (st.st_dev != w->st.st_dev || st.st_ino != w->st.st_ino ||
                       st.st_size != w->st.st_size || st.st_mtim.tv_sec != w->st.st_mtim.tv_sec ||
                       st.st_mtim.tv_nsec != w->st.st_mtim.tv_nsec ||
                       st.st_ctim.tv_sec != w->st.st_ctim.tv_sec ||
                       st.st_ctim.tv_nsec != w->st.st_ctim.tv_nsec))
-            return 1;
+            return w->path;
     }
-    return 0;
+    return NULL;
+}
+
+int cgih_py_site_changed(void)
+{
+    return watch_changed(&site_watched) != NULL;
+}
+
+void cgih_py_watch_modules(void)
+{
+    PyObject *mods = PyImport_GetModuleDict(); /* borrowed */
+    PyObject *copy = mods ? PyDict_Copy(mods) : NULL;
+    Py_ssize_t pos = 0;
+    PyObject *name, *mod;
+    while (copy && PyDict_Next(copy, &pos, &name, &mod)) {
+        /* A module found in a file (spec.has_location): not a built-in or
+         * frozen one, which is the binary's, nor a namespace package. */
+        PyObject *spec = PyObject_GetAttrString(mod, "__spec__");
+        PyObject *has =
+            spec && spec != Py_None ? PyObject_GetAttrString(spec, "has_location") : NULL;
+        PyObject *origin =
+            has && PyObject_IsTrue(has) == 1 ? PyObject_GetAttrString(spec, "origin") : NULL;
+        PyObject *bytes = NULL;
+        struct stat st;
+        if (origin && PyUnicode_Check(origin) && PyUnicode_FSConverter(origin, &bytes) &&
+            stat(PyBytes_AS_STRING(bytes), &st) == 0)
+            watch_add(&module_watched, PyBytes_AS_STRING(bytes), &st);
+        PyErr_Clear();
+        Py_XDECREF(bytes);
+        Py_XDECREF(origin);
+        Py_XDECREF(has);
+        Py_XDECREF(spec);
+    }
+    Py_XDECREF(copy);
+    PyErr_Clear();
+}
+
+const char *cgih_py_module_changed(void)
+{
+    return watch_changed(&module_watched);
 }
 
 /* Appends dir to sys.path if it is a directory, then the plain path lines of its

@@ -64,6 +64,15 @@ void cgih_py_fix_baseline(void);
  * start. */
 int cgih_py_site_changed(void);
 
+/* cgih_py_watch_modules(): notes the file of each module imported so far
+ * that came from one (source or extension; not a built-in or frozen one).
+ * cgih_py_module_changed(): the first of those files that is another now
+ * (replaced, edited or removed: an apt upgrade of the standard library, a
+ * package upgraded in place), or NULL. The server, which keeps the modules
+ * it imported, restarts then, as for a site change. */
+void cgih_py_watch_modules(void);
+const char *cgih_py_module_changed(void);
+
 struct _object;
 void cgih_py_set_code_lookup(struct _object *(*lookup)(struct _object *filename));
 struct _object *cgih_py_compile_file(struct _object *filename);

@@ -147,6 +147,7 @@ static struct server {
     time_t t_start, t_active, t_selfcheck, t_spawn_failed;
     int stopping, restarting;
     int site_changed; /* the restart is for a site directory, not a new binary */
+    char module_changed[PATH_MAX]; /* or for this file of a module we imported */
     int draining; /* past --stop-wait with requests running: socket and lock let go, still
                      watching them */
     time_t t_stop;
@@ -2916,7 +2917,9 @@ static int binary_runs(void)
  * EXTRA: a NAME=value for its environment (replacing NAME's), or NULL. */
 static void reexec(const char *extra)
 {
-    if (!extra && S.site_changed)
+    if (!extra && S.site_changed && S.module_changed[0])
+        logmsg("%s, a module this server imported, changed: restarting", S.module_changed);
+    else if (!extra && S.site_changed)
         logmsg("a site-packages directory or .pth file changed: restarting");
     else if (!extra)
         logmsg("%s changed: restarting", S.self);
@@ -3551,6 +3554,9 @@ static int preload(void)
         }
     }
     free(list);
+    /* The files those came from (and what they imported), watched as the
+     * site directories are: an upgraded one restarts the server. */
+    cgih_py_watch_modules();
     /* One FieldStorage of a made-up GET, before any fork, reading nothing
      * of ours (its environ is given): the names cgi looks up are then
      * interned and kept for every request (shim/pyutil.c), 40% of a
@@ -4006,10 +4012,12 @@ serve:
         if (!S.stopping && now != S.t_selfcheck) {
             S.t_selfcheck = now;
             struct stat self;
+            const char *changed;
             int found = stat(S.self, &self) == 0, missing = !found && errno == ENOENT;
             if (binary_replaced(now, found ? &self : NULL)) {
                 S.restarting = 1;
                 S.site_changed = 0;
+                S.module_changed[0] = '\0';
                 start_stop("binary replaced");
             } else if (binary_gone(now, missing)) {
                 start_stop("the binary I run from is gone (uninstalled, or its build cleaned)");
@@ -4018,7 +4026,16 @@ serve:
                  * once, at our start. */
                 S.restarting = 1;
                 S.site_changed = 1;
+                S.module_changed[0] = '\0';
                 start_stop("a site-packages directory or .pth file changed");
+            } else if ((changed = cgih_py_module_changed()) != NULL) {
+                /* A module we imported (preloaded, or os's, an encoding)
+                 * was upgraded: a request would run its old code, where a
+                 * fresh start, and a request's own import, read the new. */
+                S.restarting = 1;
+                S.site_changed = 1;
+                snprintf(S.module_changed, sizeof S.module_changed, "%s", changed);
+                start_stop("a module's file changed");
             } else if (cpu_time_near_limit()) {
                 start_stop(
                     "three quarters of the CPU time limit used (RLIMIT_CPU, inherited from the "

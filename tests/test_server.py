@@ -1031,6 +1031,34 @@ def test_a_package_installed_while_the_server_runs_is_found(base):
         s.stop()
 
 
+def test_a_preloaded_modules_file_upgraded_restarts_the_server(base):
+    """The server keeps the modules it imported: when the file of one
+    changes (an apt upgrade of the standard library, a package upgraded in
+    place, which leave the site directories as they were), it restarts,
+    about a second later, as for a site change, so that requests run the
+    code a fresh start runs (review Z35: served requests kept the old module
+    until the server's idle exit, where cold ones and python3 had the new)."""
+    libdir = base / "lib"
+    libdir.mkdir(mode=0o755)
+    (libdir / "z35mod.py").write_text("V = 1\n")
+    s = Server(base, ["--preload", "z35mod"])
+    s.env = functools.partial(Server.env, s, PYTHONPATH=str(libdir))
+    s.start()
+    try:
+        script = s.script("v.py", WHO + "import z35mod\nprint('V', z35mod.V)\n")
+        r = s.run([script])
+        assert served(s, r) and r.stdout.endswith(b"V 1\n"), (r, s.log.read_text())
+        time.sleep(0.05)
+        (libdir / "z35mod.py").write_text("V = 22\n")
+        assert wait_for(lambda: b"V 22\n" in s.run([script]).stdout, 10), s.log.read_text()
+        r = s.run([script])
+        assert served(s, r) and r.stdout.endswith(b"V 22\n"), (r, s.log.read_text())
+        assert f"{libdir}/z35mod.py, a module this server imported, changed: restarting" in \
+            s.log.read_text(), s.log.read_text()
+    finally:
+        s.stop()
+
+
 def test_the_fd_limit_leaves_room_for_max_children_and_the_queue(base):
     """--max-children 4096 is in range, and each running request holds two
     fds in the server: under systemd's default soft fd limit (1024) the queue
