@@ -4090,6 +4090,59 @@ static int still_running(int pid)
     return st && st != 'Z' && st != 'X';
 }
 
+/* For status: the program server PID runs (" (deleted)" after its file was
+ * replaced or removed, until it re-executes or stops) and the settings it
+ * was started with, its own serve options and CGIHOST_* variables. A server
+ * started by a request takes those of the first request; one of another
+ * virtual host with other settings is served as it is. Said only where
+ * /proc/PID is UID's (not a server in a PID namespace of its own, whose
+ * pid means another process here) and readable. */
+static void print_started_as(pid_t pid, uid_t uid)
+{
+    char path[64], prog[PATH_MAX], buf[65536];
+    struct stat st;
+    snprintf(path, sizeof path, "/proc/%ld", (long)pid);
+    if (stat(path, &st) != 0 || st.st_uid != uid)
+        return;
+    snprintf(path, sizeof path, "/proc/%ld/exe", (long)pid);
+    ssize_t n = readlink(path, prog, sizeof prog - 1);
+    if (n <= 0)
+        return;
+    prog[n] = '\0';
+    printf("  program %s\n", prog);
+    static const char *const names[] = {
+        "CGIHOST_POOL=",      "CGIHOST_MAX_CHILDREN=", "CGIHOST_QUEUE=",  "CGIHOST_QUEUE_MS=",
+        "CGIHOST_IDLE_EXIT=", "CGIHOST_STOP_WAIT=",    "CGIHOST_PRELOAD="};
+    int said = 0;
+    for (int which = 0; which < 2; which++) {
+        snprintf(path, sizeof path, "/proc/%ld/%s", (long)pid, which ? "environ" : "cmdline");
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        size_t len = 0;
+        ssize_t k;
+        while (len < sizeof buf - 1 && (k = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
+            len += (size_t)k;
+        close(fd);
+        buf[len] = '\0';
+        /* cmdline: the words after "serve"; environ: the settings */
+        int after = 0;
+        for (char *w = buf; w < buf + len; w += strlen(w) + 1) {
+            int show = 0;
+            if (!which) {
+                show = after;
+                after = after || strcmp(w, "serve") == 0;
+            }
+            for (size_t i = 0; which && i < sizeof names / sizeof *names; i++)
+                show = show || strncmp(w, names[i], strlen(names[i])) == 0;
+            if (show)
+                printf("%s %s", said++ ? "" : "  started with", w);
+        }
+    }
+    if (said)
+        printf("\n");
+}
+
 static int ask(int argc, char **argv, uint32_t kind)
 {
     const char *dir = getenv("CGIHOST_SOCKET_DIR"), *user = NULL;
@@ -4211,6 +4264,7 @@ static int ask(int argc, char **argv, uint32_t kind)
     if (got > 7)
         printf(", %d refused (run by their clients)", info[7]);
     printf("\n");
+    print_started_as(info[0], uid);
     return 0;
 }
 

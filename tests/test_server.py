@@ -1059,6 +1059,30 @@ def test_a_preloaded_modules_file_upgraded_restarts_the_server(base):
         s.stop()
 
 
+def test_status_names_the_program_and_the_settings_the_server_started_with(base):
+    """status says which program the server runs and the settings it took:
+    after an upgrade, whether the server runs the new one; with virtual
+    hosts sharing a socket directory, whose CGIHOST_PRELOAD it took (the
+    first request's; review Z35: nothing said either, and another vhost's
+    settings were ignored without a word)."""
+    s = Server(base, ["--preload", "json"])
+    s.env = functools.partial(Server.env, s, CGIHOST_IDLE_EXIT="777", CGIHOST_PRELOAD="html")
+    s.start()
+    try:
+        st = subprocess.run(as_user([CGIHOST, "status"]), env=s.env(), stdout=subprocess.PIPE,
+                            timeout=30)
+        out = st.stdout.decode()
+        assert st.returncode == 0, out
+        assert f"\n  program {CGIHOST_PY.resolve()}\n" in out, out
+        started = [l for l in out.splitlines() if l.startswith("  started with ")]
+        assert len(started) == 1, out
+        words = started[0].split()
+        assert "--preload json" in started[0] and "CGIHOST_IDLE_EXIT=777" in words, out
+        assert "CGIHOST_PRELOAD=html" in words and "CGIHOST_SOCKET_DIR" not in out, out
+    finally:
+        s.stop()
+
+
 def test_the_fd_limit_leaves_room_for_max_children_and_the_queue(base):
     """--max-children 4096 is in range, and each running request holds two
     fds in the server: under systemd's default soft fd limit (1024) the queue
