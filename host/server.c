@@ -605,8 +605,10 @@ static void share_code_on_fork(void)
 }
 
 /* The server whose stderr is systemd's journal (JOURNAL_STREAM names it),
- * else 0. The journal names that process itself ("cgihost[PID]: "): its
- * lines are not prefixed again; a child's keep their pid. */
+ * else 0. The journal names that process itself ("cgihost[PID]: ") and
+ * dates each line: its lines are not prefixed again; a child's keep their
+ * pid. Elsewhere (server.log, a terminal) a line starts with the local time
+ * and "cgihost[PID]: ". */
 static pid_t journal_pid;
 
 static void find_journal(void)
@@ -640,9 +642,15 @@ static void logmsg(const char *fmt, ...)
         repeats++;
         return;
     }
-    char prefix[32] = "";
+    char prefix[64] = "";
+    size_t pl = 0;
+    struct timespec ts;
+    struct tm tm;
+    if (journal_pid == 0 && clock_gettime(CLOCK_REALTIME, &ts) == 0 &&
+        localtime_r(&ts.tv_sec, &tm) != NULL)
+        pl = strftime(prefix, sizeof prefix, "%Y-%m-%d %H:%M:%S ", &tm);
     if (getpid() != journal_pid)
-        snprintf(prefix, sizeof prefix, "cgihost[%ld]: ", (long)getpid());
+        snprintf(prefix + pl, sizeof prefix - pl, "cgihost[%ld]: ", (long)getpid());
     if (repeats)
         fprintf(stderr, "%s(the line before %lu more times)\n", prefix, repeats);
     repeats = 0;
