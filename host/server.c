@@ -37,7 +37,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <langinfo.h>
 #include <limits.h>
+#include <locale.h>
 #include <poll.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -3103,10 +3105,12 @@ static void relay_put(int fd, const unsigned char *out, size_t k)
     }
 }
 
-/* A UTF-8 sequence the relay holds back until it is whole. */
+/* A UTF-8 sequence the relay holds back until it is whole; utf8: root's
+ * locale is in UTF-8 (else no sequence passes: its continuation bytes
+ * 0x80-0x9f are C1 to a terminal not in UTF-8, "\xe2\x9b\xb1" a CSI). */
 struct relay_seq {
     unsigned char b[4];
-    int have, need;
+    int have, need, utf8;
 };
 
 /* Puts b at out[k] as the terminal is to see it: C0 but tab and newline,
@@ -3129,9 +3133,10 @@ static size_t relay_unfinished(unsigned char *out, size_t k, struct relay_seq *q
 }
 
 /* Writes buf[0..n) to fd with the terminal's controls shown as '?': the
- * bytes are the user's. UTF-8 sequences pass whole (C1 as UTF-8, C2 80-9F,
- * as '?'), held in *q across calls; the bytes of one left unfinished are
- * each shown alone, so that no 0x80-0x9f passes outside a whole sequence. */
+ * bytes are the user's. In a UTF-8 locale, valid UTF-8 sequences pass whole
+ * (C1 as UTF-8, C2 80-9F, as '?'), held in *q across calls; the bytes of
+ * one left unfinished or invalid are each shown alone, so that no 0x80-0x9f
+ * passes outside a whole, valid sequence. */
 static void relay_write(int fd, const unsigned char *buf, size_t n, struct relay_seq *q)
 {
     unsigned char out[RELAY_BUF + 4]; /* n at most RELAY_BUF, and 3 held back */
@@ -3141,7 +3146,15 @@ static void relay_write(int fd, const unsigned char *buf, size_t n, struct relay
     for (size_t i = 0; i < n; i++) {
         unsigned char b = buf[i];
         if (q->need > 0) {
-            if (b >= 0x80 && b <= 0xbf) {
+            /* a second byte in Unicode's ranges (Table 3-7): no overlong
+             * form ("\xe0\x82\x9b" for C1's CSI), surrogate or past
+             * U+10FFFF passes */
+            unsigned char lo = 0x80, hi = 0xbf;
+            if (q->have == 1) {
+                lo = q->b[0] == 0xe0 ? 0xa0 : q->b[0] == 0xf0 ? 0x90 : 0x80;
+                hi = q->b[0] == 0xed ? 0x9f : q->b[0] == 0xf4 ? 0x8f : 0xbf;
+            }
+            if (b >= lo && b <= hi) {
                 q->b[q->have++] = b;
                 if (q->have == q->need) {
                     if (q->b[0] == 0xc2 && q->b[1] <= 0x9f) {
@@ -3156,7 +3169,7 @@ static void relay_write(int fd, const unsigned char *buf, size_t n, struct relay
             }
             k = relay_unfinished(out, k, q);
         }
-        if (b >= 0xc2 && b <= 0xf4) {
+        if (q->utf8 && b >= 0xc2 && b <= 0xf4) {
             q->b[0] = b;
             q->have = 1;
             q->need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
@@ -3261,7 +3274,9 @@ static int leave_roots_terminal(void)
     if (sigaction(SIGTTOU, &ign, NULL) != 0 || sigaction(SIGPIPE, &ign, NULL) != 0)
         fprintf(stderr, "cgihost: sigaction: %s\n", strerror(errno));
     unsigned char buf[RELAY_BUF];
-    struct relay_seq seq = {{0}, 0, 0};
+    struct relay_seq seq = {{0}, 0, 0, 0};
+    /* (this process only: the server, forked, runs on as it was) */
+    seq.utf8 = setlocale(LC_CTYPE, "") && strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
     int st = 0, ended = 0, eof = 0;
     /* Until the server has ended, not the pipe: its output may go elsewhere
      * (to a file, `| tee`: the pipe then ends at once), or be closed before

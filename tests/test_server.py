@@ -3478,26 +3478,37 @@ def test_roots_terminal_is_not_the_users(base, activated):
 
 
 @pytest.mark.skipif(not IS_ROOT, reason="needs root")
-def test_roots_terminal_relay_shows_the_users_controls_as_question_marks(base):
+@pytest.mark.parametrize("lang", ["C.UTF-8", "C"])
+def test_roots_terminal_relay_shows_the_users_controls_as_question_marks(base, lang):
     """What the server writes reaches root's terminal with its controls as
     '?': C0 but tab and newline, DEL, C1 as UTF-8, and C1 as a lone byte
     (0x9b, a CSI to a terminal not in UTF-8, which passed: review Z34); UTF-8
-    text, with its continuation bytes 0x80-0x9f, passes as it is. The bytes
-    here: a module name to preload, which the server names in its log."""
+    text, with its continuation bytes 0x80-0x9f, passes as it is, in a UTF-8
+    locale only: an overlong form ("\\xe0\\x82\\x9b", C1's CSI), a surrogate
+    or a code past U+10FFFF is no UTF-8, and in another locale, whose
+    terminal takes "\\xe2\\x9b\\xb1" for "a", CSI, "1", no byte 0x80-0x9f
+    passes (both did: review Z36). The bytes here: a module name to preload,
+    which the server names in its log."""
     said = (b"<A\x1bB\x07C\x7fD\xc2\x9bE\x9bF\x85G\tH\xc3\xa9I\xe2\x82\xacJ\xf0\x9f\x98\x80K"
-            b"\xe2\x9bL\xa0M\xc2\xa0N>")
+            b"\xe2\x9bL\xa0M\xc2\xa0N\xe0\x82\x9bO\xf0\x80\x82\x9bP\xed\xa0\x80Q\xf4\x90\x80\x80R>")
+    if lang == "C":
+        want = bytes(b"?"[0] if 0x80 <= b <= 0x9f or (b < 0x20 and b != 9) or b == 0x7f else b
+                     for b in said)
+    else:
+        want = (b"<A?B?C?D?E?F?G\tH\xc3\xa9I\xe2\x82\xacJ\xf0\x9f\x98\x80K\xe2?L\xa0M\xc2\xa0N"
+                b"\xe0??O\xf0???P\xed\xa0?Q\xf4???R>")
     s = Server(base)
     serve = [CGIHOST, "serve", "--user", USER, "--socket-dir", s.dir, "--preload",
              os.fsdecode(said)]
-    s.proc = subprocess.Popen([sys.executable, "-c", ROOTS_TERMINAL, *serve], env=s.env(),
-                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+    s.proc = subprocess.Popen([sys.executable, "-c", ROOTS_TERMINAL, *serve],
+                              env=s.env(LANG=lang), stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE)
     try:
         assert wait_for(lambda: (s.dir / "server.sock").exists() or s.proc.poll() is not None)
         s.proc.send_signal(signal.SIGUSR1)  # Ctrl-C
         shown = s.proc.communicate(timeout=30)[0]
         assert b"serving on " in shown, shown
-        assert (b"<A?B?C?D?E?F?G\tH\xc3\xa9I\xe2\x82\xacJ\xf0\x9f\x98\x80K\xe2?L\xa0M\xc2\xa0N>"
-                in shown), shown
+        assert want in shown, shown
     finally:
         s.stop()
 
