@@ -3851,6 +3851,23 @@ static int serve(int argc, char **argv)
     for (size_t k = 0; k < sizeof num / sizeof *num; k++)
         if (env_bad[k])
             env_long_ignored(num[k].env, num[k].lo, num[k].hi, *num[k].to);
+    /* The signals the loop reads from its signalfd are held from before
+     * the socket exists: one sent once it does (a Ctrl-C that root's relay
+     * passes on, a stop), while Python starts and modules are preloaded,
+     * waits for the loop, and stops the server as it would a moment later.
+     * It was Python's (its SIGINT handler: noted, or a KeyboardInterrupt in
+     * a preload), and the server ran on. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGXCPU); /* the CPU time limit passed all the same: stop, as asked */
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) {
+        fprintf(stderr, "cgihost: %s\n", strerror(errno));
+        return 1;
+    }
     if (open_socket() < 0)
         return 1;
 
@@ -3913,16 +3930,9 @@ static int serve(int argc, char **argv)
         share_code_on_fork();
     }
 
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGXCPU); /* the CPU time limit passed all the same: stop, as asked */
     /* Whoever started us may ignore SIGCHLD (inherited across exec): then
      * the kernel would reap the children unseen, and none would end here. */
-    if (signal(SIGCHLD, SIG_DFL) == SIG_ERR || sigprocmask(SIG_BLOCK, &set, NULL) != 0 ||
+    if (signal(SIGCHLD, SIG_DFL) == SIG_ERR ||
         (S.sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0 ||
         (S.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
         fprintf(stderr, "cgihost: %s\n", strerror(errno));
