@@ -110,6 +110,26 @@ sys.exit(status)
 """
 
 
+def python_version(argv):
+    """The CPython version ("3.13") argv prints, or names after "CPython "."""
+    out = subprocess.run(argv, stdout=subprocess.PIPE, check=True, timeout=30).stdout
+    return re.search(rb"(?:CPython |^)(3\.\d+)", out).group(1).decode()
+
+
+@functools.lru_cache(maxsize=None)
+def cgihost_python_version():
+    """The CPython cgihost is built against, as its --version names it."""
+    return python_version([CGIHOST, "--version"])
+
+
+@functools.lru_cache(maxsize=None)
+def other_python():
+    """Whether cgihost is built against another CPython than the reference,
+    /usr/bin/python3 (3.11): what is that interpreter's own then differs."""
+    return cgihost_python_version() != python_version(
+        [PYTHON, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+
+
 class Server:
     """A server in a fresh socket directory, its scripts in a readable dir."""
 
@@ -272,6 +292,10 @@ def test_environment_is_the_requests_exactly(srv):
             "gc", "warnings", "recursion", "faulthandler", "int_max_str_digits"]
     if b"__asan_init" not in CGIHOST_PY.read_bytes():
         keys.append("signals")  # the sanitizers' runtime installs handlers of its own
+    if other_python():
+        # 3.13's collector starts with a threshold of 2000, 3.11's of 700
+        keys.remove("gc")
+        assert a["gc"][0] == c["gc"][0]
     for k in keys:
         assert a[k] == c[k], k
     assert c["preloaded"] == ["os"]
@@ -1026,7 +1050,8 @@ def test_a_package_installed_while_the_server_runs_is_found(base):
         assert wait_for(lambda: b"wmod 7\n" in s.run([script]).stdout, 10), s.log.read_text()
         r = s.run([script])
         assert served(s, r) and r.stdout.endswith(b"wmod 7\n"), (r.stdout, r.stderr)
-        assert python3_prints(script, s.env()) == b"wmod 7\n"
+        if not other_python():  # (the reference reads the site directory of its own version)
+            assert python3_prints(script, s.env()) == b"wmod 7\n"
     finally:
         s.stop()
 
@@ -1132,9 +1157,7 @@ def test_a_pth_file_edited_among_many_restarts_the_server(base):
     """The server watches every .pth file its start read, however many: with
     140 in the user's site-packages, an edit to the last one read (the
     watch list held 128) makes it restart, and requests see the new line."""
-    ver = subprocess.run([PYTHON, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                         stdout=subprocess.PIPE, check=True).stdout.decode().strip()
-    site = base / "ub" / "lib" / f"python{ver}" / "site-packages"
+    site = base / "ub" / "lib" / f"python{cgihost_python_version()}" / "site-packages"
     site.mkdir(parents=True)
     for i in range(140):
         (site / f"p{i}.pth").write_text(f"# {i}\n")
