@@ -26,9 +26,12 @@ MAKE_FILE_CALLS = []
 
 
 def short(v):
-    """repr of a value, hashed when it is big (MB-sized fields); an object's
-    address (an email.header.Header's repr) does not count."""
-    r = re.sub(r" at 0x[0-9a-f]+>", " at 0x?>", repr(v))
+    """ascii() of a value (its repr with every non-ASCII character escaped,
+    the same under any CPython: what repr() leaves unescaped follows the
+    interpreter's Unicode database), hashed when it is big (MB-sized
+    fields); an object's address (an email.header.Header's repr) does not
+    count."""
+    r = re.sub(r" at 0x[0-9a-f]+>", " at 0x?>", ascii(v))
     if len(r) > 4096:
         return "%s len=%d sha256=%s" % (type(v).__name__, len(v),
                                         hashlib.sha256(r.encode("utf-8", "surrogatepass")).hexdigest()[:16])
@@ -74,7 +77,7 @@ def message_of(h):
         h["X-Dump"] = "1"
     except Exception as e:  # noqa: BLE001
         out.append("set " + exc(e))
-    for name, call in (("repr", lambda: re.sub(r" at 0x[0-9a-f]+>", " at 0x?>", repr(h))),
+    for name, call in (("repr", lambda: re.sub(r" at 0x[0-9a-f]+>", " at 0x?>", ascii(h))),
                        ("type", lambda: h.get_content_type()),
                        ("filename", lambda: h.get_filename()),
                        ("charset", lambda: h.get_content_charset()),
@@ -117,7 +120,7 @@ def dump(fs, lines, ind=""):
     if isinstance(fs, cgi.MiniFieldStorage):
         lines.append("%sMini %s name=%s value=%s file=%s repr=%s" % (
             ind, cls, attr(fs, "name"), attr(fs, "value"),
-            attr(fs, "file"), short(repr(fs))))
+            attr(fs, "file"), short(ascii(fs))))
         return
     lines.append("%s%s" % (ind, cls))
     for f in FIELDS:
@@ -142,7 +145,7 @@ def dump(fs, lines, ind=""):
             except Exception as e:  # noqa: BLE001
                 lines.append("%s  value %s" % (ind, exc(e)))
         try:
-            lines.append("%s  repr=%s" % (ind, short(repr(fs))))
+            lines.append("%s  repr=%s" % (ind, short(ascii(fs))))
         except Exception as e:  # noqa: BLE001
             lines.append("%s  repr %s" % (ind, exc(e)))
         return
@@ -150,7 +153,7 @@ def dump(fs, lines, ind=""):
     for item in lst:
         dump(item, lines, ind + "    ")
     try:
-        keys = sorted(fs.keys(), key=repr)  # a set's order in cgi.py
+        keys = sorted(fs.keys(), key=ascii)  # a set's order in cgi.py
         lines.append("%s  keys=%s bool=%s len=%s" % (ind, short(keys), bool(fs), len(fs)))
         for k in keys:
             lines.append("%s  key %r getvalue=%s getfirst=%s getlist=%s" % (
