@@ -146,8 +146,9 @@ int main(int argc, char **argv)
 {
     /* A set-user-ID or set-group-ID copy (chmod u+s, a package's mistake)
      * would run any script its caller names with the effective ids: root's,
-     * for a root-owned copy, to every local user. serve refuses the same,
-     * and the client hands such a run here: refused here, for every run. */
+     * for a root-owned copy, to every local user; and code a server runs
+     * could take the real ids back. The client hands such a run here:
+     * refused here, for every run, serve's too. */
     if (getuid() != geteuid() || getgid() != getegid()) {
         fprintf(stderr, "cgihost: refusing to run with real and effective user or group ids "
                         "that differ (a set-user-ID or set-group-ID copy?)\n");

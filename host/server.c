@@ -149,7 +149,7 @@ static struct server {
     time_t t_start, t_active, t_selfcheck, t_spawn_failed;
     int stopping, restarting;
     int site_changed; /* the restart is for a site directory, not a new binary */
-    char module_changed[PATH_MAX]; /* or for this file of a module we imported */
+    char module_changed[PATH_MAX]; /* the restart is for this file of a module we imported */
     int draining; /* past --stop-wait with requests running: socket and lock let go, still
                      watching them */
     time_t t_stop;
@@ -2927,7 +2927,7 @@ static int binary_runs(void)
  * EXTRA: a NAME=value for its environment (replacing NAME's), or NULL. */
 static void reexec(const char *extra)
 {
-    if (!extra && S.site_changed && S.module_changed[0])
+    if (!extra && S.module_changed[0])
         logmsg("%s, a module this server imported, changed: restarting", S.module_changed);
     else if (!extra && S.site_changed)
         logmsg("a site-packages directory or .pth file changed: restarting");
@@ -3747,13 +3747,6 @@ static int serve(int argc, char **argv)
     S.max_children = (int)max_children;
     S.queue = (int)queue;
     find_journal();
-    /* Real and effective ids differ (set-user-ID, setpriv --euid): code run
-     * here could take the real ids back, root's perhaps. */
-    if (getuid() != geteuid() || getgid() != getegid()) {
-        fprintf(stderr, "cgihost: refusing to serve with real and effective user or group ids "
-                        "that differ\n");
-        return 1;
-    }
     /* Root serves only as the user it is told to, and drops to it before
      * anything else: before Python starts. */
     if (geteuid() == 0 && (!user || S.autostarted)) {
@@ -4050,7 +4043,6 @@ serve:
             if (binary_replaced(now, found ? &self : NULL)) {
                 S.restarting = 1;
                 S.site_changed = 0;
-                S.module_changed[0] = '\0';
                 start_stop("binary replaced");
             } else if (binary_gone(now, missing)) {
                 start_stop("the binary I run from is gone (uninstalled, or its build cleaned)");
@@ -4059,14 +4051,12 @@ serve:
                  * once, at our start. */
                 S.restarting = 1;
                 S.site_changed = 1;
-                S.module_changed[0] = '\0';
                 start_stop("a site-packages directory or .pth file changed");
             } else if ((changed = cgih_py_module_changed()) != NULL) {
                 /* A module we imported (preloaded, or os's, an encoding)
                  * was upgraded: a request would run its old code, where a
                  * fresh start, and a request's own import, read the new. */
                 S.restarting = 1;
-                S.site_changed = 1;
                 snprintf(S.module_changed, sizeof S.module_changed, "%s", changed);
                 start_stop("a module's file changed");
             } else if (cpu_time_near_limit()) {

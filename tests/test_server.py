@@ -11,6 +11,7 @@ parent process is then the server (os.getppid()), not the client's caller.
 """
 import ast
 import concurrent.futures
+import contextlib
 import functools
 import hashlib
 import json
@@ -1825,34 +1826,40 @@ os.execvp(sys.argv[1], sys.argv[1:])
         s.stop()
 
 
-def test_a_wedged_server_costs_a_bounded_wait(srv, base):
-    """A listener that accepts nothing, then one that accepts and says nothing."""
-    script = srv.script("who.py", WHO + "print('ok')\n")
+@contextlib.contextmanager
+def a_listener_instead(srv, then):
+    """srv stopped, and a listener on its socket that runs `then` (Python,
+    with s the listening socket) and never answers."""
     srv.stop()
     sock = srv.dir / "server.sock"
     sock.unlink(missing_ok=True)
-    for accept in (False, True):
-        helper = subprocess.Popen(as_user([sys.executable, "-c", f"""
+    helper = subprocess.Popen(as_user([sys.executable, "-c", f"""
 import socket, sys, time
 s = socket.socket(socket.AF_UNIX)
 s.bind({str(sock)!r}); s.listen(1)
 print("up", flush=True)
-conns = []
-while {accept}:
-    conns.append(s.accept()[0])
+{then}
 time.sleep(60)
 """]), stdout=subprocess.PIPE)
-        try:
-            assert helper.stdout.readline() == b"up\n"
+    try:
+        assert helper.stdout.readline() == b"up\n"
+        yield
+    finally:
+        helper.kill()
+        helper.wait(timeout=10)
+        sock.unlink(missing_ok=True)
+
+
+def test_a_wedged_server_costs_a_bounded_wait(srv, base):
+    """A listener that accepts nothing, then one that accepts and says nothing."""
+    script = srv.script("who.py", WHO + "print('ok')\n")
+    for accept in (False, True):
+        with a_listener_instead(srv, f"conns = []\nwhile {accept}:\n    conns.append(s.accept()[0])"):
             t = time.monotonic()
             r = srv.run([script], env={"CGIHOST_TIMEOUT_MS": "500"})
             took = time.monotonic() - t
             assert r.returncode == 0 and r.stdout.endswith(b"ok\n"), r.stderr
             assert took < 8, took
-        finally:
-            helper.kill()
-            helper.wait(timeout=10)
-            sock.unlink(missing_ok=True)
 
 
 def test_a_server_reading_a_large_request_slowly_costs_one_time_out(srv, base):
@@ -1861,31 +1868,13 @@ def test_a_server_reading_a_large_request_slowly_costs_one_time_out(srv, base):
     CGIHOST_TIMEOUT_MS as a whole, not each sendmsg() by it (where each one
     that sent a part made way for another wait: some 15 s here)."""
     script = srv.script("who.py", WHO + "print('ok')\n")
-    srv.stop()
-    sock = srv.dir / "server.sock"
-    sock.unlink(missing_ok=True)
-    helper = subprocess.Popen(as_user([sys.executable, "-c", f"""
-import socket, time
-s = socket.socket(socket.AF_UNIX)
-s.bind({str(sock)!r}); s.listen(1)
-print("up", flush=True)
-c = s.accept()[0]
-while c.recv(16384):
-    time.sleep(0.2)
-time.sleep(60)
-"""]), stdout=subprocess.PIPE)
-    try:
-        assert helper.stdout.readline() == b"up\n"
+    with a_listener_instead(srv, "c = s.accept()[0]\nwhile c.recv(16384):\n    time.sleep(0.2)"):
         big = {f"BIG{i}": "x" * 100000 for i in range(15)}
         t = time.monotonic()
         r = srv.run([script], env={"CGIHOST_TIMEOUT_MS": "500", **big})
         took = time.monotonic() - t
         assert r.returncode == 0 and r.stdout.endswith(b"ok\n"), r.stderr
         assert took < 5, took
-    finally:
-        helper.kill()
-        helper.wait(timeout=10)
-        sock.unlink(missing_ok=True)
 
 
 def test_concurrency_200_requests_16_at_a_time(srv):
